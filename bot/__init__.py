@@ -1,0 +1,1 @@
+"""The running Linli service: settings, assembly, channels, scheduler, web and CLI."""

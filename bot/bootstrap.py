@@ -1,0 +1,58 @@
+"""The composition root: builds settings, database, templates, service, channels and scheduler once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session
+
+from bot.channels.base import Channel
+from bot.clock import Clock, SystemClock
+from bot.delivery import Dispatcher
+from bot.render import Renderer
+from bot.service import Service
+from bot.settings import Settings, load_settings
+from db.categories import Catalog, load_catalog
+from db.engine import make_engine, session_factory
+
+
+@dataclass
+class App:
+    """Everything a running Linli process is made of, wired together."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    renderer: Renderer
+    catalog: Catalog
+    clock: Clock
+    service: Service
+    dispatcher: Dispatcher
+    channels: dict[str, Channel] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def build(settings: Settings | None = None, clock: Clock | None = None, telegram_request: Any = None) -> App:
+    """Assemble the application; nothing connects until it is started."""
+    settings = settings or load_settings()
+    clock = clock or SystemClock()
+    engine = make_engine(settings.db_url)
+    sessions = session_factory(engine)
+    renderer = Renderer(settings.zone, settings.default_locale)
+    catalog = load_catalog(settings.categories_file)
+    service = Service(sessions, renderer, catalog, clock, settings.default_locale, settings.public_url)
+    channels: dict[str, Channel] = {}
+    dispatcher = Dispatcher(sessions, renderer, clock, channels)
+    app = App(settings, engine, sessions, renderer, catalog, clock, service, dispatcher, channels)
+
+    from bot.channels.webchat import WebChat
+
+    channels["web"] = WebChat(app)
+    if settings.telegram_bot_token:
+        from bot.channels.telegram import TelegramChannel
+
+        channels["telegram"] = TelegramChannel(app, request=telegram_request)
+    return app

@@ -1,0 +1,335 @@
+"""Telegram through python-telegram-bot: updates → Inbound, Rendered → Bot API calls.
+
+Updates are stored in the inbound log before Telegram considers them delivered: our own loop over
+getUpdates stores a batch before the next call confirms it, and our webhook route stores before it
+answers 200. PTB's Updater is not used because it confirms before processing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaPhoto,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.ext import Application, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest
+
+from bot.channels.base import Unreachable
+from db import inbound as inbound_log
+from db.models import Identity
+from handlers.types import Attachment, Inbound, Location, Rendered
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+COMMANDS = ("start", "report", "my", "help", "lang", "cancel")
+TEXT_LIMIT = 4096
+
+
+def to_inbound(update: Update) -> Inbound | None:
+    """Translate a Telegram update; None for updates that carry nothing to answer."""
+    user = update.effective_user
+    chat = update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    if chat.type != "private":
+        return None  # the bot talks to people one to one; group chats are for notices (later)
+    base: dict[str, Any] = {
+        "channel": CHANNEL,
+        "user_ref": str(user.id),
+        "chat_ref": str(chat.id),
+        "update_id": str(update.update_id),
+        "display_name": user.full_name[:100],
+    }
+    query = update.callback_query
+    if query is not None:
+        if not query.data:
+            return Inbound(**base, unsupported=True)
+        return Inbound(**base, button=query.data)
+    message = update.message
+    if message is None:
+        return Inbound(**base, unsupported=True)  # edits, reactions and the like
+    text = message.text or message.caption or ""
+    attachments: list[Attachment] = []
+    if message.photo:
+        best = message.photo[-1]
+        attachments.append(Attachment("photo", best.file_id, size=best.file_size))
+    elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
+        attachments.append(Attachment("photo", message.document.file_id, size=message.document.file_size))
+    if message.voice is not None:
+        attachments.append(
+            Attachment(
+                "voice",
+                message.voice.file_id,
+                duration=int(
+                    message.voice.duration.total_seconds()
+                    if hasattr(message.voice.duration, "total_seconds")
+                    else message.voice.duration
+                ),
+            )
+        )
+    location = None
+    if message.location is not None:
+        location = Location(message.location.latitude, message.location.longitude)
+    if not text and not attachments and location is None:
+        return Inbound(**base, unsupported=True)
+    return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
+
+
+def _keyboard(message: Rendered) -> InlineKeyboardMarkup | None:
+    if not message.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(label[:64], callback_data=data) for label, data in row]
+            for row in message.buttons
+        ]
+    )
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split text into chunks Telegram accepts, at paragraph or line boundaries where possible."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n\n", 0, limit)
+        if cut <= 0:
+            cut = text.rfind("\n", 0, limit)
+        if cut <= 0:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n")
+    chunks.append(text)
+    return [c for c in chunks if c] or [""]
+
+
+class TelegramChannel:
+    """The Telegram adapter: PTB Application, our own durable polling loop or webhook, sending."""
+
+    name = CHANNEL
+
+    def __init__(self, app: App, request: BaseRequest | None = None) -> None:
+        self.app = app
+        settings = app.settings
+        builder = Application.builder().token(settings.telegram_bot_token).updater(None)
+        if settings.telegram_api_base_url:
+            base = str(settings.telegram_api_base_url).rstrip("/")
+            builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+        if request is not None:
+            builder = builder.request(request).get_updates_request(request)
+        else:
+            builder = builder.get_updates_request(
+                HTTPXRequest(read_timeout=settings.telegram_poll_timeout + 10, connection_pool_size=2)
+            )
+        self.application = builder.build()
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self._poller: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self.secret = (
+            settings.telegram_webhook_secret
+            or hashlib.sha256(f"linli-webhook:{settings.telegram_bot_token}".encode()).hexdigest()[:32]
+        )
+
+    @property
+    def bot(self) -> Any:
+        """The PTB Bot."""
+        return self.application.bot
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Initialise PTB, publish the command menu, recover stored updates, and start receiving."""
+        try:
+            await self.application.initialize()
+        except InvalidToken:
+            log.error("Telegram: the bot token was rejected; Telegram stays off, the web chat runs")
+            return
+        except NetworkError as exc:
+            log.error("Telegram: cannot reach the Bot API (%s); will keep trying", exc)
+        await self.application.start()
+        self._stopping.clear()
+        self._poller = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop receiving and shut PTB down."""
+        self._stopping.set()
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._poller
+        with contextlib.suppress(Exception):
+            if self.application.running:
+                await self.application.stop()
+            await self.application.shutdown()
+
+    async def _run(self) -> None:
+        delay = 1.0
+        while not self._stopping.is_set():
+            try:
+                if not self.bot.bot:
+                    await self.bot.get_me()
+                await self.publish_commands()
+                await self.recover()
+                webhook = self.app.settings.telegram_webhook_url
+                if webhook:
+                    await self.bot.set_webhook(
+                        url=f"{str(webhook).rstrip('/')}/telegram/webhook/{self.secret}",
+                        secret_token=self.secret,
+                        allowed_updates=Update.ALL_TYPES,
+                    )
+                    return
+                await self.bot.delete_webhook()
+                await self.poll_forever()
+                return
+            except (NetworkError, TimedOut) as exc:
+                log.warning("Telegram: %s; retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+
+    async def publish_commands(self) -> None:
+        """Set the command menu in Chinese (default) and English."""
+        for locale, language in (("zh_CN", None), ("en", "en")):
+            commands = [BotCommand(c, self.app.renderer.text(locale, f"telegram.cmd_{c}")) for c in COMMANDS]
+            await self.bot.set_my_commands(commands, language_code=language)
+
+    async def recover(self) -> None:
+        """Process updates stored before a crash but never processed."""
+
+        def pending() -> list[dict[str, Any]]:
+            with self.app.sessions() as session:
+                return [row.payload for row in inbound_log.unprocessed(session, CHANNEL)]
+
+        for payload in await asyncio.to_thread(pending):
+            if payload:
+                await self.application.process_update(Update.de_json(payload, self.bot))
+
+    async def poll_forever(self) -> None:
+        """Long-poll getUpdates; each batch is stored before the next call confirms it."""
+        offset: int | None = None
+        timeout = self.app.settings.telegram_poll_timeout
+        while not self._stopping.is_set():
+            try:
+                updates = await self.bot.get_updates(
+                    offset=offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
+                )
+            except RetryAfter as exc:
+                await asyncio.sleep(
+                    float(
+                        exc.retry_after
+                        if isinstance(exc.retry_after, int | float)
+                        else exc.retry_after.total_seconds()
+                    )
+                )
+                continue
+            except (NetworkError, TimedOut) as exc:
+                log.warning("Telegram getUpdates: %s", exc)
+                await asyncio.sleep(1)
+                continue
+            if not updates:
+                continue
+            await self.store_and_process(updates)
+            offset = updates[-1].update_id + 1
+
+    async def store_and_process(self, updates: list[Update]) -> None:
+        """Store a batch in the inbound log (one transaction), then process each update in order."""
+        items = [(str(u.update_id), u.to_dict()) for u in updates]
+        await asyncio.to_thread(self.app.service.store_many, CHANNEL, items)
+        for update in updates:
+            await self.application.process_update(update)
+
+    # --- webhook ----------------------------------------------------------------------------------
+
+    def webhook_router(self) -> APIRouter:
+        """A webhook route that checks the secret header and stores the update before answering."""
+        router = APIRouter()
+
+        @router.post("/telegram/webhook/{secret}", include_in_schema=False)
+        async def webhook(secret: str, request: Request) -> Response:
+            header = request.headers.get("x-telegram-bot-api-secret-token", "")
+            if secret != self.secret or header != self.secret:
+                raise HTTPException(403)
+            try:
+                payload = await request.json()
+                update_id = int(payload["update_id"])
+            except (ValueError, KeyError, TypeError):
+                raise HTTPException(400, "not an update") from None
+            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), payload)
+            update = Update.de_json(payload, self.bot)
+            asyncio.create_task(self.application.process_update(update))
+            return Response(status_code=200)
+
+        return router
+
+    # --- handling and sending ---------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
+            await asyncio.to_thread(self._mark_unreachable, str(update.my_chat_member.from_user.id))
+            return
+        inbound = to_inbound(update)
+        if inbound is None:
+            return
+        if update.callback_query is not None:
+            with contextlib.suppress(TelegramError):
+                await update.callback_query.answer()
+        outcome = await asyncio.to_thread(self.app.service.handle, inbound)
+        for message in outcome.replies:
+            try:
+                await self.send(inbound.chat_ref, message)
+            except Unreachable:
+                await asyncio.to_thread(self._mark_unreachable, inbound.user_ref)
+                return
+
+    def _mark_unreachable(self, user_ref: str) -> None:
+        from sqlmodel import select
+
+        with self.app.sessions() as session:
+            identity = session.exec(
+                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == user_ref)
+            ).first()
+            if identity is not None:
+                identity.unreachable = True
+                session.commit()
+
+    async def push(self, identity: Identity, message: Rendered) -> None:
+        """Deliver a pushed message to a Telegram chat."""
+        await self.send(identity.chat_id, message)
+
+    async def send(self, chat_id: str, message: Rendered) -> None:
+        """Send a rendered message: photos first, then text with its buttons, then a location keyboard."""
+        try:
+            photos = [p.ref for p in message.photos if p.kind == "photo"]
+            if len(photos) == 1:
+                await self.bot.send_photo(chat_id, photos[0])
+            elif photos:
+                await self.bot.send_media_group(chat_id, [InputMediaPhoto(ref) for ref in photos[:10]])
+            chunks = split_text(message.text)
+            for index, chunk in enumerate(chunks):
+                last = index == len(chunks) - 1
+                await self.bot.send_message(chat_id, chunk, reply_markup=_keyboard(message) if last else None)
+            if message.ask_location:
+                await self.bot.send_message(
+                    chat_id,
+                    message.location_label,
+                    reply_markup=ReplyKeyboardMarkup(
+                        [[KeyboardButton(message.location_label, request_location=True)]],
+                        resize_keyboard=True,
+                        one_time_keyboard=True,
+                    ),
+                )
+        except Forbidden as exc:
+            raise Unreachable(str(exc)) from exc

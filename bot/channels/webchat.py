@@ -1,0 +1,250 @@
+"""The local web chat (an H5 page, the kind opened inside WeChat's browser): HTTP ↔ Inbound/Rendered."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy import String, cast
+from sqlmodel import col, select
+
+from db.models import Identity, WebMessage
+from handlers.types import Attachment, Inbound, Location, Rendered
+
+if TYPE_CHECKING:
+    from bot.bootstrap import App
+
+CHANNEL = "web"
+FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
+IMAGE_MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
+MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
+
+
+class SendBody(BaseModel):
+    """One message from the page: text, a pressed button, or a location."""
+
+    id: str = Field(min_length=1, max_length=40)
+    text: str = Field(default="", max_length=MAX_WEB_TEXT)
+    button: str | None = Field(default=None, max_length=64)
+    label: str = Field(default="", max_length=100)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+def _sniff_image(head: bytes) -> str | None:
+    for magic, ext in IMAGE_MAGIC.items():
+        if head.startswith(magic):
+            return ext
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+class WebChat:
+    """The web chat channel: its routes, and pushes stored as messages the page fetches."""
+
+    name = CHANNEL
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+
+    async def push(self, identity: Identity, message: Rendered) -> None:
+        """Store a pushed message; the page picks it up on its next poll."""
+        with self.app.sessions() as session:
+            session.add(
+                WebMessage(
+                    identity_id=identity.id,
+                    outgoing=True,
+                    body=_body(message),  # type: ignore[arg-type]
+                    created_at=self.app.clock.now(),
+                )
+            )
+            session.commit()
+
+    # --- session and request checks ---------------------------------------------------------------
+
+    def _uid(self, request: Request, create: bool = False) -> str | None:
+        uid = request.session.get("uid")
+        if uid is None and create:
+            uid = secrets.token_urlsafe(16)
+            request.session["uid"] = uid
+            request.session["csrf"] = secrets.token_urlsafe(24)
+        return uid
+
+    def _check_post(self, request: Request) -> str:
+        """A post must come from our own page: same origin, the session's CSRF token, a session."""
+        if request.headers.get("sec-fetch-site") == "cross-site":
+            raise HTTPException(403, "cross-site request refused")
+        origin = request.headers.get("origin")
+        if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+            raise HTTPException(403, "cross-origin request refused")
+        uid = request.session.get("uid")
+        token = request.headers.get("x-csrf-token", "")
+        if not uid or not secrets.compare_digest(token, request.session.get("csrf", "")):
+            raise HTTPException(403, "missing or stale session; reload the page")
+        return uid
+
+    def _identity_id(self, uid: str) -> int | None:
+        with self.app.sessions() as session:
+            identity = session.exec(
+                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == uid)
+            ).first()
+            return identity.id if identity else None
+
+    def _messages(self, identity_id: int | None, after: int) -> list[dict[str, Any]]:
+        if identity_id is None:
+            return []
+        with self.app.sessions() as session:
+            rows = session.exec(
+                select(WebMessage)
+                .where(WebMessage.identity_id == identity_id, col(WebMessage.id) > after)
+                .order_by(col(WebMessage.id))
+                .limit(200)
+            ).all()
+            return [{"id": r.id, "outgoing": r.outgoing, **r.body} for r in rows]
+
+    def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
+        outcome = self.app.service.handle(inbound)
+        identity_id = outcome.identity_id or self._identity_id(uid)
+        if not outcome.duplicate and identity_id is not None:
+            now = self.app.clock.now()
+            with self.app.sessions() as session:
+                session.add(WebMessage(identity_id=identity_id, outgoing=False, body=shown, created_at=now))
+                for message in outcome.replies:
+                    session.add(
+                        WebMessage(
+                            identity_id=identity_id, outgoing=True, body=_body(message), created_at=now
+                        )
+                    )
+                session.commit()
+        return {"messages": self._messages(identity_id, after)}
+
+    # --- routes -----------------------------------------------------------------------------------
+
+    def router(self) -> APIRouter:
+        """The web chat's routes: the page, sending, uploading, history and files."""
+        router = APIRouter()
+
+        @router.get("/chat", response_class=HTMLResponse)
+        def page(request: Request, invite: str = "") -> HTMLResponse:
+            self._uid(request, create=True)
+            html = self.app.renderer.page(
+                "chat.html",
+                csrf=request.session["csrf"],
+                invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
+                lang=self.app.settings.default_locale,
+            )
+            return HTMLResponse(
+                html,
+                headers={
+                    "Cache-Control": "no-store",
+                    "X-Frame-Options": "DENY",
+                    "Content-Security-Policy": _CSP,
+                },
+            )
+
+        @router.get("/chat/api/messages")
+        def messages(request: Request, after: int = 0) -> JSONResponse:
+            uid = self._uid(request)
+            return JSONResponse({"messages": self._messages(self._identity_id(uid) if uid else None, after)})
+
+        @router.post("/chat/api/send")
+        def send(request: Request, body: SendBody, after: int = 0) -> JSONResponse:
+            uid = self._check_post(request)
+            if not CLIENT_ID.match(body.id):
+                raise HTTPException(422, "bad message id")
+            location = None
+            if body.latitude is not None and body.longitude is not None:
+                location = Location(body.latitude, body.longitude)
+            inbound = Inbound(
+                channel=CHANNEL,
+                user_ref=uid,
+                chat_ref=uid,
+                update_id=f"{uid}:{body.id}",
+                text=body.text if body.button is None else "",
+                button=body.button,
+                location=location,
+            )
+            shown: dict[str, Any] = {
+                "text": body.label if body.button is not None else body.text[:MAX_WEB_TEXT]
+            }
+            if location is not None:
+                shown = {"text": "📍", "location": [location.latitude, location.longitude]}
+            return JSONResponse(self._turn(uid, inbound, shown, after))
+
+        @router.post("/chat/api/photo")
+        async def photo(
+            request: Request,
+            file: UploadFile = File(...),
+            id: str = Form(...),
+            caption: str = Form(""),
+            after: int = 0,
+        ) -> JSONResponse:
+            uid = self._check_post(request)
+            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT:
+                raise HTTPException(422, "bad message")
+            limit = self.app.settings.max_upload_bytes
+            data = await file.read(limit + 1)
+            if len(data) > limit:
+                raise HTTPException(413, f"photo larger than {limit // (1024 * 1024)} MB")
+            ext = _sniff_image(data[:16])
+            if ext is None:
+                raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image")
+            name = f"{secrets.token_urlsafe(24)}.{ext}"
+            folder = self.app.settings.files_dir
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_bytes(data)
+            inbound = Inbound(
+                channel=CHANNEL,
+                user_ref=uid,
+                chat_ref=uid,
+                update_id=f"{uid}:{id}",
+                text=caption,
+                attachments=(Attachment("photo", name, size=len(data)),),
+            )
+            from starlette.concurrency import run_in_threadpool
+
+            result = await run_in_threadpool(
+                self._turn, uid, inbound, {"text": caption, "photos": [name]}, after
+            )
+            return JSONResponse(result)
+
+        @router.get("/chat/files/{name}")
+        def file(request: Request, name: str) -> FileResponse:
+            uid = self._uid(request)
+            identity_id = self._identity_id(uid) if uid else None
+            if identity_id is None or not FILE_NAME.match(name):
+                raise HTTPException(404)
+            with self.app.sessions() as session:
+                seen = session.exec(
+                    select(WebMessage.id).where(
+                        WebMessage.identity_id == identity_id, cast(WebMessage.body, String).contains(name)
+                    )
+                ).first()
+            path = self.app.settings.files_dir / name
+            if seen is None or not path.exists():
+                raise HTTPException(404)
+            return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
+
+        return router
+
+
+def _body(message: Rendered) -> dict[str, Any]:
+    return {
+        "text": message.text,
+        "buttons": [[list(b) for b in row] for row in message.buttons],
+        "photos": [p.ref for p in message.photos if FILE_NAME.match(p.ref)],
+        "ask_location": message.ask_location,
+        "location_label": message.location_label,
+    }
+
+
+_CSP = (
+    "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
+)

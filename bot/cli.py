@@ -1,0 +1,187 @@
+"""The `linli` command: run the bot, migrate, import an organisation, issue invites."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from bot.settings import SettingsError, load_settings
+
+
+def _settings_or_exit():  # type: ignore[no-untyped-def]
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"linli: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    """Bring the database schema up to date."""
+    from db.migrate import upgrade
+
+    settings = _settings_or_exit()
+    upgrade(settings.db_url)
+    print(f"database is up to date ({settings.db_url.split('@')[-1]})")
+    return 0
+
+
+def cmd_run(_: argparse.Namespace) -> int:
+    """Start the bot: web chat, Telegram when a token is set, and the scheduler."""
+    from bot.bootstrap import build
+    from bot.runner import prepare, serve
+    from db.migrate import upgrade
+
+    settings = _settings_or_exit()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "apscheduler", "telegram"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    upgrade(settings.db_url)
+    app = build(settings)
+    prepare(app)
+    try:
+        asyncio.run(serve(app))
+    except OSError as exc:
+        print(f"linli: cannot start: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_import_org(args: argparse.Namespace) -> int:
+    """Load an organisation (district → homes, grids) from a YAML or CSV file, all or nothing."""
+    from db.engine import make_engine, session_factory
+    from db.migrate import upgrade
+    from db.org import ImportError_, import_org_file
+
+    settings = _settings_or_exit()
+    path = Path(args.file)
+    if not path.exists():
+        print(f"linli: {path}: no such file", file=sys.stderr)
+        return 2
+    upgrade(settings.db_url)
+    sessions = session_factory(make_engine(settings.db_url))
+    with sessions() as session:
+        try:
+            counts = import_org_file(session, path)
+        except ImportError_ as exc:
+            session.rollback()
+            print(f"linli: {path}:{exc.line}: {exc.reason} (nothing was imported)", file=sys.stderr)
+            return 1
+        session.commit()
+    print(f"imported {counts['homes']} homes and {counts['grids']} grids from {path}")
+    return 0
+
+
+def cmd_invite(args: argparse.Namespace) -> int:
+    """Print a fresh invite for a home (owner/tenant) or for a staff role over a node."""
+    from sqlmodel import select
+
+    from bot.clock import SystemClock
+    from db import org, people
+    from db.engine import make_engine, session_factory
+    from db.migrate import upgrade
+    from db.models import Grid
+
+    settings = _settings_or_exit()
+    upgrade(settings.db_url)
+    sessions = session_factory(make_engine(settings.db_url))
+    now = SystemClock().now()
+    with sessions() as session:
+        if args.role in people.RESIDENT_KINDS:
+            home = org.find_home(session, args.target)
+            if home is None:
+                print(
+                    f"linli: no home {args.target!r} (use district/street/community/compound/building/"
+                    "entrance/number, or the home's id)",
+                    file=sys.stderr,
+                )
+                return 1
+            invite = people.create_invite(session, args.role, now, home_id=home.id, uses=args.uses)
+        else:
+            node = org.find_node(session, args.target)
+            if node is None:
+                print(f"linli: no org node {args.target!r} (use names joined with '/')", file=sys.stderr)
+                return 1
+            invite = people.create_invite(session, args.role, now, node_id=node.id, uses=args.uses)
+            if args.grid:
+                grid = session.exec(
+                    select(Grid).where(Grid.name == args.grid, Grid.community_id == node.id)
+                ).first()
+                if grid is None:
+                    session.rollback()
+                    print(f"linli: no grid {args.grid!r} in {args.target}", file=sys.stderr)
+                    return 1
+                invite.grid_id = grid.id
+        session.commit()
+        print(invite.code)
+        print(f"web chat: {settings.public_url}/chat?invite={invite.code}")
+        print(f"Telegram: /start {invite.code}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="linli", description="Linli (邻里): residents, grid workers and staff in one chat."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="start the bot (web chat, Telegram when configured, scheduler)",
+        description="Migrate the database, load the demo organisation when empty, and serve the web "
+        "chat, Telegram (when TELEGRAM_BOT_TOKEN is set) and the scheduler.",
+    )
+    run.set_defaults(func=cmd_run)
+    migrate = sub.add_parser(
+        "migrate", help="apply database migrations", description="Apply Alembic migrations."
+    )
+    migrate.set_defaults(func=cmd_migrate)
+    imp = sub.add_parser(
+        "import-org",
+        help="load an organisation from YAML or CSV",
+        description="Merge an organisation file (YAML tree or CSV with columns district, street, "
+        "community, compound, building, entrance, home, area[, grid]) into the database. "
+        "A bad file is rejected with its line and reason and nothing is changed.",
+    )
+    imp.add_argument("file", help="path to a .yaml/.yml or .csv file")
+    imp.set_defaults(func=cmd_import_org)
+    inv = sub.add_parser(
+        "invite",
+        help="print a fresh invite for a home or a staff role",
+        description="Create an invite code. For residents TARGET is a home "
+        "(district/street/community/compound/building/entrance/number or its id); for "
+        "staff roles it is the node of their jurisdiction (names joined with '/').",
+    )
+    inv.add_argument("target", metavar="HOME", help="the home, or the org node for a staff role")
+    inv.add_argument(
+        "--role",
+        default="owner",
+        choices=[
+            "owner",
+            "tenant",
+            "grid_worker",
+            "property_staff",
+            "community_staff",
+            "street_staff",
+            "department_staff",
+            "admin",
+        ],
+        help="what the invite grants (default: owner)",
+    )
+    inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
+    inv.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
+    inv.set_defaults(func=cmd_invite)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `linli` command."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

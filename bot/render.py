@@ -1,0 +1,77 @@
+"""Turns Replies into text in the person's language, from Jinja2 templates (zh_CN and en)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+from handlers.types import Rendered, Reply
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+LOCALES = ("zh_CN", "en")
+
+
+class Renderer:
+    """Renders message blocks (`flow.block`) and button labels for a locale."""
+
+    def __init__(self, zone: ZoneInfo, default_locale: str = "zh_CN", root: Path = TEMPLATES) -> None:
+        self.zone = zone
+        self.default_locale = default_locale
+        self.env = Environment(
+            loader=FileSystemLoader(root),
+            autoescape=False,  # chat text is plain; the web page shows it with textContent
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["localtime"] = self._localtime
+        self.pages = Environment(
+            loader=FileSystemLoader(root / "web"),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+        )
+        self._template = lru_cache(maxsize=64)(self._load)
+
+    def _load(self, locale: str, flow: str) -> Template:
+        return self.env.get_template(f"{locale}/{flow}.j2")
+
+    def _localtime(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
+        return value.astimezone(self.zone).strftime(fmt)
+
+    def text(self, locale: str, key: str, context: dict[str, Any] | None = None) -> str:
+        """Render one message block, e.g. `report.ask_category`, in the given locale."""
+        if locale not in LOCALES:
+            locale = self.default_locale
+        flow, _, block = key.partition(".")
+        template = self._template(locale, flow)
+        render = template.blocks.get(block)
+        if render is None:
+            raise KeyError(f"no block {block!r} in {locale}/{flow}.j2")
+        return "".join(render(template.new_context(dict(context or {})))).strip()
+
+    def render(self, reply: Reply, locale: str) -> Rendered:
+        """Render a whole reply: its text and every button label."""
+        rows = tuple(
+            tuple(
+                (button.text or self.text(locale, f"buttons.{button.label}", button.args), button.data)
+                for button in row
+            )
+            for row in reply.buttons
+        )
+        return Rendered(
+            text=self.text(locale, reply.template, reply.context),
+            buttons=rows,
+            photos=tuple(reply.photos),
+            ask_location=reply.ask_location,
+            location_label=self.text(locale, "buttons.share_location") if reply.ask_location else "",
+        )
+
+    def page(self, name: str, **context: Any) -> str:
+        """Render a web page template with HTML autoescaping."""
+        return self.pages.get_template(name).render(**context)

@@ -1,0 +1,79 @@
+"""Runs one process, one event loop: the web app (uvicorn), Telegram and the scheduler together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+import uvicorn
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.bootstrap import App
+from bot.demo import load_demo
+from bot.web import create_web_app
+
+log = logging.getLogger(__name__)
+
+
+def prepare(app: App) -> None:
+    """Load the demo organisation on an empty database when the demo is on."""
+    if app.settings.load_demo:
+        with app.sessions() as session:
+            if load_demo(session, app.clock.now()):
+                log.info("demo organisation loaded")
+            session.commit()
+
+
+def make_scheduler(app: App) -> AsyncIOScheduler:
+    """The scheduler and its jobs; the database holds the truth, so jobs only look and act."""
+    scheduler = AsyncIOScheduler(timezone=app.settings.zone)
+    scheduler.add_job(
+        app.dispatcher.drain, "interval", seconds=3, id="outbox", max_instances=1, coalesce=True
+    )
+    return scheduler
+
+
+async def serve(app: App, ready: asyncio.Event | None = None) -> None:
+    """Start everything, serve until SIGINT/SIGTERM, then stop cleanly."""
+    loop = asyncio.get_running_loop()
+    app.service.on_push = lambda: loop.call_soon_threadsafe(
+        lambda: asyncio.ensure_future(app.dispatcher.drain())
+    )
+    scheduler = make_scheduler(app)
+    telegram: Any = app.channels.get("telegram")
+    web = create_web_app(app)
+    config = uvicorn.Config(
+        web, host=app.settings.web_host, port=app.settings.web_port, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    scheduler.start()
+    if telegram is not None:
+        await telegram.start()
+    web_task = asyncio.create_task(server.serve())
+    while not server.started and not web_task.done():
+        await asyncio.sleep(0.05)
+    if web_task.done():
+        await web_task  # raises the bind error, if any
+    print(
+        f"Linli is running: web chat at {app.settings.public_url}/chat"
+        + (" · Telegram on" if telegram is not None else " · Telegram off (no TELEGRAM_BOT_TOKEN)"),
+        flush=True,
+    )
+    if ready is not None:
+        ready.set()
+    await asyncio.wait([asyncio.create_task(stop.wait()), web_task], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    if telegram is not None:
+        await telegram.stop()
+    scheduler.shutdown(wait=False)
+    with contextlib.suppress(Exception):
+        await web_task
+    app.engine.dispose()

@@ -1,0 +1,178 @@
+"""The core every channel calls: record an Inbound once, run the handlers, commit, render the answers."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, col
+
+from bot.clock import Clock
+from bot.render import Renderer
+from db import conversations, people
+from db import inbound as inbound_log
+from db.categories import Catalog
+from db.models import Identity, InboundLog, Person
+from handlers import router
+from handlers.context import Context
+from handlers.types import Inbound, Rendered, Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What one Inbound produced: rendered replies for the sender, and whether others got pushes."""
+
+    replies: list[Rendered] = field(default_factory=list)
+    identity_id: int | None = None
+    duplicate: bool = False
+    pushed: bool = False
+
+
+class Service:
+    """Turns Inbounds into committed changes and rendered Replies; knows no channel SDK."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        renderer: Renderer,
+        catalog: Catalog,
+        clock: Clock,
+        default_locale: str = "zh_CN",
+        public_url: str = "",
+    ) -> None:
+        self.sessions = sessions
+        self.renderer = renderer
+        self.catalog = catalog
+        self.clock = clock
+        self.default_locale = default_locale
+        self.public_url = public_url
+        self.on_push: Callable[[], None] | None = None
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def _lock(self, channel: str, user_ref: str) -> threading.Lock:
+        # One turn at a time per user: a double click must not read the same state twice.
+        with self._locks_guard:
+            lock = self._locks.get((channel, user_ref))
+            if lock is None:
+                if len(self._locks) > 10_000:
+                    self._locks.clear()
+                lock = self._locks[(channel, user_ref)] = threading.Lock()
+            return lock
+
+    def store(self, channel: str, update_id: str, payload: dict[str, Any]) -> int | None:
+        """Write an update to the inbound log before it is acknowledged; None when already stored."""
+        with self.sessions() as session:
+            log_id = inbound_log.store(session, channel, update_id, payload, self.clock.now())
+            session.commit()
+            return log_id
+
+    def store_many(self, channel: str, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Store a batch of updates in one transaction; returns the ids that were new."""
+        fresh: list[str] = []
+        with self.sessions() as session:
+            now = self.clock.now()
+            for update_id, payload in items:
+                if inbound_log.store(session, channel, update_id, payload, now) is not None:
+                    fresh.append(update_id)
+            session.commit()
+        return fresh
+
+    def _claim(self, session: Session, inbound: Inbound) -> bool:
+        """Mark the update processed in this transaction; False when it was processed before."""
+        now = self.clock.now()
+        claimed = session.exec(
+            update(InboundLog)
+            .where(
+                InboundLog.channel == inbound.channel,
+                InboundLog.update_id == inbound.update_id,
+                col(InboundLog.processed_at).is_(None),
+            )
+            .values(processed_at=now)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            return True
+        try:
+            with session.begin_nested():
+                session.exec(
+                    insert(InboundLog).values(
+                        channel=inbound.channel,
+                        update_id=inbound.update_id,
+                        payload={},
+                        received_at=now,
+                        processed_at=now,
+                    )
+                )
+        except IntegrityError:
+            return False  # stored and already processed: a redelivery
+        return True
+
+    def handle(self, inbound: Inbound) -> Outcome:
+        """Process one Inbound exactly once and return the rendered replies for its sender."""
+        with self._lock(inbound.channel, inbound.user_ref):
+            try:
+                return self._handle(inbound)
+            except Exception:
+                log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
+                return self._failed(inbound)
+
+    def _handle(self, inbound: Inbound) -> Outcome:
+        with self.sessions() as session:
+            now = self.clock.now()
+            if inbound.update_id and not self._claim(session, inbound):
+                session.rollback()
+                return Outcome(duplicate=True)
+            person, identity = people.find_or_create_person(
+                session,
+                inbound.channel,
+                inbound.user_ref,
+                inbound.chat_ref,
+                inbound.display_name,
+                self.default_locale,
+                now,
+            )
+            state = conversations.load_state(session, person.id)  # type: ignore[arg-type]
+            before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
+            ctx = Context(session, person, identity, state, now, self.catalog, self.public_url)
+            replies = router.handle(ctx, inbound)
+            conversations.save_state(session, person.id, state, before, now)  # type: ignore[arg-type]
+            session.commit()  # committed before the resident sees any code or confirmation
+            rendered = [self.renderer.render(r, person.locale) for r in replies]
+            outcome = Outcome(rendered, identity.id, pushed=bool(ctx.pushed))
+        if outcome.pushed and self.on_push is not None:
+            self.on_push()
+        return outcome
+
+    def _failed(self, inbound: Inbound) -> Outcome:
+        """After an unexpected error: mark the update done so it cannot crash us again, and apologise."""
+        with self.sessions() as session:
+            if inbound.update_id:
+                self._claim(session, inbound)
+            person, identity = people.find_or_create_person(
+                session,
+                inbound.channel,
+                inbound.user_ref,
+                inbound.chat_ref,
+                inbound.display_name,
+                self.default_locale,
+                self.clock.now(),
+            )
+            session.commit()
+            return Outcome([self.renderer.render(Reply("common.error"), person.locale)], identity.id)
+
+    def render_for(self, person: Person, reply: Reply) -> Rendered:
+        """Render a reply in a person's language."""
+        return self.renderer.render(reply, person.locale)
+
+    def identity(self, session: Session, identity_id: int) -> Identity | None:
+        """An identity row by id."""
+        return session.get(Identity, identity_id)

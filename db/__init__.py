@@ -1,0 +1,1 @@
+"""Tables, the engine, migrations and the rules that guard each aggregate."""

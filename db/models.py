@@ -1,0 +1,241 @@
+"""SQLModel tables: the org tree, people and roles, invites, tickets, conversation state, logs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from db.types import UTCDateTime
+
+NODE_KINDS = ("district", "street", "community", "compound", "building", "entrance")
+
+
+def _time(**kw: Any) -> Any:
+    return Field(sa_column=Column(UTCDateTime(), **kw))
+
+
+class OrgNode(SQLModel, table=True):
+    """One node of the org tree: district → street → community → compound → building → entrance."""
+
+    __tablename__ = "org_node"
+    __table_args__ = (UniqueConstraint("parent_id", "name", name="uq_org_node_parent_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16, index=True)
+    name: str = Field(max_length=100)
+    parent_id: int | None = Field(default=None, foreign_key="org_node.id", index=True)
+    # Materialised path of ids ("/1/4/9/"), so "everything under a node" is one indexed prefix match.
+    path: str = Field(default="", max_length=200, index=True)
+
+
+class Home(SQLModel, table=True):
+    """A home (户) in an entrance, with its registered area in hundredths of a square metre."""
+
+    __table_args__ = (UniqueConstraint("entrance_id", "number", name="uq_home_entrance_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    entrance_id: int = Field(foreign_key="org_node.id", index=True)
+    building_id: int = Field(foreign_key="org_node.id", index=True)
+    compound_id: int = Field(foreign_key="org_node.id", index=True)
+    number: str = Field(max_length=20)
+    area_centi_m2: int = Field(ge=0)
+
+
+class Grid(SQLModel, table=True):
+    """A grid (网格) of buildings inside a community, served by a primary and a backup grid worker."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    community_id: int = Field(foreign_key="org_node.id", index=True)
+    name: str = Field(max_length=100)
+    worker_id: int | None = Field(default=None, foreign_key="person.id")
+    backup_id: int | None = Field(default=None, foreign_key="person.id")
+
+
+class GridBuilding(SQLModel, table=True):
+    """Which grid covers a building (one grid per building)."""
+
+    __tablename__ = "grid_building"
+
+    building_id: int = Field(foreign_key="org_node.id", primary_key=True)
+    grid_id: int = Field(foreign_key="grid.id", index=True)
+
+
+class Person(SQLModel, table=True):
+    """Anyone who talks to the bot: resident, grid worker or staff."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=100)
+    phone: str = Field(default="", max_length=32)
+    locale: str = Field(default="zh_CN", max_length=8)
+    created_at: datetime = _time(nullable=False)
+
+
+class Identity(SQLModel, table=True):
+    """A person's account on one channel (a Telegram user, a web chat session)."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    chat_id: str = Field(default="", max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    display_name: str = Field(default="", max_length=100)
+    unreachable: bool = Field(default=False)
+
+
+class Residency(SQLModel, table=True):
+    """A person living in a home as owner or tenant; pending until staff verify it."""
+
+    __table_args__ = (UniqueConstraint("person_id", "home_id", name="uq_residency_person_home"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    home_id: int = Field(foreign_key="home.id", index=True)
+    kind: str = Field(max_length=8)  # owner | tenant
+    status: str = Field(default="pending", max_length=10, index=True)  # pending | verified | rejected
+    created_at: datetime = _time(nullable=False)
+    decided_at: datetime | None = _time(nullable=True)
+    decided_by: int | None = Field(default=None, foreign_key="person.id")
+
+
+class RoleGrant(SQLModel, table=True):
+    """A staff or grid-worker role over a node of the org tree (the jurisdiction)."""
+
+    __tablename__ = "role_grant"
+    __table_args__ = (UniqueConstraint("person_id", "role", "node_id", name="uq_role_grant"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    role: str = Field(max_length=24)
+    node_id: int = Field(foreign_key="org_node.id", index=True)
+
+
+class Invite(SQLModel, table=True):
+    """A code that binds whoever presents it to a home or a staff role."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True)
+    kind: str = Field(max_length=24)  # owner | tenant | a staff role
+    home_id: int | None = Field(default=None, foreign_key="home.id")
+    node_id: int | None = Field(default=None, foreign_key="org_node.id")
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    uses_left: int | None = Field(default=1)  # None: unlimited (demo codes)
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime | None = _time(nullable=True)
+
+
+class Ticket(SQLModel, table=True):
+    """A reported issue (工单), shown to users as #<id>."""
+
+    __table_args__ = (
+        Index("ix_ticket_open_match", "building_id", "category", "state"),
+        Index("ix_ticket_reporter", "reporter_id", "updated_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    category: str = Field(max_length=32)
+    sla_class: str = Field(max_length=16)
+    urgent: bool = Field(default=False)
+    state: str = Field(default="new", max_length=24, index=True)
+    reporter_id: int = Field(foreign_key="person.id")
+    home_id: int | None = Field(default=None, foreign_key="home.id")
+    building_id: int | None = Field(default=None, foreign_key="org_node.id")
+    compound_id: int | None = Field(default=None, foreign_key="org_node.id", index=True)
+    description: str = Field(default="", max_length=2000)
+    latitude: float | None = None
+    longitude: float | None = None
+    location_text: str = Field(default="", max_length=200)
+    weight: int = Field(default=1)
+    share_contact: bool = Field(default=False)
+    created_at: datetime = _time(nullable=False)
+    updated_at: datetime = _time(nullable=False)
+
+
+class TicketEvent(SQLModel, table=True):
+    """One step on a ticket's timeline: who, in which role, when, what, with which note."""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    at: datetime = _time(nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor_role: str = Field(max_length=24)
+    kind: str = Field(max_length=24)
+    note: str = Field(default="", max_length=2000)
+
+
+class Attachment(SQLModel, table=True):
+    """A photo or voice message belonging to a ticket event."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    event_id: int | None = Field(default=None, foreign_key="ticket_event.id")
+    kind: str = Field(max_length=8)  # photo | voice
+    channel: str = Field(max_length=16)
+    ref: str = Field(max_length=200)  # channel file id, or our stored file name
+    duration: int | None = None
+
+
+class TicketFollower(SQLModel, table=True):
+    """A resident who joined a ticket with "me too"."""
+
+    __tablename__ = "ticket_follower"
+
+    ticket_id: int = Field(foreign_key="ticket.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True, index=True)
+    joined_at: datetime = _time(nullable=False)
+
+
+class Conversation(SQLModel, table=True):
+    """Where a person is in a flow, with the draft so far; survives restarts."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    flow: str = Field(default="", max_length=24)
+    step: str = Field(default="", max_length=24)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = _time(nullable=False)
+
+
+class InboundLog(SQLModel, table=True):
+    """Every inbound update, stored before it is acknowledged and processed once."""
+
+    __tablename__ = "inbound_log"
+    __table_args__ = (UniqueConstraint("channel", "update_id", name="uq_inbound_channel_update"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    update_id: str = Field(max_length=64)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    received_at: datetime = _time(nullable=False)
+    processed_at: datetime | None = _time(nullable=True, index=True)
+
+
+class Outbox(SQLModel, table=True):
+    """A message to push to a person, written in the transaction that decided it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    template: str = Field(max_length=64)
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _time(nullable=False)
+    sent_at: datetime | None = _time(nullable=True, index=True)
+    attempts: int = Field(default=0)
+    error: str = Field(default="", max_length=200)
+
+
+class WebMessage(SQLModel, table=True):
+    """A message shown in the web chat, kept so a reload or a push shows the whole conversation."""
+
+    __tablename__ = "web_message"
+
+    id: int | None = Field(default=None, primary_key=True)
+    identity_id: int = Field(foreign_key="identity.id", index=True)
+    outgoing: bool
+    body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _time(nullable=False)

@@ -1,0 +1,334 @@
+"""The org tree: lookups under a node, and importing a real organisation from YAML or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session, select
+
+from db.models import Grid, GridBuilding, Home, OrgNode
+
+LEVELS = ("district", "street", "community", "compound", "building", "entrance")
+CSV_COLUMNS = (*LEVELS, "home", "area")
+MAX_NAME = 100
+
+
+class ImportError_(ValueError):
+    """A bad org file: carries the line and the reason."""
+
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(f"line {line}: {reason}")
+        self.line = line
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class HomeRow:
+    """One home with the names of every level above it, and where it was read."""
+
+    line: int
+    names: tuple[str, str, str, str, str, str]
+    number: str
+    area_centi_m2: int
+
+
+@dataclass(frozen=True, slots=True)
+class GridRow:
+    """A grid in a community and the buildings (`compound/building`) it covers."""
+
+    line: int
+    community: tuple[str, str, str]
+    name: str
+    buildings: tuple[tuple[int, str], ...]
+
+
+def parse_area(value: object, line: int) -> int:
+    """A home's area in m² (up to two decimals) as an integer count of 0.01 m²."""
+    try:
+        area = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ImportError_(line, f"area {value!r} is not a number") from None
+    if not area.is_finite() or area <= 0 or area >= 100000:
+        raise ImportError_(line, f"area {value!r} must be between 0 and 100000 m²")
+    centi = area * 100
+    if centi != centi.to_integral_value():
+        raise ImportError_(line, f"area {value!r} has more than two decimals")
+    return int(centi)
+
+
+def _name(value: object, line: int, what: str) -> str:
+    text = "" if value is None else str(value).strip()
+    if not text:
+        raise ImportError_(line, f"{what} name is empty")
+    if len(text) > MAX_NAME or "/" in text:
+        raise ImportError_(line, f"{what} name {text[:20]!r} is too long or contains '/'")
+    return text
+
+
+# --- YAML -----------------------------------------------------------------------------------------
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _mapping(node: yaml.Node, what: str) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise ImportError_(_line(node), f"{what} must be a mapping")
+    out: dict[str, yaml.Node] = {}
+    for key, value in node.value:
+        out[str(key.value)] = value
+    return out
+
+
+def _sequence(node: yaml.Node | None, what: str) -> list[yaml.Node]:
+    if node is None:
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise ImportError_(_line(node), f"{what} must be a list")
+    return list(node.value)
+
+
+def _scalar(node: yaml.Node | None, line: int, what: str) -> str:
+    if node is None:
+        raise ImportError_(line, f"{what} is missing")
+    if not isinstance(node, yaml.ScalarNode):
+        raise ImportError_(_line(node), f"{what} must be a single value")
+    return str(node.value)
+
+
+def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
+    """Read the nested YAML org format into rows, each remembering its line."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise ImportError_(
+            mark.line + 1 if mark else 1, f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
+    if root is None:
+        raise ImportError_(1, "the file is empty")
+    homes: list[HomeRow] = []
+    grids: list[GridRow] = []
+    top = _mapping(root, "the file")
+    district = _name(_scalar(top.get("district"), _line(root), "district"), _line(root), "district")
+    for street_node in _sequence(top.get("streets"), "streets"):
+        street_map = _mapping(street_node, "a street")
+        street = _name(
+            _scalar(street_map.get("name"), _line(street_node), "street name"), _line(street_node), "street"
+        )
+        for comm_node in _sequence(street_map.get("communities"), "communities"):
+            comm_map = _mapping(comm_node, "a community")
+            line = _line(comm_node)
+            community = _name(_scalar(comm_map.get("name"), line, "community name"), line, "community")
+            for comp_node in _sequence(comm_map.get("compounds"), "compounds"):
+                comp_map = _mapping(comp_node, "a compound")
+                line = _line(comp_node)
+                compound = _name(_scalar(comp_map.get("name"), line, "compound name"), line, "compound")
+                for b_node in _sequence(comp_map.get("buildings"), "buildings"):
+                    b_map = _mapping(b_node, "a building")
+                    line = _line(b_node)
+                    building = _name(_scalar(b_map.get("name"), line, "building name"), line, "building")
+                    for e_node in _sequence(b_map.get("entrances"), "entrances"):
+                        e_map = _mapping(e_node, "an entrance")
+                        line = _line(e_node)
+                        entrance = _name(_scalar(e_map.get("name"), line, "entrance name"), line, "entrance")
+                        for h_node in _sequence(e_map.get("homes"), "homes"):
+                            h_map = _mapping(h_node, "a home")
+                            line = _line(h_node)
+                            number = _name(_scalar(h_map.get("number"), line, "home number"), line, "home")
+                            area = parse_area(_scalar(h_map.get("area"), line, "area"), line)
+                            names = (district, street, community, compound, building, entrance)
+                            homes.append(HomeRow(line, names, number, area))
+            for g_node in _sequence(comm_map.get("grids"), "grids"):
+                g_map = _mapping(g_node, "a grid")
+                line = _line(g_node)
+                name = _name(_scalar(g_map.get("name"), line, "grid name"), line, "grid")
+                covered = tuple(
+                    (_line(b), _scalar(b, _line(b), "a grid building"))
+                    for b in _sequence(g_map.get("buildings"), "grid buildings")
+                )
+                grids.append(GridRow(line, (district, street, community), name, covered))
+    if not homes:
+        raise ImportError_(1, "the file lists no homes")
+    return homes, grids
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
+    """Read the flat CSV format: one home a line, with an optional `grid` column."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in CSV_COLUMNS if c not in header]
+    if missing:
+        raise ImportError_(1, f"missing column(s): {', '.join(missing)}")
+    homes: list[HomeRow] = []
+    grid_members: dict[tuple[tuple[str, str, str], str], list[tuple[int, str]]] = {}
+    grid_lines: dict[tuple[tuple[str, str, str], str], int] = {}
+    for row in reader:
+        line = reader.line_num
+        row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        names = tuple(_name(row[level], line, level) for level in LEVELS)
+        number = _name(row["home"], line, "home")
+        homes.append(HomeRow(line, names, number, parse_area(row["area"], line)))  # type: ignore[arg-type]
+        if row.get("grid"):
+            key = ((names[0], names[1], names[2]), _name(row["grid"], line, "grid"))
+            grid_lines.setdefault(key, line)
+            member = (line, f"{names[3]}/{names[4]}")
+            if member[1] not in {m for _, m in grid_members.get(key, [])}:
+                grid_members.setdefault(key, []).append(member)
+    if not homes:
+        raise ImportError_(2, "the file lists no homes")
+    grids = [GridRow(grid_lines[k], k[0], k[1], tuple(v)) for k, v in grid_members.items()]
+    return homes, grids
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def _child(
+    session: Session,
+    cache: dict[tuple[int | None, str], OrgNode],
+    parent: OrgNode | None,
+    kind: str,
+    name: str,
+    line: int,
+) -> OrgNode:
+    key = (parent.id if parent else None, name)
+    node = cache.get(key)
+    if node is None:
+        node = session.exec(
+            select(OrgNode).where(OrgNode.parent_id == key[0], OrgNode.name == name)
+        ).one_or_none()
+        if node is None:
+            node = OrgNode(kind=kind, name=name, parent_id=key[0])
+            session.add(node)
+            session.flush()
+            node.path = f"{parent.path if parent else '/'}{node.id}/"
+        cache[key] = node
+    if node.kind != kind:
+        raise ImportError_(line, f"{name!r} already exists as a {node.kind}, not a {kind}")
+    return node
+
+
+def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> dict[str, int]:
+    """Merge rows into the tree (create what is new, update areas); the caller commits or rolls back."""
+    cache: dict[tuple[int | None, str], OrgNode] = {}
+    seen: dict[tuple[int, str], int] = {}
+    counts = {"homes": 0, "grids": 0}
+    buildings: dict[tuple[int, str, str], OrgNode] = {}
+    for row in homes:
+        parent: OrgNode | None = None
+        chain: list[OrgNode] = []
+        for kind, name in zip(LEVELS, row.names, strict=True):
+            parent = _child(session, cache, parent, kind, name, row.line)
+            chain.append(parent)
+        entrance = chain[-1]
+        key = (entrance.id, row.number)  # type: ignore[assignment]
+        if key in seen:
+            raise ImportError_(row.line, f"home {row.number!r} is listed twice (first on line {seen[key]})")
+        seen[key] = row.line  # type: ignore[index]
+        buildings[(chain[2].id, chain[3].name, chain[4].name)] = chain[4]  # type: ignore[index]
+        home = session.exec(
+            select(Home).where(Home.entrance_id == entrance.id, Home.number == row.number)
+        ).one_or_none()
+        if home is None:
+            session.add(
+                Home(
+                    entrance_id=entrance.id,  # type: ignore[arg-type]
+                    building_id=chain[4].id,  # type: ignore[arg-type]
+                    compound_id=chain[3].id,  # type: ignore[arg-type]
+                    number=row.number,
+                    area_centi_m2=row.area_centi_m2,
+                )
+            )
+        else:
+            home.area_centi_m2 = row.area_centi_m2
+        counts["homes"] += 1
+    for grid_row in grids:
+        parent = None
+        for kind, name in zip(LEVELS[:3], grid_row.community, strict=True):
+            parent = _child(session, cache, parent, kind, name, grid_row.line)
+        assert parent is not None
+        grid = session.exec(
+            select(Grid).where(Grid.community_id == parent.id, Grid.name == grid_row.name)
+        ).one_or_none()
+        if grid is None:
+            grid = Grid(community_id=parent.id, name=grid_row.name)  # type: ignore[arg-type]
+            session.add(grid)
+            session.flush()
+        for line, ref in grid_row.buildings:
+            compound, _, building_name = ref.partition("/")
+            building = buildings.get((parent.id, compound.strip(), building_name.strip()))  # type: ignore[arg-type]
+            if building is None:
+                raise ImportError_(
+                    line, f"grid building {ref!r} is not a compound/building of this community"
+                )
+            link = session.get(GridBuilding, building.id)
+            if link is None:
+                session.add(GridBuilding(building_id=building.id, grid_id=grid.id))  # type: ignore[arg-type]
+            else:
+                link.grid_id = grid.id  # type: ignore[assignment]
+        counts["grids"] += 1
+    session.flush()
+    return counts
+
+
+def import_org_file(session: Session, path: Path) -> dict[str, int]:
+    """Parse a YAML or CSV org file and merge it; raises ImportError_ with the line on a bad file."""
+    text = path.read_text(encoding="utf-8")
+    parse = parse_csv if path.suffix.lower() == ".csv" else parse_yaml
+    homes, grids = parse(text)
+    return load_rows(session, homes, grids)
+
+
+def find_node(session: Session, path: str) -> OrgNode | None:
+    """A node by its names joined with '/', from the district down (e.g. `铁西区/北沟街道`)."""
+    parent_id: int | None = None
+    node: OrgNode | None = None
+    for name in [p.strip() for p in path.strip("/").split("/") if p.strip()]:
+        node = session.exec(
+            select(OrgNode).where(OrgNode.parent_id == parent_id, OrgNode.name == name)
+        ).one_or_none()
+        if node is None:
+            return None
+        parent_id = node.id
+    return node
+
+
+def find_home(session: Session, path: str) -> Home | None:
+    """A home by `district/…/entrance/number`, or by its numeric id."""
+    if path.strip().isdigit():
+        return session.get(Home, int(path))
+    head, _, number = path.strip().rstrip("/").rpartition("/")
+    entrance = find_node(session, head)
+    if entrance is None or entrance.kind != "entrance":
+        return None
+    return session.exec(
+        select(Home).where(Home.entrance_id == entrance.id, Home.number == number)
+    ).one_or_none()
+
+
+def children(session: Session, parent_id: int | None, kind: str | None = None) -> list[OrgNode]:
+    """The direct children of a node, by name."""
+    query = select(OrgNode).where(OrgNode.parent_id == parent_id)
+    if kind:
+        query = query.where(OrgNode.kind == kind)
+    return list(session.exec(query.order_by(OrgNode.name)).all())
+
+
+def homes_in(session: Session, entrance_id: int) -> list[Home]:
+    """The homes of an entrance, by number."""
+    return list(session.exec(select(Home).where(Home.entrance_id == entrance_id).order_by(Home.number)).all())
+
+
+def is_under(node: OrgNode, ancestor: OrgNode) -> bool:
+    """Whether `node` is `ancestor` or lies beneath it."""
+    return node.path.startswith(ancestor.path)

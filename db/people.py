@@ -1,0 +1,213 @@
+"""People, their channel identities, homes they live in, roles, and invites."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
+
+RESIDENT_KINDS = ("owner", "tenant")
+STAFF_ROLES = (
+    "grid_worker",
+    "property_staff",
+    "community_staff",
+    "street_staff",
+    "department_staff",
+    "admin",
+)
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
+
+
+def find_or_create_person(
+    session: Session,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str,
+    locale: str,
+    now: datetime,
+) -> tuple[Person, Identity]:
+    """The person behind a channel account, created on first contact."""
+    identity = session.exec(
+        select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
+    ).one_or_none()
+    if identity is not None:
+        person = session.get(Person, identity.person_id)
+        assert person is not None
+        if chat_id and identity.chat_id != chat_id:
+            identity.chat_id = chat_id
+        if identity.unreachable:
+            identity.unreachable = False
+        return person, identity
+    person = Person(name=display_name[:100], locale=locale, created_at=now)
+    session.add(person)
+    session.flush()
+    identity = Identity(
+        channel=channel,
+        external_id=external_id,
+        chat_id=chat_id or external_id,
+        person_id=person.id,  # type: ignore[arg-type]
+        display_name=display_name[:100],
+    )
+    session.add(identity)
+    session.flush()
+    return person, identity
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """A home with the names of its compound, building and entrance."""
+
+    home_id: int
+    compound: str
+    building: str
+    entrance: str
+    number: str
+    building_id: int
+    compound_id: int
+
+    @property
+    def label(self) -> str:
+        """`阳光花园 1栋 1单元 101` style address."""
+        return f"{self.compound} {self.building} {self.entrance} {self.number}"
+
+
+def home_view(session: Session, home_id: int) -> HomeView | None:
+    """A home with its names, or None."""
+    home = session.get(Home, home_id)
+    if home is None:
+        return None
+    names = {
+        n.id: n.name
+        for n in session.exec(
+            select(OrgNode).where(
+                OrgNode.id.in_([home.compound_id, home.building_id, home.entrance_id])  # type: ignore[union-attr]
+            )
+        )
+    }
+    return HomeView(
+        home.id,  # type: ignore[arg-type]
+        names.get(home.compound_id, ""),
+        names.get(home.building_id, ""),
+        names.get(home.entrance_id, ""),
+        home.number,
+        home.building_id,
+        home.compound_id,
+    )
+
+
+def residencies(session: Session, person_id: int, status: str | None = None) -> list[Residency]:
+    """A person's residencies, optionally only those with a given status."""
+    query = select(Residency).where(Residency.person_id == person_id)
+    if status:
+        query = query.where(Residency.status == status)
+    return list(session.exec(query.order_by(Residency.id)).all())
+
+
+def roles(session: Session, person_id: int) -> list[RoleGrant]:
+    """The staff roles a person holds."""
+    return list(session.exec(select(RoleGrant).where(RoleGrant.person_id == person_id)).all())
+
+
+def new_invite_code() -> str:
+    """A fresh random invite code, easy to read aloud."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(10))
+
+
+def create_invite(
+    session: Session,
+    kind: str,
+    now: datetime,
+    home_id: int | None = None,
+    node_id: int | None = None,
+    code: str | None = None,
+    uses: int | None = 1,
+    expires_at: datetime | None = None,
+) -> Invite:
+    """Create an invite for a home (owner/tenant) or a staff role over a node."""
+    if kind in RESIDENT_KINDS and home_id is None:
+        raise ValueError("a resident invite needs a home")
+    if kind in STAFF_ROLES and node_id is None:
+        raise ValueError("a staff invite needs a node of the org tree")
+    if kind not in RESIDENT_KINDS + STAFF_ROLES:
+        raise ValueError(f"unknown invite kind {kind!r}")
+    invite = Invite(
+        code=code or new_invite_code(),
+        kind=kind,
+        home_id=home_id,
+        node_id=node_id,
+        uses_left=uses,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(invite)
+    session.flush()
+    return invite
+
+
+def redeem_invite(session: Session, code: str, person: Person, now: datetime) -> Invite | None:
+    """Bind the person to what the invite grants; None when the code is unknown, used up or expired."""
+    code = code.strip().upper()
+    invite = session.exec(select(Invite).where(func.upper(Invite.code) == code)).one_or_none()
+    if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
+        return None
+    if invite.uses_left is not None:
+        # A conditional decrement, so two people racing for the last use cannot both win.
+        taken = session.exec(
+            update(Invite)
+            .where(Invite.id == invite.id, Invite.uses_left > 0)
+            .values(uses_left=Invite.uses_left - 1)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+    if invite.kind in RESIDENT_KINDS:
+        assert invite.home_id is not None
+        existing = session.exec(
+            select(Residency).where(Residency.person_id == person.id, Residency.home_id == invite.home_id)
+        ).one_or_none()
+        if existing is None:
+            session.add(
+                Residency(
+                    person_id=person.id,  # type: ignore[arg-type]
+                    home_id=invite.home_id,
+                    kind=invite.kind,
+                    status="verified",
+                    created_at=now,
+                    decided_at=now,
+                )
+            )
+        else:
+            existing.kind, existing.status, existing.decided_at = invite.kind, "verified", now
+    else:
+        assert invite.node_id is not None
+        held = session.exec(
+            select(RoleGrant).where(
+                RoleGrant.person_id == person.id,
+                RoleGrant.role == invite.kind,
+                RoleGrant.node_id == invite.node_id,
+            )
+        ).one_or_none()
+        if held is None:
+            session.add(RoleGrant(person_id=person.id, role=invite.kind, node_id=invite.node_id))  # type: ignore[arg-type]
+    session.flush()
+    return invite
+
+
+def request_residency(session: Session, person_id: int, home_id: int, kind: str, now: datetime) -> Residency:
+    """Ask to be registered in a home; staff verify it later."""
+    existing = session.exec(
+        select(Residency).where(Residency.person_id == person_id, Residency.home_id == home_id)
+    ).one_or_none()
+    if existing is not None:
+        if existing.status == "rejected":
+            existing.status, existing.kind, existing.created_at = "pending", kind, now
+        return existing
+    residency = Residency(person_id=person_id, home_id=home_id, kind=kind, status="pending", created_at=now)
+    session.add(residency)
+    session.flush()
+    return residency

@@ -1,0 +1,1 @@
+"""Conversation flows: each takes an Inbound and the person's state and returns Replies."""

@@ -1,0 +1,32 @@
+"""Small pieces every flow uses: the main menu, parsing ids from button data, role checks."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from db import people
+from handlers.types import Button, Reply
+
+MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not truncated
+
+
+def menu_buttons(session: Session, person_id: int) -> list[list[Button]]:
+    """The buttons that stand in for the command menu (the web chat has no slash menu)."""
+    rows = [[Button("cmd:/report", "report"), Button("cmd:/my", "my")]]
+    if people.roles(session, person_id):
+        rows.append([Button("cmd:/pending", "pending")])
+    rows.append([Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
+    return rows
+
+
+def parse_id(value: str) -> int | None:
+    """A positive integer id from button data or text, or None when it is not one."""
+    if not value.isdigit() or len(value) > 12:
+        return None
+    number = int(value)
+    return number if number > 0 else None
+
+
+def stale() -> Reply:
+    """The answer to a button that no longer means anything (old, forged or pressed twice)."""
+    return Reply("common.stale_button")

@@ -1,0 +1,91 @@
+"""The one entry point for handlers: route an Inbound to its flow by command, button or state."""
+
+from __future__ import annotations
+
+import re
+
+from handlers import onboarding, progress, report, staff
+from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
+from handlers.context import Context
+from handlers.types import Inbound, Reply
+
+TICKET_CODE = re.compile(r"^[#＃]\s*(\d{1,12})$")
+FLOWS = {"report": report.on_message, "note": progress.on_message, "join": onboarding.on_message}
+
+
+def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
+    """Answer one inbound message or button press."""
+    if inbound.unsupported:
+        return [Reply("common.unsupported")]
+    if len(inbound.text) > MAX_TEXT:
+        return [Reply("common.too_long", {"limit": MAX_TEXT, "length": len(inbound.text)})]
+    if inbound.button is not None:
+        return _button(ctx, inbound.button)
+    command = inbound.command
+    if command is not None:
+        return _command(ctx, *command)
+    code = TICKET_CODE.match(inbound.text.strip())
+    if code and ctx.state.flow in ("", "join"):
+        return progress.show(ctx, parse_id(code.group(1)))
+    handler = FLOWS.get(ctx.state.flow)
+    if handler is not None:
+        return handler(ctx, inbound)
+    if not onboarding.is_member(ctx):
+        if inbound.text and onboarding.looks_like_invite(inbound.text):
+            return onboarding.redeem(ctx, inbound.text)
+        return onboarding.start(ctx, "")
+    return [Reply("common.idle", {}, menu_buttons(ctx.session, ctx.person.id))]  # type: ignore[arg-type]
+
+
+def _command(ctx: Context, name: str, args: str) -> list[Reply]:
+    if name == "/start":
+        return onboarding.start(ctx, args)
+    if name == "/cancel":
+        had_flow = bool(ctx.state.flow)
+        ctx.state.clear()
+        return [
+            Reply(
+                "common.cancelled" if had_flow else "common.nothing_to_cancel",
+                {},
+                menu_buttons(ctx.session, ctx.person.id),
+            )
+        ]  # type: ignore[arg-type]
+    if name == "/help":
+        return onboarding.help_(ctx)
+    if name == "/lang":
+        return onboarding.lang(ctx)
+    if not onboarding.is_member(ctx) and name in ("/report", "/my", "/pending"):
+        if name == "/report" and ctx.state.flow != "report":
+            return report.start(ctx)  # explains that joining comes first, or that approval is pending
+        return onboarding.start(ctx, "")
+    if name == "/report":
+        ctx.state.clear()
+        return report.start(ctx)
+    if name == "/my":
+        ctx.state.clear()
+        return progress.my(ctx)
+    if name == "/pending":
+        return staff.pending(ctx)
+    return [Reply("common.unknown_command", {"command": name[:32]})]
+
+
+def _button(ctx: Context, data: str) -> list[Reply]:
+    prefix = data.split(":", 1)[0]
+    if prefix == "cmd":
+        name = data[4:]
+        if name in ("/report", "/my", "/help", "/lang", "/pending", "/start", "/cancel"):
+            return _command(ctx, name, "")
+        return [stale()]
+    if prefix == "l":
+        return onboarding.set_lang(ctx, data)
+    if prefix == "j":
+        return onboarding.on_button(ctx, data)
+    if prefix == "r":
+        return report.on_button(ctx, data)
+    if prefix == "t":
+        if data.startswith("t:x:"):
+            return progress.cancel_note(ctx)
+        return progress.on_button(ctx, data)
+    if prefix == "a":
+        return staff.decide(ctx, data)
+    return [stale()]

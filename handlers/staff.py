@@ -1,0 +1,80 @@
+"""Staff approving residents who joined without an invite: /pending and its buttons."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+
+from db import people
+from db.models import Home, OrgNode, Residency
+from handlers.common import parse_id, stale
+from handlers.context import Context
+from handlers.types import Button, Reply
+
+APPROVER_ROLES = ("community_staff", "street_staff", "admin")
+
+
+def _jurisdictions(ctx: Context) -> list[OrgNode]:
+    grants = [g for g in people.roles(ctx.session, ctx.person.id) if g.role in APPROVER_ROLES]  # type: ignore[arg-type]
+    nodes = [ctx.session.get(OrgNode, g.node_id) for g in grants]
+    return [n for n in nodes if n is not None]
+
+
+def _covers(ctx: Context, home: Home) -> bool:
+    compound = ctx.session.get(OrgNode, home.compound_id)
+    return compound is not None and any(compound.path.startswith(n.path) for n in _jurisdictions(ctx))
+
+
+def pending(ctx: Context) -> list[Reply]:
+    """`/pending`: residents waiting for verification inside the staff member's jurisdiction."""
+    nodes = _jurisdictions(ctx)
+    if not nodes:
+        return [Reply("staff.not_staff")]
+    rows = ctx.session.exec(
+        select(Residency, Home, OrgNode)
+        .join(Home, col(Home.id) == Residency.home_id)
+        .join(OrgNode, col(OrgNode.id) == Home.compound_id)
+        .where(Residency.status == "pending")
+        .order_by(col(Residency.created_at))
+    ).all()
+    replies: list[Reply] = []
+    for residency, home, compound in rows:
+        if not any(compound.path.startswith(n.path) for n in nodes):
+            continue
+        person = ctx.session.get(people.Person, residency.person_id)
+        view = people.home_view(ctx.session, home.id)  # type: ignore[arg-type]
+        replies.append(
+            Reply(
+                "staff.pending_request",
+                {
+                    "name": person.name if person else "",
+                    "home": view.label if view else "",
+                    "kind": residency.kind,
+                },
+                [[Button(f"a:y:{residency.id}", "approve"), Button(f"a:n:{residency.id}", "reject")]],
+            )
+        )
+        if len(replies) >= 10:
+            break
+    if not replies:
+        return [Reply("staff.no_pending")]
+    return [Reply("staff.pending_header", {"count": len(replies)}), *replies]
+
+
+def decide(ctx: Context, data: str) -> list[Reply]:
+    """Approve (`a:y:<id>`) or reject (`a:n:<id>`) a pending residency, checked against the database."""
+    _, verdict, raw = ([*data.split(":"), "", ""])[:3]
+    residency_id = parse_id(raw)
+    residency = ctx.session.get(Residency, residency_id) if residency_id else None
+    if residency is None or verdict not in ("y", "n"):
+        return [stale()]
+    home = ctx.session.get(Home, residency.home_id)
+    if home is None or not _covers(ctx, home):
+        return [Reply("staff.not_allowed")]
+    if residency.status != "pending":
+        return [Reply("staff.already_decided", {"status": residency.status})]
+    residency.status = "verified" if verdict == "y" else "rejected"
+    residency.decided_at, residency.decided_by = ctx.now, ctx.person.id
+    view = people.home_view(ctx.session, home.id)  # type: ignore[arg-type]
+    label = view.label if view else ""
+    ctx.notify(residency.person_id, Reply("onboarding.decided", {"approved": verdict == "y", "home": label}))
+    return [Reply("staff.decided", {"approved": verdict == "y", "home": label})]

@@ -1,0 +1,86 @@
+"""Channel-neutral messages: what arrives (Inbound) and what the bot answers (Reply)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_BUTTON_DATA = 64  # Telegram's callback_data limit, in bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A photo or voice message as the channel delivered it."""
+
+    kind: str  # photo | voice | document | other
+    ref: str  # the channel's file id or our stored file name
+    duration: int | None = None
+    size: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A point a user shared."""
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One thing a user did: typed text, pressed a button, sent media or a location."""
+
+    channel: str
+    user_ref: str  # the user's id on that channel
+    chat_ref: str = ""
+    update_id: str = ""
+    text: str = ""
+    button: str | None = None  # callback data of a pressed button
+    attachments: tuple[Attachment, ...] = ()
+    location: Location | None = None
+    display_name: str = ""
+    unsupported: bool = False  # an update kind we do not understand (sticker, poll, edit …)
+
+    @property
+    def command(self) -> tuple[str, str] | None:
+        """`("/report", "args")` when the text is a slash command, else None."""
+        if not self.text.startswith("/"):
+            return None
+        head, _, rest = self.text.strip().partition(" ")
+        return head.split("@", 1)[0].lower(), rest.strip()
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A button: a template label (or literal text for data such as names) and its callback data."""
+
+    data: str
+    label: str = ""  # a label key rendered from buttons.j2
+    text: str = ""  # literal text (names from data), used when no label key is given
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if len(self.data.encode()) > MAX_BUTTON_DATA:
+            raise ValueError(f"button data longer than {MAX_BUTTON_DATA} bytes: {self.data!r}")
+
+
+@dataclass(slots=True)
+class Reply:
+    """A message to show: a template name with its context, and rows of buttons."""
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    buttons: list[list[Button]] = field(default_factory=list)
+    photos: list[Attachment] = field(default_factory=list)
+    ask_location: bool = False  # Telegram shows a "share location" keyboard button
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A reply in one language, ready for a channel: text and button rows of (label, data)."""
+
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()
+    photos: tuple[Attachment, ...] = ()
+    ask_location: bool = False
+    location_label: str = ""

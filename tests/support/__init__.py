@@ -1,0 +1,1 @@
+"""Test helpers: a chat driver for dialog tests, and a Bot API double."""

@@ -1,0 +1,94 @@
+"""A fake user that talks to the Service the way a channel would, for dialog tests."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from bot.service import Service
+from handlers.types import Attachment, Inbound, Location, Rendered
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class ChatUser:
+    """Sends text, button presses, photos, voice and locations; remembers the last replies."""
+
+    service: Service
+    user_ref: str
+    channel: str = "web"
+    name: str = ""
+    last: list[Rendered] = field(default_factory=list)
+
+    def _send(self, **kw: object) -> list[Rendered]:
+        update_id = kw.pop("update_id", None) or f"{self.user_ref}:{next(_ids)}"
+        inbound = Inbound(
+            channel=self.channel,
+            user_ref=self.user_ref,
+            chat_ref=self.user_ref,
+            update_id=str(update_id),
+            display_name=self.name,
+            **kw,
+        )  # type: ignore[arg-type]
+        self.last = self.service.handle(inbound).replies
+        return self.last
+
+    def say(self, text: str, update_id: str | None = None) -> list[Rendered]:
+        """Type a message."""
+        return self._send(text=text, update_id=update_id)
+
+    def data(self, data: str) -> list[Rendered]:
+        """Press a button by its raw callback data (also for forging data)."""
+        return self._send(button=data)
+
+    def press(self, label: str) -> list[Rendered]:
+        """Press the button whose label contains `label` among the last replies."""
+        for message in reversed(self.last):
+            for row in message.buttons:
+                for text, data in row:
+                    if label in text:
+                        return self.data(data)
+        raise AssertionError(f"no button {label!r} in {[m.buttons for m in self.last]}")
+
+    def photo(self, ref: str, caption: str = "") -> list[Rendered]:
+        """Send a photo."""
+        return self._send(text=caption, attachments=(Attachment("photo", ref),))
+
+    def voice(self, ref: str, seconds: int) -> list[Rendered]:
+        """Send a voice message."""
+        return self._send(attachments=(Attachment("voice", ref, duration=seconds),))
+
+    def location(self, latitude: float, longitude: float) -> list[Rendered]:
+        """Share a location."""
+        return self._send(location=Location(latitude, longitude))
+
+    def unsupported(self) -> list[Rendered]:
+        """Send something the bot does not understand (a sticker)."""
+        return self._send(unsupported=True)
+
+    @property
+    def text(self) -> str:
+        """All text of the last replies, joined."""
+        return "\n".join(m.text for m in self.last)
+
+    def buttons(self) -> list[str]:
+        """Labels of every button in the last replies."""
+        return [label for m in self.last for row in m.buttons for label, _ in row]
+
+    def report(self, category: str, description: str, photos: int = 0) -> str:
+        """Walk the whole report flow and return the final text."""
+        self.say("/report")
+        self.press(category)
+        self.say(description)
+        if "我也遇到" in self.text or "Me too" in self.text:
+            self.press("新建") if "新建" in self.text else self.press("new one")
+        for n in range(photos):
+            self.photo(f"photo-{self.user_ref}-{n}")
+        if "跳过" in self.buttons():
+            self.press("跳过")
+        elif "完成" in self.buttons():
+            self.press("完成")
+        self.press("跳过") if any("跳过" in b for b in self.buttons()) else None
+        self.press("提交")
+        return self.text

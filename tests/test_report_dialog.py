@@ -1,0 +1,96 @@
+"""Dialog tables for joining and reporting: what a resident sends, what the bot answers."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.bootstrap import App
+from db.models import Attachment, Ticket, TicketEvent
+from tests.support.chat import ChatUser
+
+
+def tickets(app: App) -> list[Ticket]:
+    with app.sessions() as session:
+        return list(session.exec(select(Ticket).order_by(Ticket.id)).all())
+
+
+def test_join_with_invite_binds_the_home(app: App) -> None:
+    user = ChatUser(app.service, "new-1")
+    user.say("/start")
+    assert "邀请码" in user.text
+    user.say("/start DEMO-OWNER")
+    assert "绑定成功" in user.text and "业主" in user.text and "阳光花园 1栋 1单元 101" in user.text
+
+
+def test_unknown_invite_is_refused_and_binds_nothing(app: App) -> None:
+    user = ChatUser(app.service, "new-2")
+    user.say("/start NOPE-1234")
+    assert "无效" in user.text
+    user.say("/report")
+    assert "请先绑定" in user.text
+
+
+def test_full_report_flow_gives_a_code_and_stores_everything(owner: ChatUser, app: App) -> None:
+    owner.say("/report")
+    assert "类别" in owner.text
+    owner.press("停水/漏水")
+    owner.say("厨房水管爆了，楼道里全是水")
+    assert "照片" in owner.text
+    owner.photo("tg-photo-1")
+    assert "已收到 1 张" in owner.text
+    owner.photo("tg-photo-2")
+    owner.press("完成")
+    owner.location(43.16, 124.35)
+    assert "请确认" in owner.text and "43.16000" in owner.text and "照片：2 张" in owner.text
+    owner.press("提交")
+    [ticket] = tickets(app)
+    assert f"#{ticket.id}" in owner.text
+    assert ticket.category == "water" and ticket.sla_class == "utilities" and ticket.state == "new"
+    assert ticket.description == "厨房水管爆了，楼道里全是水"
+    assert (ticket.latitude, ticket.longitude) == (43.16, 124.35)
+    with app.sessions() as session:
+        refs = [a.ref for a in session.exec(select(Attachment)).all()]
+        events = [e.kind for e in session.exec(select(TicketEvent)).all()]
+    assert refs == ["tg-photo-1", "tg-photo-2"] and events == ["created"]
+
+
+def test_dangerous_category_warns_first_and_files_urgent(owner: ChatUser, app: App) -> None:
+    owner.say("/report")
+    owner.press("燃气泄漏")
+    assert "119" in owner.last[0].text and "110" in owner.last[0].text and "120" in owner.last[0].text
+    owner.say("楼道里有很浓的煤气味")
+    owner.press("跳过")
+    owner.press("跳过")
+    owner.press("提交")
+    assert "紧急" in owner.text
+    [ticket] = tickets(app)
+    assert ticket.urgent and ticket.sla_class == "urgent"
+
+
+def test_me_too_joins_the_open_ticket_instead_of_copying_it(
+    owner: ChatUser, neighbour: ChatUser, app: App
+) -> None:
+    owner.report("电梯故障", "1栋电梯停在3楼不动了")
+    neighbour.say("/report")
+    neighbour.press("电梯故障")
+    neighbour.say("电梯坏了")
+    assert "我也遇到" in neighbour.text
+    neighbour.press("我也遇到")
+    [ticket] = tickets(app)
+    assert ticket.weight == 2 and f"#{ticket.id}" in neighbour.text
+    neighbour.say(f"#{ticket.id}")
+    assert "2 户反映" in neighbour.text
+    assert "1单元 101" not in neighbour.text  # the reporter's home stays private
+
+
+def test_voice_description_is_accepted(owner: ChatUser, app: App) -> None:
+    owner.say("/report")
+    owner.press("噪音扰民")
+    owner.voice("voice-1", 12)
+    owner.press("跳过")
+    owner.press("跳过")
+    assert "语音：12 秒" in owner.text
+    owner.press("提交")
+    with app.sessions() as session:
+        [voice] = session.exec(select(Attachment).where(Attachment.kind == "voice")).all()
+    assert voice.duration == 12
