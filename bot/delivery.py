@@ -44,7 +44,9 @@ class Dispatcher:
                         continue
                     person = session.get(Person, row.person_id)
                     identities = session.exec(
-                        select(Identity).where(Identity.person_id == row.person_id, not Identity.unreachable)
+                        select(Identity).where(
+                            Identity.person_id == row.person_id, col(Identity.unreachable).is_(False)
+                        )
                     ).all()
                     session.commit()
                 if person is None:

@@ -138,6 +138,7 @@ class TelegramChannel:
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self._poller: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.secret = (
             settings.telegram_webhook_secret
@@ -269,7 +270,9 @@ class TelegramChannel:
                 raise HTTPException(400, "not an update") from None
             await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), payload)
             update = Update.de_json(payload, self.bot)
-            asyncio.create_task(self.application.process_update(update))
+            task = asyncio.create_task(self.application.process_update(update))
+            self._tasks.add(task)  # keep a reference until done, or the task may be collected mid-run
+            task.add_done_callback(self._tasks.discard)
             return Response(status_code=200)
 
         return router
