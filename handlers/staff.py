@@ -63,6 +63,8 @@ def pending(ctx: Context) -> list[Reply]:
 def decide(ctx: Context, data: str) -> list[Reply]:
     """Approve (`a:y:<id>`) or reject (`a:n:<id>`) a pending residency, checked against the database."""
     _, verdict, raw = ([*data.split(":"), "", ""])[:3]
+    if not _jurisdictions(ctx):
+        return [Reply("staff.not_staff")]
     residency_id = parse_id(raw)
     residency = ctx.session.get(Residency, residency_id) if residency_id else None
     if residency is None or verdict not in ("y", "n"):
