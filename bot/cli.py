@@ -8,10 +8,11 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.settings import SettingsError, load_settings
+from bot.settings import Settings, SettingsError, load_settings
 
 
-def _settings_or_exit():  # type: ignore[no-untyped-def]
+def _settings_or_exit() -> Settings:
+    """The settings, or exit with status 2 and one line on stderr naming the bad setting."""
     try:
         return load_settings()
     except SettingsError as exc:
@@ -58,7 +59,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     path = Path(args.file)
-    if not path.exists():
+    if not path.is_file():
         print(f"linli: {path}: no such file", file=sys.stderr)
         return 2
     upgrade(settings.db_url)
@@ -122,6 +123,17 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -172,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the invite grants (default: owner)",
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
-    inv.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
+    inv.add_argument("--uses", type=_positive, default=1, help="how many people may use it (default 1)")
     inv.set_defaults(func=cmd_invite)
     return parser
 

@@ -57,8 +57,16 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must start with sqlite:// or postgresql+psycopg://")
+        value = value.strip()
+        # The plain forms that hosting panels hand out mean the psycopg 3 driver we ship.
+        for plain in ("postgres://", "postgresql://"):
+            if value.startswith(plain):
+                return "postgresql+psycopg://" + value[len(plain) :]
+        if value and not value.startswith(("sqlite://", "sqlite+pysqlite://", "postgresql+psycopg://")):
+            scheme = value.split(":", 1)[0]  # never echo the rest: it may hold a password
+            raise ValueError(
+                f"must look like sqlite:///path/to/linli.db or postgresql://user@host/db, not {scheme}:..."
+            )
         return value
 
     @property
@@ -104,4 +112,5 @@ def load_settings(**overrides: object) -> Settings:
         name = first["loc"][0] if first["loc"] else "?"
         field = Settings.model_fields.get(str(name))
         env_name = field.alias if field and field.alias else str(name).upper()
-        raise SettingsError(f"setting {env_name}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"setting {env_name}: {message}") from None

@@ -16,6 +16,7 @@ from db.models import Grid, GridBuilding, Home, OrgNode
 LEVELS = ("district", "street", "community", "compound", "building", "entrance")
 CSV_COLUMNS = (*LEVELS, "home", "area")
 MAX_NAME = 100
+MAX_HOME_NUMBER = 20  # Home.number's column width
 
 
 class ImportError_(ValueError):
@@ -49,6 +50,8 @@ class GridRow:
 
 def parse_area(value: object, line: int) -> int:
     """A home's area in m² (up to two decimals) as an integer count of 0.01 m²."""
+    if value is None or not str(value).strip():
+        raise ImportError_(line, "area is missing")
     try:
         area = Decimal(str(value).strip())
     except InvalidOperation:
@@ -65,8 +68,11 @@ def _name(value: object, line: int, what: str) -> str:
     text = "" if value is None else str(value).strip()
     if not text:
         raise ImportError_(line, f"{what} name is empty")
-    if len(text) > MAX_NAME or "/" in text:
-        raise ImportError_(line, f"{what} name {text[:20]!r} is too long or contains '/'")
+    limit = MAX_HOME_NUMBER if what == "home" else MAX_NAME
+    if len(text) > limit or "/" in text:
+        raise ImportError_(
+            line, f"{what} name {text[:20]!r} is longer than {limit} characters or contains '/'"
+        )
     return text
 
 
@@ -142,7 +148,9 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                             h_map = _mapping(h_node, "a home")
                             line = _line(h_node)
                             number = _name(_scalar(h_map.get("number"), line, "home number"), line, "home")
-                            area = parse_area(_scalar(h_map.get("area"), line, "area"), line)
+                            area_node = h_map.get("area")
+                            area_line = _line(area_node) if area_node is not None else line
+                            area = parse_area(_scalar(area_node, line, "area"), area_line)
                             names = (district, street, community, compound, building, entrance)
                             homes.append(HomeRow(line, names, number, area))
             for g_node in _sequence(comm_map.get("grids"), "grids"):
@@ -164,7 +172,10 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
 
 def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
     """Read the flat CSV format: one home a line, with an optional `grid` column."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    text = text.lstrip("\ufeff")
+    if not text.strip():
+        raise ImportError_(1, "the file is empty")
+    reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in CSV_COLUMNS if c not in header]
     if missing:
@@ -174,6 +185,8 @@ def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
     grid_lines: dict[tuple[tuple[str, str, str], str], int] = {}
     for row in reader:
         line = reader.line_num
+        if None in row:
+            raise ImportError_(line, f"more values than the {len(header)} columns of the header")
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
         names = tuple(_name(row[level], line, level) for level in LEVELS)
         number = _name(row["home"], line, "home")
@@ -252,6 +265,7 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
         else:
             home.area_centi_m2 = row.area_centi_m2
         counts["homes"] += 1
+    covered: dict[int, tuple[str, int]] = {}
     for grid_row in grids:
         parent = None
         for kind, name in zip(LEVELS[:3], grid_row.community, strict=True):
@@ -268,9 +282,17 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
             compound, _, building_name = ref.partition("/")
             building = buildings.get((parent.id, compound.strip(), building_name.strip()))  # type: ignore[arg-type]
             if building is None:
+                building = _existing_building(session, parent, compound.strip(), building_name.strip())
+            if building is None:
                 raise ImportError_(
                     line, f"grid building {ref!r} is not a compound/building of this community"
                 )
+            if building.id in covered and covered[building.id][0] != grid_row.name:
+                other, other_line = covered[building.id]
+                raise ImportError_(
+                    line, f"building {ref!r} is already in grid {other!r} (line {other_line}); one grid each"
+                )
+            covered[building.id] = (grid_row.name, line)  # type: ignore[index]
             link = session.get(GridBuilding, building.id)
             if link is None:
                 session.add(GridBuilding(building_id=building.id, grid_id=grid.id))  # type: ignore[arg-type]
@@ -281,12 +303,44 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
     return counts
 
 
+def _existing_building(session: Session, community: OrgNode, compound: str, building: str) -> OrgNode | None:
+    """A building already in the database under a community, by compound and building name."""
+    parent: OrgNode | None = community
+    for kind, name in (("compound", compound), ("building", building)):
+        if not name:
+            return None
+        parent = session.exec(
+            select(OrgNode).where(OrgNode.parent_id == parent.id, OrgNode.name == name)  # type: ignore[union-attr]
+        ).one_or_none()
+        if parent is None or parent.kind != kind:
+            return None
+    return parent
+
+
+def read_org_text(path: Path) -> str:
+    """The file as UTF-8 text; a file in another encoding (GBK from Excel) is an ImportError_."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        reason = "not UTF-8 text (save the file as UTF-8, e.g. 'CSV UTF-8' in Excel)"
+        raise ImportError_(line, reason) from None
+
+
 def import_org_file(session: Session, path: Path) -> dict[str, int]:
-    """Parse a YAML or CSV org file and merge it; raises ImportError_ with the line on a bad file."""
-    text = path.read_text(encoding="utf-8")
+    """Parse a YAML or CSV org file and merge it; on a bad file raise ImportError_ and change nothing."""
+    text = read_org_text(path)
     parse = parse_csv if path.suffix.lower() == ".csv" else parse_yaml
     homes, grids = parse(text)
-    return load_rows(session, homes, grids)
+    savepoint = session.begin_nested()
+    try:
+        counts = load_rows(session, homes, grids)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return counts
 
 
 def find_node(session: Session, path: str) -> OrgNode | None:

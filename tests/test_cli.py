@@ -1,0 +1,243 @@
+"""The `linli` command as an operator uses it: help, import-org, invite, and bad settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.cli import build_parser, main
+from bot.clock import FixedClock
+from db.models import Home, Invite
+from tests.conftest import make_app
+from tests.support.chat import ChatUser
+
+DATA = Path(__file__).parent / "data"
+LINLI = Path(sys.executable).parent / "linli"
+COMMUNITY = "铁西区/北沟街道/英雄社区"
+HOME_102 = f"{COMMUNITY}/阳光花园/1栋/1单元/102"
+SETTINGS = (
+    "DATABASE_URL",
+    "LINLI_VAR_DIR",
+    "WEB_PORT",
+    "WEB_HOST",
+    "TIME_ZONE",
+    "DEFAULT_LOCALE",
+    "TELEGRAM_BOT_TOKEN",
+    "LINLI_DEMO",
+)
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> dict[str, str]:
+    """A clean environment for the CLI: a fresh migrated SQLite database, no `.env` in the directory."""
+    for name in SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    values = {"LINLI_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": sqlite_url}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    return values
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run `linli ARGV` in this process; returns (exit status, stdout, stderr)."""
+    try:
+        status = main(argv)
+    except SystemExit as exc:
+        status = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def count_homes(url: str) -> int:
+    """Homes in the database behind `url`."""
+    from db.engine import make_engine, session_factory
+
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            return int(session.exec(select(func.count()).select_from(Home)).one())
+    finally:
+        engine.dispose()
+
+
+# --- help ------------------------------------------------------------------------------------------
+
+
+def test_top_level_help_lists_every_command() -> None:
+    result = subprocess.run([str(LINLI), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("run", "migrate", "import-org", "invite"):
+        assert command in result.stdout
+    assert "start the bot" in result.stdout and "invite" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        ("run", "web chat"),
+        ("migrate", "migrations"),
+        ("import-org", "nothing is changed"),
+        ("invite", "invite code"),
+    ],
+)
+def test_each_subcommand_help_says_what_it_does(
+    command: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([command, "--help"])
+    assert exit_.value.code == 0
+    assert says in capsys.readouterr().out.replace("\n", " ")
+
+
+# --- import-org ------------------------------------------------------------------------------------
+
+
+def test_import_org_prints_counts(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, err = run(["import-org", str(DATA / "org_good.yaml")], capsys)
+    assert (status, err) == (0, "")
+    assert "imported 5 homes and 2 grids" in out
+    status, out, _ = run(["import-org", str(DATA / "org_good.csv")], capsys)
+    assert status == 0 and "imported 5 homes and 2 grids" in out
+
+
+def test_import_org_refuses_a_bad_file_with_its_line_and_imports_nothing(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = count_homes(env["DATABASE_URL"])
+    bad = DATA / "org_bad.yaml"
+    status, out, err = run(["import-org", str(bad)], capsys)
+    assert status == 1 and out == ""
+    assert err.startswith(f"linli: {bad}:14: ") and "two decimals" in err and "nothing was imported" in err
+    assert len(err.strip().splitlines()) == 1
+    assert count_homes(env["DATABASE_URL"]) == before
+
+
+def test_import_org_of_a_missing_file_says_so(
+    env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(["import-org", str(tmp_path / "nope.yaml")], capsys)
+    assert status == 2 and "no such file" in err
+
+
+# --- invite ----------------------------------------------------------------------------------------
+
+
+def test_tenant_invite_binds_one_new_user_and_only_once(
+    env: dict[str, str], tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(env["DATABASE_URL"], tmp_path, clock)  # loads the demo organisation
+    try:
+        status, out, err = run(["invite", HOME_102, "--role", "tenant"], capsys)
+        assert (status, err) == (0, "")
+        code = out.splitlines()[0].strip()
+        assert f"/start {code}" in out and f"invite={code}" in out
+
+        first = ChatUser(app.service, "cli-tenant-1", name="赵敏")
+        first.say(f"/start {code}")
+        assert "绑定成功" in first.text and "租户" in first.text and "阳光花园 1栋 1单元 102" in first.text
+
+        second = ChatUser(app.service, "cli-tenant-2", name="钱进")
+        second.say(f"/start {code}")
+        assert "绑定成功" not in second.text and "无效" in second.text
+    finally:
+        app.engine.dispose()
+
+
+def test_staff_invite_for_a_community(
+    env: dict[str, str], tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app(env["DATABASE_URL"], tmp_path, clock)
+    try:
+        status, out, _ = run(["invite", COMMUNITY, "--role", "community_staff"], capsys)
+        assert status == 0
+        code = out.splitlines()[0].strip()
+        with app.sessions() as session:
+            invite = session.exec(select(Invite).where(Invite.code == code)).one()
+            assert (invite.kind, invite.uses_left) == ("community_staff", 1)
+        staff = ChatUser(app.service, "cli-staff-1", name="孙丽")
+        staff.say(f"/start {code}")
+        assert "绑定成功" in staff.text
+    finally:
+        app.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["invite", f"{COMMUNITY}/阳光花园/1栋/1单元/909", "--role", "tenant"], "no home"),
+        (["invite", "铁西区/南沟街道", "--role", "street_staff"], "no org node"),
+    ],
+)
+def test_invite_for_an_unknown_place_exits_1_with_a_clear_message(
+    argv: list[str], says: str, env: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["import-org", str(DATA / "org_good.yaml")], capsys)
+    status, out, err = run(argv, capsys)
+    assert status == 1 and out == ""
+    assert says in err and argv[1] in err and len(err.strip().splitlines()) == 1
+
+
+def test_invite_with_zero_uses_is_refused(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(["invite", HOME_102, "--uses", "0"], capsys)
+    assert status == 2 and "--uses" in err and "at least 1" in err
+
+
+# --- bad settings ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("WEB_PORT", "abc", "integer"),
+        ("TIME_ZONE", "Mars/Base", "unknown time zone 'Mars/Base'"),
+        ("DATABASE_URL", "mysql://x", "mysql:"),
+        ("DEFAULT_LOCALE", "fr", "zh_CN or en"),
+    ],
+)
+def test_a_malformed_setting_stops_migrate_with_one_line_naming_it(
+    name: str,
+    value: str,
+    says: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv(name, value)
+    status, out, err = run(["migrate"], capsys)
+    assert status == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"linli: setting {name}: ") and says in line
+
+
+def test_a_malformed_setting_gives_no_traceback_from_the_installed_command(tmp_path: Path) -> None:
+    environ = {k: v for k, v in os.environ.items() if k not in SETTINGS}
+    environ |= {
+        "LINLI_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        "WEB_PORT": "abc",
+    }
+    result = subprocess.run(
+        [str(LINLI), "migrate"], capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "linli: setting WEB_PORT: Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def test_a_plain_postgresql_url_uses_the_installed_driver(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import load_settings
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    assert load_settings().db_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
