@@ -191,8 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `linli` command."""
+    from sqlalchemy.exc import OperationalError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
+        print(f"linli: cannot use the database: {reason}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
@@ -137,7 +137,7 @@ def create_invite(
     if kind not in RESIDENT_KINDS + STAFF_ROLES:
         raise ValueError(f"unknown invite kind {kind!r}")
     invite = Invite(
-        code=code or new_invite_code(),
+        code=(code or new_invite_code()).upper(),
         kind=kind,
         home_id=home_id,
         node_id=node_id,
@@ -153,9 +153,11 @@ def create_invite(
 def redeem_invite(session: Session, code: str, person: Person, now: datetime) -> Invite | None:
     """Bind the person to what the invite grants; None when the code is unknown, used up or expired."""
     code = code.strip().upper()
-    invite = session.exec(select(Invite).where(func.upper(Invite.code) == code)).one_or_none()
+    invite = session.exec(select(Invite).where(Invite.code == code)).one_or_none()  # stored upper-case
     if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
         return None
+    if _already_holds(session, invite, person):
+        return invite  # sending the same code again must not use up another place
     if invite.uses_left is not None:
         # A conditional decrement, so two people racing for the last use cannot both win.
         taken = session.exec(
@@ -196,6 +198,27 @@ def redeem_invite(session: Session, code: str, person: Person, now: datetime) ->
             session.add(RoleGrant(person_id=person.id, role=invite.kind, node_id=invite.node_id))  # type: ignore[arg-type]
     session.flush()
     return invite
+
+
+def _already_holds(session: Session, invite: Invite, person: Person) -> bool:
+    if invite.kind in RESIDENT_KINDS:
+        held = session.exec(
+            select(Residency).where(
+                Residency.person_id == person.id,
+                Residency.home_id == invite.home_id,
+                Residency.kind == invite.kind,
+                Residency.status == "verified",
+            )
+        ).first()
+    else:
+        held = session.exec(
+            select(RoleGrant).where(
+                RoleGrant.person_id == person.id,
+                RoleGrant.role == invite.kind,
+                RoleGrant.node_id == invite.node_id,
+            )
+        ).first()
+    return held is not None
 
 
 def request_residency(session: Session, person_id: int, home_id: int, kind: str, now: datetime) -> Residency:

@@ -215,3 +215,19 @@ def test_times_come_back_timezone_aware(any_app: App, clock: FixedClock) -> None
         for value in (stored.created_at, stored.updated_at, event.at, log.received_at, someone.created_at):
             assert value.tzinfo is not None and value.utcoffset() == timedelta(0)
             assert value == clock.now() and value.astimezone(UTC).hour == 2
+
+
+def test_sending_the_same_invite_twice_does_not_use_up_another_place(any_app: App) -> None:
+    """A resident who re-sends their one-use code stays bound and leaves the code's count alone."""
+    with any_app.sessions() as session:
+        home = org.find_home(session, "铁西区/北沟街道/英雄社区/阳光花园/2栋/1单元/101")
+        assert home is not None
+        code = people.create_invite(session, "owner", any_app.clock.now(), home_id=home.id, uses=2).code
+        session.commit()
+    first = ChatUser(any_app.service, "repeat-1")
+    first.say(f"/start {code}")
+    first.say(f"/start {code.lower()}")
+    assert "绑定成功" in first.text
+    second = ChatUser(any_app.service, "repeat-2")
+    second.say(f"/start {code}")
+    assert "绑定成功" in second.text
