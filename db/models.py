@@ -123,7 +123,7 @@ class Invite(SQLModel, table=True):
     home_id: int | None = Field(default=None, foreign_key="home.id")
     node_id: int | None = Field(default=None, foreign_key="org_node.id")
     grid_id: int | None = Field(default=None, foreign_key="grid.id")
-    uses_left: int | None = Field(default=1)  # None: unlimited (demo codes)
+    uses_left: int | None = Field(default=None)  # None: unlimited (demo codes); create_invite sets it
     created_at: datetime = _time(nullable=False)
     expires_at: datetime | None = _time(nullable=True)
 

@@ -78,12 +78,14 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
-def make_app(url: str, tmp_path: Path, clock: FixedClock, **overrides: object) -> App:
+def make_app(
+    url: str, tmp_path: Path, clock: FixedClock, telegram_request: object = None, **overrides: object
+) -> App:
     """An assembled app on the given database with the demo organisation loaded."""
     settings = load_settings(
         LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=url, SECRET_KEY="test-secret", **overrides
     )
-    app = build(settings, clock=clock)
+    app = build(settings, clock=clock, telegram_request=telegram_request)
     prepare(app)
     return app
 

@@ -97,3 +97,10 @@ def test_draft_survives_a_restart_of_the_service(app: App, owner: ChatUser) -> N
     again.press("提交")
     assert "#1" in again.text
     restarted.engine.dispose()
+
+
+def test_demo_codes_serve_any_number_of_people(app: App) -> None:
+    for n in range(3):
+        visitor = ChatUser(app.service, f"visitor-{n}")
+        visitor.say("/start DEMO-OWNER")
+        assert "绑定成功" in visitor.text

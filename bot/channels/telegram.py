@@ -161,7 +161,6 @@ class TelegramChannel:
             return
         except NetworkError as exc:
             log.error("Telegram: cannot reach the Bot API (%s); will keep trying", exc)
-        await self.application.start()
         self._stopping.clear()
         self._poller = asyncio.create_task(self._run())
 
@@ -181,8 +180,9 @@ class TelegramChannel:
         delay = 1.0
         while not self._stopping.is_set():
             try:
-                if not self.bot.bot:
-                    await self.bot.get_me()
+                await self.application.initialize()  # a no-op once done; retried while unreachable
+                if not self.application.running:
+                    await self.application.start()
                 await self.publish_commands()
                 await self.recover()
                 webhook = self.app.settings.telegram_webhook_url
