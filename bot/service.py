@@ -9,8 +9,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col
 
@@ -100,21 +101,22 @@ class Service:
             .values(processed_at=now)
         )
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
-            return True
-        try:
-            with session.begin_nested():
-                session.exec(
-                    insert(InboundLog).values(
-                        channel=inbound.channel,
-                        update_id=inbound.update_id,
-                        payload={},
-                        received_at=now,
-                        processed_at=now,
-                    )
-                )
-        except IntegrityError:
-            return False  # stored and already processed: a redelivery
-        return True
+            return True  # stored before it was acknowledged (Telegram), now claimed
+        # Not stored yet (the web chat answers in the same request): insert it as processed, unless a row
+        # exists already, which means an earlier delivery was processed.
+        inserted = session.exec(
+            _insert_ignore(session)
+            .values(
+                channel=inbound.channel,
+                update_id=inbound.update_id,
+                payload={},
+                received_at=now,
+                processed_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+            .returning(InboundLog.id)
+        )
+        return inserted.first() is not None  # rowcount is not reliable here on every driver
 
     def handle(self, inbound: Inbound) -> Outcome:
         """Process one Inbound exactly once and return the rendered replies for its sender."""
@@ -176,3 +178,10 @@ class Service:
     def identity(self, session: Session, identity_id: int) -> Identity | None:
         """An identity row by id."""
         return session.get(Identity, identity_id)
+
+
+def _insert_ignore(session: Session) -> Any:
+    """An INSERT of an inbound row for the session's dialect, which supports ON CONFLICT DO NOTHING."""
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(InboundLog)
+    return sqlite_insert(InboundLog)

@@ -33,16 +33,17 @@ def find_or_create_person(
     now: datetime,
 ) -> tuple[Person, Identity]:
     """The person behind a channel account, created on first contact."""
-    identity = session.exec(
-        select(Identity).where(Identity.channel == channel, Identity.external_id == external_id)
-    ).one_or_none()
-    if identity is not None:
-        person = session.get(Person, identity.person_id)
-        assert person is not None
+    found = session.exec(
+        select(Identity, Person)
+        .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
+        .where(Identity.channel == channel, Identity.external_id == external_id)
+    ).first()
+    if found is not None:
+        identity, person = found
         if chat_id and identity.chat_id != chat_id:
             identity.chat_id = chat_id
         if identity.unreachable:
-            identity.unreachable = False
+            identity.unreachable = False  # they wrote to us, so they can be reached again
         return person, identity
     person = Person(name=display_name[:100], locale=locale, created_at=now)
     session.add(person)

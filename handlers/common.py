@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
-
-from db import people
+from handlers.context import Context
 from handlers.types import Button, Reply
 
 MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not truncated
 
 
-def menu_buttons(session: Session, person_id: int) -> list[list[Button]]:
+def menu_buttons(ctx: Context) -> list[list[Button]]:
     """The buttons that stand in for the command menu (the web chat has no slash menu)."""
     rows = [[Button("cmd:/report", "report"), Button("cmd:/my", "my")]]
-    if people.roles(session, person_id):
+    if ctx.roles():
         rows.append([Button("cmd:/pending", "pending")])
     rows.append([Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
     return rows

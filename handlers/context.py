@@ -7,10 +7,10 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from db import outbox
+from db import outbox, people
 from db.categories import Catalog
 from db.conversations import State
-from db.models import Identity, Person
+from db.models import Identity, Person, Residency, RoleGrant
 from handlers.types import Reply
 
 
@@ -26,6 +26,29 @@ class Context:
     catalog: Catalog
     public_url: str = ""
     pushed: list[int] = field(default_factory=list)
+    _residencies: list[Residency] | None = None
+    _roles: list[RoleGrant] | None = None
+
+    @property
+    def person_id(self) -> int:
+        """The person's id."""
+        return self.person.id  # type: ignore[return-value]
+
+    def residencies(self, status: str | None = "verified") -> list[Residency]:
+        """The person's residencies with a status, read once per turn."""
+        if self._residencies is None:
+            self._residencies = people.residencies(self.session, self.person_id)
+        return [r for r in self._residencies if status is None or r.status == status]
+
+    def roles(self) -> list[RoleGrant]:
+        """The person's staff roles, read once per turn."""
+        if self._roles is None:
+            self._roles = people.roles(self.session, self.person_id)
+        return self._roles
+
+    def forget_membership(self) -> None:
+        """Drop what was read about homes and roles after a change to them."""
+        self._residencies = self._roles = None
 
     @property
     def locale(self) -> str:

@@ -22,9 +22,7 @@ def looks_like_invite(text: str) -> bool:
 
 def is_member(ctx: Context) -> bool:
     """Whether the person lives somewhere (verified) or holds a staff role."""
-    return bool(
-        people.residencies(ctx.session, ctx.person.id, "verified") or people.roles(ctx.session, ctx.person.id)
-    )  # type: ignore[arg-type]
+    return bool(ctx.residencies("verified") or ctx.roles())  # type: ignore[arg-type]
 
 
 def start(ctx: Context, args: str) -> list[Reply]:
@@ -33,13 +31,9 @@ def start(ctx: Context, args: str) -> list[Reply]:
     if args:
         return redeem(ctx, args)
     if is_member(ctx):
-        return [
-            Reply(
-                "onboarding.welcome_back", {"name": ctx.person.name}, menu_buttons(ctx.session, ctx.person.id)
-            )
-        ]  # type: ignore[arg-type]
+        return [Reply("onboarding.welcome_back", {"name": ctx.person.name}, menu_buttons(ctx))]  # type: ignore[arg-type]
     ctx.state.go("join", "code")
-    pending = people.residencies(ctx.session, ctx.person.id, "pending")  # type: ignore[arg-type]
+    pending = ctx.residencies("pending")  # type: ignore[arg-type]
     return [
         Reply(
             "onboarding.greeting",
@@ -54,6 +48,7 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
     if not looks_like_invite(code):
         return [Reply("onboarding.invite_invalid", {}, [[Button("j:c", "choose_home")]])]
     invite = people.redeem_invite(ctx.session, code, ctx.person, ctx.now)
+    ctx.forget_membership()
     if invite is None:
         return [Reply("onboarding.invite_invalid", {}, [[Button("j:c", "choose_home")]])]
     ctx.state.clear()
@@ -69,16 +64,16 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
 
         grid = ctx.session.get(Grid, invite.grid_id)
         if grid is not None:
-            if grid.worker_id is None or grid.worker_id == ctx.person.id:
-                grid.worker_id = ctx.person.id
+            if grid.worker_id is None or grid.worker_id == ctx.person_id:
+                grid.worker_id = ctx.person_id
             elif grid.backup_id is None:
-                grid.backup_id = ctx.person.id
+                grid.backup_id = ctx.person_id
             where = grid.name
     return [
         Reply(
             "onboarding.joined",
             {"kind": invite.kind, "where": where},
-            menu_buttons(ctx.session, ctx.person.id),  # type: ignore[arg-type]
+            menu_buttons(ctx),  # type: ignore[arg-type]
         )
     ]
 
@@ -134,15 +129,12 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
         home = ctx.session.get(Home, node_id) if node_id else None
         if home is None:
             return [stale()]
-        residency = people.request_residency(ctx.session, ctx.person.id, home.id, parts[3], ctx.now)  # type: ignore[arg-type]
+        residency = people.request_residency(ctx.session, ctx.person_id, home.id, parts[3], ctx.now)  # type: ignore[arg-type]
+        ctx.forget_membership()
         view = people.home_view(ctx.session, home.id)  # type: ignore[arg-type]
         label = view.label if view else ""
         if residency.status == "verified":
-            return [
-                Reply(
-                    "onboarding.already_verified", {"home": label}, menu_buttons(ctx.session, ctx.person.id)
-                )
-            ]  # type: ignore[arg-type]
+            return [Reply("onboarding.already_verified", {"home": label}, menu_buttons(ctx))]  # type: ignore[arg-type]
         ctx.state.clear()
         for staff_id in _approvers(ctx, home):
             ctx.notify(
@@ -178,8 +170,8 @@ def _grid(buttons: list[Button], per_row: int) -> list[list[Button]]:
 
 def help_(ctx: Context) -> list[Reply]:
     """`/help`: the commands this person can use."""
-    is_staff = bool(people.roles(ctx.session, ctx.person.id))  # type: ignore[arg-type]
-    return [Reply("onboarding.help", {"staff": is_staff}, menu_buttons(ctx.session, ctx.person.id))]  # type: ignore[arg-type]
+    is_staff = bool(ctx.roles())  # type: ignore[arg-type]
+    return [Reply("onboarding.help", {"staff": is_staff}, menu_buttons(ctx))]  # type: ignore[arg-type]
 
 
 def lang(ctx: Context) -> list[Reply]:
@@ -197,7 +189,7 @@ def set_lang(ctx: Context, data: str) -> list[Reply]:
     if locale not in ("zh_CN", "en"):
         return [stale()]
     ctx.person.locale = locale
-    return [Reply("onboarding.lang_set", {}, menu_buttons(ctx.session, ctx.person.id))]  # type: ignore[arg-type]
+    return [Reply("onboarding.lang_set", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
 
 
 def residency_label(ctx: Context, residency: Residency) -> str:

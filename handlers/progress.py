@@ -15,7 +15,7 @@ FLOW = "note"
 
 def my(ctx: Context) -> list[Reply]:
     """`/my`: the resident's tickets with their state and last change."""
-    items = tickets.tickets_of(ctx.session, ctx.person.id)  # type: ignore[arg-type]
+    items = tickets.tickets_of(ctx.session, ctx.person_id)  # type: ignore[arg-type]
     if not items:
         return [Reply("progress.none", {}, [[Button("cmd:/report", "report")]])]
     rows = [
@@ -35,7 +35,7 @@ def _category_name(ctx: Context, ticket: Ticket) -> str:
 
 def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
     """A ticket's page, only for its reporter or those who joined it."""
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person.id) if ticket_id else None  # type: ignore[arg-type]
+    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
     if ticket is None:
         return [Reply("progress.not_found", {"code": ticket_id or ""})]
     events: list[dict[str, Any]] = []
@@ -46,7 +46,7 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
                 "at": event.at,
                 "kind": event.kind,
                 "role": event.actor_role,
-                "mine": event.actor_id == ctx.person.id,
+                "mine": event.actor_id == ctx.person_id,
                 "note": event.note,
                 "photos": sum(1 for f in files if f.kind == "photo"),
                 "voice": next((f.duration or 0 for f in files if f.kind == "voice"), None),
@@ -57,7 +57,7 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
             for f in files
             if f.kind == "photo" and f.channel == ctx.identity.channel
         )
-    mine = ticket.reporter_id == ctx.person.id
+    mine = ticket.reporter_id == ctx.person_id
     # Someone who joined with "me too" sees the problem, never the reporter's home.
     view = people.home_view(ctx.session, ticket.home_id) if ticket.home_id and mine else None
     buttons: list[list[Button]] = []
@@ -98,7 +98,7 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
     ticket_id = parse_id(raw)
     if action == "v":
         return show(ctx, ticket_id)
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person.id) if ticket_id else None  # type: ignore[arg-type]
+    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
     if ticket is None:
         return [Reply("progress.not_found", {"code": ticket_id or ""})]
     if ticket.state not in tickets.OPEN_STATES:
@@ -107,7 +107,7 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
         ctx.state.go(FLOW, "text", ticket_id=ticket.id)
         return [Reply("progress.ask_note", {"code": ticket.id}, [[Button("t:x:0", "cancel")]])]
     if action == "w":
-        mine = ticket.reporter_id == ctx.person.id
+        mine = ticket.reporter_id == ctx.person_id
         return [
             Reply(
                 "progress.confirm_withdraw",
@@ -116,8 +116,8 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
             )
         ]
     if action == "y":
-        mine = ticket.reporter_id == ctx.person.id
-        tickets.withdraw(ctx.session, ticket, ctx.person.id, ctx.now)  # type: ignore[arg-type]
+        mine = ticket.reporter_id == ctx.person_id
+        tickets.withdraw(ctx.session, ticket, ctx.person_id, ctx.now)  # type: ignore[arg-type]
         return [Reply("progress.withdrawn", {"code": ticket.id, "mine": mine})]
     return [stale()]
 
@@ -133,7 +133,7 @@ def cancel_note(ctx: Context) -> list[Reply]:
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     """The note flow: one message of text and/or photo is added to the ticket."""
     ticket_id = ctx.state.data.get("ticket_id")
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person.id) if ticket_id else None  # type: ignore[arg-type]
+    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
     if ticket is None or ticket.state not in tickets.OPEN_STATES:
         ctx.state.clear()
         return [
@@ -145,6 +145,6 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     photos = [(inbound.channel, a.ref) for a in inbound.attachments if a.kind == "photo"][-1:]
     if not text and not photos:
         return [Reply("progress.ask_note", {"code": ticket.id}, [[Button("t:x:0", "cancel")]])]
-    tickets.add_note(ctx.session, ticket, ctx.person.id, text, photos, ctx.now)  # type: ignore[arg-type]
+    tickets.add_note(ctx.session, ticket, ctx.person_id, text, photos, ctx.now)  # type: ignore[arg-type]
     ctx.state.clear()
     return [Reply("progress.note_added", {"code": ticket.id}), *show(ctx, ticket.id)]

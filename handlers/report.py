@@ -19,9 +19,9 @@ def _cancel_row() -> list[Button]:
 
 def start(ctx: Context) -> list[Reply]:
     """Begin a report: the resident must live somewhere verified; pick the home when there are several."""
-    homes = people.residencies(ctx.session, ctx.person.id, "verified")  # type: ignore[arg-type]
+    homes = ctx.residencies("verified")  # type: ignore[arg-type]
     if not homes:
-        waiting = people.residencies(ctx.session, ctx.person.id, "pending")  # type: ignore[arg-type]
+        waiting = ctx.residencies("pending")  # type: ignore[arg-type]
         return [Reply("report.not_verified" if waiting else "report.join_first")]
     if len(homes) > 1:
         ctx.state.go(FLOW, "home")
@@ -44,6 +44,7 @@ def _ask_category(ctx: Context, home_id: int) -> list[Reply]:
         building_id=view.building_id if view else None,
         compound_id=view.compound_id if view else None,
         building=view.building if view else "",
+        home=view.label if view else "",
         photos=[],
     )
     return [_category_reply(ctx)]
@@ -98,7 +99,7 @@ def _summary(ctx: Context) -> Reply:
             "voice": data.get("voice"),
             "photos": len(data.get("photos", [])),
             "location": _location_text(data),
-            "home": _label(ctx, data["home_id"]),
+            "home": data.get("home") or _label(ctx, data["home_id"]),
         },
         [
             [Button("r:ok", "submit")],
@@ -137,7 +138,7 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
     action, _, arg = data[2:].partition(":")
     if action == "h" and step == "home":
         home_id = parse_id(arg)
-        verified = {r.home_id for r in people.residencies(ctx.session, ctx.person.id, "verified")}  # type: ignore[arg-type]
+        verified = {r.home_id for r in ctx.residencies("verified")}  # type: ignore[arg-type]
         if home_id not in verified:
             return [stale()]
         return _ask_category(ctx, home_id)  # type: ignore[arg-type]
@@ -164,7 +165,7 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
             ticket = tickets.join_ticket(
                 ctx.session,
                 ctx.state.data["match_id"],
-                ctx.person.id,
+                ctx.person_id,
                 ctx.state.data.get("description", ""),
                 ctx.now,  # type: ignore[arg-type]
             )
@@ -223,7 +224,7 @@ def _submit(ctx: Context) -> list[Reply]:
         longitude=data.get("longitude"),
         location_text=str(data.get("location_text", "")),
     )
-    ticket = tickets.file_ticket(ctx.session, draft, ctx.person.id, ctx.now)  # type: ignore[arg-type]
+    ticket = tickets.file_ticket(ctx.session, draft, ctx.person_id, ctx.now)  # type: ignore[arg-type]
     ctx.state.clear()
     return [Reply("report.filed", {"code": ticket.id, "urgent": ticket.urgent})]
 
@@ -250,7 +251,7 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
             data.setdefault("photos", []).append([inbound.channel, photos[-1].ref])
         if not data.get("editing"):
             match = tickets.find_open_match(
-                ctx.session, data.get("building_id"), data["category"], ctx.person.id
+                ctx.session, data.get("building_id"), data["category"], ctx.person_id
             )  # type: ignore[arg-type]
             if match is not None:
                 data["match_id"] = match.id

@@ -34,7 +34,7 @@ def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
         if inbound.text and onboarding.looks_like_invite(inbound.text):
             return onboarding.redeem(ctx, inbound.text)
         return onboarding.start(ctx, "")
-    return [Reply("common.idle", {}, menu_buttons(ctx.session, ctx.person.id))]  # type: ignore[arg-type]
+    return [Reply("common.idle", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
 
 
 def _command(ctx: Context, name: str, args: str) -> list[Reply]:
@@ -47,7 +47,7 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
             Reply(
                 "common.cancelled" if had_flow else "common.nothing_to_cancel",
                 {},
-                menu_buttons(ctx.session, ctx.person.id),
+                menu_buttons(ctx),
             )
         ]  # type: ignore[arg-type]
     if name == "/help":

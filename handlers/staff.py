@@ -14,7 +14,7 @@ APPROVER_ROLES = ("community_staff", "street_staff", "admin")
 
 
 def _jurisdictions(ctx: Context) -> list[OrgNode]:
-    grants = [g for g in people.roles(ctx.session, ctx.person.id) if g.role in APPROVER_ROLES]  # type: ignore[arg-type]
+    grants = [g for g in ctx.roles() if g.role in APPROVER_ROLES]  # type: ignore[arg-type]
     nodes = [ctx.session.get(OrgNode, g.node_id) for g in grants]
     return [n for n in nodes if n is not None]
 
@@ -75,7 +75,7 @@ def decide(ctx: Context, data: str) -> list[Reply]:
     if residency.status != "pending":
         return [Reply("staff.already_decided", {"status": residency.status})]
     residency.status = "verified" if verdict == "y" else "rejected"
-    residency.decided_at, residency.decided_by = ctx.now, ctx.person.id
+    residency.decided_at, residency.decided_by = ctx.now, ctx.person_id
     view = people.home_view(ctx.session, home.id)  # type: ignore[arg-type]
     label = view.label if view else ""
     ctx.notify(residency.person_id, Reply("onboarding.decided", {"approved": verdict == "y", "home": label}))
