@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import sessionmaker
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.render import Renderer
@@ -79,44 +79,21 @@ class Service:
 
     def store_many(self, channel: str, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
         """Store a batch of updates in one transaction; returns the ids that were new."""
-        fresh: list[str] = []
         with self.sessions() as session:
-            now = self.clock.now()
-            for update_id, payload in items:
-                if inbound_log.store(session, channel, update_id, payload, now) is not None:
-                    fresh.append(update_id)
+            fresh = inbound_log.store_batch(session, channel, items, self.clock.now())
             session.commit()
         return fresh
 
     def _claim(self, session: Session, inbound: Inbound) -> bool:
         """Mark the update processed in this transaction; False when it was processed before."""
-        now = self.clock.now()
-        claimed = session.exec(
-            update(InboundLog)
-            .where(
-                InboundLog.channel == inbound.channel,
-                InboundLog.update_id == inbound.update_id,
-                col(InboundLog.processed_at).is_(None),
-            )
-            .values(processed_at=now)
-        )
-        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+        connection = session.connection()
+        params = {"b_channel": inbound.channel, "b_update_id": inbound.update_id, "b_now": self.clock.now()}
+        if connection.execute(_CLAIM, params).rowcount == 1:
             return True  # stored before it was acknowledged (Telegram), now claimed
         # Not stored yet (the web chat answers in the same request): insert it as processed, unless a row
         # exists already, which means an earlier delivery was processed.
-        inserted = session.exec(
-            _insert_ignore(session)
-            .values(
-                channel=inbound.channel,
-                update_id=inbound.update_id,
-                payload={},
-                received_at=now,
-                processed_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-            .returning(InboundLog.id)
-        )
-        return inserted.first() is not None  # rowcount is not reliable here on every driver
+        insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
+        return connection.execute(insert, params).first() is not None  # rowcount is -1 here on psycopg
 
     def handle(self, inbound: Inbound) -> Outcome:
         """Process one Inbound exactly once and return the rendered replies for its sender."""
@@ -180,8 +157,33 @@ class Service:
         return session.get(Identity, identity_id)
 
 
-def _insert_ignore(session: Session) -> Any:
-    """An INSERT of an inbound row for the session's dialect, which supports ON CONFLICT DO NOTHING."""
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(InboundLog)
-    return sqlite_insert(InboundLog)
+# Built once: these run on every turn, and building a statement costs more than running it on SQLite.
+_LOG = InboundLog.__table__  # type: ignore[attr-defined]
+_CLAIM = (
+    update(_LOG)
+    .where(
+        _LOG.c.channel == bindparam("b_channel"),
+        _LOG.c.update_id == bindparam("b_update_id"),
+        _LOG.c.processed_at.is_(None),
+    )
+    .values(processed_at=bindparam("b_now"))
+)
+
+
+def _insert_processed(insert: Any) -> Any:
+    return (
+        insert(_LOG)
+        .values(
+            channel=bindparam("b_channel"),
+            update_id=bindparam("b_update_id"),
+            payload={},
+            received_at=bindparam("b_now"),
+            processed_at=bindparam("b_now"),
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(_LOG.c.id)
+    )
+
+
+_INSERT_PG = _insert_processed(pg_insert)
+_INSERT_SQLITE = _insert_processed(sqlite_insert)

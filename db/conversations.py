@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from db.models import Conversation
+
+# Read and written on every turn, so plain Core statements on the table: no ORM bookkeeping.
+TABLE = Conversation.__table__  # type: ignore[attr-defined]
+_LOAD = select(TABLE.c.flow, TABLE.c.step, TABLE.c.data).where(TABLE.c.person_id == bindparam("b_person_id"))
+_UPDATE = update(TABLE).where(TABLE.c.person_id == bindparam("b_person_id"))
 
 
 @dataclass(slots=True)
@@ -18,6 +24,7 @@ class State:
     flow: str = ""
     step: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    stored: bool = False  # whether a row exists for it
 
     def go(self, flow: str, step: str, **data: Any) -> None:
         """Enter a flow at a step, replacing the draft."""
@@ -27,25 +34,27 @@ class State:
         """Leave any flow."""
         self.flow, self.step, self.data = "", "", {}
 
+    def same_as(self, other: State) -> bool:
+        """Whether flow, step and draft are equal."""
+        return (self.flow, self.step, self.data) == (other.flow, other.step, other.data)
+
 
 def load_state(session: Session, person_id: int) -> State:
     """The person's saved state, or an empty one."""
-    row = session.get(Conversation, person_id)
+    row = session.connection().execute(_LOAD, {"b_person_id": person_id}).first()
     if row is None:
         return State()
-    return State(row.flow, row.step, dict(row.data))
+    return State(row.flow, row.step, dict(row.data or {}), stored=True)
 
 
 def save_state(session: Session, person_id: int, state: State, before: State, now: datetime) -> None:
     """Write the state back, skipping the write when nothing changed."""
-    if state.flow == before.flow and state.step == before.step and state.data == before.data:
+    if state.same_as(before):
         return
-    row = session.get(Conversation, person_id)
-    if row is None:
-        session.add(
-            Conversation(
-                person_id=person_id, flow=state.flow, step=state.step, data=state.data, updated_at=now
-            )
-        )
+    values = {"flow": state.flow, "step": state.step, "data": state.data, "updated_at": now}
+    connection = session.connection()
+    if state.stored:
+        connection.execute(_UPDATE.values(**values), {"b_person_id": person_id})
     else:
-        row.flow, row.step, row.data, row.updated_at = state.flow, state.step, dict(state.data), now
+        connection.execute(insert(TABLE).values(person_id=person_id, **values))
+        state.stored = True

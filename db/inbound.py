@@ -5,11 +5,49 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import InboundLog
+
+
+def store_batch(
+    session: Session, channel: str, items: list[tuple[str, dict[str, Any]]], now: datetime
+) -> list[str]:
+    """Record a batch of updates (one executemany); returns the update ids that were new."""
+    if not items:
+        return []
+    connection = session.connection()
+    statement = _STORE_PG if connection.dialect.name == "postgresql" else _STORE_SQLITE
+    rows = [
+        {"b_channel": channel, "b_update_id": uid, "b_payload": payload, "b_now": now}
+        for uid, payload in items
+    ]
+    result = connection.execute(statement, rows)
+    return [row.update_id for row in result]
+
+
+def _store_statement(insert_: Any) -> Any:
+    table = InboundLog.__table__  # type: ignore[attr-defined]
+    return (
+        insert_(table)
+        .values(
+            channel=bindparam("b_channel"),
+            update_id=bindparam("b_update_id"),
+            payload=bindparam("b_payload", type_=table.c.payload.type),
+            received_at=bindparam("b_now", type_=table.c.received_at.type),
+            processed_at=None,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(table.c.update_id, sort_by_parameter_order=True)
+    )
+
+
+_STORE_PG = _store_statement(pg_insert)
+_STORE_SQLITE = _store_statement(sqlite_insert)
 
 
 def store(

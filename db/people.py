@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
@@ -23,6 +23,13 @@ STAFF_ROLES = (
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
 
 
+_IDENTITY = (
+    select(Identity, Person)
+    .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
+    .where(Identity.channel == bindparam("channel"), Identity.external_id == bindparam("external_id"))
+)
+
+
 def find_or_create_person(
     session: Session,
     channel: str,
@@ -33,11 +40,7 @@ def find_or_create_person(
     now: datetime,
 ) -> tuple[Person, Identity]:
     """The person behind a channel account, created on first contact."""
-    found = session.exec(
-        select(Identity, Person)
-        .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
-        .where(Identity.channel == channel, Identity.external_id == external_id)
-    ).first()
+    found = session.exec(_IDENTITY, params={"channel": channel, "external_id": external_id}).first()  # type: ignore[call-overload]
     if found is not None:
         identity, person = found
         if chat_id and identity.chat_id != chat_id:

@@ -231,3 +231,12 @@ def test_sending_the_same_invite_twice_does_not_use_up_another_place(any_app: Ap
     second = ChatUser(any_app.service, "repeat-2")
     second.say(f"/start {code}")
     assert "绑定成功" in second.text
+
+
+def test_a_polled_batch_is_stored_once_even_when_redelivered(any_app: App) -> None:
+    """Telegram redelivers an unconfirmed batch: only the updates not seen before are new."""
+    first = any_app.service.store_many("telegram", [("1", {"update_id": 1}), ("2", {"update_id": 2})])
+    again = any_app.service.store_many("telegram", [("2", {"update_id": 2}), ("3", {"update_id": 3})])
+    assert sorted(first) == ["1", "2"] and again == ["3"]
+    with any_app.sessions() as session:
+        assert session.exec(select(func.count()).select_from(InboundLog)).one() == 3
