@@ -20,7 +20,7 @@ from bot.render import Renderer
 from db import conversations, people
 from db import inbound as inbound_log
 from db.categories import Catalog
-from db.models import Identity, InboundLog, Person
+from db.models import InboundLog
 from handlers import router
 from handlers.context import Context
 from handlers.types import Inbound, Rendered, Reply
@@ -110,7 +110,7 @@ class Service:
             if inbound.update_id and not self._claim(session, inbound):
                 session.rollback()
                 return Outcome(duplicate=True)
-            person, identity = people.find_or_create_person(
+            who = people.find_or_create_person(
                 session,
                 inbound.channel,
                 inbound.user_ref,
@@ -119,14 +119,14 @@ class Service:
                 self.default_locale,
                 now,
             )
-            state = conversations.load_state(session, person.id)  # type: ignore[arg-type]
+            state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
-            ctx = Context(session, person, identity, state, now, self.catalog, self.public_url)
+            ctx = Context(session, who, state, now, self.catalog, self.public_url)
             replies = router.handle(ctx, inbound)
-            conversations.save_state(session, person.id, state, before, now)  # type: ignore[arg-type]
+            conversations.save_state(session, who.person_id, state, before, now)
             session.commit()  # committed before the resident sees any code or confirmation
-            rendered = [self.renderer.render(r, person.locale) for r in replies]
-            outcome = Outcome(rendered, identity.id, pushed=bool(ctx.pushed))
+            rendered = [self.renderer.render(r, who.locale) for r in replies]
+            outcome = Outcome(rendered, who.identity_id, pushed=bool(ctx.pushed))
         if outcome.pushed and self.on_push is not None:
             self.on_push()
         return outcome
@@ -136,7 +136,7 @@ class Service:
         with self.sessions() as session:
             if inbound.update_id:
                 self._claim(session, inbound)
-            person, identity = people.find_or_create_person(
+            who = people.find_or_create_person(
                 session,
                 inbound.channel,
                 inbound.user_ref,
@@ -146,15 +146,7 @@ class Service:
                 self.clock.now(),
             )
             session.commit()
-            return Outcome([self.renderer.render(Reply("common.error"), person.locale)], identity.id)
-
-    def render_for(self, person: Person, reply: Reply) -> Rendered:
-        """Render a reply in a person's language."""
-        return self.renderer.render(reply, person.locale)
-
-    def identity(self, session: Session, identity_id: int) -> Identity | None:
-        """An identity row by id."""
-        return session.get(Identity, identity_id)
+            return Outcome([self.renderer.render(Reply("common.error"), who.locale)], who.identity_id)
 
 
 # Built once: these run on every turn, and building a statement costs more than running it on SQLite.

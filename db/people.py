@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session, select
 
 from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
@@ -23,10 +23,31 @@ STAFF_ROLES = (
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
 
 
-_IDENTITY = (
-    select(Identity, Person)
-    .join(Person, Person.id == Identity.person_id)  # type: ignore[arg-type]
-    .where(Identity.channel == bindparam("channel"), Identity.external_id == bindparam("external_id"))
+@dataclass(slots=True)
+class Who:
+    """The person behind one channel account, as a turn needs them: ids, name and language."""
+
+    person_id: int
+    identity_id: int
+    channel: str
+    name: str
+    locale: str
+
+
+_PERSON = Person.__table__  # type: ignore[attr-defined]
+_IDENT = Identity.__table__  # type: ignore[attr-defined]
+# Read on every turn: a prebuilt Core join, no ORM objects.
+_WHO = (
+    select(
+        _IDENT.c.id,
+        _IDENT.c.person_id,
+        _IDENT.c.chat_id,
+        _IDENT.c.unreachable,
+        _PERSON.c.name,
+        _PERSON.c.locale,
+    )
+    .select_from(_IDENT.join(_PERSON, _PERSON.c.id == _IDENT.c.person_id))
+    .where(_IDENT.c.channel == bindparam("b_channel"), _IDENT.c.external_id == bindparam("b_external_id"))
 )
 
 
@@ -38,29 +59,42 @@ def find_or_create_person(
     display_name: str,
     locale: str,
     now: datetime,
-) -> tuple[Person, Identity]:
+) -> Who:
     """The person behind a channel account, created on first contact."""
-    found = session.exec(_IDENTITY, params={"channel": channel, "external_id": external_id}).first()  # type: ignore[call-overload]
-    if found is not None:
-        identity, person = found
-        if chat_id and identity.chat_id != chat_id:
-            identity.chat_id = chat_id
-        if identity.unreachable:
-            identity.unreachable = False  # they wrote to us, so they can be reached again
-        return person, identity
-    person = Person(name=display_name[:100], locale=locale, created_at=now)
-    session.add(person)
-    session.flush()
-    identity = Identity(
-        channel=channel,
-        external_id=external_id,
-        chat_id=chat_id or external_id,
-        person_id=person.id,  # type: ignore[arg-type]
-        display_name=display_name[:100],
-    )
-    session.add(identity)
-    session.flush()
-    return person, identity
+    connection = session.connection()
+    row = connection.execute(_WHO, {"b_channel": channel, "b_external_id": external_id}).first()
+    if row is not None:
+        changes: dict[str, object] = {}
+        if chat_id and row.chat_id != chat_id:
+            changes["chat_id"] = chat_id
+        if row.unreachable:
+            changes["unreachable"] = False  # they wrote to us, so they can be reached again
+        if changes:
+            connection.execute(update(_IDENT).where(_IDENT.c.id == row.id).values(**changes))
+        return Who(row.person_id, row.id, channel, row.name, row.locale)
+    person_id = connection.execute(
+        insert(_PERSON)
+        .values(name=display_name[:100], phone="", locale=locale, created_at=now)
+        .returning(_PERSON.c.id)
+    ).scalar_one()
+    identity_id = connection.execute(
+        insert(_IDENT)
+        .values(
+            channel=channel,
+            external_id=external_id,
+            chat_id=chat_id or external_id,
+            person_id=person_id,
+            display_name=display_name[:100],
+            unreachable=False,
+        )
+        .returning(_IDENT.c.id)
+    ).scalar_one()
+    return Who(person_id, identity_id, channel, display_name[:100], locale)
+
+
+def set_locale(session: Session, person_id: int, locale: str) -> None:
+    """Change a person's language."""
+    session.connection().execute(update(_PERSON).where(_PERSON.c.id == person_id).values(locale=locale))
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,13 +188,13 @@ def create_invite(
     return invite
 
 
-def redeem_invite(session: Session, code: str, person: Person, now: datetime) -> Invite | None:
+def redeem_invite(session: Session, code: str, person_id: int, now: datetime) -> Invite | None:
     """Bind the person to what the invite grants; None when the code is unknown, used up or expired."""
     code = code.strip().upper()
     invite = session.exec(select(Invite).where(Invite.code == code)).one_or_none()  # stored upper-case
     if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
         return None
-    if _already_holds(session, invite, person):
+    if _already_holds(session, invite, person_id):
         return invite  # sending the same code again must not use up another place
     if invite.uses_left is not None:
         # A conditional decrement, so two people racing for the last use cannot both win.
@@ -174,12 +208,12 @@ def redeem_invite(session: Session, code: str, person: Person, now: datetime) ->
     if invite.kind in RESIDENT_KINDS:
         assert invite.home_id is not None
         existing = session.exec(
-            select(Residency).where(Residency.person_id == person.id, Residency.home_id == invite.home_id)
+            select(Residency).where(Residency.person_id == person_id, Residency.home_id == invite.home_id)
         ).one_or_none()
         if existing is None:
             session.add(
                 Residency(
-                    person_id=person.id,  # type: ignore[arg-type]
+                    person_id=person_id,
                     home_id=invite.home_id,
                     kind=invite.kind,
                     status="verified",
@@ -193,22 +227,22 @@ def redeem_invite(session: Session, code: str, person: Person, now: datetime) ->
         assert invite.node_id is not None
         held = session.exec(
             select(RoleGrant).where(
-                RoleGrant.person_id == person.id,
+                RoleGrant.person_id == person_id,
                 RoleGrant.role == invite.kind,
                 RoleGrant.node_id == invite.node_id,
             )
         ).one_or_none()
         if held is None:
-            session.add(RoleGrant(person_id=person.id, role=invite.kind, node_id=invite.node_id))  # type: ignore[arg-type]
+            session.add(RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id))  # type: ignore[arg-type]
     session.flush()
     return invite
 
 
-def _already_holds(session: Session, invite: Invite, person: Person) -> bool:
+def _already_holds(session: Session, invite: Invite, person_id: int) -> bool:
     if invite.kind in RESIDENT_KINDS:
         held = session.exec(
             select(Residency).where(
-                Residency.person_id == person.id,
+                Residency.person_id == person_id,
                 Residency.home_id == invite.home_id,
                 Residency.kind == invite.kind,
                 Residency.status == "verified",
@@ -217,7 +251,7 @@ def _already_holds(session: Session, invite: Invite, person: Person) -> bool:
     else:
         held = session.exec(
             select(RoleGrant).where(
-                RoleGrant.person_id == person.id,
+                RoleGrant.person_id == person_id,
                 RoleGrant.role == invite.kind,
                 RoleGrant.node_id == invite.node_id,
             )

@@ -10,7 +10,8 @@ from sqlmodel import Session
 from db import outbox, people
 from db.categories import Catalog
 from db.conversations import State
-from db.models import Identity, Person, Residency, RoleGrant
+from db.models import Residency, RoleGrant
+from db.people import Who
 from handlers.types import Reply
 
 
@@ -19,8 +20,7 @@ class Context:
     """One turn of a conversation: read and write through `session`; the service commits."""
 
     session: Session
-    person: Person
-    identity: Identity
+    person: Who
     state: State
     now: datetime
     catalog: Catalog
@@ -32,7 +32,7 @@ class Context:
     @property
     def person_id(self) -> int:
         """The person's id."""
-        return self.person.id  # type: ignore[return-value]
+        return self.person.person_id
 
     def residencies(self, status: str | None = "verified") -> list[Residency]:
         """The person's residencies with a status, read once per turn."""

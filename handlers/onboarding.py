@@ -47,7 +47,7 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
     """Bind the person with an invite code."""
     if not looks_like_invite(code):
         return [Reply("onboarding.invite_invalid", {}, [[Button("j:c", "choose_home")]])]
-    invite = people.redeem_invite(ctx.session, code, ctx.person, ctx.now)
+    invite = people.redeem_invite(ctx.session, code, ctx.person_id, ctx.now)
     ctx.forget_membership()
     if invite is None:
         return [Reply("onboarding.invite_invalid", {}, [[Button("j:c", "choose_home")]])]
@@ -188,6 +188,7 @@ def set_lang(ctx: Context, data: str) -> list[Reply]:
     locale = data.partition(":")[2]
     if locale not in ("zh_CN", "en"):
         return [stale()]
+    people.set_locale(ctx.session, ctx.person_id, locale)
     ctx.person.locale = locale
     return [Reply("onboarding.lang_set", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
 

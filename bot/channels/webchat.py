@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 import secrets
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast
 from sqlmodel import col, select
+from starlette.concurrency import run_in_threadpool
 
 from db.models import Identity, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
@@ -23,6 +25,7 @@ FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 IMAGE_MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
+PAGE = 200  # messages per answer; a first load gets the newest ones
 
 
 class SendBody(BaseModel):
@@ -81,7 +84,8 @@ class WebChat:
         if request.headers.get("sec-fetch-site") == "cross-site":
             raise HTTPException(403, "cross-site request refused")
         origin = request.headers.get("origin")
-        if origin and origin.split("://", 1)[-1] != request.headers.get("host", ""):
+        ours = {request.headers.get("host", ""), urlsplit(self.app.settings.public_url).netloc}
+        if origin and origin.split("://", 1)[-1] not in ours:  # behind a proxy Host may be the upstream's
             raise HTTPException(403, "cross-origin request refused")
         uid = request.session.get("uid")
         token = request.headers.get("x-csrf-token", "")
@@ -99,17 +103,29 @@ class WebChat:
     def _messages(self, identity_id: int | None, after: int) -> list[dict[str, Any]]:
         if identity_id is None:
             return []
+        query = select(WebMessage).where(WebMessage.identity_id == identity_id, col(WebMessage.id) > after)
         with self.app.sessions() as session:
-            rows = session.exec(
-                select(WebMessage)
-                .where(WebMessage.identity_id == identity_id, col(WebMessage.id) > after)
-                .order_by(col(WebMessage.id))
-                .limit(200)
-            ).all()
+            if after <= 0:  # a fresh page shows the newest messages, not the oldest ones
+                rows = list(session.exec(query.order_by(col(WebMessage.id).desc()).limit(PAGE)).all())[::-1]
+            else:
+                rows = list(session.exec(query.order_by(col(WebMessage.id)).limit(PAGE)).all())
             return [{"id": r.id, "outgoing": r.outgoing, **r.body} for r in rows]
+
+    def _may_see(self, identity_id: int, name: str) -> bool:
+        """Whether a photo was shown in this identity's chat (uploaded by it, or sent to it)."""
+        with self.app.sessions() as session:
+            bodies = session.exec(
+                select(WebMessage.body).where(
+                    WebMessage.identity_id == identity_id, cast(WebMessage.body, String).contains(name)
+                )
+            ).all()
+        return any(name in (body.get("photos") or []) for body in bodies)
 
     def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
         outcome = self.app.service.handle(inbound)
+        if outcome.duplicate:
+            for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
+                (self.app.settings.files_dir / name).unlink(missing_ok=True)
         identity_id = outcome.identity_id or self._identity_id(uid)
         if not outcome.duplicate and identity_id is not None:
             now = self.app.clock.now()
@@ -123,6 +139,11 @@ class WebChat:
                     )
                 session.commit()
         return {"messages": self._messages(identity_id, after)}
+
+    def _save(self, name: str, data: bytes) -> None:
+        folder = self.app.settings.files_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
 
     # --- routes -----------------------------------------------------------------------------------
 
@@ -196,9 +217,7 @@ class WebChat:
             if ext is None:
                 raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image")
             name = f"{secrets.token_urlsafe(24)}.{ext}"
-            folder = self.app.settings.files_dir
-            folder.mkdir(parents=True, exist_ok=True)
-            (folder / name).write_bytes(data)
+            await run_in_threadpool(self._save, name, data)
             inbound = Inbound(
                 channel=CHANNEL,
                 user_ref=uid,
@@ -207,8 +226,6 @@ class WebChat:
                 text=caption,
                 attachments=(Attachment("photo", name, size=len(data)),),
             )
-            from starlette.concurrency import run_in_threadpool
-
             result = await run_in_threadpool(
                 self._turn, uid, inbound, {"text": caption, "photos": [name]}, after
             )
@@ -218,18 +235,14 @@ class WebChat:
         def file(request: Request, name: str) -> FileResponse:
             uid = self._uid(request)
             identity_id = self._identity_id(uid) if uid else None
-            if identity_id is None or not FILE_NAME.match(name):
+            if identity_id is None or not FILE_NAME.match(name) or not self._may_see(identity_id, name):
                 raise HTTPException(404)
-            with self.app.sessions() as session:
-                seen = session.exec(
-                    select(WebMessage.id).where(
-                        WebMessage.identity_id == identity_id, cast(WebMessage.body, String).contains(name)
-                    )
-                ).first()
             path = self.app.settings.files_dir / name
-            if seen is None or not path.exists():
+            if not path.exists():
                 raise HTTPException(404)
-            return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
+            return FileResponse(
+                path, headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
+            )
 
         return router
 

@@ -1,0 +1,117 @@
+"""The SLA policy: clock lengths per category × urgency, reminders, follow-up and quiet hours."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import yaml
+
+from db.categories import SLA_CLASSES
+
+DURATION = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(text: object) -> timedelta:
+    """`30m`, `2h` or `7d` as a timedelta; anything else raises ValueError."""
+    match = DURATION.match(str(text))
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f"duration {text!r} must look like 30m, 2h or 7d")
+    return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
+
+
+@dataclass(frozen=True, slots=True)
+class Clocks:
+    """How long a handler has to accept, and to resolve."""
+
+    accept: timedelta
+    resolve: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The whole SLA policy."""
+
+    classes: dict[str, Clocks]
+    overrides: tuple[tuple[str, bool | None, Clocks], ...] = ()
+    reminders: tuple[float, ...] = (0.5, 0.8)
+    followup: timedelta = timedelta(days=3)
+    quiet_start: time = time(22, 0)
+    quiet_end: time = time(7, 0)
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+
+    def clocks(self, category: str, sla_class: str, urgent: bool) -> Clocks:
+        """The clocks for a ticket: the first matching override, else its class."""
+        for rule_category, rule_urgent, clocks in self.overrides:
+            if rule_category == category and (rule_urgent is None or rule_urgent == urgent):
+                return clocks
+        return self.classes["urgent" if urgent else sla_class]
+
+    def in_quiet_hours(self, moment: datetime) -> bool:
+        """Whether a moment falls in the nightly quiet hours (local time)."""
+        local = moment.astimezone(self.zone).time()
+        if self.quiet_start > self.quiet_end:
+            return local >= self.quiet_start or local < self.quiet_end
+        return self.quiet_start <= local < self.quiet_end
+
+    def quiet_until(self, moment: datetime) -> datetime:
+        """When a non-urgent push decided at `moment` may go: at once, or at the end of quiet hours."""
+        if not self.in_quiet_hours(moment):
+            return moment
+        local = moment.astimezone(self.zone)
+        end = local.replace(hour=self.quiet_end.hour, minute=self.quiet_end.minute, second=0, microsecond=0)
+        if end <= local:
+            end += timedelta(days=1)
+        return end.astimezone(moment.tzinfo)
+
+
+def _clocks(entry: dict[str, object], where: str) -> Clocks:
+    try:
+        return Clocks(parse_duration(entry["accept"]), parse_duration(entry["resolve"]))
+    except KeyError as exc:
+        raise ValueError(f"{where}: {exc.args[0]} is missing") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _clock_time(text: object, where: str) -> time:
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} must look like 22:00") from None
+
+
+def load_policy(path: Path, zone: ZoneInfo) -> Policy:
+    """Read and check the policy file; a bad entry raises ValueError naming it."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    classes = {
+        name: _clocks(raw.get("classes", {}).get(name, {}), f"{path}: class {name}") for name in SLA_CLASSES
+    }
+    overrides = []
+    for n, rule in enumerate(raw.get("overrides") or [], start=1):
+        urgent = rule.get("urgent")
+        overrides.append(
+            (
+                str(rule.get("category", "")),
+                None if urgent is None else bool(urgent),
+                _clocks(rule, f"{path}: override {n}"),
+            )
+        )
+    reminders = tuple(float(x) for x in raw.get("reminders", (0.5, 0.8)))
+    if any(not 0 < x < 1 for x in reminders) or list(reminders) != sorted(reminders):
+        raise ValueError(f"{path}: reminders must be increasing fractions between 0 and 1")
+    quiet = raw.get("quiet_hours") or {}
+    return Policy(
+        classes=classes,
+        overrides=tuple(overrides),
+        reminders=reminders,
+        followup=parse_duration(raw.get("followup", "3d")),
+        quiet_start=_clock_time(quiet.get("start", "22:00"), f"{path}: quiet_hours.start"),
+        quiet_end=_clock_time(quiet.get("end", "07:00"), f"{path}: quiet_hours.end"),
+        zone=zone,
+    )
