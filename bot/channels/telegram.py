@@ -246,9 +246,21 @@ class TelegramChannel:
             offset = updates[-1].update_id + 1
 
     async def store_and_process(self, updates: list[Update]) -> None:
-        """Store a batch in the inbound log (one transaction), then process each update in order."""
+        """Store a batch in the inbound log (one transaction), then process it: each chat's updates in
+        order, different chats side by side, so one slow chat does not hold up the others."""
         items = [(str(u.update_id), u.to_dict()) for u in updates]
         await asyncio.to_thread(self.app.service.store_many, CHANNEL, items)
+        by_chat: dict[object, list[Update]] = {}
+        for update in updates:
+            key = update.effective_chat.id if update.effective_chat else update.update_id
+            by_chat.setdefault(key, []).append(update)
+        if len(by_chat) == 1:
+            for update in updates:
+                await self.application.process_update(update)
+            return
+        await asyncio.gather(*(self._process_in_order(chat_updates) for chat_updates in by_chat.values()))
+
+    async def _process_in_order(self, updates: list[Update]) -> None:
         for update in updates:
             await self.application.process_update(update)
 
@@ -286,10 +298,14 @@ class TelegramChannel:
         inbound = to_inbound(update)
         if inbound is None:
             return
+        answered = None
         if update.callback_query is not None:
-            with contextlib.suppress(TelegramError):
-                await update.callback_query.answer()
+            # Answered while we work, so the button stops spinning without waiting for the database.
+            answered = asyncio.create_task(update.callback_query.answer())
         outcome = await asyncio.to_thread(self.app.service.handle, inbound)
+        if answered is not None:
+            with contextlib.suppress(TelegramError):
+                await answered
         for message in outcome.replies:
             try:
                 await self.send(inbound.chat_ref, message)
