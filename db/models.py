@@ -70,6 +70,7 @@ class Person(SQLModel, table=True):
     name: str = Field(default="", max_length=100)
     phone: str = Field(default="", max_length=32)
     locale: str = Field(default="zh_CN", max_length=8)
+    off_duty: bool = Field(default=False)  # a grid worker away: their grid's backup gets new tickets
     created_at: datetime = _time(nullable=False)
 
 
@@ -134,6 +135,10 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_open_match", "building_id", "category", "state"),
         Index("ix_ticket_reporter", "reporter_id", "updated_at"),
+        # The sweep reads only tickets with a step due; this index lets it skip every other ticket.
+        Index("ix_ticket_next_due", "next_due_at"),
+        Index("ix_ticket_holder", "holder_id", "state"),
+        Index("ix_ticket_holder_node", "holder_node_id", "state"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -153,6 +158,32 @@ class Ticket(SQLModel, table=True):
     share_contact: bool = Field(default=False)
     created_at: datetime = _time(nullable=False)
     updated_at: datetime = _time(nullable=False)
+    # Who holds it: the escalation level, the org node whose staff answer for it, and the handler.
+    level: str = Field(default="grid", max_length=12)  # grid | community | street | department
+    grid_id: int | None = Field(default=None, foreign_key="grid.id")
+    holder_node_id: int | None = Field(default=None, foreign_key="org_node.id")
+    holder_id: int | None = Field(default=None, foreign_key="person.id")
+    # The promise made at filing (extended by pauses), used by the three rates.
+    accept_due_at: datetime | None = _time(nullable=True)
+    resolve_due_at: datetime | None = _time(nullable=True)
+    accepted_at: datetime | None = _time(nullable=True)
+    resolved_at: datetime | None = _time(nullable=True)
+    closed_at: datetime | None = _time(nullable=True)
+    # The clock the current holder runs against; escalation starts a new one.
+    clock_stage: str = Field(default="", max_length=10)  # accept | resolve | followup | ""
+    clock_started_at: datetime | None = _time(nullable=True)
+    clock_due_at: datetime | None = _time(nullable=True)
+    reminders_sent: int = Field(default=0)
+    next_due_at: datetime | None = _time(nullable=True)
+    paused_at: datetime | None = _time(nullable=True)
+    paused_state: str = Field(default="", max_length=24)
+    rating: str = Field(default="", max_length=16)  # satisfied | basically | dissatisfied
+    rating_comment: str = Field(default="", max_length=500)
+    closure_kind: str = Field(default="", max_length=24)
+    duplicate_of: int | None = Field(default=None, foreign_key="ticket.id")
+    transfer_reason: str = Field(default="", max_length=500)
+    transfer_requested_by: int | None = Field(default=None, foreign_key="person.id")
+    reopen_count: int = Field(default=0)
 
 
 class TicketEvent(SQLModel, table=True):
@@ -227,6 +258,9 @@ class Outbox(SQLModel, table=True):
     sent_at: datetime | None = _time(nullable=True, index=True)
     attempts: int = Field(default=0)
     error: str = Field(default="", max_length=200)
+    not_before: datetime | None = _time(nullable=True, index=True)  # quiet hours hold non-urgent pushes
+    urgent: bool = Field(default=False)
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
 
 
 class WebMessage(SQLModel, table=True):
