@@ -17,6 +17,7 @@ from bot.service import Service
 from bot.settings import Settings, load_settings
 from db.categories import Catalog, load_catalog
 from db.engine import make_engine, session_factory
+from db.sla import Policy, load_policy
 
 
 @dataclass
@@ -28,6 +29,7 @@ class App:
     sessions: sessionmaker[Session]
     renderer: Renderer
     catalog: Catalog
+    policy: Policy
     clock: Clock
     service: Service
     dispatcher: Dispatcher
@@ -41,12 +43,15 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
     clock = clock or SystemClock()
     engine = make_engine(settings.db_url)
     sessions = session_factory(engine)
-    renderer = Renderer(settings.zone, settings.default_locale)
     catalog = load_catalog(settings.categories_file)
-    service = Service(sessions, renderer, catalog, clock, settings.default_locale, settings.public_url)
+    policy = load_policy(settings.sla_policy_file, settings.zone)
+    renderer = Renderer(settings.zone, settings.default_locale, catalog=catalog)
+    service = Service(
+        sessions, renderer, catalog, policy, clock, settings.default_locale, settings.public_url
+    )
     channels: dict[str, Channel] = {}
-    dispatcher = Dispatcher(sessions, renderer, clock, channels)
-    app = App(settings, engine, sessions, renderer, catalog, clock, service, dispatcher, channels)
+    dispatcher = Dispatcher(sessions, renderer, clock, channels, policy)
+    app = App(settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels)
 
     from bot.channels.webchat import WebChat
 

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
+from db.categories import Catalog
 from handlers.types import Rendered, Reply
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -19,8 +20,15 @@ LOCALES = ("zh_CN", "en")
 class Renderer:
     """Renders message blocks (`flow.block`) and button labels for a locale."""
 
-    def __init__(self, zone: ZoneInfo, default_locale: str = "zh_CN", root: Path = TEMPLATES) -> None:
+    def __init__(
+        self,
+        zone: ZoneInfo,
+        default_locale: str = "zh_CN",
+        root: Path = TEMPLATES,
+        catalog: Catalog | None = None,
+    ) -> None:
         self.zone = zone
+        self.catalog = catalog
         self.default_locale = default_locale
         self.env = Environment(
             loader=FileSystemLoader(root),
@@ -31,6 +39,7 @@ class Renderer:
             keep_trailing_newline=False,
         )
         self.env.filters["localtime"] = self._localtime
+        self.env.globals["category_name"] = self._category_name
         self.pages = Environment(
             loader=FileSystemLoader(root / "web"),
             autoescape=select_autoescape(["html"]),
@@ -41,8 +50,15 @@ class Renderer:
     def _load(self, locale: str, flow: str) -> Template:
         return self.env.get_template(f"{locale}/{flow}.j2")
 
-    def _localtime(self, value: datetime, fmt: str = "%m-%d %H:%M") -> str:
-        return value.astimezone(self.zone).strftime(fmt)
+    def _localtime(self, value: datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
+        if not value:
+            return ""
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return moment.astimezone(self.zone).strftime(fmt)
+
+    def _category_name(self, key: str, locale: str) -> str:
+        category = self.catalog.get(key) if self.catalog else None
+        return category.name(locale) if category else key
 
     def text(self, locale: str, key: str, context: dict[str, Any] | None = None) -> str:
         """Render one message block, e.g. `report.ask_category`, in the given locale."""
@@ -59,7 +75,7 @@ class Renderer:
         """Render a whole reply: its text and every button label."""
         rows = tuple(
             tuple(
-                (button.text or self.text(locale, f"buttons.{button.label}", button.args), button.data)
+                (button.text or self.text(locale, _label_key(button.label), button.args), button.data)
                 for button in row
             )
             for row in reply.buttons
@@ -75,3 +91,8 @@ class Renderer:
     def page(self, name: str, **context: Any) -> str:
         """Render a web page template with HTML autoescaping."""
         return self.pages.get_template(name).render(**context)
+
+
+def _label_key(label: str) -> str:
+    """A button label key: `flow.block`, or a block of buttons.j2 when no flow is named."""
+    return label if "." in label else f"buttons.{label}"

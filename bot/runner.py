@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -14,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.bootstrap import App
 from bot.demo import load_demo
 from bot.web import create_web_app
+from db.sweep import sweep
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,25 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
     scheduler.add_job(
         app.dispatcher.drain, "interval", seconds=3, id="outbox", max_instances=1, coalesce=True
     )
+    scheduler.add_job(
+        run_sweep,
+        "interval",
+        args=[app],
+        seconds=60,
+        id="sweep",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(app.settings.zone),
+    )
     return scheduler
+
+
+async def run_sweep(app: App) -> None:
+    """Apply due ticket steps (reminders, escalations, unrated closes), then send what they queued."""
+    done = await asyncio.to_thread(sweep, app.sessions, app.clock.now(), app.policy)
+    if done:
+        log.info("sweep: %s", dict(done))
+        await app.dispatcher.drain()
 
 
 async def serve(app: App, ready: asyncio.Event | None = None) -> None:

@@ -21,6 +21,7 @@ from db import conversations, people
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
+from db.sla import Policy
 from handlers import router
 from handlers.context import Context
 from handlers.types import Inbound, Rendered, Reply
@@ -46,6 +47,7 @@ class Service:
         sessions: sessionmaker[Session],
         renderer: Renderer,
         catalog: Catalog,
+        policy: Policy,
         clock: Clock,
         default_locale: str = "zh_CN",
         public_url: str = "",
@@ -53,6 +55,7 @@ class Service:
         self.sessions = sessions
         self.renderer = renderer
         self.catalog = catalog
+        self.policy = policy
         self.clock = clock
         self.default_locale = default_locale
         self.public_url = public_url
@@ -121,7 +124,7 @@ class Service:
             )
             state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
-            ctx = Context(session, who, state, now, self.catalog, self.public_url)
+            ctx = Context(session, who, state, now, self.catalog, self.policy, self.public_url)
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
             session.commit()  # committed before the resident sees any code or confirmation

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
     load_demo: bool = Field(default=True, alias="LINLI_DEMO")
     categories_file: Path = Field(default=PROJECT_ROOT / "data" / "categories.yaml", alias="LINLI_CATEGORIES")
+    sla_policy_file: Path = Field(default=PROJECT_ROOT / "data" / "sla_policy.yaml", alias="LINLI_SLA_POLICY")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="LINLI_MAX_UPLOAD_BYTES")
 
     @field_validator("default_locale")

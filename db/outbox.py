@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
 from db.models import Outbox
@@ -18,20 +18,36 @@ def enqueue(
     context: dict[str, Any],
     buttons: list[list[dict[str, Any]]],
     now: datetime,
+    not_before: datetime | None = None,
+    urgent: bool = False,
+    ticket_id: int | None = None,
 ) -> None:
     """Queue a message for a person in the current transaction."""
     session.add(
-        Outbox(person_id=person_id, template=template, context=context, buttons=buttons, created_at=now)
+        Outbox(
+            person_id=person_id,
+            template=template,
+            context=context,
+            buttons=buttons,
+            created_at=now,
+            not_before=not_before,
+            urgent=urgent,
+            ticket_id=ticket_id,
+        )
     )
 
 
-def due(session: Session, limit: int = 100) -> list[Outbox]:
-    """Unsent messages, oldest first."""
+def due(session: Session, now: datetime, limit: int = 100) -> list[Outbox]:
+    """Unsent messages whose time has come (quiet hours over), urgent first, then oldest first."""
     return list(
         session.exec(
             select(Outbox)
-            .where(col(Outbox.sent_at).is_(None), Outbox.attempts < 5)
-            .order_by(col(Outbox.id))
+            .where(
+                col(Outbox.sent_at).is_(None),
+                Outbox.attempts < 5,
+                or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
+            )
+            .order_by(col(Outbox.urgent).desc(), col(Outbox.id))
             .limit(limit)
         ).all()
     )

@@ -12,6 +12,7 @@ from db.categories import Catalog
 from db.conversations import State
 from db.models import Residency, RoleGrant
 from db.people import Who
+from db.sla import Policy
 from handlers.types import Reply
 
 
@@ -24,6 +25,7 @@ class Context:
     state: State
     now: datetime
     catalog: Catalog
+    policy: Policy
     public_url: str = ""
     pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db import people, tickets
+from db import cases, people, tickets
 from db.models import Ticket
 from handlers.common import parse_id, stale
 from handlers.context import Context
@@ -144,5 +144,7 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     if not text and not photos:
         return [Reply("progress.ask_note", {"code": ticket.id}, [[Button("t:x:0", "cancel")]])]
     tickets.add_note(ctx.session, ticket, ctx.person_id, text, photos, ctx.now)  # type: ignore[arg-type]
+    if ticket.state == "waiting_for_resident" and ticket.reporter_id == ctx.person_id:
+        cases.resident_answered(ctx.session, ticket, ctx.now, ctx.policy)
     ctx.state.clear()
     return [Reply("progress.note_added", {"code": ticket.id}), *show(ctx, ticket.id)]

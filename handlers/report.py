@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from db import people, tickets
+from db import cases, people, tickets
 from db.categories import Category
 from handlers.common import parse_id, stale
 from handlers.context import Context
@@ -225,6 +225,7 @@ def _submit(ctx: Context) -> list[Reply]:
         location_text=str(data.get("location_text", "")),
     )
     ticket = tickets.file_ticket(ctx.session, draft, ctx.person_id, ctx.now)  # type: ignore[arg-type]
+    cases.dispatch(ctx.session, ticket, ctx.now, ctx.policy)
     ctx.state.clear()
     return [Reply("report.filed", {"code": ticket.id, "urgent": ticket.urgent})]
 
