@@ -528,7 +528,7 @@ def resolve(
     person_id: int,
     kind: str,
     note: str,
-    photos: int,
+    photos: list[tuple[str, str]],
     facility: bool,
     now: datetime,
     policy: Policy,
@@ -539,15 +539,19 @@ def resolve(
         raise CaseError("bad_kind")
     if not note.strip():
         raise CaseError("note_required")
-    if facility and kind in ("fixed", "partly_fixed") and photos < 1:
-        raise CaseError("photo_required")
+    if facility and kind in ("fixed", "partly_fixed") and not photos:
+        raise CaseError("photo_required")  # facility repairs are closed with an "after" photo
     if ticket.state == "waiting_for_resident":
         resident_answered(session, ticket, now, policy)
     if ticket.accepted_at is None:
         ticket.accepted_at = now
     ticket.state, ticket.closure_kind, ticket.resolved_at = "resolved", kind, now
     ticket.transfer_requested_by, ticket.transfer_reason = None, ""
-    _event(session, ticket, actor, "resolved", note, now)
+    event = _event(session, ticket, actor, "resolved", note, now)
+    for channel, ref in photos[:5]:
+        session.add(
+            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)  # type: ignore[arg-type]
+        )
     _start_clock(ticket, "followup", now, policy)
     buttons = [
         [
