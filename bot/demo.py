@@ -19,6 +19,8 @@ DEMO_INVITES: dict[str, tuple[str, str, str]] = {
     "DEMO-TENANT": ("tenant", f"{COMMUNITY}/阳光花园/1栋/1单元/102", ""),
     "DEMO-GRID": ("grid_worker", COMMUNITY, "英雄社区第一网格"),
     "DEMO-STAFF": ("community_staff", COMMUNITY, ""),
+    "DEMO-STREET": ("street_staff", "铁西区/北沟街道", ""),
+    "DEMO-DISTRICT": ("department_staff", "铁西区", ""),
 }
 
 
