@@ -72,17 +72,9 @@ def to_inbound(update: Update) -> Inbound | None:
     elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
         attachments.append(Attachment("photo", message.document.file_id, size=message.document.file_size))
     if message.voice is not None:
-        attachments.append(
-            Attachment(
-                "voice",
-                message.voice.file_id,
-                duration=int(
-                    message.voice.duration.total_seconds()
-                    if hasattr(message.voice.duration, "total_seconds")
-                    else message.voice.duration
-                ),
-            )
-        )
+        # The raw seconds: reading `.duration` warns while PTB moves it to timedelta.
+        seconds = int(message.voice.to_dict().get("duration") or 0)
+        attachments.append(Attachment("voice", message.voice.file_id, duration=seconds))
     location = None
     if message.location is not None:
         location = Location(message.location.latitude, message.location.longitude)
