@@ -47,7 +47,14 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
     policy = load_policy(settings.sla_policy_file, settings.zone)
     renderer = Renderer(settings.zone, settings.default_locale, catalog=catalog)
     service = Service(
-        sessions, renderer, catalog, policy, clock, settings.default_locale, settings.public_url
+        sessions,
+        renderer,
+        catalog,
+        policy,
+        clock,
+        settings.default_locale,
+        settings.public_url,
+        files_dir=settings.files_dir,
     )
     channels: dict[str, Channel] = {}
     dispatcher = Dispatcher(sessions, renderer, clock, channels, policy)

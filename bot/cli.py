@@ -1,4 +1,4 @@
-"""The `linli` command: run the bot, migrate, import an organisation, issue invites."""
+"""The `linli` command: run the bot, migrate, import an organisation, issue invites, write reports."""
 
 from __future__ import annotations
 
@@ -123,6 +123,51 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the three rates and counts for a month as CSV: the total, per grid, category and compound."""
+    from sqlmodel import col, select
+
+    from bot.clock import SystemClock
+    from db import org, reports
+    from db.categories import load_catalog
+    from db.engine import make_engine, session_factory
+    from db.migrate import upgrade
+    from db.models import OrgNode
+
+    settings = _settings_or_exit()
+    found = reports.MONTH.match(args.month)
+    period = reports.parse_period(args.month, SystemClock().now(), settings.zone) if found else None
+    if period is None:
+        print(f"linli: --month {args.month!r} must look like 2026-11", file=sys.stderr)
+        return 2
+    upgrade(settings.db_url)
+    catalog = load_catalog(settings.categories_file)
+    sessions = session_factory(make_engine(settings.db_url))
+    with sessions() as session:
+        if args.node:
+            node = org.find_node(session, args.node)
+            if node is None:
+                print(f"linli: no org node {args.node!r} (use names joined with '/')", file=sys.stderr)
+                return 1
+            nodes = [node]
+        else:
+            nodes = list(session.exec(select(OrgNode).where(col(OrgNode.parent_id).is_(None))).all())
+        records = reports.load_records(session, nodes, period)
+
+    def name(key: str) -> str:
+        category = catalog.get(key)
+        return category.name(settings.default_locale) if category else key
+
+    rows = reports.report_rows(records, SystemClock().now(), category_name=name)
+    text = reports.to_csv(rows)
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8-sig")  # with a BOM, so Excel reads the Chinese
+        print(f"wrote {len(rows)} rows for {period.label} to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _positive(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -186,6 +231,16 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
     inv.add_argument("--uses", type=_positive, default=1, help="how many people may use it (default 1)")
     inv.set_defaults(func=cmd_invite)
+    rep = sub.add_parser(
+        "report",
+        help="write a month's three rates and counts as CSV",
+        description="Write 响应率, 解决率 and 满意率 (as percentages) with ticket counts for the tickets "
+        "filed in a month: the total, then a row per grid, category and compound.",
+    )
+    rep.add_argument("--month", required=True, help="the month, e.g. 2026-11 (local time)")
+    rep.add_argument("--node", default="", help="only under this org node (names joined with '/')")
+    rep.add_argument("--out", default="", help="write to this file (default: standard output)")
+    rep.set_defaults(func=cmd_report)
     return parser
 
 

@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.bootstrap import App
 from bot.demo import load_demo
+from bot.digest import send_digests
 from bot.web import create_web_app
 from db.sweep import sweep
 
@@ -45,7 +46,27 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         coalesce=True,
         next_run_time=datetime.now(app.settings.zone),
     )
+    scheduler.add_job(
+        run_digest,
+        "cron",
+        args=[app],
+        hour=8,
+        minute=0,
+        timezone=app.settings.zone,  # 08:00 local (Asia/Shanghai unless TIME_ZONE says otherwise)
+        id="digest",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
     return scheduler
+
+
+async def run_digest(app: App) -> None:
+    """Queue the morning digests (once a local day per person), then send them."""
+    queued = await asyncio.to_thread(send_digests, app.sessions, app.clock.now(), app.settings.zone)
+    if queued:
+        log.info("digest: %d queued", queued)
+        await app.dispatcher.drain()
 
 
 async def run_sweep(app: App) -> None:

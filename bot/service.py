@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import bindparam, update
@@ -51,6 +52,7 @@ class Service:
         clock: Clock,
         default_locale: str = "zh_CN",
         public_url: str = "",
+        files_dir: Path | None = None,
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
@@ -59,6 +61,7 @@ class Service:
         self.clock = clock
         self.default_locale = default_locale
         self.public_url = public_url
+        self.files_dir = files_dir
         self.on_push: Callable[[], None] | None = None
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -124,7 +127,9 @@ class Service:
             )
             state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
-            ctx = Context(session, who, state, now, self.catalog, self.policy, self.public_url)
+            ctx = Context(
+                session, who, state, now, self.catalog, self.policy, self.public_url, files_dir=self.files_dir
+            )
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
             session.commit()  # committed before the resident sees any code or confirmation

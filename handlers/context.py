@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from sqlmodel import Session
 
@@ -27,6 +28,7 @@ class Context:
     catalog: Catalog
     policy: Policy
     public_url: str = ""
+    files_dir: Path | None = None  # where generated files (charts) go; the web chat serves them
     pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None

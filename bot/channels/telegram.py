@@ -28,6 +28,7 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.base import Unreachable
+from bot.channels.webchat import FILE_NAME
 from db import inbound as inbound_log
 from db.models import Identity
 from handlers.types import Attachment, Inbound, Location, Rendered
@@ -320,10 +321,18 @@ class TelegramChannel:
         """Deliver a pushed message to a Telegram chat."""
         await self.send(identity.chat_id, message)
 
+    def _photo(self, ref: str) -> str | bytes:
+        """A photo to send: the bytes of one of our stored files (a /stats chart), else a Telegram file id."""
+        if FILE_NAME.match(ref):
+            path = self.app.settings.files_dir / ref
+            if path.is_file():
+                return path.read_bytes()
+        return ref
+
     async def send(self, chat_id: str, message: Rendered) -> None:
         """Send a rendered message: photos first, then text with its buttons, then a location keyboard."""
         try:
-            photos = [p.ref for p in message.photos if p.kind == "photo"]
+            photos = [self._photo(p.ref) for p in message.photos if p.kind == "photo"]
             if len(photos) == 1:
                 await self.bot.send_photo(chat_id, photos[0])
             elif photos:

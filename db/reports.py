@@ -1,0 +1,185 @@
+"""Reports over a jurisdiction and a period: load ticket records, group them, lay them out as rows or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from db.models import Grid, OrgNode, Ticket
+from db.rates import GROUPS, Rates, Record, by_group, compute, percent
+
+MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
+DAYS = re.compile(r"^(\d{1,3})d$")
+CSV_HEADER = (
+    "group",
+    "name",
+    "filed",
+    "open",
+    "overdue",
+    "unrated",
+    "accept_due",
+    "accepted_in_time",
+    "response_rate_pct",
+    "resolve_due",
+    "resolved_in_time",
+    "resolution_rate_pct",
+    "rated",
+    "satisfied",
+    "satisfaction_rate_pct",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    """Tickets created in [start, end), and how to name the period."""
+
+    start: datetime
+    end: datetime
+    label: str
+
+
+def month(year: int, number: int, zone: ZoneInfo) -> Period:
+    """A calendar month in local time."""
+    start = datetime(year, number, 1, tzinfo=zone)
+    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
+    return Period(start, end, f"{year:04d}-{number:02d}")
+
+
+def parse_period(text: str, now: datetime, zone: ZoneInfo) -> Period | None:
+    """`2026-11` (a month), `7d`/`30d` (the last days up to now), or the current month when empty."""
+    text = text.strip().lower()
+    if not text:
+        local = now.astimezone(zone)
+        return month(local.year, local.month, zone)
+    found = MONTH.match(text)
+    if found:
+        year, number = int(found.group(1)), int(found.group(2))
+        return month(year, number, zone) if 2000 <= year <= 2100 and 1 <= number <= 12 else None
+    found = DAYS.match(text)
+    if found and 1 <= int(found.group(1)) <= 366:
+        days = int(found.group(1))
+        return Period(now - timedelta(days=days), now, f"{days}d")
+    return None
+
+
+def _outermost(nodes: Iterable[OrgNode]) -> list[OrgNode]:
+    """The nodes without those lying under another one of them."""
+    ordered = sorted({n.id: n for n in nodes}.values(), key=lambda n: len(n.path))
+    kept: list[OrgNode] = []
+    for node in ordered:
+        if not any(node.path.startswith(k.path) for k in kept):
+            kept.append(node)
+    return kept
+
+
+def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> list[Record]:
+    """The tickets created in the period whose compound lies under one of the nodes, as rate records."""
+    roots = _outermost(nodes)
+    if not roots:
+        return []
+    compound = aliased(OrgNode)
+    community = aliased(OrgNode)
+    rows = session.exec(
+        select(Ticket, compound.name, community.name, Grid.name)
+        .join(compound, col(compound.id) == Ticket.compound_id)
+        .join(community, col(community.id) == compound.parent_id, isouter=True)
+        .join(Grid, col(Grid.id) == Ticket.grid_id, isouter=True)
+        .where(
+            or_(*[col(compound.path).startswith(n.path) for n in roots]),
+            col(Ticket.created_at) >= period.start,
+            col(Ticket.created_at) < period.end,
+        )
+        .order_by(col(Ticket.id))
+    ).all()
+    # Compounds of the same name in different communities are told apart by their community.
+    communities: dict[str, set[str]] = {}
+    for _, compound_name, community_name, _ in rows:
+        communities.setdefault(compound_name, set()).add(community_name or "")
+    records = []
+    for ticket, compound_name, community_name, grid_name in rows:
+        label = compound_name
+        if len(communities[compound_name]) > 1:
+            label = f"{community_name}/{compound_name}"
+        ended = None
+        if ticket.resolved_at is None and ticket.state in ("withdrawn", "duplicate", "closed"):
+            ended = ticket.closed_at or ticket.updated_at  # withdrawing leaves closed_at empty
+        records.append(
+            Record(
+                created_at=ticket.created_at,
+                accept_due_at=ticket.accept_due_at,
+                accepted_at=ticket.accepted_at,
+                resolve_due_at=ticket.resolve_due_at,
+                resolved_at=ticket.resolved_at,
+                rating=ticket.rating,
+                grid=grid_name or "",
+                category=ticket.category,
+                compound=label,
+                state=ticket.state,
+                paused_at=ticket.paused_at,
+                ended_at=ended,
+            )
+        )
+    return records
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a report: which grouping, the group's display name, its counts and rates."""
+
+    group: str  # total | grid | category | compound
+    name: str
+    rates: Rates
+
+
+def report_rows(
+    records: list[Record],
+    now: datetime,
+    category_name: Callable[[str], str] = str,
+    no_grid: str = "—",
+    total: str = "合计",
+) -> list[Row]:
+    """The total, then a row per grid, per category and per compound."""
+    rows = [Row("total", total, compute(records, now))]
+    for group in GROUPS:
+        for key, rates in by_group(records, now, group).items():
+            name = category_name(key) if group == "category" else key
+            rows.append(Row(group, name or no_grid, rates))
+    return rows
+
+
+def to_csv(rows: list[Row]) -> str:
+    """The rows as CSV: counts, and the three rates as percentages (empty when nothing was due)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for row in rows:
+        r = row.rates
+        writer.writerow(
+            [
+                row.group,
+                row.name,
+                r.filed,
+                r.open,
+                r.overdue,
+                r.unrated,
+                r.accept_due,
+                r.accepted_in_time,
+                percent(r.response),
+                r.resolve_due,
+                r.resolved_in_time,
+                percent(r.resolution),
+                r.rated,
+                r.satisfied,
+                percent(r.satisfaction),
+            ]
+        )
+    return out.getvalue()

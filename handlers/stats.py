@@ -1,0 +1,122 @@
+"""`/stats [period]`: the three rates and counts for a staff member's jurisdiction, as a table and a chart."""
+
+from __future__ import annotations
+
+import logging
+from fractions import Fraction
+from typing import Any
+
+from db import reports
+from db.rates import Rates, percent
+from handlers import chart
+from handlers.context import Context
+from handlers.queue import jurisdiction
+from handlers.types import Attachment, Reply
+
+log = logging.getLogger(__name__)
+
+# The chart is an image, not a template: its few words live here, per locale.
+CHART_TEXT = {
+    "zh_CN": {
+        "series": ("响应率", "解决率", "满意率"),
+        "grid": "按网格",
+        "category": "按类别",
+        "compound": "按小区",
+        "no_grid": "未划网格",
+        "total": "合计",
+    },
+    "en": {
+        "series": ("Response", "Resolution", "Satisfaction"),
+        "grid": "By grid",
+        "category": "By category",
+        "compound": "By compound",
+        "no_grid": "No grid",
+        "total": "Total",
+    },
+}
+
+
+def _cell(part: int, whole: int, value: Fraction | None) -> dict[str, Any]:
+    return {"pct": percent(value), "part": part, "whole": whole}
+
+
+def _row(row: reports.Row) -> dict[str, Any]:
+    r: Rates = row.rates
+    return {
+        "group": row.group,
+        "name": row.name,
+        "filed": r.filed,
+        "open": r.open,
+        "overdue": r.overdue,
+        "unrated": r.unrated,
+        "response": _cell(r.accepted_in_time, r.accept_due, r.response),
+        "resolution": _cell(r.resolved_in_time, r.resolve_due, r.resolution),
+        "satisfaction": _cell(r.satisfied, r.rated, r.satisfaction),
+    }
+
+
+def _float(value: Fraction | None) -> float | None:
+    return None if value is None else float(value * 100)
+
+
+def stats(ctx: Context, args: str) -> list[Reply]:
+    """The rates for the period named in `args` (`2026-11`, `7d`, `30d`; default this month)."""
+    nodes = jurisdiction(ctx)
+    if not nodes:
+        return [Reply("queue.not_staff")]
+    period = reports.parse_period(args, ctx.now, ctx.policy.zone)
+    if period is None:
+        return [Reply("stats.bad_period", {"given": args[:20]})]
+    scope = "、".join(n.name for n in nodes)
+    records = reports.load_records(ctx.session, nodes, period)
+    context: dict[str, Any] = {"period": period.label, "scope": scope}
+    if not records:
+        return [Reply("stats.empty", context)]
+    words = CHART_TEXT.get(ctx.locale, CHART_TEXT["zh_CN"])
+    rows = reports.report_rows(
+        records,
+        ctx.now,
+        category_name=lambda key: _category(ctx, key),
+        no_grid=words["no_grid"],
+        total=words["total"],
+    )
+    context["rows"] = [_row(r) for r in rows]
+    photos = []
+    name = _draw(ctx, rows, words, f"{scope} · {period.label}")
+    if name is not None:
+        photos.append(Attachment("photo", name))
+    return [Reply("stats.table", context, photos=photos)]
+
+
+def _category(ctx: Context, key: str) -> str:
+    category = ctx.catalog.get(key)
+    return category.name(ctx.locale) if category else key
+
+
+def _draw(ctx: Context, rows: list[reports.Row], words: dict[str, Any], title: str) -> str | None:
+    """The chart's file name under ctx.files_dir, or None when it cannot be drawn (the table stands)."""
+    if ctx.files_dir is None:
+        return None
+    panels = [
+        chart.Panel(
+            words[group],
+            [
+                (
+                    row.name,
+                    (
+                        _float(row.rates.response),
+                        _float(row.rates.resolution),
+                        _float(row.rates.satisfaction),
+                    ),
+                )
+                for row in rows
+                if row.group == group
+            ],
+        )
+        for group in ("grid", "category", "compound")
+    ]
+    try:
+        return chart.draw(panels, words["series"], title, ctx.files_dir)
+    except Exception:  # a chart is a bonus: never lose the answer over it
+        log.exception("drawing the /stats chart failed")
+        return None
