@@ -724,16 +724,8 @@ def step(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> str
     _start_clock(ticket, stage, now, policy)
     staff = staff_at(session, ticket.holder_node_id, LEVEL_ROLES[ticket.level])
     holder = [ticket.holder_id] if ticket.holder_id is not None else []
-    push(
-        session,
-        ticket,
-        [*staff, *holder],
-        "cases.escalated_task",
-        {"due": _iso(ticket.clock_due_at), "level": ticket.level, "stage": stage},
-        now,
-        policy,
-        task_buttons(ticket),
-    )
+    # The whole task card (its template needs it): the new level's staff may never have seen the ticket.
+    _task_card(session, ticket, now, policy, "cases.escalated_task", list(dict.fromkeys([*staff, *holder])))
     push(
         session,
         ticket,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 
-from handlers import onboarding, progress, report, staff
+from handlers import followup, onboarding, progress, queue, report, staff, stats, tasks
 from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
 from handlers.context import Context
 from handlers.types import Inbound, Reply
 
 TICKET_CODE = re.compile(r"^[#＃]\s*(\d{1,12})$")
 FLOWS = {"report": report.on_message, "note": progress.on_message, "join": onboarding.on_message}
+FLOWS.update({"task": tasks.on_message, "followup": followup.on_message})
+FLOWS["queue"] = queue.on_message
 
 
 def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -66,6 +68,16 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
         return progress.my(ctx)
     if name == "/pending":
         return staff.pending(ctx)
+    if name == "/queue":
+        ctx.state.clear()
+        return queue.queue(ctx)
+    if name == "/stats":
+        return stats.stats(ctx, args)
+    if name == "/tasks":
+        ctx.state.clear()
+        return tasks.list_tasks(ctx)
+    if name == "/duty":
+        return tasks.duty(ctx, args)
     return [Reply("common.unknown_command", {"command": name[:32]})]
 
 
@@ -73,6 +85,10 @@ def _button(ctx: Context, data: str) -> list[Reply]:
     prefix = data.split(":", 1)[0]
     if prefix == "cmd":
         name = data[4:]
+        if name == "/tasks":  # the task card's "back to my tasks"
+            return _command(ctx, name, "")
+        if name in ("/queue", "/stats"):
+            return _command(ctx, name, "")
         if name in ("/report", "/my", "/help", "/lang", "/pending", "/start", "/cancel"):
             return _command(ctx, name, "")
         return [stale()]
@@ -88,4 +104,10 @@ def _button(ctx: Context, data: str) -> list[Reply]:
         return progress.on_button(ctx, data)
     if prefix == "a":
         return staff.decide(ctx, data)
+    if prefix == "q":
+        return queue.on_button(ctx, data)
+    if prefix == "k":
+        return tasks.on_button(ctx, data)
+    if prefix == "f":
+        return followup.on_button(ctx, data)
     return [stale()]

@@ -1,0 +1,431 @@
+"""One sweep's cost against the size of the ticket table: it must follow the due tickets, not all tickets.
+
+For each backend (SQLite in a temporary directory; PostgreSQL at 127.0.0.1:5432 when it answers, in a
+temporary database created and dropped here) and each size, the script migrates a fresh database, loads
+the demo organisation, bulk-fills the ticket table (SQLite: the driver's executemany; PostgreSQL: COPY)
+with `size` tickets of which `--due` are past the 50 % point of their accept clock and scattered through
+the table, and the rest closed or due later. It then times one `db.sweep.sweep` (median of `--repeat`
+runs, the due tickets reset between runs), checks it touched exactly the due tickets, measures its peak
+Python memory with tracemalloc, and prints the claim query's plan line that shows ix_ticket_next_due.
+
+Run from the repository root: `.venv/bin/python bench/sweep.py [--sizes 10000 1000000] [--due 1000]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import Engine, event, text  # noqa: E402
+from sqlmodel import select  # noqa: E402
+
+from bot.demo import load_demo  # noqa: E402
+from db import cases, org  # noqa: E402
+from db.engine import make_engine, session_factory  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.models import Grid, Person, Ticket  # noqa: E402
+from db.sla import load_policy  # noqa: E402
+from db.sweep import sweep  # noqa: E402
+
+PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
+NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
+HOME = "铁西区/北沟街道/英雄社区/阳光花园/1栋/1单元/101"
+COLUMNS = [c.name for c in Ticket.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
+CHUNK = 50_000
+
+
+@dataclass
+class Result:
+    """What one backend × size measured."""
+
+    backend: str
+    size: int
+    fill_seconds: float
+    sweep_seconds: float
+    runs: list[float]
+    peak_bytes: int
+    plan: str
+
+
+def pg_reason() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_DSN, connect_timeout=2):
+            return None
+    except Exception as exc:
+        return str(exc).splitlines()[0][:120]
+
+
+@contextmanager
+def database(backend: str) -> Iterator[str]:
+    """A fresh, migrated, empty database URL, removed afterwards."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            upgrade(url)
+            yield url
+        return
+    import psycopg
+
+    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def prepare_org(engine: Engine) -> dict[str, Any]:
+    """Demo org, a resident and the first grid's worker; returns the ids every ticket row shares."""
+    sessions = session_factory(engine)
+    with sessions() as session:
+        load_demo(session, NOW)
+        home = org.find_home(session, HOME)
+        assert home is not None
+        reporter = Person(name="住户", phone="13800001234", created_at=NOW)
+        worker = Person(name="网格员", phone="13900005678", created_at=NOW)
+        session.add_all([reporter, worker])
+        session.flush()
+        grid_id, _ = cases.grid_worker_for(session, home.building_id)
+        grid = session.get(Grid, grid_id)
+        assert grid is not None
+        grid.worker_id = worker.id
+        ticket = Ticket(
+            category="sanitation", sla_class="general", reporter_id=0, compound_id=home.compound_id
+        )
+        community = cases.level_node(session, ticket, "community")
+        session.commit()
+        return {
+            "reporter_id": reporter.id,
+            "holder_id": worker.id,
+            "home_id": home.id,
+            "building_id": home.building_id,
+            "compound_id": home.compound_id,
+            "grid_id": grid_id,
+            "holder_node_id": community,
+        }
+
+
+def ticket_kinds(size: int, due: int) -> Iterator[tuple[str, int]]:
+    """The kind of each of `size` rows: every (size // due)-th one is due, the rest closed or due later."""
+    every = max(1, size // due)
+    for n in range(size):
+        if n % every == 0 and n // every < due:
+            yield ("due", 0)
+        elif n % 5:
+            yield ("closed", n % 300)
+        else:
+            yield ("open", n % 600)
+
+
+def ticket_row(kind: str, k: int, ids: dict[str, Any]) -> dict[str, Any]:
+    """One minimal valid ticket of a kind (k varies its times), every column given."""
+    row: dict[str, Any] = {name: None for name in COLUMNS}
+    row.update(
+        ids,
+        category="sanitation",
+        sla_class="general",
+        urgent=False,
+        description="楼道垃圾",
+        location_text="",
+        weight=1,
+        share_contact=False,
+        level="grid",
+        clock_stage="",
+        reminders_sent=0,
+        paused_state="",
+        rating="",
+        rating_comment="",
+        closure_kind="",
+        transfer_reason="",
+        reopen_count=0,
+    )
+    if kind == "due":  # the 50 % point of a 24 h accept clock passed an hour ago
+        started = NOW - timedelta(hours=13)
+        row.update(
+            state="assigned",
+            created_at=started,
+            updated_at=started,
+            accept_due_at=started + timedelta(days=1),
+            resolve_due_at=started + timedelta(days=7),
+            clock_stage="accept",
+            clock_started_at=started,
+            clock_due_at=started + timedelta(days=1),
+            next_due_at=NOW - timedelta(hours=1),
+        )
+    elif kind == "closed":  # closed long ago: no step will ever be due
+        created = NOW - timedelta(days=30 + k)
+        row.update(
+            state="closed",
+            created_at=created,
+            updated_at=created + timedelta(days=2),
+            accepted_at=created + timedelta(hours=2),
+            resolved_at=created + timedelta(days=1),
+            closed_at=created + timedelta(days=2),
+            closure_kind="fixed",
+            rating="satisfied",
+        )
+    else:  # open, its next reminder still ahead
+        started = NOW - timedelta(minutes=k)
+        row.update(
+            state="accepted",
+            created_at=started,
+            updated_at=started,
+            accepted_at=started,
+            accept_due_at=started + timedelta(days=1),
+            resolve_due_at=started + timedelta(days=7),
+            clock_stage="resolve",
+            clock_started_at=started,
+            clock_due_at=started + timedelta(days=7),
+            next_due_at=started + timedelta(days=3, hours=12),
+        )
+    return row
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite storage format
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # our texts hold no tab, newline or backslash
+
+
+def fill(engine: Engine, size: int, due: int, ids: dict[str, Any]) -> None:
+    """Bulk-insert the tickets straight through the driver, in chunks, then refresh planner statistics.
+
+    Rows come in a few hundred shapes; each shape is converted to the driver's form once and reused. The
+    foreign keys are not checked row by row during the load (every id is an existing demo org row), and the
+    secondary indexes are dropped before it and rebuilt after it from their own stored definitions.
+    """
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        if engine.dialect.name == "sqlite":
+            tuples: dict[tuple[str, int], tuple[Any, ...]] = {}
+            insert = f"INSERT INTO ticket ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+            dbapi.execute("PRAGMA foreign_keys=OFF")  # the ids are valid by construction; checks cost per row
+            dbapi.execute("BEGIN")
+            indexes = [
+                (name, sql)
+                for name, sql in dbapi.execute(
+                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ticket'"
+                    " AND sql IS NOT NULL"
+                )
+            ]
+            for name, _ in indexes:
+                dbapi.execute(f'DROP INDEX "{name}"')
+            batch: list[tuple[Any, ...]] = []
+            for key in ticket_kinds(size, due):
+                value = tuples.get(key)
+                if value is None:
+                    row = ticket_row(*key, ids)
+                    value = tuples[key] = tuple(_sqlite_value(row[c]) for c in COLUMNS)
+                batch.append(value)
+                if len(batch) >= CHUNK:
+                    dbapi.executemany(insert, batch)
+                    batch.clear()
+            dbapi.executemany(insert, batch)
+            for _, sql in indexes:
+                dbapi.execute(sql)
+            dbapi.execute("COMMIT")
+            dbapi.execute("PRAGMA foreign_keys=ON")
+            dbapi.execute("ANALYZE")
+            dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            lines: dict[tuple[str, int], bytes] = {}
+            dbapi.execute("SET session_replication_role = replica")  # no per-row FK triggers: ids are valid
+            indexes = dbapi.execute(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
+                " JOIN pg_index x ON x.indexrelid = c.oid"
+                " WHERE i.tablename = 'ticket' AND NOT x.indisprimary"
+            ).fetchall()
+            for name, _ in indexes:
+                dbapi.execute(f'DROP INDEX "{name}"')
+            with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                chunk: list[bytes] = []
+                for key in ticket_kinds(size, due):
+                    line = lines.get(key)
+                    if line is None:
+                        row = ticket_row(*key, ids)
+                        line = lines[key] = ("\t".join(_copy_value(row[c]) for c in COLUMNS) + "\n").encode()
+                    chunk.append(line)
+                    if len(chunk) >= CHUNK:
+                        copy.write(b"".join(chunk))
+                        chunk.clear()
+                copy.write(b"".join(chunk))
+            for _, sql in indexes:
+                dbapi.execute(sql)
+            dbapi.execute("SET session_replication_role = DEFAULT")
+            dbapi.commit()
+            dbapi.autocommit = True
+            dbapi.execute("VACUUM ANALYZE ticket")
+            dbapi.autocommit = False
+    finally:
+        raw.close()
+
+
+def reset_due(engine: Engine, due_ids: list[int]) -> None:
+    """Put the due tickets back as they were before a sweep and empty the outbox."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE ticket SET next_due_at = :due, reminders_sent = 0 WHERE id = :id"),
+            [{"due": NOW - timedelta(hours=1), "id": i} for i in due_ids],
+        )
+        conn.execute(text("DELETE FROM outbox"))
+
+
+def claim_statement(engine: Engine, run: Any) -> tuple[str, Any]:
+    """Run `run()` and return the SQL and parameters of the sweep's claim query as sent to the driver."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> None:
+        if "FROM ticket" in statement and "next_due_at <=" in statement and "ORDER BY" in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        run()
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    if not seen:
+        raise SystemExit("the claim query was not seen")
+    return seen[0]
+
+
+def plan_line(engine: Engine, statement: str, parameters: Any) -> str:
+    """The plan line of the claim query that names the index on next_due_at."""
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        if engine.dialect.name == "sqlite":
+            cur.execute("EXPLAIN QUERY PLAN " + statement, parameters)
+            lines = [str(r[-1]) for r in cur.fetchall()]
+        else:
+            cur.execute("EXPLAIN " + statement, parameters)
+            lines = [str(r[0]) for r in cur.fetchall()]
+        raw.rollback()
+    finally:
+        raw.close()
+    hits = [line.strip() for line in lines if "ix_ticket_next_due" in line]
+    return hits[0] if hits else "INDEX NOT USED: " + " | ".join(lines)
+
+
+def measure(backend: str, size: int, due: int, repeat: int) -> Result:
+    """Fill one database of `size` tickets and time one sweep of its `due` due tickets."""
+    with database(backend) as url:
+        engine = make_engine(url)
+        try:
+            policy = load_policy(ROOT / "data" / "sla_policy.yaml", ZoneInfo("Asia/Shanghai"))
+            ids = prepare_org(engine)
+            started = time.perf_counter()
+            fill(engine, size, due, ids)
+            fill_seconds = time.perf_counter() - started
+            sessions = session_factory(engine)
+            with sessions() as session:
+                due_ids = list(
+                    session.exec(select(Ticket.id).where(Ticket.next_due_at <= NOW)).all()  # type: ignore[operator]
+                )
+            assert len(due_ids) == due, (len(due_ids), due)
+
+            def one_sweep() -> float:
+                begin = time.perf_counter()
+                done = sweep(sessions, NOW, policy)
+                seconds = time.perf_counter() - begin
+                if done != Counter(reminder_50=due):
+                    raise SystemExit(f"the sweep did {dict(done)}, expected {due} reminders")
+                return seconds
+
+            runs: list[float] = []
+            statement, parameters = claim_statement(engine, lambda: runs.append(one_sweep()))
+            for _ in range(repeat - 1):
+                reset_due(engine, due_ids)
+                runs.append(one_sweep())
+            reset_due(engine, due_ids)
+            tracemalloc.start()
+            try:
+                sweep(sessions, NOW, policy)
+                _, peak = tracemalloc.get_traced_memory()
+            finally:
+                tracemalloc.stop()
+            plan = plan_line(engine, statement, parameters)
+        finally:
+            engine.dispose()
+    return Result(backend, size, fill_seconds, statistics.median(runs), runs, peak, plan)
+
+
+def main() -> None:
+    """Parse arguments, run every backend × size, print the figures and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--due", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    backends = ["sqlite"]
+    reason = None if args.no_postgres else pg_reason()
+    if not args.no_postgres and reason is None:
+        backends.append("postgres")
+    elif not args.no_postgres:
+        print(f"PostgreSQL skipped: {reason}")
+    results: list[Result] = []
+    for backend in backends:
+        for size in args.sizes:
+            result = measure(backend, size, args.due, args.repeat)
+            results.append(result)
+            runs = ", ".join(f"{r * 1000:.0f}" for r in result.runs)
+            print(
+                f"{backend:8} {size:>9,} tickets ({args.due} due): fill {result.fill_seconds:6.1f} s · "
+                f"sweep {result.sweep_seconds * 1000:7.1f} ms (runs {runs})"
+                f" · peak {result.peak_bytes / 1e6:5.1f} MB",
+                flush=True,
+            )
+            print(f"{'':8} plan: {result.plan}", flush=True)
+    for backend in backends:
+        mine = sorted((r for r in results if r.backend == backend), key=lambda r: r.size)
+        if len(mine) >= 2:
+            small, large = mine[0], mine[-1]
+            ratio = large.sweep_seconds / small.sweep_seconds
+            verdict = "ok" if ratio <= 2 else "OVER TARGET"
+            print(
+                f"{backend}: sweep {large.size:,} / {small.size:,} tickets = {ratio:.2f}"
+                f" (target ≤ 2: {verdict})"
+            )
+
+
+if __name__ == "__main__":
+    main()
