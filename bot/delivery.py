@@ -107,7 +107,14 @@ class Dispatcher:
                 buttons,
                 photos=[Attachment("photo", ref) for ch, ref in photos if ch == identity.channel],
             )
-            message = self.renderer.render(reply, person.locale)
+            try:
+                message = self.renderer.render(reply, person.locale)
+            except Exception as exc:  # a template bug: keep the row (with its reason) rather than lose it
+                log.exception("outbox %s: cannot render %s", row.id, row.template)
+                with self.sessions() as session:
+                    outbox.mark_failed(session, row.id, f"render: {exc}")  # type: ignore[arg-type]
+                    session.commit()
+                return False
             limiter = self.limits.get(identity.channel)
             try:
                 if limiter is not None:

@@ -22,6 +22,7 @@ from db import conversations, people
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
+from db.models import Outbox as OutboxRow
 from db.sla import Policy
 from handlers import router
 from handlers.context import Context
@@ -132,9 +133,10 @@ class Service:
             )
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
+            pushed = bool(ctx.pushed) or any(isinstance(row, OutboxRow) for row in session.new)
             session.commit()  # committed before the resident sees any code or confirmation
             rendered = [self.renderer.render(r, who.locale) for r in replies]
-            outcome = Outcome(rendered, who.identity_id, pushed=bool(ctx.pushed))
+            outcome = Outcome(rendered, who.identity_id, pushed=pushed)
         if outcome.pushed and self.on_push is not None:
             self.on_push()
         return outcome

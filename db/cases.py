@@ -231,10 +231,15 @@ def task_buttons(ticket: Ticket) -> list[list[dict[str, Any]]]:
 def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, Any]:
     """What a task card shows: the problem, where, when due; the complainant only when allowed."""
     photos = session.exec(
-        select(Attachment.channel, Attachment.ref).where(
-            Attachment.ticket_id == ticket.id, Attachment.kind == "photo"
+        select(Attachment.channel, Attachment.ref)
+        .join(TicketEvent, col(TicketEvent.id) == Attachment.event_id)
+        .where(
+            Attachment.ticket_id == ticket.id,
+            Attachment.kind == "photo",
+            TicketEvent.actor_role == "resident",
         )
-    ).all()
+        .order_by(col(Attachment.id))
+    ).all()  # what the residents showed; the handler's own photos are on the timeline
     view = home_view(session, ticket.home_id) if ticket.home_id else None
     reporter = session.get(Person, ticket.reporter_id)
     context: dict[str, Any] = {
@@ -274,11 +279,12 @@ def _task_card(
     policy: Policy,
     template: str = "cases.task",
     recipients: list[int] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Send the task card to whoever must act; property staff see the complainant only if allowed."""
     targets = holders_of(session, ticket) if recipients is None else recipients
-    open_card = card_context(session, ticket, private=False)
-    private_card = card_context(session, ticket, private=True)
+    open_card = {**card_context(session, ticket, private=False), **(extra or {})}
+    private_card = {**card_context(session, ticket, private=True), **(extra or {})}
     for person_id in targets:
         private = not ticket.share_contact and _is_property_only(session, person_id)
         push(
@@ -339,7 +345,7 @@ def dispatch(session: Session, ticket: Ticket, now: datetime, policy: Policy) ->
 # --- the handler's actions ------------------------------------------------------------------------
 
 
-def _require_holder(session: Session, ticket: Ticket, person_id: int) -> Actor:
+def require_holder(session: Session, ticket: Ticket, person_id: int) -> Actor:
     """The actor when this person may work the ticket: its handler, or staff of the level holding it."""
     if ticket.state not in OPEN_STATES:
         raise CaseError("not_open")
@@ -360,7 +366,9 @@ def _role_at(session: Session, person_id: int, ticket: Ticket) -> str | None:
 
 def accept(session: Session, ticket: Ticket, person_id: int, now: datetime, policy: Policy) -> None:
     """The handler takes the ticket on: the accept clock stops and the resolve clock runs."""
-    actor = _require_holder(session, ticket, person_id)
+    actor = require_holder(session, ticket, person_id)
+    if ticket.state == "waiting_for_resident":
+        raise CaseError("waiting")
     if ticket.state not in ("new", "assigned"):
         raise CaseError("already_accepted")
     ticket.holder_id = person_id
@@ -381,27 +389,41 @@ def accept(session: Session, ticket: Ticket, person_id: int, now: datetime, poli
 
 
 def add_progress(
-    session: Session, ticket: Ticket, person_id: int, note: str, now: datetime, policy: Policy
+    session: Session,
+    ticket: Ticket,
+    person_id: int,
+    note: str,
+    now: datetime,
+    policy: Policy,
+    photos: list[tuple[str, str]] | None = None,
 ) -> None:
-    """The handler posts progress; the residents see it."""
-    actor = _require_holder(session, ticket, person_id)
-    _event(session, ticket, actor, "progress", note, now)
+    """The handler posts progress (a note, and photos if any); the residents see it."""
+    actor = require_holder(session, ticket, person_id)
+    event = _event(session, ticket, actor, "progress", note, now)
+    _attach(session, ticket, event, photos or [])
     push(
         session,
         ticket,
         residents_of(session, ticket),
         "cases.progress",
-        {"role": actor.role, "note": note},
+        {"role": actor.role, "note": note, "_photos": [list(p) for p in photos or []]},
         now,
         policy,
     )
+
+
+def _attach(session: Session, ticket: Ticket, event: TicketEvent, photos: list[tuple[str, str]]) -> None:
+    for channel, ref in photos[:5]:
+        session.add(
+            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)  # type: ignore[arg-type]
+        )
 
 
 def ask_resident(
     session: Session, ticket: Ticket, person_id: int, question: str, now: datetime, policy: Policy
 ) -> None:
     """The handler needs something from the resident: the clock pauses until they answer."""
-    actor = _require_holder(session, ticket, person_id)
+    actor = require_holder(session, ticket, person_id)
     if ticket.state == "waiting_for_resident":
         raise CaseError("waiting")
     ticket.paused_state, ticket.state, ticket.paused_at = ticket.state, "waiting_for_resident", now
@@ -419,10 +441,10 @@ def ask_resident(
     )
 
 
-def resident_answered(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> None:
-    """The resident added something while the ticket waited for them: the clocks run again, shifted."""
+def _resume(ticket: Ticket, now: datetime, policy: Policy) -> bool:
+    """Restart the clocks of a paused ticket, every deadline shifted by the time it waited."""
     if ticket.state != "waiting_for_resident" or ticket.paused_at is None:
-        return
+        return False
     paused = now - ticket.paused_at
     for name in ("accept_due_at", "resolve_due_at", "clock_started_at", "clock_due_at"):
         value = getattr(ticket, name)
@@ -430,6 +452,13 @@ def resident_answered(session: Session, ticket: Ticket, now: datetime, policy: P
             setattr(ticket, name, value + paused)
     ticket.state, ticket.paused_at, ticket.paused_state = ticket.paused_state or "accepted", None, ""
     _recompute(ticket, policy)
+    return True
+
+
+def resident_answered(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> None:
+    """The resident added something while the ticket waited for them: the clocks run again, shifted."""
+    if not _resume(ticket, now, policy):
+        return
     push(
         session, ticket, holders_of(session, ticket), "cases.answered", {}, now, policy, task_buttons(ticket)
     )
@@ -439,7 +468,7 @@ def request_transfer(
     session: Session, ticket: Ticket, person_id: int, reason: str, now: datetime, policy: Policy
 ) -> None:
     """A designated handler cannot hand a ticket back; they ask the community staff, who decide."""
-    actor = _require_holder(session, ticket, person_id)
+    actor = require_holder(session, ticket, person_id)
     if not reason.strip():
         raise CaseError("reason_required")
     if ticket.transfer_requested_by is not None:
@@ -485,8 +514,10 @@ def decide_transfer(
             if ticket.level == "grid":
                 ticket.level = "community"
                 ticket.holder_node_id = level_node(session, ticket, "community")
-            if ticket.state in ("assigned", "accepted"):
-                ticket.state = "new" if ticket.state == "assigned" else ticket.state
+            if ticket.state in ("assigned", "accepted", "reopened"):
+                # Back in the community's queue: whoever is assigned next accepts it afresh.
+                ticket.state = "new"
+                _start_clock(ticket, "accept", now, policy)
     else:
         _event(session, ticket, actor, "transfer_rejected", reason, now)
     push(session, ticket, [requester], "cases.transfer_decided", {"approved": approve}, now, policy)
@@ -513,6 +544,21 @@ def assign(
         raise CaseError("worker_outside")
     ticket.holder_id = worker_id
     ticket.transfer_requested_by, ticket.transfer_reason = None, ""
+    escalated = session.exec(
+        select(TicketEvent.id).where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == "escalated")
+    ).first()
+    if ticket.level == "community" and escalated is None:
+        # From the community's queue to a grid worker: the ladder starts at the grid, as after dispatch.
+        grid = (
+            session.exec(
+                select(Grid).where(Grid.community_id == ticket.holder_node_id, Grid.worker_id == worker_id)
+            ).first()
+            or session.exec(
+                select(Grid).where(Grid.community_id == ticket.holder_node_id, Grid.backup_id == worker_id)
+            ).first()
+        )
+        if grid is not None:
+            ticket.level, ticket.grid_id = "grid", grid.id
     if ticket.state in ("new", "assigned"):
         ticket.state = "assigned"
         if ticket.clock_stage != "accept":
@@ -534,24 +580,24 @@ def resolve(
     policy: Policy,
 ) -> None:
     """The handler closes the work with a closure kind and a note; residents are asked to rate it."""
-    actor = _require_holder(session, ticket, person_id)
+    actor = require_holder(session, ticket, person_id)
     if kind not in CLOSURE_KINDS:
         raise CaseError("bad_kind")
     if not note.strip():
         raise CaseError("note_required")
     if facility and kind in ("fixed", "partly_fixed") and not photos:
         raise CaseError("photo_required")  # facility repairs are closed with an "after" photo
-    if ticket.state == "waiting_for_resident":
-        resident_answered(session, ticket, now, policy)
+    _resume(ticket, now, policy)  # resolving while waiting: the pause ends, nobody answered
     if ticket.accepted_at is None:
         ticket.accepted_at = now
     ticket.state, ticket.closure_kind, ticket.resolved_at = "resolved", kind, now
+    ticket.rating, ticket.rating_comment = (
+        "",
+        "",
+    )  # a new result waits for a new rating; unrated is not satisfied
     ticket.transfer_requested_by, ticket.transfer_reason = None, ""
     event = _event(session, ticket, actor, "resolved", note, now)
-    for channel, ref in photos[:5]:
-        session.add(
-            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)  # type: ignore[arg-type]
-        )
+    _attach(session, ticket, event, photos)
     _start_clock(ticket, "followup", now, policy)
     buttons = [
         [
@@ -560,7 +606,7 @@ def resolve(
             {"data": f"f:d:{ticket.id}", "label": "rate_dissatisfied"},
         ]
     ]
-    context = {"role": actor.role, "kind": kind, "note": note}
+    context = {"role": actor.role, "kind": kind, "note": note, "_photos": [list(p) for p in photos[:5]]}
     push(
         session,
         ticket,
@@ -597,7 +643,7 @@ def rate(
     _climb(session, ticket, now)
     _start_clock(ticket, "resolve", now, policy)
     _event(session, ticket, SYSTEM, "reopened", ticket.level, now)
-    _task_card(session, ticket, now, policy, "cases.reopened")
+    _task_card(session, ticket, now, policy, "cases.reopened", extra={"comment": ticket.rating_comment})
     supervisors = staff_at(session, ticket.holder_node_id, LEVEL_ROLES.get(ticket.level, ()))
     push(
         session,
@@ -635,6 +681,7 @@ def close_duplicate(
             session.add(TicketFollower(ticket_id=original.id, person_id=person_id, joined_at=now))  # type: ignore[arg-type]
             original.weight += 1
     ticket.state, ticket.duplicate_of, ticket.closed_at = "duplicate", original.id, now
+    ticket.transfer_requested_by, ticket.transfer_reason = None, ""
     ticket.clock_stage, ticket.clock_due_at, ticket.next_due_at = "", None, None
     _event(session, ticket, Actor(staff_id, role), "duplicate", f"#{original.id}", now)
     push(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
@@ -11,6 +12,9 @@ from sqlmodel import Session, col, select
 from db import cases
 from db.models import Ticket
 from db.sla import Policy
+
+log = logging.getLogger(__name__)
+RETRY_BROKEN = timedelta(minutes=10)
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Ticket]:
@@ -41,7 +45,14 @@ def sweep(
             if not due:
                 break
             for ticket in due:
-                outcome = cases.step(session, ticket, now, policy)
+                try:
+                    with session.begin_nested():
+                        outcome = cases.step(session, ticket, now, policy)
+                except Exception:
+                    # One broken ticket must not stop the sweep for every ticket behind it: set it aside.
+                    log.exception("sweep: ticket %s failed; retrying in %s", ticket.id, RETRY_BROKEN)
+                    ticket.next_due_at = now + RETRY_BROKEN
+                    outcome = "failed"
                 done[outcome or "nothing"] += 1
             session.commit()
         if len(due) < batch:

@@ -201,5 +201,6 @@ def withdraw(session: Session, ticket: Ticket, person_id: int, now: datetime) ->
             ticket.weight = max(1, ticket.weight - 1)
             _event(session, ticket, now, person_id, "resident", "left")
         return
-    ticket.state = "withdrawn"
+    ticket.state, ticket.closed_at = "withdrawn", now
+    ticket.clock_stage, ticket.clock_due_at, ticket.next_due_at = "", None, None  # nothing left to chase
     _event(session, ticket, now, person_id, "resident", "withdrawn")

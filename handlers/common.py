@@ -10,9 +10,16 @@ MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not
 
 def menu_buttons(ctx: Context) -> list[list[Button]]:
     """The buttons that stand in for the command menu (the web chat has no slash menu)."""
-    rows = [[Button("cmd:/report", "report"), Button("cmd:/my", "my")]]
-    if ctx.roles():
+    roles = {grant.role for grant in ctx.roles()}
+    rows: list[list[Button]] = []
+    if roles & {"grid_worker", "community_staff", "street_staff", "department_staff", "property_staff"}:
+        rows.append([Button("cmd:/tasks", "tasks")])
+    if roles & {"community_staff", "street_staff", "department_staff", "property_staff", "admin"}:
+        rows.append([Button("cmd:/queue", "queue"), Button("cmd:/stats", "stats")])
+    if roles & {"community_staff", "street_staff", "admin"}:
         rows.append([Button("cmd:/pending", "pending")])
+    if ctx.residencies() or not roles:
+        rows.append([Button("cmd:/report", "report"), Button("cmd:/my", "my")])
     rows.append([Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
     return rows
 

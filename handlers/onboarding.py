@@ -169,9 +169,14 @@ def _grid(buttons: list[Button], per_row: int) -> list[list[Button]]:
 
 
 def help_(ctx: Context) -> list[Reply]:
-    """`/help`: the commands this person can use."""
-    is_staff = bool(ctx.roles())  # type: ignore[arg-type]
-    return [Reply("onboarding.help", {"staff": is_staff}, menu_buttons(ctx))]  # type: ignore[arg-type]
+    """`/help`: the commands this person can use, by their roles."""
+    roles = {grant.role for grant in ctx.roles()}
+    context = {
+        "resident": bool(ctx.residencies()),
+        "worker": bool(roles & {"grid_worker", "community_staff", "street_staff", "department_staff"}),
+        "staff": bool(roles - {"grid_worker"}),
+    }
+    return [Reply("onboarding.help", context, menu_buttons(ctx))]
 
 
 def lang(ctx: Context) -> list[Reply]:

@@ -10,9 +10,26 @@ from handlers.context import Context
 from handlers.types import Inbound, Reply
 
 TICKET_CODE = re.compile(r"^[#＃]\s*(\d{1,12})$")
-FLOWS = {"report": report.on_message, "note": progress.on_message, "join": onboarding.on_message}
-FLOWS.update({"task": tasks.on_message, "followup": followup.on_message})
-FLOWS["queue"] = queue.on_message
+FLOWS = {
+    "report": report.on_message,
+    "note": progress.on_message,
+    "join": onboarding.on_message,
+    "task": tasks.on_message,
+    "followup": followup.on_message,
+    "queue": queue.on_message,
+}
+MENU_COMMANDS = (
+    "/report",
+    "/my",
+    "/help",
+    "/lang",
+    "/pending",
+    "/start",
+    "/cancel",
+    "/tasks",
+    "/queue",
+    "/stats",
+)
 
 
 def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -28,7 +45,7 @@ def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
         return _command(ctx, *command)
     code = TICKET_CODE.match(inbound.text.strip())
     if code and ctx.state.flow in ("", "join"):
-        return progress.show(ctx, parse_id(code.group(1)))
+        return _ticket_by_code(ctx, parse_id(code.group(1)))
     handler = FLOWS.get(ctx.state.flow)
     if handler is not None:
         return handler(ctx, inbound)
@@ -37,6 +54,16 @@ def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
             return onboarding.redeem(ctx, inbound.text)
         return onboarding.start(ctx, "")
     return [Reply("common.idle", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
+
+
+def _ticket_by_code(ctx: Context, ticket_id: int | None) -> list[Reply]:
+    """`#12`: the resident's page of their ticket, or the task card for whoever may work it."""
+    replies = progress.show(ctx, ticket_id)
+    if replies and replies[0].template == "progress.not_found" and ticket_id and ctx.roles():
+        card = tasks.card_for_code(ctx, ticket_id)
+        if card is not None:
+            return [card]
+    return replies
 
 
 def _command(ctx: Context, name: str, args: str) -> list[Reply]:
@@ -85,13 +112,7 @@ def _button(ctx: Context, data: str) -> list[Reply]:
     prefix = data.split(":", 1)[0]
     if prefix == "cmd":
         name = data[4:]
-        if name == "/tasks":  # the task card's "back to my tasks"
-            return _command(ctx, name, "")
-        if name in ("/queue", "/stats"):
-            return _command(ctx, name, "")
-        if name in ("/report", "/my", "/help", "/lang", "/pending", "/start", "/cancel"):
-            return _command(ctx, name, "")
-        return [stale()]
+        return _command(ctx, name, "") if name in MENU_COMMANDS else [stale()]
     if prefix == "l":
         return onboarding.set_lang(ctx, data)
     if prefix == "j":

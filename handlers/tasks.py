@@ -9,8 +9,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
 from db import cases, tickets
-from db.models import Attachment as StoredAttachment
-from db.models import Grid, Person, Ticket, TicketEvent
+from db.models import Grid, Person, Ticket
 from handlers.common import parse_id, stale
 from handlers.context import Context
 from handlers.types import Attachment, Button, Inbound, Reply
@@ -45,14 +44,7 @@ def _property_only(ctx: Context) -> bool:
 
 def _check(ctx: Context, ticket: Ticket) -> None:
     """The holder rule of db.cases, asked before a flow starts so nobody types a note in vain."""
-    if ticket.state not in tickets.OPEN_STATES:
-        raise cases.CaseError("not_open")
-    if ticket.holder_id == ctx.person_id:
-        return
-    roles = cases.LEVEL_ROLES.get(ticket.level)
-    if roles and cases.jurisdiction_covers(ctx.session, ctx.person_id, ticket, roles) is not None:
-        return
-    raise cases.CaseError("not_yours")
+    cases.require_holder(ctx.session, ticket, ctx.person_id)
 
 
 def _wake(ctx: Context) -> None:
@@ -163,6 +155,18 @@ def card(ctx: Context, ticket: Ticket) -> Reply:
         [*rows, [Button("cmd:/tasks", "tasks.btn_list")]],
         photos=[Attachment("photo", ref) for channel, ref in photos if channel == ctx.person.channel],
     )
+
+
+def card_for_code(ctx: Context, ticket_id: int) -> Reply | None:
+    """The task card of `#code` when this person may work the ticket, else None."""
+    ticket = ctx.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    try:
+        _check(ctx, ticket)
+    except cases.CaseError:
+        return None
+    return card(ctx, ticket)
 
 
 # --- buttons ---------------------------------------------------------------------------------------
@@ -318,25 +322,12 @@ def _progress(ctx: Context, ticket: Ticket, text: str, photos: list[list[str]]) 
         if photos:
             return [Reply("tasks.progress_need_text", {"code": ticket.id}, [_cancel_row()])]
         return [Reply("tasks.ask_progress", {"code": ticket.id}, [_cancel_row()])]
-    cases.add_progress(ctx.session, ticket, ctx.person_id, text, ctx.now, ctx.policy)
     photo = data.get("photo")
-    if photo:
-        _attach_to_last_event(ctx, ticket, "progress", photo[0], photo[1])
+    photos = [(str(photo[0]), str(photo[1]))] if photo else []
+    cases.add_progress(ctx.session, ticket, ctx.person_id, text, ctx.now, ctx.policy, photos)
     ctx.state.clear()
     _wake(ctx)
     return [Reply("tasks.progress_sent", {"code": ticket.id, "photo": bool(photo)})]
-
-
-def _attach_to_last_event(ctx: Context, ticket: Ticket, kind: str, channel: str, ref: str) -> None:
-    """db.cases.add_progress takes no photos: put the photo on the event it has just written."""
-    event_id = ctx.session.exec(
-        select(TicketEvent.id)
-        .where(TicketEvent.ticket_id == ticket.id, TicketEvent.kind == kind)
-        .order_by(col(TicketEvent.id).desc())
-    ).first()
-    ctx.session.add(
-        StoredAttachment(ticket_id=ticket.id, event_id=event_id, kind="photo", channel=channel, ref=ref)  # type: ignore[arg-type]
-    )
 
 
 def _ask_or_transfer(ctx: Context, ticket: Ticket, step: str, text: str) -> list[Reply]:

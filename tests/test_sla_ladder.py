@@ -590,13 +590,16 @@ def test_restart_mid_ladder_changes_nothing(
     t0 = cast.clock.now()
     assert sweep_at(cast, t0 + 12 * HOUR) == Counter(reminder_50=1)
 
+    class Killed(BaseException):
+        """The process dying mid-sweep: not an error the sweep may catch and carry on from."""
+
     def crash(*args: object, **kwargs: object) -> None:
-        raise RuntimeError("killed mid-sweep")
+        raise Killed
 
     cast.clock.current = t0 + 20 * HOUR
     with monkeypatch.context() as patch:
         patch.setattr(cases, "push", crash)
-        with pytest.raises(RuntimeError):
+        with pytest.raises(Killed):
             sweep(cast.app.sessions, cast.clock.now(), cast.app.policy)
     assert ticket(cast, code).reminders_sent == 1  # the killed transaction left no trace
     assert len(pushes(cast, code, "cases.reminder")) == 1
@@ -624,3 +627,26 @@ def test_restart_mid_ladder_changes_nothing(
     assert kinds(cast, code).count("supervisor_alert") == 1
     assert len(pushes(cast, code, "cases.escalated")) == 3
     assert len(pushes(cast, code, "cases.supervise")) == 1
+
+
+def test_a_broken_ticket_is_set_aside_and_the_rest_are_swept(
+    cast: Cast, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One ticket whose step fails must not stop reminders for every ticket behind it."""
+    first = report(cast, "环境卫生")
+    second = report(cast, "噪音扰民")
+    t0 = cast.clock.now()
+    real_step = cases.step
+
+    def flaky(session: object, ticket: object, now: object, policy: object) -> str:
+        if getattr(ticket, "id", None) == first:
+            raise ValueError("a bug in one ticket's data")
+        return real_step(session, ticket, now, policy)  # type: ignore[arg-type]
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cases, "step", flaky)
+        done = sweep(cast.app.sessions, t0 + 12 * HOUR, cast.app.policy)
+    assert done == Counter(failed=1, reminder_50=1)
+    assert ticket(cast, second).reminders_sent == 1
+    assert ticket(cast, first).next_due_at == t0 + 12 * HOUR + timedelta(minutes=10)
+    assert sweep_at(cast, t0 + 12 * HOUR + timedelta(minutes=10)) == Counter(reminder_50=1)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "report", "my", "help", "lang", "cancel")
+COMMANDS = ("start", "report", "my", "tasks", "queue", "stats", "help", "lang", "cancel")
 TEXT_LIMIT = 4096
 
 

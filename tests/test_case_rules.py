@@ -1,0 +1,139 @@
+"""Rules of a ticket's life that users notice: what a resolve, a transfer or an assignment does next."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlmodel import col, select
+
+from bot.bootstrap import App
+from db import cases
+from db.models import Outbox, Ticket
+from tests.support.chat import ChatUser
+from tests.test_tasks_flow import inbox, person_id
+
+
+@pytest.fixture
+def worker(app: App) -> ChatUser:
+    user = ChatUser(app.service, "grid-1", name="刘网格")
+    user.say("/start DEMO-GRID")
+    return user
+
+
+@pytest.fixture
+def staff(app: App) -> ChatUser:
+    user = ChatUser(app.service, "staff-1", name="张主任")
+    user.say("/start DEMO-STAFF")
+    return user
+
+
+def act(app: App, fn: object, ticket_id: int, *args: object) -> None:
+    """Run one db.cases rule on a ticket and commit, as a handler turn would."""
+    with app.sessions() as session:
+        ticket = session.get(Ticket, ticket_id)
+        fn(session, ticket, *args)  # type: ignore[operator]
+        session.commit()
+
+
+def row(app: App, ticket_id: int) -> Ticket:
+    with app.sessions() as session:
+        found = session.get(Ticket, ticket_id)
+        assert found is not None
+        return found
+
+
+def templates_to(app: App, person: int) -> list[str]:
+    with app.sessions() as session:
+        rows = session.exec(select(Outbox).where(Outbox.person_id == person).order_by(col(Outbox.id))).all()
+    return [r.template for r in rows]
+
+
+def test_resolving_a_waiting_ticket_does_not_claim_the_resident_answered(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("噪音扰民", "楼上半夜装修")
+    code = row(app, 1).id
+    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
+    act(app, cases.ask_resident, code, me, "几点开始的？", now, policy)
+    act(app, cases.resolve, code, me, "fixed", "已劝导", [], False, now, policy)
+    assert row(app, code).state == "resolved"
+    assert "cases.answered" not in templates_to(app, me)
+
+
+def test_progress_photo_and_after_photos_reach_the_resident(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("公共设施损坏", "单元门禁坏了")
+    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
+    act(app, cases.accept, 1, me, now, policy)
+    act(app, cases.add_progress, 1, me, "配件已订", now, policy, [("web", "progress.png")])
+    act(app, cases.resolve, 1, me, "fixed", "已更换", [("web", "after.png")], True, now, policy)
+    with app.sessions() as session:
+        rows = session.exec(select(Outbox).where(Outbox.person_id == person_id(app, owner))).all()
+    photos = {r.template: r.context.get("_photos") for r in rows}
+    assert photos["cases.progress"] == [["web", "progress.png"]]
+    assert photos["cases.resolved"] == [["web", "after.png"]]
+
+
+def test_a_second_resolution_waits_for_a_new_rating(app: App, owner: ChatUser, worker: ChatUser) -> None:
+    owner.report("环境卫生", "垃圾桶满了")
+    me, resident, now, policy = person_id(app, worker), person_id(app, owner), app.clock.now(), app.policy
+    act(app, cases.resolve, 1, me, "fixed", "已清运", [], False, now, policy)
+    act(app, cases.rate, 1, resident, "dissatisfied", "还是满的", now, policy)
+    assert row(app, 1).state == "reopened"
+    act(app, cases.resolve, 1, me, "fixed", "再次清运", [], False, now, policy)
+    assert (
+        row(app, 1).rating == ""
+    )  # unrated until they rate again: not counted as dissatisfied, nor satisfied
+
+
+def test_the_reopened_task_card_carries_the_residents_comment(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("环境卫生", "垃圾桶满了")
+    me, resident, now, policy = person_id(app, worker), person_id(app, owner), app.clock.now(), app.policy
+    act(app, cases.resolve, 1, me, "fixed", "已清运", [], False, now, policy)
+    act(app, cases.rate, 1, resident, "dissatisfied", "还是满的，有味道", now, policy)
+    asyncio.run(app.dispatcher.drain())
+    assert any("还是满的，有味道" in body["text"] for body in inbox(app, worker))
+
+
+def test_accepting_a_paused_ticket_says_it_waits_for_the_resident(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("噪音扰民", "夜里装修")
+    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
+    act(app, cases.ask_resident, 1, me, "哪一户？", now, policy)
+    with pytest.raises(cases.CaseError) as refused:
+        act(app, cases.accept, 1, me, now, policy)
+    assert refused.value.reason == "waiting"
+
+
+def test_assigning_from_the_community_queue_starts_the_ladder_at_the_grid(
+    app: App, owner: ChatUser, staff: ChatUser
+) -> None:
+    owner.report("环境卫生", "楼道堆物")  # no grid worker joined yet: the community queue
+    assert (row(app, 1).level, row(app, 1).holder_id) == ("community", None)
+    worker = ChatUser(app.service, "grid-late")
+    worker.say("/start DEMO-GRID")
+    act(app, cases.assign, 1, person_id(app, staff), person_id(app, worker), app.clock.now(), app.policy)
+    assigned = row(app, 1)
+    assert (assigned.level, assigned.holder_id, assigned.state) == (
+        "grid",
+        person_id(app, worker),
+        "assigned",
+    )
+    assert assigned.grid_id is not None
+
+
+def test_an_approved_transfer_of_an_accepted_ticket_goes_back_to_the_queue(
+    app: App, owner: ChatUser, worker: ChatUser, staff: ChatUser
+) -> None:
+    owner.report("物业收费", "物业费收取标准不公示")
+    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
+    act(app, cases.accept, 1, me, now, policy)
+    act(app, cases.request_transfer, 1, me, "属于物业公司职责", now, policy)
+    act(app, cases.decide_transfer, 1, person_id(app, staff), True, now, policy)
+    back = row(app, 1)
+    assert (back.state, back.holder_id, back.level, back.clock_stage) == ("new", None, "community", "accept")
