@@ -191,8 +191,9 @@ class WebChat:
                 button=body.button,
                 location=location,
             )
+            # A button or a menu entry shows its label in the user's bubble, typed text itself.
             shown: dict[str, Any] = {
-                "text": body.label if body.button is not None else body.text[:MAX_WEB_TEXT]
+                "text": body.label if body.button is not None or body.label else body.text
             }
             if location is not None:
                 shown = {"text": "📍", "location": [location.latitude, location.longitude]}

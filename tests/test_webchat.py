@@ -1,0 +1,263 @@
+"""The web chat over HTTP: session and CSRF, sending, exactly-once, escaping, photo uploads and access."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import struct
+import zlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import func, select
+
+from bot.bootstrap import App
+from bot.web import create_web_app
+from db.models import Attachment, InboundLog, Ticket, WebMessage
+
+_ids = itertools.count(1)
+
+
+def png_bytes(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (7, 193, 96)) -> bytes:
+    """A small, valid PNG image of one colour."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes(rgb) * width
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(row * height))
+        + chunk(b"IEND", b"")
+    )
+
+
+class Browser:
+    """One phone's session with the web chat: opens the page, then sends like the page's script does."""
+
+    def __init__(self, app: App) -> None:
+        self.client = TestClient(create_web_app(app))
+        self.page = self.client.get("/chat")
+        match = re.search(r'<meta name="csrf-token" content="([^"]+)">', self.page.text)
+        assert match, "the page carries no CSRF token"
+        self.csrf = match.group(1)
+        self.messages: list[dict[str, Any]] = []
+
+    def post(self, body: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+        """Post to /chat/api/send with the page's headers (plus or minus some)."""
+        return self.client.post(
+            "/chat/api/send", json=body, headers={"X-CSRF-Token": self.csrf, **(headers or {})}
+        )
+
+    def say(self, text: str, message_id: str | None = None) -> list[dict[str, Any]]:
+        """Type a message; returns the whole conversation as the response lists it."""
+        response = self.post({"id": message_id or f"m{next(_ids)}", "text": text})
+        assert response.status_code == 200, response.text
+        self.messages = response.json()["messages"]
+        return self.messages
+
+    def press(self, label: str) -> list[dict[str, Any]]:
+        """Press the newest button whose label contains `label`."""
+        for message in reversed(self.messages):
+            for row in message.get("buttons", []):
+                for text, data in row:
+                    if label in text:
+                        response = self.post({"id": f"b{next(_ids)}", "button": data, "label": text})
+                        assert response.status_code == 200, response.text
+                        self.messages = response.json()["messages"]
+                        return self.messages
+        raise AssertionError(f"no button {label!r}")
+
+    def upload(
+        self, data: bytes, filename: str = "photo.png", mime: str = "image/png", message_id: str = ""
+    ) -> Any:
+        """Upload a file the way the page's 📷 button does."""
+        response = self.client.post(
+            "/chat/api/photo",
+            files={"file": (filename, data, mime)},
+            data={"id": message_id or f"p{next(_ids)}", "caption": ""},
+            headers={"X-CSRF-Token": self.csrf},
+        )
+        if response.status_code == 200:
+            self.messages = response.json()["messages"]
+        return response
+
+    @property
+    def last_reply(self) -> str:
+        """The text of the bot's newest message."""
+        return next(m["text"] for m in reversed(self.messages) if m["outgoing"])
+
+
+@pytest.fixture
+def phone(app: App) -> Iterator[Browser]:
+    """A resident's phone with the chat page open (not joined yet)."""
+    browser = Browser(app)
+    yield browser
+    browser.client.close()
+
+
+def count(app: App, model: Any) -> int:
+    with app.sessions() as session:
+        return int(session.exec(select(func.count()).select_from(model)).one())
+
+
+def start_report(phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    phone.press("报事")
+    phone.press("公共设施损坏")
+    phone.say("3号楼门口的路灯不亮了")
+    assert "请发送现场照片" in phone.last_reply
+
+
+def test_chat_page_sets_a_signed_session_cookie_and_embeds_a_csrf_token(app: App, phone: Browser) -> None:
+    cookie = phone.page.headers["set-cookie"]
+    assert phone.page.status_code == 200 and "linli_session=" in cookie
+    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert len(phone.csrf) >= 20
+    assert phone.say("/start DEMO-OWNER")  # the token from the page works with that cookie
+
+    # A cookie made up by hand (right shape, no valid signature) is not a session.
+    forged = base64.b64encode(json.dumps({"uid": "someone", "csrf": "x" * 32}).encode()).decode()
+    intruder = TestClient(create_web_app(app), cookies={"linli_session": forged + ".abc.def"})
+    response = intruder.post(
+        "/chat/api/send", json={"id": "f1", "text": "hi"}, headers={"X-CSRF-Token": "x" * 32}
+    )
+    assert response.status_code == 403
+    # Another page load gets its own token; this session's token is not accepted there.
+    other = Browser(app)
+    assert other.csrf != phone.csrf
+    assert other.post({"id": "o1", "text": "hi"}, headers={"X-CSRF-Token": phone.csrf}).status_code == 403
+
+
+def test_send_without_the_csrf_header_is_refused_and_stores_nothing(app: App, phone: Browser) -> None:
+    response = phone.client.post("/chat/api/send", json={"id": "n1", "text": "/start DEMO-OWNER"})
+    assert response.status_code == 403
+    assert count(app, WebMessage) == 0 and count(app, InboundLog) == 0
+    assert phone.client.get("/chat/api/messages").json() == {"messages": []}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}, {"Origin": "null"}],
+    ids=["sec-fetch-site", "foreign-origin", "null-origin"],
+)
+def test_cross_site_posts_are_refused(app: App, phone: Browser, headers: dict[str, str]) -> None:
+    response = phone.post({"id": "x1", "text": "/start DEMO-OWNER"}, headers=headers)
+    assert response.status_code == 403
+    assert count(app, WebMessage) == 0
+    # The same request from the page itself goes through.
+    same = phone.post({"id": "x2", "text": "/start DEMO-OWNER"}, headers={"Origin": "http://testserver"})
+    assert same.status_code == 200
+
+
+def test_joining_with_an_invite_answers_in_chinese(phone: Browser) -> None:
+    messages = phone.say("/start DEMO-OWNER")
+    assert [m["outgoing"] for m in messages] == [False, True]
+    assert messages[0]["text"] == "/start DEMO-OWNER"
+    assert "绑定成功" in messages[1]["text"] and "阳光花园 1栋 1单元 101" in messages[1]["text"]
+    assert ["📝 报事", "cmd:/report"] in messages[1]["buttons"][0]
+
+
+def test_the_same_client_message_id_is_processed_once(app: App, phone: Browser) -> None:
+    first = phone.say("/start DEMO-OWNER", message_id="same-id")
+    again = phone.say("/start DEMO-OWNER", message_id="same-id")
+    assert again == first  # the retry shows the answer, and nothing new
+    assert count(app, WebMessage) == 2
+
+    start_report(phone)
+    assert phone.upload(png_bytes(), message_id="photo-1").status_code == 200
+    assert phone.upload(png_bytes(), message_id="photo-1").status_code == 200
+    assert "已收到 1 张" in phone.last_reply
+    assert len(list((app.settings.files_dir).iterdir())) == 1  # a retried upload leaves no second file
+
+
+def test_markup_comes_back_as_plain_text_and_the_page_never_parses_it(app: App, phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    attack = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+    messages = phone.say(attack)
+    assert messages[-2] == {"id": messages[-2]["id"], "outgoing": False, "text": attack}
+    source = phone.page.text
+    assert not re.search(r"\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write", source)
+    assert "node.textContent = content" in source and "document.createTextNode(msg.text)" in source
+    assert "script-src 'self'" in phone.page.headers["content-security-policy"]
+    # An invite in the address is only put into the page when it is a plain code.
+    page = phone.client.get("/chat", params={"invite": '"><script>alert(3)</script>'}).text
+    assert "alert(3)" not in page
+
+
+def test_a_photo_during_a_report_is_stored_counted_and_filed(app: App, phone: Browser) -> None:
+    start_report(phone)
+    image = png_bytes()
+    response = phone.upload(image)
+    assert response.status_code == 200
+    assert "已收到 1 张照片" in phone.last_reply and "完成" in json.dumps(phone.messages, ensure_ascii=False)
+    [name] = next(m for m in reversed(phone.messages) if not m["outgoing"])["photos"]
+    assert (app.settings.files_dir / name).read_bytes() == image
+    phone.press("完成")
+    phone.press("跳过")
+    assert "照片：1 张" in phone.last_reply
+    phone.press("提交")
+    assert "工单编号 #1" in phone.last_reply
+    with app.sessions() as session:
+        [ticket] = session.exec(select(Ticket)).all()
+        refs = [(a.kind, a.channel, a.ref) for a in session.exec(select(Attachment)).all()]
+    assert ticket.category == "facility" and refs == [("photo", "web", name)]
+
+
+def test_a_file_that_is_not_an_image_is_refused(app: App, phone: Browser) -> None:
+    start_report(phone)
+    response = phone.upload(b"%PDF-1.7\n% not a photo\n", "bill.pdf", "application/pdf")
+    assert response.status_code == 415 and "JPEG" in response.json()["detail"]
+    # Calling it a PNG does not help: the bytes are checked, not the name.
+    assert phone.upload(b"<svg onload=alert(1)>", "x.png", "image/png").status_code == 415
+    assert not app.settings.files_dir.exists() or not list(app.settings.files_dir.iterdir())
+    assert "请发送现场照片" in phone.last_reply
+
+
+def test_an_oversized_photo_is_refused(app: App, phone: Browser) -> None:
+    start_report(phone)
+    limit = app.settings.max_upload_bytes
+    response = phone.upload(png_bytes() + b"\x00" * limit)
+    assert response.status_code == 413 and "MB" in response.json()["detail"]
+    assert not app.settings.files_dir.exists() or not list(app.settings.files_dir.iterdir())
+
+
+def test_only_the_uploader_can_fetch_a_photo(app: App, phone: Browser) -> None:
+    start_report(phone)
+    image = png_bytes()
+    phone.upload(image)
+    [name] = next(m for m in reversed(phone.messages) if not m["outgoing"])["photos"]
+    mine = phone.client.get(f"/chat/files/{name}")
+    assert mine.status_code == 200 and mine.content == image
+    assert mine.headers["content-type"] == "image/png"
+
+    neighbour = Browser(app)
+    neighbour.say("/start DEMO-OWNER2")
+    assert neighbour.client.get(f"/chat/files/{name}").status_code == 404
+    # Naming the file in a message of one's own does not unlock it either.
+    neighbour.say(f"/chat/files/{name}")
+    neighbour.say(name)
+    assert neighbour.client.get(f"/chat/files/{name}").status_code == 404
+    assert TestClient(create_web_app(app)).get(f"/chat/files/{name}").status_code == 404
+
+
+def test_a_ten_thousand_character_text_is_refused_and_changes_nothing(app: App, phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    phone.press("报事")
+    phone.press("公共设施损坏")
+    assert "请用文字描述问题" in phone.last_reply
+    phone.say("漏" * 10_000)
+    assert "太长" in phone.last_reply and "10000" in phone.last_reply
+    assert count(app, Ticket) == 0
+    # The draft is still waiting for its description, as it was.
+    phone.say("3号楼门口的路灯不亮了")
+    assert "请发送现场照片" in phone.last_reply
+    phone.press("跳过")
+    phone.press("跳过")
+    assert "描述：3号楼门口的路灯不亮了" in phone.last_reply
