@@ -283,16 +283,17 @@ def _task_card(
 ) -> None:
     """Send the task card to whoever must act; property staff see the complainant only if allowed."""
     targets = holders_of(session, ticket) if recipients is None else recipients
-    open_card = {**card_context(session, ticket, private=False), **(extra or {})}
-    private_card = {**card_context(session, ticket, private=True), **(extra or {})}
+    cards: dict[bool, dict[str, Any]] = {}
     for person_id in targets:
         private = not ticket.share_contact and _is_property_only(session, person_id)
+        if private not in cards:
+            cards[private] = {**card_context(session, ticket, private=private), **(extra or {})}
         push(
             session,
             ticket,
             [person_id],
             template,
-            private_card if private else open_card,
+            cards[private],
             now,
             policy,
             task_buttons(ticket),
