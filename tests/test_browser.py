@@ -127,6 +127,8 @@ def test_a_resident_reports_with_a_photo_and_finds_the_ticket(server: str, tmp_p
             shown = log.locator(".row.me .bubble img").last
             expect(shown).to_be_visible()
             assert shown.evaluate("img => img.complete && img.naturalWidth") == 160  # the stored photo loads
+            expect(log.locator(".row.pending")).to_have_count(0)  # the preview gave way to the stored photo
+            page.screenshot(path=str(ARTIFACTS / "chat-photo.png"))
             tap("完成")
             bot_says("问题发生在哪里")
             tap("跳过")
