@@ -105,7 +105,7 @@ class Dispatcher:
                 row.template,
                 context,
                 buttons,
-                photos=[Attachment("photo", ref) for ch, ref in photos if ch == identity.channel],
+                photos=[Attachment("photo", ref) for ch, ref in photos if ch in (identity.channel, "web")],
             )
             try:
                 message = self.renderer.render(reply, person.locale)

@@ -29,6 +29,7 @@ from handlers.context import Context
 from handlers.types import Inbound, Rendered, Reply
 
 log = logging.getLogger(__name__)
+Keep = Callable[[Session, int, list[Rendered]], None]
 
 
 @dataclass(slots=True)
@@ -102,16 +103,20 @@ class Service:
         insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
         return connection.execute(insert, params).first() is not None  # rowcount is -1 here on psycopg
 
-    def handle(self, inbound: Inbound) -> Outcome:
-        """Process one Inbound exactly once and return the rendered replies for its sender."""
+    def handle(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
+        """Process one Inbound exactly once and return the rendered replies for its sender.
+
+        `keep`, when given, runs in the same transaction with the identity id and the rendered replies, so
+        a channel that keeps its own history (the web chat) can never show less than what was committed.
+        """
         with self._lock(inbound.channel, inbound.user_ref):
             try:
-                return self._handle(inbound)
+                return self._handle(inbound, keep)
             except Exception:
                 log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
-                return self._failed(inbound)
+                return self._failed(inbound, keep)
 
-    def _handle(self, inbound: Inbound) -> Outcome:
+    def _handle(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
         with self.sessions() as session:
             now = self.clock.now()
             if inbound.update_id and not self._claim(session, inbound):
@@ -134,14 +139,16 @@ class Service:
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
             pushed = bool(ctx.pushed) or any(isinstance(row, OutboxRow) for row in session.new)
-            session.commit()  # committed before the resident sees any code or confirmation
             rendered = [self.renderer.render(r, who.locale) for r in replies]
+            if keep is not None:
+                keep(session, who.identity_id, rendered)
+            session.commit()  # committed before the resident sees any code or confirmation
             outcome = Outcome(rendered, who.identity_id, pushed=pushed)
         if outcome.pushed and self.on_push is not None:
             self.on_push()
         return outcome
 
-    def _failed(self, inbound: Inbound) -> Outcome:
+    def _failed(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
         """After an unexpected error: mark the update done so it cannot crash us again, and apologise."""
         with self.sessions() as session:
             if inbound.update_id:
@@ -155,8 +162,15 @@ class Service:
                 self.default_locale,
                 self.clock.now(),
             )
+            apology = [self.renderer.render(Reply("common.error"), who.locale)]
+            if keep is not None:
+                try:
+                    with session.begin_nested():
+                        keep(session, who.identity_id, apology)
+                except Exception:
+                    log.exception("keeping the apology for %s failed", inbound.update_id)
             session.commit()
-            return Outcome([self.renderer.render(Reply("common.error"), who.locale)], who.identity_id)
+            return Outcome(apology, who.identity_id)
 
 
 # Built once: these run on every turn, and building a statement costs more than running it on SQLite.

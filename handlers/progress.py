@@ -53,7 +53,9 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
             }
         )
         photos.extend(
-            Attachment("photo", f.ref) for f in files if f.kind == "photo" and f.channel == ctx.person.channel
+            Attachment("photo", f.ref)
+            for f in files
+            if f.kind == "photo" and f.channel in (ctx.person.channel, "web")
         )
     mine = ticket.reporter_id == ctx.person_id
     # Someone who joined with "me too" sees the problem, never the reporter's home.

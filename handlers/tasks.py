@@ -153,7 +153,9 @@ def card(ctx: Context, ticket: Ticket) -> Reply:
         "tasks.card",
         context,
         [*rows, [Button("cmd:/tasks", "tasks.btn_list")]],
-        photos=[Attachment("photo", ref) for channel, ref in photos if channel == ctx.person.channel],
+        photos=[
+            Attachment("photo", ref) for channel, ref in photos if channel in (ctx.person.channel, "web")
+        ],
     )
 
 

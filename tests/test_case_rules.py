@@ -137,3 +137,23 @@ def test_an_approved_transfer_of_an_accepted_ticket_goes_back_to_the_queue(
     act(app, cases.decide_transfer, 1, person_id(app, staff), True, now, policy)
     back = row(app, 1)
     assert (back.state, back.holder_id, back.level, back.clock_stage) == ("new", None, "community", "accept")
+
+
+def test_a_photo_taken_in_the_web_chat_reaches_a_grid_worker_on_telegram(app: App, owner: ChatUser) -> None:
+    stored = "Zr3v6mPq0xYt8Lk2Wn4Bs9Hd.png"  # a file the web chat stored: any channel can send its bytes
+    owner.say("/report")
+    owner.press("公共设施损坏")
+    owner.say("楼道灯坏了")
+    owner.photo(stored)
+    owner.press("完成")
+    owner.press("跳过")
+    owner.press("提交")
+    worker = ChatUser(app.service, "tg-worker", channel="telegram")
+    worker.say("/start DEMO-GRID")
+    holder = person_id(app, worker)
+    with app.sessions() as session:
+        ticket = session.exec(select(Ticket)).one()
+        ticket.holder_id = holder
+        session.commit()
+    worker.say(f"#{ticket.id}")
+    assert [p.ref for m in worker.last for p in m.photos] == [stored]

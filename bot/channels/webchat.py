@@ -11,7 +11,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from db.models import Identity, WebMessage
@@ -122,22 +122,20 @@ class WebChat:
         return any(name in (body.get("photos") or []) for body in bodies)
 
     def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
-        outcome = self.app.service.handle(inbound)
+        def keep(session: Session, identity_id: int, replies: list[Rendered]) -> None:
+            # Written in the turn's own transaction: the history shows exactly what was committed.
+            now = self.app.clock.now()
+            session.add(WebMessage(identity_id=identity_id, outgoing=False, body=shown, created_at=now))
+            for message in replies:
+                session.add(
+                    WebMessage(identity_id=identity_id, outgoing=True, body=_body(message), created_at=now)
+                )
+
+        outcome = self.app.service.handle(inbound, keep)
         if outcome.duplicate:
             for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
                 (self.app.settings.files_dir / name).unlink(missing_ok=True)
         identity_id = outcome.identity_id or self._identity_id(uid)
-        if not outcome.duplicate and identity_id is not None:
-            now = self.app.clock.now()
-            with self.app.sessions() as session:
-                session.add(WebMessage(identity_id=identity_id, outgoing=False, body=shown, created_at=now))
-                for message in outcome.replies:
-                    session.add(
-                        WebMessage(
-                            identity_id=identity_id, outgoing=True, body=_body(message), created_at=now
-                        )
-                    )
-                session.commit()
         return {"messages": self._messages(identity_id, after)}
 
     def _save(self, name: str, data: bytes) -> None:
