@@ -40,6 +40,7 @@ class Draft:
     latitude: float | None = None
     longitude: float | None = None
     location_text: str = ""
+    share_contact: bool = False
 
 
 def _event(
@@ -75,6 +76,7 @@ def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime)
         latitude=draft.latitude,
         longitude=draft.longitude,
         location_text=draft.location_text,
+        share_contact=draft.share_contact,
         created_at=now,
         updated_at=now,
     )

@@ -100,11 +100,13 @@ def _summary(ctx: Context) -> Reply:
             "photos": len(data.get("photos", [])),
             "location": _location_text(data),
             "home": data.get("home") or _label(ctx, data["home_id"]),
+            "share": bool(data.get("share")),
         },
         [
             [Button("r:ok", "submit")],
             [Button("r:e:c", "edit_category"), Button("r:e:d", "edit_description")],
             [Button("r:e:p", "edit_photos"), Button("r:e:l", "edit_location")],
+            [Button("r:s", "share_off" if data.get("share") else "share_on")],
             _cancel_row(),
         ],
     )
@@ -201,6 +203,10 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
         return [_ask_location(ctx)]
     if action == "ok" and step == "confirm":
         return _submit(ctx)
+    if action == "s" and step == "confirm":
+        # Whether the property company may see who reported (name, phone, home); off unless asked.
+        ctx.state.data["share"] = not ctx.state.data.get("share")
+        return [_summary(ctx)]
     return [stale()]
 
 
@@ -223,6 +229,7 @@ def _submit(ctx: Context) -> list[Reply]:
         latitude=data.get("latitude"),
         longitude=data.get("longitude"),
         location_text=str(data.get("location_text", "")),
+        share_contact=bool(data.get("share")),
     )
     ticket = tickets.file_ticket(ctx.session, draft, ctx.person_id, ctx.now)  # type: ignore[arg-type]
     cases.dispatch(ctx.session, ticket, ctx.now, ctx.policy)

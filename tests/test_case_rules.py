@@ -157,3 +157,32 @@ def test_a_photo_taken_in_the_web_chat_reaches_a_grid_worker_on_telegram(app: Ap
         session.commit()
     worker.say(f"#{ticket.id}")
     assert [p.ref for m in worker.last for p in m.photos] == [stored]
+
+
+@pytest.mark.parametrize("share", [False, True])
+def test_the_property_company_sees_the_complainant_only_when_allowed(
+    app: App, owner: ChatUser, staff: ChatUser, share: bool
+) -> None:
+    from db import org, people
+
+    with app.sessions() as session:
+        compound = org.find_node(session, "铁西区/北沟街道/英雄社区/阳光花园")
+        code = people.create_invite(session, "property_staff", app.clock.now(), node_id=compound.id).code  # type: ignore[union-attr]
+        session.commit()
+    company = ChatUser(app.service, "property-1", name="物业小王")
+    company.say(f"/start {code}")
+    owner.say("/report")
+    owner.press("物业服务")
+    owner.say("保洁很久没来了")
+    owner.press("跳过")
+    owner.press("跳过")
+    if share:
+        owner.press("允许物业看到")
+    owner.press("提交")
+    act(app, cases.assign, 1, person_id(app, staff), person_id(app, company), app.clock.now(), app.policy)
+    with app.sessions() as session:
+        [card] = session.exec(
+            select(Outbox).where(Outbox.person_id == person_id(app, company), Outbox.template == "cases.task")
+        ).all()
+    assert (card.context["home"] == "阳光花园 1栋 1单元 101") is share
+    assert card.context["building"] == "阳光花园 1栋"  # where to go, always

@@ -94,3 +94,19 @@ def test_voice_description_is_accepted(owner: ChatUser, app: App) -> None:
     with app.sessions() as session:
         [voice] = session.exec(select(Attachment).where(Attachment.kind == "voice")).all()
     assert voice.duration == 12
+
+
+def test_the_resident_decides_whether_the_property_company_sees_who_reported(
+    owner: ChatUser, app: App
+) -> None:
+    owner.say("/report")
+    owner.press("物业服务")
+    owner.say("保洁很久没来了")
+    owner.press("跳过")
+    owner.press("跳过")
+    assert "不向物业公开" in owner.text
+    owner.press("允许物业看到")
+    assert "联系方式：对物业公开" in owner.text
+    owner.press("提交")
+    [ticket] = tickets(app)
+    assert ticket.share_contact
