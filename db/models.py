@@ -249,6 +249,11 @@ class InboundLog(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message to push to a person, written in the transaction that decided it."""
 
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "urgent", "id"),
+        Index("ix_outbox_notice_status", "notice_id", "status"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     person_id: int = Field(foreign_key="person.id", index=True)
     template: str = Field(max_length=64)
@@ -261,6 +266,52 @@ class Outbox(SQLModel, table=True):
     not_before: datetime | None = _time(nullable=True, index=True)  # quiet hours hold non-urgent pushes
     urgent: bool = Field(default=False)
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
+    notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    # pending → sent | unreachable | failed | cancelled. A dispatcher leases a row until claimed_until;
+    # a lease that runs out (the dispatcher died) lets another one send it again.
+    status: str = Field(default="pending", max_length=12)
+    claimed_until: datetime | None = _time(nullable=True)
+
+
+class Notice(SQLModel, table=True):
+    """A notice or policy publicity sent to an audience: a node of the org tree, buildings, roles."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=12)  # policy | fees | meeting | outage | safety
+    title: str = Field(max_length=100)
+    body: str = Field(max_length=4000)
+    attachment_kind: str = Field(default="", max_length=10)  # photo | document
+    attachment_channel: str = Field(default="", max_length=16)
+    attachment_ref: str = Field(default="", max_length=200)
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    node_id: int = Field(foreign_key="org_node.id", index=True)
+    buildings: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    roles: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    urgent: bool = Field(default=False)
+    ack_required: bool = Field(default=False)
+    send_at: datetime = _time(nullable=False)
+    publicity_until: datetime | None = _time(nullable=True)
+    state: str = Field(default="scheduled", max_length=12)  # scheduled | sent | cancelled
+    audience_size: int = Field(default=0)
+    created_at: datetime = _time(nullable=False)
+    cancelled_at: datetime | None = _time(nullable=True)
+
+
+class NoticeAck(SQLModel, table=True):
+    """A resident's acknowledgement of a notice (once per person)."""
+
+    __tablename__ = "notice_ack"
+
+    notice_id: int = Field(foreign_key="notice.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    at: datetime = _time(nullable=False)
+
+
+class Mute(SQLModel, table=True):
+    """A notice kind a person chose not to receive (safety notices cannot be muted)."""
+
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    kind: str = Field(max_length=12, primary_key=True)
 
 
 class WebMessage(SQLModel, table=True):

@@ -1,14 +1,24 @@
-"""The outbox: pushes to people, written with the change that caused them and sent afterwards."""
+"""The outbox: pushes to people, written with the change that caused them and sent afterwards.
+
+A row is pending until a dispatcher leases it (claimed_until), sends it, and marks it sent. A dispatcher
+that dies mid-send leaves its lease to run out, and the row is sent again: only messages in flight at
+the crash can arrive twice, and nothing is lost. Two dispatchers never hold the same row at once.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from db.models import Outbox
+
+MAX_ATTEMPTS = 5
+TABLE = Outbox.__table__  # type: ignore[attr-defined]
 
 
 def enqueue(
@@ -21,6 +31,7 @@ def enqueue(
     not_before: datetime | None = None,
     urgent: bool = False,
     ticket_id: int | None = None,
+    notice_id: int | None = None,
 ) -> None:
     """Queue a message for a person in the current transaction."""
     session.add(
@@ -33,38 +44,121 @@ def enqueue(
             not_before=not_before,
             urgent=urgent,
             ticket_id=ticket_id,
+            notice_id=notice_id,
         )
     )
 
 
+def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Queue many messages in one statement (a broadcast); each dict holds the Outbox columns."""
+    if rows:
+        session.connection().execute(TABLE.insert(), rows)
+
+
+def _due_ids(now: datetime, limit: int, skip_locked: bool) -> Any:
+    query = (
+        sa_select(TABLE.c.id)
+        .where(
+            TABLE.c.status == "pending",
+            or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= now),
+            or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until <= now),
+        )
+        .order_by(TABLE.c.urgent.desc(), TABLE.c.id)
+        .limit(limit)
+    )
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Outbox]:
+    """Lease up to `limit` due rows, urgent first, then oldest; rows another dispatcher holds are skipped."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    ids = [row.id for row in session.connection().execute(_due_ids(now, limit, postgres))]
+    if not ids:
+        return []
+    taken = session.connection().execute(
+        update(TABLE)
+        .where(
+            TABLE.c.id.in_(ids),
+            TABLE.c.status == "pending",
+            or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until <= now),
+        )
+        .values(claimed_until=now + lease)
+        .returning(TABLE.c.id)
+    )
+    taken_ids = [row.id for row in taken]
+    if not taken_ids:
+        return []
+    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(taken_ids))).all()
+    return sorted(rows, key=lambda r: (not r.urgent, r.id or 0))
+
+
+_SENT = (
+    update(TABLE)
+    .where(TABLE.c.id == bindparam("b_id"))
+    .values(status="sent", sent_at=bindparam("b_now"), claimed_until=None, error="")
+)
+
+
+def mark_sent(session: Session, ids: Iterable[int], now: datetime) -> None:
+    """Record rows as sent (one executemany)."""
+    params = [{"b_id": i, "b_now": now} for i in ids]
+    if params:
+        session.connection().execute(_SENT, params)
+
+
+def mark_status(session: Session, outbox_id: int, status: str, error: str = "") -> None:
+    """Close a row for good: unreachable, failed or cancelled, with the reason."""
+    session.exec(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id)
+        .values(status=status, error=error[:200], claimed_until=None)
+    )
+
+
+def retry_later(session: Session, outbox_id: int, attempts: int, until: datetime, error: str) -> None:
+    """Count a failed attempt; try again after `until`, or give up after MAX_ATTEMPTS."""
+    done = attempts + 1 >= MAX_ATTEMPTS
+    session.exec(
+        update(Outbox)
+        .where(col(Outbox.id) == outbox_id)
+        .values(
+            attempts=attempts + 1,
+            error=error[:200],
+            claimed_until=None if done else until,
+            status="failed" if done else "pending",
+        )
+    )
+
+
+def release(session: Session, ids: Iterable[int]) -> None:
+    """Give leased rows back without counting an attempt (the channel asked us to wait)."""
+    ids = list(ids)
+    if ids:
+        session.exec(update(Outbox).where(col(Outbox.id).in_(ids)).values(claimed_until=None))
+
+
+def cancel_pending(session: Session, notice_id: int, now: datetime) -> int:
+    """Cancel what of a notice has not gone out yet; rows being sent right now are left to finish."""
+    result = session.exec(
+        update(Outbox)
+        .where(
+            col(Outbox.notice_id) == notice_id,
+            col(Outbox.status) == "pending",
+            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now),
+        )
+        .values(status="cancelled")
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def due(session: Session, now: datetime, limit: int = 100) -> list[Outbox]:
-    """Unsent messages whose time has come (quiet hours over), urgent first, then oldest first."""
+    """Pending rows whose time has come, urgent first (for reports and tests; sending uses claim)."""
     return list(
         session.exec(
             select(Outbox)
             .where(
-                col(Outbox.sent_at).is_(None),
-                Outbox.attempts < 5,
-                or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
+                col(Outbox.id).in_([r.id for r in session.connection().execute(_due_ids(now, limit, False))])
             )
             .order_by(col(Outbox.urgent).desc(), col(Outbox.id))
-            .limit(limit)
         ).all()
-    )
-
-
-def mark_sent(session: Session, outbox_id: int, now: datetime) -> bool:
-    """Claim a row as sent; False when another sender got it first."""
-    result = session.exec(
-        update(Outbox).where(Outbox.id == outbox_id, col(Outbox.sent_at).is_(None)).values(sent_at=now)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
-def mark_failed(session: Session, outbox_id: int, error: str) -> None:
-    """Count a failed attempt and keep the reason."""
-    session.exec(
-        update(Outbox)
-        .where(Outbox.id == outbox_id)
-        .values(attempts=Outbox.attempts + 1, error=error[:200], sent_at=None)
     )

@@ -21,7 +21,7 @@ def test_migrated_schema_matches_the_models(db_url: str) -> None:
 
 def test_downgrade_and_upgrade_again(db_url: str) -> None:
     config = alembic_config(db_url)
-    command.downgrade(config, "0001")
+    command.downgrade(config, "0001")  # through every step down
     command.upgrade(config, "head")
     engine = make_engine(db_url)
     with engine.connect() as connection:

@@ -12,11 +12,19 @@ class Unreachable(Exception):
     """The account blocked the bot or no longer exists; stop trying it."""
 
 
+class RetryLater(Exception):
+    """The platform asked us to slow down: send nothing more on this channel for `seconds`."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds} s")
+        self.seconds = seconds
+
+
 class Channel(Protocol):
     """A way to reach people: Telegram, the web chat, later WeChat."""
 
     name: str
 
     async def push(self, identity: Identity, message: Rendered) -> None:
-        """Deliver a message to the account; raise Unreachable when it can never arrive."""
+        """Deliver a message; raise Unreachable when it can never arrive, RetryLater when told to wait."""
         ...

@@ -23,11 +23,19 @@ from telegram import (
     ReplyKeyboardMarkup,
     Update,
 )
-from telegram.error import Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError, TimedOut
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.channels.base import Unreachable
+from bot.channels.base import RetryLater, Unreachable
 from bot.channels.webchat import FILE_NAME
 from db import inbound as inbound_log
 from db.models import Identity
@@ -221,13 +229,7 @@ class TelegramChannel:
                     offset=offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(
-                    float(
-                        exc.retry_after
-                        if isinstance(exc.retry_after, int | float)
-                        else exc.retry_after.total_seconds()
-                    )
-                )
+                await asyncio.sleep(_seconds(exc.retry_after))
                 continue
             except (NetworkError, TimedOut) as exc:
                 log.warning("Telegram getUpdates: %s", exc)
@@ -351,5 +353,17 @@ class TelegramChannel:
                         one_time_keyboard=True,
                     ),
                 )
-        except Forbidden as exc:
+        except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc
+        except RetryAfter as exc:  # 429: nothing more on this channel until retry_after has passed
+            raise RetryLater(_seconds(exc.retry_after)) from exc
+        except BadRequest as exc:
+            if "chat not found" in str(exc).lower():
+                raise Unreachable(str(exc)) from exc
+            raise
+
+
+def _seconds(value: object) -> float:
+    """retry_after as seconds, whether PTB gives an int or a timedelta."""
+    total = getattr(value, "total_seconds", None)
+    return float(total() if callable(total) else value)  # type: ignore[arg-type]
