@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError, load_settings
+from db.people import RESIDENT_KINDS, STAFF_ROLES
 
 
 def _settings_or_exit() -> Settings:
@@ -216,16 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--role",
         default="owner",
-        choices=[
-            "owner",
-            "tenant",
-            "grid_worker",
-            "property_staff",
-            "community_staff",
-            "street_staff",
-            "department_staff",
-            "admin",
-        ],
+        choices=[*RESIDENT_KINDS, *STAFF_ROLES],
         help="what the invite grants (default: owner)",
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")

@@ -8,21 +8,14 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from db import cases, tickets
+from db import cases, people, tickets
 from db.models import Grid, Person, Ticket
 from handlers.common import parse_id, stale
 from handlers.context import Context
 from handlers.types import Attachment, Button, Inbound, Reply
 
 FLOW = "task"
-WORK_ROLES = (
-    "grid_worker",
-    "property_staff",
-    "community_staff",
-    "street_staff",
-    "department_staff",
-    "admin",
-)
+WORK_ROLES = people.STAFF_ROLES  # everyone who may hold a ticket
 PHOTO_KINDS = ("fixed", "partly_fixed")  # closures of a facility repair that need an "after" photo
 ACTIONS = ("v", "a", "p", "q", "t", "r")
 LIST_LIMIT = 30

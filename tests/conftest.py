@@ -120,3 +120,19 @@ def neighbour(app: App) -> ChatUser:
     user = ChatUser(app.service, "owner-2", name="李强")
     user.say("/start DEMO-OWNER2")
     return user
+
+
+@pytest.fixture
+def worker(app: App) -> ChatUser:
+    """The grid worker of 英雄社区第一网格 (which covers 阳光花园 1栋, 2栋, 3栋)."""
+    user = ChatUser(app.service, "grid-1", name="刘网格")
+    user.say("/start DEMO-GRID")
+    return user
+
+
+@pytest.fixture
+def staff(app: App) -> ChatUser:
+    """Community staff of 英雄社区."""
+    user = ChatUser(app.service, "staff-1", name="张主任")
+    user.say("/start DEMO-STAFF")
+    return user

@@ -14,20 +14,6 @@ from tests.support.chat import ChatUser
 from tests.test_tasks_flow import inbox, person_id
 
 
-@pytest.fixture
-def worker(app: App) -> ChatUser:
-    user = ChatUser(app.service, "grid-1", name="刘网格")
-    user.say("/start DEMO-GRID")
-    return user
-
-
-@pytest.fixture
-def staff(app: App) -> ChatUser:
-    user = ChatUser(app.service, "staff-1", name="张主任")
-    user.say("/start DEMO-STAFF")
-    return user
-
-
 def act(app: App, fn: object, ticket_id: int, *args: object) -> None:
     """Run one db.cases rule on a ticket and commit, as a handler turn would."""
     with app.sessions() as session:

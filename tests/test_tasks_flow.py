@@ -6,29 +6,12 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-import pytest
 from sqlmodel import col, select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
 from db.models import Attachment, Identity, Ticket, TicketEvent, WebMessage
 from tests.support.chat import ChatUser
-
-
-@pytest.fixture
-def worker(app: App) -> ChatUser:
-    """The grid worker of 英雄社区第一网格 (which covers 阳光花园 1栋)."""
-    user = ChatUser(app.service, "grid-1", name="刘网格")
-    user.say("/start DEMO-GRID")
-    return user
-
-
-@pytest.fixture
-def staff(app: App) -> ChatUser:
-    """Community staff of 英雄社区."""
-    user = ChatUser(app.service, "staff-1", name="张主任")
-    user.say("/start DEMO-STAFF")
-    return user
 
 
 def drain(app: App) -> None:
