@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -11,12 +12,13 @@ from sqlmodel import Session
 
 from bot.channels.base import Channel
 from bot.clock import Clock, SystemClock
-from bot.delivery import Dispatcher
+from bot.delivery import Dispatcher, RateLimit
 from bot.render import Renderer
 from bot.service import Service
 from bot.settings import Settings, load_settings
 from db.categories import Catalog, load_catalog
 from db.engine import make_engine, session_factory
+from db.policy import load_library
 from db.sla import Policy, load_policy
 
 
@@ -45,6 +47,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
     sessions = session_factory(engine)
     catalog = load_catalog(settings.categories_file)
     policy = load_policy(settings.sla_policy_file, settings.zone)
+    library = load_library(settings.policy_dir)
     renderer = Renderer(settings.zone, settings.default_locale, catalog=catalog)
     service = Service(
         sessions,
@@ -55,9 +58,12 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
         settings.default_locale,
         settings.public_url,
         files_dir=settings.files_dir,
+        library=library,
     )
     channels: dict[str, Channel] = {}
-    dispatcher = Dispatcher(sessions, renderer, clock, channels, policy)
+    limits = {"telegram": RateLimit(per_second=settings.telegram_rate_limit)}
+    lease = timedelta(seconds=settings.outbox_lease_seconds)
+    dispatcher = Dispatcher(sessions, renderer, clock, channels, policy, limits=limits, lease=lease)
     app = App(settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels)
 
     from bot.channels.webchat import WebChat

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,37 +24,85 @@ from db.sla import Policy
 from handlers.types import Attachment, Button, Rendered, Reply
 
 log = logging.getLogger(__name__)
-LEASE = timedelta(seconds=60)
+LEASE = timedelta(seconds=60)  # how long a dispatcher holds leased rows; it uses at most half of it
 BACKOFF = (timedelta(seconds=5), timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10))
 
 
 @dataclass
 class RateLimit:
     """Messages per second overall, the least gap between two messages to one chat, and pauses the
-    platform asks for (429 retry_after) before any further send."""
+    platform asks for (429 retry_after) before any further send.
+
+    Messages are paced evenly; a send that starts late (the loop was busy) may catch up by at most
+    `catch_up` seconds. On top of the pacing, no `window` seconds ever hold more than `per_second`
+    messages as the platform counts them: a message may start only `window` + `margin` seconds after the
+    one `per_second` places before it was answered (`sent`), so jitter on the way cannot bunch them."""
 
     per_second: float = 30.0
     per_chat_gap: float = 1.0
+    catch_up: float = 0.05
+    window: float = 1.0
+    margin: float = 0.005
     _next_overall: float = 0.0
     _paused_until: float = 0.0
     _next_chat: dict[str, float] = field(default_factory=dict)
+    _answered: deque[float] = field(default_factory=deque)  # when the last `per_second` messages were
+    _booked: int = 0  # messages booked by `wait` and not yet answered
 
     def pause(self, seconds: float) -> None:
         """Send nothing on this channel for `seconds`."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def wait(self, chat: str, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
-        """Wait until one more message to `chat` keeps within every limit, and book it."""
+    def sent(self) -> None:
+        """Note that the messages booked by the last `wait` have been answered (or failed)."""
+        if self._booked:
+            self._answered.extend([time.monotonic()] * self._booked)
+            self._booked = 0
+            room = max(1, int(self.per_second))
+            while len(self._answered) > room:
+                self._answered.popleft()
+
+    def _window_free(self, count: int) -> float:
+        """The earliest time `count` more messages fit in the window."""
+        excess = len(self._answered) + count - max(1, int(self.per_second))
+        if excess <= 0 or not self._answered:
+            return 0.0
+        # the last of the messages that must have left the window first
+        return self._answered[min(excess, len(self._answered)) - 1] + self.window + self.margin
+
+    async def wait(
+        self, chat: str, count: int = 1, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    ) -> None:
+        """Wait until `count` more messages to `chat` (a long text's parts) keep within every limit, and
+        book them; call `sent` once they have been answered."""
+        self.sent()  # a sender that did not say so: the previous messages are done by now
         now = time.monotonic()
-        start = max(now, self._next_overall, self._paused_until, self._next_chat.get(chat, 0.0))
-        self._next_overall = start + 1.0 / self.per_second
-        self._next_chat[chat] = start + self.per_chat_gap
+        start = max(
+            now,
+            self._next_overall,
+            self._paused_until,
+            self._next_chat.get(chat, 0.0),
+            self._window_free(count),
+        )
+        self._next_overall = max(self._next_overall, start - self.catch_up) + count / self.per_second
+        self._next_chat[chat] = start + count * self.per_chat_gap
+        self._booked = count
         if len(self._next_chat) > 50_000:
             self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
         if start > now:
             await sleep(start - now)
         if self._paused_until > time.monotonic():  # a 429 arrived while we waited
             await sleep(self._paused_until - time.monotonic())
+
+
+@dataclass
+class _Batch:
+    """Leased rows with their recipients and reachable identities."""
+
+    rows: list[Outbox]
+    people: dict[int, Person]
+    identities: dict[int, list[Identity]]
+    leased_at: float  # time.monotonic() when the lease was taken
 
 
 class Dispatcher:
@@ -69,6 +118,7 @@ class Dispatcher:
         policy: Policy | None = None,
         limits: dict[str, RateLimit] | None = None,
         batch: int = 50,
+        lease: timedelta = LEASE,
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
@@ -77,37 +127,80 @@ class Dispatcher:
         self.policy = policy
         self.limits = limits if limits is not None else {"telegram": RateLimit()}
         self.batch = batch
+        self.lease = lease
         self._lock = asyncio.Lock()
 
     async def drain(self, limit: int | None = None) -> int:
-        """Send everything due (urgent first; quiet hours respected); returns how many rows were sent."""
+        """Send everything due (urgent first; quiet hours respected); returns how many rows were sent.
+
+        The database work runs in a worker thread, and the next batch is leased and looked up while the
+        current one is being sent; a batch is marked sent before the next one starts, so at most one batch
+        can be in flight at a crash."""
         async with self._lock:
             sent = 0
             handled = 0
-            while limit is None or handled < limit:
-                size = self.batch if limit is None else min(self.batch, limit - handled)
-                with self.sessions() as session:
-                    rows = outbox.claim(session, self.clock.now(), size, LEASE)
-                    session.commit()
-                if not rows:
-                    break
-                handled += len(rows)
-                sent += await self._send_batch(rows)
+            batch = await asyncio.to_thread(self._lease, self._size(limit, handled))
+            while batch is not None:
+                handled += len(batch.rows)
+                upcoming: asyncio.Future[_Batch | None] | None = None
+                if limit is None or handled < limit:
+                    upcoming = asyncio.ensure_future(
+                        asyncio.to_thread(self._lease, self._size(limit, handled))
+                    )
+                try:
+                    sent += await self._send_batch(batch)
+                except BaseException:
+                    if upcoming is not None:  # give the prefetched rows back rather than hold them a lease
+                        ahead = await asyncio.shield(upcoming)
+                        if ahead is not None:
+                            await asyncio.to_thread(
+                                self._release, [r.id for r in ahead.rows if r.id is not None]
+                            )
+                    raise
+                batch = await upcoming if upcoming is not None else None
             return sent
 
-    async def _send_batch(self, rows: list[Outbox]) -> int:
+    def _size(self, limit: int | None, handled: int) -> int:
+        return self.batch if limit is None else min(self.batch, limit - handled)
+
+    def _lease(self, size: int) -> _Batch | None:
+        """Lease the next due rows and look up their recipients (in a worker thread)."""
+        with self.sessions() as session:
+            rows = outbox.claim(session, self.clock.now(), size, self.lease)
+            session.commit()
+        if not rows:
+            return None
         people, identities = self._recipients(rows)
+        return _Batch(rows, people, identities, time.monotonic())
+
+    def _release(self, ids: list[int]) -> None:
+        with self.sessions() as session:
+            outbox.release(session, ids)
+            session.commit()
+
+    def _mark_sent(self, ids: list[int]) -> None:
+        with self.sessions() as session:
+            outbox.mark_sent(session, ids, self.clock.now())
+            session.commit()
+
+    async def _send_batch(self, batch: _Batch) -> int:
         cache: dict[tuple[Any, ...], Rendered] = {}
         sent: list[int] = []
-        for row in rows:
-            person = people.get(row.person_id)
-            outcome = await self._send_row(row, person, identities.get(row.person_id, []), cache)
-            if outcome == "sent":
-                sent.append(row.id)  # type: ignore[arg-type]
-        if sent:
-            with self.sessions() as session:
-                outbox.mark_sent(session, sent, self.clock.now())
-                session.commit()
+        try:
+            for index, row in enumerate(batch.rows):
+                if time.monotonic() - batch.leased_at > self.lease.total_seconds() / 2:
+                    # A long pause (429) ate into the lease: give the rest back before another dispatcher
+                    # may take them, rather than send what it may be sending too.
+                    rest = [r.id for r in batch.rows[index:] if r.id is not None]
+                    await asyncio.to_thread(self._release, rest)
+                    break
+                person = batch.people.get(row.person_id)
+                outcome = await self._send_row(row, person, batch.identities.get(row.person_id, []), cache)
+                if outcome == "sent":
+                    sent.append(row.id)  # type: ignore[arg-type]
+        finally:  # what left is marked even when the batch is interrupted (a clean shutdown cancels us)
+            if sent:
+                await asyncio.shield(asyncio.to_thread(self._mark_sent, sent))
         return len(sent)
 
     def _recipients(self, rows: list[Outbox]) -> tuple[dict[int, Person], dict[int, list[Identity]]]:
@@ -126,7 +219,7 @@ class Dispatcher:
         self, row: Outbox, person: Person, channel: str, cache: dict[tuple[Any, ...], Rendered]
     ) -> Rendered:
         # A broadcast renders once per language and channel, not once per recipient.
-        key = (row.notice_id, person.locale, channel) if row.notice_id else None
+        key = (row.notice_id, row.template, person.locale, channel) if row.notice_id else None
         if key is not None and key in cache:
             return cache[key]
         context = dict(row.context)
@@ -170,8 +263,12 @@ class Dispatcher:
             limiter = self.limits.get(identity.channel)
             try:
                 if limiter is not None:
-                    await limiter.wait(identity.chat_id)
-                await channel.push(identity, message)
+                    await limiter.wait(identity.chat_id, _messages(channel, message))
+                try:
+                    await channel.push(identity, message)
+                finally:
+                    if limiter is not None:
+                        limiter.sent()
                 delivered = True
             except Unreachable:
                 blocked = True
@@ -241,3 +338,9 @@ class Dispatcher:
                 urgent=True,
             )
             session.commit()
+
+
+def _messages(channel: Channel, message: Rendered) -> int:
+    """How many platform messages a push makes (a long text's parts, photos), for the rate limits."""
+    count = getattr(channel, "messages_for", None)
+    return int(count(message)) if callable(count) else 1

@@ -23,6 +23,7 @@ from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
 from db.models import Outbox as OutboxRow
+from db.policy import Library
 from db.sla import Policy
 from handlers import router
 from handlers.context import Context
@@ -55,6 +56,7 @@ class Service:
         default_locale: str = "zh_CN",
         public_url: str = "",
         files_dir: Path | None = None,
+        library: Library | None = None,
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
@@ -64,6 +66,7 @@ class Service:
         self.default_locale = default_locale
         self.public_url = public_url
         self.files_dir = files_dir
+        self.library = library
         self.on_push: Callable[[], None] | None = None
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -134,7 +137,15 @@ class Service:
             state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
             ctx = Context(
-                session, who, state, now, self.catalog, self.policy, self.public_url, files_dir=self.files_dir
+                session,
+                who,
+                state,
+                now,
+                self.catalog,
+                self.policy,
+                self.public_url,
+                files_dir=self.files_dir,
+                library=self.library,
             )
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)

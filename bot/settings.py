@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     telegram_webhook_url: AnyHttpUrl | None = Field(default=None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str = Field(default="", alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_poll_timeout: int = Field(default=25, ge=0, le=60, alias="TELEGRAM_POLL_TIMEOUT")
+    # Telegram's bulk limit is 30 messages/s; up to 1000/s with paid broadcasts enabled for the bot.
+    telegram_rate_limit: float = Field(default=30.0, gt=0, le=1000, alias="TELEGRAM_RATE_LIMIT")
+    # How long a dispatcher leases outbox rows: a crashed one's rows are sent again after this.
+    outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600, alias="LINLI_OUTBOX_LEASE")
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
     web_port: int = Field(default=8080, ge=1, le=65535, alias="WEB_PORT")
     web_public_url: str = Field(default="", alias="WEB_PUBLIC_URL")
@@ -38,6 +42,7 @@ class Settings(BaseSettings):
     categories_file: Path = Field(default=PROJECT_ROOT / "data" / "categories.yaml", alias="LINLI_CATEGORIES")
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "data" / "sla_policy.yaml", alias="LINLI_SLA_POLICY")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="LINLI_MAX_UPLOAD_BYTES")
+    policy_dir: Path = Field(default=PROJECT_ROOT / "data" / "policy", alias="LINLI_POLICY_DIR")
 
     @field_validator("default_locale")
     @classmethod

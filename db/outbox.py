@@ -55,40 +55,49 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(TABLE.insert(), rows)
 
 
-def _due_ids(now: datetime, limit: int, skip_locked: bool) -> Any:
+def _due_ids(now: datetime, limit: int, skip_locked: bool, urgent: bool) -> Any:
+    # One urgency at a time: the index (status, urgent, id) then gives the rows in id order, where
+    # ORDER BY urgent DESC, id would sort every pending row of a broadcast on each claim.
     query = (
         sa_select(TABLE.c.id)
         .where(
             TABLE.c.status == "pending",
+            TABLE.c.urgent == urgent,
             or_(TABLE.c.not_before.is_(None), TABLE.c.not_before <= now),
             or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until <= now),
         )
-        .order_by(TABLE.c.urgent.desc(), TABLE.c.id)
+        .order_by(TABLE.c.id)
         .limit(limit)
     )
     return query.with_for_update(skip_locked=True) if skip_locked else query
 
 
+def _due(session: Session, now: datetime, limit: int, skip_locked: bool) -> list[int]:
+    """Ids of up to `limit` due rows, urgent first, then oldest."""
+    connection = session.connection()
+    ids = [row.id for row in connection.execute(_due_ids(now, limit, skip_locked, True))]
+    if len(ids) < limit:
+        ids += [row.id for row in connection.execute(_due_ids(now, limit - len(ids), skip_locked, False))]
+    return ids
+
+
 def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list[Outbox]:
     """Lease up to `limit` due rows, urgent first, then oldest; rows another dispatcher holds are skipped."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    ids = [row.id for row in session.connection().execute(_due_ids(now, limit, postgres))]
+    ids = _due(session, now, limit, session.get_bind().dialect.name == "postgresql")
     if not ids:
         return []
-    taken = session.connection().execute(
-        update(TABLE)
+    taken = session.exec(
+        update(Outbox)
         .where(
-            TABLE.c.id.in_(ids),
-            TABLE.c.status == "pending",
-            or_(TABLE.c.claimed_until.is_(None), TABLE.c.claimed_until <= now),
+            col(Outbox.id).in_(ids),
+            col(Outbox.status) == "pending",
+            or_(col(Outbox.claimed_until).is_(None), col(Outbox.claimed_until) <= now),
         )
         .values(claimed_until=now + lease)
-        .returning(TABLE.c.id)
+        .returning(Outbox),
+        execution_options={"synchronize_session": False},
     )
-    taken_ids = [row.id for row in taken]
-    if not taken_ids:
-        return []
-    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(taken_ids))).all()
+    rows = list(taken.scalars().all())  # type: ignore[attr-defined]
     return sorted(rows, key=lambda r: (not r.urgent, r.id or 0))
 
 
@@ -153,12 +162,6 @@ def cancel_pending(session: Session, notice_id: int, now: datetime) -> int:
 
 def due(session: Session, now: datetime, limit: int = 100) -> list[Outbox]:
     """Pending rows whose time has come, urgent first (for reports and tests; sending uses claim)."""
-    return list(
-        session.exec(
-            select(Outbox)
-            .where(
-                col(Outbox.id).in_([r.id for r in session.connection().execute(_due_ids(now, limit, False))])
-            )
-            .order_by(col(Outbox.urgent).desc(), col(Outbox.id))
-        ).all()
-    )
+    ids = _due(session, now, limit, False)
+    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(ids))).all() if ids else []
+    return sorted(rows, key=lambda r: (not r.urgent, r.id or 0))

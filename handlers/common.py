@@ -20,7 +20,11 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
         rows.append([Button("cmd:/pending", "pending")])
     if ctx.residencies() or not roles:
         rows.append([Button("cmd:/report", "report"), Button("cmd:/my", "my")])
-    rows.append([Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
+    if roles & {"property_staff", "community_staff", "street_staff", "department_staff", "admin"}:
+        rows.append([Button("cmd:/notice", "notice"), Button("cmd:/notices", "notices")])
+    else:
+        rows.append([Button("cmd:/notices", "notices")])
+    rows.append([Button("cmd:/policy", "policy"), Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
     return rows
 
 

@@ -13,6 +13,7 @@ from db.categories import Catalog
 from db.conversations import State
 from db.models import Residency, RoleGrant
 from db.people import Who
+from db.policy import Library
 from db.sla import Policy
 from handlers.types import Reply
 
@@ -29,6 +30,7 @@ class Context:
     policy: Policy
     public_url: str = ""
     files_dir: Path | None = None  # where generated files (charts) go; the web chat serves them
+    library: Library | None = None  # the policy library, loaded once at start
     pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from handlers import followup, onboarding, progress, queue, report, staff, stats, tasks
+from handlers import followup, notices, onboarding, policy, progress, queue, report, staff, stats, tasks
 from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
 from handlers.context import Context
 from handlers.types import Inbound, Reply
@@ -17,6 +17,8 @@ FLOWS = {
     "task": tasks.on_message,
     "followup": followup.on_message,
     "queue": queue.on_message,
+    "notice": notices.on_message,
+    "policy": policy.on_message,
 }
 MENU_COMMANDS = (
     "/report",
@@ -29,6 +31,10 @@ MENU_COMMANDS = (
     "/tasks",
     "/queue",
     "/stats",
+    "/notice",
+    "/notices",
+    "/mute",
+    "/policy",
 )
 
 
@@ -83,6 +89,8 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
         return onboarding.help_(ctx)
     if name == "/lang":
         return onboarding.lang(ctx)
+    if name == "/policy":
+        return policy.command(ctx, args)
     if not onboarding.is_member(ctx) and name in ("/report", "/my", "/pending"):
         if name == "/report" and ctx.state.flow != "report":
             return report.start(ctx)  # explains that joining comes first, or that approval is pending
@@ -98,6 +106,13 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
     if name == "/queue":
         ctx.state.clear()
         return queue.queue(ctx)
+    if name == "/notice":
+        ctx.state.clear()
+        return notices.start(ctx)
+    if name == "/notices":
+        return notices.list_notices(ctx)
+    if name == "/mute":
+        return notices.mutes(ctx)
     if name == "/stats":
         return stats.stats(ctx, args)
     if name == "/tasks":
@@ -131,4 +146,8 @@ def _button(ctx: Context, data: str) -> list[Reply]:
         return tasks.on_button(ctx, data)
     if prefix == "f":
         return followup.on_button(ctx, data)
+    if prefix == "n":
+        return notices.on_button(ctx, data)
+    if prefix == "p":
+        return policy.on_button(ctx, data)
     return [stale()]

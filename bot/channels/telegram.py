@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "report", "my", "tasks", "queue", "stats", "help", "lang", "cancel")
+COMMANDS = ("start", "report", "my", "tasks", "queue", "stats", "notices", "policy", "help", "lang", "cancel")
 TEXT_LIMIT = 4096
 
 
@@ -229,7 +230,7 @@ class TelegramChannel:
                     offset=offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
                 )
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc.retry_after))
+                await asyncio.sleep(_seconds(exc))
                 continue
             except (NetworkError, TimedOut) as exc:
                 log.warning("Telegram getUpdates: %s", exc)
@@ -331,6 +332,11 @@ class TelegramChannel:
                 return path.read_bytes()
         return ref
 
+    def messages_for(self, message: Rendered) -> int:
+        """How many Telegram messages `send` makes of this message (each counts against the limits)."""
+        photos = sum(1 for p in message.photos if p.kind == "photo")
+        return min(photos, 10) + len(split_text(message.text)) + (1 if message.ask_location else 0)
+
     async def send(self, chat_id: str, message: Rendered) -> None:
         """Send a rendered message: photos first, then text with its buttons, then a location keyboard."""
         try:
@@ -356,7 +362,7 @@ class TelegramChannel:
         except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc
         except RetryAfter as exc:  # 429: nothing more on this channel until retry_after has passed
-            raise RetryLater(_seconds(exc.retry_after)) from exc
+            raise RetryLater(_seconds(exc)) from exc
         except BadRequest as exc:
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
@@ -365,5 +371,9 @@ class TelegramChannel:
 
 def _seconds(value: object) -> float:
     """retry_after as seconds, whether PTB gives an int or a timedelta."""
+    if isinstance(value, RetryAfter):
+        with warnings.catch_warnings():  # PTB warns that the int will become a timedelta; both work here
+            warnings.simplefilter("ignore")
+            value = value.retry_after
     total = getattr(value, "total_seconds", None)
     return float(total() if callable(total) else value)  # type: ignore[arg-type]

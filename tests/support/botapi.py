@@ -12,10 +12,13 @@ import asyncio
 import contextlib
 import itertools
 import json
+import math
+import random
 import re
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +29,7 @@ from telegram.request import BaseRequest, RequestData
 JSON = dict[str, Any]
 DEFAULT_TOKEN = "123:ABC"
 _INT_PARAMS = ("chat_id", "offset", "limit", "timeout", "message_id", "user_id", "reply_to_message_id")
+SEND_METHODS = ("sendMessage", "sendPhoto", "sendMediaGroup", "sendLocation", "sendDocument")
 
 
 @dataclass
@@ -36,6 +40,7 @@ class ApiCall:
     params: JSON
     status: int = 200
     result: Any = None
+    at: float = field(default_factory=time.monotonic)  # when the double received it (monotonic seconds)
 
     @property
     def chat_id(self) -> int | None:
@@ -77,6 +82,52 @@ def _coerce(params: JSON) -> JSON:
     return out
 
 
+@dataclass
+class Limits:
+    """Telegram's sending limits as the double enforces them: at most `per_second` messages in any
+    `window` seconds overall and `per_chat` in any `window` seconds to one chat (an album counts each
+    photo), answered with 429 and `retry_after` when broken; plus random 5xx with a seeded probability."""
+
+    per_second: float = 30.0
+    per_chat: int = 1
+    window: float = 1.0
+    error_rate: float = 0.0
+    seed: int = 0
+    _overall: deque[float] = field(default_factory=deque, repr=False)
+    _chats: dict[int, deque[float]] = field(default_factory=dict, repr=False)
+    _random: random.Random = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.seed)
+
+    def server_error(self) -> bool:
+        """Whether this request fails with a 5xx (drawn from the seeded generator)."""
+        return self.error_rate > 0 and self._random.random() < self.error_rate
+
+    def retry_after(self, chat_id: int, count: int, now: float) -> int:
+        """0 when `count` more messages to `chat_id` keep within the limits, else whole seconds to wait."""
+        horizon = now - self.window
+        while self._overall and self._overall[0] <= horizon:
+            self._overall.popleft()
+        chat = self._chats.get(chat_id)
+        while chat and chat[0] <= horizon:
+            chat.popleft()
+        waits = []
+        if len(self._overall) + count > self.per_second:
+            waits.append(self._overall[0] + self.window - now)
+        if chat is not None and len(chat) + count > self.per_chat:
+            waits.append(chat[0] + self.window - now)
+        return max(1, math.ceil(max(waits))) if waits else 0
+
+    def book(self, chat_id: int, count: int, now: float) -> None:
+        """Count delivered messages against the windows."""
+        for _ in range(count):
+            self._overall.append(now)
+            self._chats.setdefault(chat_id, deque()).append(now)
+        if len(self._chats) > 100_000:
+            self._chats = {k: v for k, v in self._chats.items() if v and v[-1] > now - self.window}
+
+
 class BotApi:
     """The in-memory Bot API: getUpdates queue with long polling, sends recorded, configurable refusals."""
 
@@ -98,6 +149,11 @@ class BotApi:
         self.webhook_url = ""
         self.offline = False  # when True, the in-process transport fails as if the host were unreachable
         self.acknowledged: set[int] = set()  # update ids confirmed by a later getUpdates offset
+        self.limits: Limits | None = None  # set by enforce(): rate limits and random 5xx on sends
+        self.throttled: list[ApiCall] = []  # sends answered 429 because a limit was broken
+        self.server_errors: list[ApiCall] = []  # sends answered with a random 5xx
+        self.delivered: dict[int, list[str]] = {}  # per chat, every message that arrived (text or caption)
+        self.delivered_at: list[float] = []  # when each delivered message arrived (monotonic seconds)
         self._pending: list[JSON] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
@@ -113,6 +169,7 @@ class BotApi:
             "sendPhoto": self._send_photo,
             "sendMediaGroup": self._send_media_group,
             "sendLocation": self._send_other,
+            "sendDocument": self._send_document,
             "sendChatAction": lambda p: True,
             "editMessageText": self._edit,
             "editMessageReplyMarkup": self._edit,
@@ -132,6 +189,21 @@ class BotApi:
     def user(self, user_id: int, first_name: str = "测试", language_code: str = "zh-hans") -> TgUser:
         """A Telegram user who can build updates addressed to this bot."""
         return TgUser(self, user_id, first_name, language_code)
+
+    def enforce(
+        self, per_second: float = 30.0, per_chat: int = 1, error_rate: float = 0.0, seed: int = 0
+    ) -> Limits:
+        """Enforce Telegram's limits on sends from now on (429 with retry_after), with random 5xx."""
+        self.limits = Limits(per_second=per_second, per_chat=per_chat, error_rate=error_rate, seed=seed)
+        return self.limits
+
+    def delivered_total(self) -> int:
+        """How many messages arrived, over all chats."""
+        return sum(len(texts) for texts in self.delivered.values())
+
+    def duplicated(self, expected: int = 1) -> dict[int, int]:
+        """Chats that received more than `expected` messages, with how many extra."""
+        return {chat: len(t) - expected for chat, t in self.delivered.items() if len(t) > expected}
 
     def forbid(self, chat_id: int) -> None:
         """Answer 403 Forbidden (bot blocked by the user) to every send to this chat."""
@@ -204,12 +276,51 @@ class BotApi:
             record.status = 404
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         try:
+            limited = self.limits is not None and method in SEND_METHODS
+            if limited:
+                self._enforce(record)
             result = handler(params)
         except _ApiError as exc:
             record.status = exc.status
-            return exc.status, {"ok": False, "error_code": exc.status, "description": exc.description}
+            body: JSON = {"ok": False, "error_code": exc.status, "description": exc.description}
+            if exc.retry_after:
+                body["parameters"] = {"retry_after": exc.retry_after}
+            return exc.status, body
         record.result = result
+        if method in SEND_METHODS:
+            self._deliver(record, result)
         return 200, {"ok": True, "result": result}
+
+    @staticmethod
+    def _messages(record: ApiCall) -> int:
+        media = record.params.get("media")
+        return len(media) if record.method == "sendMediaGroup" and isinstance(media, list) else 1
+
+    def _enforce(self, record: ApiCall) -> None:
+        """Refuse a send as Telegram would: 403 for a blocked chat, a random 5xx, 429 over a limit."""
+        assert self.limits is not None
+        chat_id = record.chat_id
+        if chat_id is None:
+            return  # the handler answers 400
+        if chat_id in self.forbidden:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        if self.limits.server_error():
+            self.server_errors.append(record)
+            raise _ApiError(502, "Bad Gateway")
+        count = self._messages(record)
+        wait = self.limits.retry_after(chat_id, count, record.at)
+        if wait:
+            self.throttled.append(record)
+            raise _ApiError(429, f"Too Many Requests: retry after {wait}", retry_after=wait)
+        self.limits.book(chat_id, count, record.at)
+
+    def _deliver(self, record: ApiCall, result: Any) -> None:
+        chat_id = record.chat_id
+        if chat_id is None:
+            return
+        texts = [""] * len(result) if isinstance(result, list) else [record.text]
+        self.delivered.setdefault(chat_id, []).extend(texts)
+        self.delivered_at.extend([record.at] * len(texts))
 
     async def _get_updates(self, params: JSON) -> tuple[int, JSON]:
         self.calls.append(ApiCall("getUpdates", params))
@@ -292,9 +403,16 @@ class BotApi:
             {"file_id": f"{file_id}", "file_unique_id": f"u-{file_id}", "width": 90, "height": 90},
         ]
 
+    @staticmethod
+    def _caption(params: JSON) -> JSON:
+        caption = str(params.get("caption") or "")
+        if len(caption) > 1024:
+            raise _ApiError(400, "Bad Request: message caption is too long")
+        return {"caption": caption} if caption else {}
+
     def _send_photo(self, params: JSON) -> JSON:
         chat_id = self._chat(params)
-        extra = {"caption": params["caption"]} if params.get("caption") else {}
+        extra = self._caption(params)
         return self._message(chat_id, photo=self._photo_sizes(str(params.get("photo"))), **extra)
 
     def _send_media_group(self, params: JSON) -> list[JSON]:
@@ -303,6 +421,11 @@ class BotApi:
         if not isinstance(media, list) or not 2 <= len(media) <= 10:
             raise _ApiError(400, "Bad Request: wrong number of media in the album")
         return [self._message(chat_id, photo=self._photo_sizes(str(m.get("media")))) for m in media]
+
+    def _send_document(self, params: JSON) -> JSON:
+        chat_id = self._chat(params)
+        document = {"file_id": str(params.get("document")), "file_unique_id": "d"}
+        return self._message(chat_id, document=document, **self._caption(params))
 
     def _send_other(self, params: JSON) -> JSON:
         return self._message(self._chat(params))
@@ -351,10 +474,11 @@ class BotApi:
 
 
 class _ApiError(Exception):
-    def __init__(self, status: int, description: str) -> None:
+    def __init__(self, status: int, description: str, retry_after: int = 0) -> None:
         super().__init__(description)
         self.status = status
         self.description = description
+        self.retry_after = retry_after
 
 
 @dataclass

@@ -1,0 +1,451 @@
+"""Notices and policy publicity: who receives a notice, writing it with its outbox rows, acknowledgements,
+cancelling, reminders, delivery reports, what a resident may still see, and muted kinds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, delete, select
+
+from db import outbox
+from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
+from db.sla import Policy
+
+KINDS = ("policy", "fees", "meeting", "outage", "safety")
+URGENT_KINDS = ("outage", "safety")
+UNMUTABLE = ("safety",)
+ROLES = ("owners", "tenants", "grid_workers", "staff")
+DEFAULT_ROLES = ("owners", "tenants")
+RESIDENT_ROLES = {"owners": "owner", "tenants": "tenant"}
+STAFF_GRANTS = ("property_staff", "community_staff", "street_staff", "department_staff", "admin")
+AUTHOR_ROLES = STAFF_GRANTS  # who may send notices over their node (grid workers may not)
+MAX_TITLE = 100
+MAX_BODY = 3500
+DEFAULT_PUBLICITY = timedelta(days=30)  # a notice without a publicity period is listed this long
+TEMPLATE = "notices.notice"
+REMINDER = "notices.reminder"
+STATUSES = ("sent", "pending", "failed", "unreachable", "cancelled")
+
+
+class NoticeError(ValueError):
+    """A notice rule was broken; `reason` is a short key the handlers turn into a message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- who ------------------------------------------------------------------------------------------
+
+
+def ancestor_ids(node: OrgNode) -> list[int]:
+    """The ids on a node's path, itself included (from the root down)."""
+    return [int(part) for part in node.path.strip("/").split("/") if part]
+
+
+def author_nodes(session: Session, person_id: int) -> list[OrgNode]:
+    """The nodes a person may send notices over (their staff grants)."""
+    grants = session.exec(
+        select(RoleGrant).where(RoleGrant.person_id == person_id, col(RoleGrant.role).in_(AUTHOR_ROLES))
+    ).all()
+    nodes = [session.get(OrgNode, g.node_id) for g in grants]
+    unique = {n.id: n for n in nodes if n is not None}
+    return sorted(unique.values(), key=lambda n: (len(n.path), n.name))
+
+
+def may_author(session: Session, person_id: int | None, node: OrgNode) -> bool:
+    """Whether a person holds a staff role on the node or one of its ancestors (None: the system)."""
+    if person_id is None:
+        return True
+    found = session.exec(
+        select(RoleGrant.id).where(
+            RoleGrant.person_id == person_id,
+            col(RoleGrant.role).in_(AUTHOR_ROLES),
+            col(RoleGrant.node_id).in_(ancestor_ids(node)),
+        )
+    ).first()
+    return found is not None
+
+
+def audience(session: Session, node_id: int, buildings: list[int], roles: list[str]) -> list[int]:
+    """The person ids a notice to a node (optionally only some buildings) for some roles reaches."""
+    node = session.get(OrgNode, node_id)
+    if node is None:
+        return []
+    found: set[int] = set()
+    kinds = [RESIDENT_ROLES[r] for r in roles if r in RESIDENT_ROLES]
+    if kinds:
+        entrance = OrgNode.__table__.alias("entrance")  # type: ignore[attr-defined]
+        query = (
+            select(Residency.person_id)
+            .join(Home, col(Home.id) == Residency.home_id)
+            .join(entrance, entrance.c.id == Home.entrance_id)
+            .where(
+                Residency.status == "verified",
+                col(Residency.kind).in_(kinds),
+                entrance.c.path.startswith(node.path),
+            )
+        )
+        if buildings:
+            query = query.where(col(Home.building_id).in_(buildings))
+        found.update(session.exec(query).all())
+    grant_roles: list[str] = []
+    if "grid_workers" in roles:
+        grant_roles.append("grid_worker")
+    if "staff" in roles:
+        grant_roles.extend(STAFF_GRANTS)
+    if grant_roles:
+        found.update(
+            session.exec(
+                select(RoleGrant.person_id)
+                .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+                .where(col(RoleGrant.role).in_(grant_roles), col(OrgNode.path).startswith(node.path))
+            ).all()
+        )
+    return sorted(found)
+
+
+def muted(session: Session, person_id: int) -> set[str]:
+    """The kinds a person has muted."""
+    return set(session.exec(select(Mute.kind).where(Mute.person_id == person_id)).all())
+
+
+def mute(session: Session, person_id: int, kind: str) -> None:
+    """Stop receiving a kind of notice; safety notices cannot be muted."""
+    if kind not in KINDS:
+        raise NoticeError("kind")
+    if kind in UNMUTABLE:
+        raise NoticeError("not_mutable")
+    if session.get(Mute, (person_id, kind)) is None:
+        session.add(Mute(person_id=person_id, kind=kind))
+        session.flush()
+
+
+def unmute(session: Session, person_id: int, kind: str) -> None:
+    """Receive a muted kind of notice again."""
+    if kind not in KINDS:
+        raise NoticeError("kind")
+    session.exec(delete(Mute).where(col(Mute.person_id) == person_id, col(Mute.kind) == kind))  # type: ignore[call-overload]
+
+
+def recipients(
+    session: Session, node_id: int, buildings: list[int], roles: list[str], kind: str
+) -> list[int]:
+    """The audience less those who muted this kind (nobody can mute safety notices)."""
+    people = audience(session, node_id, buildings, roles)
+    if kind in UNMUTABLE or not people:
+        return people
+    silenced = set(session.exec(select(Mute.person_id).where(Mute.kind == kind)).all())
+    return [p for p in people if p not in silenced]
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def check_buildings(session: Session, node: OrgNode, buildings: list[int]) -> list[int]:
+    """The building ids, each checked to be a building under the node."""
+    if not buildings:
+        return []
+    ids = sorted(set(buildings))
+    found = session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()
+    if len(found) != len(ids) or any(b.kind != "building" or not b.path.startswith(node.path) for b in found):
+        raise NoticeError("buildings")
+    return ids
+
+
+def release_time(urgent: bool, send_at: datetime, now: datetime, policy: Policy) -> datetime | None:
+    """When a notice's rows may go: urgent ones at the send time; others also after quiet hours."""
+    moment = send_at if urgent else max(send_at, policy.quiet_until(send_at))
+    return moment if moment > now else None
+
+
+def _content(notice: Notice) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "title": notice.title,
+        "body": notice.body,
+        "kind": notice.kind,
+        "notice_id": notice.id,
+        "ack": notice.ack_required,
+        "urgent": notice.urgent,
+        "publicity_until": notice.publicity_until.isoformat() if notice.publicity_until else "",
+    }
+    if notice.attachment_kind == "photo" and notice.attachment_ref:
+        context["_photos"] = [[notice.attachment_channel, notice.attachment_ref]]
+    return context
+
+
+def ack_buttons(notice: Notice) -> list[list[dict[str, Any]]]:
+    """The acknowledgement button of a notice that asks for one."""
+    if not notice.ack_required:
+        return []
+    return [[{"data": f"n:a:{notice.id}", "label": "notices.btn_ack"}]]
+
+
+def create(
+    session: Session,
+    author_id: int | None,
+    kind: str,
+    title: str,
+    body: str,
+    node_id: int,
+    buildings: list[int],
+    roles: list[str],
+    send_at: datetime | None,
+    publicity_until: datetime | None,
+    ack_required: bool,
+    attachment: tuple[str, str, str] | None,
+    now: datetime,
+    policy: Policy,
+) -> Notice:
+    """Write a notice and one outbox row per recipient in the caller's transaction (muted kinds skipped)."""
+    if kind not in KINDS:
+        raise NoticeError("kind")
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise NoticeError("title")
+    if not body or len(body) > MAX_BODY:
+        raise NoticeError("body")
+    roles = [r for r in ROLES if r in set(roles)]
+    if not roles:
+        raise NoticeError("roles")
+    node = session.get(OrgNode, node_id)
+    if node is None:
+        raise NoticeError("node")
+    if not may_author(session, author_id, node):
+        raise NoticeError("not_allowed")
+    building_ids = check_buildings(session, node, buildings)
+    send_at = max(send_at or now, now)
+    if publicity_until is not None and publicity_until <= send_at:
+        raise NoticeError("publicity")
+    urgent = kind in URGENT_KINDS
+    att_kind, att_channel, att_ref = attachment or ("", "", "")
+    notice = Notice(
+        kind=kind,
+        title=title,
+        body=body,
+        attachment_kind=att_kind,
+        attachment_channel=att_channel,
+        attachment_ref=att_ref,
+        author_id=author_id,
+        node_id=node_id,
+        buildings=building_ids,
+        roles=roles,
+        urgent=urgent,
+        ack_required=ack_required,
+        send_at=send_at,
+        publicity_until=publicity_until,
+        state="scheduled",
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    people = recipients(session, node_id, building_ids, roles, kind)
+    notice.audience_size = len(people)
+    context, buttons = _content(notice), ack_buttons(notice)
+    not_before = release_time(urgent, send_at, now, policy)
+    outbox.enqueue_many(
+        session,
+        [
+            {
+                "person_id": person_id,
+                "template": TEMPLATE,
+                "context": context,
+                "buttons": buttons,
+                "created_at": now,
+                "not_before": not_before,
+                "urgent": urgent,
+                "notice_id": notice.id,
+                "status": "pending",
+                "attempts": 0,
+                "error": "",
+            }
+            for person_id in people
+        ],
+    )
+    session.flush()
+    return notice
+
+
+# --- after sending --------------------------------------------------------------------------------
+
+
+def _delivered(now: datetime) -> Any:
+    """An outbox row that reached its person, or is due to (what a resident may see and acknowledge)."""
+    return or_(
+        col(Outbox.status) == "sent",
+        and_(
+            col(Outbox.status) == "pending",
+            or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
+        ),
+    )
+
+
+def is_recipient(session: Session, notice_id: int, person_id: int, now: datetime) -> bool:
+    """Whether the notice reached this person (or is due to)."""
+    found = session.exec(
+        select(Outbox.id).where(
+            Outbox.notice_id == notice_id,
+            Outbox.person_id == person_id,
+            Outbox.template == TEMPLATE,
+            _delivered(now),
+        )
+    ).first()
+    return found is not None
+
+
+def acknowledge(session: Session, notice_id: int, person_id: int, now: datetime) -> bool:
+    """Record that a recipient read the notice; False when they had already; NoticeError for others."""
+    notice = session.get(Notice, notice_id)
+    if notice is None or not notice.ack_required or not is_recipient(session, notice_id, person_id, now):
+        raise NoticeError("not_recipient")
+    if session.get(NoticeAck, (notice_id, person_id)) is not None:
+        return False
+    try:
+        with session.begin_nested():
+            session.add(NoticeAck(notice_id=notice_id, person_id=person_id, at=now))
+    except IntegrityError:  # a double click racing itself: the other one recorded it
+        return False
+    return True
+
+
+def acked(session: Session, person_id: int, notice_ids: list[int]) -> set[int]:
+    """Which of these notices the person has acknowledged."""
+    if not notice_ids:
+        return set()
+    return set(
+        session.exec(
+            select(NoticeAck.notice_id).where(
+                NoticeAck.person_id == person_id, col(NoticeAck.notice_id).in_(notice_ids)
+            )
+        ).all()
+    )
+
+
+def _managed(session: Session, notice_id: int, staff_id: int | None) -> Notice:
+    notice = session.get(Notice, notice_id)
+    if notice is None:
+        raise NoticeError("not_found")
+    node = session.get(OrgNode, notice.node_id)
+    if node is None or not may_author(session, staff_id, node):
+        raise NoticeError("not_allowed")
+    return notice
+
+
+def cancel(session: Session, notice_id: int, staff_id: int | None, now: datetime) -> int:
+    """Stop what of a notice has not gone out; returns how many messages were held back."""
+    notice = _managed(session, notice_id, staff_id)
+    if notice.state == "cancelled":
+        raise NoticeError("already_cancelled")
+    count = outbox.cancel_pending(session, notice_id, now)
+    if count == 0:
+        raise NoticeError("nothing_pending")
+    notice.state, notice.cancelled_at = "cancelled", now
+    session.flush()
+    return count
+
+
+def remind(session: Session, notice_id: int, staff_id: int | None, now: datetime, policy: Policy) -> int:
+    """Queue a reminder to every recipient who got the notice and has not acknowledged it."""
+    notice = _managed(session, notice_id, staff_id)
+    if not notice.ack_required:
+        raise NoticeError("no_ack")
+    if notice.state == "cancelled":
+        raise NoticeError("already_cancelled")
+    reached = session.exec(
+        select(Outbox.person_id).where(
+            Outbox.notice_id == notice_id, Outbox.template == TEMPLATE, Outbox.status == "sent"
+        )
+    ).all()
+    done = set(session.exec(select(NoticeAck.person_id).where(NoticeAck.notice_id == notice_id)).all())
+    people = sorted(set(reached) - done)
+    context, buttons = _content(notice), ack_buttons(notice)
+    not_before = release_time(notice.urgent, now, now, policy)
+    # notice_id stays empty on reminders: the dispatcher renders rows of one notice_id once per language,
+    # so a reminder in the same batch as the notice itself would be shown with the notice's text.
+    outbox.enqueue_many(
+        session,
+        [
+            {
+                "person_id": person_id,
+                "template": REMINDER,
+                "context": context,
+                "buttons": buttons,
+                "created_at": now,
+                "not_before": not_before,
+                "urgent": notice.urgent,
+                "notice_id": None,
+                "status": "pending",
+                "attempts": 0,
+                "error": "",
+            }
+            for person_id in people
+        ],
+    )
+    return len(people)
+
+
+def report(session: Session, notice_id: int) -> dict[str, int]:
+    """Delivery counts of a notice: audience, sent, pending, failed, unreachable, cancelled, acknowledged."""
+    notice = session.get(Notice, notice_id)
+    counts = {"audience": notice.audience_size if notice else 0, **{s: 0 for s in STATUSES}}
+    rows = session.exec(
+        select(Outbox.status, func.count())
+        .where(Outbox.notice_id == notice_id, Outbox.template == TEMPLATE)
+        .group_by(col(Outbox.status))
+    ).all()
+    for status, count in rows:
+        counts[status] = counts.get(status, 0) + int(count)
+    counts["acknowledged"] = int(
+        session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()  # type: ignore[call-overload]
+    )
+    return counts
+
+
+def publicity_end(notice: Notice) -> datetime:
+    """When a notice stops being listed: its publicity period, or 30 days after it was sent."""
+    return notice.publicity_until or notice.send_at + DEFAULT_PUBLICITY
+
+
+def visible(session: Session, person_id: int, now: datetime, limit: int = 20) -> list[Notice]:
+    """Notices that reached this person and are still in their publicity period, newest first."""
+    reached = select(Outbox.notice_id).where(
+        Outbox.person_id == person_id,
+        Outbox.template == TEMPLATE,
+        col(Outbox.notice_id).is_not(None),
+        _delivered(now),
+    )
+    return list(
+        session.exec(
+            select(Notice)
+            .where(
+                col(Notice.id).in_(reached),
+                or_(
+                    col(Notice.publicity_until) > now,
+                    and_(
+                        col(Notice.publicity_until).is_(None),
+                        col(Notice.send_at) > now - DEFAULT_PUBLICITY,
+                    ),
+                ),
+            )
+            .order_by(col(Notice.send_at).desc(), col(Notice.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def authored_under(session: Session, nodes: list[OrgNode], limit: int = 10) -> list[Notice]:
+    """The latest notices sent to any node under these nodes (a staff member's view)."""
+    if not nodes:
+        return []
+    return list(
+        session.exec(
+            select(Notice)
+            .join(OrgNode, col(OrgNode.id) == Notice.node_id)
+            .where(or_(*[col(OrgNode.path).startswith(n.path) for n in nodes]))
+            .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
+            .limit(limit)
+        ).all()
+    )
