@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from handlers import followup, notices, onboarding, policy, progress, queue, report, staff, stats, tasks
 from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
@@ -72,55 +73,45 @@ def _ticket_by_code(ctx: Context, ticket_id: int | None) -> list[Reply]:
     return replies
 
 
+def _cancel(ctx: Context, _: str) -> list[Reply]:
+    had_flow = bool(ctx.state.flow)
+    ctx.state.clear()
+    return [Reply("common.cancelled" if had_flow else "common.nothing_to_cancel", {}, menu_buttons(ctx))]
+
+
+# command → (handler, whether it leaves any flow first). /policy and /notices may be read mid-report.
+COMMANDS: dict[str, tuple[Callable[[Context, str], list[Reply]], bool]] = {
+    "/start": (onboarding.start, False),
+    "/cancel": (_cancel, False),
+    "/help": (lambda ctx, _: onboarding.help_(ctx), False),
+    "/lang": (lambda ctx, _: onboarding.lang(ctx), False),
+    "/policy": (policy.command, False),
+    "/report": (lambda ctx, _: report.start(ctx), True),
+    "/my": (lambda ctx, _: progress.my(ctx), True),
+    "/pending": (lambda ctx, _: staff.pending(ctx), False),
+    "/queue": (lambda ctx, _: queue.queue(ctx), True),
+    "/notice": (lambda ctx, _: notices.start(ctx), True),
+    "/notices": (lambda ctx, _: notices.list_notices(ctx), False),
+    "/mute": (lambda ctx, _: notices.mutes(ctx), False),
+    "/stats": (stats.stats, False),
+    "/tasks": (lambda ctx, _: tasks.list_tasks(ctx), True),
+    "/duty": (tasks.duty, False),
+}
+MEMBERS_ONLY = ("/report", "/my", "/pending")
+
+
 def _command(ctx: Context, name: str, args: str) -> list[Reply]:
-    if name == "/start":
-        return onboarding.start(ctx, args)
-    if name == "/cancel":
-        had_flow = bool(ctx.state.flow)
-        ctx.state.clear()
-        return [
-            Reply(
-                "common.cancelled" if had_flow else "common.nothing_to_cancel",
-                {},
-                menu_buttons(ctx),
-            )
-        ]  # type: ignore[arg-type]
-    if name == "/help":
-        return onboarding.help_(ctx)
-    if name == "/lang":
-        return onboarding.lang(ctx)
-    if name == "/policy":
-        return policy.command(ctx, args)
-    if not onboarding.is_member(ctx) and name in ("/report", "/my", "/pending"):
+    if name in MEMBERS_ONLY and not onboarding.is_member(ctx):
         if name == "/report" and ctx.state.flow != "report":
             return report.start(ctx)  # explains that joining comes first, or that approval is pending
         return onboarding.start(ctx, "")
-    if name == "/report":
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return [Reply("common.unknown_command", {"command": name[:32]})]
+    handler, leaves_flow = entry
+    if leaves_flow:
         ctx.state.clear()
-        return report.start(ctx)
-    if name == "/my":
-        ctx.state.clear()
-        return progress.my(ctx)
-    if name == "/pending":
-        return staff.pending(ctx)
-    if name == "/queue":
-        ctx.state.clear()
-        return queue.queue(ctx)
-    if name == "/notice":
-        ctx.state.clear()
-        return notices.start(ctx)
-    if name == "/notices":
-        return notices.list_notices(ctx)
-    if name == "/mute":
-        return notices.mutes(ctx)
-    if name == "/stats":
-        return stats.stats(ctx, args)
-    if name == "/tasks":
-        ctx.state.clear()
-        return tasks.list_tasks(ctx)
-    if name == "/duty":
-        return tasks.duty(ctx, args)
-    return [Reply("common.unknown_command", {"command": name[:32]})]
+    return handler(ctx, args)
 
 
 def _button(ctx: Context, data: str) -> list[Reply]:
