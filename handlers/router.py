@@ -21,22 +21,6 @@ FLOWS = {
     "notice": notices.on_message,
     "policy": policy.on_message,
 }
-MENU_COMMANDS = (
-    "/report",
-    "/my",
-    "/help",
-    "/lang",
-    "/pending",
-    "/start",
-    "/cancel",
-    "/tasks",
-    "/queue",
-    "/stats",
-    "/notice",
-    "/notices",
-    "/mute",
-    "/policy",
-)
 
 
 def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -98,6 +82,7 @@ COMMANDS: dict[str, tuple[Callable[[Context, str], list[Reply]], bool]] = {
     "/duty": (tasks.duty, False),
 }
 MEMBERS_ONLY = ("/report", "/my", "/pending")
+MENU_COMMANDS = frozenset(COMMANDS) - {"/duty"}  # what a `cmd:` button may run; /duty only when typed
 
 
 def _command(ctx: Context, name: str, args: str) -> list[Reply]:
@@ -114,31 +99,29 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
     return handler(ctx, args)
 
 
+def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
+    return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
+
+
+# button data prefix → handler; the handler checks the rest against the database and the current flow.
+BUTTONS: dict[str, Callable[[Context, str], list[Reply]]] = {
+    "l": onboarding.set_lang,
+    "j": onboarding.on_button,
+    "r": report.on_button,
+    "t": _cancel_note_or_ticket,
+    "a": staff.decide,
+    "q": queue.on_button,
+    "k": tasks.on_button,
+    "f": followup.on_button,
+    "n": notices.on_button,
+    "p": policy.on_button,
+}
+
+
 def _button(ctx: Context, data: str) -> list[Reply]:
     prefix = data.split(":", 1)[0]
     if prefix == "cmd":
         name = data[4:]
         return _command(ctx, name, "") if name in MENU_COMMANDS else [stale()]
-    if prefix == "l":
-        return onboarding.set_lang(ctx, data)
-    if prefix == "j":
-        return onboarding.on_button(ctx, data)
-    if prefix == "r":
-        return report.on_button(ctx, data)
-    if prefix == "t":
-        if data.startswith("t:x:"):
-            return progress.cancel_note(ctx)
-        return progress.on_button(ctx, data)
-    if prefix == "a":
-        return staff.decide(ctx, data)
-    if prefix == "q":
-        return queue.on_button(ctx, data)
-    if prefix == "k":
-        return tasks.on_button(ctx, data)
-    if prefix == "f":
-        return followup.on_button(ctx, data)
-    if prefix == "n":
-        return notices.on_button(ctx, data)
-    if prefix == "p":
-        return policy.on_button(ctx, data)
-    return [stale()]
+    handler = BUTTONS.get(prefix)
+    return handler(ctx, data) if handler is not None else [stale()]

@@ -138,14 +138,6 @@ def report(app: App, notice_id: int) -> dict[str, int]:
 
 
 @pytest.fixture
-def staff(app: App) -> ChatUser:
-    """Community staff of 英雄社区."""
-    user = ChatUser(app.service, "staff-1", name="社区张主任")
-    user.say("/start DEMO-STAFF")
-    return user
-
-
-@pytest.fixture
 def tenant(app: App) -> ChatUser:
     """The demo tenant in 阳光花园 1栋."""
     user = ChatUser(app.service, "tenant-1", name="赵租")

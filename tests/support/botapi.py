@@ -654,11 +654,8 @@ def _split_url(url: str) -> tuple[str, str]:
     return match.group(1), match.group(2)
 
 
-class InProcessRequest(BaseRequest):
-    """A python-telegram-bot request that answers from a BotApi in memory; no sockets."""
-
-    def __init__(self, api: BotApi) -> None:
-        self.api = api
+class _NoSocket(BaseRequest):
+    """A python-telegram-bot request with nothing to open, close or time out."""
 
     @property
     def read_timeout(self) -> float | None:
@@ -670,6 +667,13 @@ class InProcessRequest(BaseRequest):
 
     async def shutdown(self) -> None:
         """Nothing to close."""
+
+
+class InProcessRequest(_NoSocket):
+    """A python-telegram-bot request that answers from a BotApi in memory; no sockets."""
+
+    def __init__(self, api: BotApi) -> None:
+        self.api = api
 
     async def do_request(
         self,
@@ -690,22 +694,11 @@ class InProcessRequest(BaseRequest):
         return status, json.dumps(body).encode()
 
 
-class NoNetworkRequest(BaseRequest):
+class NoNetworkRequest(_NoSocket):
     """A request that refuses every call and remembers it: for code that must not touch the network."""
 
     def __init__(self) -> None:
         self.attempts: list[str] = []
-
-    @property
-    def read_timeout(self) -> float | None:
-        """Unused."""
-        return None
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
 
     async def do_request(
         self,
