@@ -59,6 +59,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
         settings.public_url,
         files_dir=settings.files_dir,
         library=library,
+        seal_key=settings.seal_key,
     )
     channels: dict[str, Channel] = {}
     limits = {"telegram": RateLimit(per_second=settings.telegram_rate_limit)}

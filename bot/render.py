@@ -86,6 +86,7 @@ class Renderer:
             photos=tuple(reply.photos),
             ask_location=reply.ask_location,
             location_label=self.text(locale, "buttons.share_location") if reply.ask_location else "",
+            redacted=self.text(locale, "common.secret_redacted") if reply.secret else "",
         )
 
     def page(self, name: str, **context: Any) -> str:

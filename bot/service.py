@@ -57,6 +57,7 @@ class Service:
         public_url: str = "",
         files_dir: Path | None = None,
         library: Library | None = None,
+        seal_key: bytes = b"",
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
@@ -67,6 +68,7 @@ class Service:
         self.public_url = public_url
         self.files_dir = files_dir
         self.library = library
+        self.seal_key = seal_key
         self.on_push: Callable[[], None] | None = None
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
@@ -146,11 +148,17 @@ class Service:
                 self.public_url,
                 files_dir=self.files_dir,
                 library=self.library,
+                seal_key=self.seal_key,
             )
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
             pushed = bool(ctx.pushed) or any(isinstance(row, OutboxRow) for row in session.new)
             rendered = [self.renderer.render(r, who.locale) for r in replies]
+            if inbound.update_id and any(r.secret for r in replies):
+                # What a secret ballot chose must not stay in our logs beside who pressed the button.
+                session.connection().execute(
+                    _FORGET, {"b_channel": inbound.channel, "b_update_id": inbound.update_id}
+                )
             if keep is not None:
                 keep(session, who.identity_id, rendered)
             session.commit()  # committed before the resident sees any code or confirmation
@@ -194,6 +202,13 @@ _CLAIM = (
         _LOG.c.processed_at.is_(None),
     )
     .values(processed_at=bindparam("b_now"))
+)
+
+
+_FORGET = (
+    update(_LOG)
+    .where(_LOG.c.channel == bindparam("b_channel"), _LOG.c.update_id == bindparam("b_update_id"))
+    .values(payload={})
 )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -107,6 +109,11 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+    @property
+    def seal_key(self) -> bytes:
+        """The key that lets a changeable secret ballot be found again (derived; never in the database)."""
+        return hmac.new(self.session_secret().encode(), b"linli ballot seal", hashlib.sha256).digest()
 
 
 def load_settings(**overrides: object) -> Settings:

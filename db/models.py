@@ -42,6 +42,7 @@ class Home(SQLModel, table=True):
     compound_id: int = Field(foreign_key="org_node.id", index=True)
     number: str = Field(max_length=20)
     area_centi_m2: int = Field(ge=0)
+    unsold: bool = Field(default=False)  # the developer's unsold stock: all such homes count as one owner
 
 
 class Grid(SQLModel, table=True):
@@ -295,6 +296,8 @@ class Notice(SQLModel, table=True):
     audience_size: int = Field(default=0)
     created_at: datetime = _time(nullable=False)
     cancelled_at: datetime | None = _time(nullable=True)
+    # Structured content the templates render in each reader's language (a poll's announcement or result).
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class NoticeAck(SQLModel, table=True):
@@ -324,3 +327,100 @@ class WebMessage(SQLModel, table=True):
     outgoing: bool
     body: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = _time(nullable=False)
+
+
+class Poll(SQLModel, table=True):
+    """An owners' decision or committee election over a compound (or some of its buildings)."""
+
+    __table_args__ = (Index("ix_poll_next_due", "next_due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: int = Field(foreign_key="org_node.id", index=True)  # the compound
+    buildings: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # [] = all
+    title: str = Field(max_length=100)
+    body: str = Field(max_length=3500)
+    attachment_kind: str = Field(default="", max_length=10)  # photo | document
+    attachment_channel: str = Field(default="", max_length=16)
+    attachment_ref: str = Field(default="", max_length=200)
+    matter: int  # Civil Code Art. 278 item, 1–9
+    kind: str = Field(max_length=10)  # decision | election
+    candidates: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    seats: int = Field(default=0)
+    secret: bool = Field(default=True)
+    changeable: bool = Field(default=False)
+    consultative: bool = Field(default=False)
+    shortened_reason: str = Field(default="", max_length=300)  # why the 15-day notice was shortened
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    created_at: datetime = _time(nullable=False)
+    opens_at: datetime = _time(nullable=False)
+    closes_at: datetime = _time(nullable=False)
+    # announced → open (electorate frozen) → closed (counted, published); cancelled before it opens.
+    state: str = Field(default="announced", max_length=10, index=True)
+    reminders_sent: int = Field(default=0)  # 0, 1 (3 days before the close), 2 (1 day before)
+    next_due_at: datetime | None = _time(nullable=True)
+    opened_at: datetime | None = _time(nullable=True)
+    closed_at: datetime | None = _time(nullable=True)
+    total_area: int = Field(default=0)  # frozen at opening, 0.01 m²
+    total_owners: int = Field(default=0)
+    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    digest: str = Field(default="", max_length=64)  # sha256 over the sorted receipts
+    announce_notice_id: int | None = Field(default=None, foreign_key="notice.id")
+    result_notice_id: int | None = Field(default=None, foreign_key="notice.id")
+
+
+class PollHome(SQLModel, table=True):
+    """A home of the frozen electorate with the owner unit it counts in (one unit = one owner)."""
+
+    __tablename__ = "poll_home"
+    __table_args__ = (Index("ix_poll_home_unit", "poll_id", "unit"),)
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    home_id: int = Field(foreign_key="home.id", primary_key=True)
+    building_id: int = Field(foreign_key="org_node.id")
+    unit: str = Field(max_length=32)
+    area_centi_m2: int
+
+
+class PollVoter(SQLModel, table=True):
+    """A verified owner, at opening, who may cast their owner unit's one vote."""
+
+    __tablename__ = "poll_voter"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    person_id: int = Field(foreign_key="person.id", primary_key=True)
+    unit: str = Field(max_length=32)
+
+
+class PollTurnout(SQLModel, table=True):
+    """Who voted: one row per owner unit, so a second vote (double click, co-owner, race) cannot insert.
+
+    It holds no choice: what was chosen lives in poll_ballot, which shares no key with this table.
+    """
+
+    __tablename__ = "poll_turnout"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    unit: str = Field(max_length=32, primary_key=True)
+    person_id: int = Field(foreign_key="person.id")
+    voted_at: datetime = _time(nullable=False)
+    changes: int = Field(default=0)
+
+
+class PollBallot(SQLModel, table=True):
+    """What was chosen, with the unit's area and a receipt hash; no person, home, unit or time.
+
+    `seal` finds the ballot again for a permitted change: an HMAC of the poll and unit under the
+    application's secret key (which is not in the database), or random when the vote cannot change.
+    An open (non-secret) poll also records the unit, so staff may see who chose what.
+    """
+
+    __tablename__ = "poll_ballot"
+    __table_args__ = (UniqueConstraint("poll_id", "seal", name="uq_poll_ballot_seal"),)
+
+    id: str = Field(primary_key=True, max_length=32)  # random, so row order says nothing about time
+    poll_id: int = Field(foreign_key="poll.id", index=True)
+    seal: str = Field(max_length=64)
+    area_centi_m2: int
+    choice: str = Field(max_length=200)  # yes | no | abstain, or candidate numbers "1,3"
+    receipt: str = Field(max_length=64, unique=True)  # sha256(poll | choice | the voter's code)
+    unit: str | None = Field(default=None, max_length=32)  # open polls only

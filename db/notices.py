@@ -171,6 +171,7 @@ def _content(notice: Notice) -> dict[str, Any]:
         "ack": notice.ack_required,
         "urgent": notice.urgent,
         "publicity_until": notice.publicity_until.isoformat() if notice.publicity_until else "",
+        **notice.data,
     }
     if notice.attachment_kind == "photo" and notice.attachment_ref:
         context["_photos"] = [[notice.attachment_channel, notice.attachment_ref]]
@@ -199,8 +200,12 @@ def create(
     attachment: tuple[str, str, str] | None,
     now: datetime,
     policy: Policy,
+    data: dict[str, Any] | None = None,
 ) -> Notice:
-    """Write a notice and one outbox row per recipient in the caller's transaction (muted kinds skipped)."""
+    """Write a notice and one outbox row per recipient in the caller's transaction (muted kinds skipped).
+
+    `data` is structured content the templates render in each reader's language (a poll's result).
+    """
     if kind not in KINDS:
         raise NoticeError("kind")
     title, body = title.strip(), body.strip()
@@ -239,6 +244,7 @@ def create(
         publicity_until=publicity_until,
         state="scheduled",
         created_at=now,
+        data=data or {},
     )
     session.add(notice)
     session.flush()

@@ -19,6 +19,7 @@ STAFF_ROLES = (
     "street_staff",
     "department_staff",
     "admin",
+    "owners_committee",  # 业主委员会 of a compound: may run polls there
 )
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
 

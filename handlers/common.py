@@ -19,7 +19,9 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
     if roles & {"community_staff", "street_staff", "admin"}:
         rows.append([Button("cmd:/pending", "pending")])
     if ctx.residencies() or not roles:
-        rows.append([Button("cmd:/report", "report"), Button("cmd:/my", "my")])
+        rows.append([Button("cmd:/report", "report"), Button("cmd:/my", "my"), Button("cmd:/polls", "polls")])
+    if roles & {"community_staff", "street_staff", "department_staff", "admin", "owners_committee"}:
+        rows.append([Button("cmd:/newpoll", "newpoll"), Button("cmd:/polls", "polls")])
     if roles & {"property_staff", "community_staff", "street_staff", "department_staff", "admin"}:
         rows.append([Button("cmd:/notice", "notice"), Button("cmd:/notices", "notices")])
     else:

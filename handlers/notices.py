@@ -496,6 +496,7 @@ def _view(ctx: Context, notice_id: int | None) -> list[Reply]:
             "notices.view",
             {
                 **_item(notice, acked),
+                **notice.data,
                 "body": notice.body,
                 "publicity_until": notices.publicity_end(notice).isoformat()
                 if notice.publicity_until

@@ -5,7 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from handlers import followup, notices, onboarding, policy, progress, queue, report, staff, stats, tasks
+from handlers import (
+    followup,
+    newpoll,
+    notices,
+    onboarding,
+    policy,
+    polls,
+    progress,
+    queue,
+    report,
+    staff,
+    stats,
+    tasks,
+)
 from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
 from handlers.context import Context
 from handlers.types import Inbound, Reply
@@ -20,6 +33,8 @@ FLOWS = {
     "queue": queue.on_message,
     "notice": notices.on_message,
     "policy": policy.on_message,
+    "polls": polls.on_message,
+    "newpoll": newpoll.on_message,
 }
 
 
@@ -80,6 +95,8 @@ COMMANDS: dict[str, tuple[Callable[[Context, str], list[Reply]], bool]] = {
     "/stats": (stats.stats, False),
     "/tasks": (lambda ctx, _: tasks.list_tasks(ctx), True),
     "/duty": (tasks.duty, False),
+    "/polls": (polls.list_polls, True),
+    "/newpoll": (newpoll.start, True),
 }
 MEMBERS_ONLY = ("/report", "/my", "/pending")
 MENU_COMMANDS = frozenset(COMMANDS) - {"/duty"}  # what a `cmd:` button may run; /duty only when typed
@@ -115,6 +132,8 @@ BUTTONS: dict[str, Callable[[Context, str], list[Reply]]] = {
     "f": followup.on_button,
     "n": notices.on_button,
     "p": policy.on_button,
+    "v": polls.on_button,
+    "w": newpoll.on_button,
 }
 
 

@@ -73,6 +73,9 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     photos: list[Attachment] = field(default_factory=list)
     ask_location: bool = False  # Telegram shows a "share location" keyboard button
+    # Shown once and never kept by us: a secret ballot's choice and receipt code. The turn's stored
+    # update is emptied and the web chat keeps a placeholder instead of the text.
+    secret: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,3 +87,4 @@ class Rendered:
     photos: tuple[Attachment, ...] = ()
     ask_location: bool = False
     location_label: str = ""
+    redacted: str = ""  # for a secret reply: the placeholder a kept history shows instead of the text

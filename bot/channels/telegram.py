@@ -47,7 +47,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-COMMANDS = ("start", "report", "my", "tasks", "queue", "stats", "notices", "policy", "help", "lang", "cancel")
+COMMANDS = (
+    "start",
+    "report",
+    "my",
+    "polls",
+    "tasks",
+    "queue",
+    "stats",
+    "notices",
+    "policy",
+    "help",
+    "lang",
+    "cancel",
+)
 TEXT_LIMIT = 4096
 
 

@@ -122,21 +122,36 @@ class WebChat:
         return any(name in (body.get("photos") or []) for body in bodies)
 
     def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
+        shown_once: dict[int, dict[str, Any]] = {}
+
         def keep(session: Session, identity_id: int, replies: list[Rendered]) -> None:
             # Written in the turn's own transaction: the history shows exactly what was committed.
             now = self.app.clock.now()
-            session.add(WebMessage(identity_id=identity_id, outgoing=False, body=shown, created_at=now))
+            secret = any(m.redacted for m in replies)
+            mine = {"text": "🔒"} if secret else shown  # the pressed choice of a secret ballot is not kept
+            session.add(WebMessage(identity_id=identity_id, outgoing=False, body=mine, created_at=now))
             for message in replies:
-                session.add(
-                    WebMessage(identity_id=identity_id, outgoing=True, body=_body(message), created_at=now)
+                body = _body(message)
+                row = WebMessage(
+                    identity_id=identity_id,
+                    outgoing=True,
+                    body={**body, "text": message.redacted, "buttons": []} if message.redacted else body,
+                    created_at=now,
                 )
+                session.add(row)
+                if message.redacted:
+                    session.flush()
+                    shown_once[row.id] = body  # type: ignore[index]
 
         outcome = self.app.service.handle(inbound, keep)
         if outcome.duplicate:
             for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
                 (self.app.settings.files_dir / name).unlink(missing_ok=True)
         identity_id = outcome.identity_id or self._identity_id(uid)
-        return {"messages": self._messages(identity_id, after)}
+        messages = self._messages(identity_id, after)
+        for message in messages:  # this answer shows a secret reply once; the history keeps the placeholder
+            message.update(shown_once.get(message["id"], {}))
+        return {"messages": messages}
 
     def _save(self, name: str, data: bytes) -> None:
         folder = self.app.settings.files_dir

@@ -1,0 +1,865 @@
+"""Owners' polls (DESIGN §4.2): create and announce, freeze the electorate at opening, vote with secret
+ballots and receipts, live turnout, reminders, close with the tally and publish the result.
+
+Secrecy: `poll_turnout` records who voted (one row per owner unit, the one-vote constraint) and
+`poll_ballot` what was chosen (area, choice, receipt hash). They share no key: a ballot's id is random,
+it carries no person, home, unit or time, and the `seal` that lets a permitted change find the ballot
+again is an HMAC under the application's secret key, which never enters the database. Only an open
+(non-secret) poll also writes the unit on its ballots.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from fractions import Fraction
+from itertools import combinations
+from typing import Any
+
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db import notices, outbox
+from db.models import (
+    Home,
+    OrgNode,
+    Poll,
+    PollBallot,
+    PollHome,
+    PollTurnout,
+    PollVoter,
+    Residency,
+    RoleGrant,
+)
+from db.sla import Policy
+from db.tally import CHOICES, Ballot, Result, tally
+from db.tally import Home as TallyHome
+
+KINDS = ("decision", "election")
+MATTERS = range(1, 10)
+SPECIAL_MATTERS = frozenset({6, 7, 8})
+AUTHOR_ROLES = ("community_staff", "street_staff", "department_staff", "admin", "owners_committee")
+NOTICE_PERIOD = timedelta(days=15)  # notice before voting opens, unless shortened with a reason
+MIN_WINDOW = timedelta(hours=24)
+MAX_WINDOW = timedelta(days=90)
+MAX_AHEAD = timedelta(days=365)
+REMINDERS = (timedelta(days=3), timedelta(days=1))  # before the close, to owners who have not voted
+RESULT_PUBLICITY = timedelta(days=15)
+MAX_TITLE = 100
+MAX_BODY = 3000
+MAX_REASON = 300
+MAX_CANDIDATES = 10  # receipts are checked by trying every ballot a voter could have cast
+MAX_CANDIDATE_NAME = 30
+DEVELOPER_UNIT = "developer"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+CODE_LENGTH = 12
+OPENED = "pollpush.opened"
+REMINDER = "pollpush.reminder"
+OPEN_STATES = ("announced", "open")
+
+
+class PollError(ValueError):
+    """A poll rule was broken; `reason` is a short key the handlers turn into a message."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# --- who may run a poll, and where -----------------------------------------------------------------
+
+
+def author_compounds(session: Session, person_id: int) -> list[OrgNode]:
+    """The compounds a person may run polls in: those at or under their staff or committee grants."""
+    grants = session.exec(
+        select(RoleGrant).where(RoleGrant.person_id == person_id, col(RoleGrant.role).in_(AUTHOR_ROLES))
+    ).all()
+    found: dict[int, OrgNode] = {}
+    for grant in grants:
+        node = session.get(OrgNode, grant.node_id)
+        if node is None:
+            continue
+        if node.kind == "compound":
+            found[node.id] = node  # type: ignore[index]
+            continue
+        for compound in session.exec(
+            select(OrgNode).where(OrgNode.kind == "compound", col(OrgNode.path).startswith(node.path))
+        ).all():
+            found[compound.id] = compound  # type: ignore[index]
+    return sorted(found.values(), key=lambda n: (n.path, n.name))
+
+
+def may_author(session: Session, person_id: int | None, node: OrgNode) -> bool:
+    """Whether the person may run polls in this compound (None: the system, e.g. the CLI)."""
+    if person_id is None:
+        return True
+    return any(c.id == node.id for c in author_compounds(session, person_id))
+
+
+def buildings_of(session: Session, compound_id: int) -> list[OrgNode]:
+    """A compound's buildings, by name."""
+    return list(
+        session.exec(
+            select(OrgNode)
+            .where(OrgNode.parent_id == compound_id, OrgNode.kind == "building")
+            .order_by(col(OrgNode.name))
+        ).all()
+    )
+
+
+def _scope_homes(session: Session, poll: Poll) -> list[Home]:
+    query = select(Home).where(Home.compound_id == poll.node_id)
+    if poll.buildings:
+        query = query.where(col(Home.building_id).in_(poll.buildings))
+    return list(session.exec(query.order_by(col(Home.id))).all())
+
+
+def in_scope(poll: Poll, home: Home) -> bool:
+    """Whether a home lies in the poll's compound and chosen buildings."""
+    return home.compound_id == poll.node_id and (not poll.buildings or home.building_id in poll.buildings)
+
+
+# --- creating and announcing ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """Everything staff decide about a poll before it is announced."""
+
+    node_id: int
+    title: str
+    body: str
+    matter: int
+    kind: str
+    opens_at: datetime
+    closes_at: datetime
+    buildings: tuple[int, ...] = ()
+    candidates: tuple[str, ...] = ()
+    seats: int = 0
+    secret: bool = True
+    changeable: bool = False
+    consultative: bool = False
+    shortened_reason: str = ""
+    attachment: tuple[str, str, str] | None = None  # (kind, channel, ref)
+
+
+def check(session: Session, author_id: int | None, draft: Draft, now: datetime) -> Draft:
+    """Validate a draft against every rule; returns it cleaned (trimmed texts, sorted buildings)."""
+    title, body, reason = draft.title.strip(), draft.body.strip(), draft.shortened_reason.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise PollError("title")
+    if not body or len(body) > MAX_BODY:
+        raise PollError("body")
+    if type(draft.matter) is not int or draft.matter not in MATTERS:
+        raise PollError("matter")
+    if draft.kind not in KINDS:
+        raise PollError("kind")
+    candidates = tuple(c.strip() for c in draft.candidates)
+    seats = draft.seats
+    if draft.kind == "election":
+        if len(candidates) < 1 or len(candidates) > MAX_CANDIDATES:
+            raise PollError("candidates")
+        if any(not c or len(c) > MAX_CANDIDATE_NAME for c in candidates) or len(set(candidates)) != len(
+            candidates
+        ):
+            raise PollError("candidates")
+        if type(seats) is not int or not 1 <= seats <= len(candidates):
+            raise PollError("seats")
+    elif candidates or seats:
+        raise PollError("candidates")
+    node = session.get(OrgNode, draft.node_id)
+    if node is None or node.kind != "compound":
+        raise PollError("node")
+    if not may_author(session, author_id, node):
+        raise PollError("not_allowed")
+    known = {b.id for b in buildings_of(session, node.id)}  # type: ignore[arg-type]
+    buildings = tuple(sorted(set(draft.buildings)))
+    if not set(buildings) <= known:
+        raise PollError("buildings")
+    if draft.opens_at < now - timedelta(minutes=5) or draft.opens_at > now + MAX_AHEAD:
+        raise PollError("opens_at")
+    if draft.opens_at < now + NOTICE_PERIOD - timedelta(minutes=5) and not reason:
+        raise PollError("reason")  # a shorter notice than 15 days needs its reason stated
+    if len(reason) > MAX_REASON:
+        raise PollError("reason")
+    window = draft.closes_at - draft.opens_at
+    if window < MIN_WINDOW or window > MAX_WINDOW:
+        raise PollError("window")
+    homes = session.exec(
+        select(func.count())
+        .select_from(Home)
+        .where(Home.compound_id == node.id, *([col(Home.building_id).in_(buildings)] if buildings else []))
+    ).one()
+    if not homes:
+        raise PollError("no_homes")
+    return Draft(
+        node_id=node.id,  # type: ignore[arg-type]
+        title=title,
+        body=body,
+        matter=draft.matter,
+        kind=draft.kind,
+        opens_at=max(draft.opens_at, now),
+        closes_at=draft.closes_at,
+        buildings=buildings,
+        candidates=candidates,
+        seats=seats if draft.kind == "election" else 0,
+        secret=draft.secret,
+        changeable=draft.changeable,
+        consultative=draft.consultative,
+        shortened_reason=reason if draft.opens_at < now + NOTICE_PERIOD - timedelta(minutes=5) else "",
+        attachment=draft.attachment,
+    )
+
+
+def create(session: Session, author_id: int | None, draft: Draft, now: datetime, policy: Policy) -> Poll:
+    """Write a poll and its announcement to everyone in scope (a notice), in the caller's transaction."""
+    draft = check(session, author_id, draft, now)
+    kind, channel, ref = draft.attachment or ("", "", "")
+    poll = Poll(
+        node_id=draft.node_id,
+        buildings=list(draft.buildings),
+        title=draft.title,
+        body=draft.body,
+        attachment_kind=kind,
+        attachment_channel=channel,
+        attachment_ref=ref,
+        matter=draft.matter,
+        kind=draft.kind,
+        candidates=list(draft.candidates),
+        seats=draft.seats,
+        secret=draft.secret,
+        changeable=draft.changeable,
+        consultative=draft.consultative,
+        shortened_reason=draft.shortened_reason,
+        author_id=author_id,
+        created_at=now,
+        opens_at=draft.opens_at,
+        closes_at=draft.closes_at,
+        state="announced",
+        next_due_at=draft.opens_at,
+    )
+    session.add(poll)
+    session.flush()
+    notice = notices.create(
+        session,
+        author_id=None,  # the author's right was checked above; committee members hold no notice grant
+        kind="meeting",
+        title=poll.title,
+        body=poll.body,
+        node_id=poll.node_id,
+        buildings=list(poll.buildings),
+        roles=["owners", "tenants"],
+        send_at=now,
+        publicity_until=poll.closes_at,
+        ack_required=False,
+        attachment=draft.attachment,
+        now=now,
+        policy=policy,
+        data={"poll": announcement(poll)},
+    )
+    poll.announce_notice_id = notice.id
+    session.flush()
+    return poll
+
+
+def announcement(poll: Poll) -> dict[str, Any]:
+    """What the announcement notice shows, as plain values for the templates."""
+    return {
+        "id": poll.id,
+        "event": "announced",
+        "matter": poll.matter,
+        "special": poll.matter in SPECIAL_MATTERS,
+        "kind": poll.kind,
+        "candidates": list(poll.candidates),
+        "seats": poll.seats,
+        "secret": poll.secret,
+        "changeable": poll.changeable,
+        "consultative": poll.consultative,
+        "shortened_reason": poll.shortened_reason,
+        "opens_at": poll.opens_at.isoformat(),
+        "closes_at": poll.closes_at.isoformat(),
+    }
+
+
+def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime) -> Poll:
+    """Withdraw a poll that has not opened yet (its announcement stays, marked by the poll's state)."""
+    poll = session.get(Poll, poll_id, with_for_update=True)
+    if poll is None:
+        raise PollError("not_found")
+    node = session.get(OrgNode, poll.node_id)
+    if node is None or not may_author(session, person_id, node):
+        raise PollError("not_allowed")
+    if poll.state != "announced":
+        raise PollError("not_cancellable")
+    poll.state, poll.next_due_at, poll.closed_at = "cancelled", None, now
+    return poll
+
+
+# --- the electorate ---------------------------------------------------------------------------------
+
+
+def _units(homes: list[Home], owners: dict[int, list[int]]) -> tuple[dict[int, str], dict[int, str]]:
+    """Owner units per home and per person: homes sharing an owner are one unit (SPC interpretation
+    Art. 9: one buyer of several homes counts once; co-owners of a home cast one vote); the developer's
+    unsold homes are one unit; a home whose owner is not registered here is a unit of its own."""
+    parent: dict[int, int] = {h.id: h.id for h in homes}  # type: ignore[misc]
+
+    def root(home_id: int) -> int:
+        while parent[home_id] != home_id:
+            parent[home_id] = parent[parent[home_id]]
+            home_id = parent[home_id]
+        return home_id
+
+    first_home: dict[int, int] = {}
+    for home_id, persons in owners.items():
+        for person_id in persons:
+            other = first_home.setdefault(person_id, home_id)
+            a, b = root(home_id), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    home_unit: dict[int, str] = {}
+    for home in homes:
+        assert home.id is not None
+        if home.id in owners:
+            home_unit[home.id] = f"u{root(home.id)}"
+        elif home.unsold:
+            home_unit[home.id] = DEVELOPER_UNIT
+        else:
+            home_unit[home.id] = f"h{home.id}"
+    person_unit = {p: home_unit[h] for p, h in first_home.items()}
+    return home_unit, person_unit
+
+
+def freeze(session: Session, poll: Poll) -> None:
+    """Write the electorate as it stands now: every home in scope and the verified owners who vote."""
+    homes = _scope_homes(session, poll)
+    owners: dict[int, list[int]] = defaultdict(list)
+    if homes:
+        rows = session.exec(
+            select(Residency.home_id, Residency.person_id).where(
+                col(Residency.home_id).in_([h.id for h in homes]),
+                Residency.kind == "owner",
+                Residency.status == "verified",
+            )
+        ).all()
+        for home_id, person_id in rows:
+            owners[home_id].append(person_id)
+    home_unit, person_unit = _units(homes, owners)
+    session.add_all(
+        PollHome(
+            poll_id=poll.id,  # type: ignore[arg-type]
+            home_id=h.id,  # type: ignore[arg-type]
+            building_id=h.building_id,
+            unit=home_unit[h.id],  # type: ignore[index]
+            area_centi_m2=h.area_centi_m2,
+        )
+        for h in homes
+    )
+    session.add_all(
+        PollVoter(poll_id=poll.id, person_id=p, unit=u)  # type: ignore[arg-type]
+        for p, u in sorted(person_unit.items())
+    )
+    poll.total_area = sum(h.area_centi_m2 for h in homes)
+    poll.total_owners = len(set(home_unit.values()))
+    session.flush()
+
+
+def unit_area(session: Session, poll_id: int, unit: str) -> int:
+    """The summed area of an owner unit's homes in the frozen electorate."""
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(PollHome.area_centi_m2), 0)).where(
+                PollHome.poll_id == poll_id, PollHome.unit == unit
+            )
+        ).one()
+    )
+
+
+# --- who may vote -----------------------------------------------------------------------------------
+
+
+def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str:
+    """Where a person stands in a poll: "can_vote", "voted", "changeable", "home_voted", or why they
+    cannot vote: "not_open", "closed", "tenant", "pending", "not_owner", "outside", "after_freeze"."""
+    if poll.state == "open":
+        voter = session.get(PollVoter, (poll.id, person_id))
+        if voter is not None:
+            turnout = session.get(PollTurnout, (poll.id, voter.unit))
+            if turnout is None:
+                return "can_vote" if now < poll.closes_at else "closed"
+            if turnout.person_id != person_id:
+                return "home_voted"
+            return "changeable" if poll.changeable and now < poll.closes_at else "voted"
+    elif poll.state == "closed" or poll.state == "cancelled":
+        voter = session.get(PollVoter, (poll.id, person_id))
+        if voter is not None and session.get(PollTurnout, (poll.id, voter.unit)) is not None:
+            return "voted"
+        return "closed"
+    residencies = session.exec(
+        select(Residency, Home)
+        .join(Home, col(Home.id) == Residency.home_id)
+        .where(Residency.person_id == person_id)
+    ).all()
+    mine = [(r, h) for r, h in residencies if in_scope(poll, h)]
+    if any(r.kind == "owner" and r.status == "verified" for r, _ in mine):
+        return "not_open" if poll.state == "announced" else "after_freeze"
+    if any(r.kind == "owner" and r.status == "pending" for r, _ in mine):
+        return "pending"
+    if any(r.kind == "tenant" for r, _ in mine):
+        return "tenant"
+    if any(r.kind == "owner" and r.status == "verified" for r, _ in residencies):
+        return "outside"
+    return "not_owner"
+
+
+# --- voting -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    """What a voter is shown once: the secret code of their receipt, and its public fingerprint."""
+
+    code: str
+    fingerprint: str
+    choice: str
+    changed: bool
+
+
+def canonical_choice(poll: Poll, choice: str) -> str:
+    """A ballot's choice in its one stored form, or PollError("choice")."""
+    if poll.kind == "decision":
+        if choice not in CHOICES:
+            raise PollError("choice")
+        return choice
+    if choice == "":
+        return ""  # approves no candidate: takes part, approves no one
+    parts = choice.split(",")
+    if not all(p.isdigit() and len(p) <= 2 for p in parts):
+        raise PollError("choice")
+    picked = sorted({int(p) for p in parts})
+    if len(picked) != len(parts) or not all(1 <= p <= len(poll.candidates) for p in picked):
+        raise PollError("choice")
+    if len(picked) > poll.seats:
+        raise PollError("too_many")
+    return ",".join(map(str, picked))
+
+
+def new_code() -> str:
+    """A receipt code the voter keeps: 12 characters easy to read aloud, in three groups."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(text: str) -> str:
+    """A typed receipt code in its printed form (case, spaces and dashes forgiven); "" if malformed."""
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
+        return ""
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def receipt_hash(poll_id: int, choice: str, code: str) -> str:
+    """The receipt published for a ballot: sha256 of the poll, the choice and the voter's secret code."""
+    return hashlib.sha256(f"linli-ballot|{poll_id}|{choice}|{code}".encode()).hexdigest()
+
+
+def fingerprint(receipt: str) -> str:
+    """The short form of a receipt that lists and messages show."""
+    return receipt[:16]
+
+
+def _seal(poll: Poll, unit: str, key: bytes) -> str:
+    if not poll.changeable:
+        return secrets.token_hex(32)  # nothing will look for this ballot again: unlinkable even with the key
+    return hmac.new(key, f"seal|{poll.id}|{unit}".encode(), hashlib.sha256).hexdigest()
+
+
+def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datetime, seal_key: bytes) -> Cast:
+    """Cast (or, where allowed, change) the person's owner unit's one vote; PollError with the reason."""
+    poll = session.get(Poll, poll_id)
+    if poll is None:
+        raise PollError("not_found")
+    if poll.state != "open" or not poll.opens_at <= now < poll.closes_at:
+        raise PollError(
+            "closed" if poll.state in ("closed", "cancelled") or now >= poll.closes_at else "not_open"
+        )
+    voter = session.get(PollVoter, (poll.id, person_id))
+    if voter is None:
+        raise PollError(standing(session, poll, person_id, now))
+    choice = canonical_choice(poll, choice)
+    code = new_code()
+    receipt = receipt_hash(poll_id, choice, code)
+    seal = _seal(poll, voter.unit, seal_key)
+    turnout = session.get(PollTurnout, (poll.id, voter.unit), with_for_update=True)
+    if turnout is not None:
+        if turnout.person_id != person_id:
+            raise PollError("home_voted")
+        if not poll.changeable:
+            raise PollError("voted")
+        ballot = session.exec(
+            select(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.seal == seal).with_for_update()
+        ).one()
+        ballot.choice, ballot.receipt = choice, receipt
+        turnout.changes += 1
+        session.flush()
+        return Cast(code, fingerprint(receipt), choice, changed=True)
+    try:
+        with session.begin_nested():
+            # The primary key (poll, unit) is the one-vote rule: a double click, a co-owner at the same
+            # moment or a second process cannot insert a second row.
+            session.add(PollTurnout(poll_id=poll.id, unit=voter.unit, person_id=person_id, voted_at=now))  # type: ignore[arg-type]
+            session.flush()
+    except IntegrityError:
+        raise PollError("voted") from None
+    session.add(
+        PollBallot(
+            id=secrets.token_hex(16),
+            poll_id=poll.id,  # type: ignore[arg-type]
+            seal=seal,
+            area_centi_m2=unit_area(session, poll.id, voter.unit),  # type: ignore[arg-type]
+            choice=choice,
+            receipt=receipt,
+            unit=None if poll.secret else voter.unit,
+        )
+    )
+    session.flush()
+    return Cast(code, fingerprint(receipt), choice, changed=False)
+
+
+def _possible_choices(poll: Poll) -> list[str]:
+    if poll.kind == "decision":
+        return list(CHOICES)
+    numbers = range(1, len(poll.candidates) + 1)
+    return [",".join(map(str, c)) for size in range(poll.seats + 1) for c in combinations(numbers, size)]
+
+
+def check_receipt(session: Session, poll: Poll, code: str) -> tuple[str, str] | None:
+    """The (choice, fingerprint) a receipt code was counted with, or None when no ballot carries it."""
+    code = normalise_code(code)
+    if not code:
+        return None
+    by_hash = {receipt_hash(poll.id, c, code): c for c in _possible_choices(poll)}  # type: ignore[arg-type]
+    found = session.exec(
+        select(PollBallot.receipt).where(
+            PollBallot.poll_id == poll.id, col(PollBallot.receipt).in_(list(by_hash))
+        )
+    ).first()
+    return (by_hash[found], fingerprint(found)) if found else None
+
+
+def receipts(session: Session, poll_id: int) -> list[str]:
+    """Every ballot's receipt hash, sorted (the published list)."""
+    return sorted(session.exec(select(PollBallot.receipt).where(PollBallot.poll_id == poll_id)).all())
+
+
+def digest(receipt_list: list[str]) -> str:
+    """sha256 over the sorted receipts, one per line: anyone with the list can recompute it."""
+    return hashlib.sha256("\n".join(sorted(receipt_list)).encode()).hexdigest()
+
+
+# --- turnout while it runs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Turnout:
+    """Participation by area and by owners, for the whole scope or one building."""
+
+    name: str
+    area: int
+    total_area: int
+    owners: int
+    total_owners: int
+
+
+def turnout(session: Session, poll: Poll) -> tuple[Turnout, list[Turnout]]:
+    """Live turnout overall and per building (an owner with homes in two buildings counts in both)."""
+    voted = set(session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == poll.id)).all())
+    rows = session.exec(
+        select(PollHome.building_id, PollHome.unit, PollHome.area_centi_m2).where(PollHome.poll_id == poll.id)
+    ).all()
+    names = {n.id: n.name for n in buildings_of(session, poll.node_id)}
+    per: dict[int, list[Any]] = {}
+    for building_id, unit, area in rows:
+        acc = per.setdefault(building_id, [0, 0, set(), set()])
+        acc[1] += area
+        acc[3].add(unit)
+        if unit in voted:
+            acc[0] += area
+            acc[2].add(unit)
+    buildings = [
+        Turnout(names.get(b, str(b)), a, ta, len(u), len(tu))
+        for b, (a, ta, u, tu) in sorted(per.items(), key=lambda kv: names.get(kv[0], ""))
+    ]
+    units_voted = len(voted)
+    area_voted = sum(area for _, unit, area in rows if unit in voted)
+    return Turnout("", area_voted, poll.total_area, units_voted, poll.total_owners), buildings
+
+
+# --- the scheduler's steps ------------------------------------------------------------------------------
+
+
+def due(session: Session, now: datetime, limit: int = 20) -> list[Poll]:
+    """Lock polls with a step due, skipping rows another process holds (PostgreSQL)."""
+    query = (
+        select(Poll)
+        .where(col(Poll.next_due_at).is_not(None), col(Poll.next_due_at) <= now)
+        .order_by(col(Poll.next_due_at))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.exec(query).all())
+
+
+def _reminder_times(poll: Poll) -> list[datetime]:
+    return [poll.closes_at - before for before in REMINDERS]
+
+
+def _next_due(poll: Poll) -> datetime | None:
+    if poll.state == "announced":
+        return poll.opens_at
+    if poll.state != "open":
+        return None
+    pending = [t for t in _reminder_times(poll)[poll.reminders_sent :] if t > poll.opens_at]
+    return min([*pending, poll.closes_at])
+
+
+def step(session: Session, poll: Poll, now: datetime, policy: Policy) -> str:
+    """Apply the poll's due step (open, remind, close) once; returns what was done ("" for nothing)."""
+    done = ""
+    if poll.state == "announced" and now >= poll.opens_at:
+        open_poll(session, poll, now, policy)
+        done = "opened"
+    elif poll.state == "open" and now >= poll.closes_at:
+        close(session, poll, now, policy)
+        done = "closed"
+    elif poll.state == "open":
+        times = _reminder_times(poll)
+        passed = [i for i, t in enumerate(times) if t <= now and t > poll.opens_at]
+        if passed and passed[-1] >= poll.reminders_sent:
+            remind(session, poll, now, policy)
+            poll.reminders_sent = passed[-1] + 1  # a late sweep sends one reminder, not two at once
+            done = "reminded"
+    poll.next_due_at = _next_due(poll)
+    return done
+
+
+def _push(
+    session: Session, poll: Poll, person_ids: list[int], template: str, now: datetime, policy: Policy
+) -> int:
+    context = {
+        "poll_id": poll.id,
+        "title": poll.title,
+        "closes_at": poll.closes_at.isoformat(),
+        "consultative": poll.consultative,
+        "matter": poll.matter,
+    }
+    buttons = [[{"data": f"v:v:{poll.id}", "label": "pollpush.btn_open"}]]
+    not_before = notices.release_time(False, now, now, policy)
+    outbox.enqueue_many(
+        session,
+        [
+            {
+                "person_id": person_id,
+                "template": template,
+                "context": context,
+                "buttons": buttons,
+                "created_at": now,
+                "not_before": not_before,
+                "urgent": False,
+                "status": "pending",
+                "attempts": 0,
+                "error": "",
+            }
+            for person_id in person_ids
+        ],
+    )
+    return len(person_ids)
+
+
+def open_poll(session: Session, poll: Poll, now: datetime, policy: Policy) -> None:
+    """Freeze the electorate and tell every owner who may vote that voting is open."""
+    freeze(session, poll)
+    poll.state, poll.opened_at = "open", now
+    skipped = sum(1 for t in _reminder_times(poll) if t <= poll.opens_at)
+    poll.reminders_sent = skipped  # a short window skips reminders that would come before it opened
+    voters = list(session.exec(select(PollVoter.person_id).where(PollVoter.poll_id == poll.id)).all())
+    _push(session, poll, voters, OPENED, now, policy)
+
+
+def non_voters(session: Session, poll_id: int) -> list[int]:
+    """Owners in the electorate whose unit has not voted."""
+    voted = select(PollTurnout.unit).where(PollTurnout.poll_id == poll_id)
+    return list(
+        session.exec(
+            select(PollVoter.person_id).where(PollVoter.poll_id == poll_id, col(PollVoter.unit).not_in(voted))
+        ).all()
+    )
+
+
+def remind(session: Session, poll: Poll, now: datetime, policy: Policy) -> int:
+    """Remind owners who have not voted; returns how many were queued."""
+    return _push(session, poll, non_voters(session, poll.id), REMINDER, now, policy)  # type: ignore[arg-type]
+
+
+def count(session: Session, poll: Poll) -> Result:
+    """Tally the ballots against the frozen electorate, without linking a ballot to anyone.
+
+    Units that voted are replaced by their anonymous ballots (each its own one-unit owner with the
+    ballot's area); the multiset of those areas must equal that of the units that voted.
+    """
+    voted = set(session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == poll.id)).all())
+    unit_areas: dict[str, int] = defaultdict(int)
+    for unit, area in session.exec(
+        select(PollHome.unit, PollHome.area_centi_m2).where(PollHome.poll_id == poll.id)
+    ).all():
+        unit_areas[unit] += area
+    ballots = session.exec(
+        select(PollBallot.id, PollBallot.area_centi_m2, PollBallot.choice).where(
+            PollBallot.poll_id == poll.id
+        )
+    ).all()
+    if sorted(a for _, a, _ in ballots) != sorted(unit_areas[u] for u in voted):
+        raise RuntimeError(f"poll {poll.id}: ballots do not match the owners who voted")
+    electorate = [TallyHome(u, a, u) for u, a in unit_areas.items() if u not in voted and a > 0]
+    electorate += [TallyHome(f"b{i}", a, f"b{i}") for i, a, _ in ballots]
+    if poll.kind == "decision":
+        cast = [Ballot(f"b{i}", c) for i, _, c in ballots]  # type: ignore[arg-type]
+        return tally(electorate, cast, poll.matter)
+    candidates = tuple(str(n) for n in range(1, len(poll.candidates) + 1))
+    cast = [Ballot(f"b{i}", frozenset(c.split(",")) if c else frozenset()) for i, _, c in ballots]
+    return tally(electorate, cast, poll.matter, candidates, poll.seats)
+
+
+def percent(share: Fraction | None) -> str:
+    """A share as a percentage with two decimals, rounded down (exact: no floats)."""
+    if share is None:
+        return "—"
+    hundredths = share.numerator * 10000 // share.denominator
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+def _fraction(value: Fraction | None) -> str:
+    return "" if value is None else f"{value.numerator}/{value.denominator}"
+
+
+def summary(poll: Poll, result: Result, receipt_digest: str) -> dict[str, Any]:
+    """The result as plain values for the templates and the published notice (exact fractions kept)."""
+    approvals = [
+        {
+            "option": a.option,
+            "name": poll.candidates[int(a.option) - 1] if poll.kind == "election" else "",
+            "area": a.area,
+            "owners": a.owners,
+            "area_share": _fraction(a.area_share),
+            "owner_share": _fraction(a.owner_share),
+            "area_pct": percent(a.area_share),
+            "owner_pct": percent(a.owner_share),
+            "passed": a.passed,
+        }
+        for a in result.approvals
+    ]
+    return {
+        **announcement(poll),
+        "event": "result",
+        "outcome": result.outcome,
+        "total_area": result.total_area,
+        "total_owners": result.total_owners,
+        "participating_area": result.participating_area,
+        "participating_owners": result.participating_owners,
+        "area_turnout": _fraction(result.area_turnout),
+        "owner_turnout": _fraction(result.owner_turnout),
+        "area_turnout_pct": percent(result.area_turnout),
+        "owner_turnout_pct": percent(result.owner_turnout),
+        "quorum": result.quorum,
+        "approval_threshold": _fraction(result.approval_threshold),
+        "approval_inclusive": result.approval_inclusive,
+        "approvals": approvals,
+        "no_area": result.no_area,
+        "no_owners": result.no_owners,
+        "abstain_area": result.abstain_area,
+        "abstain_owners": result.abstain_owners,
+        "elected": [poll.candidates[int(o) - 1] for o in result.elected],
+        "runoff": [poll.candidates[int(o) - 1] for o in result.runoff],
+        "runoff_seats": result.runoff_seats,
+        "ballots": result.ballots,
+        "digest": receipt_digest,
+    }
+
+
+def close(session: Session, poll: Poll, now: datetime, policy: Policy) -> None:
+    """Count, store the result with the receipts' digest, and publish it (公示) to everyone in scope."""
+    result = count(session, poll)
+    poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]
+    poll.result = summary(poll, result, poll.digest)
+    poll.state, poll.closed_at = "closed", now
+    notice = notices.create(
+        session,
+        author_id=None,
+        kind="meeting",
+        title=poll.title,
+        body=poll.body,
+        node_id=poll.node_id,
+        buildings=list(poll.buildings),
+        roles=["owners", "tenants"],
+        send_at=now,
+        publicity_until=now + RESULT_PUBLICITY,
+        ack_required=False,
+        attachment=None,
+        now=now,
+        policy=policy,
+        data={"poll": poll.result},
+    )
+    poll.result_notice_id = notice.id
+
+
+# --- what people see ----------------------------------------------------------------------------------
+
+
+def for_resident(session: Session, person_id: int, now: datetime) -> list[Poll]:
+    """Polls over the person's homes: announced, open, or closed within the result's publicity period."""
+    homes = session.exec(
+        select(Home)
+        .join(Residency, col(Residency.home_id) == Home.id)
+        .where(Residency.person_id == person_id, Residency.status != "rejected")
+    ).all()
+    if not homes:
+        return []
+    polls = session.exec(
+        select(Poll)
+        .where(
+            col(Poll.node_id).in_({h.compound_id for h in homes}),
+            or_(col(Poll.state).in_(OPEN_STATES), col(Poll.closed_at) > now - RESULT_PUBLICITY),
+        )
+        .order_by(col(Poll.closes_at).desc(), col(Poll.id).desc())
+        .limit(20)
+    ).all()
+    return [p for p in polls if any(in_scope(p, h) for h in homes)]
+
+
+def for_staff(session: Session, person_id: int, limit: int = 10) -> list[Poll]:
+    """The latest polls in the compounds a person may run polls in."""
+    compounds = [c.id for c in author_compounds(session, person_id)]
+    if not compounds:
+        return []
+    return list(
+        session.exec(
+            select(Poll)
+            .where(col(Poll.node_id).in_(compounds))
+            .order_by(col(Poll.created_at).desc(), col(Poll.id).desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def may_see(session: Session, poll: Poll, person_id: int, now: datetime) -> bool:
+    """Whether the person may open this poll: it is over one of their homes, or in their jurisdiction."""
+    if any(p.id == poll.id for p in for_resident(session, person_id, now)):
+        return True
+    node = session.get(OrgNode, poll.node_id)
+    return node is not None and may_author(session, person_id, node)
