@@ -21,6 +21,7 @@ DEMO_INVITES: dict[str, tuple[str, str, str]] = {
     "DEMO-STAFF": ("community_staff", COMMUNITY, ""),
     "DEMO-STREET": ("street_staff", "铁西区/北沟街道", ""),
     "DEMO-DISTRICT": ("department_staff", "铁西区", ""),
+    "DEMO-COMMITTEE": ("owners_committee", f"{COMMUNITY}/阳光花园", ""),
 }
 
 

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.bootstrap import App
 from bot.demo import load_demo
 from bot.digest import send_digests
+from bot.polls_job import advance_polls
 from bot.web import create_web_app
 from db.sweep import sweep
 
@@ -47,6 +48,16 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         next_run_time=datetime.now(app.settings.zone),
     )
     scheduler.add_job(
+        run_polls,
+        "interval",
+        args=[app],
+        seconds=60,
+        id="polls",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(app.settings.zone),
+    )
+    scheduler.add_job(
         run_digest,
         "cron",
         args=[app],
@@ -74,6 +85,16 @@ async def run_sweep(app: App) -> None:
     done = await asyncio.to_thread(sweep, app.sessions, app.clock.now(), app.policy)
     if done:
         log.info("sweep: %s", dict(done))
+        await app.dispatcher.drain()
+
+
+async def run_polls(app: App) -> None:
+    """Open, remind and close owners' polls that are due, then send what they queued."""
+    done = await asyncio.to_thread(
+        advance_polls, app.sessions, app.clock.now(), app.policy, app.settings.seal_key
+    )
+    if done:
+        log.info("polls: %s", dict(done))
         await app.dispatcher.drain()
 
 

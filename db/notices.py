@@ -201,10 +201,12 @@ def create(
     now: datetime,
     policy: Policy,
     data: dict[str, Any] | None = None,
+    mutable: bool = True,
 ) -> Notice:
     """Write a notice and one outbox row per recipient in the caller's transaction (muted kinds skipped).
 
     `data` is structured content the templates render in each reader's language (a poll's result).
+    `mutable=False` reaches those who muted the kind too (a poll's legally required notice and result).
     """
     if kind not in KINDS:
         raise NoticeError("kind")
@@ -248,7 +250,11 @@ def create(
     )
     session.add(notice)
     session.flush()
-    people = recipients(session, node_id, building_ids, roles, kind)
+    people = (
+        recipients(session, node_id, building_ids, roles, kind)
+        if mutable
+        else audience(session, node_id, building_ids, roles)
+    )
     notice.audience_size = len(people)
     context, buttons = _content(notice), ack_buttons(notice)
     not_before = release_time(urgent, send_at, now, policy)

@@ -14,7 +14,9 @@ from sqlmodel import Session, select
 from db.models import Grid, GridBuilding, Home, OrgNode
 
 LEVELS = ("district", "street", "community", "compound", "building", "entrance")
-CSV_COLUMNS = (*LEVELS, "home", "area")
+CSV_COLUMNS = (*LEVELS, "home", "area")  # and optional `grid`, `unsold`
+TRUE_WORDS = frozenset({"1", "true", "yes", "y", "是"})
+FALSE_WORDS = frozenset({"0", "false", "no", "n", "否"})
 MAX_NAME = 100
 MAX_HOME_NUMBER = 20  # Home.number's column width
 
@@ -36,6 +38,7 @@ class HomeRow:
     names: tuple[str, str, str, str, str, str]
     number: str
     area_centi_m2: int
+    unsold: bool | None = None  # developer's unsold stock; None: not stated (an existing home keeps its flag)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +65,16 @@ def parse_area(value: object, line: int) -> int:
     if centi != centi.to_integral_value():
         raise ImportError_(line, f"area {value!r} has more than two decimals")
     return int(centi)
+
+
+def parse_flag(value: object, line: int, what: str) -> bool:
+    """A yes/no cell: 1/true/yes/是 or 0/false/no/否 (any case); an empty cell is no."""
+    text = "" if value is None else str(value).strip().lower()
+    if not text or text in FALSE_WORDS:
+        return False
+    if text in TRUE_WORDS:
+        return True
+    raise ImportError_(line, f"{what} {str(value)[:20]!r} must be 1/true/是 or 0/false/否")
 
 
 def _name(value: object, line: int, what: str) -> str:
@@ -151,8 +164,16 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                             area_node = h_map.get("area")
                             area_line = _line(area_node) if area_node is not None else line
                             area = parse_area(_scalar(area_node, line, "area"), area_line)
+                            unsold_node = h_map.get("unsold")
+                            unsold = (
+                                None
+                                if unsold_node is None
+                                else parse_flag(
+                                    _scalar(unsold_node, line, "unsold"), _line(unsold_node), "unsold"
+                                )
+                            )
                             names = (district, street, community, compound, building, entrance)
-                            homes.append(HomeRow(line, names, number, area))
+                            homes.append(HomeRow(line, names, number, area, unsold))
             for g_node in _sequence(comm_map.get("grids"), "grids"):
                 g_map = _mapping(g_node, "a grid")
                 line = _line(g_node)
@@ -171,7 +192,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
 
 
 def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
-    """Read the flat CSV format: one home a line, with an optional `grid` column."""
+    """Read the flat CSV format: one home a line, with optional `grid` and `unsold` columns."""
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ImportError_(1, "the file is empty")
@@ -190,7 +211,8 @@ def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
         names = tuple(_name(row[level], line, level) for level in LEVELS)
         number = _name(row["home"], line, "home")
-        homes.append(HomeRow(line, names, number, parse_area(row["area"], line)))  # type: ignore[arg-type]
+        unsold = parse_flag(row["unsold"], line, "unsold") if "unsold" in header else None
+        homes.append(HomeRow(line, names, number, parse_area(row["area"], line), unsold))  # type: ignore[arg-type]
         if row.get("grid"):
             key = ((names[0], names[1], names[2]), _name(row["grid"], line, "grid"))
             grid_lines.setdefault(key, line)
@@ -260,10 +282,13 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
                     compound_id=chain[3].id,  # type: ignore[arg-type]
                     number=row.number,
                     area_centi_m2=row.area_centi_m2,
+                    unsold=bool(row.unsold),
                 )
             )
         else:
             home.area_centi_m2 = row.area_centi_m2
+            if row.unsold is not None:
+                home.unsold = row.unsold
         counts["homes"] += 1
     covered: dict[int, tuple[str, int]] = {}
     for grid_row in grids:

@@ -10,6 +10,7 @@ again is an HMAC under the application's secret key, which never enters the data
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -20,13 +21,15 @@ from fractions import Fraction
 from itertools import combinations
 from typing import Any
 
-from sqlalchemy import func, or_
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db import notices, outbox
 from db.models import (
     Home,
+    Notice,
     OrgNode,
     Poll,
     PollBallot,
@@ -170,8 +173,10 @@ def check(session: Session, author_id: int | None, draft: Draft, now: datetime) 
             raise PollError("candidates")
         if type(seats) is not int or not 1 <= seats <= len(candidates):
             raise PollError("seats")
-    elif candidates or seats:
+    elif candidates:
         raise PollError("candidates")
+    elif seats:
+        raise PollError("seats")
     node = session.get(OrgNode, draft.node_id)
     if node is None or node.kind != "compound":
         raise PollError("node")
@@ -187,7 +192,11 @@ def check(session: Session, author_id: int | None, draft: Draft, now: datetime) 
         raise PollError("reason")  # a shorter notice than 15 days needs its reason stated
     if len(reason) > MAX_REASON:
         raise PollError("reason")
-    window = draft.closes_at - draft.opens_at
+    if draft.attachment is not None:
+        kind, channel, ref = draft.attachment
+        if kind not in ("photo", "document") or not 0 < len(ref) <= 200 or not 0 < len(channel) <= 16:
+            raise PollError("attachment")
+    window = draft.closes_at - max(draft.opens_at, now)  # measured from when voting will really open
     if window < MIN_WINDOW or window > MAX_WINDOW:
         raise PollError("window")
     homes = session.exec(
@@ -261,6 +270,7 @@ def create(session: Session, author_id: int | None, draft: Draft, now: datetime,
         now=now,
         policy=policy,
         data={"poll": announcement(poll)},
+        mutable=False,  # the notice period is a legal requirement: muting meeting notices does not skip it
     )
     poll.announce_notice_id = notice.id
     session.flush()
@@ -297,6 +307,9 @@ def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime)
     if poll.state != "announced":
         raise PollError("not_cancellable")
     poll.state, poll.next_due_at, poll.closed_at = "cancelled", None, now
+    notice = session.get(Notice, poll.announce_notice_id) if poll.announce_notice_id else None
+    if notice is not None:  # the announcement stays readable, marked withdrawn, until the day it would open
+        notice.data = {**notice.data, "poll": {**notice.data.get("poll", {}), "cancelled": True}}
     return poll
 
 
@@ -473,6 +486,11 @@ def fingerprint(receipt: str) -> str:
     return receipt[:16]
 
 
+def _box(key: bytes) -> Fernet:
+    """The cipher that keeps a secret ballot's choice unreadable in the database until the close."""
+    return Fernet(base64.urlsafe_b64encode(hmac.new(key, b"linli ballot box", hashlib.sha256).digest()))
+
+
 def _seal(poll: Poll, unit: str, key: bytes) -> str:
     if not poll.changeable:
         return secrets.token_hex(32)  # nothing will look for this ballot again: unlinkable even with the key
@@ -481,7 +499,11 @@ def _seal(poll: Poll, unit: str, key: bytes) -> str:
 
 def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datetime, seal_key: bytes) -> Cast:
     """Cast (or, where allowed, change) the person's owner unit's one vote; PollError with the reason."""
-    poll = session.get(Poll, poll_id)
+    # FOR SHARE: a close that holds the poll (FOR UPDATE) makes the vote wait and then see it closed, and
+    # a vote being written makes the scheduler skip the poll (SKIP LOCKED) until it has committed; without
+    # it a ballot could be committed after the count and be missing from the tally yet pass its receipt
+    # check. populate_existing: the state is read afresh even if this session loaded the poll before.
+    poll = session.get(Poll, poll_id, with_for_update={"read": True}, populate_existing=True)
     if poll is None:
         raise PollError("not_found")
     if poll.state != "open" or not poll.opens_at <= now < poll.closes_at:
@@ -503,8 +525,10 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
             raise PollError("voted")
         ballot = session.exec(
             select(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.seal == seal).with_for_update()
-        ).one()
-        ballot.choice, ballot.receipt = choice, receipt
+        ).one_or_none()
+        if ballot is None:  # the secret key changed since the vote: the ballot cannot be found again
+            raise PollError("seal_lost")
+        ballot.choice, ballot.receipt = _stored(poll, choice, seal_key), receipt
         turnout.changes += 1
         session.flush()
         return Cast(code, fingerprint(receipt), choice, changed=True)
@@ -515,20 +539,61 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
             session.add(PollTurnout(poll_id=poll.id, unit=voter.unit, person_id=person_id, voted_at=now))  # type: ignore[arg-type]
             session.flush()
     except IntegrityError:
-        raise PollError("voted") from None
+        session.expire_all()
+        winner = session.get(PollTurnout, (poll.id, voter.unit))
+        raise PollError(
+            "home_voted" if winner is not None and winner.person_id != person_id else "voted"
+        ) from None
     session.add(
         PollBallot(
             id=secrets.token_hex(16),
             poll_id=poll.id,  # type: ignore[arg-type]
             seal=seal,
             area_centi_m2=unit_area(session, poll.id, voter.unit),  # type: ignore[arg-type]
-            choice=choice,
+            choice=_stored(poll, choice, seal_key),
             receipt=receipt,
             unit=None if poll.secret else voter.unit,
         )
     )
     session.flush()
     return Cast(code, fingerprint(receipt), choice, changed=False)
+
+
+def _stored(poll: Poll, choice: str, key: bytes) -> str:
+    """A secret ballot's choice is stored encrypted while the poll runs: the ballot row is written in
+    the voter's own transaction (PostgreSQL's xmin, row order), so it must not be readable then."""
+    return _box(key).encrypt(choice.encode()).decode() if poll.secret else choice
+
+
+def _open_box(session: Session, poll: Poll, key: bytes) -> None:
+    """At the close: decrypt every ballot and write them all again in random order, under new ids and
+    seals, in the closing transaction, so no trace of the voting transactions or their order remains."""
+    rows = session.exec(select(PollBallot).where(PollBallot.poll_id == poll.id)).all()
+    opened = []
+    for row in rows:
+        try:
+            choice = _box(key).decrypt(row.choice.encode()).decode() if poll.secret else row.choice
+        except InvalidToken:
+            raise RuntimeError(
+                f"poll {poll.id}: a ballot cannot be decrypted (was SECRET_KEY changed?)"
+            ) from None
+        opened.append((row.area_centi_m2, canonical_choice(poll, choice), row.receipt, row.unit))
+    session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))  # type: ignore[call-overload]
+    session.flush()
+    secrets.SystemRandom().shuffle(opened)
+    session.add_all(
+        PollBallot(
+            id=secrets.token_hex(16),
+            poll_id=poll.id,  # type: ignore[arg-type]
+            seal=secrets.token_hex(32),
+            area_centi_m2=area,
+            choice=choice,
+            receipt=receipt,
+            unit=unit,
+        )
+        for area, choice, receipt, unit in opened
+    )
+    session.flush()
 
 
 def _possible_choices(poll: Poll) -> list[str]:
@@ -629,14 +694,14 @@ def _next_due(poll: Poll) -> datetime | None:
     return min([*pending, poll.closes_at])
 
 
-def step(session: Session, poll: Poll, now: datetime, policy: Policy) -> str:
+def step(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes) -> str:
     """Apply the poll's due step (open, remind, close) once; returns what was done ("" for nothing)."""
     done = ""
     if poll.state == "announced" and now >= poll.opens_at:
         open_poll(session, poll, now, policy)
         done = "opened"
     elif poll.state == "open" and now >= poll.closes_at:
-        close(session, poll, now, policy)
+        close(session, poll, now, policy, key)
         done = "closed"
     elif poll.state == "open":
         times = _reminder_times(poll)
@@ -650,7 +715,13 @@ def step(session: Session, poll: Poll, now: datetime, policy: Policy) -> str:
 
 
 def _push(
-    session: Session, poll: Poll, person_ids: list[int], template: str, now: datetime, policy: Policy
+    session: Session,
+    poll: Poll,
+    person_ids: list[int],
+    template: str,
+    now: datetime,
+    policy: Policy,
+    extra: dict[str, Any] | None = None,
 ) -> int:
     context = {
         "poll_id": poll.id,
@@ -658,6 +729,7 @@ def _push(
         "closes_at": poll.closes_at.isoformat(),
         "consultative": poll.consultative,
         "matter": poll.matter,
+        **(extra or {}),
     }
     buttons = [[{"data": f"v:v:{poll.id}", "label": "pollpush.btn_open"}]]
     not_before = notices.release_time(False, now, now, policy)
@@ -686,8 +758,8 @@ def open_poll(session: Session, poll: Poll, now: datetime, policy: Policy) -> No
     """Freeze the electorate and tell every owner who may vote that voting is open."""
     freeze(session, poll)
     poll.state, poll.opened_at = "open", now
-    skipped = sum(1 for t in _reminder_times(poll) if t <= poll.opens_at)
-    poll.reminders_sent = skipped  # a short window skips reminders that would come before it opened
+    # A short window, or an opening that ran late, skips reminders whose moment has already passed.
+    poll.reminders_sent = sum(1 for t in _reminder_times(poll) if t <= max(poll.opens_at, now))
     voters = list(session.exec(select(PollVoter.person_id).where(PollVoter.poll_id == poll.id)).all())
     _push(session, poll, voters, OPENED, now, policy)
 
@@ -704,10 +776,12 @@ def non_voters(session: Session, poll_id: int) -> list[int]:
 
 def remind(session: Session, poll: Poll, now: datetime, policy: Policy) -> int:
     """Remind owners who have not voted; returns how many were queued."""
-    return _push(session, poll, non_voters(session, poll.id), REMINDER, now, policy)  # type: ignore[arg-type]
+    days_left = max(1, -(-(poll.closes_at - now) // timedelta(days=1)))  # whole days, rounded up
+    extra = {"days_left": days_left}
+    return _push(session, poll, non_voters(session, poll.id), REMINDER, now, policy, extra)  # type: ignore[arg-type]
 
 
-def count(session: Session, poll: Poll) -> Result:
+def count(session: Session, poll: Poll, key: bytes) -> Result:
     """Tally the ballots against the frozen electorate, without linking a ballot to anyone.
 
     Units that voted are replaced by their anonymous ballots (each its own one-unit owner with the
@@ -724,6 +798,9 @@ def count(session: Session, poll: Poll) -> Result:
             PollBallot.poll_id == poll.id
         )
     ).all()
+    if poll.secret and poll.state != "closed":  # still sealed (counted before the close: tests, audits)
+        box = _box(key)
+        ballots = [(i, a, box.decrypt(c.encode()).decode()) for i, a, c in ballots]
     if sorted(a for _, a, _ in ballots) != sorted(unit_areas[u] for u in voted):
         raise RuntimeError(f"poll {poll.id}: ballots do not match the owners who voted")
     electorate = [TallyHome(u, a, u) for u, a in unit_areas.items() if u not in voted and a > 0]
@@ -792,12 +869,13 @@ def summary(poll: Poll, result: Result, receipt_digest: str) -> dict[str, Any]:
     }
 
 
-def close(session: Session, poll: Poll, now: datetime, policy: Policy) -> None:
-    """Count, store the result with the receipts' digest, and publish it (公示) to everyone in scope."""
-    result = count(session, poll)
+def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes) -> None:
+    """Open the ballot box, count, store the result with the receipts' digest, and publish it (公示)."""
+    _open_box(session, poll, key)
+    poll.state, poll.closed_at = "closed", now
+    result = count(session, poll, key)
     poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]
     poll.result = summary(poll, result, poll.digest)
-    poll.state, poll.closed_at = "closed", now
     notice = notices.create(
         session,
         author_id=None,
@@ -814,6 +892,7 @@ def close(session: Session, poll: Poll, now: datetime, policy: Policy) -> None:
         now=now,
         policy=policy,
         data={"poll": poll.result},
+        mutable=False,
     )
     poll.result_notice_id = notice.id
 
@@ -859,7 +938,12 @@ def for_staff(session: Session, person_id: int, limit: int = 10) -> list[Poll]:
 
 def may_see(session: Session, poll: Poll, person_id: int, now: datetime) -> bool:
     """Whether the person may open this poll: it is over one of their homes, or in their jurisdiction."""
-    if any(p.id == poll.id for p in for_resident(session, person_id, now)):
+    homes = session.exec(
+        select(Home)
+        .join(Residency, col(Residency.home_id) == Home.id)
+        .where(Residency.person_id == person_id, Residency.status != "rejected")
+    ).all()
+    if any(in_scope(poll, h) for h in homes):
         return True
     node = session.get(OrgNode, poll.node_id)
     return node is not None and may_author(session, person_id, node)

@@ -27,7 +27,7 @@ def snapshot(app: App) -> dict[str, list[Any]]:
                 for n in session.exec(select(OrgNode).order_by(col(OrgNode.id)))
             ],
             "homes": [
-                (h.id, h.entrance_id, h.number, h.area_centi_m2)
+                (h.id, h.entrance_id, h.number, h.area_centi_m2, h.unsold)
                 for h in session.exec(select(Home).order_by(col(Home.id)))
             ],
             "grids": [
@@ -133,7 +133,7 @@ def test_reimport_merges_without_duplicates_and_updates_areas(any_app: App, tmp_
     with any_app.sessions() as session:
         home = find_home(session, f"{YOUTH}/青年公寓/1号楼/1单元/101")
         assert home is not None and home.area_centi_m2 == 9025
-        assert (home.id, home.entrance_id, "101", 8950) in first["homes"]  # the same row, updated
+        assert (home.id, home.entrance_id, "101", 8950, False) in first["homes"]  # the same row, updated
         assert area(session, f"{YOUTH}/青年公寓/1号楼/1单元/301") == 7000
 
 
@@ -237,6 +237,18 @@ BAD_FILES: dict[str, tuple[str, str | bytes, int, str]] = {
         4,
         "more values",
     ),
+    "unsold not a yes/no": (
+        ".yaml",
+        YAML_HEAD + HOME + '{number: "998", area: 2, unsold: maybe}\n',
+        15,
+        "unsold 'maybe' must be 1/true/是",
+    ),
+    "CSV unsold not a yes/no": (
+        ".csv",
+        CSV_HEAD.replace("grid", "grid,unsold") + f"{ROW}101,1.00,,1\n{ROW}999,50,,未售\n",
+        3,
+        "unsold '未售' must be",
+    ),
     "CSV not UTF-8 (GBK from Excel)": (".csv", (CSV_HEAD + CSV_OK).encode("gbk"), 2, "not UTF-8"),
     "empty CSV": (".csv", "", 1, "empty"),
     "CSV header only": (".csv", CSV_HEAD, 2, "no homes"),
@@ -270,3 +282,71 @@ def test_a_good_file_after_a_bad_one_still_loads(any_app: App) -> None:
     with any_app.sessions() as session, pytest.raises(ImportError_):
         import_org_file(session, DATA / "org_bad.yaml")
     assert load(any_app, DATA / "org_good.yaml") == {"homes": 5, "grids": 2}
+
+
+def unsold_homes(session: Session, compound: str) -> set[str]:
+    """`building/entrance/number` of the homes marked as the developer's unsold stock in a compound."""
+    node = find_node(session, compound)
+    assert node is not None, f"no compound {compound}"
+    found = set()
+    for home in session.exec(select(Home).where(Home.compound_id == node.id, col(Home.unsold))):
+        building, entrance = session.get(OrgNode, home.building_id), session.get(OrgNode, home.entrance_id)
+        assert building is not None and entrance is not None
+        found.add(f"{building.name}/{entrance.name}/{home.number}")
+    return found
+
+
+def test_yaml_unsold_marks_the_developers_homes(any_app: App, tmp_path: Path) -> None:
+    path = tmp_path / "org.yaml"
+    text = (DATA / "org_good.yaml").read_text(encoding="utf-8")
+    text = text.replace('{number: "102", area: 120}', '{number: "102", area: 120, unsold: true}')
+    text = text.replace('{number: "0101", area: "143.20"}', '{number: "0101", area: "143.20", unsold: 是}')
+    text = text.replace('{number: "101", area: 0.01}', '{number: "101", area: 0.01, unsold: false}')
+    path.write_text(text, encoding="utf-8")
+    assert load(any_app, path) == {"homes": 5, "grids": 2}
+    with any_app.sessions() as session:
+        assert unsold_homes(session, f"{YOUTH}/青年公寓") == {"1号楼/1单元/102"}
+        assert unsold_homes(session, f"{YOUTH}/幸福里") == {"A座/1单元/0101"}
+
+    # Sold later: an explicit `unsold: false` clears the flag; a file that does not say keeps it.
+    path.write_text(text.replace("unsold: true", "unsold: false"), encoding="utf-8")
+    load(any_app, path)
+    load(any_app, DATA / "org_good.yaml")
+    with any_app.sessions() as session:
+        assert unsold_homes(session, f"{YOUTH}/青年公寓") == set()
+        assert unsold_homes(session, f"{YOUTH}/幸福里") == {"A座/1单元/0101"}
+
+
+def test_csv_unsold_column_is_optional(any_app: App, tmp_path: Path) -> None:
+    path = tmp_path / "org.csv"
+    rows = (DATA / "org_good.csv").read_text(encoding="utf-8").splitlines()
+    flags = ["unsold", "1", "true", "是", "", "0"]  # header, then one per home
+    path.write_text(
+        "\n".join(f"{row},{flag}" for row, flag in zip(rows, flags, strict=True)) + "\n", encoding="utf-8"
+    )
+    assert load(any_app, path) == {"homes": 5, "grids": 2}
+    with any_app.sessions() as session:
+        assert unsold_homes(session, f"{CAITA}/彩塔花园") == {
+            "1栋/1单元/101",
+            "1栋/1单元/102",
+            "1栋/2单元/101",
+        }
+        assert area(session, f"{CAITA}/彩塔花园/1栋/1单元/101") == 8950
+
+    load(any_app, DATA / "org_good.csv")  # no unsold column: the flags stay as they were
+    with any_app.sessions() as session:
+        assert unsold_homes(session, f"{CAITA}/彩塔花园") == {
+            "1栋/1单元/101",
+            "1栋/1单元/102",
+            "1栋/2单元/101",
+        }
+    path.write_text(
+        "\n".join(
+            f"{row},{flag}" for row, flag in zip(rows, ["unsold", "", "FALSE", "否", "", ""], strict=True)
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    load(any_app, path)
+    with any_app.sessions() as session:
+        assert unsold_homes(session, f"{CAITA}/彩塔花园") == set()
