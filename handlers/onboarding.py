@@ -174,7 +174,10 @@ def help_(ctx: Context) -> list[Reply]:
     context = {
         "resident": bool(ctx.residencies()),
         "worker": bool(roles & {"grid_worker", "community_staff", "street_staff", "department_staff"}),
-        "staff": bool(roles - {"grid_worker"}),
+        "staff": bool(roles - {"grid_worker", "owners_committee"}),
+        "poll_author": bool(
+            roles & {"community_staff", "street_staff", "department_staff", "admin", "owners_committee"}
+        ),
     }
     return [Reply("onboarding.help", context, menu_buttons(ctx))]
 

@@ -1,0 +1,139 @@
+"""Secret ballots stay unreadable while the poll runs and unlinkable after it; poll notices reach everyone.
+
+While a poll is open a ballot row is written in the voter's own transaction, so its choice is encrypted
+under a key kept outside the database; the close decrypts and rewrites every ballot in random order.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from bot.bootstrap import App, build
+from bot.clock import FixedClock
+from bot.settings import load_settings
+from db import notices, polls
+from db.models import Notice, Outbox, Poll, PollBallot
+from tests.conftest import make_app
+from tests.test_poll_schedule import advance, announce, join, vote
+
+
+def _ballots(app: App, poll_id: int) -> list[PollBallot]:
+    with app.sessions() as session:
+        return list(session.exec(select(PollBallot).where(PollBallot.poll_id == poll_id)).all())
+
+
+def _open(app: App, clock: FixedClock, **kw: object) -> int:
+    poll_id = announce(app, None, timedelta(days=15), timedelta(days=7), **kw)
+    clock.advance(days=15)
+    assert advance(app)["opened"] == 1
+    return poll_id
+
+
+def test_choices_are_unreadable_while_open_and_rewritten_at_the_close(app: App, clock: FixedClock) -> None:
+    owner, neighbour = join(app, "o1", "DEMO-OWNER"), join(app, "o2", "DEMO-OWNER2")
+    poll_id = _open(app, clock, changeable=True)
+    vote(app, poll_id, owner, "yes")
+    vote(app, poll_id, neighbour, "no")
+    while_open = _ballots(app, poll_id)
+    assert len(while_open) == 2
+    assert not {b.choice for b in while_open} & {"yes", "no", "abstain"}  # encrypted in the table
+    assert all(b.unit is None for b in while_open)
+
+    clock.advance(days=7)
+    assert advance(app)["closed"] == 1
+    after = _ballots(app, poll_id)
+    assert sorted(b.choice for b in after) == ["no", "yes"]
+    assert {b.receipt for b in after} == {b.receipt for b in while_open}  # every receipt still checks
+    assert not {b.id for b in after} & {b.id for b in while_open}  # new rows, new ids ...
+    assert not {b.seal for b in after} & {b.seal for b in while_open}  # ... and no seal to find them by
+    with app.sessions() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None and poll.result["outcome"] in ("passed", "failed", "no_quorum")
+        assert poll.digest == polls.digest([b.receipt for b in after])
+
+
+def test_an_open_poll_keeps_choices_readable_and_names_the_unit(app: App, clock: FixedClock) -> None:
+    owner = join(app, "o1", "DEMO-OWNER")
+    poll_id = _open(app, clock, secret=False)
+    vote(app, poll_id, owner, "abstain")
+    [ballot] = _ballots(app, poll_id)
+    assert ballot.choice == "abstain" and ballot.unit is not None
+
+
+def test_a_changed_secret_key_refuses_a_change_clearly(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    first = make_app(sqlite_url, tmp_path, clock)
+    owner = join(first, "o1", "DEMO-OWNER")
+    poll_id = _open(first, clock, changeable=True)
+    vote(first, poll_id, owner, "yes")
+    first.engine.dispose()
+    settings = load_settings(
+        LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=sqlite_url, SECRET_KEY="another-secret"
+    )
+    rekeyed = build(settings, clock=clock)
+    with rekeyed.sessions() as session, pytest.raises(polls.PollError) as refused:
+        polls.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)
+    assert refused.value.reason == "seal_lost"
+    text = rekeyed.renderer.text(
+        "zh_CN", "polls.refused", {"reason": "seal_lost", "title": "", "consultative": False, "voted_at": ""}
+    )
+    assert "密钥" in text and "仍然有效" in text
+    rekeyed.engine.dispose()
+
+
+def test_owners_who_muted_meeting_notices_still_get_the_poll_notices(app: App, clock: FixedClock) -> None:
+    owner = join(app, "o1", "DEMO-OWNER")
+    with app.sessions() as session:
+        notices.mute(session, owner, "meeting")
+        session.commit()
+    poll_id = _open(app, clock)
+    clock.advance(days=7)
+    assert advance(app)["closed"] == 1
+    with app.sessions() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        reached = set(
+            session.exec(
+                select(Outbox.notice_id).where(Outbox.person_id == owner, Outbox.template == notices.TEMPLATE)
+            ).all()
+        )
+    assert {poll.announce_notice_id, poll.result_notice_id} <= reached
+
+
+def test_withdrawing_a_poll_marks_its_announcement(app: App, clock: FixedClock) -> None:
+    staff = join(app, "s1", "DEMO-STAFF")
+    poll_id = announce(app, staff, timedelta(days=15), timedelta(days=7))
+    with app.sessions() as session:
+        polls.cancel(session, poll_id, staff, clock.now())
+        session.commit()
+        poll = session.get(Poll, poll_id)
+        assert poll is not None and poll.state == "cancelled" and poll.next_due_at is None
+        notice = session.get(Notice, poll.announce_notice_id)
+        assert notice is not None and notice.data["poll"]["cancelled"] is True
+    clock.advance(days=15)
+    assert not advance(app)  # nothing opens
+    with app.sessions() as session:
+        shown = app.renderer.text("zh_CN", "notices.view", {**notices_view_context(session, poll_id)})
+    assert "已撤销" in shown
+
+
+def notices_view_context(session: object, poll_id: int) -> dict[str, object]:
+    """The context the notice view renders for a poll's announcement."""
+    poll = session.get(Poll, poll_id)  # type: ignore[attr-defined]
+    notice = session.get(Notice, poll.announce_notice_id)  # type: ignore[attr-defined]
+    return {
+        "title": notice.title,
+        "body": notice.body,
+        "kind": notice.kind,
+        "date": notice.send_at.isoformat(),
+        "urgent": False,
+        "ack": False,
+        "acked": False,
+        "publicity_until": "",
+        **notice.data,
+    }
