@@ -19,7 +19,7 @@ run: migrate
 	$(BIN)/linli run
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n auto $(PYTEST_ARGS)  # one worker per CPU: the suite stays under five minutes
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -560,14 +560,19 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
 
 
 def _stored(poll: Poll, choice: str, key: bytes) -> str:
-    """A secret ballot's choice is stored encrypted while the poll runs: the ballot row is written in
-    the voter's own transaction (PostgreSQL's xmin, row order), so it must not be readable then."""
+    """A secret ballot's choice is stored encrypted: the row is written in the voter's own transaction
+    (PostgreSQL's xmin, row order), and each row keeps its unit's area, which may be unique."""
     return _box(key).encrypt(choice.encode()).decode() if poll.secret else choice
 
 
-def _open_box(session: Session, poll: Poll, key: bytes) -> None:
-    """At the close: decrypt every ballot and write them all again in random order, under new ids and
-    seals, in the closing transaction, so no trace of the voting transactions or their order remains."""
+def read_choice(key: bytes, stored: str) -> str:
+    """A secret ballot's choice, decrypted with the application's key (audits, tests)."""
+    return _box(key).decrypt(stored.encode()).decode()
+
+
+def _reshuffle(session: Session, poll: Poll, key: bytes) -> None:
+    """At the close: check every ballot decrypts, then write them all again in random order, under new
+    ids, seals and ciphertexts, in the closing transaction: no trace of the voting transactions remains."""
     rows = session.exec(select(PollBallot).where(PollBallot.poll_id == poll.id)).all()
     opened = []
     for row in rows:
@@ -577,7 +582,9 @@ def _open_box(session: Session, poll: Poll, key: bytes) -> None:
             raise RuntimeError(
                 f"poll {poll.id}: a ballot cannot be decrypted (was SECRET_KEY changed?)"
             ) from None
-        opened.append((row.area_centi_m2, canonical_choice(poll, choice), row.receipt, row.unit))
+        opened.append(
+            (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)
+        )
     session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))  # type: ignore[call-overload]
     session.flush()
     secrets.SystemRandom().shuffle(opened)
@@ -798,7 +805,7 @@ def count(session: Session, poll: Poll, key: bytes) -> Result:
             PollBallot.poll_id == poll.id
         )
     ).all()
-    if poll.secret and poll.state != "closed":  # still sealed (counted before the close: tests, audits)
+    if poll.secret:  # read with the application's key only, in memory
         box = _box(key)
         ballots = [(i, a, box.decrypt(c.encode()).decode()) for i, a, c in ballots]
     if sorted(a for _, a, _ in ballots) != sorted(unit_areas[u] for u in voted):
@@ -870,8 +877,8 @@ def summary(poll: Poll, result: Result, receipt_digest: str) -> dict[str, Any]:
 
 
 def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes) -> None:
-    """Open the ballot box, count, store the result with the receipts' digest, and publish it (公示)."""
-    _open_box(session, poll, key)
+    """Reshuffle the ballot box, count, store the result with the receipts' digest, and publish it (公示)."""
+    _reshuffle(session, poll, key)
     poll.state, poll.closed_at = "closed", now
     result = count(session, poll, key)
     poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]

@@ -21,17 +21,21 @@ How it counts (Civil Code Art. 278 and Art. 1259; SPC interpretation on building
   passing candidates ranked by approving owners, then approving area; when candidates tied on both
   straddle the last seat, they (and the seats left for them) are reported as a run-off.
 - All arithmetic is on ints, Fractions are made once at the end; no floats anywhere.
+- `prepare(homes)` checks and indexes an electorate once (when the poll opens) into an immutable
+  `Electorate`; `tally` takes that or a plain sequence of homes (prepared anew at each call).
+  A bad electorate raises ValueError from `prepare`; the same checks run for a plain sequence.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import compress
-from operator import attrgetter, not_
-from typing import Literal, NoReturn
+from itertools import compress, count
+from operator import add, attrgetter, eq, gt, not_
+from types import MappingProxyType
+from typing import Literal
 
 YES, NO, ABSTAIN = "yes", "no", "abstain"
 CHOICES = (YES, NO, ABSTAIN)
@@ -118,12 +122,23 @@ def _met(share: Fraction | None, threshold: Fraction, inclusive: bool) -> bool:
     return share >= threshold if inclusive else share > threshold
 
 
-@dataclass(slots=True)
-class _Index:
-    single: dict[str, int]  # home id -> area, for the homes of owners holding one home
-    shared: dict[str, Home]  # home id -> home, for the homes of owners holding several homes
-    total_area: int
+@dataclass(frozen=True, slots=True, eq=False)
+class Electorate:
+    """A poll's electorate, checked and indexed once by `prepare`; `tally` reads it and never changes it."""
+
+    total_area: int  # 0.01 m²
     total_owners: int
+    # Read-only views. _single: home id -> area, for the homes of owners holding one home (and the sum of
+    # those areas); _shared: home id -> (owner number, area), for the homes of the _shared_owners owners
+    # holding several, numbered 0, 1, ... so that a tally counts them in lists, not dicts.
+    _single: MappingProxyType[str, int] = field(repr=False)
+    _single_area: int = field(repr=False)
+    _shared: MappingProxyType[str, tuple[int, int]] = field(repr=False)
+    _shared_owners: int = field(repr=False)
+
+    def __len__(self) -> int:
+        """The number of homes."""
+        return len(self._single) + len(self._shared)
 
 
 @dataclass(slots=True)
@@ -145,81 +160,143 @@ def _rank(approval: Approval) -> tuple[int, int]:
     return approval.owners, approval.area
 
 
-def _index(electorate: Sequence[Home]) -> _Index:
-    """Check the electorate and split it by whether the home's owner holds one home or several."""
-    if not electorate:
+_home_id = attrgetter("home_id")
+_area_of = attrgetter("area_centi_m2")
+_owner_of = attrgetter("owner_key")
+
+
+def prepare(homes: Iterable[Home]) -> Electorate:
+    """Check an electorate and index it for `tally`: done once, when the poll opens and freezes it."""
+    homes = homes if isinstance(homes, list | tuple) else list(homes)
+    if not homes:
         raise ValueError("the electorate is empty")
-    # map/compress/zip keep the per-home work in C: this runs over every home at every tally.
-    areas = list(map(attrgetter("area_centi_m2"), electorate))
-    if set(map(type, areas)) != {int} or min(areas) <= 0:  # type(True) is bool: booleans are refused too
-        bad = next(h for h in electorate if type(h.area_centi_m2) is not int or h.area_centi_m2 <= 0)
+    # map/compress/zip keep the per-home work in C.
+    areas = list(map(_area_of, homes))
+    same: dict[int, int] = {}  # one int object per distinct area: a tally reads a few ints, not one per home
+    if set(map(type, areas)) == {int}:  # type(True) is bool: booleans are refused too
+        areas = list(map(same.setdefault, areas, areas))
+    if not same or min(same) <= 0:
+        bad = next(h for h in homes if type(h.area_centi_m2) is not int or h.area_centi_m2 <= 0)
         raise ValueError(
             f"home {bad.home_id!r}: area must be a positive int of 0.01 m², got {bad.area_centi_m2!r}"
         )
-    ids = list(map(attrgetter("home_id"), electorate))
-    owner_keys = list(map(attrgetter("owner_key"), electorate))
+    ids = list(map(_home_id, homes))
+    owner_keys = list(map(_owner_of, homes))
     homes_of = Counter(owner_keys)
-    multi = {owner for owner, held in homes_of.items() if held > 1}
-    in_multi = list(map(multi.__contains__, owner_keys))
-    alone = list(map(not_, in_multi))
-    single = dict(zip(compress(ids, alone), compress(areas, alone), strict=True))
-    shared = dict(zip(compress(ids, in_multi), compress(electorate, in_multi), strict=True))
-    if len(single) + len(shared) != len(electorate) or not single.keys().isdisjoint(shared):
+    number: dict[str, int] = {}  # owner of several homes -> their number
+    if len(homes_of) == len(homes):  # every owner holds one home
+        single, shared = dict(zip(ids, areas, strict=True)), {}
+    else:
+        multi = compress(homes_of, map((1).__lt__, homes_of.values()))
+        number = dict(zip(multi, count()))
+        in_multi = list(map(number.__contains__, owner_keys))
+        alone = list(map(not_, in_multi))
+        single = dict(zip(compress(ids, alone), compress(areas, alone), strict=True))
+        numbers = map(number.__getitem__, compress(owner_keys, in_multi))
+        numbered = zip(numbers, compress(areas, in_multi), strict=True)
+        shared = dict(zip(compress(ids, in_multi), numbered, strict=True))
+    if len(single) + len(shared) != len(homes) or not single.keys().isdisjoint(shared):
         seen: set[str] = set()
         for home_id in ids:
             if home_id in seen:
                 raise ValueError(f"home {home_id!r} appears twice in the electorate")
             seen.add(home_id)
-    return _Index(single, shared, sum(areas), len(homes_of))
+    return Electorate(
+        total_area=sum(areas),
+        total_owners=len(homes_of),
+        _single=MappingProxyType(single),
+        _single_area=sum(single.values()),
+        _shared=MappingProxyType(shared),
+        _shared_owners=len(number),
+    )
 
 
-def _refuse(index: _Index, home_id: str) -> NoReturn:
-    if home_id in index.single or home_id in index.shared:
-        raise ValueError(f"home {home_id!r} has more than one ballot")
-    raise ValueError(f"home {home_id!r} is not in the electorate")
+_DECISION_CHOICES = frozenset(CHOICES)
+_NO_ONE = (None,)  # the option of an election ballot approving no one
 
 
-def _count_decision(index: _Index, ballots: Iterable[Ballot]) -> _Counts:
-    """Area and owners per choice in one pass over the ballots (ints only)."""
-    area = {YES: 0, NO: 0, ABSTAIN: 0}
-    owners = {YES: 0, NO: 0, ABSTAIN: 0}
-    single = dict(index.single)
-    shared = dict(index.shared)
-    single_pop = single.pop
-    shared_pop = shared.pop
-    voted: dict[str, dict[str, int]] = {}  # owner of several homes -> area per choice of their voting homes
+def _fault(electorate: Electorate, ballots: Iterable[Ballot], candidates: frozenset[str] | None) -> None:
+    """Raise the ValueError for the first ballot, in order, that cannot be counted (if there is one).
+
+    The counting loops meet faults out of order (a ballot for an unknown or already counted home is set
+    aside with those of owners holding several homes, checked last); this replays the checks ballot by
+    ballot (the choice, then the home) so that the error names the first faulty ballot.
+    """
+    seen: set[str] = set()
     for ballot in ballots:
         choice = ballot.choice
-        if choice not in area:
-            raise ValueError(f"home {ballot.home_id!r}: choice must be yes, no or abstain, got {choice!r}")
-        home_area = single_pop(ballot.home_id, None)
-        if home_area is not None:
-            area[choice] += home_area
-            owners[choice] += 1
-            continue
-        home = shared_pop(ballot.home_id, None)
-        if home is None:
-            _refuse(index, ballot.home_id)
-        home_area = home.area_centi_m2
-        area[choice] += home_area
-        per = voted.setdefault(home.owner_key, {})
-        per[choice] = per.get(choice, 0) + home_area
-    for per in voted.values():  # an owner of several homes counts for the choice of most of their area
-        owner_area = sum(per.values())
-        for choice, choice_area in per.items():
-            if 2 * choice_area > owner_area:
-                owners[choice] += 1
-                break
-        else:
-            owners[ABSTAIN] += 1
-    single_voters = len(index.single) - len(single)
+        if candidates is None:
+            try:
+                valid = choice in _DECISION_CHOICES
+            except TypeError:  # unhashable
+                valid = False
+            if not valid:
+                raise ValueError(
+                    f"home {ballot.home_id!r}: choice must be yes, no or abstain, got {choice!r}"
+                )
+        elif not isinstance(choice, frozenset) or not choice <= candidates:
+            raise ValueError(f"home {ballot.home_id!r}: an election ballot is a frozenset of candidates")
+        if ballot.home_id in seen:
+            raise ValueError(f"home {ballot.home_id!r} has more than one ballot")
+        if ballot.home_id not in electorate._single and ballot.home_id not in electorate._shared:
+            raise ValueError(f"home {ballot.home_id!r} is not in the electorate")
+        seen.add(ballot.home_id)
+
+
+def _majorities(per_owner: list[int], owner_area: list[int]) -> int:
+    """How many owners hold more than half of their voting area in `per_owner` (C-fast: map and sum)."""
+    return sum(map(gt, map(add, per_owner, per_owner), owner_area))
+
+
+def _count_decision(electorate: Electorate, ballots: Sequence[Ballot]) -> _Counts:
+    """Area and owners per choice in one pass over the ballots (ints only)."""
+    remaining = electorate._single.copy()  # C-fast; popping a home marks its ballot counted
+    pop = remaining.pop
+    single: dict[str, list[int]] = {YES: [], NO: [], ABSTAIN: []}  # areas of one-home owners' ballots
+    add_area = {choice: areas.append for choice, areas in single.items()}
+    rest: list[Ballot] = []  # ballots of owners holding several homes (or not countable)
+    keep = rest.append
+    # Owners of several homes, by number: their voting area, and per choice the area of their homes that
+    # chose it. Lists of ints, no object per owner: the tally does not wake the garbage collector.
+    owners_shared = electorate._shared_owners
+    owner_area = [0] * owners_shared
+    by_choice = {choice: [0] * owners_shared for choice in CHOICES}
+    try:
+        for ballot in ballots:
+            home_area = pop(ballot.home_id, 0)  # 0: not a one-home owner's home, or already counted
+            if home_area:
+                add_area[ballot.choice](home_area)  # KeyError: not yes/no/abstain
+            else:
+                keep(ballot)
+        if rest:
+            shared_pop = electorate._shared.copy().pop
+            for ballot in rest:
+                owner, home_area = shared_pop(ballot.home_id)  # KeyError: unknown, or a second ballot
+                by_choice[ballot.choice][owner] += home_area  # KeyError: not yes/no/abstain
+                owner_area[owner] += home_area
+    except (KeyError, TypeError):  # TypeError: an unhashable choice
+        _fault(electorate, ballots, None)
+        raise
+    area = {choice: sum(areas) for choice, areas in single.items()}
+    owners = {choice: len(areas) for choice, areas in single.items()}
+    silent = owner_area.count(0)  # owners of several homes none of which voted
+    voters = owners_shared - silent
+    decided = unanimous = 0
+    for choice, per_owner in by_choice.items():  # an owner of several homes counts for most of their area
+        area[choice] += sum(per_owner)
+        majorities = _majorities(per_owner, owner_area)
+        owners[choice] += majorities
+        decided += majorities
+        unanimous += sum(map(eq, per_owner, owner_area)) - silent  # all their voting area: 0 == 0 aside
+    owners[ABSTAIN] += voters - decided  # no choice holds more than half: abstaining
+    single_voters = len(electorate._single) - len(remaining)
     return _Counts(
         approve_area={YES: area[YES]},
         approve_owners={YES: owners[YES]},
         participating_area=area[YES] + area[NO] + area[ABSTAIN],
-        participating_owners=single_voters + len(voted),
-        ballots=single_voters + len(index.shared) - len(shared),
-        split_owners=sum(len(per) > 1 for per in voted.values()),
+        participating_owners=single_voters + voters,
+        ballots=single_voters + len(rest),
+        split_owners=voters - unanimous,
         no_area=area[NO],
         no_owners=owners[NO],
         abstain_area=area[ABSTAIN],
@@ -227,75 +304,86 @@ def _count_decision(index: _Index, ballots: Iterable[Ballot]) -> _Counts:
     )
 
 
-def _count_election(index: _Index, ballots: Iterable[Ballot], candidates: tuple[str, ...]) -> _Counts:
+def _count_election(
+    electorate: Electorate, ballots: Sequence[Ballot], candidates: tuple[str, ...]
+) -> _Counts:
     """Approving area and owners per candidate in one pass over the ballots (ints only)."""
-    allowed = frozenset(candidates)
-    area = dict.fromkeys(candidates, 0)
-    owners = dict.fromkeys(candidates, 0)
-    single = dict(index.single)
-    shared = dict(index.shared)
-    single_pop = single.pop
-    shared_pop = shared.pop
-    part_area = abstain_area = abstain_owners = 0
-    voted: dict[str, list[tuple[int, frozenset[str]]]] = {}  # owner of several homes -> (area, approved)
-    for ballot in ballots:
-        chosen = ballot.choice
-        if not isinstance(chosen, frozenset) or not chosen <= allowed:
-            raise ValueError(f"home {ballot.home_id!r}: an election ballot is a frozenset of candidates")
-        home_area = single_pop(ballot.home_id, None)
-        if home_area is None:
-            home = shared_pop(ballot.home_id, None)
-            if home is None:
-                _refuse(index, ballot.home_id)
-            home_area = home.area_centi_m2
-            voted.setdefault(home.owner_key, []).append((home_area, chosen))
-        elif chosen:
-            for candidate in chosen:
-                owners[candidate] += 1
-        else:
-            abstain_owners += 1
-        part_area += home_area
-        if chosen:
-            for candidate in chosen:
-                area[candidate] += home_area
-        else:
-            abstain_area += home_area
-    split = 0
-    for homes in voted.values():  # an owner of several homes approves with most of their area
-        split += len({chosen for _, chosen in homes}) > 1
-        owner_area = 0
-        per: dict[str, int] = {}
-        for home_area, chosen in homes:
-            owner_area += home_area
-            for option in chosen or ("",):  # "" collects the area that approved no one
-                per[option] = per.get(option, 0) + home_area
-        for option, option_area in per.items():
-            if 2 * option_area > owner_area:
-                if option:
-                    owners[option] += 1
+    remaining = electorate._single.copy()  # C-fast; popping a home marks its ballot counted
+    pop = remaining.pop
+    single: dict[str, list[int]] = {candidate: [] for candidate in candidates}  # one-home owners' areas
+    add_area = {candidate: areas.append for candidate, areas in single.items()}
+    none: list[int] = []  # areas of one-home owners' ballots approving no one
+    no_one = none.append
+    rest: list[Ballot] = []  # ballots of owners holding several homes (or not countable)
+    keep = rest.append
+    # Owners of several homes, by number, as in _count_decision: their voting area, per candidate (None:
+    # approving no one) the area of their homes approving it, their first ballot, and those who split.
+    owners_shared = electorate._shared_owners
+    owner_area = [0] * owners_shared
+    by_option = {option: [0] * owners_shared for option in (*candidates, None)}
+    first: list[frozenset[str] | None] = [None] * owners_shared
+    split: set[int] = set()
+    try:
+        for ballot in ballots:
+            home_area = pop(ballot.home_id, 0)  # 0: not a one-home owner's home, or already counted
+            if home_area:
+                chosen = ballot.choice
+                if type(chosen) is not frozenset and not isinstance(chosen, frozenset):
+                    raise TypeError("an election ballot is a frozenset")
+                if chosen:
+                    for candidate in chosen:
+                        add_area[candidate](home_area)  # KeyError: not a candidate
                 else:
-                    abstain_owners += 1
-    single_voters = len(index.single) - len(single)
+                    no_one(home_area)
+            else:
+                keep(ballot)
+        if rest:
+            allowed = frozenset(candidates)
+            shared_pop = electorate._shared.copy().pop
+            for ballot in rest:
+                owner, home_area = shared_pop(ballot.home_id)  # KeyError: unknown, or a second ballot
+                chosen = ballot.choice
+                if not isinstance(chosen, frozenset) or not chosen <= allowed:
+                    raise TypeError("an election ballot is a frozenset of candidates")
+                owner_area[owner] += home_area
+                for option in chosen or _NO_ONE:
+                    by_option[option][owner] += home_area
+                before = first[owner]
+                if before is None:
+                    first[owner] = chosen
+                elif before != chosen:
+                    split.add(owner)
+    except (KeyError, TypeError):
+        _fault(electorate, ballots, frozenset(candidates))
+        raise
+    area = {candidate: sum(areas) for candidate, areas in single.items()}
+    owners = {candidate: len(areas) for candidate, areas in single.items()}
+    abstain_area = sum(none) + sum(by_option[None])
+    abstain_owners = len(none) + _majorities(by_option[None], owner_area)
+    for candidate in candidates:  # an owner of several homes approves with most of their area
+        area[candidate] += sum(by_option[candidate])
+        owners[candidate] += _majorities(by_option[candidate], owner_area)
+    single_voters = len(electorate._single) - len(remaining)
     return _Counts(
         approve_area=area,
         approve_owners=owners,
-        participating_area=part_area,
-        participating_owners=single_voters + len(voted),
-        ballots=single_voters + len(index.shared) - len(shared),
-        split_owners=split,
+        participating_area=electorate._single_area - sum(remaining.values()) + sum(owner_area),
+        participating_owners=single_voters + owners_shared - owner_area.count(0),
+        ballots=single_voters + len(rest),
+        split_owners=len(split),
         abstain_area=abstain_area,
         abstain_owners=abstain_owners,
     )
 
 
 def tally(
-    electorate: Sequence[Home],
+    electorate: Electorate | Sequence[Home],
     ballots: Iterable[Ballot],
     matter: int,
     candidates: Sequence[str] = (),
     seats: int = 0,
 ) -> Result:
-    """Count the ballots of a frozen electorate on an Art. 278 matter (1–9); see the module docstring."""
+    """Count the ballots of a frozen electorate (prepared, or homes) on an Art. 278 matter (1–9)."""
     if type(matter) is not int or not 1 <= matter <= 9:
         raise ValueError(f"matter must be an int from 1 to 9 (Civil Code Art. 278), got {matter!r}")
     candidates = tuple(candidates)
@@ -309,14 +397,17 @@ def tally(
     special = matter in SPECIAL_MATTERS
     threshold = SPECIAL_APPROVAL if special else ORDINARY_APPROVAL
 
-    index = _index(electorate)
+    if not isinstance(electorate, Electorate):
+        electorate = prepare(electorate)
+    if not isinstance(ballots, list | tuple):
+        ballots = list(ballots)  # read again to name the first faulty ballot
     if candidates:
-        counts = _count_election(index, ballots, candidates)
+        counts = _count_election(electorate, ballots, candidates)
         options = candidates
     else:
-        counts = _count_decision(index, ballots)
+        counts = _count_decision(electorate, ballots)
         options = (YES,)
-    total_area, total_owners = index.total_area, index.total_owners
+    total_area, total_owners = electorate.total_area, electorate.total_owners
     part_area, part_owners = counts.participating_area, counts.participating_owners
     approve_area, approve_owners = counts.approve_area, counts.approve_owners
 

@@ -1,19 +1,27 @@
 """The poll tally (DESIGN §4.2): every boundary of quorum and approval, how owners count, elections, and
-hypothesis properties (monotone in approving ballots, order-free, never a float)."""
+hypothesis properties (monotone in approving ballots, order-free, never a float, the counts of a plain
+reference), each through both entry points: a plain list of homes and a prepared `Electorate`."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.tally import ABSTAIN, DEVELOPER, NO, YES, Ballot, Home, Result, tally
+from db.tally import ABSTAIN, DEVELOPER, NO, YES, Ballot, Electorate, Home, Result, prepare, tally
 
 F = Fraction
+ENTRIES = ("plain", "prepared")  # how `tally` is given the electorate
+
+
+def given_as(homes: list[Home], entry: str) -> list[Home] | Electorate:
+    """The electorate as a plain list of homes, or prepared once (as when a poll opens)."""
+    return homes if entry == "plain" else prepare(homes)
 
 
 def poll(spec: Sequence[tuple[int, str | None]]) -> tuple[list[Home], list[Ballot]]:
@@ -23,10 +31,10 @@ def poll(spec: Sequence[tuple[int, str | None]]) -> tuple[list[Home], list[Ballo
     return homes, ballots
 
 
-def run(spec: Sequence[tuple[int, str | None]], matter: int = 4) -> Result:
+def run(spec: Sequence[tuple[int, str | None]], matter: int = 4, entry: str = "plain") -> Result:
     """Tally a decision over single-home owners."""
     homes, ballots = poll(spec)
-    return tally(homes, ballots, matter)
+    return tally(given_as(homes, entry), ballots, matter)
 
 
 THREE_TWO = [(1, YES)] * 3 + [(1, NO)] * 2
@@ -97,6 +105,7 @@ BOUNDARIES = [
 ]  # fmt: skip
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
 @pytest.mark.parametrize(
     ("spec", "matter", "outcome", "q_area", "q_owners", "a_area", "a_owners"),
     [pytest.param(*row[1:], id=row[0]) for row in BOUNDARIES],
@@ -109,8 +118,9 @@ def test_boundaries(
     q_owners: bool,
     a_area: bool,
     a_owners: bool,
+    entry: str,
 ) -> None:
-    result = run(spec, matter)
+    result = run(spec, matter, entry)
     (approval,) = result.approvals
     assert (result.quorum_area_met, result.quorum_owners_met) == (q_area, q_owners)
     assert (approval.area_met, approval.owners_met) == (a_area, a_owners)
@@ -324,9 +334,12 @@ def test_matter_out_of_range_is_refused(matter: object) -> None:
         ([Home("h", 1, "o"), Home("g", 1, "o")], [Ballot("g", NO), Ballot("g", NO)], {}, "more than one"),
     ],
 )
-def test_bad_input_is_refused(homes: list[Home], ballots: list[Ballot], kwargs: dict, message: str) -> None:
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_bad_input_is_refused(
+    homes: list[Home], ballots: list[Ballot], kwargs: dict, message: str, entry: str
+) -> None:
     with pytest.raises(ValueError, match=message):
-        tally(homes, ballots, 4, **kwargs)
+        tally(given_as(homes, entry), ballots, 4, **kwargs)
 
 
 # --- hypothesis properties --------------------------------------------------------------------------
@@ -335,11 +348,11 @@ OWNERS = ("o0", "o1", "o2", "o3", "o4", DEVELOPER)
 
 
 @st.composite
-def polls(draw: st.DrawFn) -> tuple[list[Home], dict[str, str], int]:
+def polls(draw: st.DrawFn, max_area: int = 1_000) -> tuple[list[Home], dict[str, str], int]:
     """An electorate (some owners with several homes), the ballots cast, and a matter."""
     size = draw(st.integers(1, 12))
     homes = [
-        Home(f"h{i}", draw(st.integers(1, 1_000)), draw(st.sampled_from(OWNERS) | st.just(f"solo{i}")))
+        Home(f"h{i}", draw(st.integers(1, max_area)), draw(st.sampled_from(OWNERS) | st.just(f"solo{i}")))
         for i in range(size)
     ]
     cast = draw(
@@ -352,18 +365,20 @@ def ballots_of(cast: dict[str, str]) -> list[Ballot]:
     return [Ballot(home_id, choice) for home_id, choice in cast.items()]  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
 @settings(max_examples=150, deadline=None)
 @given(polls(), st.data())
 def test_an_added_approving_ballot_never_turns_a_pass_into_a_fail(
-    poll_: tuple[list[Home], dict[str, str], int], data: st.DataObject
+    entry: str, poll_: tuple[list[Home], dict[str, str], int], data: st.DataObject
 ) -> None:
     homes, cast, matter = poll_
     silent = [h.home_id for h in homes if h.home_id not in cast]
     if not silent:
         return
-    before = tally(homes, ballots_of(cast), matter)
+    electorate = given_as(homes, entry)
+    before = tally(electorate, ballots_of(cast), matter)
     extra = data.draw(st.sampled_from(silent))
-    after = tally(homes, ballots_of(cast | {extra: YES}), matter)
+    after = tally(electorate, ballots_of(cast | {extra: YES}), matter)
     if before.outcome == "passed":
         assert after.outcome == "passed"
     assert after.participating_area > before.participating_area
@@ -371,22 +386,29 @@ def test_an_added_approving_ballot_never_turns_a_pass_into_a_fail(
     assert after.approvals[0].owners >= before.approvals[0].owners
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
 @settings(max_examples=100, deadline=None)
 @given(polls(), st.randoms(use_true_random=False))
-def test_the_order_of_ballots_changes_nothing(poll_: tuple[list[Home], dict[str, str], int], rnd) -> None:
+def test_the_order_of_ballots_changes_nothing(
+    entry: str, poll_: tuple[list[Home], dict[str, str], int], rnd
+) -> None:
     homes, cast, matter = poll_
     ballots = ballots_of(cast)
     shuffled = ballots[:]
     rnd.shuffle(shuffled)
     homes_shuffled = homes[:]
     rnd.shuffle(homes_shuffled)
-    assert tally(homes, ballots, matter) == tally(homes_shuffled, shuffled, matter)
+    assert tally(given_as(homes, entry), ballots, matter) == tally(
+        given_as(homes_shuffled, entry), shuffled, matter
+    )
 
 
 @st.composite
-def elections(draw: st.DrawFn) -> tuple[list[Home], list[Ballot], tuple[str, ...], int]:
+def elections(
+    draw: st.DrawFn, max_area: int = 1_000
+) -> tuple[list[Home], list[Ballot], tuple[str, ...], int]:
     """An election poll with 1–4 candidates."""
-    homes, cast, _ = draw(polls())
+    homes, cast, _ = draw(polls(max_area))
     candidates = ("p", "q", "r", "s")[: draw(st.integers(1, 4))]
     ballots = [Ballot(h, draw(st.frozensets(st.sampled_from(candidates)))) for h in cast]
     return homes, ballots, candidates, draw(st.integers(1, len(candidates)))
@@ -405,41 +427,234 @@ def floats_in(value: object) -> list[object]:
     return []
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
 @settings(max_examples=100, deadline=None)
 @given(polls(), elections())
 def test_results_contain_no_floats(
+    entry: str,
     decision: tuple[list[Home], dict[str, str], int],
     election: tuple[list[Home], list[Ballot], tuple[str, ...], int],
 ) -> None:
     homes, cast, matter = decision
-    result = tally(homes, ballots_of(cast), matter)
+    result = tally(given_as(homes, entry), ballots_of(cast), matter)
     assert floats_in(result) == []
     assert isinstance(result.area_turnout, Fraction) and isinstance(result.total_area, int)
     homes, ballots, candidates, seats = election
-    result = tally(homes, ballots, 3, candidates=candidates, seats=seats)
+    result = tally(given_as(homes, entry), ballots, 3, candidates=candidates, seats=seats)
     assert floats_in(result) == []
     assert len(result.elected) + result.runoff_seats <= seats
     assert set(result.elected).isdisjoint(result.runoff)
 
 
+@pytest.mark.parametrize("entry", ENTRIES)
 @settings(max_examples=100, deadline=None)
 @given(elections(), st.randoms(use_true_random=False))
 def test_election_is_order_free_and_an_added_approval_keeps_a_candidate_passing(
-    election: tuple[list[Home], list[Ballot], tuple[str, ...], int], rnd
+    entry: str, election: tuple[list[Home], list[Ballot], tuple[str, ...], int], rnd
 ) -> None:
     homes, ballots, candidates, seats = election
-    before = tally(homes, ballots, 3, candidates=candidates, seats=seats)
+    electorate = given_as(homes, entry)
+    before = tally(electorate, ballots, 3, candidates=candidates, seats=seats)
     shuffled = ballots[:]
     rnd.shuffle(shuffled)
-    assert tally(homes, shuffled, 3, candidates=candidates, seats=seats) == before
+    assert tally(electorate, shuffled, 3, candidates=candidates, seats=seats) == before
     silent = [h.home_id for h in homes if h.home_id not in {b.home_id for b in ballots}]
     if not silent:
         return
     target = rnd.choice(candidates)
     after = tally(
-        homes, [*ballots, Ballot(silent[0], frozenset({target}))], 3, candidates=candidates, seats=seats
+        electorate, [*ballots, Ballot(silent[0], frozenset({target}))], 3, candidates=candidates, seats=seats
     )
     assert not (
         before.approvals[candidates.index(target)].passed
         and not after.approvals[candidates.index(target)].passed
     )
+
+
+def reference(homes: list[Home], ballots: list[Ballot], candidates: tuple[str, ...] = ()) -> dict:
+    """The counts worked out the plain way, owner by owner and option by option, to check the tally."""
+    home = {h.home_id: h for h in homes}
+    voters: dict[str, list[tuple[int, object]]] = defaultdict(list)  # owner -> (area, choice) per ballot
+    for ballot in ballots:
+        voters[home[ballot.home_id].owner_key].append((home[ballot.home_id].area_centi_m2, ballot.choice))
+
+    def says(choice: object, option: str) -> bool:  # election: "" is approving no one
+        if candidates:
+            return option in choice if option else not choice  # type: ignore[operator]
+        return choice == option
+
+    options = (*candidates, "") if candidates else (YES, NO, ABSTAIN)
+    area = {o: sum(a for cast in voters.values() for a, c in cast if says(c, o)) for o in options}
+    owners = {
+        o: sum(
+            2 * sum(a for a, c in cast if says(c, o)) > sum(a for a, _ in cast) for cast in voters.values()
+        )
+        for o in options
+    }
+    if not candidates:  # no choice holding more than half of an owner's area: abstaining by headcount
+        owners[ABSTAIN] = len(voters) - owners[YES] - owners[NO]
+    return {
+        "participating_area": sum(a for cast in voters.values() for a, _ in cast),
+        "participating_owners": len(voters),
+        "ballots": len(ballots),
+        "split_owners": sum(len({c for _, c in cast}) > 1 for cast in voters.values()),
+        "area": area,
+        "owners": owners,
+    }
+
+
+def counted(result: Result) -> dict:
+    """The same counts read from a result."""
+    if result.seats:
+        area = {a.option: a.area for a in result.approvals} | {"": result.abstain_area}
+        owners = {a.option: a.owners for a in result.approvals} | {"": result.abstain_owners}
+    else:
+        (yes,) = result.approvals
+        area = {YES: yes.area, NO: result.no_area, ABSTAIN: result.abstain_area}
+        owners = {YES: yes.owners, NO: result.no_owners, ABSTAIN: result.abstain_owners}
+    return {
+        "participating_area": result.participating_area,
+        "participating_owners": result.participating_owners,
+        "ballots": result.ballots,
+        "split_owners": result.split_owners,
+        "area": area,
+        "owners": owners,
+    }
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@settings(max_examples=150, deadline=None)
+@given(polls(max_area=3), elections(max_area=3))  # small areas: owners split exactly in half
+def test_counts_match_a_plain_reference(
+    entry: str,
+    decision: tuple[list[Home], dict[str, str], int],
+    election: tuple[list[Home], list[Ballot], tuple[str, ...], int],
+) -> None:
+    homes, cast, matter = decision
+    ballots = ballots_of(cast)
+    assert counted(tally(given_as(homes, entry), ballots, matter)) == reference(homes, ballots)
+    homes, ballots, candidates, seats = election
+    result = tally(given_as(homes, entry), ballots, 3, candidates=candidates, seats=seats)
+    assert counted(result) == reference(homes, ballots, candidates)
+
+
+# --- the prepared electorate -------------------------------------------------------------------------
+
+WANG_LI = [Home("a", 100, "wang"), Home("b", 300, "wang"), Home("c", 200, "li"), Home("d", 400, "zhao")]
+
+
+def test_prepare_reports_the_totals_and_is_immutable() -> None:
+    electorate = prepare(iter(WANG_LI))  # any iterable of homes
+    assert (electorate.total_area, electorate.total_owners, len(electorate)) == (1_000, 3, 4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        electorate.total_area = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        electorate._single["c"] = 1  # type: ignore[index]  # read-only views
+    result = tally(electorate, [Ballot("c", YES)], 4)
+    assert (result.total_area, result.total_owners) == (1_000, 3)
+
+
+def test_a_prepared_electorate_is_reused_unchanged() -> None:
+    electorate = prepare(WANG_LI)
+    single, shared = dict(electorate._single), dict(electorate._shared)
+    first = [Ballot("a", YES), Ballot("b", NO), Ballot("c", YES), Ballot("d", YES)]
+    second = [Ballot("b", YES), Ballot("d", NO)]
+    one = tally(electorate, first, 4)
+    # Every ballot of the first tally was popped from the tally's own copy: the second sees all homes.
+    two = tally(electorate, second, 4)
+    (yes,) = one.approvals
+    assert (one.participating_area, yes.area, yes.owners) == (1_000, 700, 2)
+    assert (one.no_owners, one.split_owners) == (1, 1)  # wang: 300 of his 400 said no
+    (yes,) = two.approvals
+    assert (two.participating_area, two.participating_owners, yes.area, yes.owners) == (700, 2, 300, 1)
+    assert (two.no_area, two.no_owners, two.ballots) == (400, 1, 2)
+    # A tally that fails half-way (a second ballot for a home) leaves nothing behind either.
+    with pytest.raises(ValueError, match="more than one ballot"):
+        tally(electorate, [*second, Ballot("b", NO)], 4)
+    with pytest.raises(ValueError, match="more than one ballot"):
+        tally(electorate, [Ballot("c", YES), Ballot("c", YES)], 4)
+    picks = [Ballot(h, frozenset({"x"})) for h in "abcd"]
+    elected = tally(electorate, picks, 3, candidates=("x", "y"), seats=1)
+    assert (elected.participating_area, elected.approvals[0].owners, elected.elected) == (1_000, 3, ("x",))
+    assert tally(electorate, first, 4) == one == tally(WANG_LI, first, 4)
+    assert tally(electorate, second, 4) == two == tally(WANG_LI, second, 4)
+    assert (dict(electorate._single), dict(electorate._shared)) == (single, shared)
+    assert (electorate.total_area, electorate.total_owners, len(electorate)) == (1_000, 3, 4)
+
+
+@pytest.mark.parametrize(
+    ("homes", "message"),
+    [
+        ([], "empty"),
+        ([Home("h", 1, "o"), Home("h", 2, "p")], "twice in the electorate"),
+        ([Home("h", 1, "o"), Home("g", 1, "o"), Home("h", 2, "o")], "twice in the electorate"),
+        ([Home("h", 1, "o"), Home("g", 1, "p"), Home("h", 2, "p")], "twice in the electorate"),
+        ([Home("h", 0, "o")], "positive int"),
+        ([Home("g", 5, "o"), Home("h", -1, "o")], "home 'h': area must be a positive int"),
+        ([Home("h", 1.5, "o")], "positive int"),  # type: ignore[arg-type]
+        ([Home("h", True, "o")], "positive int"),
+    ],
+)
+def test_a_bad_electorate_is_refused_when_prepared(homes: list[Home], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        prepare(homes)
+
+
+def one_by_one(ballots: list[Ballot]) -> Iterator[Ballot]:
+    yield from ballots
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+@pytest.mark.parametrize(
+    ("ballots", "candidates", "message"),
+    [
+        # The first faulty ballot in order is named, whatever kind of fault comes later.
+        ([Ballot("a", YES), Ballot("x", YES), Ballot("c", "同意")], (), "'x' is not in the electorate"),
+        ([Ballot("a", YES), Ballot("c", "同意"), Ballot("x", YES)], (), "'c': choice must be yes"),
+        ([Ballot("c", YES), Ballot("a", NO), Ballot("a", "x")], (), "'a': choice must be yes"),
+        ([Ballot("c", YES), Ballot("a", NO), Ballot("c", "x")], (), "'c': choice must be yes"),
+        ([Ballot("b", YES), Ballot("c", NO), Ballot("b", NO), Ballot("c", NO)], (), "'b' has more than one"),
+        ([Ballot("c", YES), Ballot("b", NO), Ballot("c", NO), Ballot("b", NO)], (), "'c' has more than one"),
+        ([Ballot("a", YES), Ballot("d", ["yes"])], (), "'d': choice must be yes"),  # unhashable
+        (
+            [Ballot("a", frozenset({"p"})), Ballot("c", frozenset({"z"})), Ballot("b", "p")],
+            ("p", "q"),
+            "'c': an election ballot",
+        ),
+        (
+            [Ballot("c", frozenset({"p"})), Ballot("a", {"p"}), Ballot("d", frozenset({"z"}))],
+            ("p", "q"),
+            "'a': an election ballot",
+        ),
+        (
+            [Ballot("c", frozenset()), Ballot("x", frozenset()), Ballot("c", frozenset())],
+            ("p", "q"),
+            "'x' is not in the electorate",
+        ),
+        ([Ballot("a", frozenset()), Ballot("a", frozenset({"q"}))], ("p", "q"), "'a' has more than one"),
+    ],
+)
+def test_a_faulty_ballot_is_named_in_ballot_order(
+    entry: str, ballots: list[Ballot], candidates: tuple[str, ...], message: str
+) -> None:
+    seats = 1 if candidates else 0
+    for cast in (ballots, one_by_one(ballots)):  # a list, or an iterator read once
+        with pytest.raises(ValueError, match=message):
+            tally(given_as(WANG_LI, entry), cast, 4, candidates=candidates, seats=seats)
+
+
+@pytest.mark.parametrize("entry", ENTRIES)
+def test_ballots_may_come_from_any_iterable_and_subclasses_are_accepted(entry: str) -> None:
+    class Approved(frozenset):
+        pass
+
+    class Choice(str):
+        pass
+
+    electorate = given_as(WANG_LI, entry)
+    picks = [Ballot(h, Approved({"p"})) for h in "abcd"]
+    result = tally(electorate, one_by_one(picks), 3, candidates=("p", "q"), seats=1)
+    assert (result.approvals[0].area, result.approvals[0].owners, result.elected) == (1_000, 3, ("p",))
+    votes = (Ballot(h, Choice(YES)) for h in "abcd")  # type: ignore[arg-type]
+    (yes,) = tally(electorate, votes, 4).approvals
+    assert (yes.area, yes.owners) == (1_000, 3)
