@@ -86,7 +86,9 @@ class Renderer:
             photos=tuple(reply.photos),
             ask_location=reply.ask_location,
             location_label=self.text(locale, "buttons.share_location") if reply.ask_location else "",
-            redacted=self.text(locale, "common.secret_redacted") if reply.secret else "",
+            redacted=self.text(locale, reply.kept or "common.secret_redacted", reply.context)
+            if reply.secret
+            else "",
         )
 
     def page(self, name: str, **context: Any) -> str:

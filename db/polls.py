@@ -821,10 +821,10 @@ def count(session: Session, poll: Poll, key: bytes) -> Result:
 
 
 def percent(share: Fraction | None) -> str:
-    """A share as a percentage with two decimals, rounded down (exact: no floats)."""
+    """A share as a percentage with two decimals, rounded half up (exact: no floats)."""
     if share is None:
         return "—"
-    hundredths = share.numerator * 10000 // share.denominator
+    hundredths = (share.numerator * 20000 + share.denominator) // (2 * share.denominator)
     return f"{hundredths // 100}.{hundredths % 100:02d}%"
 
 

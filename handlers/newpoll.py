@@ -119,7 +119,11 @@ def _std_opening(ctx: Context) -> datetime:
 
 
 def _short_opening(ctx: Context, days: int) -> datetime:
-    return ctx.now if days == 0 else _at_opening_hour(ctx, ctx.now + timedelta(days=days))
+    """Now, or OPEN_HOUR:00 local on the day `days` calendar days from today (what "in 1 day" means)."""
+    if days == 0:
+        return ctx.now
+    day = ctx.now.astimezone(ctx.policy.zone) + timedelta(days=days)
+    return day.replace(hour=OPEN_HOUR, minute=0, second=0, microsecond=0)
 
 
 def _opens_at(ctx: Context) -> datetime | None:
@@ -462,7 +466,7 @@ def _summary(ctx: Context) -> list[Reply]:
         "opens_at": draft.opens_at.isoformat(),
         "closes_at": draft.closes_at.isoformat(),
         "opens_now": draft.opens_at <= ctx.now,
-        "notice_days": (draft.opens_at - ctx.now).days,
+        "notice_days": (draft.opens_at - ctx.now).days,  # whole days of notice, as the 15-day rule counts
         "reason": draft.shortened_reason,
         "secret": draft.secret,
         "changeable": draft.changeable,

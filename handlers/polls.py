@@ -284,7 +284,7 @@ def _pick_page(ctx: Context, poll: Poll, picked: list[int]) -> Reply:
             Button(f"v:x:{poll.id}", "polls.btn_drop"),
         ]
     )
-    return Reply("polls.pick", context, rows, secret=poll.secret)
+    return Reply("polls.pick", context, rows, secret=poll.secret, kept="polls.kept_choice")
 
 
 def _choice_context(poll: Poll, choice: str) -> dict[str, Any]:
@@ -299,7 +299,7 @@ def _confirm_page(ctx: Context, poll: Poll, choice: str) -> Reply:
         [Button(f"v:ok:{poll.id}", "polls.btn_ok")],
         [Button(f"v:v:{poll.id}", "polls.btn_again"), Button(f"v:x:{poll.id}", "polls.btn_drop")],
     ]
-    return Reply("polls.confirm", context, buttons, secret=poll.secret)
+    return Reply("polls.confirm", context, buttons, secret=poll.secret, kept="polls.kept_choice")
 
 
 def _choose(ctx: Context, poll: Poll, choice: str) -> list[Reply]:
@@ -384,7 +384,13 @@ def _cast(ctx: Context, poll: Poll) -> list[Reply]:
         "changed": cast.changed,
     }
     return [
-        Reply("polls.receipt", context, [[Button(f"v:r:{poll.id}", "polls.btn_check")]], secret=poll.secret)
+        Reply(
+            "polls.receipt",
+            context,
+            [[Button(f"v:r:{poll.id}", "polls.btn_check")]],
+            secret=poll.secret,
+            kept="polls.kept_receipt",
+        )
     ]
 
 
@@ -427,7 +433,11 @@ def _check_receipt(ctx: Context, text: str) -> list[Reply]:
     }
     return [
         Reply(
-            "polls.receipt_found", context, [[Button(f"v:v:{poll.id}", "polls.btn_view")]], secret=poll.secret
+            "polls.receipt_found",
+            context,
+            [[Button(f"v:v:{poll.id}", "polls.btn_view")]],
+            secret=poll.secret,
+            kept="polls.kept_check",
         )
     ]
 

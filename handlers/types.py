@@ -76,6 +76,7 @@ class Reply:
     # Shown once and never kept by us: a secret ballot's choice and receipt code. The turn's stored
     # update is emptied and the web chat keeps a placeholder instead of the text.
     secret: bool = False
+    kept: str = ""  # the template a kept history shows instead (default: common.secret_redacted)
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,7 @@ def test_a_resident_reports_with_a_photo_and_finds_the_ticket(server: str, tmp_p
             bot_says("工单编号 #1")
             page.screenshot(path=str(ARTIFACTS / "chat-report.png"))
 
-            page.locator("#menu button", has_text="我的工单").tap()
+            page.locator("#menu button", has_text="工单").tap()
             bot_says("我的工单：")
             expect(log.locator(".bubble", has_text="#1 公共设施损坏").last).to_be_visible()
             expect(log.locator(".buttons button", has_text="#1").last).to_be_visible()

@@ -142,17 +142,17 @@ def test_staff_creates_a_decision_and_the_owner_receives_the_announcement(
 ) -> None:
     up_to_timing(staff)
     assert "2026-12-06 09:00" in staff.text  # 15 days after 2026-11-20 10:00 local, at 09:00
-    staff.press("提前 15 天公告")
+    staff.press("公告满 15 天后开始")
     summary = finish(staff, "14 天", secret=True, changeable=True)
     assert "小区：铁西区 / 北沟街道 / 英雄社区 / 阳光花园" in summary and "范围：整个小区" in summary
-    assert "第 4 项 选聘和解聘物业服务企业或者其他管理人" in summary
+    assert "第（四）项 选聘和解聘物业服务企业或者其他管理人" in summary
     assert "过半数" in summary and "三分之二以上" in summary
     assert "议题表决（同意 / 反对 / 弃权）" in summary
     assert "开始投票：2026-12-06 09:00（公告 15 天）" in summary
     assert "截止投票：2026-12-20 09:00" in summary
     assert "不记名；截止前可以改票" in summary and "提前理由" not in summary
     # 阳光花园: 3 buildings × 2 entrances × 6 homes; 6 × 593.30 m²; two owners have joined so far.
-    assert "共 36 户，专有部分面积合计 3559.80 平方米；目前 2 户有已核实的业主" in summary
+    assert "共 36 户，专有部分面积合计 3559.80 ㎡；目前 2 户有已核实的业主" in summary
     assert "公告将立即发送给 2 位业主和租户" in summary
     poll_id = create(staff)
     assert "公告已发送给 2 位业主和租户" in staff.text
@@ -190,15 +190,15 @@ def test_staff_creates_an_election_for_some_buildings_with_a_shortened_notice(
         candidates=("张伟", "王秀英", "李娜"),
         seats="选 2 人",
     )
-    staff.press("提前开始")
+    staff.press("更早开始投票")
     assert "请说明提前的理由" in staff.text
     staff.say("原业委会任期已满，街道要求年底前完成换届")
     staff.press("3 天后")
-    assert "2026-11-24 09:00 开始" in staff.text
+    assert "2026-11-23 09:00 开始" in staff.text
     summary = finish(staff, "2026-12-10 18:00", secret=False)
-    assert "范围：1栋、2栋" in summary and "第 3 项 选举业主委员会或者更换业主委员会成员" in summary
+    assert "范围：1栋、2栋" in summary and "第（三）项 选举业主委员会或者更换业主委员会成员" in summary
     assert "选举，3 位候选人选 2 人：张伟、王秀英、李娜" in summary
-    assert "开始投票：2026-11-24 09:00（公告 3 天）" in summary and "截止投票：2026-12-10 18:00" in summary
+    assert "开始投票：2026-11-23 09:00（公告 2 天）" in summary and "截止投票：2026-12-10 18:00" in summary
     assert "提前理由：原业委会任期已满" in summary and "记名；投出后不能修改" in summary
     assert "共 24 户" in summary and "目前 1 户有已核实的业主" in summary
     poll = get_poll(app, create(staff))
@@ -212,7 +212,7 @@ def test_staff_creates_an_election_for_some_buildings_with_a_shortened_notice(
     )
     assert poll.buildings == sorted(ids) and poll.secret is False
     assert poll.shortened_reason == "原业委会任期已满，街道要求年底前完成换届"
-    assert poll.opens_at == local("2026-11-24 09:00") and poll.closes_at == local("2026-12-10 18:00")
+    assert poll.opens_at == local("2026-11-23 09:00") and poll.closes_at == local("2026-12-10 18:00")
 
 
 def test_a_photo_with_its_caption_is_attached(app: App, staff: ChatUser) -> None:
@@ -226,7 +226,7 @@ def test_a_photo_with_its_caption_is_attached(app: App, staff: ChatUser) -> None
     staff.press("使用维修资金")
     assert "过半数" in staff.text  # item 5 is ordinary
     staff.press("议题表决")
-    staff.press("提前 15 天公告")
+    staff.press("公告满 15 天后开始")
     assert "图片：1 张" in finish(staff)
     poll = get_poll(app, create(staff))
     assert (poll.attachment_kind, poll.attachment_channel, poll.attachment_ref) == (
@@ -244,7 +244,7 @@ def test_special_matters_state_the_three_quarters_rule(app: App, staff: ChatUser
     staff.say("电梯加装")
     staff.say("拟在 1—3 栋加装电梯。")
     staff.press("改建、重建")
-    assert "第 7 项 改建、重建建筑物及其附属设施" in staff.text and "四分之三以上" in staff.text
+    assert "第（七）项 改建、重建建筑物及其附属设施" in staff.text and "四分之三以上" in staff.text
 
 
 def test_the_owners_committee_runs_polls_in_its_own_compound_only(app: App, owner: ChatUser) -> None:
@@ -267,7 +267,7 @@ def test_the_owners_committee_runs_polls_in_its_own_compound_only(app: App, owne
     chair.say("修改停车管理条款。")
     chair.press("管理规约")
     chair.press("议题表决")
-    chair.press("提前 15 天公告")
+    chair.press("公告满 15 天后开始")
     finish(chair)
     poll = get_poll(app, create(chair))
     assert poll.node_id == node_id(app, COMPOUND) and poll.author_id == person_id(app, chair)
@@ -331,20 +331,20 @@ def test_a_shortened_notice_needs_a_reason(app: App, staff: ChatUser) -> None:
 
 def test_days_for_an_early_opening_need_the_reason_first(app: App, staff: ChatUser) -> None:
     up_to_timing(staff)
-    staff.press("提前开始")
+    staff.press("更早开始投票")
     staff.data("w:o:3")  # forged: the days come after the reason
     assert state(app, staff) == ("newpoll", "reason")
     staff.say("x" * 301)
     assert "最多 300 字" in staff.text and state(app, staff) == ("newpoll", "reason")
     staff.say("紧急维修")
-    staff.press("提前 15 天公告")  # changed their mind: the full notice drops the reason
+    staff.press("公告满 15 天后开始")  # changed their mind: the full notice drops the reason
     summary = finish(staff)
     assert "提前理由" not in summary and "（公告 15 天）" in summary
 
 
 def test_a_voting_window_shorter_than_a_day_is_refused(app: App, staff: ChatUser) -> None:
     up_to_timing(staff)
-    staff.press("提前 15 天公告")
+    staff.press("公告满 15 天后开始")
     staff.say("2026-12-06 20:00")  # 11 hours after it opens
     assert "投票期须在 24 小时到 90 天之间" in staff.text and state(app, staff) == ("newpoll", "closes")
     staff.say("2027-03-20 09:00")  # more than 90 days
@@ -410,7 +410,7 @@ def test_a_rule_broken_by_the_time_of_the_summary_or_of_create_sends_the_author_
     app: App, clock: FixedClock, staff: ChatUser
 ) -> None:
     up_to_timing(staff)
-    staff.press("提前开始")
+    staff.press("更早开始投票")
     staff.say("紧急维修")
     staff.say("2026-11-20 12:00")  # two hours from now
     staff.press("7 天")
@@ -438,7 +438,7 @@ def test_cancel_at_any_step_creates_nothing(app: App, staff: ChatUser) -> None:
     staff.data("w:ok")
     assert staff.text == staff.service.renderer.text("zh_CN", "common.stale_button")
     up_to_timing(staff)
-    staff.press("提前 15 天公告")
+    staff.press("公告满 15 天后开始")
     finish(staff)
     staff.say("/cancel")
     assert state(app, staff) == ("", "") and poll_count(app) == 0
@@ -456,7 +456,7 @@ def test_typed_text_where_buttons_are_expected_asks_again(app: App, staff: ChatU
 
 def test_a_double_click_on_create_makes_one_poll(app: App, staff: ChatUser) -> None:
     up_to_timing(staff)
-    staff.press("提前 15 天公告")
+    staff.press("公告满 15 天后开始")
     finish(staff)
     staff.press("确认发起")
     staff.data("w:ok")

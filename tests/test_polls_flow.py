@@ -463,7 +463,8 @@ def test_the_web_chat_history_keeps_a_placeholder_for_the_receipt(app: App, cloc
         history = phone.client.get("/chat/api/messages").json()["messages"]
         texts = [m.get("text", "") for m in history]
         assert not any(match.group(1) in t for t in texts)
-        assert any("只显示一次，不保存在聊天记录中" in t for t in texts)
+        assert any(t.startswith("🔒 已投票：续聘阳光物业") for t in texts)  # the receipt: voted, nothing more
+        assert any("如果还没有点「确认投票」" in t for t in texts)  # the confirm page: how to go on
         assert not any("您的选择：同意" in t for t in texts)
         with app.sessions() as session:
             kept = [w.body for w in session.exec(select(WebMessage)).all()]

@@ -261,3 +261,13 @@ def test_a_ten_thousand_character_text_is_refused_and_changes_nothing(app: App, 
     phone.press("跳过")
     phone.press("跳过")
     assert "描述：3号楼门口的路灯不亮了" in phone.last_reply
+
+
+def test_the_page_follows_the_language_the_person_chose(phone: Browser) -> None:
+    assert ">发送</button>" in phone.page.text and "🗳️ 表决" in phone.page.text
+    phone.say("/start DEMO-OWNER")
+    phone.say("/lang")
+    phone.press("English")
+    reloaded = phone.client.get("/chat").text
+    assert ">Send</button>" in reloaded and "🗳️ Votes" in reloaded and "Report · Follow · Notices" in reloaded
+    assert '<html lang="en">' in reloaded

@@ -14,7 +14,7 @@ from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from db.models import Identity, WebMessage
+from db.models import Identity, Person, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 if TYPE_CHECKING:
@@ -100,6 +100,19 @@ class WebChat:
             ).first()
             return identity.id if identity else None
 
+    def _locale(self, uid: str | None) -> str:
+        """The language the person chose with /lang, else the default (the page's own labels follow it)."""
+        if uid:
+            with self.app.sessions() as session:
+                locale = session.exec(
+                    select(Person.locale)
+                    .join(Identity, col(Identity.person_id) == Person.id)
+                    .where(Identity.channel == CHANNEL, Identity.external_id == uid)
+                ).first()
+            if locale:
+                return locale
+        return self.app.settings.default_locale
+
     def _messages(self, identity_id: int | None, after: int) -> list[dict[str, Any]]:
         if identity_id is None:
             return []
@@ -166,12 +179,12 @@ class WebChat:
 
         @router.get("/chat", response_class=HTMLResponse)
         def page(request: Request, invite: str = "") -> HTMLResponse:
-            self._uid(request, create=True)
+            uid = self._uid(request, create=True)
             html = self.app.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
-                lang=self.app.settings.default_locale,
+                lang=self._locale(uid),
             )
             return HTMLResponse(
                 html,
