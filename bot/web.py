@@ -5,9 +5,12 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.middleware.sessions import SessionMiddleware
+
+from db import polls
+from db.models import Poll
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
@@ -32,6 +35,16 @@ def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
     @web.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
         return RedirectResponse("/chat")
+
+    @web.get("/polls/{poll_id}/receipts.txt", include_in_schema=False)
+    def receipts(poll_id: int) -> PlainTextResponse:
+        """A closed poll's published receipts, one per line, sorted: their sha256 is the digest."""
+        with app.sessions() as session:
+            poll = session.get(Poll, poll_id) if 0 < poll_id < 2**31 else None
+            if poll is None or poll.state != "closed":
+                raise HTTPException(404)
+            listed = polls.receipts(session, poll_id)
+        return PlainTextResponse("\n".join(listed), headers={"X-Linli-Digest": polls.digest(listed)})
 
     @web.get("/healthz", include_in_schema=False)
     def health() -> dict[str, str]:

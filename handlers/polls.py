@@ -230,7 +230,9 @@ def _view(ctx: Context, poll: Poll) -> list[Reply]:
         "voted_at": "",
         "turnout": None,
         "buildings": [],
-        "result": dict(poll.result or {}) if poll.state == "closed" else {},
+        "result": {**poll.result, "receipts_url": f"{ctx.public_url}/polls/{poll.id}/receipts.txt"}
+        if poll.state == "closed" and poll.result
+        else {},
     }
     buttons: list[list[Button]] = []
     if resident:

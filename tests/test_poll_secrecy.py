@@ -6,6 +6,7 @@ outside the database; the close rewrites every ballot in random order with new i
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -139,3 +140,28 @@ def notices_view_context(session: object, poll_id: int) -> dict[str, object]:
         "publicity_until": "",
         **notice.data,
     }
+
+
+def test_the_published_receipts_hash_to_the_digest(app: App, clock: FixedClock) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_web_app
+
+    owner = join(app, "o1", "DEMO-OWNER")
+    poll_id = _open(app, clock)
+    with app.sessions() as session:
+        cast = polls.vote(session, poll_id, owner, "no", clock.now(), app.settings.seal_key)
+        session.commit()
+    client = TestClient(create_web_app(app))
+    assert client.get(f"/polls/{poll_id}/receipts.txt").status_code == 404  # published at the close
+    clock.advance(days=7)
+    assert advance(app)["closed"] == 1
+    published = client.get(f"/polls/{poll_id}/receipts.txt")
+    assert published.status_code == 200
+    with app.sessions() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+    assert hashlib.sha256(published.content).hexdigest() == poll.digest  # what `sha256sum` prints
+    assert polls.receipt_hash(poll_id, "no", cast.code) in published.text.splitlines()
+    assert client.get("/polls/99999999999/receipts.txt").status_code == 404
+    client.close()
