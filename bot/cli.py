@@ -6,10 +6,19 @@ import argparse
 import asyncio
 import logging
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
 from db.people import RESIDENT_KINDS, STAFF_ROLES
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import sessionmaker
+    from sqlmodel import Session
+
+    from db.sla import Policy
 
 
 def _settings_or_exit() -> Settings:
@@ -169,11 +178,20 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_notice_send(args: argparse.Namespace) -> int:
-    """Send a notice described by a YAML file; a bad file changes nothing and names the field at fault."""
+@dataclass(frozen=True, slots=True)
+class _FileRun:
+    """What a command that acts on a YAML file needs: settings, the file, the SLA policy, sessions, now."""
+
+    settings: Settings
+    path: Path
+    policy: Policy
+    sessions: sessionmaker[Session]
+    now: datetime
+
+
+def _file_run(args: argparse.Namespace) -> _FileRun | None:
+    """Migrate and open the database for a file command; None (after saying so) when the file is missing."""
     from bot.clock import SystemClock
-    from bot.notice_file import NoticeFileError, load
-    from db import notices
     from db.engine import make_engine, session_factory
     from db.migrate import upgrade
     from db.sla import load_policy
@@ -182,12 +200,24 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         print(f"linli: {path}: no such file", file=sys.stderr)
-        return 2
+        return None
     upgrade(settings.db_url)
     policy = load_policy(settings.sla_policy_file, settings.zone)
-    sessions = session_factory(make_engine(settings.db_url))
-    now = SystemClock().now()
-    with sessions() as session:
+    return _FileRun(
+        settings, path, policy, session_factory(make_engine(settings.db_url)), SystemClock().now()
+    )
+
+
+def cmd_notice_send(args: argparse.Namespace) -> int:
+    """Send a notice described by a YAML file; a bad file changes nothing and names the field at fault."""
+    from bot.notice_file import NoticeFileError, load
+    from db import notices
+
+    run = _file_run(args)
+    if run is None:
+        return 2
+    settings, path, policy, now = run.settings, run.path, run.policy, run.now
+    with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
             notice = notices.create(
@@ -224,26 +254,15 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
 
 def cmd_poll_create(args: argparse.Namespace) -> int:
     """Create and announce an owners' poll described by a YAML file; a bad file changes nothing."""
-    from datetime import datetime
-
-    from bot.clock import SystemClock
     from bot.poll_file import PollFileError, load, rule_error
     from db import polls
-    from db.engine import make_engine, session_factory
-    from db.migrate import upgrade
     from db.models import Notice
-    from db.sla import load_policy
 
-    settings = _settings_or_exit()
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"linli: {path}: no such file", file=sys.stderr)
+    run = _file_run(args)
+    if run is None:
         return 2
-    upgrade(settings.db_url)
-    policy = load_policy(settings.sla_policy_file, settings.zone)
-    sessions = session_factory(make_engine(settings.db_url))
-    now = SystemClock().now()
-    with sessions() as session:
+    settings, path, policy, now = run.settings, run.path, run.policy, run.now
+    with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
             poll = polls.create(session, None, spec.draft, now, policy)

@@ -254,9 +254,26 @@ def create(session: Session, author_id: int | None, draft: Draft, now: datetime,
     )
     session.add(poll)
     session.flush()
+    poll.announce_notice_id = _publish(
+        session, poll, announcement(poll), poll.closes_at, draft.attachment, now, policy
+    )
+    session.flush()
+    return poll
+
+
+def _publish(
+    session: Session,
+    poll: Poll,
+    content: dict[str, Any],
+    until: datetime,
+    attachment: tuple[str, str, str] | None,
+    now: datetime,
+    policy: Policy,
+) -> int | None:
+    """Publish (公示) a poll's announcement or result to owners and tenants in scope; the notice's id."""
     notice = notices.create(
         session,
-        author_id=None,  # the author's right was checked above; committee members hold no notice grant
+        author_id=None,  # the author's right was checked already; committee members hold no notice grant
         kind="meeting",
         title=poll.title,
         body=poll.body,
@@ -264,17 +281,15 @@ def create(session: Session, author_id: int | None, draft: Draft, now: datetime,
         buildings=list(poll.buildings),
         roles=["owners", "tenants"],
         send_at=now,
-        publicity_until=poll.closes_at,
+        publicity_until=until,
         ack_required=False,
-        attachment=draft.attachment,
+        attachment=attachment,
         now=now,
         policy=policy,
-        data={"poll": announcement(poll)},
-        mutable=False,  # the notice period is a legal requirement: muting meeting notices does not skip it
+        data={"poll": content},
+        mutable=False,  # a legal requirement: muting meeting notices does not skip a poll's notices
     )
-    poll.announce_notice_id = notice.id
-    session.flush()
-    return poll
+    return notice.id
 
 
 def announcement(poll: Poll) -> dict[str, Any]:
@@ -883,25 +898,7 @@ def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: byte
     result = count(session, poll, key)
     poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]
     poll.result = summary(poll, result, poll.digest)
-    notice = notices.create(
-        session,
-        author_id=None,
-        kind="meeting",
-        title=poll.title,
-        body=poll.body,
-        node_id=poll.node_id,
-        buildings=list(poll.buildings),
-        roles=["owners", "tenants"],
-        send_at=now,
-        publicity_until=now + RESULT_PUBLICITY,
-        ack_required=False,
-        attachment=None,
-        now=now,
-        policy=policy,
-        data={"poll": poll.result},
-        mutable=False,
-    )
-    poll.result_notice_id = notice.id
+    poll.result_notice_id = _publish(session, poll, poll.result, now + RESULT_PUBLICITY, None, now, policy)
 
 
 # --- what people see ----------------------------------------------------------------------------------
