@@ -311,8 +311,8 @@ def announcement(poll: Poll) -> dict[str, Any]:
     }
 
 
-def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime) -> Poll:
-    """Withdraw a poll that has not opened yet (its announcement stays, marked by the poll's state)."""
+def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime, policy: Policy) -> Poll:
+    """Withdraw a poll that has not opened yet and tell everyone who had its announcement."""
     poll = session.get(Poll, poll_id, with_for_update=True)
     if poll is None:
         raise PollError("not_found")
@@ -323,8 +323,10 @@ def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime)
         raise PollError("not_cancellable")
     poll.state, poll.next_due_at, poll.closed_at = "cancelled", None, now
     notice = session.get(Notice, poll.announce_notice_id) if poll.announce_notice_id else None
-    if notice is not None:  # the announcement stays readable, marked withdrawn, until the day it would open
+    if notice is not None:  # the announcement stays readable, marked withdrawn
         notice.data = {**notice.data, "poll": {**notice.data.get("poll", {}), "cancelled": True}}
+    withdrawn = {**announcement(poll), "cancelled": True}
+    _publish(session, poll, withdrawn, now + RESULT_PUBLICITY, None, now, policy)
     return poll
 
 

@@ -447,10 +447,28 @@ def _check_receipt(ctx: Context, text: str) -> list[Reply]:
 # --- staff -------------------------------------------------------------------------------------------
 
 
+def _ask_cancel(ctx: Context, poll: Poll) -> list[Reply]:
+    """`v:cancel`: ask before withdrawing, which cannot be undone."""
+    if not rules.may_author(ctx.session, ctx.person_id, _node(ctx, poll)):
+        return [_refused(ctx, poll, "not_allowed")]
+    if poll.state != "announced":
+        return [_refused(ctx, poll, "not_cancellable")]
+    buttons = [
+        [Button(f"v:cancelok:{poll.id}", "polls.btn_cancel_sure"), Button(f"v:v:{poll.id}", "polls.btn_view")]
+    ]
+    return [Reply("polls.cancel_confirm", _head(ctx, poll), buttons)]
+
+
+def _node(ctx: Context, poll: Poll) -> OrgNode:
+    node = ctx.session.get(OrgNode, poll.node_id)
+    assert node is not None  # a poll's compound is never deleted
+    return node
+
+
 def _cancel(ctx: Context, poll: Poll) -> list[Reply]:
-    """`v:cancel`: withdraw a poll before it opens (db.polls.cancel checks the right and the state)."""
+    """`v:cancelok`: withdraw a poll before it opens (db.polls.cancel checks the right and the state)."""
     try:
-        rules.cancel(ctx.session, poll.id, ctx.person_id, ctx.now)  # type: ignore[arg-type]
+        rules.cancel(ctx.session, poll.id, ctx.person_id, ctx.now, ctx.policy)  # type: ignore[arg-type]
     except rules.PollError as exc:
         return [_refused(ctx, poll, exc.reason)]
     return [Reply("polls.cancelled", _head(ctx, poll))]
@@ -485,6 +503,8 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
     if action == "r":
         return _ask_receipt(ctx, poll)
     if action == "cancel":
+        return _ask_cancel(ctx, poll)
+    if action == "cancelok":
         return _cancel(ctx, poll)
     return [stale()]
 

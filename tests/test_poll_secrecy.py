@@ -110,9 +110,10 @@ def test_owners_who_muted_meeting_notices_still_get_the_poll_notices(app: App, c
 
 def test_withdrawing_a_poll_marks_its_announcement(app: App, clock: FixedClock) -> None:
     staff = join(app, "s1", "DEMO-STAFF")
+    join(app, "o1", "DEMO-OWNER")
     poll_id = announce(app, staff, timedelta(days=15), timedelta(days=7))
     with app.sessions() as session:
-        polls.cancel(session, poll_id, staff, clock.now())
+        polls.cancel(session, poll_id, staff, clock.now(), app.policy)
         session.commit()
         poll = session.get(Poll, poll_id)
         assert poll is not None and poll.state == "cancelled" and poll.next_due_at is None
@@ -123,6 +124,11 @@ def test_withdrawing_a_poll_marks_its_announcement(app: App, clock: FixedClock) 
     with app.sessions() as session:
         shown = app.renderer.text("zh_CN", "notices.view", {**notices_view_context(session, poll_id)})
     assert "已撤销" in shown
+    with app.sessions() as session:
+        withdrawn = session.exec(
+            select(Notice).where(Notice.id != poll.announce_notice_id, Notice.title == poll.title)
+        ).one()  # everyone who had the announcement is told
+    assert withdrawn.data["poll"]["cancelled"] is True and withdrawn.audience_size == 1
 
 
 def notices_view_context(session: object, poll_id: int) -> dict[str, object]:

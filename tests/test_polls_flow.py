@@ -535,7 +535,11 @@ def test_staff_see_live_turnout_by_building_and_can_withdraw_before_opening(
     staff.data(f"v:v:{coming}")
     assert "四分之三以上" in staff.text and "撤销表决" in staff.buttons()
     staff.press("撤销表决")
+    assert "确定撤销" in staff.text and poll_of(app, coming).state == "announced"  # asked first
+    staff.press("确定撤销")
     assert "已撤销" in staff.text and poll_of(app, coming).state == "cancelled"
+    owner.data(f"v:cancelok:{running}")  # a forged confirmation from someone without the right
+    assert poll_of(app, running).state == "open"
     staff.data(f"v:cancel:{running}")
     assert "不能撤销" in staff.text and poll_of(app, running).state == "open"
     owner.say("/polls")
