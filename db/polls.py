@@ -63,6 +63,8 @@ CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 OPENED = "pollpush.opened"
 REMINDER = "pollpush.reminder"
+AUTHOR_OPENED = "pollpush.opened_author"
+AUTHOR_CLOSED = "pollpush.closed_author"
 OPEN_STATES = ("announced", "open")
 
 
@@ -323,9 +325,10 @@ def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime,
         raise PollError("not_cancellable")
     poll.state, poll.next_due_at, poll.closed_at = "cancelled", None, now
     notice = session.get(Notice, poll.announce_notice_id) if poll.announce_notice_id else None
-    if notice is not None:  # the announcement stays readable, marked withdrawn
+    if notice is not None:  # the announcement is no longer on display; opened from history it says withdrawn
         notice.data = {**notice.data, "poll": {**notice.data.get("poll", {}), "cancelled": True}}
-    withdrawn = {**announcement(poll), "cancelled": True}
+        notice.publicity_until = now
+    withdrawn = {**announcement(poll), "event": "withdrawn", "cancelled": True}
     _publish(session, poll, withdrawn, now + RESULT_PUBLICITY, None, now, policy)
     return poll
 
@@ -746,6 +749,7 @@ def _push(
     now: datetime,
     policy: Policy,
     extra: dict[str, Any] | None = None,
+    button: str = "pollpush.btn_open",
 ) -> int:
     context = {
         "poll_id": poll.id,
@@ -755,7 +759,7 @@ def _push(
         "matter": poll.matter,
         **(extra or {}),
     }
-    buttons = [[{"data": f"v:v:{poll.id}", "label": "pollpush.btn_open"}]]
+    buttons = [[{"data": f"v:v:{poll.id}", "label": button}]]
     not_before = notices.release_time(False, now, now, policy)
     outbox.enqueue_many(
         session,
@@ -786,6 +790,9 @@ def open_poll(session: Session, poll: Poll, now: datetime, policy: Policy) -> No
     poll.reminders_sent = sum(1 for t in _reminder_times(poll) if t <= max(poll.opens_at, now))
     voters = list(session.exec(select(PollVoter.person_id).where(PollVoter.poll_id == poll.id)).all())
     _push(session, poll, voters, OPENED, now, policy)
+    if poll.author_id is not None:  # the author learns the electorate it will be judged against
+        extra = {"voters": len(voters), "total_area": poll.total_area, "total_owners": poll.total_owners}
+        _push(session, poll, [poll.author_id], AUTHOR_OPENED, now, policy, extra, "pollpush.btn_view")
 
 
 def non_voters(session: Session, poll_id: int) -> list[int]:
@@ -901,6 +908,17 @@ def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: byte
     poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]
     poll.result = summary(poll, result, poll.digest)
     poll.result_notice_id = _publish(session, poll, poll.result, now + RESULT_PUBLICITY, None, now, policy)
+    if poll.author_id is not None:  # staff are not in a result notice's audience: tell the author
+        _push(
+            session,
+            poll,
+            [poll.author_id],
+            AUTHOR_CLOSED,
+            now,
+            policy,
+            {"poll": poll.result},
+            "pollpush.btn_view",
+        )
 
 
 # --- what people see ----------------------------------------------------------------------------------

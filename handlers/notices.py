@@ -28,6 +28,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M"
 TYPED_TIME = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}\s+\d{1,2}:\d{2}\s*$")
 MAX_AHEAD = timedelta(days=365)
 LIST_LIMIT = 10
+POLL_MARKS = {"announced": "🗳 ", "result": "📊 ", "withdrawn": "⛔ "}  # a poll's notices told apart
 MAX_CHILDREN = 30
 
 
@@ -411,6 +412,7 @@ def _item(notice: Notice, acked: bool) -> dict[str, Any]:
         "date": notice.send_at.isoformat(),
         "ack": notice.ack_required,
         "acked": acked,
+        "poll_event": notice.data.get("poll", {}).get("event", ""),
     }
 
 
@@ -432,7 +434,8 @@ def _resident_list(ctx: Context) -> list[Reply]:
     done = notices.acked(ctx.session, ctx.person_id, [n.id for n in shown])  # type: ignore[misc]
     rows: list[list[Button]] = []
     for notice in shown:
-        row = [Button(f"n:v:{notice.id}", text=notice.title[:40])]
+        mark = POLL_MARKS.get(notice.data.get("poll", {}).get("event", ""), "")
+        row = [Button(f"n:v:{notice.id}", text=mark + notice.title[:40])]
         if notice.ack_required and notice.id not in done:
             row.append(Button(f"n:a:{notice.id}", "notices.btn_ack"))
         rows.append(row)

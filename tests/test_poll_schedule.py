@@ -180,8 +180,9 @@ def test_a_poll_opens_reminds_and_closes_once(
             assert needle in text, (needle, text)
     assert "业主 2 / 共 36 人" in zh and "业主 2 / 共 36 人" in view and "owners 2 of 36" in en
     assert "反对：面积 98.00 ㎡，1 人" in zh and "No: area 98.00 m², 1 owner\n" in en
-    assert "未达到参与人数要求" in zh and "第（八）项 改变共有部分的用途" in zh and "四分之三以上" in zh
-    assert "TOO FEW OWNERS TOOK PART" in en and "item (8)" in en and "at least three quarters" in en
+    assert "参与表决的面积或人数未达到三分之二" in zh
+    assert "第（八）项 改变共有部分的用途" in zh and "四分之三以上" in zh
+    assert "no quorum: less than two thirds" in en and "item (8)" in en and "at least three quarters" in en
 
 
 def test_a_sweep_that_was_down_sends_one_reminder(app: App, clock: FixedClock) -> None:

@@ -194,7 +194,7 @@ def test_closed_poll_shows_the_result_and_refuses_votes(
     clock.advance(days=8)
     assert run_due(app, clock) == ["closed"]
     owner.say("/polls")
-    assert "〔已结束〕" in owner.text and "结果：未达到参与人数要求" in owner.text
+    assert "〔已结束〕" in owner.text and "结果：参与表决的面积或人数未达到三分之二" in owner.text
     owner.press("续聘阳光物业")
     assert (
         "表决结果" in owner.text and "回执的摘要" in owner.text and poll_of(app, poll_id).digest in owner.text
