@@ -184,7 +184,9 @@ def test_markup_comes_back_as_plain_text_and_the_page_never_parses_it(app: App, 
     assert messages[-2] == {"id": messages[-2]["id"], "outgoing": False, "text": attack}
     source = phone.page.text
     assert not re.search(r"\.(innerHTML|outerHTML)\b|insertAdjacentHTML|document\.write", source)
-    assert "node.textContent = content" in source and "document.createTextNode(msg.text)" in source
+    assert "node.textContent = content" in source and "document.createTextNode(text.slice(" in source
+    assert "appendText(bubble, msg.text, msg.outgoing)" in source  # only the bot's texts get links ...
+    assert "/https?:\\/\\/" in source  # ... and only http(s) addresses, never javascript:
     assert "script-src 'self'" in phone.page.headers["content-security-policy"]
     # An invite in the address is only put into the page when it is a plain code.
     page = phone.client.get("/chat", params={"invite": '"><script>alert(3)</script>'}).text
