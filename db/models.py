@@ -417,7 +417,7 @@ class PollBallot(SQLModel, table=True):
     __tablename__ = "poll_ballot"
     __table_args__ = (UniqueConstraint("poll_id", "seal", name="uq_poll_ballot_seal"),)
 
-    id: str = Field(primary_key=True, max_length=32)  # random, so row order says nothing about time
+    id: str = Field(primary_key=True, max_length=32)  # random; the close rewrites the rows in random order
     poll_id: int = Field(foreign_key="poll.id", index=True)
     seal: str = Field(max_length=64)
     area_centi_m2: int

@@ -315,7 +315,7 @@ def announcement(poll: Poll) -> dict[str, Any]:
 
 def cancel(session: Session, poll_id: int, person_id: int | None, now: datetime, policy: Policy) -> Poll:
     """Withdraw a poll that has not opened yet and tell everyone who had its announcement."""
-    poll = session.get(Poll, poll_id, with_for_update=True)
+    poll = session.get(Poll, poll_id, with_for_update=True, populate_existing=True)  # after the lock: fresh
     if poll is None:
         raise PollError("not_found")
     node = session.get(OrgNode, poll.node_id)
@@ -513,7 +513,7 @@ def _box(key: bytes) -> Fernet:
 
 def _seal(poll: Poll, unit: str, key: bytes) -> str:
     if not poll.changeable:
-        return secrets.token_hex(32)  # nothing will look for this ballot again: unlinkable even with the key
+        return secrets.token_hex(32)  # nothing will look for this ballot again: the seal names no one
     return hmac.new(key, f"seal|{poll.id}|{unit}".encode(), hashlib.sha256).hexdigest()
 
 

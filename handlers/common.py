@@ -32,7 +32,7 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
 
 def parse_id(value: str) -> int | None:
     """A positive integer id from button data or text, or None when it is not one."""
-    if not value.isdigit() or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
         return None
     number = int(value)
     return number if number > 0 else None

@@ -545,7 +545,7 @@ def _flow_button(ctx: Context, action: str, arg: str) -> list[Reply]:
     if action == "bd" and step == "buildings":
         data["scoped"] = True
         return _advance(ctx)
-    if action == "m" and step == "matter" and arg.isdigit() and int(arg) in polls.MATTERS:
+    if action == "m" and step == "matter" and arg.isascii() and arg.isdigit() and int(arg) in polls.MATTERS:
         data["matter"] = int(arg)
         return _advance(ctx)
     if action == "k" and step == "kind" and arg in polls.KINDS:
@@ -557,6 +557,7 @@ def _flow_button(ctx: Context, action: str, arg: str) -> list[Reply]:
     if (
         action == "n"
         and step == "seats"
+        and arg.isascii()
         and arg.isdigit()
         and 1 <= int(arg) <= len(data.get("candidates", []))
     ):
@@ -564,7 +565,7 @@ def _flow_button(ctx: Context, action: str, arg: str) -> list[Reply]:
         return _advance(ctx)
     if action == "o" and step in ("opens", "short"):
         return _opening_button(ctx, arg)
-    if action == "d" and step == "closes" and arg.isdigit() and int(arg) in DURATIONS:
+    if action == "d" and step == "closes" and arg.isascii() and arg.isdigit() and int(arg) in DURATIONS:
         data["closes"] = ["days", int(arg)]
         return _advance(ctx)
     choices = {"s": "secret", "g": "changeable", "e": "consultative"}
@@ -587,7 +588,13 @@ def _opening_button(ctx: Context, arg: str) -> list[Reply]:
         data["short"] = True
         data.pop("opens", None)
         return _advance(ctx)
-    if ctx.state.step == "short" and arg.isdigit() and int(arg) in SHORT_DAYS and data.get("reason"):
+    if (
+        ctx.state.step == "short"
+        and arg.isascii()
+        and arg.isdigit()
+        and int(arg) in SHORT_DAYS
+        and data.get("reason")
+    ):
         data["opens"] = ["days", int(arg)]
         return _advance(ctx)
     return [stale()]

@@ -326,7 +326,13 @@ def _flow_button(ctx: Context, action: str, arg: str) -> list[Reply]:
             return [stale()]
         data["send_at"] = moment.isoformat()
         return [_ask_publicity(ctx)]
-    if action == "p" and step == "publicity" and arg.isdigit() and int(arg) in PUBLICITY_DAYS:
+    if (
+        action == "p"
+        and step == "publicity"
+        and arg.isascii()
+        and arg.isdigit()
+        and int(arg) in PUBLICITY_DAYS
+    ):
         data["days"] = int(arg)
         return [_ask_ack(ctx)]
     if action == "y" and step == "ack" and arg in ("0", "1"):

@@ -140,7 +140,8 @@ def _outside(ctx: Context, arg: str) -> Reply | None:
 
 
 def _is_resident(ctx: Context, poll: Poll) -> bool:
-    return any(p.id == poll.id for p in rules.for_resident(ctx.session, ctx.person_id, ctx.now))
+    homes = [ctx.session.get(Home, r.home_id) for r in ctx.residencies(status=None) if r.status != "rejected"]
+    return any(h is not None and rules.in_scope(poll, h) for h in homes)
 
 
 def _is_author(ctx: Context, poll: Poll) -> bool:
@@ -419,13 +420,14 @@ def _check_receipt(ctx: Context, text: str) -> list[Reply]:
     ctx.state.clear()
     poll = ctx.session.get(Poll, poll_id) if isinstance(poll_id, int) else None
     if poll is None or not rules.may_see(ctx.session, poll, ctx.person_id, ctx.now):
-        return [stale()]
+        return [Reply("common.stale_button", secret=True)]  # the typed text may be a receipt code
     retry = [[Button(f"v:r:{poll.id}", "polls.btn_retry"), Button(f"v:v:{poll.id}", "polls.btn_view")]]
     well_formed = bool(rules.normalise_code(text))
     found = rules.check_receipt(ctx.session, poll, text) if well_formed else None
     if found is None:
         context = {**_head(ctx, poll), "malformed": not well_formed, "length": rules.CODE_LENGTH}
-        return [Reply("polls.receipt_not_found", context, retry)]
+        # A near-miss code can be corrected against the published list: never keep what was typed.
+        return [Reply("polls.receipt_not_found", context, retry, secret=poll.secret, kept="polls.kept_check")]
     choice, fingerprint = found
     context = {
         **_head(ctx, poll),

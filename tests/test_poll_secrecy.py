@@ -171,3 +171,21 @@ def test_the_published_receipts_hash_to_the_digest(app: App, clock: FixedClock) 
     assert polls.receipt_hash(poll_id, "no", cast.code) in published.text.splitlines()
     assert client.get("/polls/99999999999/receipts.txt").status_code == 404
     client.close()
+
+
+def test_a_stored_button_press_drops_the_message_it_sat_on() -> None:
+    from bot.channels.telegram import kept_payload
+
+    receipt = {
+        "message_id": 7,
+        "chat": {"id": 1, "type": "private"},
+        "date": 1,
+        "text": "回执码：ABCD-EFGH-JKMN",
+    }
+    press = {"update_id": 5, "callback_query": {"id": "q", "data": "v:r:1", "message": receipt}}
+    kept = kept_payload(press)
+    assert "ABCD" not in str(kept) and kept["callback_query"]["message"]["message_id"] == 7
+    assert kept_payload({"update_id": 6, "message": {"text": "hi"}}) == {
+        "update_id": 6,
+        "message": {"text": "hi"},
+    }

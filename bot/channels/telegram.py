@@ -132,6 +132,17 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
     return [c for c in chunks if c] or [""]
 
 
+def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """An update as we store it: a button press keeps only the id of the message it sat on, not its text
+    (which may be a secret ballot's choice and receipt code)."""
+    query = payload.get("callback_query")
+    if not isinstance(query, dict) or not isinstance(query.get("message"), dict):
+        return payload
+    message = query["message"]
+    slim = {key: message[key] for key in ("message_id", "chat", "date") if key in message}
+    return {**payload, "callback_query": {**query, "message": slim}}
+
+
 class TelegramChannel:
     """The Telegram adapter: PTB Application, our own durable polling loop or webhook, sending."""
 
@@ -257,7 +268,7 @@ class TelegramChannel:
     async def store_and_process(self, updates: list[Update]) -> None:
         """Store a batch in the inbound log (one transaction), then process it: each chat's updates in
         order, different chats side by side, so one slow chat does not hold up the others."""
-        items = [(str(u.update_id), u.to_dict()) for u in updates]
+        items = [(str(u.update_id), kept_payload(u.to_dict())) for u in updates]
         await asyncio.to_thread(self.app.service.store_many, CHANNEL, items)
         by_chat: dict[object, list[Update]] = {}
         for update in updates:
@@ -289,7 +300,7 @@ class TelegramChannel:
                 update_id = int(payload["update_id"])
             except (ValueError, KeyError, TypeError):
                 raise HTTPException(400, "not an update") from None
-            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), payload)
+            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), kept_payload(payload))
             update = Update.de_json(payload, self.bot)
             task = asyncio.create_task(self.application.process_update(update))
             self._tasks.add(task)  # keep a reference until done, or the task may be collected mid-run
