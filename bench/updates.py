@@ -137,7 +137,7 @@ async def run_linli(n: int, batch: int, workdir: Path) -> tuple[Run, list[dict[s
         for start in range(0, len(wave), batch):
             chunk = wave[start : start + batch]
             began = time.perf_counter()
-            await channel.store_and_process([Update.de_json(u, channel.bot) for u in chunk])
+            await channel.store_and_process(list(chunk))
             took = time.perf_counter() - began
             run.seconds += took
             run.latencies.extend([took] * len(chunk))  # for batch > 1: time until the whole batch is done

@@ -44,7 +44,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     """Start the bot: web chat, Telegram when a token is set, and the scheduler."""
     from bot.bootstrap import build
     from bot.runner import prepare, serve
-    from db.migrate import upgrade
+    from db.migrate import exclusive, upgrade
 
     settings = _settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -52,7 +52,8 @@ def cmd_run(_: argparse.Namespace) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     upgrade(settings.db_url)
     app = build(settings)
-    prepare(app)
+    with exclusive(settings.db_url):  # two processes starting on an empty database seed it once
+        prepare(app)
     try:
         asyncio.run(serve(app))
     except OSError as exc:

@@ -218,6 +218,8 @@ class Dispatcher:
     def _render(
         self, row: Outbox, person: Person, channel: str, cache: dict[tuple[Any, ...], Rendered]
     ) -> Rendered:
+        if row.rendered is not None:  # a turn's answer, rendered when it was decided
+            return Rendered.from_kept(row.rendered)
         # A broadcast renders once per language and channel, not once per recipient.
         key = (row.notice_id, row.template, person.locale, channel) if row.notice_id else None
         if key is not None and key in cache:
@@ -246,6 +248,8 @@ class Dispatcher:
         identities: list[Identity],
         cache: dict[tuple[Any, ...], Rendered],
     ) -> str:
+        if row.identity_id is not None:  # a turn's answer goes back to the account that asked
+            identities = [i for i in identities if i.id == row.identity_id]
         if person is None or not identities:
             self._close(row, "unreachable", "no reachable account")
             return "unreachable"

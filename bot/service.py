@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.render import Renderer
-from db import conversations, people
+from db import conversations, outbox, people
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
@@ -41,6 +41,7 @@ class Outcome:
     identity_id: int | None = None
     duplicate: bool = False
     pushed: bool = False
+    reply_ids: list[int] = field(default_factory=list)  # the replies' outbox rows, when leased
 
 
 class Service:
@@ -70,18 +71,6 @@ class Service:
         self.library = library
         self.seal_key = seal_key
         self.on_push: Callable[[], None] | None = None
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._locks_guard = threading.Lock()
-
-    def _lock(self, channel: str, user_ref: str) -> threading.Lock:
-        # One turn at a time per user: a double click must not read the same state twice.
-        with self._locks_guard:
-            lock = self._locks.get((channel, user_ref))
-            if lock is None:
-                if len(self._locks) > 10_000:
-                    self._locks.clear()
-                lock = self._locks[(channel, user_ref)] = threading.Lock()
-            return lock
 
     def store(self, channel: str, update_id: str, payload: dict[str, Any]) -> int | None:
         """Write an update to the inbound log before it is acknowledged; None when already stored."""
@@ -108,20 +97,39 @@ class Service:
         insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
         return connection.execute(insert, params).first() is not None  # rowcount is -1 here on psycopg
 
-    def handle(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
+    def handle(
+        self, inbound: Inbound, keep: Keep | None = None, reply_lease: timedelta | None = None
+    ) -> Outcome:
         """Process one Inbound exactly once and return the rendered replies for its sender.
 
         `keep`, when given, runs in the same transaction with the identity id and the rendered replies, so
         a channel that keeps its own history (the web chat) can never show less than what was committed.
+        With `reply_lease`, the replies are also written to the outbox in that transaction, leased to the
+        caller for that long: the caller sends them and marks them sent (`replies_sent`); if it dies first,
+        the dispatcher sends them when the lease runs out, so no committed answer is lost.
+        A person's turns run one at a time, in every process: their row is locked for the turn.
         """
-        with self._lock(inbound.channel, inbound.user_ref):
-            try:
-                return self._handle(inbound, keep)
-            except Exception:
-                log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
-                return self._failed(inbound, keep)
+        try:
+            return self._handle(inbound, keep, reply_lease)
+        except Exception:
+            log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
+            return self._failed(inbound, keep, reply_lease)
 
-    def _handle(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
+    def replies_sent(self, ids: list[int]) -> None:
+        """Mark a turn's durable replies as delivered."""
+        if ids:
+            with self.sessions() as session:
+                outbox.mark_sent(session, ids, self.clock.now())
+                session.commit()
+
+    def replies_unreachable(self, ids: list[int]) -> None:
+        """Close a turn's durable replies that can never arrive (the person blocked the bot)."""
+        with self.sessions() as session:
+            for outbox_id in ids:
+                outbox.mark_status(session, outbox_id, "unreachable", "blocked the bot")
+            session.commit()
+
+    def _handle(self, inbound: Inbound, keep: Keep | None, reply_lease: timedelta | None) -> Outcome:
         with self.sessions() as session:
             now = self.clock.now()
             if inbound.update_id and not self._claim(session, inbound):
@@ -136,6 +144,7 @@ class Service:
                 self.default_locale,
                 now,
             )
+            people.lock_person(session, who.person_id)  # a double press in two processes: one at a time
             state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
             ctx = Context(
@@ -161,13 +170,27 @@ class Service:
                 )
             if keep is not None:
                 keep(session, who.identity_id, rendered)
+            reply_ids = self._lease_replies(session, who, rendered, now, reply_lease)
             session.commit()  # committed before the resident sees any code or confirmation
-            outcome = Outcome(rendered, who.identity_id, pushed=pushed)
+            outcome = Outcome(rendered, who.identity_id, pushed=pushed, reply_ids=reply_ids)
         if outcome.pushed and self.on_push is not None:
             self.on_push()
         return outcome
 
-    def _failed(self, inbound: Inbound, keep: Keep | None = None) -> Outcome:
+    def _lease_replies(
+        self,
+        session: Session,
+        who: people.Who,
+        rendered: list[Rendered],
+        now: datetime,
+        lease: timedelta | None,
+    ) -> list[int]:
+        if lease is None or not rendered:
+            return []
+        kept = [message.kept() for message in rendered]
+        return outbox.enqueue_replies(session, who.person_id, who.identity_id, kept, now, now + lease)
+
+    def _failed(self, inbound: Inbound, keep: Keep | None, reply_lease: timedelta | None) -> Outcome:
         """After an unexpected error: mark the update done so it cannot crash us again, and apologise."""
         with self.sessions() as session:
             if inbound.update_id:
@@ -188,8 +211,10 @@ class Service:
                         keep(session, who.identity_id, apology)
                 except Exception:
                     log.exception("keeping the apology for %s failed", inbound.update_id)
+            now = self.clock.now()
+            reply_ids = self._lease_replies(session, who, apology, now, reply_lease)
             session.commit()
-            return Outcome(apology, who.identity_id)
+            return Outcome(apology, who.identity_id, reply_ids=reply_ids)
 
 
 # Built once: these run on every turn, and building a statement costs more than running it on SQLite.

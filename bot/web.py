@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, HTTPException
-from fastapi.responses import PlainTextResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 
-from db import polls
+from bot.channels.base import Intake
+from db import inbound, polls
 from db.models import Poll
 
 if TYPE_CHECKING:
     from bot.bootstrap import App
+
+log = logging.getLogger(__name__)
 
 
 def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
@@ -47,10 +53,61 @@ def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
         return PlainTextResponse("\n".join(listed), headers={"X-Linli-Digest": polls.digest(listed)})
 
     @web.get("/healthz", include_in_schema=False)
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health() -> JSONResponse:
+        """Each channel's intake: when updates last came in, what is stored but unprocessed; 503 when
+        intake is stuck or the database does not answer, so a supervisor can restart or page someone."""
+        try:
+            report = intake_report(app)
+        except SQLAlchemyError as exc:
+            log.error("healthz: the database does not answer: %s", exc)
+            return JSONResponse({"status": "database unreachable"}, status_code=503)
+        return JSONResponse(report, status_code=200 if report["status"] == "ok" else 503)
 
     return web
+
+
+STUCK_AFTER = timedelta(minutes=2)  # an update stored this long ago and still unprocessed means trouble
+
+
+def intake_report(app: App) -> dict[str, Any]:
+    """What /healthz answers: per channel the last intake, the unprocessed backlog, and the verdict."""
+    now = app.clock.now()
+    channels: dict[str, Any] = {}
+    problems: list[str] = []
+    with app.sessions() as session:
+        for name, channel in app.channels.items():
+            backlog = inbound.backlog(session, name)
+            entry: dict[str, Any] = {"unprocessed": backlog.count}
+            if backlog.oldest is not None:
+                waiting = now - backlog.oldest
+                entry["oldest_unprocessed_seconds"] = int(waiting.total_seconds())
+                if waiting > STUCK_AFTER:
+                    problems.append(f"{name}: updates waiting for {int(waiting.total_seconds())} s")
+            intake: Intake | None = getattr(channel, "intake", None)
+            if intake is not None:
+                entry.update(
+                    mode=intake.mode or "starting",
+                    last_ok=intake.last_ok.isoformat() if intake.last_ok else None,
+                    last_error=intake.last_error,
+                    set_aside=intake.set_aside,
+                )
+                problem = _silent(name, intake, now, app.settings.telegram_poll_timeout)
+                if problem:
+                    problems.append(problem)
+            channels[name] = entry
+    return {"status": "stuck" if problems else "ok", "problems": problems, "channels": channels}
+
+
+def _silent(name: str, intake: Intake, now: datetime, poll_timeout: int) -> str:
+    """Why a polling channel counts as stuck (no answered poll for too long), or ""."""
+    if intake.mode == "webhook" or intake.started_at is None:
+        return ""
+    allowed = timedelta(seconds=poll_timeout) + STUCK_AFTER
+    since = intake.last_ok or intake.started_at
+    if now - since <= allowed:
+        return ""
+    silent = int((now - since).total_seconds())
+    return f"{name}: no update received for {silent} s ({intake.last_error or 'no answer'})"
 
 
 @asynccontextmanager

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -76,13 +77,52 @@ def mark_processed(session: Session, log_id: int, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def unprocessed(session: Session, channel: str, limit: int = 500) -> list[InboundLog]:
-    """Updates stored but not processed (a crash came between), oldest first."""
+def unprocessed(session: Session, channel: str, limit: int = 500, after_id: int = 0) -> list[InboundLog]:
+    """Updates stored but not processed (a crash came between), oldest first, after row `after_id`."""
     return list(
         session.exec(
             select(InboundLog)
-            .where(InboundLog.channel == channel, col(InboundLog.processed_at).is_(None))
+            .where(
+                InboundLog.channel == channel,
+                col(InboundLog.processed_at).is_(None),
+                col(InboundLog.id) > after_id,
+            )
             .order_by(col(InboundLog.id))
             .limit(limit)
         ).all()
     )
+
+
+def close(session: Session, channel: str, update_ids: list[str], now: datetime, error: str = "") -> int:
+    """Mark stored updates as done without a turn: ignored ones (no error), or ones set aside because
+    they cannot be parsed or handled (with the reason), so no restart replays them; returns how many."""
+    if not update_ids:
+        return 0
+    result = session.exec(
+        update(InboundLog)
+        .where(
+            InboundLog.channel == channel,
+            col(InboundLog.update_id).in_(update_ids),
+            col(InboundLog.processed_at).is_(None),
+        )
+        .values(processed_at=now, error=error[:200])
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """What a channel has stored but not processed: how many, and since when."""
+
+    count: int
+    oldest: datetime | None
+
+
+def backlog(session: Session, channel: str) -> Backlog:
+    """The channel's stored-but-unprocessed updates (the processed_at index serves it)."""
+    row = session.exec(
+        select(func.count(), func.min(InboundLog.received_at)).where(
+            InboundLog.channel == channel, col(InboundLog.processed_at).is_(None)
+        )
+    ).one()
+    return Backlog(int(row[0]), row[1])

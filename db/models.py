@@ -245,6 +245,8 @@ class InboundLog(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     received_at: datetime = _time(nullable=False)
     processed_at: datetime | None = _time(nullable=True, index=True)
+    # Why an update was set aside unhandled (it could not be parsed, or handling it failed); "" otherwise.
+    error: str = Field(default="", max_length=200)
 
 
 class Outbox(SQLModel, table=True):
@@ -272,6 +274,10 @@ class Outbox(SQLModel, table=True):
     # a lease that runs out (the dispatcher died) lets another one send it again.
     status: str = Field(default="pending", max_length=12)
     claimed_until: datetime | None = _time(nullable=True)
+    # A turn's answer: sent to this one account as rendered then (a push goes to every reachable account
+    # of the person and is rendered when it is sent).
+    identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    rendered: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class Notice(SQLModel, table=True):

@@ -55,6 +55,39 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
         session.connection().execute(TABLE.insert(), rows)
 
 
+def enqueue_replies(
+    session: Session,
+    person_id: int,
+    identity_id: int,
+    messages: list[dict[str, Any]],
+    now: datetime,
+    leased_until: datetime,
+) -> list[int]:
+    """Write a turn's answers to one account, already leased to the turn's own sender until
+    `leased_until`; returns their ids in order. Should the sender die first, a dispatcher sends them."""
+    connection = session.connection()
+    return [
+        connection.execute(
+            _REPLY,
+            {
+                "person_id": person_id,
+                "identity_id": identity_id,
+                "rendered": message,
+                "created_at": now,
+                "claimed_until": leased_until,
+            },
+        ).scalar_one()
+        for message in messages
+    ]
+
+
+_REPLY = (
+    TABLE.insert()
+    .values(template="", context={}, buttons=[], urgent=True, status="pending", attempts=0, error="")
+    .returning(TABLE.c.id)
+)
+
+
 def _due_ids(now: datetime, limit: int, skip_locked: bool, urgent: bool) -> Any:
     # One urgency at a time: the index (status, urgent, id) then gives the rows in id order, where
     # ORDER BY urgent DESC, id would sort every pending row of a broadcast on each claim.

@@ -6,7 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
@@ -73,6 +74,28 @@ def find_or_create_person(
         if changes:
             connection.execute(update(_IDENT).where(_IDENT.c.id == row.id).values(**changes))
         return Who(row.person_id, row.id, channel, row.name, row.locale)
+    try:
+        # A savepoint: a first message reaching two processes at once creates the account once, and the
+        # slower turn reads the faster one's row instead of failing.
+        with session.begin_nested():
+            person_id, identity_id = _create(
+                connection, channel, external_id, chat_id, display_name, locale, now
+            )
+    except IntegrityError:
+        row = connection.execute(_WHO, {"b_channel": channel, "b_external_id": external_id}).one()
+        return Who(row.person_id, row.id, channel, row.name, row.locale)
+    return Who(person_id, identity_id, channel, display_name[:100], locale)
+
+
+def _create(
+    connection: Connection,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str,
+    locale: str,
+    now: datetime,
+) -> tuple[int, int]:
     person_id = connection.execute(
         insert(_PERSON)
         .values(name=display_name[:100], phone="", locale=locale, created_at=now)
@@ -90,7 +113,18 @@ def find_or_create_person(
         )
         .returning(_IDENT.c.id)
     ).scalar_one()
-    return Who(person_id, identity_id, channel, display_name[:100], locale)
+    return person_id, identity_id
+
+
+def lock_person(session: Session, person_id: int) -> None:
+    """Hold the person's row until the transaction ends, so their turns run one at a time in every
+    process (FOR UPDATE on PostgreSQL; SQLite's immediate transactions already take one write lock)."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(_LOCK, {"b_person_id": person_id})
+
+
+_LOCK = select(_PERSON.c.id).where(_PERSON.c.id == bindparam("b_person_id")).with_for_update()
 
 
 def set_locale(session: Session, person_id: int, locale: str) -> None:

@@ -89,3 +89,26 @@ class Rendered:
     ask_location: bool = False
     location_label: str = ""
     redacted: str = ""  # for a secret reply: the placeholder a kept history shows instead of the text
+
+    def kept(self) -> dict[str, Any]:
+        """The message as we may store it: a secret reply keeps only its placeholder, without buttons."""
+        if self.redacted:
+            return {"text": self.redacted}
+        return {
+            "text": self.text,
+            "buttons": [[list(button) for button in row] for row in self.buttons],
+            "photos": [[p.kind, p.ref] for p in self.photos],
+            "ask_location": self.ask_location,
+            "location_label": self.location_label,
+        }
+
+    @classmethod
+    def from_kept(cls, data: dict[str, Any]) -> Rendered:
+        """The message back from what `kept` stored."""
+        return cls(
+            text=str(data.get("text", "")),
+            buttons=tuple(tuple((str(b[0]), str(b[1])) for b in row) for row in data.get("buttons", [])),
+            photos=tuple(Attachment(str(kind), str(ref)) for kind, ref in data.get("photos", [])),
+            ask_location=bool(data.get("ask_location", False)),
+            location_label=str(data.get("location_label", "")),
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from db.models import Identity
@@ -18,6 +20,18 @@ class RetryLater(Exception):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"retry after {seconds} s")
         self.seconds = seconds
+
+
+@dataclass
+class Intake:
+    """How a channel's intake is doing, for /healthz: when updates last came in (a poll that answered, a
+    webhook delivery stored), and the last error while receiving."""
+
+    mode: str = ""  # polling | webhook | "" (not receiving yet)
+    started_at: datetime | None = None
+    last_ok: datetime | None = None
+    last_error: str = ""
+    set_aside: int = 0  # updates stored but impossible to parse or handle, since this process started
 
 
 class Channel(Protocol):

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import warnings
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -36,7 +38,7 @@ from telegram.error import (
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.channels.base import RetryLater, Unreachable
+from bot.channels.base import Intake, RetryLater, Unreachable
 from bot.channels.webchat import FILE_NAME
 from db import inbound as inbound_log
 from db.models import Identity
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+RECOVER_BATCH = 200  # stored updates replayed per read at start; a backlog is drained batch after batch
+MAX_WEBHOOK_BODY = 1024 * 1024  # Telegram's updates are a few KB; anything this big is not one
 COMMANDS = (
     "start",
     "report",
@@ -163,6 +167,9 @@ class TelegramChannel:
             )
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self.intake = Intake()
+        self._reply_lease = timedelta(seconds=settings.outbox_lease_seconds)
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
@@ -188,6 +195,7 @@ class TelegramChannel:
         except NetworkError as exc:
             log.error("Telegram: cannot reach the Bot API (%s); will keep trying", exc)
         self._stopping.clear()
+        self.intake.started_at = self.app.clock.now()
         self._poller = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -218,12 +226,22 @@ class TelegramChannel:
                         secret_token=self.secret,
                         allowed_updates=Update.ALL_TYPES,
                     )
+                    self.intake.mode = "webhook"
                     return
                 await self.bot.delete_webhook()
+                self.intake.mode = "polling"
                 await self.poll_forever()
                 return
+            except asyncio.CancelledError:
+                raise
             except (NetworkError, TimedOut) as exc:
+                self.intake.last_error = str(exc)[:200]
                 log.warning("Telegram: %s; retrying in %.0f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60)
+            except Exception as exc:  # whatever it is, intake must not stop for good
+                self.intake.last_error = f"{type(exc).__name__}: {exc}"[:200]
+                log.exception("Telegram: intake failed; retrying in %.0f s", delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
 
@@ -234,42 +252,86 @@ class TelegramChannel:
             await self.bot.set_my_commands(commands, language_code=language)
 
     async def recover(self) -> None:
-        """Process updates stored before a crash but never processed."""
+        """Process every update stored before a crash but never processed, in batches, oldest first,
+        before new work is taken; an update that cannot be parsed is set aside, not retried for ever."""
+        after = 0
 
-        def pending() -> list[dict[str, Any]]:
+        def pending() -> list[tuple[int, str, dict[str, Any]]]:
             with self.app.sessions() as session:
-                return [row.payload for row in inbound_log.unprocessed(session, CHANNEL)]
+                rows = inbound_log.unprocessed(session, CHANNEL, RECOVER_BATCH, after_id=after)
+                return [(row.id, row.update_id, row.payload) for row in rows]  # type: ignore[misc]
 
-        for payload in await asyncio.to_thread(pending):
-            if payload:
-                await self.application.process_update(Update.de_json(payload, self.bot))
+        while batch := await asyncio.to_thread(pending):
+            after = batch[-1][0]
+            updates = [(update_id, payload) for _, update_id, payload in batch]
+            await self._process_stored(updates)
 
     async def poll_forever(self) -> None:
-        """Long-poll getUpdates; each batch is stored before the next call confirms it."""
+        """Long-poll getUpdates; each batch is stored raw before the next call confirms it, and parsed
+        only after it is stored, so an update we cannot read is kept and skipped, never a wall."""
         offset: int | None = None
         timeout = self.app.settings.telegram_poll_timeout
         while not self._stopping.is_set():
             try:
-                updates = await self.bot.get_updates(
-                    offset=offset, timeout=timeout, allowed_updates=Update.ALL_TYPES
-                )
+                raw = await self._get_updates(offset, timeout)
+                self.intake.last_ok = self.app.clock.now()
+                if not raw:
+                    continue
+                await asyncio.to_thread(self._store_raw, raw)
+            except asyncio.CancelledError:
+                raise
             except RetryAfter as exc:
                 await asyncio.sleep(_seconds(exc))
                 continue
             except (NetworkError, TimedOut) as exc:
+                self.intake.last_error = str(exc)[:200]
                 log.warning("Telegram getUpdates: %s", exc)
                 await asyncio.sleep(1)
                 continue
-            if not updates:
+            except Exception as exc:  # the database is down, a malformed answer: try again, never stop
+                self.intake.last_error = f"{type(exc).__name__}: {exc}"[:200]
+                log.exception("Telegram getUpdates: could not take a batch; retrying")
+                await asyncio.sleep(2)
                 continue
-            await self.store_and_process(updates)
-            offset = updates[-1].update_id + 1
+            offset = max(int(item["update_id"]) for item in raw) + 1  # stored: now it may be confirmed
+            try:
+                await self._process_stored([(str(item["update_id"]), item) for item in raw])
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # stored, so a restart or the next recovery still has it
+                log.exception("Telegram: processing a stored batch failed")
 
-    async def store_and_process(self, updates: list[Update]) -> None:
-        """Store a batch in the inbound log (one transaction), then process it: each chat's updates in
-        order, different chats side by side, so one slow chat does not hold up the others."""
-        items = [(str(u.update_id), kept_payload(u.to_dict())) for u in updates]
-        await asyncio.to_thread(self.app.service.store_many, CHANNEL, items)
+    async def _get_updates(self, offset: int | None, timeout: int) -> list[dict[str, Any]]:
+        """getUpdates as raw JSON: PTB would parse before we could store, and fail on what it cannot read."""
+        data: dict[str, Any] = {"timeout": timeout, "allowed_updates": Update.ALL_TYPES}
+        if offset is not None:
+            data["offset"] = offset
+        result = await self.bot._post("getUpdates", data, read_timeout=timeout + 10)
+        if not isinstance(result, list):
+            raise TypeError(f"getUpdates answered {type(result).__name__}, not a list")
+        return [item for item in result if isinstance(item, dict) and _update_id(item) is not None]
+
+    def _store_raw(self, raw: list[dict[str, Any]]) -> None:
+        self.app.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
+
+    async def store_and_process(self, raw: list[dict[str, Any]]) -> None:
+        """Store a batch of raw updates in the inbound log (one transaction), then process it."""
+        await asyncio.to_thread(self._store_raw, raw)
+        await self._process_stored([(str(item["update_id"]), item) for item in raw])
+
+    async def _process_stored(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Parse and process stored updates: each chat's in order, different chats side by side, so one
+        slow chat does not hold up the others. One that cannot be parsed is set aside with its reason."""
+        updates: list[Update] = []
+        unreadable: list[tuple[str, str]] = []
+        for update_id, payload in items:
+            update = self._parse(payload)
+            if update is None:
+                unreadable.append((update_id, "cannot parse"))
+            else:
+                updates.append(update)
+        if unreadable:
+            await asyncio.to_thread(self._set_aside, unreadable)
         by_chat: dict[object, list[Update]] = {}
         for update in updates:
             key = update.effective_chat.id if update.effective_chat else update.update_id
@@ -279,6 +341,33 @@ class TelegramChannel:
                 await self.application.process_update(update)
             return
         await asyncio.gather(*(self._process_in_order(chat_updates) for chat_updates in by_chat.values()))
+
+    def _parse(self, payload: dict[str, Any]) -> Update | None:
+        """A PTB Update from stored JSON, or None (logged once) when PTB cannot read it."""
+        if not payload:
+            return None  # emptied after a secret turn: it was processed then
+        try:
+            return Update.de_json(payload, self.bot)
+        except Exception as exc:
+            log.warning(
+                "Telegram update %s cannot be parsed (%s: %s); set aside",
+                payload.get("update_id"),
+                type(exc).__name__,
+                exc,
+            )
+            return None
+
+    def _set_aside(self, items: list[tuple[str, str]]) -> None:
+        with self.app.sessions() as session:
+            now = self.app.clock.now()
+            for update_id, reason in items:
+                self.intake.set_aside += inbound_log.close(session, CHANNEL, [update_id], now, reason)
+            session.commit()
+
+    def _ignored(self, update_id: str) -> None:
+        with self.app.sessions() as session:
+            inbound_log.close(session, CHANNEL, [update_id], self.app.clock.now())
+            session.commit()
 
     async def _process_in_order(self, updates: list[Update]) -> None:
         for update in updates:
@@ -295,14 +384,23 @@ class TelegramChannel:
             header = request.headers.get("x-telegram-bot-api-secret-token", "")
             if secret != self.secret or header != self.secret:
                 raise HTTPException(403)
+            body = b""
+            async for chunk in request.stream():  # counted as it comes: Content-Length may lie
+                body += chunk
+                if len(body) > MAX_WEBHOOK_BODY:
+                    raise HTTPException(413, "an update is never this large")
             try:
-                payload = await request.json()
-                update_id = int(payload["update_id"])
-            except (ValueError, KeyError, TypeError):
-                raise HTTPException(400, "not an update") from None
+                payload = json.loads(body)
+            except ValueError:
+                raise HTTPException(400, "not JSON") from None
+            update_id = _update_id(payload) if isinstance(payload, dict) else None
+            if update_id is None:
+                raise HTTPException(400, "not an update: update_id must be a whole number")
             await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), kept_payload(payload))
-            update = Update.de_json(payload, self.bot)
-            task = asyncio.create_task(self.application.process_update(update))
+            self.intake.last_ok = self.app.clock.now()
+            # Parsed only once it is stored: one we cannot read is set aside and still answered 200, so
+            # Telegram does not hold every later update behind it.
+            task = asyncio.create_task(self._process_stored([(str(update_id), payload)]))
             self._tasks.add(task)  # keep a reference until done, or the task may be collected mid-run
             task.add_done_callback(self._tasks.discard)
             return Response(status_code=200)
@@ -314,24 +412,39 @@ class TelegramChannel:
     async def _on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
             await asyncio.to_thread(self._mark_unreachable, str(update.my_chat_member.from_user.id))
-            return
-        inbound = to_inbound(update)
-        if inbound is None:
+        inbound = None if update.my_chat_member is not None else to_inbound(update)
+        if inbound is None:  # group posts, inline queries, member changes: done, never replayed
+            await asyncio.to_thread(self._ignored, str(update.update_id))
             return
         answered = None
         if update.callback_query is not None:
             # Answered while we work, so the button stops spinning without waiting for the database.
             answered = asyncio.create_task(update.callback_query.answer())
-        outcome = await asyncio.to_thread(self.app.service.handle, inbound)
+        outcome = await asyncio.to_thread(self.app.service.handle, inbound, None, self._reply_lease)
         if answered is not None:
             with contextlib.suppress(TelegramError):
                 await answered
-        for message in outcome.replies:
-            try:
-                await self.send(inbound.chat_ref, message)
-            except Unreachable:
-                await asyncio.to_thread(self._mark_unreachable, inbound.user_ref)
-                return
+        # The replies were committed with the turn and leased to us: sent now, marked when they left;
+        # what does not leave (a crash, a network error) the dispatcher sends when the lease runs out.
+        delivered: list[int] = []
+        try:
+            for index, message in enumerate(outcome.replies):
+                try:
+                    await self.send(inbound.chat_ref, message)
+                except Unreachable:
+                    await asyncio.to_thread(self._mark_unreachable, inbound.user_ref)
+                    await asyncio.to_thread(self.app.service.replies_unreachable, outcome.reply_ids[index:])
+                    return
+                if index < len(outcome.reply_ids):
+                    delivered.append(outcome.reply_ids[index])
+        finally:
+            if delivered:
+                await asyncio.shield(asyncio.to_thread(self.app.service.replies_sent, delivered))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """PTB's error handler: log with the update's id; the update stays stored for the record."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("Telegram update %s: %s", update_id, context.error, exc_info=context.error)
 
     def _mark_unreachable(self, user_ref: str) -> None:
         from sqlmodel import select
@@ -365,10 +478,15 @@ class TelegramChannel:
         """Send a rendered message: photos first, then text with its buttons, then a location keyboard."""
         try:
             photos = [self._photo(p.ref) for p in message.photos if p.kind == "photo"]
-            if len(photos) == 1:
-                await self.bot.send_photo(chat_id, photos[0])
-            elif photos:
-                await self.bot.send_media_group(chat_id, [InputMediaPhoto(ref) for ref in photos[:10]])
+            try:
+                if len(photos) == 1:
+                    await self.bot.send_photo(chat_id, photos[0])
+                elif photos:
+                    await self.bot.send_media_group(chat_id, [InputMediaPhoto(ref) for ref in photos[:10]])
+            except BadRequest as exc:  # a photo Telegram refuses must not hold back the text and buttons
+                if "chat not found" in str(exc).lower():
+                    raise
+                log.warning("Telegram refused the photos for chat %s (%s); sending the text", chat_id, exc)
             chunks = split_text(message.text)
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
@@ -391,6 +509,14 @@ class TelegramChannel:
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
             raise
+
+
+def _update_id(payload: dict[str, Any]) -> int | None:
+    """The update's id when it is a whole number in range (not 1.5, true or a string), else None."""
+    value = payload.get("update_id")
+    if type(value) is not int or not 0 <= value < 2**63:
+        return None
+    return value
 
 
 def _seconds(value: object) -> float:

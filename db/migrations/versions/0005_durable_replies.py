@@ -1,0 +1,39 @@
+"""durable replies and set-aside updates
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-30 13:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("inbound_log") as batch:
+        batch.add_column(
+            sa.Column(
+                "error", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False, server_default=""
+            )
+        )
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("identity_id", sa.Integer(), nullable=True))
+        batch.add_column(sa.Column("rendered", sa.JSON(), nullable=True))
+        batch.create_foreign_key("fk_outbox_identity_id_identity", "identity", ["identity_id"], ["id"])
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_constraint("fk_outbox_identity_id_identity", type_="foreignkey")
+        batch.drop_column("rendered")
+        batch.drop_column("identity_id")
+    with op.batch_alter_table("inbound_log") as batch:
+        batch.drop_column("error")
