@@ -145,6 +145,7 @@ class BotApi:
         }
         self.calls: list[ApiCall] = []
         self.forbidden: set[int] = set()
+        self.refusals: dict[str, tuple[int, str]] = {}  # method → (status, description) answered to it
         self.commands: dict[str | None, list[JSON]] = {}
         self.webhook_url = ""
         self.offline = False  # when True, the in-process transport fails as if the host were unreachable
@@ -208,6 +209,10 @@ class BotApi:
     def forbid(self, chat_id: int) -> None:
         """Answer 403 Forbidden (bot blocked by the user) to every send to this chat."""
         self.forbidden.add(int(chat_id))
+
+    def refuse(self, method: str, status: int = 400, description: str = "Bad Request: refused") -> None:
+        """Answer every call of `method` with this error from now on (e.g. a photo Telegram rejects)."""
+        self.refusals[method] = (status, description)
 
     def next_update_id(self) -> int:
         """A fresh, increasing update id."""
@@ -276,6 +281,8 @@ class BotApi:
             record.status = 404
             return 404, {"ok": False, "error_code": 404, "description": "Not Found: method not found"}
         try:
+            if method in self.refusals:
+                raise _ApiError(*self.refusals[method])
             limited = self.limits is not None and method in SEND_METHODS
             if limited:
                 self._enforce(record)
