@@ -77,7 +77,7 @@ def find_or_create_person(
     try:
         # A savepoint: a first message reaching two processes at once creates the account once, and the
         # slower turn reads the faster one's row instead of failing.
-        with session.begin_nested():
+        with connection.begin_nested():
             person_id, identity_id = _create(
                 connection, channel, external_id, chat_id, display_name, locale, now
             )

@@ -6,53 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlmodel import select
 
-from db import org, people
 from db.engine import make_engine, session_factory
 from db.migrate import upgrade
-from db.models import Home, Identity, InboundLog, Residency, Ticket
+from db.models import Identity, InboundLog, Residency, Ticket
 from tests.support.botapi import BotApi, BotApiServer, TgUser
+from tests.support.org import owner_invites
 from tests.support.process import BotProcess
 
 TOKEN = "123:ABC"
 RESIDENTS = 300
 KILL_AFTER_MESSAGES = (600, 1400)  # two kills mid-flow: messages delivered by then (of about 2 350)
 KILL_AFTER_TICKETS = 120  # the third kill while residents are pressing 提交
-
-
-def compound_of(count: int) -> str:
-    """One building, one home per resident: each report is a new ticket, never a "me too"."""
-    buildings = "\n".join(
-        f"              - name: {n}栋\n"
-        f"                entrances:\n"
-        f"                  - name: 1单元\n"
-        f"                    homes:\n"
-        f'                      - {{number: "101", area: 80.00}}'
-        for n in range(1, count + 1)
-    )
-    return (
-        "district: 试验区\nstreets:\n  - name: 试验街道\n    communities:\n      - name: 试验社区\n"
-        "        compounds:\n          - name: 试验小区\n            buildings:\n" + buildings + "\n"
-    )
-
-
-def invites(url: str, count: int) -> list[str]:
-    """A migrated database with the compound and one single-use owner invite per home."""
-    upgrade(url)
-    engine = make_engine(url)
-    now = datetime.now(UTC)
-    with session_factory(engine)() as session:
-        homes, grids = org.parse_yaml(compound_of(count))
-        org.load_rows(session, homes, grids)
-        ids = session.exec(select(Home.id).order_by(Home.id)).all()
-        codes = [people.create_invite(session, "owner", now, home_id=home).code for home in ids]
-        session.commit()
-    engine.dispose()
-    return codes
 
 
 def step(user: TgUser, code: str, index: int) -> dict[str, object]:
@@ -70,7 +38,8 @@ def step(user: TgUser, code: str, index: int) -> dict[str, object]:
 async def test_three_kills_lose_no_update_file_no_ticket_twice_and_every_code_arrives(tmp_path: Path) -> None:
     var = tmp_path / "var"
     url = f"sqlite:///{var / 'linli.db'}"
-    codes = await asyncio.to_thread(invites, url, RESIDENTS)
+    await asyncio.to_thread(upgrade, url)
+    codes = await asyncio.to_thread(owner_invites, url, RESIDENTS)
     api = BotApi(TOKEN)
     users = [api.user(10_000 + i, f"居民{i}") for i in range(RESIDENTS)]
     update_ids: list[int] = []

@@ -435,6 +435,11 @@ class TelegramChannel:
                     await asyncio.to_thread(self._mark_unreachable, inbound.user_ref)
                     await asyncio.to_thread(self.app.service.replies_unreachable, outcome.reply_ids[index:])
                     return
+                except (NetworkError, RetryLater) as exc:  # still leased to us: the outbox sends them later
+                    log.warning(
+                        "Telegram: answer to %s not sent now (%s); the outbox retries", inbound.chat_ref, exc
+                    )
+                    return
                 if index < len(outcome.reply_ids):
                     delivered.append(outcome.reply_ids[index])
         finally:
