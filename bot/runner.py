@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -57,6 +57,16 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         coalesce=True,
         next_run_time=datetime.now(app.settings.zone),
     )
+    if "telegram" in app.channels:
+        scheduler.add_job(
+            recover_intake,
+            "interval",
+            args=[app],
+            seconds=60,
+            id="intake",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.add_job(
         run_digest,
         "cron",
@@ -70,6 +80,16 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         misfire_grace_time=3600,
     )
     return scheduler
+
+
+STALE_INTAKE = timedelta(seconds=60)  # far longer than a turn takes: a process died with it stored
+
+
+async def recover_intake(app: App) -> None:
+    """Process updates another process stored and then died with (several processes, one webhook)."""
+    telegram: Any = app.channels.get("telegram")
+    if telegram is not None and telegram.intake.mode:
+        await telegram.recover(stale_after=STALE_INTAKE)
 
 
 async def run_digest(app: App) -> None:

@@ -77,20 +77,23 @@ def mark_processed(session: Session, log_id: int, now: datetime) -> bool:
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def unprocessed(session: Session, channel: str, limit: int = 500, after_id: int = 0) -> list[InboundLog]:
-    """Updates stored but not processed (a crash came between), oldest first, after row `after_id`."""
-    return list(
-        session.exec(
-            select(InboundLog)
-            .where(
-                InboundLog.channel == channel,
-                col(InboundLog.processed_at).is_(None),
-                col(InboundLog.id) > after_id,
-            )
-            .order_by(col(InboundLog.id))
-            .limit(limit)
-        ).all()
+def unprocessed(
+    session: Session,
+    channel: str,
+    limit: int = 500,
+    after_id: int = 0,
+    received_before: datetime | None = None,
+) -> list[InboundLog]:
+    """Updates stored but not processed (a crash came between), oldest first, after row `after_id`;
+    only those received before `received_before` when given (older than any turn still running)."""
+    query = select(InboundLog).where(
+        InboundLog.channel == channel,
+        col(InboundLog.processed_at).is_(None),
+        col(InboundLog.id) > after_id,
     )
+    if received_before is not None:
+        query = query.where(col(InboundLog.received_at) < received_before)
+    return list(session.exec(query.order_by(col(InboundLog.id)).limit(limit)).all())
 
 
 def close(session: Session, channel: str, update_ids: list[str], now: datetime, error: str = "") -> int:

@@ -304,3 +304,20 @@ async def test_healthz_fails_when_polling_has_not_answered_for_long(polling: tup
         app.clock.advance(minutes=5)  # type: ignore[attr-defined]
         answer = client.get("/healthz")
     assert answer.status_code == 503 and "no update received" in answer.json()["problems"][0]
+
+
+async def test_updates_another_process_stored_and_died_with_are_processed_while_running(
+    tg: tuple[App, BotApi], clock: FixedClock
+) -> None:
+    from bot.runner import recover_intake
+
+    app, api = tg
+    channel = app.channels["telegram"]
+    channel.intake.mode = "webhook"  # type: ignore[attr-defined]
+    orphan, fresh = api.user(5001), api.user(5002)
+    channel._store_raw([orphan.start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    clock.advance(minutes=2)
+    channel._store_raw([fresh.start("DEMO-OWNER")])  # type: ignore[attr-defined]  # its turn may be running
+    await recover_intake(app)
+    assert "绑定成功" in api.texts(orphan.id)[0]
+    assert api.texts(fresh.id) == []

@@ -251,14 +251,20 @@ class TelegramChannel:
             commands = [BotCommand(c, self.app.renderer.text(locale, f"telegram.cmd_{c}")) for c in COMMANDS]
             await self.bot.set_my_commands(commands, language_code=language)
 
-    async def recover(self) -> None:
+    async def recover(self, stale_after: timedelta | None = None) -> None:
         """Process every update stored before a crash but never processed, in batches, oldest first,
-        before new work is taken; an update that cannot be parsed is set aside, not retried for ever."""
+        before new work is taken; an update that cannot be parsed is set aside, not retried for ever.
+
+        With `stale_after` (the scheduler's periodic call), only updates stored longer ago than that:
+        another process that died after storing them leaves them to us."""
         after = 0
+        before = self.app.clock.now() - stale_after if stale_after is not None else None
 
         def pending() -> list[tuple[int, str, dict[str, Any]]]:
             with self.app.sessions() as session:
-                rows = inbound_log.unprocessed(session, CHANNEL, RECOVER_BATCH, after_id=after)
+                rows = inbound_log.unprocessed(
+                    session, CHANNEL, RECOVER_BATCH, after_id=after, received_before=before
+                )
                 return [(row.id, row.update_id, row.payload) for row in rows]  # type: ignore[misc]
 
         while batch := await asyncio.to_thread(pending):
