@@ -17,6 +17,7 @@ from bot.demo import load_demo
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
+from db import outbox
 from db.sweep import sweep
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,18 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
             coalesce=True,
         )
     scheduler.add_job(
+        prune_replies,
+        "cron",
+        args=[app],
+        hour=3,
+        minute=30,
+        timezone=app.settings.zone,
+        id="prune_replies",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=3600,
+    )
+    scheduler.add_job(
         run_digest,
         "cron",
         args=[app],
@@ -90,6 +103,23 @@ async def recover_intake(app: App) -> None:
     telegram: Any = app.channels.get("telegram")
     if telegram is not None and telegram.intake.mode:
         await telegram.recover(stale_after=STALE_INTAKE)
+
+
+REPLY_RETENTION = timedelta(days=7)
+
+
+async def prune_replies(app: App) -> None:
+    """Delete turns' answers settled more than a week ago (the outbox is no archive)."""
+
+    def prune() -> int:
+        with app.sessions() as session:
+            count = outbox.prune_replies(session, app.clock.now() - REPLY_RETENTION)
+            session.commit()
+            return count
+
+    pruned = await asyncio.to_thread(prune)
+    if pruned:
+        log.info("outbox: %d settled answers pruned", pruned)
 
 
 async def run_digest(app: App) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -86,6 +86,19 @@ _REPLY = (
     .values(template="", context={}, buttons=[], urgent=True, status="pending", attempts=0, error="")
     .returning(TABLE.c.id)
 )
+
+
+def prune_replies(session: Session, before: datetime) -> int:
+    """Delete turns' answers that were settled (sent, unreachable, failed) before `before`: the chat
+    itself is their record, and they hold what residents wrote."""
+    result = session.exec(
+        delete(Outbox).where(
+            col(Outbox.identity_id).is_not(None),
+            col(Outbox.status) != "pending",
+            col(Outbox.created_at) < before,
+        )
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def _due_ids(now: datetime, limit: int, skip_locked: bool, urgent: bool) -> Any:

@@ -321,3 +321,21 @@ async def test_updates_another_process_stored_and_died_with_are_processed_while_
     await recover_intake(app)
     assert "绑定成功" in api.texts(orphan.id)[0]
     assert api.texts(fresh.id) == []
+
+
+async def test_settled_answers_are_pruned_after_a_week_and_pending_ones_kept(
+    tg: tuple[App, BotApi], clock: FixedClock
+) -> None:
+    from bot.runner import prune_replies
+
+    app, api = tg
+    channel = app.channels["telegram"]
+    await channel.store_and_process([api.user(6001).start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    api.refuse("sendMessage", 502, "Bad Gateway")
+    with contextlib.suppress(Exception):
+        await channel.store_and_process([api.user(6002).start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    clock.advance(days=8)
+    await prune_replies(app)
+    with app.sessions() as session:
+        left = session.exec(select(Outbox.status).where(col(Outbox.identity_id).is_not(None))).all()
+    assert left == ["pending"]  # the sent answer is gone; the one still owed to 6002 stays
