@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import uvicorn
@@ -17,7 +17,9 @@ from bot.demo import load_demo
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
+from db.files import delete_orphaned_files
 from db.sweep import sweep
+from db.unjoined import forget_unjoined
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,40 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=3600,
     )
+    scheduler.add_job(
+        run_upkeep,
+        "interval",
+        args=[app],
+        hours=1,
+        id="upkeep",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
+
+
+async def run_upkeep(app: App) -> None:
+    """Forget visitors who never joined, then delete stored photos no row refers to any more."""
+    try:
+        forgotten, deleted = await asyncio.to_thread(upkeep, app)
+    except Exception:
+        log.exception("upkeep failed; it runs again within the hour")
+        return
+    if forgotten or deleted:
+        log.info("upkeep: %d unjoined people forgotten, %d orphaned files deleted", forgotten, deleted)
+
+
+def upkeep(app: App) -> tuple[int, int]:
+    """One upkeep pass: (people forgotten, files deleted)."""
+    now = app.clock.now()
+    with app.sessions() as session:
+        forgotten = forget_unjoined(session, now - timedelta(days=app.settings.forget_unjoined_days))
+        session.commit()
+    with app.sessions() as session:
+        # A file younger than a day may belong to an upload whose turn has not committed yet.
+        deleted = delete_orphaned_files(session, app.settings.files_dir, now - timedelta(days=1))
+        session.rollback()
+    return forgotten, deleted
 
 
 async def run_digest(app: App) -> None:
