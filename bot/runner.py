@@ -143,7 +143,12 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     telegram: Any = app.channels.get("telegram")
     web = create_web_app(app)
     config = uvicorn.Config(
-        web, host=app.settings.web_host, port=app.settings.web_port, log_level="warning", lifespan="off"
+        web,
+        host=app.settings.web_host,
+        port=app.settings.web_port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,  # the web app believes forwarded headers only from TRUSTED_PROXIES
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

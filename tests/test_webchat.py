@@ -118,7 +118,7 @@ def start_report(phone: Browser) -> None:
 def test_chat_page_sets_a_signed_session_cookie_and_embeds_a_csrf_token(app: App, phone: Browser) -> None:
     cookie = phone.page.headers["set-cookie"]
     assert phone.page.status_code == 200 and "linli_session=" in cookie
-    assert "httponly" in cookie.lower() and "samesite=strict" in cookie.lower()
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
     assert len(phone.csrf) >= 20
     assert phone.say("/start DEMO-OWNER")  # the token from the page works with that cookie
 
