@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from bot.render import TEMPLATES
 from db.models import Identity, Person, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
 
@@ -26,6 +29,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 IMAGE_MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 PAGE = 200  # messages per answer; a first load gets the newest ones
+ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
 
 
 class SendBody(BaseModel):
@@ -48,6 +52,23 @@ def _sniff_image(head: bytes) -> str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A file the page loads (its script, its styles), with a version that changes with its content."""
+
+    body: bytes
+    media_type: str
+    version: str
+
+
+def _assets() -> dict[str, Asset]:
+    found = {}
+    for name, media_type in ASSETS.items():
+        body = (TEMPLATES / "web" / name).read_bytes()
+        found[name] = Asset(body, media_type, hashlib.sha256(body).hexdigest()[:12])
+    return found
+
+
 class WebChat:
     """The web chat channel: its routes, and pushes stored as messages the page fetches."""
 
@@ -55,6 +76,7 @@ class WebChat:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.assets = _assets()
 
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
@@ -171,6 +193,9 @@ class WebChat:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
 
+    def _asset_url(self, name: str) -> str:
+        return f"/chat/static/{name}?v={self.assets[name].version}"
+
     # --- routes -----------------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
@@ -185,14 +210,23 @@ class WebChat:
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
                 lang=self._locale(uid),
+                public_url=self.app.settings.public_url,
+                script=self._asset_url("chat.js"),
+                style=self._asset_url("chat.css"),
             )
-            return HTMLResponse(
-                html,
-                headers={
-                    "Cache-Control": "no-store",
-                    "X-Frame-Options": "DENY",
-                    "Content-Security-Policy": _CSP,
-                },
+            return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+        @router.get("/chat/static/{name}")
+        def asset(name: str, v: str = "") -> Response:
+            found = self.assets.get(name)
+            if found is None:
+                raise HTTPException(404)
+            # A versioned address never changes content; any other is checked again each time.
+            cache = "public, max-age=31536000, immutable" if v == found.version else "no-cache"
+            return Response(
+                found.body,
+                media_type=found.media_type,
+                headers={"Cache-Control": cache, "ETag": f'"{found.version}"'},
             )
 
         @router.get("/chat/api/messages")
@@ -267,9 +301,7 @@ class WebChat:
             path = self.app.settings.files_dir / name
             if not path.exists():
                 raise HTTPException(404)
-            return FileResponse(
-                path, headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
-            )
+            return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
 
         return router
 
@@ -282,9 +314,3 @@ def _body(message: Rendered) -> dict[str, Any]:
         "ask_location": message.ask_location,
         "location_label": message.location_label,
     }
-
-
-_CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-)
