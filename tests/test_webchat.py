@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlmodel import func, select
 
 from bot.bootstrap import App
@@ -202,7 +203,8 @@ def test_a_photo_during_a_report_is_stored_counted_and_filed(app: App, phone: Br
     assert response.status_code == 200
     assert "已收到 1 张照片" in phone.last_reply and "完成" in json.dumps(phone.messages, ensure_ascii=False)
     [name] = next(m for m in reversed(phone.messages) if not m["outgoing"])["photos"]
-    assert (app.settings.files_dir / name).read_bytes() == image
+    stored = Image.open(app.settings.files_dir / name)  # written anew as a JPEG of the same picture
+    assert stored.format == "JPEG" and stored.size == (4, 3)
     phone.press("完成")
     phone.press("跳过")
     assert "照片：1 张" in phone.last_reply
@@ -238,8 +240,9 @@ def test_only_the_uploader_can_fetch_a_photo(app: App, phone: Browser) -> None:
     phone.upload(image)
     [name] = next(m for m in reversed(phone.messages) if not m["outgoing"])["photos"]
     mine = phone.client.get(f"/chat/files/{name}")
-    assert mine.status_code == 200 and mine.content == image
-    assert mine.headers["content-type"] == "image/png"
+    assert mine.status_code == 200 and mine.content == (app.settings.files_dir / name).read_bytes()
+    assert mine.headers["content-type"] == "image/jpeg"
+    assert mine.headers["x-content-type-options"] == "nosniff"
 
     neighbour = Browser(app)
     neighbour.say("/start DEMO-OWNER2")

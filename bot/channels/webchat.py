@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import anyio
 from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.render import TEMPLATES
+from bot.uploads import NotAnImage, TooManyPixels, reencode
 from db.models import Identity, Person, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
 
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 CHANNEL = "web"
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-IMAGE_MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 PAGE = 200  # messages per answer; a first load gets the newest ones
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
@@ -41,15 +42,6 @@ class SendBody(BaseModel):
     label: str = Field(default="", max_length=100)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
-
-
-def _sniff_image(head: bytes) -> str | None:
-    for magic, ext in IMAGE_MAGIC.items():
-        if head.startswith(magic):
-            return ext
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +69,8 @@ class WebChat:
     def __init__(self, app: App) -> None:
         self.app = app
         self.assets = _assets()
+        # Decoding photos takes memory and CPU: a few at a time, whatever the number of uploads waiting.
+        self.encoders = anyio.CapacityLimiter(2)
 
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
@@ -274,18 +268,22 @@ class WebChat:
             data = await file.read(limit + 1)
             if len(data) > limit:
                 raise HTTPException(413, f"photo larger than {limit // (1024 * 1024)} MB")
-            ext = _sniff_image(data[:16])
-            if ext is None:
-                raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image")
+            try:
+                # Decoded and written anew: upright, at most 2560 px, no EXIF/GPS; a non-image never lands.
+                stored, ext = await anyio.to_thread.run_sync(reencode, data, limiter=self.encoders)
+            except TooManyPixels:
+                raise HTTPException(413, "photo has too many pixels") from None
+            except NotAnImage:
+                raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image") from None
             name = f"{secrets.token_urlsafe(24)}.{ext}"
-            await run_in_threadpool(self._save, name, data)
+            await run_in_threadpool(self._save, name, stored)
             inbound = Inbound(
                 channel=CHANNEL,
                 user_ref=uid,
                 chat_ref=uid,
                 update_id=f"{uid}:{id}",
                 text=caption,
-                attachments=(Attachment("photo", name, size=len(data)),),
+                attachments=(Attachment("photo", name, size=len(stored)),),
             )
             result = await run_in_threadpool(
                 self._turn, uid, inbound, {"text": caption, "photos": [name]}, after
