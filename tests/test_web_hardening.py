@@ -14,9 +14,9 @@ from sqlmodel import select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
-from db.models import Invite, Residency
+from db.models import Invite, Residency, WebMessage
 from tests.conftest import make_app
-from tests.test_webchat import Browser, count, start_report
+from tests.test_webchat import Browser, count, png_bytes, start_report
 
 MB = 1024 * 1024
 
@@ -144,3 +144,80 @@ def test_a_decompression_bomb_is_refused_without_being_decoded(app: App, phone: 
     Image.new("1", (9_000, 8_000)).save(out, "PNG")  # under Pillow's own bound, over ours
     assert phone.upload(out.getvalue()).status_code == 413
     assert stored_files(app) == []
+
+
+# --- item 9: odd input is a 4xx with a clear message -------------------------------------------------
+
+
+@pytest.mark.parametrize("after", ["9223372036854775808", str(2**31), "-1", "1e3"])
+def test_an_out_of_range_after_is_422_on_every_route(any_app: App, after: str) -> None:
+    phone = Browser(any_app)
+    phone.say("/start DEMO-OWNER")
+    read = phone.client.get(f"/chat/api/messages?after={after}")
+    assert read.status_code == 422 and "after" in read.json()["detail"]
+    sent = send_raw(phone, b'{"id": "x1", "text": "/help"}', f"?after={after}")
+    assert sent.status_code == 422 and "after" in sent.json()["detail"]
+    assert phone.client.get(f"/chat/api/messages?after={2**31 - 1}").status_code == 200
+
+
+ODD_BODIES = {
+    "lone-surrogate": b'{"id": "o1", "text": "\\ud800"}',
+    "surrogate-id": b'{"id": "\\udfff", "text": "hi"}',
+    "surrogate-label": b'{"id": "o1", "button": "cmd:/help", "label": "\\ud800"}',
+    "nul": b'{"id": "o1", "text": "a\\u0000b"}',
+    "huge-number": b'{"id": "o1", "text": 1e999}',
+    "nan": b'{"id": "o1", "latitude": NaN, "longitude": 1}',
+    "infinity": b'{"id": "o1", "latitude": 1, "longitude": -Infinity}',
+    "not-json": b'{"id": "o1", "text": ',
+    "a-list": b"[1, 2]",
+}
+
+
+@pytest.mark.parametrize("raw", ODD_BODIES.values(), ids=ODD_BODIES.keys())
+def test_odd_json_bodies_get_a_clear_422_and_change_nothing(any_app: App, raw: bytes) -> None:
+    phone = Browser(any_app)
+    phone.say("/start DEMO-OWNER")
+    before = count(any_app, WebMessage)
+    response = send_raw(phone, raw)
+    assert response.status_code == 422
+    assert response.json()["detail"].startswith("bad request")
+    assert count(any_app, WebMessage) == before
+    assert phone.say("/help")  # the session still works
+
+
+def test_a_nul_in_a_photo_caption_is_refused(app: App, phone: Browser) -> None:
+    start_report(phone)
+    response = phone.client.post(
+        "/chat/api/photo",
+        files={"file": ("p.png", png_bytes(), "image/png")},
+        data={"id": "c1", "caption": "a\x00b"},
+        headers={"X-CSRF-Token": phone.csrf},
+    )
+    assert response.status_code == 422 and stored_files(app) == []
+
+
+def test_request_bodies_over_the_limit_get_413(app: App, phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    big = b'{"id": "b1", "text": "' + b"x" * (2 * MB) + b'"}'
+    declared = send_raw(phone, big)
+    assert declared.status_code == 413 and "1 MB" in declared.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: the bytes are counted as they come
+        yield b'{"id": "b2", "text": "'
+        for _ in range(40):
+            yield b"x" * 64 * 1024
+        yield b'"}'
+
+    streamed = phone.client.post(
+        "/chat/api/send",
+        content=chunks(),
+        headers={"X-CSRF-Token": phone.csrf, "Content-Type": "application/json"},
+    )
+    assert streamed.status_code == 413
+    start_report(phone)
+    huge = phone.upload(png_bytes() + b"\x00" * (app.settings.max_upload_bytes + 200 * 1024))
+    assert huge.status_code == 413 and stored_files(app) == []
+    # A webhook-sized delivery of 50 MB is refused at the door, route or not.
+    webhook = phone.client.post("/telegram/webhook/any", content=b"{" + b" " * (2 * MB) + b"}")
+    assert webhook.status_code == 413
+    assert phone.say("/help")

@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import anyio
-from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
@@ -30,11 +30,23 @@ FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 PAGE = 200  # messages per answer; a first load gets the newest ones
+MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
+
+
+def _plain(text: str) -> bool:
+    """Whether text can be stored and sent: UTF-8 encodable (no lone surrogate) and without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 class SendBody(BaseModel):
     """One message from the page: text, a pressed button, or a location."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # NaN and 1e999 (infinity) are not coordinates
 
     id: str = Field(min_length=1, max_length=40)
     text: str = Field(default="", max_length=MAX_WEB_TEXT)
@@ -42,6 +54,13 @@ class SendBody(BaseModel):
     label: str = Field(default="", max_length=100)
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+
+    @field_validator("id", "text", "button", "label")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        if value is not None and not _plain(value):
+            raise ValueError("text must be valid Unicode without NUL characters")
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,12 +243,12 @@ class WebChat:
             )
 
         @router.get("/chat/api/messages")
-        def messages(request: Request, after: int = 0) -> JSONResponse:
+        def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._uid(request)
             return JSONResponse({"messages": self._messages(self._identity_id(uid) if uid else None, after)})
 
         @router.post("/chat/api/send")
-        def send(request: Request, body: SendBody, after: int = 0) -> JSONResponse:
+        def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._check_post(request)
             if not CLIENT_ID.match(body.id):
                 raise HTTPException(422, "bad message id")
@@ -259,10 +278,10 @@ class WebChat:
             file: UploadFile = File(...),
             id: str = Form(...),
             caption: str = Form(""),
-            after: int = 0,
+            after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
             uid = self._check_post(request)
-            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT:
+            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
                 raise HTTPException(422, "bad message")
             limit = self.app.settings.max_upload_bytes
             data = await file.read(limit + 1)
