@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from PIL import Image
 from sqlmodel import select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
+from bot.web import create_web_app
 from db.models import Invite, Residency, WebMessage
 from tests.conftest import make_app
 from tests.test_webchat import Browser, count, png_bytes, start_report
@@ -146,6 +150,107 @@ def test_a_decompression_bomb_is_refused_without_being_decoded(app: App, phone: 
     assert stored_files(app) == []
 
 
+# --- item 8: rate limits, joined-only uploads, quotas --------------------------------------------------
+
+
+def test_sends_over_the_session_budget_get_429_with_retry_after(tuned: Any) -> None:
+    app = tuned(WEB_RATE_SEND="3/minute")
+    phone = Browser(app)
+    for n in range(3):
+        assert phone.post({"id": f"s{n}", "text": "/help"}).status_code == 200
+    stored = count(app, WebMessage)
+    refused = phone.post({"id": "s3", "text": "/help"})
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1 and refused.headers["x-linli-reason"] == "rate"
+    assert "too many requests" in refused.json()["detail"]
+    assert count(app, WebMessage) == stored  # nothing of the refused message was kept
+    # Another session on another address has its own budget.
+    assert Browser(app, address="198.51.100.20").post({"id": "o1", "text": "/help"}).status_code == 200
+
+
+def test_the_address_budget_counts_all_its_sessions_and_forwarded_for_is_believed_only_from_a_proxy(
+    tuned: Any,
+) -> None:
+    app = tuned(WEB_RATE_SEND_IP="2/minute", TRUSTED_PROXIES="192.0.2.1")
+    first, second = Browser(app, address="203.0.113.9"), Browser(app, address="203.0.113.9")
+    assert first.post({"id": "a1", "text": "/help"}).status_code == 200
+    assert second.post({"id": "a2", "text": "/help"}).status_code == 200
+    # A client cannot escape its address's budget by naming another address itself.
+    spoofed = second.post({"id": "a3", "text": "/help"}, headers={"X-Forwarded-For": "10.9.8.7"})
+    assert spoofed.status_code == 429
+    # Behind the trusted proxy, each client is counted by the address the proxy saw.
+    for n, client in enumerate(("198.51.100.1", "198.51.100.2", "198.51.100.3")):
+        behind = Browser(app, address="192.0.2.1", headers={"X-Forwarded-For": client})
+        assert behind.post({"id": f"p{n}", "text": "/help"}).status_code == 200
+        assert behind.post({"id": f"q{n}", "text": "/help"}).status_code == 200
+        assert behind.post({"id": f"r{n}", "text": "/help"}).status_code == 429
+
+
+def test_history_reads_and_photo_uploads_have_budgets(tuned: Any) -> None:
+    app = tuned(WEB_RATE_READ="2/minute", WEB_RATE_PHOTO="1/minute")
+    phone = Browser(app)
+    assert [phone.client.get("/chat/api/messages").status_code for _ in range(3)] == [200, 200, 429]
+    start_report(phone)
+    assert phone.upload(png_bytes()).status_code == 200
+    again = phone.upload(png_bytes())
+    assert again.status_code == 429 and "retry-after" in again.headers
+    assert len(stored_files(app)) == 1
+
+
+def test_new_sessions_per_address_are_limited_and_a_known_session_always_gets_the_page(tuned: Any) -> None:
+    app = tuned(WEB_RATE_NEW_SESSION_IP="2/hour")
+    kept = Browser(app, address="203.0.113.50")
+    Browser(app, address="203.0.113.50")
+    flood = TestClient(create_web_app(app), client=("203.0.113.50", 1))
+    refused = flood.get("/chat")
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert "set-cookie" not in refused.headers  # no session was made
+    assert "请" in refused.text and "Please reload" in refused.text
+    for _ in range(5):  # a reload of a page that has its session is never counted
+        assert kept.client.get("/chat").status_code == 200
+    assert Browser(app, address="198.51.100.60").page.status_code == 200
+
+
+def test_a_visitor_who_has_not_joined_cannot_upload(app: App, phone: Browser) -> None:
+    phone.say("你好")  # a person row exists, but no home and no role
+    response = phone.upload(png_bytes())
+    assert response.status_code == 403 and response.headers["x-linli-reason"] == "join_first"
+    assert "join" in response.json()["detail"]
+    fresh = Browser(app)  # never said anything at all
+    assert fresh.upload(png_bytes()).status_code == 403
+    assert stored_files(app) == []
+    assert all(not m.get("photos") for m in phone.client.get("/chat/api/messages").json()["messages"])
+
+
+def test_the_daily_photo_quota_counts_what_was_stored(tuned: Any, clock: FixedClock) -> None:
+    app = tuned(WEB_UPLOAD_DAILY_PHOTOS="2")
+    phone = Browser(app)
+    start_report(phone)
+    assert phone.upload(png_bytes()).status_code == 200
+    assert phone.upload(png_bytes()).status_code == 200
+    over = phone.upload(png_bytes())
+    assert over.status_code == 429 and over.headers["x-linli-reason"] == "quota"
+    assert 0 < int(over.headers["retry-after"]) <= 24 * 3600
+    assert len(stored_files(app)) == 2
+    clock.advance(hours=24, seconds=1)
+    assert phone.upload(png_bytes()).status_code == 200
+
+
+def test_the_daily_megabyte_quota_counts_the_stored_files(tuned: Any) -> None:
+    app = tuned(WEB_UPLOAD_DAILY_MB="1")
+    phone = Browser(app)
+    start_report(phone)
+    noise = Image.frombytes("RGB", (1400, 1400), os.urandom(1400 * 1400 * 3))
+    out = io.BytesIO()
+    noise.save(out, "PNG")
+    assert phone.upload(out.getvalue()).status_code == 200
+    [path] = stored_files(app)
+    assert path.stat().st_size > MB  # noise does not compress
+    over = phone.upload(png_bytes())
+    assert over.status_code == 429 and over.headers["x-linli-reason"] == "quota"
+    assert len(stored_files(app)) == 1
+
+
 # --- item 9: odd input is a 4xx with a clear message -------------------------------------------------
 
 
@@ -221,3 +326,66 @@ def test_request_bodies_over_the_limit_get_413(app: App, phone: Browser) -> None
     webhook = phone.client.post("/telegram/webhook/any", content=b"{" + b" " * (2 * MB) + b"}")
     assert webhook.status_code == 413
     assert phone.say("/help")
+
+
+# --- item 10: headers, script, cookie --------------------------------------------------------------
+
+
+def test_every_answer_carries_the_security_headers(app: App, phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    answers = [
+        phone.page,
+        phone.client.get("/chat/api/messages"),
+        phone.client.get("/healthz"),
+        phone.client.get("/nowhere"),
+        phone.client.get("/chat/api/messages?after=-5"),
+        send_raw(phone, b"x" * (2 * MB)),
+    ]
+    for answer in answers:
+        headers = answer.headers
+        assert headers["x-content-type-options"] == "nosniff", answer.url
+        assert headers["referrer-policy"] == "same-origin"
+        assert headers["x-frame-options"] == "DENY"
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
+
+
+def test_the_page_has_no_inline_script_or_style_and_its_files_are_versioned(phone: Browser) -> None:
+    page = phone.page.text
+    assert not re.search(r"<script(?![^>]*\bsrc=)", page) and "<style" not in page
+    assert not re.search(r"\s(on[a-z]+|style)=", page)
+    for name in ("chat.js", "chat.css"):
+        address = re.search(rf'"(/chat/static/{re.escape(name)}\?v=[0-9a-f]{{12}})"', page)
+        assert address, name
+        served = phone.client.get(address.group(1))
+        assert served.status_code == 200 and "immutable" in served.headers["cache-control"]
+        assert served.headers["content-type"].startswith(("text/javascript", "text/css"))
+        assert phone.client.get(f"/chat/static/{name}?v=old").headers["cache-control"] == "no-cache"
+    assert phone.client.get("/chat/static/secret_key").status_code == 404
+    assert phone.client.get("/chat/static/..%2Fchat.html").status_code == 404
+
+
+def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(tuned: Any) -> None:
+    app = tuned(TRUSTED_PROXIES="192.0.2.1")
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.9"}
+    proxied = Browser(app, address="192.0.2.1", headers=https)
+    assert "; secure" in proxied.page.headers["set-cookie"].lower()
+    direct = Browser(app, address="203.0.113.7", headers=https)  # not a proxy we trust
+    assert "secure" not in direct.page.headers["set-cookie"].lower()
+    public = tuned(WEB_PUBLIC_URL="https://linli.example.cn")
+    assert "; secure" in Browser(public).page.headers["set-cookie"].lower()
+
+
+def test_the_page_links_only_the_bots_own_addresses(app: App, phone: Browser) -> None:
+    assert '<meta name="linli-address" content="http://127.0.0.1:8080">' in phone.page.text
+    script = re.search(r'src="(/chat/static/chat\.js\?v=\w+)"', phone.page.text)
+    assert script
+    source = phone.client.get(script.group(1)).text
+    assert "if (!isOwn(m[0])) continue;" in source
+
+
+def test_upkeep_is_scheduled_every_hour(app: App) -> None:
+    from bot.runner import make_scheduler
+
+    job = make_scheduler(app).get_job("upkeep")
+    assert job is not None and job.trigger.interval == timedelta(hours=1)

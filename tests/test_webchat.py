@@ -42,8 +42,8 @@ def png_bytes(width: int = 4, height: int = 3, rgb: tuple[int, int, int] = (7, 1
 class Browser:
     """One phone's session with the web chat: opens the page, then sends like the page's script does."""
 
-    def __init__(self, app: App) -> None:
-        self.client = TestClient(create_web_app(app))
+    def __init__(self, app: App, address: str = "testclient", headers: dict[str, str] | None = None) -> None:
+        self.client = TestClient(create_web_app(app), client=(address, 50000), headers=headers)
         self.page = self.client.get("/chat")
         match = re.search(r'<meta name="csrf-token" content="([^"]+)">', self.page.text)
         assert match, "the page carries no CSRF token"

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,7 +21,9 @@ from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.render import TEMPLATES
+from bot.throttle import web_throttle
 from bot.uploads import NotAnImage, TooManyPixels, reencode
+from db import files
 from db.models import Identity, Person, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
 
@@ -32,6 +37,7 @@ MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too lo
 PAGE = 200  # messages per answer; a first load gets the newest ones
 MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
+UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
 
 
 def _plain(text: str) -> bool:
@@ -87,6 +93,7 @@ class WebChat:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.throttle = web_throttle(app.settings)
         self.assets = _assets()
         # Decoding photos takes memory and CPU: a few at a time, whatever the number of uploads waiting.
         self.encoders = anyio.CapacityLimiter(2)
@@ -107,12 +114,26 @@ class WebChat:
     # --- session and request checks ---------------------------------------------------------------
 
     def _uid(self, request: Request, create: bool = False) -> str | None:
+        """The session's id; with `create`, a new session when there is none (an existing one is kept)."""
         uid = request.session.get("uid")
         if uid is None and create:
             uid = secrets.token_urlsafe(16)
             request.session["uid"] = uid
             request.session["csrf"] = secrets.token_urlsafe(24)
         return uid
+
+    def _wait(self, request: Request, action: str, uid: str | None) -> int | None:
+        """Spend one `action` from the session's and the address's budgets; seconds to wait when spent."""
+        return self.throttle.take(action, uid, request.client.host if request.client else None)
+
+    def _limit(self, request: Request, action: str, uid: str | None) -> None:
+        wait = self._wait(request, action, uid)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                f"too many requests; try again in {wait} s",
+                headers={"Retry-After": str(wait), "X-Linli-Reason": "rate"},
+            )
 
     def _check_post(self, request: Request) -> str:
         """A post must come from our own page: same origin, the session's CSRF token, a session."""
@@ -201,6 +222,33 @@ class WebChat:
             message.update(shown_once.get(message["id"], {}))
         return {"messages": messages}
 
+    def _may_upload(self, uid: str) -> None:
+        """Refuse an upload from someone who has not joined, or who used up the day's quota."""
+        settings = self.app.settings
+        with self.app.sessions() as session:
+            person_id = session.exec(
+                select(Identity.person_id).where(Identity.channel == CHANNEL, Identity.external_id == uid)
+            ).first()
+            if person_id is None or not files.joined(session, person_id):
+                raise HTTPException(
+                    403,
+                    "join first: photos can be sent once you have joined",
+                    headers={"X-Linli-Reason": "join_first"},
+                )
+            since = self.app.clock.now() - UPLOAD_WINDOW
+            recent = files.uploads_since(session, person_id, since)
+        stored = sum(_size(settings.files_dir / name) for name, _ in recent)
+        quota_bytes = settings.web_upload_daily_mb * 1024 * 1024
+        if len(recent) >= settings.web_upload_daily_photos or stored >= quota_bytes:
+            oldest = min((at for _, at in recent), default=since)
+            wait = max(1, math.ceil((oldest + UPLOAD_WINDOW - self.app.clock.now()).total_seconds()))
+            raise HTTPException(
+                429,
+                f"daily photo quota used up ({settings.web_upload_daily_photos} photos, "
+                f"{settings.web_upload_daily_mb} MB a day)",
+                headers={"Retry-After": str(wait), "X-Linli-Reason": "quota"},
+            )
+
     def _save(self, name: str, data: bytes) -> None:
         folder = self.app.settings.files_dir
         folder.mkdir(parents=True, exist_ok=True)
@@ -208,6 +256,12 @@ class WebChat:
 
     def _asset_url(self, name: str) -> str:
         return f"/chat/static/{name}?v={self.assets[name].version}"
+
+    def _busy(self, wait: int) -> HTMLResponse:
+        """The page a new visitor gets while their address has opened too many sessions."""
+        html = self.app.renderer.page("busy.html", wait=wait, style=self._asset_url("chat.css"))
+        headers = {"Retry-After": str(wait), "Cache-Control": "no-store"}
+        return HTMLResponse(html, status_code=429, headers=headers)
 
     # --- routes -----------------------------------------------------------------------------------
 
@@ -217,6 +271,12 @@ class WebChat:
 
         @router.get("/chat", response_class=HTMLResponse)
         def page(request: Request, invite: str = "") -> HTMLResponse:
+            # An existing session is always kept: a link from elsewhere must not cost the history or
+            # an invite. Only a new one is counted against the address's budget.
+            if request.session.get("uid") is None:
+                wait = self._wait(request, "session", None)
+                if wait is not None:
+                    return self._busy(wait)
             uid = self._uid(request, create=True)
             html = self.app.renderer.page(
                 "chat.html",
@@ -245,11 +305,13 @@ class WebChat:
         @router.get("/chat/api/messages")
         def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._uid(request)
+            self._limit(request, "read", uid)
             return JSONResponse({"messages": self._messages(self._identity_id(uid) if uid else None, after)})
 
         @router.post("/chat/api/send")
         def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._check_post(request)
+            self._limit(request, "send", uid)
             if not CLIENT_ID.match(body.id):
                 raise HTTPException(422, "bad message id")
             location = None
@@ -281,8 +343,10 @@ class WebChat:
             after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
             uid = self._check_post(request)
+            self._limit(request, "photo", uid)
             if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
                 raise HTTPException(422, "bad message")
+            await run_in_threadpool(self._may_upload, uid)
             limit = self.app.settings.max_upload_bytes
             data = await file.read(limit + 1)
             if len(data) > limit:
@@ -331,3 +395,10 @@ def _body(message: Rendered) -> dict[str, Any]:
         "ask_location": message.ask_location,
         "location_label": message.location_label,
     }
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
