@@ -18,7 +18,9 @@ from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
 from db import outbox
+from db.files import delete_orphaned_files
 from db.sweep import sweep
+from db.unjoined import forget_unjoined
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,15 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
         coalesce=True,
         misfire_grace_time=3600,
     )
+    scheduler.add_job(
+        run_upkeep,
+        "interval",
+        args=[app],
+        hours=1,
+        id="upkeep",
+        max_instances=1,
+        coalesce=True,
+    )
     return scheduler
 
 
@@ -120,6 +131,30 @@ async def prune_replies(app: App) -> None:
     pruned = await asyncio.to_thread(prune)
     if pruned:
         log.info("outbox: %d settled answers pruned", pruned)
+
+
+async def run_upkeep(app: App) -> None:
+    """Forget visitors who never joined, then delete stored photos no row refers to any more."""
+    try:
+        forgotten, deleted = await asyncio.to_thread(upkeep, app)
+    except Exception:
+        log.exception("upkeep failed; it runs again within the hour")
+        return
+    if forgotten or deleted:
+        log.info("upkeep: %d unjoined people forgotten, %d orphaned files deleted", forgotten, deleted)
+
+
+def upkeep(app: App) -> tuple[int, int]:
+    """One upkeep pass: (people forgotten, files deleted)."""
+    now = app.clock.now()
+    with app.sessions() as session:
+        forgotten = forget_unjoined(session, now - timedelta(days=app.settings.forget_unjoined_days))
+        session.commit()
+    with app.sessions() as session:
+        # A file younger than a day may belong to an upload whose turn has not committed yet.
+        deleted = delete_orphaned_files(session, app.settings.files_dir, now - timedelta(days=1))
+        session.rollback()
+    return forgotten, deleted
 
 
 async def run_digest(app: App) -> None:
@@ -158,7 +193,12 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     telegram: Any = app.channels.get("telegram")
     web = create_web_app(app)
     config = uvicorn.Config(
-        web, host=app.settings.web_host, port=app.settings.web_port, log_level="warning", lifespan="off"
+        web,
+        host=app.settings.web_host,
+        port=app.settings.web_port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,  # the web app believes forwarded headers only from TRUSTED_PROXIES
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from ipaddress import ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -45,6 +46,23 @@ class Settings(BaseSettings):
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "data" / "sla_policy.yaml", alias="LINLI_SLA_POLICY")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="LINLI_MAX_UPLOAD_BYTES")
     policy_dir: Path = Field(default=PROJECT_ROOT / "data" / "policy", alias="LINLI_POLICY_DIR")
+    # The web chat's budgets ("N/second|minute|hour|day", several joined by ";"); "" turns one off. They
+    # live in each process's memory: with several processes each one grants the full budget.
+    web_rate_send: str = Field(default="30/minute;500/day", alias="WEB_RATE_SEND")
+    web_rate_send_ip: str = Field(default="300/minute", alias="WEB_RATE_SEND_IP")
+    web_rate_photo: str = Field(default="10/minute", alias="WEB_RATE_PHOTO")
+    web_rate_photo_ip: str = Field(default="60/minute", alias="WEB_RATE_PHOTO_IP")
+    web_rate_read: str = Field(default="90/minute", alias="WEB_RATE_READ")
+    web_rate_read_ip: str = Field(default="1800/minute", alias="WEB_RATE_READ_IP")
+    # New sessions (a first GET /chat) per address: generous, as a carrier's NAT puts many phones behind one.
+    web_rate_new_session_ip: str = Field(default="60/hour;500/day", alias="WEB_RATE_NEW_SESSION_IP")
+    # What one person may upload in 24 hours, counted from the photos they stored.
+    web_upload_daily_photos: int = Field(default=30, ge=0, alias="WEB_UPLOAD_DAILY_PHOTOS")
+    web_upload_daily_mb: int = Field(default=50, ge=0, alias="WEB_UPLOAD_DAILY_MB")
+    # Proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (IPs or networks, comma-separated).
+    trusted_proxies: str = Field(default="127.0.0.1,::1", alias="TRUSTED_PROXIES")
+    # People who never joined (no home, no role, nothing filed) are forgotten this long after their last turn.
+    forget_unjoined_days: int = Field(default=7, ge=1, le=3650, alias="LINLI_FORGET_UNJOINED_DAYS")
 
     @field_validator("default_locale")
     @classmethod
@@ -60,6 +78,37 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator(
+        "web_rate_send",
+        "web_rate_send_ip",
+        "web_rate_photo",
+        "web_rate_photo_ip",
+        "web_rate_read",
+        "web_rate_read_ip",
+        "web_rate_new_session_ip",
+    )
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        value = value.strip()
+        if value:
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate such as 30/minute or 10/minute;200/day") from exc
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for item in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{item!r} is not an IP address or network") from exc
         return value
 
     @field_validator("database_url")
@@ -91,6 +140,11 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         """Where uploaded photos are kept."""
         return self.var_dir / "files"
+
+    @property
+    def proxies(self) -> list[str]:
+        """The trusted proxies' addresses and networks."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def public_url(self) -> str:

@@ -7,12 +7,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from bot.channels.base import Intake
+from bot.middleware import BodyLimit, SecurityHeaders, clear_errors
 from db import inbound, polls
 from db.models import Poll
 
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     from bot.bootstrap import App
 
 log = logging.getLogger(__name__)
+SESSION_COOKIE = "linli_session"
+MAX_BODY = 1024 * 1024  # any request but a photo upload
 
 
 def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
@@ -28,11 +33,26 @@ def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
     web.add_middleware(
         SessionMiddleware,
         secret_key=app.settings.session_secret(),
-        session_cookie="linli_session",
-        same_site="strict",
+        session_cookie=SESSION_COOKIE,
+        # Lax: a link to /chat from another site (an article, a message) still opens the resident's own
+        # session. Posts stay guarded by the session's CSRF token and the Origin/Sec-Fetch-Site checks.
+        same_site="lax",
         https_only=app.settings.public_url.startswith("https://"),
         max_age=180 * 24 * 3600,
     )
+    web.add_middleware(
+        BodyLimit,
+        default=MAX_BODY,
+        by_path={
+            "/chat/api/photo": app.settings.max_upload_bytes + 64 * 1024,  # the photo and its form fields
+            "/telegram/webhook/": MAX_BODY,
+        },
+    )
+    web.add_middleware(SecurityHeaders, cookie=SESSION_COOKIE)
+    if app.settings.proxies:
+        # Only these addresses may say who the client is and whether it came over https.
+        web.add_middleware(ProxyHeadersMiddleware, trusted_hosts=app.settings.proxies)
+    web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     web.include_router(app.channels["web"].router())  # type: ignore[attr-defined]
     telegram = app.channels.get("telegram")
     if telegram is not None:
@@ -108,6 +128,11 @@ def _silent(name: str, intake: Intake, now: datetime, poll_timeout: int) -> str:
         return ""
     silent = int((now - since).total_seconds())
     return f"{name}: no update received for {silent} s ({intake.last_error or 'no answer'})"
+
+
+async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with a readable line, whatever the input held (lone surrogates, NaN, huge numbers)."""
+    return JSONResponse({"detail": f"bad request: {clear_errors(exc.errors())}"}, status_code=422)
 
 
 @asynccontextmanager

@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+import anyio
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import String, cast
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
+from bot.render import TEMPLATES
+from bot.throttle import web_throttle
+from bot.uploads import NotAnImage, TooManyPixels, reencode
+from db import files
 from db.models import Identity, Person, WebMessage
 from handlers.types import Attachment, Inbound, Location, Rendered
 
@@ -23,13 +33,26 @@ if TYPE_CHECKING:
 CHANNEL = "web"
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-IMAGE_MAGIC = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png", b"GIF87a": "gif", b"GIF89a": "gif"}
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 PAGE = 200  # messages per answer; a first load gets the newest ones
+MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
+ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
+UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
+
+
+def _plain(text: str) -> bool:
+    """Whether text can be stored and sent: UTF-8 encodable (no lone surrogate) and without NUL."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 class SendBody(BaseModel):
     """One message from the page: text, a pressed button, or a location."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # NaN and 1e999 (infinity) are not coordinates
 
     id: str = Field(min_length=1, max_length=40)
     text: str = Field(default="", max_length=MAX_WEB_TEXT)
@@ -38,14 +61,29 @@ class SendBody(BaseModel):
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
 
+    @field_validator("id", "text", "button", "label")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        if value is not None and not _plain(value):
+            raise ValueError("text must be valid Unicode without NUL characters")
+        return value
 
-def _sniff_image(head: bytes) -> str | None:
-    for magic, ext in IMAGE_MAGIC.items():
-        if head.startswith(magic):
-            return ext
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    """A file the page loads (its script, its styles), with a version that changes with its content."""
+
+    body: bytes
+    media_type: str
+    version: str
+
+
+def _assets() -> dict[str, Asset]:
+    found = {}
+    for name, media_type in ASSETS.items():
+        body = (TEMPLATES / "web" / name).read_bytes()
+        found[name] = Asset(body, media_type, hashlib.sha256(body).hexdigest()[:12])
+    return found
 
 
 class WebChat:
@@ -55,6 +93,10 @@ class WebChat:
 
     def __init__(self, app: App) -> None:
         self.app = app
+        self.throttle = web_throttle(app.settings)
+        self.assets = _assets()
+        # Decoding photos takes memory and CPU: a few at a time, whatever the number of uploads waiting.
+        self.encoders = anyio.CapacityLimiter(2)
 
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
@@ -72,12 +114,26 @@ class WebChat:
     # --- session and request checks ---------------------------------------------------------------
 
     def _uid(self, request: Request, create: bool = False) -> str | None:
+        """The session's id; with `create`, a new session when there is none (an existing one is kept)."""
         uid = request.session.get("uid")
         if uid is None and create:
             uid = secrets.token_urlsafe(16)
             request.session["uid"] = uid
             request.session["csrf"] = secrets.token_urlsafe(24)
         return uid
+
+    def _wait(self, request: Request, action: str, uid: str | None) -> int | None:
+        """Spend one `action` from the session's and the address's budgets; seconds to wait when spent."""
+        return self.throttle.take(action, uid, request.client.host if request.client else None)
+
+    def _limit(self, request: Request, action: str, uid: str | None) -> None:
+        wait = self._wait(request, action, uid)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                f"too many requests; try again in {wait} s",
+                headers={"Retry-After": str(wait), "X-Linli-Reason": "rate"},
+            )
 
     def _check_post(self, request: Request) -> str:
         """A post must come from our own page: same origin, the session's CSRF token, a session."""
@@ -166,10 +222,46 @@ class WebChat:
             message.update(shown_once.get(message["id"], {}))
         return {"messages": messages}
 
+    def _may_upload(self, uid: str) -> None:
+        """Refuse an upload from someone who has not joined, or who used up the day's quota."""
+        settings = self.app.settings
+        with self.app.sessions() as session:
+            person_id = session.exec(
+                select(Identity.person_id).where(Identity.channel == CHANNEL, Identity.external_id == uid)
+            ).first()
+            if person_id is None or not files.joined(session, person_id):
+                raise HTTPException(
+                    403,
+                    "join first: photos can be sent once you have joined",
+                    headers={"X-Linli-Reason": "join_first"},
+                )
+            since = self.app.clock.now() - UPLOAD_WINDOW
+            recent = files.uploads_since(session, person_id, since)
+        stored = sum(_size(settings.files_dir / name) for name, _ in recent)
+        quota_bytes = settings.web_upload_daily_mb * 1024 * 1024
+        if len(recent) >= settings.web_upload_daily_photos or stored >= quota_bytes:
+            oldest = min((at for _, at in recent), default=since)
+            wait = max(1, math.ceil((oldest + UPLOAD_WINDOW - self.app.clock.now()).total_seconds()))
+            raise HTTPException(
+                429,
+                f"daily photo quota used up ({settings.web_upload_daily_photos} photos, "
+                f"{settings.web_upload_daily_mb} MB a day)",
+                headers={"Retry-After": str(wait), "X-Linli-Reason": "quota"},
+            )
+
     def _save(self, name: str, data: bytes) -> None:
         folder = self.app.settings.files_dir
         folder.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+
+    def _asset_url(self, name: str) -> str:
+        return f"/chat/static/{name}?v={self.assets[name].version}"
+
+    def _busy(self, wait: int) -> HTMLResponse:
+        """The page a new visitor gets while their address has opened too many sessions."""
+        html = self.app.renderer.page("busy.html", wait=wait, style=self._asset_url("chat.css"))
+        headers = {"Retry-After": str(wait), "Cache-Control": "no-store"}
+        return HTMLResponse(html, status_code=429, headers=headers)
 
     # --- routes -----------------------------------------------------------------------------------
 
@@ -179,30 +271,47 @@ class WebChat:
 
         @router.get("/chat", response_class=HTMLResponse)
         def page(request: Request, invite: str = "") -> HTMLResponse:
+            # An existing session is always kept: a link from elsewhere must not cost the history or
+            # an invite. Only a new one is counted against the address's budget.
+            if request.session.get("uid") is None:
+                wait = self._wait(request, "session", None)
+                if wait is not None:
+                    return self._busy(wait)
             uid = self._uid(request, create=True)
             html = self.app.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
                 lang=self._locale(uid),
+                public_url=self.app.settings.public_url,
+                script=self._asset_url("chat.js"),
+                style=self._asset_url("chat.css"),
             )
-            return HTMLResponse(
-                html,
-                headers={
-                    "Cache-Control": "no-store",
-                    "X-Frame-Options": "DENY",
-                    "Content-Security-Policy": _CSP,
-                },
+            return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+        @router.get("/chat/static/{name}")
+        def asset(name: str, v: str = "") -> Response:
+            found = self.assets.get(name)
+            if found is None:
+                raise HTTPException(404)
+            # A versioned address never changes content; any other is checked again each time.
+            cache = "public, max-age=31536000, immutable" if v == found.version else "no-cache"
+            return Response(
+                found.body,
+                media_type=found.media_type,
+                headers={"Cache-Control": cache, "ETag": f'"{found.version}"'},
             )
 
         @router.get("/chat/api/messages")
-        def messages(request: Request, after: int = 0) -> JSONResponse:
+        def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._uid(request)
+            self._limit(request, "read", uid)
             return JSONResponse({"messages": self._messages(self._identity_id(uid) if uid else None, after)})
 
         @router.post("/chat/api/send")
-        def send(request: Request, body: SendBody, after: int = 0) -> JSONResponse:
+        def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._check_post(request)
+            self._limit(request, "send", uid)
             if not CLIENT_ID.match(body.id):
                 raise HTTPException(422, "bad message id")
             location = None
@@ -231,27 +340,33 @@ class WebChat:
             file: UploadFile = File(...),
             id: str = Form(...),
             caption: str = Form(""),
-            after: int = 0,
+            after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
             uid = self._check_post(request)
-            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT:
+            self._limit(request, "photo", uid)
+            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
                 raise HTTPException(422, "bad message")
+            await run_in_threadpool(self._may_upload, uid)
             limit = self.app.settings.max_upload_bytes
             data = await file.read(limit + 1)
             if len(data) > limit:
                 raise HTTPException(413, f"photo larger than {limit // (1024 * 1024)} MB")
-            ext = _sniff_image(data[:16])
-            if ext is None:
-                raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image")
+            try:
+                # Decoded and written anew: upright, at most 2560 px, no EXIF/GPS; a non-image never lands.
+                stored, ext = await anyio.to_thread.run_sync(reencode, data, limiter=self.encoders)
+            except TooManyPixels:
+                raise HTTPException(413, "photo has too many pixels") from None
+            except NotAnImage:
+                raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image") from None
             name = f"{secrets.token_urlsafe(24)}.{ext}"
-            await run_in_threadpool(self._save, name, data)
+            await run_in_threadpool(self._save, name, stored)
             inbound = Inbound(
                 channel=CHANNEL,
                 user_ref=uid,
                 chat_ref=uid,
                 update_id=f"{uid}:{id}",
                 text=caption,
-                attachments=(Attachment("photo", name, size=len(data)),),
+                attachments=(Attachment("photo", name, size=len(stored)),),
             )
             result = await run_in_threadpool(
                 self._turn, uid, inbound, {"text": caption, "photos": [name]}, after
@@ -267,9 +382,7 @@ class WebChat:
             path = self.app.settings.files_dir / name
             if not path.exists():
                 raise HTTPException(404)
-            return FileResponse(
-                path, headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"}
-            )
+            return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
 
         return router
 
@@ -284,7 +397,8 @@ def _body(message: Rendered) -> dict[str, Any]:
     }
 
 
-_CSP = (
-    "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; "
-    "script-src 'self' 'unsafe-inline'; frame-ancestors 'none'"
-)
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
