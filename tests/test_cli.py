@@ -175,6 +175,8 @@ def test_staff_invite_for_a_community(
     [
         (["invite", f"{COMMUNITY}/阳光花园/1栋/1单元/909", "--role", "tenant"], "no home"),
         (["invite", "铁西区/南沟街道", "--role", "street_staff"], "no org node"),
+        (["invite", "9" * 20, "--role", "owner"], "no home"),  # no id column holds it
+        (["invite", "²", "--role", "owner"], "no home"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_invite_for_an_unknown_place_exits_1_with_a_clear_message(
