@@ -24,9 +24,15 @@ if TYPE_CHECKING:
 def _settings_or_exit() -> Settings:
     """The settings, or exit with status 2 and one line on stderr naming the bad setting."""
     try:
-        return load_settings()
+        settings = load_settings()
+        if settings.embedded:
+            settings.keep_keys()  # before any migration creates the database (see keep_keys)
+        return settings
     except SettingsError as exc:
         print(f"linli: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"linli: setting LINLI_VAR_DIR: cannot keep the keys there: {exc.strerror}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -400,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except SettingsError as exc:  # a safety net: a setting checked later is one line too
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
         print(f"linli: cannot use the database: {reason}", file=sys.stderr)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_KEY_LENGTH = 32
+NEW_KEY_HINT = "e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class SettingsError(Exception):
@@ -38,6 +41,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=1, le=65535, alias="WEB_PORT")
     web_public_url: str = Field(default="", alias="WEB_PUBLIC_URL")
     secret_key: str = Field(default="", alias="SECRET_KEY")
+    # Seals and encrypts secret ballots: apart from SECRET_KEY, so rotating the cookie key never touches them.
+    ballot_key: str = Field(default="", alias="BALLOT_KEY")
     default_locale: str = Field(default="zh_CN", alias="DEFAULT_LOCALE")
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
     load_demo: bool = Field(default=True, alias="LINLI_DEMO")
@@ -77,6 +82,24 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("secret_key", "ballot_key")
+    @classmethod
+    def _strong_key(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
+            if is_sqlite(info.data.get("database_url", "")):
+                return ""  # generated and kept in the var directory, beside the database
+            if info.field_name == "ballot_key":
+                raise ValueError(
+                    "is required with PostgreSQL (at least 32 random characters); an install from before "
+                    "BALLOT_KEY sets it to the SECRET_KEY (or var/secret_key) it used, so that the secret "
+                    "ballots cast so far stay countable"
+                )
+            raise ValueError(f"is required with PostgreSQL (at least 32 random characters, {NEW_KEY_HINT})")
+        if len(value) < MIN_KEY_LENGTH or len(set(value)) < 8:
+            raise ValueError(f"must be at least {MIN_KEY_LENGTH} random characters ({NEW_KEY_HINT})")
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
@@ -97,23 +120,68 @@ class Settings(BaseSettings):
         """The address residents open for the web chat."""
         return self.web_public_url.rstrip("/") or f"http://{self.web_host}:{self.web_port}"
 
+    @property
+    def embedded(self) -> bool:
+        """Whether the database is SQLite (the default) rather than a PostgreSQL server."""
+        return is_sqlite(self.db_url)
+
     def session_secret(self) -> str:
-        """The key that signs web sessions: SECRET_KEY, else one kept in the var directory."""
-        if self.secret_key:
-            return self.secret_key
-        path = self.var_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        """The key that signs web sessions: SECRET_KEY, else (SQLite) one kept in var/secret_key."""
+        return self.secret_key or self.keep_keys()[0]
+
+    def ballot_secret(self) -> str:
+        """The key behind secret ballots: BALLOT_KEY, else (SQLite) one kept in var/ballot_key."""
+        return self.ballot_key or self.keep_keys()[1]
 
     @property
     def seal_key(self) -> bytes:
-        """The key that lets a changeable secret ballot be found again (derived; never in the database)."""
-        return hmac.new(self.session_secret().encode(), b"linli ballot seal", hashlib.sha256).digest()
+        """The key that seals and encrypts secret ballots (from the ballot key; never in the database)."""
+        return hmac.new(self.ballot_secret().encode(), b"linli ballot seal", hashlib.sha256).digest()
+
+    def keep_keys(self) -> tuple[str, str]:
+        """The (session, ballot) keys the settings leave to the var directory, made on first use.
+
+        Call it before a migration can create the database: a ballot key made for a database that
+        already exists continues the secret that sealed its ballots before BALLOT_KEY existed.
+        """
+        secret, ballot = self.secret_key, self.ballot_key
+        if not ballot:
+            ballot = _read_key(self.var_dir / "ballot_key")
+        if not secret:
+            secret = _read_key(self.var_dir / "secret_key")
+        if not ballot:
+            earlier = secret if self._database_exists() else ""
+            ballot = _write_key(self.var_dir / "ballot_key", earlier or secrets.token_urlsafe(32))
+        if not secret:
+            secret = _write_key(self.var_dir / "secret_key", secrets.token_urlsafe(32))
+        return secret, ballot
+
+    def _database_exists(self) -> bool:
+        from sqlalchemy.engine import make_url
+
+        name = make_url(self.db_url).database
+        return bool(name) and name != ":memory:" and Path(name).exists()  # type: ignore[arg-type]
+
+
+def is_sqlite(database_url: str) -> bool:
+    """Whether a DATABASE_URL (empty: the default) names SQLite, the embedded database."""
+    return not database_url or database_url.startswith("sqlite")
+
+
+def _read_key(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+
+def _write_key(path: Path, key: str) -> str:
+    """Keep a new key readable by its owner only (created 0600); the stored key if another process won."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(key)
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.cli import build_parser, main
 from bot.clock import FixedClock
 from db.models import Home, Invite
-from tests.conftest import make_app
+from tests.conftest import TEST_KEYS, make_app
 from tests.support.chat import ChatUser
 
 DATA = Path(__file__).parent / "data"
@@ -30,6 +30,8 @@ SETTINGS = (
     "DEFAULT_LOCALE",
     "TELEGRAM_BOT_TOKEN",
     "LINLI_DEMO",
+    "SECRET_KEY",
+    "BALLOT_KEY",
 )
 
 
@@ -242,4 +244,6 @@ def test_a_plain_postgresql_url_uses_the_installed_driver(
     from bot.settings import load_settings
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    for name, value in TEST_KEYS.items():
+        monkeypatch.setenv(name, value)
     assert load_settings().db_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
