@@ -69,6 +69,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 def cmd_import_org(args: argparse.Namespace) -> int:
     """Load an organisation (district → homes, grids) from a YAML or CSV file, all or nothing."""
+    from bot import demo
     from db.engine import make_engine, session_factory
     from db.migrate import upgrade
     from db.org import ImportError_, import_org_file
@@ -87,8 +88,12 @@ def cmd_import_org(args: argparse.Namespace) -> int:
             session.rollback()
             print(f"linli: {path}:{exc.line}: {exc.reason} (nothing was imported)", file=sys.stderr)
             return 1
+        # A real organisation ends the demo: its public codes must never reach real homes and nodes.
+        retired = 0 if demo.only_demo_org(session) else demo.retire(session)
         session.commit()
     print(f"imported {counts['homes']} homes and {counts['grids']} grids from {path}")
+    if retired:
+        print(f"demo off: the {retired} public demo codes no longer work")
     return 0
 
 
@@ -318,8 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="start the bot (web chat, Telegram when configured, scheduler)",
-        description="Migrate the database, load the demo organisation when empty, and serve the web "
-        "chat, Telegram (when TELEGRAM_BOT_TOKEN is set) and the scheduler.",
+        description="Migrate the database, load the demo organisation into an empty SQLite database "
+        "(unless LINLI_DEMO=0), and serve the web chat, Telegram (when TELEGRAM_BOT_TOKEN is set) and "
+        "the scheduler.",
     )
     run.set_defaults(func=cmd_run)
     migrate = sub.add_parser(
@@ -331,7 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="load an organisation from YAML or CSV",
         description="Merge an organisation file (YAML tree or CSV with columns district, street, "
         "community, compound, building, entrance, home, area[, grid]) into the database. "
-        "A bad file is rejected with its line and reason and nothing is changed.",
+        "A bad file is rejected with its line and reason and nothing is changed. A real organisation "
+        "ends the demo: its public codes are removed, with the homes and roles they gave.",
     )
     imp.add_argument("file", help="path to a .yaml/.yml or .csv file")
     imp.set_defaults(func=cmd_import_org)

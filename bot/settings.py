@@ -45,7 +45,8 @@ class Settings(BaseSettings):
     ballot_key: str = Field(default="", alias="BALLOT_KEY")
     default_locale: str = Field(default="zh_CN", alias="DEFAULT_LOCALE")
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
-    load_demo: bool = Field(default=True, alias="LINLI_DEMO")
+    # None: on with SQLite, off with PostgreSQL; an explicit 1 with PostgreSQL stops the start.
+    load_demo: bool | None = Field(default=None, alias="LINLI_DEMO")
     categories_file: Path = Field(default=PROJECT_ROOT / "data" / "categories.yaml", alias="LINLI_CATEGORIES")
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "data" / "sla_policy.yaml", alias="LINLI_SLA_POLICY")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="LINLI_MAX_UPLOAD_BYTES")
@@ -98,6 +99,18 @@ class Settings(BaseSettings):
             raise ValueError(f"is required with PostgreSQL (at least 32 random characters, {NEW_KEY_HINT})")
         if len(value) < MIN_KEY_LENGTH or len(set(value)) < 8:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} random characters ({NEW_KEY_HINT})")
+        return value
+
+    @field_validator("load_demo")
+    @classmethod
+    def _demo_on_sqlite_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # LINLI_DEMO=1 with PostgreSQL is a mistake worth stopping for: the demo's public codes would
+        # grant staff powers in a real database.
+        if value and not is_sqlite(info.data.get("database_url", "")):
+            raise ValueError(
+                "the demo (public invite codes that grant staff powers) runs only on the embedded SQLite "
+                "database; remove LINLI_DEMO or set it to 0 with PostgreSQL"
+            )
         return value
 
     @property

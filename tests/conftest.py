@@ -11,6 +11,7 @@ import pytest
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
+from bot.demo import load_demo
 from bot.runner import prepare
 from bot.settings import load_settings
 from db.migrate import upgrade
@@ -90,7 +91,12 @@ def make_app(
     values: dict[str, object] = {"LINLI_VAR_DIR": tmp_path / "var", "DATABASE_URL": url, **TEST_KEYS}
     settings = load_settings(**(values | overrides))
     app = build(settings, clock=clock, telegram_request=telegram_request)
-    prepare(app)
+    if settings.embedded:
+        prepare(app)
+    else:  # PostgreSQL never runs the demo (prepare retires its codes), but its org is the tests' data
+        with app.sessions() as session:
+            load_demo(session, clock.now())
+            session.commit()
     return app
 
 
