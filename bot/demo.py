@@ -21,7 +21,6 @@ from db.models import Grid, Home, Invite, OrgNode, Residency, RoleGrant
 
 log = logging.getLogger(__name__)
 Names = frozenset[tuple[str, ...]]
-Names = frozenset[tuple[str, ...]]
 
 DEMO_ORG = Path(__file__).resolve().parent.parent / "data" / "demo_org.yaml"
 COMMUNITY = "铁西区/北沟街道/英雄社区"
