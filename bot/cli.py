@@ -413,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except SettingsError as exc:  # a safety net: a setting checked later is one line too
+    except SettingsError as exc:  # a setting checked after the start (a kept key file) is one line too
         print(f"linli: {exc}", file=sys.stderr)
         return 2
     except OperationalError as exc:

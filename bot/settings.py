@@ -167,6 +167,15 @@ class Settings(BaseSettings):
             ballot = _write_key(self.var_dir / "ballot_key", earlier or secrets.token_urlsafe(32))
         if not secret:
             secret = _write_key(self.var_dir / "secret_key", secrets.token_urlsafe(32))
+        for name, key, remedy in (
+            ("secret_key", secret, "delete it to make a new one (this signs everyone out of the web chat)"),
+            ("ballot_key", ballot, "restore it from a backup"),
+        ):
+            if len(key) < MIN_KEY_LENGTH:  # a kept file emptied or edited by hand
+                raise SettingsError(
+                    f"setting LINLI_VAR_DIR: {self.var_dir / name} holds fewer than {MIN_KEY_LENGTH} "
+                    f"characters; {remedy}"
+                )
         return secret, ballot
 
     def _database_exists(self) -> bool:

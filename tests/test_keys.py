@@ -157,6 +157,21 @@ def test_a_missing_or_weak_key_stops_the_start_with_one_line(
     assert STRONG not in line
 
 
+@pytest.mark.parametrize("name", ["secret_key", "ballot_key"])
+def test_an_emptied_key_file_stops_the_start_with_one_line(
+    name: str, clean_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    var = tmp_path / "var"
+    var.mkdir()
+    (var / name).write_text("\n")
+    with pytest.raises(SystemExit) as stopped:
+        main(["migrate"])
+    assert stopped.value.code == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("linli: setting LINLI_VAR_DIR: ") and name in line
+    assert not (var / "linli.db").exists()  # stopped before anything was created
+
+
 def test_a_bad_key_gives_no_traceback_from_the_installed_command(tmp_path: Path) -> None:
     environ = {k: v for k, v in os.environ.items() if k not in SETTINGS}
     environ |= {"PYTHONPATH": str(ROOT), "LINLI_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": PG}
