@@ -65,9 +65,7 @@ async def run(recipients: int, limit: float, workdir: Path) -> Result:
     upgrade(url)
     api = BotApi(TOKEN)
     api.enforce(per_second=limit, per_chat=1)
-    settings = load_settings(
-        LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, SECRET_KEY="bench", TELEGRAM_BOT_TOKEN=TOKEN
-    )
+    settings = load_settings(LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
     app = build(settings, clock=FixedClock(NOW), telegram_request=InProcessRequest(api))
     try:
         people = add_recipients(app.sessions, range(1, recipients + 1), NOW)

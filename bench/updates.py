@@ -109,9 +109,7 @@ async def run_linli(n: int, batch: int, workdir: Path) -> tuple[Run, list[dict[s
     """Drive N report flows through Linli; returns measurements, the update JSON fed, and tickets filed."""
     url = f"sqlite:///{workdir / 'linli.db'}"
     upgrade(url)
-    settings = load_settings(
-        LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, SECRET_KEY="bench", TELEGRAM_BOT_TOKEN=TOKEN
-    )
+    settings = load_settings(LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
     api = BotApi(TOKEN)
     app = build(settings, telegram_request=InProcessRequest(api))
     prepare(app)

@@ -24,9 +24,15 @@ if TYPE_CHECKING:
 def _settings_or_exit() -> Settings:
     """The settings, or exit with status 2 and one line on stderr naming the bad setting."""
     try:
-        return load_settings()
+        settings = load_settings()
+        if settings.embedded:
+            settings.keep_keys()  # before any migration creates the database (see keep_keys)
+        return settings
     except SettingsError as exc:
         print(f"linli: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except OSError as exc:
+        print(f"linli: setting LINLI_VAR_DIR: cannot keep the keys there: {exc.strerror}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -64,6 +70,7 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 def cmd_import_org(args: argparse.Namespace) -> int:
     """Load an organisation (district → homes, grids) from a YAML or CSV file, all or nothing."""
+    from bot import demo
     from db.engine import make_engine, session_factory
     from db.migrate import upgrade
     from db.org import ImportError_, import_org_file
@@ -82,8 +89,12 @@ def cmd_import_org(args: argparse.Namespace) -> int:
             session.rollback()
             print(f"linli: {path}:{exc.line}: {exc.reason} (nothing was imported)", file=sys.stderr)
             return 1
+        # A real organisation ends the demo: its public codes must never reach real homes and nodes.
+        retired = 0 if demo.only_demo_org(session) else demo.retire(session)
         session.commit()
     print(f"imported {counts['homes']} homes and {counts['grids']} grids from {path}")
+    if retired:
+        print(f"demo off: the {retired} public demo codes no longer work")
     return 0
 
 
@@ -313,8 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         help="start the bot (web chat, Telegram when configured, scheduler)",
-        description="Migrate the database, load the demo organisation when empty, and serve the web "
-        "chat, Telegram (when TELEGRAM_BOT_TOKEN is set) and the scheduler.",
+        description="Migrate the database, load the demo organisation into an empty SQLite database "
+        "(unless LINLI_DEMO=0), and serve the web chat, Telegram (when TELEGRAM_BOT_TOKEN is set) and "
+        "the scheduler.",
     )
     run.set_defaults(func=cmd_run)
     migrate = sub.add_parser(
@@ -326,7 +338,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="load an organisation from YAML or CSV",
         description="Merge an organisation file (YAML tree or CSV with columns district, street, "
         "community, compound, building, entrance, home, area[, grid]) into the database. "
-        "A bad file is rejected with its line and reason and nothing is changed.",
+        "A bad file is rejected with its line and reason and nothing is changed. A real organisation "
+        "ends the demo: its public codes are removed, with the homes and roles they gave.",
     )
     imp.add_argument("file", help="path to a .yaml/.yml or .csv file")
     imp.set_defaults(func=cmd_import_org)
@@ -401,6 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
+    except SettingsError as exc:  # a setting checked after the start (a kept key file) is one line too
+        print(f"linli: {exc}", file=sys.stderr)
+        return 2
     except OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unknown error"
         print(f"linli: cannot use the database: {reason}", file=sys.stderr)

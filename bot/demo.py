@@ -1,14 +1,26 @@
-"""The demo organisation and its fixed invite codes, loaded on a fresh start."""
+"""The demo organisation and its fixed public invite codes: only on SQLite, only until a real org arrives.
+
+Anyone who knows a demo code (they are in the README) gets what it grants, staff powers included. So the
+demo runs only on the embedded SQLite database and only while the organisation in it is the demo's alone;
+otherwise its codes are removed and the homes and roles they gave are taken back.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
 
+from bot.settings import Settings
 from db import org, people
-from db.models import Grid, Invite, OrgNode
+from db.models import Grid, Home, Invite, OrgNode, Residency, RoleGrant
+
+log = logging.getLogger(__name__)
+Names = frozenset[tuple[str, ...]]
 
 DEMO_ORG = Path(__file__).resolve().parent.parent / "data" / "demo_org.yaml"
 COMMUNITY = "铁西区/北沟街道/英雄社区"
@@ -23,6 +35,20 @@ DEMO_INVITES: dict[str, tuple[str, str, str]] = {
     "DEMO-DISTRICT": ("department_staff", "铁西区", ""),
     "DEMO-COMMITTEE": ("owners_committee", f"{COMMUNITY}/阳光花园", ""),
 }
+WARNING = (
+    "DEMO MODE: public demo codes (DEMO-DISTRICT, DEMO-STAFF, ...) give anyone staff powers; "
+    "set LINLI_DEMO=0 or run `linli import-org` before real use"
+)
+
+
+def start(session: Session, settings: Settings, now: datetime) -> bool:
+    """At the start: load the demo when it may run (True), else retire its codes (False)."""
+    if settings.load_demo is not False and settings.embedded and only_demo_org(session):
+        if load_demo(session, now):
+            log.info("demo organisation loaded")
+        return True
+    retire(session)
+    return False
 
 
 def load_demo(session: Session, now: datetime) -> bool:
@@ -34,6 +60,78 @@ def load_demo(session: Session, now: datetime) -> bool:
     org.load_rows(session, homes, grids)
     _ensure_invites(session, now)
     return True
+
+
+def only_demo_org(session: Session) -> bool:
+    """Whether every node, home and grid in the database is one of the demo organisation's (or none is)."""
+    nodes, homes, grids = _demo_names()
+    for model, limit in ((OrgNode, nodes), (Home, homes), (Grid, grids)):
+        if session.exec(select(func.count()).select_from(model)).one() > len(limit):
+            return False  # more than the demo has: a real organisation, no need to read it
+    names: dict[int, tuple[str, ...]] = {}
+    # A parent is always created before its children, so in id order each parent's names are known.
+    for node_id, parent_id, name in session.exec(
+        select(OrgNode.id, OrgNode.parent_id, OrgNode.name).order_by(col(OrgNode.id))
+    ).all():
+        parent = names.get(parent_id) if parent_id else ()
+        if parent is None:
+            return False
+        names[node_id] = (*parent, name)  # type: ignore[index]
+    if not set(names.values()) <= nodes:
+        return False
+    stored_homes = session.exec(select(Home.entrance_id, Home.number)).all()
+    if not {(*names[entrance], number) for entrance, number in stored_homes} <= homes:
+        return False
+    stored_grids = session.exec(select(Grid.community_id, Grid.name)).all()
+    return {(*names[community], name) for community, name in stored_grids} <= grids
+
+
+def retire(session: Session) -> int:
+    """Remove the demo codes and take back the homes and roles they gave; how many codes went."""
+    invites = session.exec(select(Invite).where(col(Invite.code).in_(DEMO_INVITES))).all()
+    for invite in invites:
+        if invite.home_id is not None:
+            session.exec(
+                delete(Residency).where(
+                    col(Residency.home_id) == invite.home_id, col(Residency.kind) == invite.kind
+                )
+            )  # type: ignore[call-overload]
+        if invite.node_id is not None:
+            holders = session.exec(
+                select(RoleGrant.person_id).where(
+                    RoleGrant.role == invite.kind, RoleGrant.node_id == invite.node_id
+                )
+            ).all()
+            if invite.grid_id is not None and holders:
+                for column in (Grid.worker_id, Grid.backup_id):
+                    session.exec(
+                        update(Grid)
+                        .where(col(Grid.id) == invite.grid_id, col(column).in_(holders))
+                        .values({column: None})
+                    )  # type: ignore[call-overload]
+            session.exec(
+                delete(RoleGrant).where(
+                    col(RoleGrant.role) == invite.kind, col(RoleGrant.node_id) == invite.node_id
+                )
+            )  # type: ignore[call-overload]
+        session.delete(invite)
+    session.flush()
+    if invites:
+        log.warning("demo off: %d public demo codes removed and what they granted taken back", len(invites))
+    return len(invites)
+
+
+@cache
+def _demo_names() -> tuple[Names, Names, Names]:
+    """The demo org's node name paths, its homes (entrance path + number) and grids (community + name)."""
+    homes, grids = org.parse_yaml(DEMO_ORG.read_text(encoding="utf-8"))
+    nodes = {row.names[:depth] for row in homes for depth in range(1, len(row.names) + 1)}
+    nodes |= {grid.community[:depth] for grid in grids for depth in range(1, 4)}
+    return (
+        frozenset(nodes),
+        frozenset((*row.names, row.number) for row in homes),
+        frozenset((*grid.community, grid.name) for grid in grids),
+    )
 
 
 def _ensure_invites(session: Session, now: datetime) -> None:

@@ -12,8 +12,8 @@ from typing import Any
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot import demo
 from bot.bootstrap import App
-from bot.demo import load_demo
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
@@ -25,13 +25,15 @@ from db.unjoined import forget_unjoined
 log = logging.getLogger(__name__)
 
 
-def prepare(app: App) -> None:
-    """Load the demo organisation on an empty database when the demo is on."""
-    if app.settings.load_demo:
-        with app.sessions() as session:
-            if load_demo(session, app.clock.now()):
-                log.info("demo organisation loaded")
-            session.commit()
+def prepare(app: App) -> bool:
+    """Load the demo organisation when the demo may run, else retire its codes; True when it runs."""
+    with app.sessions() as session:
+        on = demo.start(session, app.settings, app.clock.now())
+        session.commit()
+    app.extras["demo"] = on
+    if on:
+        log.warning(demo.WARNING)
+    return on
 
 
 def make_scheduler(app: App) -> AsyncIOScheduler:
@@ -216,7 +218,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         await web_task  # raises the bind error, if any
     print(
         f"Linli is running: web chat at {app.settings.public_url}/chat"
-        + (" · Telegram on" if telegram is not None else " · Telegram off (no TELEGRAM_BOT_TOKEN)"),
+        + (" · Telegram on" if telegram is not None else " · Telegram off (no TELEGRAM_BOT_TOKEN)")
+        + (f" · {demo.WARNING}" if app.extras.get("demo") else ""),
         flush=True,
     )
     if ready is not None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 from ipaddress import ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MIN_KEY_LENGTH = 32
+NEW_KEY_HINT = "e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class SettingsError(Exception):
@@ -39,9 +42,12 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, ge=1, le=65535, alias="WEB_PORT")
     web_public_url: str = Field(default="", alias="WEB_PUBLIC_URL")
     secret_key: str = Field(default="", alias="SECRET_KEY")
+    # Seals and encrypts secret ballots: apart from SECRET_KEY, so rotating the cookie key never touches them.
+    ballot_key: str = Field(default="", alias="BALLOT_KEY")
     default_locale: str = Field(default="zh_CN", alias="DEFAULT_LOCALE")
     time_zone: str = Field(default="Asia/Shanghai", alias="TIME_ZONE")
-    load_demo: bool = Field(default=True, alias="LINLI_DEMO")
+    # None: on with SQLite, off with PostgreSQL; an explicit 1 with PostgreSQL stops the start.
+    load_demo: bool | None = Field(default=None, alias="LINLI_DEMO")
     categories_file: Path = Field(default=PROJECT_ROOT / "data" / "categories.yaml", alias="LINLI_CATEGORIES")
     sla_policy_file: Path = Field(default=PROJECT_ROOT / "data" / "sla_policy.yaml", alias="LINLI_SLA_POLICY")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, gt=0, alias="LINLI_MAX_UPLOAD_BYTES")
@@ -126,6 +132,36 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("secret_key", "ballot_key")
+    @classmethod
+    def _strong_key(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
+            if is_sqlite(info.data.get("database_url", "")):
+                return ""  # generated and kept in the var directory, beside the database
+            if info.field_name == "ballot_key":
+                raise ValueError(
+                    "is required with PostgreSQL (at least 32 random characters); an install from before "
+                    "BALLOT_KEY sets it to the SECRET_KEY (or var/secret_key) it used, so that the secret "
+                    "ballots cast so far stay countable"
+                )
+            raise ValueError(f"is required with PostgreSQL (at least 32 random characters, {NEW_KEY_HINT})")
+        if len(value) < MIN_KEY_LENGTH or len(set(value)) < 8:
+            raise ValueError(f"must be at least {MIN_KEY_LENGTH} random characters ({NEW_KEY_HINT})")
+        return value
+
+    @field_validator("load_demo")
+    @classmethod
+    def _demo_on_sqlite_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        # LINLI_DEMO=1 with PostgreSQL is a mistake worth stopping for: the demo's public codes would
+        # grant staff powers in a real database.
+        if value and not is_sqlite(info.data.get("database_url", "")):
+            raise ValueError(
+                "the demo (public invite codes that grant staff powers) runs only on the embedded SQLite "
+                "database; remove LINLI_DEMO or set it to 0 with PostgreSQL"
+            )
+        return value
+
     @property
     def zone(self) -> ZoneInfo:
         """The configured time zone."""
@@ -151,23 +187,77 @@ class Settings(BaseSettings):
         """The address residents open for the web chat."""
         return self.web_public_url.rstrip("/") or f"http://{self.web_host}:{self.web_port}"
 
+    @property
+    def embedded(self) -> bool:
+        """Whether the database is SQLite (the default) rather than a PostgreSQL server."""
+        return is_sqlite(self.db_url)
+
     def session_secret(self) -> str:
-        """The key that signs web sessions: SECRET_KEY, else one kept in the var directory."""
-        if self.secret_key:
-            return self.secret_key
-        path = self.var_dir / "secret_key"
-        if path.exists():
-            return path.read_text().strip()
-        self.var_dir.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(32)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
+        """The key that signs web sessions: SECRET_KEY, else (SQLite) one kept in var/secret_key."""
+        return self.secret_key or self.keep_keys()[0]
+
+    def ballot_secret(self) -> str:
+        """The key behind secret ballots: BALLOT_KEY, else (SQLite) one kept in var/ballot_key."""
+        return self.ballot_key or self.keep_keys()[1]
 
     @property
     def seal_key(self) -> bytes:
-        """The key that lets a changeable secret ballot be found again (derived; never in the database)."""
-        return hmac.new(self.session_secret().encode(), b"linli ballot seal", hashlib.sha256).digest()
+        """The key that seals and encrypts secret ballots (from the ballot key; never in the database)."""
+        return hmac.new(self.ballot_secret().encode(), b"linli ballot seal", hashlib.sha256).digest()
+
+    def keep_keys(self) -> tuple[str, str]:
+        """The (session, ballot) keys the settings leave to the var directory, made on first use.
+
+        Call it before a migration can create the database: a ballot key made for a database that
+        already exists continues the secret that sealed its ballots before BALLOT_KEY existed.
+        """
+        secret, ballot = self.secret_key, self.ballot_key
+        if not ballot:
+            ballot = _read_key(self.var_dir / "ballot_key")
+        if not secret:
+            secret = _read_key(self.var_dir / "secret_key")
+        if not ballot:
+            earlier = secret if self._database_exists() else ""
+            ballot = _write_key(self.var_dir / "ballot_key", earlier or secrets.token_urlsafe(32))
+        if not secret:
+            secret = _write_key(self.var_dir / "secret_key", secrets.token_urlsafe(32))
+        for name, key, remedy in (
+            ("secret_key", secret, "delete it to make a new one (this signs everyone out of the web chat)"),
+            ("ballot_key", ballot, "restore it from a backup"),
+        ):
+            if len(key) < MIN_KEY_LENGTH:  # a kept file emptied or edited by hand
+                raise SettingsError(
+                    f"setting LINLI_VAR_DIR: {self.var_dir / name} holds fewer than {MIN_KEY_LENGTH} "
+                    f"characters; {remedy}"
+                )
+        return secret, ballot
+
+    def _database_exists(self) -> bool:
+        from sqlalchemy.engine import make_url
+
+        name = make_url(self.db_url).database
+        return bool(name) and name != ":memory:" and Path(name).exists()  # type: ignore[arg-type]
+
+
+def is_sqlite(database_url: str) -> bool:
+    """Whether a DATABASE_URL (empty: the default) names SQLite, the embedded database."""
+    return not database_url or database_url.startswith("sqlite")
+
+
+def _read_key(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip() if path.exists() else ""
+
+
+def _write_key(path: Path, key: str) -> str:
+    """Keep a new key readable by its owner only (created 0600); the stored key if another process won."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_key(path)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(key)
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -416,7 +416,7 @@ class PollBallot(SQLModel, table=True):
     """What was chosen, with the unit's area and a receipt hash; no person, home, unit or time.
 
     `seal` finds the ballot again for a permitted change: an HMAC of the poll and unit under the
-    application's secret key (which is not in the database), or random when the vote cannot change.
+    application's ballot key (which is not in the database), or random when the vote cannot change.
     An open (non-secret) poll also records the unit, so staff may see who chose what.
     """
 

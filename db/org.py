@@ -12,6 +12,7 @@ import yaml
 from sqlmodel import Session, select
 
 from db.models import Grid, GridBuilding, Home, OrgNode
+from db.types import MAX_ID
 
 LEVELS = ("district", "street", "community", "compound", "building", "entrance")
 CSV_COLUMNS = (*LEVELS, "home", "area")  # and optional `grid`, `unsold`
@@ -384,8 +385,9 @@ def find_node(session: Session, path: str) -> OrgNode | None:
 
 def find_home(session: Session, path: str) -> Home | None:
     """A home by `district/…/entrance/number`, or by its numeric id."""
-    if path.strip().isdigit():
-        return session.get(Home, int(path))
+    if path.strip().isascii() and path.strip().isdigit():
+        number = int(path)
+        return session.get(Home, number) if 0 < number <= MAX_ID else None
     head, _, number = path.strip().rstrip("/").rpartition("/")
     entrance = find_node(session, head)
     if entrance is None or entrance.kind != "entrance":

@@ -4,7 +4,7 @@ ballots and receipts, live turnout, reminders, close with the tally and publish 
 Secrecy: `poll_turnout` records who voted (one row per owner unit, the one-vote constraint) and
 `poll_ballot` what was chosen (area, choice, receipt hash). They share no key: a ballot's id is random,
 it carries no person, home, unit or time, and the `seal` that lets a permitted change find the ballot
-again is an HMAC under the application's secret key, which never enters the database. Only an open
+again is an HMAC under the application's ballot key, which never enters the database. Only an open
 (non-secret) poll also writes the unit on its ballots.
 """
 
@@ -546,7 +546,7 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
         ballot = session.exec(
             select(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.seal == seal).with_for_update()
         ).one_or_none()
-        if ballot is None:  # the secret key changed since the vote: the ballot cannot be found again
+        if ballot is None:  # the ballot key changed since the vote: the ballot cannot be found again
             raise PollError("seal_lost")
         ballot.choice, ballot.receipt = _stored(poll, choice, seal_key), receipt
         turnout.changes += 1
@@ -600,7 +600,7 @@ def _reshuffle(session: Session, poll: Poll, key: bytes) -> None:
             choice = _box(key).decrypt(row.choice.encode()).decode() if poll.secret else row.choice
         except InvalidToken:
             raise RuntimeError(
-                f"poll {poll.id}: a ballot cannot be decrypted (was SECRET_KEY changed?)"
+                f"poll {poll.id}: a ballot cannot be decrypted (was BALLOT_KEY changed?)"
             ) from None
         opened.append(
             (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL; input beyond it names nothing
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always returns them aware, on SQLite as on PostgreSQL."""

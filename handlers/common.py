@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from db.types import MAX_ID
 from handlers.context import Context
 from handlers.types import Button, Reply
 
@@ -31,11 +32,12 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
 
 
 def parse_id(value: str) -> int | None:
-    """A positive integer id from button data or text, or None when it is not one."""
+    """An id (1 to MAX_ID) from button data or text, or None when it is not one."""
     if not (value.isascii() and value.isdigit()) or len(value) > 12:
         return None
     number = int(value)
-    return number if number > 0 else None
+    # Beyond MAX_ID it cannot be a row, and PostgreSQL would refuse the query (integer out of range).
+    return number if 0 < number <= MAX_ID else None
 
 
 def stale() -> Reply:

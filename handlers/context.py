@@ -31,7 +31,7 @@ class Context:
     public_url: str = ""
     files_dir: Path | None = None  # where generated files (charts) go; the web chat serves them
     library: Library | None = None  # the policy library, loaded once at start
-    seal_key: bytes = b""  # finds a changeable secret ballot again; derived from the secret key, never stored
+    seal_key: bytes = b""  # finds a changeable secret ballot again; derived from the ballot key, never stored
     pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None

@@ -11,12 +11,18 @@ import pytest
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
+from bot.demo import load_demo
 from bot.runner import prepare
 from bot.settings import load_settings
 from db.migrate import upgrade
 from tests.support.chat import ChatUser
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+# Explicit keys, as PostgreSQL requires them (at least 32 characters each).
+TEST_KEYS = {
+    "SECRET_KEY": "test-key-that-signs-web-sessions-0001",
+    "BALLOT_KEY": "test-key-for-secret-ballots-0000001",
+}
 
 
 def postgres_available() -> str | None:
@@ -82,11 +88,15 @@ def make_app(
     url: str, tmp_path: Path, clock: FixedClock, telegram_request: object = None, **overrides: object
 ) -> App:
     """An assembled app on the given database with the demo organisation loaded."""
-    settings = load_settings(
-        LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=url, SECRET_KEY="test-secret", **overrides
-    )
+    values: dict[str, object] = {"LINLI_VAR_DIR": tmp_path / "var", "DATABASE_URL": url, **TEST_KEYS}
+    settings = load_settings(**(values | overrides))
     app = build(settings, clock=clock, telegram_request=telegram_request)
-    prepare(app)
+    if settings.embedded:
+        prepare(app)
+    else:  # PostgreSQL never runs the demo (prepare retires its codes), but its org is the tests' data
+        with app.sessions() as session:
+            load_demo(session, clock.now())
+            session.commit()
     return app
 
 

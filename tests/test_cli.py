@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.cli import build_parser, main
 from bot.clock import FixedClock
 from db.models import Home, Invite
-from tests.conftest import make_app
+from tests.conftest import TEST_KEYS, make_app
 from tests.support.chat import ChatUser
 
 DATA = Path(__file__).parent / "data"
@@ -30,6 +30,8 @@ SETTINGS = (
     "DEFAULT_LOCALE",
     "TELEGRAM_BOT_TOKEN",
     "LINLI_DEMO",
+    "SECRET_KEY",
+    "BALLOT_KEY",
 )
 
 
@@ -175,6 +177,8 @@ def test_staff_invite_for_a_community(
     [
         (["invite", f"{COMMUNITY}/阳光花园/1栋/1单元/909", "--role", "tenant"], "no home"),
         (["invite", "铁西区/南沟街道", "--role", "street_staff"], "no org node"),
+        (["invite", "9" * 20, "--role", "owner"], "no home"),  # no id column holds it
+        (["invite", "²", "--role", "owner"], "no home"),  # a digit to str.isdigit, not to int()
     ],
 )
 def test_invite_for_an_unknown_place_exits_1_with_a_clear_message(
@@ -240,4 +244,6 @@ def test_a_plain_postgresql_url_uses_the_installed_driver(
     from bot.settings import load_settings
 
     monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+    for name, value in TEST_KEYS.items():
+        monkeypatch.setenv(name, value)
     assert load_settings().db_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"

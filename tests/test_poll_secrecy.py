@@ -18,7 +18,7 @@ from bot.clock import FixedClock
 from bot.settings import load_settings
 from db import notices, polls
 from db.models import Notice, Outbox, Poll, PollBallot
-from tests.conftest import make_app
+from tests.conftest import TEST_KEYS, make_app
 from tests.test_poll_schedule import advance, announce, join, vote
 
 
@@ -67,7 +67,7 @@ def test_an_open_poll_keeps_choices_readable_and_names_the_unit(app: App, clock:
     assert ballot.choice == "abstain" and ballot.unit is not None
 
 
-def test_a_changed_secret_key_refuses_a_change_clearly(
+def test_a_changed_ballot_key_refuses_a_change_clearly(
     sqlite_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     first = make_app(sqlite_url, tmp_path, clock)
@@ -75,9 +75,8 @@ def test_a_changed_secret_key_refuses_a_change_clearly(
     poll_id = _open(first, clock, changeable=True)
     vote(first, poll_id, owner, "yes")
     first.engine.dispose()
-    settings = load_settings(
-        LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=sqlite_url, SECRET_KEY="another-secret"
-    )
+    rekeying = {**TEST_KEYS, "BALLOT_KEY": "another-ballot-key-0123456789abcdef"}
+    settings = load_settings(LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=sqlite_url, **rekeying)
     rekeyed = build(settings, clock=clock)
     with rekeyed.sessions() as session, pytest.raises(polls.PollError) as refused:
         polls.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)

@@ -36,7 +36,7 @@ def _env(api_url: str, var: Path, home: Path) -> dict[str, str]:
         "TELEGRAM_POLL_TIMEOUT": "1",
         "WEB_PORT": str(free_port()),
         "LINLI_VAR_DIR": str(var),
-        "SECRET_KEY": "e2e-secret",
+        "SECRET_KEY": "e2e-key-that-signs-web-sessions-000001",
         "PYTHONUNBUFFERED": "1",
     }
 

@@ -40,7 +40,7 @@ async def linli(bot_api: BotApiServer, tmp_path: Path) -> AsyncIterator[Path]:
         "TELEGRAM_POLL_TIMEOUT": "1",
         "WEB_PORT": str(free_port()),
         "LINLI_VAR_DIR": str(var),
-        "SECRET_KEY": "e2e-secret",
+        "SECRET_KEY": "e2e-key-that-signs-web-sessions-000001",
         "PYTHONUNBUFFERED": "1",
     }
     process = await asyncio.create_subprocess_exec(
