@@ -25,7 +25,10 @@ from tests.support.process import BotProcess
 pytestmark = pytest.mark.postgres
 TOKEN = "123:ABC"
 HOOK = "two-process-hook-secret"
-KEYS = {"SECRET_KEY": "s" * 43, "BALLOT_KEY": "b" * 43}  # both processes share the keys, as they must
+KEYS = {
+    "SECRET_KEY": "two-processes-session-key-0123456789",
+    "BALLOT_KEY": "two-processes-ballot-key-0123456789",
+}  # both processes share the keys, as they must
 ERROR = "处理时出了点问题"  # common.error: what a resident sees when a turn failed
 
 
