@@ -189,3 +189,18 @@ def test_the_start_line_says_when_the_demo_is_on(tmp_path: Path, switch: str | N
     assert ("public demo codes" in line) is loud
     warnings = [row for row in log.splitlines() if " WARNING " in row and "DEMO MODE" in row]
     assert bool(warnings) is loud, log
+
+
+@pytest.mark.parametrize("switch", ["1", "0"])
+def test_the_web_chat_offers_the_demo_resident_only_while_the_demo_runs(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock, switch: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from bot.web import create_web_app
+
+    app = make_app(sqlite_url, tmp_path, clock, LINLI_DEMO=switch)
+    with TestClient(create_web_app(app)) as client:
+        page = client.get("/chat").text
+    assert ("体验演示居民" in page) is (switch == "1")
+    app.engine.dispose()

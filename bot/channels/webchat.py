@@ -286,6 +286,7 @@ class WebChat:
                 public_url=self.app.settings.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),
+                demo=bool(self.app.extras.get("demo")),
             )
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 

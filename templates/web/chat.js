@@ -244,7 +244,8 @@
     if (code) send({text: '/start ' + code}); else input.focus();
   });
   document.getElementById('nocode-btn').addEventListener('click', () => send({text: '/start'}));
-  document.getElementById('demo-btn').addEventListener('click', () => send({text: '/start DEMO-OWNER'}));
+  const demo = document.getElementById('demo-btn');  // only while the public demo is on
+  if (demo) demo.addEventListener('click', () => send({text: '/start DEMO-OWNER'}));
   document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
 
   (async () => {
