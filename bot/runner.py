@@ -38,74 +38,30 @@ def prepare(app: App) -> bool:
 
 def make_scheduler(app: App) -> AsyncIOScheduler:
     """The scheduler and its jobs; the database holds the truth, so jobs only look and act."""
-    scheduler = AsyncIOScheduler(timezone=app.settings.zone)
-    scheduler.add_job(
-        app.dispatcher.drain, "interval", seconds=3, id="outbox", max_instances=1, coalesce=True
-    )
-    scheduler.add_job(
-        run_sweep,
-        "interval",
-        args=[app],
-        seconds=60,
-        id="sweep",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(app.settings.zone),
-    )
-    scheduler.add_job(
-        run_polls,
-        "interval",
-        args=[app],
-        seconds=60,
-        id="polls",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(app.settings.zone),
-    )
+    zone = app.settings.zone
+    scheduler = AsyncIOScheduler(timezone=zone)
+    now = datetime.now(zone)
+    late = {"misfire_grace_time": 3600}  # a daily job missed by a restart still runs within the hour
+
+    def add(job: Any, job_id: str, trigger: str, **when: Any) -> None:
+        # One run at a time, and runs missed while busy collapse into one: the jobs look at the database.
+        scheduler.add_job(job, trigger, args=[app], id=job_id, max_instances=1, coalesce=True, **when)
+
+    add(drain_outbox, "outbox", "interval", seconds=3)
+    add(run_sweep, "sweep", "interval", seconds=60, next_run_time=now)
+    add(run_polls, "polls", "interval", seconds=60, next_run_time=now)
     if "telegram" in app.channels:
-        scheduler.add_job(
-            recover_intake,
-            "interval",
-            args=[app],
-            seconds=60,
-            id="intake",
-            max_instances=1,
-            coalesce=True,
-        )
-    scheduler.add_job(
-        prune_replies,
-        "cron",
-        args=[app],
-        hour=3,
-        minute=30,
-        timezone=app.settings.zone,
-        id="prune_replies",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        run_digest,
-        "cron",
-        args=[app],
-        hour=8,
-        minute=0,
-        timezone=app.settings.zone,  # 08:00 local (Asia/Shanghai unless TIME_ZONE says otherwise)
-        id="digest",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=3600,
-    )
-    scheduler.add_job(
-        run_upkeep,
-        "interval",
-        args=[app],
-        hours=1,
-        id="upkeep",
-        max_instances=1,
-        coalesce=True,
-    )
+        add(recover_intake, "intake", "interval", seconds=60)
+    add(run_upkeep, "upkeep", "interval", hours=1)
+    add(prune_replies, "prune_replies", "cron", hour=3, minute=30, timezone=zone, **late)
+    # 08:00 local (Asia/Shanghai unless TIME_ZONE says otherwise)
+    add(run_digest, "digest", "cron", hour=8, minute=0, timezone=zone, **late)
     return scheduler
+
+
+async def drain_outbox(app: App) -> None:
+    """Send what is due in the outbox (pushes, and answers whose sender died)."""
+    await app.dispatcher.drain()
 
 
 STALE_INTAKE = timedelta(seconds=60)  # far longer than a turn takes: a process died with it stored

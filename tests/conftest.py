@@ -53,8 +53,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A fresh migrated PostgreSQL database for one test, dropped afterwards; skips when unreachable."""
+def empty_postgres() -> Iterator[str]:
+    """A fresh, empty (unmigrated) PostgreSQL database for one test, dropped afterwards; skips when
+    PostgreSQL does not answer."""
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
@@ -63,11 +64,16 @@ def postgres_url() -> Iterator[str]:
     name = f"linli_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    upgrade(url)
-    yield url
+    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=test", autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_url(empty_postgres: str) -> str:
+    """A fresh migrated PostgreSQL database for one test, dropped afterwards; skips when unreachable."""
+    upgrade(empty_postgres)
+    return empty_postgres
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

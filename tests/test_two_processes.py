@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,6 @@ import pytest
 from sqlalchemy import text
 
 from db.engine import make_engine
-from tests.conftest import postgres_available
 from tests.support.botapi import BotApi, BotApiServer
 from tests.support.org import owner_invites
 from tests.support.process import BotProcess
@@ -30,23 +27,6 @@ KEYS = {
     "BALLOT_KEY": "two-processes-ballot-key-0123456789",
 }  # both processes share the keys, as they must
 ERROR = "处理时出了点问题"  # common.error: what a resident sees when a turn failed
-
-
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    """A fresh, empty (unmigrated) PostgreSQL database, dropped afterwards; skips when unreachable."""
-    reason = postgres_available()
-    if reason:
-        pytest.skip(reason)
-    import psycopg
-
-    name = f"linli_two_{uuid.uuid4().hex[:10]}"
-    admin = "host=127.0.0.1 port=5432 user=postgres dbname=test"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def pair(tmp_path: Path, url: str, **env: str) -> tuple[BotProcess, BotProcess]:
