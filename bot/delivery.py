@@ -251,7 +251,7 @@ class Dispatcher:
         if row.identity_id is not None:  # a turn's answer goes back to the account that asked
             identities = [i for i in identities if i.id == row.identity_id]
         if person is None or not identities:
-            self._close(row, "unreachable", "no reachable account")
+            await asyncio.to_thread(self._close, row, "unreachable", "no reachable account")
             return "unreachable"
         delivered = blocked = False
         for identity in identities:
@@ -262,7 +262,7 @@ class Dispatcher:
                 message = self._render(row, person, identity.channel, cache)
             except Exception as exc:  # a template bug: keep the row with its reason rather than lose it
                 log.exception("outbox %s: cannot render %s", row.id, row.template)
-                self._retry(row, f"render: {exc}")
+                await asyncio.to_thread(self._retry, row, f"render: {exc}")
                 return "failed"
             limiter = self.limits.get(identity.channel)
             try:
@@ -276,23 +276,23 @@ class Dispatcher:
                 delivered = True
             except Unreachable:
                 blocked = True
-                self._mark_unreachable(identity.id)  # type: ignore[arg-type]
+                await asyncio.to_thread(self._mark_unreachable, identity.id)  # type: ignore[arg-type]
             except RetryLater as exc:
                 if limiter is not None:
                     limiter.pause(exc.seconds)
-                with self.sessions() as session:
-                    outbox.release(session, [row.id])  # type: ignore[list-item]
-                    session.commit()
+                await asyncio.to_thread(self._release, [row.id])  # type: ignore[list-item]
                 return "later"
             except Exception as exc:  # a transient failure: back off and try again
                 log.warning("push to %s %s failed: %s", identity.channel, identity.id, exc)
-                self._retry(row, str(exc) or type(exc).__name__)
+                await asyncio.to_thread(self._retry, row, str(exc) or type(exc).__name__)
                 return "failed"
         if delivered:
             return "sent"
-        self._close(row, "unreachable", "blocked the bot" if blocked else "no channel")
+        await asyncio.to_thread(
+            self._close, row, "unreachable", "blocked the bot" if blocked else "no channel"
+        )
         if blocked and row.ticket_id is not None:
-            self._tell_holder_to_call(row)
+            await asyncio.to_thread(self._tell_holder_to_call, row)
         return "unreachable"
 
     def _close(self, row: Outbox, status: str, reason: str) -> None:

@@ -278,3 +278,32 @@ def test_the_double_counts_each_window_as_telegram_would() -> None:
     assert limits.retry_after(4, 1, 10.7) == 1  # three a second overall
     assert limits.retry_after(4, 1, 11.0) == 0  # the first one left the window
     assert limits.retry_after(4, 2, 11.0) == 1  # an album of two does not fit
+
+
+async def test_no_database_work_runs_on_the_event_loop_while_a_broadcast_meets_failures(
+    bc: Broadcast,
+) -> None:
+    """Blocked users, failing sends and 429s make the dispatcher write; those writes must not stall the
+    event loop that serves the web chat (on PostgreSQL each is a network round trip)."""
+    import threading
+
+    from sqlalchemy import event
+
+    loop_thread = threading.get_ident()
+    on_loop: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if threading.get_ident() == loop_thread:
+            on_loop.append(statement.split()[0])
+
+    people = bc.recipients(range(1, 41))
+    for chat in range(1, 11):
+        bc.api.forbid(chat)  # blocked the bot: marked unreachable
+    bc.api.enforce(per_second=1000, per_chat=1, error_rate=0.3, seed=3)  # random 5xx: retried later
+    event.listen(bc.app.engine, "before_cursor_execute", record)
+    try:
+        await bc.app.dispatcher.drain()
+    finally:
+        event.remove(bc.app.engine, "before_cursor_execute", record)
+    assert len(people) == 40 and bc.api.server_errors and statuses(bc.app.sessions)["unreachable"] == 10
+    assert on_loop == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import re
@@ -100,14 +101,13 @@ class WebChat:
 
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
+        await asyncio.to_thread(self._store_push, identity.id, _body(message))  # type: ignore[arg-type]
+
+    def _store_push(self, identity_id: int, body: dict[str, Any]) -> None:
+        # Off the event loop: a broadcast must not hold up the pages being served meanwhile.
         with self.app.sessions() as session:
             session.add(
-                WebMessage(
-                    identity_id=identity.id,
-                    outgoing=True,
-                    body=_body(message),  # type: ignore[arg-type]
-                    created_at=self.app.clock.now(),
-                )
+                WebMessage(identity_id=identity_id, outgoing=True, body=body, created_at=self.app.clock.now())
             )
             session.commit()
 
