@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
-from db.people import RESIDENT_KINDS, STAFF_ROLES
+from db.people import RESIDENT_KINDS, ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--role",
         default="owner",
-        choices=[*RESIDENT_KINDS, *STAFF_ROLES],
+        choices=[*RESIDENT_KINDS, *ROLES],
         help="what the invite grants (default: owner)",
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")

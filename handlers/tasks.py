@@ -15,7 +15,7 @@ from handlers.context import Context
 from handlers.types import Attachment, Button, Inbound, Reply
 
 FLOW = "task"
-WORK_ROLES = people.STAFF_ROLES  # everyone who may hold a ticket
+WORK_ROLES = people.ROLES  # everyone who may hold a ticket
 PHOTO_KINDS = ("fixed", "partly_fixed")  # closures of a facility repair that need an "after" photo
 ACTIONS = ("v", "a", "p", "q", "t", "r")
 LIST_LIMIT = 30
