@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
+from core.permissions import Role
 from db.people import RESIDENT_KINDS, ROLES
 
 if TYPE_CHECKING:
@@ -127,6 +128,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
             node = org.find_node(session, args.target)
             if node is None:
                 print(f"linli: no org node {args.target!r} (use names joined with '/')", file=sys.stderr)
+                return 1
+            if args.role == Role.OWNERS_COMMITTEE and node.kind != "compound":
+                # The policy gives a committee its own compound only: elsewhere the role would do nothing.
+                print(
+                    f"linli: an owners' committee is granted on a compound, not on {args.target!r}",
+                    file=sys.stderr,
+                )
                 return 1
             invite = people.create_invite(session, args.role, now, node_id=node.id, uses=args.uses)
             if args.grid:
