@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.settings import Settings, SettingsError, load_settings
-from db.people import RESIDENT_KINDS, STAFF_ROLES
+from core.permissions import Role
+from db.people import RESIDENT_KINDS, ROLES
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
@@ -127,6 +128,13 @@ def cmd_invite(args: argparse.Namespace) -> int:
             node = org.find_node(session, args.target)
             if node is None:
                 print(f"linli: no org node {args.target!r} (use names joined with '/')", file=sys.stderr)
+                return 1
+            if args.role == Role.OWNERS_COMMITTEE and node.kind != "compound":
+                # The policy gives a committee its own compound only: elsewhere the role would do nothing.
+                print(
+                    f"linli: an owners' committee is granted on a compound, not on {args.target!r}",
+                    file=sys.stderr,
+                )
                 return 1
             invite = people.create_invite(session, args.role, now, node_id=node.id, uses=args.uses)
             if args.grid:
@@ -354,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--role",
         default="owner",
-        choices=[*RESIDENT_KINDS, *STAFF_ROLES],
+        choices=[*RESIDENT_KINDS, *ROLES],
         help="what the invite grants (default: owner)",
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
+from core.permissions import ResidentKind, Role
 from db import org, people
 from db.models import Grid, Home, Invite, OrgNode, Residency, RoleGrant
 
@@ -26,14 +27,14 @@ DEMO_ORG = Path(__file__).resolve().parent.parent / "data" / "demo_org.yaml"
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 # code → (kind, home path or node path, grid name)
 DEMO_INVITES: dict[str, tuple[str, str, str]] = {
-    "DEMO-OWNER": ("owner", f"{COMMUNITY}/阳光花园/1栋/1单元/101", ""),
-    "DEMO-OWNER2": ("owner", f"{COMMUNITY}/阳光花园/1栋/2单元/201", ""),
-    "DEMO-TENANT": ("tenant", f"{COMMUNITY}/阳光花园/1栋/1单元/102", ""),
-    "DEMO-GRID": ("grid_worker", COMMUNITY, "英雄社区第一网格"),
-    "DEMO-STAFF": ("community_staff", COMMUNITY, ""),
-    "DEMO-STREET": ("street_staff", "铁西区/北沟街道", ""),
-    "DEMO-DISTRICT": ("department_staff", "铁西区", ""),
-    "DEMO-COMMITTEE": ("owners_committee", f"{COMMUNITY}/阳光花园", ""),
+    "DEMO-OWNER": (ResidentKind.OWNER.value, f"{COMMUNITY}/阳光花园/1栋/1单元/101", ""),
+    "DEMO-OWNER2": (ResidentKind.OWNER.value, f"{COMMUNITY}/阳光花园/1栋/2单元/201", ""),
+    "DEMO-TENANT": (ResidentKind.TENANT.value, f"{COMMUNITY}/阳光花园/1栋/1单元/102", ""),
+    "DEMO-GRID": (Role.GRID_WORKER.value, COMMUNITY, "英雄社区第一网格"),
+    "DEMO-STAFF": (Role.COMMUNITY_STAFF.value, COMMUNITY, ""),
+    "DEMO-STREET": (Role.STREET_STAFF.value, "铁西区/北沟街道", ""),
+    "DEMO-DISTRICT": (Role.DEPARTMENT_STAFF.value, "铁西区", ""),
+    "DEMO-COMMITTEE": (Role.OWNERS_COMMITTEE.value, f"{COMMUNITY}/阳光花园", ""),
 }
 WARNING = (
     "DEMO MODE: public demo codes (DEMO-DISTRICT, DEMO-STAFF, ...) give anyone staff powers; "

@@ -12,14 +12,16 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
+from core.permissions import Action, roles_for
 from db import outbox
 from db.models import OrgNode, Outbox, RoleGrant, Ticket
+from db.org import in_subtrees
 from db.tickets import OPEN_STATES
 
-STAFF_ROLES = ("community_staff", "street_staff")
+TASK_ROLES = roles_for(Action.DIGEST_TASKS)  # grid workers: their own open tasks
+STAFF_ROLES = roles_for(Action.DIGEST_JURISDICTION)  # community and street staff: their jurisdiction
 UNRATED_DAYS = 3
 TEMPLATES = ("digest.grid", "digest.staff")
 
@@ -67,7 +69,7 @@ def _grid_digest(session: Session, person_id: int, now: datetime, day_end: datet
 
 
 def _staff_digest(session: Session, nodes: list[OrgNode], now: datetime) -> dict[str, Any] | None:
-    under = or_(*[col(OrgNode.path).startswith(n.path) for n in nodes])
+    under = in_subtrees(col(OrgNode.path), [n.path for n in nodes])
     base = select(func.count()).select_from(Ticket).join(OrgNode, col(OrgNode.id) == Ticket.compound_id)
     overdue = session.exec(
         base.where(
@@ -104,9 +106,9 @@ def morning_digest(session: Session, now: datetime, zone: ZoneInfo) -> int:
     day_start, day_end = _day(now, zone)
     done = _already_sent(session, day_start)
     grants = session.exec(
-        select(RoleGrant).where(col(RoleGrant.role).in_(("grid_worker", *STAFF_ROLES))).order_by(RoleGrant.id)
+        select(RoleGrant).where(col(RoleGrant.role).in_((*TASK_ROLES, *STAFF_ROLES))).order_by(RoleGrant.id)
     ).all()
-    workers = sorted({g.person_id for g in grants if g.role == "grid_worker"})
+    workers = sorted({g.person_id for g in grants if g.role in TASK_ROLES})
     staff: dict[int, list[int]] = {}
     for grant in grants:
         if grant.role in STAFF_ROLES:

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core import permissions
+from core.permissions import Action
 from db import outbox
 from db.models import (
     Attachment,
@@ -25,18 +27,15 @@ from db.models import (
     TicketEvent,
     TicketFollower,
 )
-from db.people import home_view
+from db.people import grants_of, home_view
 from db.sla import Policy
 from db.tickets import OPEN_STATES
 
 LEVELS = ("grid", "community", "street", "department")
 LEVEL_KIND = {"community": "community", "street": "street", "department": "district"}
-LEVEL_ROLES = {
-    "community": ("community_staff",),
-    "street": ("street_staff",),
-    "department": ("department_staff",),
-}
-SUPERVISOR_ROLES = ("admin",)
+# Who answers for a ticket held at a level, as the permission policy says (people to tell, not a check).
+LEVEL_ROLES = {level: (role.value,) for level, role in permissions.LEVEL_ROLE.items()}
+SUPERVISOR_ROLES = tuple(r.value for r in permissions.SUPERVISOR_ROLES)
 CLOSURE_KINDS = ("fixed", "partly_fixed", "no_action_needed", "not_responsible")
 RATINGS = ("satisfied", "basically", "dissatisfied")
 ACTIVE_STATES = ("new", "assigned", "accepted", "reopened")  # a clock runs
@@ -69,7 +68,7 @@ def _ancestors(session: Session, node_id: int | None) -> list[OrgNode]:
     node = session.get(OrgNode, node_id) if node_id else None
     if node is None:
         return []
-    ids = [int(x) for x in node.path.strip("/").split("/") if x]
+    ids = permissions.path_ids(node.path)
     nodes = {n.id: n for n in session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()}
     return [nodes[i] for i in ids if i in nodes]
 
@@ -93,18 +92,19 @@ def staff_at(session: Session, node_id: int | None, roles: tuple[str, ...]) -> l
     return sorted(set(grants))
 
 
-def jurisdiction_covers(
-    session: Session, person_id: int, ticket: Ticket, roles: tuple[str, ...]
-) -> str | None:
-    """The role under which a staff member may act on the ticket, or None when it is outside their reach."""
-    above = {n.id for n in _ancestors(session, ticket.compound_id)}
-    grants = session.exec(
-        select(RoleGrant).where(RoleGrant.person_id == person_id, col(RoleGrant.role).in_(roles))
-    ).all()
-    for grant in grants:
-        if grant.node_id in above:
-            return grant.role
-    return None
+def ticket_target(session: Session, ticket: Ticket) -> permissions.Target:
+    """A ticket as the permission policy sees it: its compound, holder, level and the reporter's consent."""
+    compound = session.get(OrgNode, ticket.compound_id) if ticket.compound_id else None
+    return permissions.Target(
+        (compound.path,) if compound else (), ticket.holder_id, ticket.level, ticket.share_contact
+    )
+
+
+def jurisdiction_covers(session: Session, person_id: int, ticket: Ticket, action: Action) -> str | None:
+    """The role under which a person may do the action to the ticket, or None when the policy says no."""
+    actor = permissions.Actor(person_id, grants_of(session, person_id))
+    role = permissions.acting_role(actor, action, ticket_target(session, ticket))
+    return None if role is None else role.value
 
 
 def mask_phone(phone: str) -> str:
@@ -209,7 +209,7 @@ def holders_of(session: Session, ticket: Ticket) -> list[int]:
     """Who must act now: the handler, or the staff of the level holding the ticket."""
     if ticket.holder_id is not None:
         return [ticket.holder_id]
-    return staff_at(session, ticket.holder_node_id, LEVEL_ROLES.get(ticket.level, ("community_staff",)))
+    return staff_at(session, ticket.holder_node_id, LEVEL_ROLES.get(ticket.level, LEVEL_ROLES["community"]))
 
 
 def task_buttons(ticket: Ticket) -> list[list[dict[str, Any]]]:
@@ -261,15 +261,10 @@ def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, A
     return context
 
 
-def _is_property_only(session: Session, person_id: int) -> bool:
-    roles = set(session.exec(select(RoleGrant.role).where(RoleGrant.person_id == person_id)).all())
-    return "property_staff" in roles and not roles & {
-        "grid_worker",
-        "community_staff",
-        "street_staff",
-        "department_staff",
-        "admin",
-    }
+def sees_reporter(session: Session, person_id: int, ticket: Ticket) -> bool:
+    """Whether a person's task card shows the complainant's home and masked phone (DESIGN §3)."""
+    actor = permissions.Actor(person_id, grants_of(session, person_id))
+    return permissions.may(actor, Action.SEE_REPORTER, ticket_target(session, ticket))
 
 
 def _task_card(
@@ -285,7 +280,7 @@ def _task_card(
     targets = holders_of(session, ticket) if recipients is None else recipients
     cards: dict[bool, dict[str, Any]] = {}
     for person_id in targets:
-        private = not ticket.share_contact and _is_property_only(session, person_id)
+        private = not sees_reporter(session, person_id, ticket)
         if private not in cards:
             cards[private] = {**card_context(session, ticket, private=private), **(extra or {})}
         push(
@@ -350,19 +345,10 @@ def require_holder(session: Session, ticket: Ticket, person_id: int) -> Actor:
     """The actor when this person may work the ticket: its handler, or staff of the level holding it."""
     if ticket.state not in OPEN_STATES:
         raise CaseError("not_open")
-    if ticket.holder_id == person_id:
-        return Actor(person_id, _role_at(session, person_id, ticket) or "grid_worker")
-    if ticket.level != "grid":
-        role = jurisdiction_covers(session, person_id, ticket, LEVEL_ROLES[ticket.level])
-        if role is not None:
-            return Actor(person_id, role)
-    raise CaseError("not_yours")
-
-
-def _role_at(session: Session, person_id: int, ticket: Ticket) -> str | None:
-    return jurisdiction_covers(
-        session, person_id, ticket, ("grid_worker", "community_staff", "street_staff", "department_staff")
-    )
+    role = jurisdiction_covers(session, person_id, ticket, Action.WORK_TICKET)
+    if role is None:
+        raise CaseError("not_yours")
+    return Actor(person_id, role)
 
 
 def accept(session: Session, ticket: Ticket, person_id: int, now: datetime, policy: Policy) -> None:
@@ -477,7 +463,7 @@ def request_transfer(
     ticket.transfer_reason, ticket.transfer_requested_by = reason.strip()[:500], person_id
     _event(session, ticket, actor, "transfer_requested", reason, now)
     community = level_node(session, ticket, "community")
-    staff = staff_at(session, community, ("community_staff",))
+    staff = staff_at(session, community, LEVEL_ROLES["community"])  # transfers are the community's call
     push(
         session,
         ticket,
@@ -499,7 +485,7 @@ def decide_transfer(
     session: Session, ticket: Ticket, staff_id: int, approve: bool, now: datetime, policy: Policy
 ) -> None:
     """Community staff decide a transfer request: approved returns it to their queue for reassignment."""
-    role = jurisdiction_covers(session, staff_id, ticket, ("community_staff", "street_staff", "admin"))
+    role = jurisdiction_covers(session, staff_id, ticket, Action.DECIDE_TRANSFER)
     if role is None:
         raise CaseError("not_allowed")
     if ticket.transfer_requested_by is None:
@@ -528,20 +514,12 @@ def assign(
     session: Session, ticket: Ticket, staff_id: int, worker_id: int, now: datetime, policy: Policy
 ) -> None:
     """Staff give a ticket in their jurisdiction to a grid worker (or another staff member)."""
-    role = jurisdiction_covers(
-        session,
-        staff_id,
-        ticket,
-        ("community_staff", "street_staff", "department_staff", "property_staff", "admin"),
-    )
+    role = jurisdiction_covers(session, staff_id, ticket, Action.ASSIGN_TICKET)
     if role is None:
         raise CaseError("not_allowed")
     if ticket.state not in OPEN_STATES:
         raise CaseError("not_open")
-    if (
-        jurisdiction_covers(session, worker_id, ticket, ("grid_worker", "community_staff", "property_staff"))
-        is None
-    ):
+    if jurisdiction_covers(session, worker_id, ticket, Action.HOLD_TICKET) is None:
         raise CaseError("worker_outside")
     ticket.holder_id = worker_id
     ticket.transfer_requested_by, ticket.transfer_reason = None, ""
@@ -661,16 +639,8 @@ def close_duplicate(
     session: Session, ticket: Ticket, staff_id: int, original: Ticket, now: datetime, policy: Policy
 ) -> None:
     """Staff close a ticket as a duplicate of another open one; its residents follow the original."""
-    role = jurisdiction_covers(
-        session, staff_id, ticket, ("community_staff", "street_staff", "department_staff", "admin")
-    )
-    if (
-        role is None
-        or jurisdiction_covers(
-            session, staff_id, original, ("community_staff", "street_staff", "department_staff", "admin")
-        )
-        is None
-    ):
+    role = jurisdiction_covers(session, staff_id, ticket, Action.CLOSE_DUPLICATE)
+    if role is None or jurisdiction_covers(session, staff_id, original, Action.CLOSE_DUPLICATE) is None:
         raise CaseError("not_allowed")
     if ticket.id == original.id or ticket.state not in OPEN_STATES or original.state not in OPEN_STATES:
         raise CaseError("not_open")
@@ -751,7 +721,7 @@ def step(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> str
         ticket.next_due_at = None
         supervisors = staff_at(
             session, level_node(session, ticket, "department"), SUPERVISOR_ROLES
-        ) or staff_at(session, level_node(session, ticket, "department"), ("department_staff",))
+        ) or staff_at(session, level_node(session, ticket, "department"), LEVEL_ROLES["department"])
         _event(session, ticket, SYSTEM, "supervisor_alert", ticket.clock_stage, now)
         push(
             session,

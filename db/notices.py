@@ -10,8 +10,23 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
+from core.permissions import (
+    STAFF_ROLES,
+    VERIFIED,
+    Action,
+    Actor,
+    ResidentKind,
+    Role,
+    grants_for,
+    may,
+    path_ids,
+    place,
+    under,
+)
 from db import outbox
 from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
+from db.org import in_subtrees
+from db.people import grants_of
 from db.sla import Policy
 
 KINDS = ("policy", "fees", "meeting", "outage", "safety")
@@ -19,9 +34,8 @@ URGENT_KINDS = ("outage", "safety")
 UNMUTABLE = ("safety",)
 ROLES = ("owners", "tenants", "grid_workers", "staff")
 DEFAULT_ROLES = ("owners", "tenants")
-RESIDENT_ROLES = {"owners": "owner", "tenants": "tenant"}
-STAFF_GRANTS = ("property_staff", "community_staff", "street_staff", "department_staff", "admin")
-AUTHOR_ROLES = STAFF_GRANTS  # who may send notices over their node (grid workers may not)
+RESIDENT_ROLES = {"owners": ResidentKind.OWNER.value, "tenants": ResidentKind.TENANT.value}
+STAFF_GRANTS = tuple(r.value for r in STAFF_ROLES)  # whom the audience "staff" reaches
 MAX_TITLE = 100
 MAX_BODY = 3500
 DEFAULT_PUBLICITY = timedelta(days=30)  # a notice without a publicity period is listed this long
@@ -43,31 +57,22 @@ class NoticeError(ValueError):
 
 def ancestor_ids(node: OrgNode) -> list[int]:
     """The ids on a node's path, itself included (from the root down)."""
-    return [int(part) for part in node.path.strip("/").split("/") if part]
+    return path_ids(node.path)
 
 
 def author_nodes(session: Session, person_id: int) -> list[OrgNode]:
-    """The nodes a person may send notices over (their staff grants)."""
-    grants = session.exec(
-        select(RoleGrant).where(RoleGrant.person_id == person_id, col(RoleGrant.role).in_(AUTHOR_ROLES))
-    ).all()
+    """The nodes a person may send notices over: their jurisdiction for notices."""
+    grants = grants_for(Actor(person_id, grants_of(session, person_id)), Action.SEND_NOTICE)
     nodes = [session.get(OrgNode, g.node_id) for g in grants]
     unique = {n.id: n for n in nodes if n is not None}
     return sorted(unique.values(), key=lambda n: (len(n.path), n.name))
 
 
 def may_author(session: Session, person_id: int | None, node: OrgNode) -> bool:
-    """Whether a person holds a staff role on the node or one of its ancestors (None: the system)."""
+    """Whether the policy lets a person send notices over the node (None: the system)."""
     if person_id is None:
         return True
-    found = session.exec(
-        select(RoleGrant.id).where(
-            RoleGrant.person_id == person_id,
-            col(RoleGrant.role).in_(AUTHOR_ROLES),
-            col(RoleGrant.node_id).in_(ancestor_ids(node)),
-        )
-    ).first()
-    return found is not None
+    return may(Actor(person_id, grants_of(session, person_id)), Action.SEND_NOTICE, place(node.path))
 
 
 def audience(session: Session, node_id: int, buildings: list[int], roles: list[str]) -> list[int]:
@@ -84,9 +89,9 @@ def audience(session: Session, node_id: int, buildings: list[int], roles: list[s
             .join(Home, col(Home.id) == Residency.home_id)
             .join(entrance, entrance.c.id == Home.entrance_id)
             .where(
-                Residency.status == "verified",
+                Residency.status == VERIFIED,
                 col(Residency.kind).in_(kinds),
-                entrance.c.path.startswith(node.path),
+                in_subtrees(entrance.c.path, [node.path]),
             )
         )
         if buildings:
@@ -94,7 +99,7 @@ def audience(session: Session, node_id: int, buildings: list[int], roles: list[s
         found.update(session.exec(query).all())
     grant_roles: list[str] = []
     if "grid_workers" in roles:
-        grant_roles.append("grid_worker")
+        grant_roles.append(Role.GRID_WORKER.value)
     if "staff" in roles:
         grant_roles.extend(STAFF_GRANTS)
     if grant_roles:
@@ -102,7 +107,7 @@ def audience(session: Session, node_id: int, buildings: list[int], roles: list[s
             session.exec(
                 select(RoleGrant.person_id)
                 .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
-                .where(col(RoleGrant.role).in_(grant_roles), col(OrgNode.path).startswith(node.path))
+                .where(col(RoleGrant.role).in_(grant_roles), in_subtrees(col(OrgNode.path), [node.path]))
             ).all()
         )
     return sorted(found)
@@ -151,7 +156,7 @@ def check_buildings(session: Session, node: OrgNode, buildings: list[int]) -> li
         return []
     ids = sorted(set(buildings))
     found = session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()
-    if len(found) != len(ids) or any(b.kind != "building" or not b.path.startswith(node.path) for b in found):
+    if len(found) != len(ids) or any(b.kind != "building" or not under(b.path, node.path) for b in found):
         raise NoticeError("buildings")
     return ids
 
@@ -456,7 +461,7 @@ def authored_under(session: Session, nodes: list[OrgNode], limit: int = 10) -> l
         session.exec(
             select(Notice)
             .join(OrgNode, col(OrgNode.id) == Notice.node_id)
-            .where(or_(*[col(OrgNode.path).startswith(n.path) for n in nodes]))
+            .where(in_subtrees(col(OrgNode.path), [n.path for n in nodes]))
             .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
             .limit(limit)
         ).all()

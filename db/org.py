@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 import yaml
+from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
+from core.permissions import under
 from db.models import Grid, GridBuilding, Home, OrgNode
 from db.types import MAX_ID
 
@@ -412,4 +416,9 @@ def homes_in(session: Session, entrance_id: int) -> list[Home]:
 
 def is_under(node: OrgNode, ancestor: OrgNode) -> bool:
     """Whether `node` is `ancestor` or lies beneath it."""
-    return node.path.startswith(ancestor.path)
+    return under(node.path, ancestor.path)
+
+
+def in_subtrees(path_column: Any, paths: Iterable[str]) -> ColumnElement[bool]:
+    """SQL: the node path in `path_column` lies under one of `paths` (permissions.under, as a query)."""
+    return or_(false(), *[path_column.startswith(p) for p in paths if p])

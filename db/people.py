@@ -8,20 +8,13 @@ from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from core.permissions import ROLE_VALUES, Actor, Grant, Residence, ResidentKind, Role
 from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
 
-RESIDENT_KINDS = ("owner", "tenant")
-STAFF_ROLES = (
-    "grid_worker",
-    "property_staff",
-    "community_staff",
-    "street_staff",
-    "department_staff",
-    "admin",
-    "owners_committee",  # 业主委员会 of a compound: may run polls there
-)
+RESIDENT_KINDS: tuple[str, ...] = tuple(k.value for k in ResidentKind)
+ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # every role an invite may grant
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
 
 
@@ -187,6 +180,30 @@ def roles(session: Session, person_id: int) -> list[RoleGrant]:
     return list(session.exec(select(RoleGrant).where(RoleGrant.person_id == person_id)).all())
 
 
+def grants_of(session: Session, person_id: int) -> tuple[Grant, ...]:
+    """A person's roles with the path and kind of the node each was granted on, oldest first."""
+    rows = session.exec(
+        select(RoleGrant.role, RoleGrant.node_id, OrgNode.path, OrgNode.kind)
+        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+        .where(RoleGrant.person_id == person_id)
+        .order_by(col(RoleGrant.id))
+    ).all()
+    return tuple(Grant(Role(r), n, p, k) for r, n, p, k in rows if r in ROLE_VALUES)
+
+
+def actor(session: Session, person_id: int) -> Actor:
+    """A person as the permission policy sees them: their grants and their residences."""
+    rows = session.exec(
+        select(Residency.kind, Residency.status, Residency.home_id, OrgNode.path)
+        .join(Home, col(Home.id) == Residency.home_id)
+        .join(OrgNode, col(OrgNode.id) == Home.entrance_id)
+        .where(Residency.person_id == person_id)
+        .order_by(col(Residency.id))
+    ).all()
+    residences = tuple(Residence(ResidentKind(k), s, h, p) for k, s, h, p in rows if k in RESIDENT_KINDS)
+    return Actor(person_id, grants_of(session, person_id), residences)
+
+
 def new_invite_code() -> str:
     """A fresh random invite code, easy to read aloud."""
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(10))
@@ -205,9 +222,9 @@ def create_invite(
     """Create an invite for a home (owner/tenant) or a staff role over a node."""
     if kind in RESIDENT_KINDS and home_id is None:
         raise ValueError("a resident invite needs a home")
-    if kind in STAFF_ROLES and node_id is None:
+    if kind in ROLES and node_id is None:
         raise ValueError("a staff invite needs a node of the org tree")
-    if kind not in RESIDENT_KINDS + STAFF_ROLES:
+    if kind not in RESIDENT_KINDS + ROLES:
         raise ValueError(f"unknown invite kind {kind!r}")
     invite = Invite(
         code=(code or new_invite_code()).upper(),

@@ -26,6 +26,17 @@ from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.permissions import (
+    VERIFIED,
+    Action,
+    Actor,
+    ResidentKind,
+    grants_for,
+    is_voter,
+    may,
+    outermost,
+    place,
+)
 from db import notices, outbox
 from db.models import (
     Home,
@@ -37,8 +48,9 @@ from db.models import (
     PollTurnout,
     PollVoter,
     Residency,
-    RoleGrant,
 )
+from db.org import in_subtrees
+from db.people import grants_of
 from db.sla import Policy
 from db.tally import CHOICES, Ballot, Result, tally
 from db.tally import Home as TallyHome
@@ -46,7 +58,6 @@ from db.tally import Home as TallyHome
 KINDS = ("decision", "election")
 MATTERS = range(1, 10)
 SPECIAL_MATTERS = frozenset({6, 7, 8})
-AUTHOR_ROLES = ("community_staff", "street_staff", "department_staff", "admin", "owners_committee")
 NOTICE_PERIOD = timedelta(days=15)  # notice before voting opens, unless shortened with a reason
 MIN_WINDOW = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=90)
@@ -80,30 +91,23 @@ class PollError(ValueError):
 
 
 def author_compounds(session: Session, person_id: int) -> list[OrgNode]:
-    """The compounds a person may run polls in: those at or under their staff or committee grants."""
-    grants = session.exec(
-        select(RoleGrant).where(RoleGrant.person_id == person_id, col(RoleGrant.role).in_(AUTHOR_ROLES))
+    """The compounds a person may run polls in: those the policy puts in their jurisdiction for polls."""
+    grants = grants_for(Actor(person_id, grants_of(session, person_id)), Action.RUN_POLL)
+    paths = outermost(g.path for g in grants)
+    if not paths:
+        return []
+    found = session.exec(
+        select(OrgNode).where(OrgNode.kind == "compound", in_subtrees(col(OrgNode.path), paths))
     ).all()
-    found: dict[int, OrgNode] = {}
-    for grant in grants:
-        node = session.get(OrgNode, grant.node_id)
-        if node is None:
-            continue
-        if node.kind == "compound":
-            found[node.id] = node  # type: ignore[index]
-            continue
-        for compound in session.exec(
-            select(OrgNode).where(OrgNode.kind == "compound", col(OrgNode.path).startswith(node.path))
-        ).all():
-            found[compound.id] = compound  # type: ignore[index]
-    return sorted(found.values(), key=lambda n: (n.path, n.name))
+    return sorted(found, key=lambda n: (n.path, n.name))
 
 
 def may_author(session: Session, person_id: int | None, node: OrgNode) -> bool:
     """Whether the person may run polls in this compound (None: the system, e.g. the CLI)."""
     if person_id is None:
         return True
-    return any(c.id == node.id for c in author_compounds(session, person_id))
+    actor = Actor(person_id, grants_of(session, person_id))
+    return node.kind == "compound" and may(actor, Action.RUN_POLL, place(node.path))
 
 
 def buildings_of(session: Session, compound_id: int) -> list[OrgNode]:
@@ -376,8 +380,8 @@ def freeze(session: Session, poll: Poll) -> None:
         rows = session.exec(
             select(Residency.home_id, Residency.person_id).where(
                 col(Residency.home_id).in_([h.id for h in homes]),
-                Residency.kind == "owner",
-                Residency.status == "verified",
+                Residency.kind == ResidentKind.OWNER.value,  # only verified owners vote (is_voter)
+                Residency.status == VERIFIED,
             )
         ).all()
         for home_id, person_id in rows:
@@ -439,13 +443,13 @@ def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str
         .where(Residency.person_id == person_id)
     ).all()
     mine = [(r, h) for r, h in residencies if in_scope(poll, h)]
-    if any(r.kind == "owner" and r.status == "verified" for r, _ in mine):
+    if any(is_voter(r.kind, r.status) for r, _ in mine):
         return "not_open" if poll.state == "announced" else "after_freeze"
-    if any(r.kind == "owner" and r.status == "pending" for r, _ in mine):
+    if any(r.kind == ResidentKind.OWNER and r.status == "pending" for r, _ in mine):
         return "pending"
-    if any(r.kind == "tenant" for r, _ in mine):
+    if any(r.kind == ResidentKind.TENANT for r, _ in mine):
         return "tenant"
-    if any(r.kind == "owner" and r.status == "verified" for r, _ in residencies):
+    if any(is_voter(r.kind, r.status) for r, _ in residencies):
         return "outside"
     return "not_owner"
 

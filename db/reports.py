@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from core.permissions import outermost
 from db.models import Grid, OrgNode, Ticket
+from db.org import in_subtrees
 from db.rates import GROUPS, Rates, Record, by_group, compute, percent
 
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -73,12 +74,8 @@ def parse_period(text: str, now: datetime, zone: ZoneInfo) -> Period | None:
 
 def _outermost(nodes: Iterable[OrgNode]) -> list[OrgNode]:
     """The nodes without those lying under another one of them."""
-    ordered = sorted({n.id: n for n in nodes}.values(), key=lambda n: len(n.path))
-    kept: list[OrgNode] = []
-    for node in ordered:
-        if not any(node.path.startswith(k.path) for k in kept):
-            kept.append(node)
-    return kept
+    by_path = {n.path: n for n in nodes}
+    return [by_path[p] for p in outermost(by_path)]
 
 
 def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> list[Record]:
@@ -94,7 +91,7 @@ def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> 
         .join(community, col(community.id) == compound.parent_id, isouter=True)
         .join(Grid, col(Grid.id) == Ticket.grid_id, isouter=True)
         .where(
-            or_(*[col(compound.path).startswith(n.path) for n in roots]),
+            in_subtrees(col(compound.path), [n.path for n in roots]),
             col(Ticket.created_at) >= period.start,
             col(Ticket.created_at) < period.end,
         )

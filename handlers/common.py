@@ -1,33 +1,70 @@
-"""Small pieces every flow uses: the main menu, parsing ids from button data, role checks."""
+"""Small pieces every flow uses: the commands a person may use and the menu of them, parsing ids."""
 
 from __future__ import annotations
 
+from core.permissions import Action, may
 from db.types import MAX_ID
 from handlers.context import Context
 from handlers.types import Button, Reply
 
 MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not truncated
 
+# What each command needs from the permission policy (any one of the actions; none: everyone). The menu,
+# /help and the handlers' checks all go by it, so they cannot disagree.
+COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
+    "/start": (),
+    "/cancel": (),
+    "/help": (),
+    "/lang": (),
+    "/policy": (),
+    "/notices": (),
+    "/mute": (),
+    "/report": (Action.REPORT,),
+    "/my": (Action.FOLLOW,),
+    "/polls": (Action.SEE_POLLS, Action.RUN_POLL),
+    "/tasks": (Action.LIST_TASKS,),
+    "/duty": (Action.DUTY,),
+    "/queue": (Action.VIEW_QUEUE,),
+    "/stats": (Action.VIEW_STATS,),
+    "/pending": (Action.APPROVE_RESIDENT,),
+    "/notice": (Action.SEND_NOTICE,),
+    "/newpoll": (Action.RUN_POLL,),
+}
+_COMMAND_LEVEL = frozenset(a for needs in COMMAND_ACTIONS.values() for a in needs)
+# The menu's rows: each button with the action that offers it there (None: everyone). /polls appears
+# twice for a resident who also runs polls, once as a voter and once as the author. /duty, /mute, /start
+# and /cancel are typed, never buttons.
+MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
+    (("/tasks", Action.LIST_TASKS),),
+    (("/queue", Action.VIEW_QUEUE), ("/stats", Action.VIEW_STATS)),
+    (("/pending", Action.APPROVE_RESIDENT),),
+    (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
+    (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
+    (("/notice", Action.SEND_NOTICE), ("/notices", None)),
+    (("/policy", None), ("/help", None), ("/lang", None)),
+)
+
+
+def allowed_actions(ctx: Context) -> frozenset[Action]:
+    """The command actions the permission policy allows this person somewhere."""
+    actor = ctx.actor()
+    return frozenset(a for a in _COMMAND_LEVEL if may(actor, a))
+
+
+def allowed_commands(ctx: Context) -> frozenset[str]:
+    """The commands this person may use: what the menu and /help offer, and what the handlers let through."""
+    can = allowed_actions(ctx)
+    return frozenset(name for name, needs in COMMAND_ACTIONS.items() if not needs or can.intersection(needs))
+
 
 def menu_buttons(ctx: Context) -> list[list[Button]]:
     """The buttons that stand in for the command menu (the web chat has no slash menu)."""
-    roles = {grant.role for grant in ctx.roles()}
+    can = allowed_actions(ctx)
     rows: list[list[Button]] = []
-    if roles & {"grid_worker", "community_staff", "street_staff", "department_staff", "property_staff"}:
-        rows.append([Button("cmd:/tasks", "tasks")])
-    if roles & {"community_staff", "street_staff", "department_staff", "property_staff", "admin"}:
-        rows.append([Button("cmd:/queue", "queue"), Button("cmd:/stats", "stats")])
-    if roles & {"community_staff", "street_staff", "admin"}:
-        rows.append([Button("cmd:/pending", "pending")])
-    if ctx.residencies() or not roles:
-        rows.append([Button("cmd:/report", "report"), Button("cmd:/my", "my"), Button("cmd:/polls", "polls")])
-    if roles & {"community_staff", "street_staff", "department_staff", "admin", "owners_committee"}:
-        rows.append([Button("cmd:/newpoll", "newpoll"), Button("cmd:/polls", "polls")])
-    if roles & {"property_staff", "community_staff", "street_staff", "department_staff", "admin"}:
-        rows.append([Button("cmd:/notice", "notice"), Button("cmd:/notices", "notices")])
-    else:
-        rows.append([Button("cmd:/notices", "notices")])
-    rows.append([Button("cmd:/policy", "policy"), Button("cmd:/help", "help"), Button("cmd:/lang", "lang")])
+    for row in MENU:
+        buttons = [Button(f"cmd:{name}", name[1:]) for name, need in row if need is None or need in can]
+        if buttons:
+            rows.append(buttons)
     return rows
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core.permissions import Actor
 from db import outbox, people
 from db.categories import Catalog
 from db.conversations import State
@@ -35,6 +36,7 @@ class Context:
     pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None
+    _actor: Actor | None = None
 
     @property
     def person_id(self) -> int:
@@ -53,9 +55,16 @@ class Context:
             self._roles = people.roles(self.session, self.person_id)
         return self._roles
 
+    def actor(self) -> Actor:
+        """The person as the permission policy sees them (grants with their nodes, residences), read once
+        per turn."""
+        if self._actor is None:
+            self._actor = people.actor(self.session, self.person_id)
+        return self._actor
+
     def forget_membership(self) -> None:
         """Drop what was read about homes and roles after a change to them."""
-        self._residencies = self._roles = None
+        self._residencies = self._roles = self._actor = None
 
     @property
     def locale(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from core.permissions import VERIFIED, ResidentKind
 from db import notices, polls
 from db.models import Home, Notice, OrgNode, Residency
 from handlers.common import parse_id, stale
@@ -98,7 +99,7 @@ def preview(session: Session, compound_id: int, buildings: list[int] | tuple[int
         select(func.count(func.distinct(Residency.home_id)))
         .select_from(Residency)
         .join(Home, col(Home.id) == Residency.home_id)
-        .where(*scope, Residency.kind == "owner", Residency.status == "verified")
+        .where(*scope, Residency.kind == ResidentKind.OWNER.value, Residency.status == VERIFIED)
     ).one()
     return Electorate(int(homes), int(area), int(owned))
 

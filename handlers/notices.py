@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from core.permissions import under
 from db import notices
 from db.models import Notice, OrgNode
 from handlers.common import parse_id, stale
@@ -78,7 +79,7 @@ def _roots(ctx: Context) -> list[OrgNode]:
 
 
 def _within(node: OrgNode, roots: list[OrgNode]) -> bool:
-    return any(node.path.startswith(r.path) for r in roots)
+    return any(under(node.path, r.path) for r in roots)
 
 
 def _place(ctx: Context, node: OrgNode) -> str:

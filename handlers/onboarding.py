@@ -6,9 +6,10 @@ import re
 
 from sqlmodel import col, select
 
+from core.permissions import Action, Role, path_ids, roles_for
 from db import org, people
 from db.models import Home, OrgNode, Residency, RoleGrant
-from handlers.common import menu_buttons, parse_id, stale
+from handlers.common import allowed_actions, menu_buttons, parse_id, stale
 from handlers.context import Context
 from handlers.types import Button, Inbound, Reply
 
@@ -59,7 +60,7 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
     elif invite.node_id is not None:
         node = ctx.session.get(OrgNode, invite.node_id)
         where = node.name if node else ""
-    if invite.kind == "grid_worker" and invite.grid_id is not None:
+    if invite.kind == Role.GRID_WORKER and invite.grid_id is not None:
         from db.models import Grid
 
         grid = ctx.session.get(Grid, invite.grid_id)
@@ -150,15 +151,14 @@ def on_button(ctx: Context, data: str) -> list[Reply]:
 
 
 def _approvers(ctx: Context, home: Home) -> list[int]:
-    """Community (or higher) staff whose jurisdiction covers the home."""
+    """The staff who may approve residents and whose jurisdiction covers the home."""
     compound = ctx.session.get(OrgNode, home.compound_id)
     if compound is None:
         return []
-    ancestor_ids = [int(x) for x in compound.path.strip("/").split("/") if x]
     grants = ctx.session.exec(
         select(RoleGrant).where(
-            col(RoleGrant.node_id).in_(ancestor_ids),
-            col(RoleGrant.role).in_(("community_staff", "street_staff", "admin")),
+            col(RoleGrant.node_id).in_(path_ids(compound.path)),
+            col(RoleGrant.role).in_(roles_for(Action.APPROVE_RESIDENT)),
         )
     ).all()
     return sorted({g.person_id for g in grants})
@@ -169,17 +169,9 @@ def _grid(buttons: list[Button], per_row: int) -> list[list[Button]]:
 
 
 def help_(ctx: Context) -> list[Reply]:
-    """`/help`: the commands this person can use, by their roles."""
-    roles = {grant.role for grant in ctx.roles()}
-    context = {
-        "resident": bool(ctx.residencies()),
-        "worker": bool(roles & {"grid_worker", "community_staff", "street_staff", "department_staff"}),
-        "staff": bool(roles - {"grid_worker", "owners_committee"}),
-        "poll_author": bool(
-            roles & {"community_staff", "street_staff", "department_staff", "admin", "owners_committee"}
-        ),
-    }
-    return [Reply("onboarding.help", context, menu_buttons(ctx))]
+    """`/help`: the commands this person can use, as the permission policy allows them."""
+    can = sorted(a.value for a in allowed_actions(ctx))
+    return [Reply("onboarding.help", {"can": can}, menu_buttons(ctx))]
 
 
 def lang(ctx: Context) -> list[Reply]:

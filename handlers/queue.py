@@ -14,33 +14,31 @@ from sqlalchemy import and_, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
+from core.permissions import LEVEL_ROLE, Action, Grant, Role, grants_for
 from db import cases
-from db.models import Grid, OrgNode, Person, RoleGrant, Ticket, TicketEvent
+from db.models import Grid, OrgNode, Person, Ticket, TicketEvent
+from db.org import in_subtrees
 from db.tickets import OPEN_STATES
 from handlers.common import parse_id, stale
 from handlers.context import Context
 from handlers.types import Button, Inbound, Reply
 
 FLOW = "queue"
-QUEUE_ROLES = ("community_staff", "street_staff", "department_staff", "property_staff", "admin")
-ROLE_LEVEL = {"community_staff": "community", "street_staff": "street", "department_staff": "department"}
-# Who may act, as the rules in db.cases check it (assign / close_duplicate); the rules decide in the end.
-ASSIGN_ROLES = ("community_staff", "street_staff", "department_staff", "property_staff", "admin")
-DUPLICATE_ROLES = ("community_staff", "street_staff", "department_staff", "admin")
+ROLE_LEVEL = {role: level for level, role in LEVEL_ROLE.items()}
 SECTIONS = ("unassigned", "transfer", "overdue", "escalated")
 PER_SECTION = 8  # tickets listed per section; the rest are counted
 SCAN_LIMIT = 500
 CODE = re.compile(r"^[#＃]?\s*(\d{1,12})$")
 
 
-def grants(ctx: Context) -> list[RoleGrant]:
-    """The person's grants that make them queue staff."""
-    return [g for g in ctx.roles() if g.role in QUEUE_ROLES]
+def grants(ctx: Context, action: Action = Action.VIEW_QUEUE) -> list[Grant]:
+    """The person's grants under which the permission policy lets them do the action (their queue)."""
+    return grants_for(ctx.actor(), action)
 
 
-def jurisdiction(ctx: Context) -> list[OrgNode]:
-    """The org nodes a staff member answers for."""
-    nodes = [ctx.session.get(OrgNode, g.node_id) for g in grants(ctx)]
+def jurisdiction(ctx: Context, action: Action = Action.VIEW_QUEUE) -> list[OrgNode]:
+    """The org nodes a staff member answers for, for the action."""
+    nodes = [ctx.session.get(OrgNode, g.node_id) for g in grants(ctx, action)]
     return [n for n in nodes if n is not None]
 
 
@@ -68,7 +66,7 @@ def queue(ctx: Context) -> list[Reply]:
         .join(building, col(building.id) == Ticket.building_id, isouter=True)
         .where(
             col(Ticket.state).in_(OPEN_STATES),
-            or_(*[col(compound.path).startswith(n.path) for n in nodes]),
+            in_subtrees(col(compound.path), [n.path for n in nodes]),
             or_(
                 col(Ticket.holder_id).is_(None),
                 col(Ticket.transfer_requested_by).is_not(None),
@@ -177,12 +175,12 @@ def _refused(error: cases.CaseError, code: int | None) -> list[Reply]:
 
 def _choose_worker(ctx: Context, ticket: Ticket) -> list[Reply]:
     """List the grid workers of the ticket's community as assign buttons."""
-    if cases.jurisdiction_covers(ctx.session, ctx.person_id, ticket, ASSIGN_ROLES) is None:
+    if cases.jurisdiction_covers(ctx.session, ctx.person_id, ticket, Action.ASSIGN_TICKET) is None:
         return _refused(cases.CaseError("not_allowed"), ticket.id)
     if ticket.state not in OPEN_STATES:
         return _refused(cases.CaseError("not_open"), ticket.id)
     community = cases.level_node(ctx.session, ticket, "community")
-    worker_ids = cases.staff_at(ctx.session, community, ("grid_worker",))
+    worker_ids = cases.staff_at(ctx.session, community, (Role.GRID_WORKER.value,))
     if not worker_ids:
         return [Reply("queue.no_workers", {"code": ticket.id})]
     grid = ctx.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
@@ -233,7 +231,7 @@ def _decide(ctx: Context, ticket: Ticket, approve: bool) -> list[Reply]:
 
 
 def _ask_original(ctx: Context, ticket: Ticket) -> list[Reply]:
-    if cases.jurisdiction_covers(ctx.session, ctx.person_id, ticket, DUPLICATE_ROLES) is None:
+    if cases.jurisdiction_covers(ctx.session, ctx.person_id, ticket, Action.CLOSE_DUPLICATE) is None:
         return _refused(cases.CaseError("not_allowed"), ticket.id)
     if ticket.state not in OPEN_STATES:
         return _refused(cases.CaseError("not_open"), ticket.id)
@@ -260,7 +258,7 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     original_id = parse_id(match.group(1)) if match else None
     original = ctx.session.get(Ticket, original_id) if original_id else None
     if original is None or (
-        cases.jurisdiction_covers(ctx.session, ctx.person_id, original, DUPLICATE_ROLES) is None
+        cases.jurisdiction_covers(ctx.session, ctx.person_id, original, Action.CLOSE_DUPLICATE) is None
     ):  # a ticket outside the jurisdiction is not shown to exist
         return [Reply("queue.no_such_ticket", {"code": ticket.id}, [[Button("q:x", "cancel")]])]
     if ticket.state in OPEN_STATES and (original.id == ticket.id or original.state not in OPEN_STATES):

@@ -4,30 +4,27 @@ from __future__ import annotations
 
 from sqlmodel import col, select
 
+from core.permissions import Action, may, place
 from db import people
 from db.models import Home, OrgNode, Residency
 from handlers.common import parse_id, stale
 from handlers.context import Context
 from handlers.types import Button, Reply
 
-APPROVER_ROLES = ("community_staff", "street_staff", "admin")
 
-
-def _jurisdictions(ctx: Context) -> list[OrgNode]:
-    grants = [g for g in ctx.roles() if g.role in APPROVER_ROLES]  # type: ignore[arg-type]
-    nodes = [ctx.session.get(OrgNode, g.node_id) for g in grants]
-    return [n for n in nodes if n is not None]
+def _may_approve(ctx: Context, compound: OrgNode | None) -> bool:
+    """Whether the person may decide on residents of this compound (anywhere, when None)."""
+    return may(ctx.actor(), Action.APPROVE_RESIDENT, None if compound is None else place(compound.path))
 
 
 def _covers(ctx: Context, home: Home) -> bool:
     compound = ctx.session.get(OrgNode, home.compound_id)
-    return compound is not None and any(compound.path.startswith(n.path) for n in _jurisdictions(ctx))
+    return compound is not None and _may_approve(ctx, compound)
 
 
 def pending(ctx: Context) -> list[Reply]:
     """`/pending`: residents waiting for verification inside the staff member's jurisdiction."""
-    nodes = _jurisdictions(ctx)
-    if not nodes:
+    if not _may_approve(ctx, None):
         return [Reply("staff.not_staff")]
     rows = ctx.session.exec(
         select(Residency, Home, OrgNode)
@@ -38,7 +35,7 @@ def pending(ctx: Context) -> list[Reply]:
     ).all()
     replies: list[Reply] = []
     for residency, home, compound in rows:
-        if not any(compound.path.startswith(n.path) for n in nodes):
+        if not _may_approve(ctx, compound):
             continue
         person = ctx.session.get(people.Person, residency.person_id)
         view = people.home_view(ctx.session, home.id)  # type: ignore[arg-type]
@@ -63,7 +60,7 @@ def pending(ctx: Context) -> list[Reply]:
 def decide(ctx: Context, data: str) -> list[Reply]:
     """Approve (`a:y:<id>`) or reject (`a:n:<id>`) a pending residency, checked against the database."""
     _, verdict, raw = ([*data.split(":"), "", ""])[:3]
-    if not _jurisdictions(ctx):
+    if not _may_approve(ctx, None):
         return [Reply("staff.not_staff")]
     residency_id = parse_id(raw)
     residency = ctx.session.get(Residency, residency_id) if residency_id else None

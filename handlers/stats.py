@@ -6,6 +6,7 @@ import logging
 from fractions import Fraction
 from typing import Any
 
+from core.permissions import Action
 from db import reports
 from db.rates import Rates, percent
 from handlers import chart
@@ -61,7 +62,7 @@ def _float(value: Fraction | None) -> float | None:
 
 def stats(ctx: Context, args: str) -> list[Reply]:
     """The rates for the period named in `args` (`2026-11`, `7d`, `30d`; default this month)."""
-    nodes = jurisdiction(ctx)
+    nodes = jurisdiction(ctx, Action.VIEW_STATS)
     if not nodes:
         return [Reply("queue.not_staff")]
     period = reports.parse_period(args, ctx.now, ctx.policy.zone)

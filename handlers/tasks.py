@@ -8,14 +8,14 @@ from typing import Any
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 
-from db import cases, people, tickets
+from core.permissions import LEVEL_ROLE, Action, may
+from db import cases, tickets
 from db.models import Grid, Person, Ticket
 from handlers.common import parse_id, stale
 from handlers.context import Context
 from handlers.types import Attachment, Button, Inbound, Reply
 
 FLOW = "task"
-WORK_ROLES = people.STAFF_ROLES  # everyone who may hold a ticket
 PHOTO_KINDS = ("fixed", "partly_fixed")  # closures of a facility repair that need an "after" photo
 ACTIONS = ("v", "a", "p", "q", "t", "r")
 LIST_LIMIT = 30
@@ -26,13 +26,8 @@ MAX_REASON = 500
 
 
 def is_worker(ctx: Context) -> bool:
-    """Whether the person holds any role that works tickets (grid worker or staff)."""
-    return any(g.role in WORK_ROLES for g in ctx.roles())
-
-
-def _property_only(ctx: Context) -> bool:
-    roles = {g.role for g in ctx.roles()}
-    return "property_staff" in roles and not roles & (set(WORK_ROLES) - {"property_staff"})
+    """Whether the person has a task list: they may hold tickets or answer for a level of the ladder."""
+    return may(ctx.actor(), Action.LIST_TASKS)
 
 
 def _check(ctx: Context, ticket: Ticket) -> None:
@@ -78,9 +73,9 @@ def _cancel_row() -> list[Button]:
 def _open_tasks(ctx: Context) -> list[Ticket]:
     """Open tickets this person holds, and those waiting unassigned at a level they staff."""
     conditions: list[Any] = [Ticket.holder_id == ctx.person_id]
-    for grant in ctx.roles():
-        for level, roles in cases.LEVEL_ROLES.items():
-            if grant.role in roles:
+    for grant in ctx.actor().grants:
+        for level, role in LEVEL_ROLE.items():
+            if grant.role is role:
                 conditions.append(
                     and_(
                         col(Ticket.holder_id).is_(None),
@@ -131,7 +126,7 @@ def list_tasks(ctx: Context) -> list[Reply]:
 
 def card(ctx: Context, ticket: Ticket) -> Reply:
     """The task card: the problem, where, the deadline, with the buttons that fit its state."""
-    private = not ticket.share_contact and _property_only(ctx)
+    private = not may(ctx.actor(), Action.SEE_REPORTER, cases.ticket_target(ctx.session, ticket))
     context = cases.card_context(ctx.session, ticket, private=private)
     photos = context.pop("_photos", [])
     context.update(
@@ -372,7 +367,7 @@ def _finish_resolve(ctx: Context, ticket: Ticket) -> list[Reply]:
 
 def duty(ctx: Context, args: str = "") -> list[Reply]:
     """`/duty [on|off]`: a grid worker goes off duty (their grid's backup gets new tickets) or back on."""
-    if not any(g.role == "grid_worker" for g in ctx.roles()):
+    if not may(ctx.actor(), Action.DUTY):
         return [Reply("tasks.duty_not_grid")]
     person = ctx.session.get(Person, ctx.person_id)
     if person is None:

@@ -179,6 +179,8 @@ def test_staff_invite_for_a_community(
         (["invite", "铁西区/南沟街道", "--role", "street_staff"], "no org node"),
         (["invite", "9" * 20, "--role", "owner"], "no home"),  # no id column holds it
         (["invite", "²", "--role", "owner"], "no home"),  # a digit to str.isdigit, not to int()
+        # an owners' committee answers for its own compound only: granted higher up it could do nothing
+        (["invite", "沈河区/五里河街道/青年社区", "--role", "owners_committee"], "on a compound"),
     ],
 )
 def test_invite_for_an_unknown_place_exits_1_with_a_clear_message(
