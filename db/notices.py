@@ -290,20 +290,21 @@ def create(
 
 
 def _delivered(now: datetime) -> Any:
-    """An outbox row that reached its person, or is due to (what a resident may see and acknowledge)."""
+    """An outbox row that reached its person, or whose notice is published though the push still waits
+    (quiet hours hold pushes, not the notice board): what a resident may see and acknowledge. The
+    query must join Notice."""
     return or_(
         col(Outbox.status) == "sent",
-        and_(
-            col(Outbox.status) == "pending",
-            or_(col(Outbox.not_before).is_(None), col(Outbox.not_before) <= now),
-        ),
+        and_(col(Outbox.status) == "pending", col(Notice.send_at) <= now),
     )
 
 
 def is_recipient(session: Session, notice_id: int, person_id: int, now: datetime) -> bool:
     """Whether the notice reached this person (or is due to)."""
     found = session.exec(
-        select(Outbox.id).where(
+        select(Outbox.id)
+        .join(Notice, col(Notice.id) == Outbox.notice_id)
+        .where(
             Outbox.notice_id == notice_id,
             Outbox.person_id == person_id,
             Outbox.template == TEMPLATE,
@@ -428,11 +429,16 @@ def publicity_end(notice: Notice) -> datetime:
 
 def visible(session: Session, person_id: int, now: datetime, limit: int = 20) -> list[Notice]:
     """Notices that reached this person and are still in their publicity period, newest first."""
-    reached = select(Outbox.notice_id).where(
-        Outbox.person_id == person_id,
-        Outbox.template == TEMPLATE,
-        col(Outbox.notice_id).is_not(None),
-        _delivered(now),
+    reached = (
+        select(Outbox.notice_id)
+        .join(Notice, col(Notice.id) == Outbox.notice_id)
+        .where(
+            Outbox.person_id == person_id,
+            Outbox.template == TEMPLATE,
+            col(Outbox.notice_id).is_not(None),
+            _delivered(now),
+        )
+        .correlate(None)  # its own join of Notice, not the outer query's
     )
     return list(
         session.exec(

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.process import daytime_zone
 from tests.test_webchat import png_bytes
 
 pytestmark = pytest.mark.browser
@@ -59,7 +60,9 @@ def running(tmp_path: Path, **settings: str) -> Iterator[str]:
         for key, value in os.environ.items()
         if not key.startswith(("TELEGRAM_", "WEB_", "DATABASE_", "LINLI_", "SECRET_"))
     }
-    env.update(LINLI_VAR_DIR=str(tmp_path / "var"), WEB_HOST="127.0.0.1", WEB_PORT=str(port), **settings)
+    env.update(LINLI_VAR_DIR=str(tmp_path / "var"), WEB_HOST="127.0.0.1", WEB_PORT=str(port))
+    env["TIME_ZONE"] = daytime_zone()  # pushes (a grid worker's task card) are not held for quiet hours
+    env.update(settings)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     process = subprocess.Popen(
         [str(LINLI), "run"], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

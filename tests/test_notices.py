@@ -416,6 +416,20 @@ def test_quiet_hours_hold_a_routine_notice_but_not_a_safety_notice(
     assert "夜里决定的宣传" in pushed(app, owner)[-1]
 
 
+def test_a_notice_published_in_quiet_hours_is_on_the_board_at_once_while_its_push_waits(
+    app: App, clock: FixedClock, staff: ChatUser, owner: ChatUser
+) -> None:
+    clock.current = datetime(2026, 11, 20, 14, 30, tzinfo=UTC)  # 22:30 in Shanghai
+    compose(staff, title="明早停水通知的预告", ack=True)
+    staff.press("确认发送")
+    assert drain(app) == 0  # the push waits for 07:00
+    owner.say("/notices")
+    assert "明早停水通知的预告" in owner.text  # but a resident who looks finds it published
+    owner.press("明早停水通知的预告")
+    owner.press("我已知晓")
+    assert "已确认知晓：明早停水通知的预告" in owner.text
+
+
 def test_mute_skips_that_kind_for_that_resident_and_safety_cannot_be_muted(
     app: App, staff: ChatUser, owner: ChatUser, neighbour: ChatUser
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from tests.support.botapi import BotApi, BotApiServer, free_port
+from tests.support.process import daytime_zone
 from tests.test_telegram_e2e import LINLI, TOKEN, reply_to
 
 POLL_FILE = """\
@@ -37,6 +38,7 @@ def _env(api_url: str, var: Path, home: Path) -> dict[str, str]:
         "WEB_PORT": str(free_port()),
         "LINLI_VAR_DIR": str(var),
         "SECRET_KEY": "e2e-key-that-signs-web-sessions-000001",
+        "TIME_ZONE": daytime_zone(),  # the voting-open push is not held for quiet hours
         "PYTHONUNBUFFERED": "1",
     }
 
