@@ -117,7 +117,11 @@ def lock_person(session: Session, person_id: int) -> None:
         connection.execute(_LOCK, {"b_person_id": person_id})
 
 
-_LOCK = select(_PERSON.c.id).where(_PERSON.c.id == bindparam("b_person_id")).with_for_update()
+# FOR NO KEY UPDATE: it still runs a person's turns one at a time, but does not block (or deadlock with)
+# another turn that only inserts a row pointing at them, such as a push to them in the outbox.
+_LOCK = (
+    select(_PERSON.c.id).where(_PERSON.c.id == bindparam("b_person_id")).with_for_update(key_share=True)
+)
 
 
 def set_locale(session: Session, person_id: int, locale: str) -> None:

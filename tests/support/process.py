@@ -28,7 +28,14 @@ class BotProcess:
     def __init__(self, var_dir: Path, port: int | None = None, **env: str) -> None:
         self.var_dir = var_dir
         self.port = port or free_port()
-        self.env = {**os.environ, "LINLI_VAR_DIR": str(var_dir), "WEB_PORT": str(self.port), **env}
+        # Daytime where the process runs, so its pushes are not held for quiet hours whenever tests run.
+        self.env = {
+            **os.environ,
+            "LINLI_VAR_DIR": str(var_dir),
+            "WEB_PORT": str(self.port),
+            "TIME_ZONE": daytime_zone(),
+            **env,
+        }
         self.env.pop("TELEGRAM_BOT_TOKEN", None) if "TELEGRAM_BOT_TOKEN" not in env else None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = var_dir / "bot.log"
