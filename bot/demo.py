@@ -8,11 +8,12 @@ otherwise its codes are removed and the homes and roles they gave are taken back
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import and_, delete, false, func, or_, update
 from sqlmodel import Session, col, select
 
 from bot.settings import Settings
@@ -88,38 +89,60 @@ def only_demo_org(session: Session) -> bool:
 
 
 def retire(session: Session) -> int:
-    """Remove the demo codes and take back the homes and roles they gave; how many codes went."""
+    """Remove the demo codes and take back the homes and roles given through them (and nothing else);
+    how many codes went."""
     invites = session.exec(select(Invite).where(col(Invite.code).in_(DEMO_INVITES))).all()
+    ids = [invite.id for invite in invites]
+    if not ids:
+        return 0
+    given = session.exec(select(RoleGrant).where(col(RoleGrant.invite_id).in_(ids))).all()
     for invite in invites:
-        if invite.home_id is not None:
-            session.exec(
-                delete(Residency).where(
-                    col(Residency.home_id) == invite.home_id, col(Residency.kind) == invite.kind
-                )
-            )  # type: ignore[call-overload]
-        if invite.node_id is not None:
-            holders = session.exec(
-                select(RoleGrant.person_id).where(
-                    RoleGrant.role == invite.kind, RoleGrant.node_id == invite.node_id
-                )
-            ).all()
-            if invite.grid_id is not None and holders:
-                for column in (Grid.worker_id, Grid.backup_id):
-                    session.exec(
-                        update(Grid)
-                        .where(col(Grid.id) == invite.grid_id, col(column).in_(holders))
-                        .values({column: None})
-                    )  # type: ignore[call-overload]
-            session.exec(
-                delete(RoleGrant).where(
-                    col(RoleGrant.role) == invite.kind, col(RoleGrant.node_id) == invite.node_id
-                )
-            )  # type: ignore[call-overload]
+        holders = [g.person_id for g in given if g.invite_id == invite.id]
+        if invite.grid_id is not None and holders:
+            for column in (Grid.worker_id, Grid.backup_id):
+                session.exec(
+                    update(Grid)
+                    .where(col(Grid.id) == invite.grid_id, col(column).in_(holders))
+                    .values({column: None})
+                )  # type: ignore[call-overload]
+    session.exec(delete(RoleGrant).where(col(RoleGrant.invite_id).in_(ids)))  # type: ignore[call-overload]
+    session.exec(delete(Residency).where(col(Residency.invite_id).in_(ids)))  # type: ignore[call-overload]
+    _warn_unrecorded(session, invites)
+    for invite in invites:
         session.delete(invite)
     session.flush()
-    if invites:
-        log.warning("demo off: %d public demo codes removed and what they granted taken back", len(invites))
+    log.warning("demo off: %d public demo codes removed and what they granted taken back", len(invites))
     return len(invites)
+
+
+def _warn_unrecorded(session: Session, invites: Sequence[Invite]) -> None:
+    """Roles and homes on the demo codes' targets whose origin was not recorded (given before Linli kept
+    it): they may be real, so they stay, but the operator is told to check them."""
+    roles = [
+        and_(col(RoleGrant.role) == i.kind, col(RoleGrant.node_id) == i.node_id)
+        for i in invites
+        if i.node_id is not None
+    ]
+    homes = [
+        and_(col(Residency.kind) == i.kind, col(Residency.home_id) == i.home_id)
+        for i in invites
+        if i.home_id is not None
+    ]
+    unrecorded = len(
+        session.exec(
+            select(RoleGrant.id).where(col(RoleGrant.invite_id).is_(None), or_(false(), *roles))
+        ).all()
+    ) + len(
+        session.exec(
+            select(Residency.id).where(col(Residency.invite_id).is_(None), or_(false(), *homes))
+        ).all()
+    )
+    if unrecorded:
+        log.warning(
+            "demo off: %d roles or homes on the demo's targets were given before Linli recorded which code "
+            "gave them; they stay: check them (a public demo code may have given them)",
+            unrecorded,
+        )
 
 
 @cache

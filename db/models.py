@@ -102,6 +102,7 @@ class Residency(SQLModel, table=True):
     created_at: datetime = _time(nullable=False)
     decided_at: datetime | None = _time(nullable=True)
     decided_by: int | None = Field(default=None, foreign_key="person.id")
+    invite_id: int | None = Field(default=None, foreign_key="invite.id")  # the code that gave it, if any
 
 
 class RoleGrant(SQLModel, table=True):
@@ -114,6 +115,7 @@ class RoleGrant(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     role: str = Field(max_length=24)
     node_id: int = Field(foreign_key="org_node.id", index=True)
+    invite_id: int | None = Field(default=None, foreign_key="invite.id")  # the code that gave it, if any
 
 
 class Invite(SQLModel, table=True):
@@ -276,7 +278,7 @@ class Outbox(SQLModel, table=True):
     claimed_until: datetime | None = _time(nullable=True)
     # A turn's answer: sent to this one account as rendered then (a push goes to every reachable account
     # of the person and is rendered when it is sent).
-    identity_id: int | None = Field(default=None, foreign_key="identity.id")
+    identity_id: int | None = Field(default=None, foreign_key="identity.id", index=True)
     rendered: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 

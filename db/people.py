@@ -119,9 +119,7 @@ def lock_person(session: Session, person_id: int) -> None:
 
 # FOR NO KEY UPDATE: it still runs a person's turns one at a time, but does not block (or deadlock with)
 # another turn that only inserts a row pointing at them, such as a push to them in the outbox.
-_LOCK = (
-    select(_PERSON.c.id).where(_PERSON.c.id == bindparam("b_person_id")).with_for_update(key_share=True)
-)
+_LOCK = select(_PERSON.c.id).where(_PERSON.c.id == bindparam("b_person_id")).with_for_update(key_share=True)
 
 
 def set_locale(session: Session, person_id: int, locale: str) -> None:
@@ -275,10 +273,12 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
                     status="verified",
                     created_at=now,
                     decided_at=now,
+                    invite_id=invite.id,
                 )
             )
         else:
             existing.kind, existing.status, existing.decided_at = invite.kind, "verified", now
+            existing.invite_id = invite.id
     else:
         assert invite.node_id is not None
         held = session.exec(
@@ -289,7 +289,9 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
             )
         ).one_or_none()
         if held is None:
-            session.add(RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id))  # type: ignore[arg-type]
+            session.add(
+                RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id, invite_id=invite.id)  # type: ignore[arg-type]
+            )
     session.flush()
     return invite
 

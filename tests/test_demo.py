@@ -99,6 +99,37 @@ def test_a_postgresql_database_that_ran_the_demo_loses_its_codes_and_what_they_g
         app.engine.dispose()
 
 
+def test_ending_the_demo_keeps_roles_and_homes_given_by_real_invites_on_the_demo_nodes(
+    postgres_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """A real organisation may live in the demo's nodes: only what the public codes gave is taken back."""
+    from db import org, people
+
+    app = _pg_app(postgres_url, tmp_path, clock)
+    try:
+        with app.sessions() as session:
+            load_demo(session, clock.now())
+            district = org.find_node(session, "铁西区")
+            home = org.find_home(session, "铁西区/北沟街道/英雄社区/阳光花园/1栋/1单元/101")
+            assert district is not None and home is not None
+            staff_code = people.create_invite(
+                session, "department_staff", clock.now(), node_id=district.id
+            ).code
+            owner_code = people.create_invite(session, "owner", clock.now(), home_id=home.id).code
+            session.commit()
+        real_staff, real_owner = _joins(app, "real-staff", staff_code), _joins(app, "real-owner", owner_code)
+        demo_staff = _joins(app, "demo-staff", "DEMO-DISTRICT")
+        assert all("绑定成功" in u.text for u in (real_staff, real_owner, demo_staff))
+        assert prepare(app) is False
+        assert _holdings(app) == (0, 1, 1)  # the real department staff and the real owner stay
+        real_staff.say("/queue")
+        assert "此功能仅供" not in real_staff.text
+        demo_staff.say("/queue")
+        assert "此功能仅供" in demo_staff.text
+    finally:
+        app.engine.dispose()
+
+
 def test_linli_demo_1_with_postgresql_stops_the_start_with_one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
