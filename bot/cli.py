@@ -50,7 +50,7 @@ def cmd_migrate(_: argparse.Namespace) -> int:
 def cmd_run(_: argparse.Namespace) -> int:
     """Start the bot: web chat, Telegram when a token is set, and the scheduler."""
     from bot.bootstrap import build
-    from bot.runner import prepare, serve
+    from bot.runner import ballot_key_problem, prepare, serve
     from db.migrate import exclusive, upgrade
 
     settings = _settings_or_exit()
@@ -61,6 +61,10 @@ def cmd_run(_: argparse.Namespace) -> int:
     app = build(settings)
     with exclusive(settings.db_url):  # two processes starting on an empty database seed it once
         prepare(app)
+    problem = ballot_key_problem(app)
+    if problem:  # secret polls would fail at their close: better to stop now, with the remedy
+        print(f"linli: {problem}", file=sys.stderr)
+        return 2
     try:
         asyncio.run(serve(app))
     except OSError as exc:

@@ -17,7 +17,7 @@ from bot.bootstrap import App
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
-from db import outbox
+from db import outbox, polls
 from db.files import delete_orphaned_files
 from db.sweep import sweep
 from db.unjoined import forget_unjoined
@@ -34,6 +34,24 @@ def prepare(app: App) -> bool:
     if on:
         log.warning(demo.WARNING)
     return on
+
+
+def ballot_key_problem(app: App) -> str:
+    """Why the ballot key cannot be used (it cannot read open secret polls' ballots), or ""; warns about
+    a weak key kept from an older install."""
+    if app.settings.weak_ballot_key():
+        log.warning(
+            "BALLOT_KEY is shorter than a new key would be; give it a new value once no secret poll is open"
+        )
+    with app.sessions() as session:
+        unreadable = polls.unreadable_polls(session, app.settings.seal_key)
+    if not unreadable:
+        return ""
+    listed = ", ".join(f"#{poll_id}" for poll_id in unreadable)
+    return (
+        f"setting BALLOT_KEY: it cannot read the ballots of open secret polls {listed}; set it to the key "
+        "they were cast with (before BALLOT_KEY existed: the SECRET_KEY or var/secret_key of that time)"
+    )
 
 
 def make_scheduler(app: App) -> AsyncIOScheduler:

@@ -146,9 +146,16 @@ class Settings(BaseSettings):
                     "ballots cast so far stay countable"
                 )
             raise ValueError(f"is required with PostgreSQL (at least 32 random characters, {NEW_KEY_HINT})")
+        if info.field_name == "ballot_key":
+            return value  # an older, shorter key must carry over: the ballots cast so far were sealed with it
         if len(value) < MIN_KEY_LENGTH or len(set(value)) < 8:
             raise ValueError(f"must be at least {MIN_KEY_LENGTH} random characters ({NEW_KEY_HINT})")
         return value
+
+    def weak_ballot_key(self) -> bool:
+        """Whether BALLOT_KEY is shorter or plainer than a new key would be (kept from an older install)."""
+        key = self.ballot_key
+        return bool(key) and (len(key) < MIN_KEY_LENGTH or len(set(key)) < 8)
 
     @field_validator("load_demo")
     @classmethod
@@ -221,11 +228,11 @@ class Settings(BaseSettings):
             ballot = _write_key(self.var_dir / "ballot_key", earlier or secrets.token_urlsafe(32))
         if not secret:
             secret = _write_key(self.var_dir / "secret_key", secrets.token_urlsafe(32))
-        for name, key, remedy in (
-            ("secret_key", secret, "delete it to make a new one (this signs everyone out of the web chat)"),
-            ("ballot_key", ballot, "restore it from a backup"),
+        for name, key, given, remedy in (
+            ("secret_key", secret, self.secret_key, "delete it to make a new one (this signs everyone out)"),
+            ("ballot_key", ballot, self.ballot_key, "restore it from a backup"),
         ):
-            if len(key) < MIN_KEY_LENGTH:  # a kept file emptied or edited by hand
+            if not given and len(key) < MIN_KEY_LENGTH:  # a kept file emptied or edited by hand
                 raise SettingsError(
                     f"setting LINLI_VAR_DIR: {self.var_dir / name} holds fewer than {MIN_KEY_LENGTH} "
                     f"characters; {remedy}"

@@ -594,6 +594,23 @@ def read_choice(key: bytes, stored: str) -> str:
     return _box(key).decrypt(stored.encode()).decode()
 
 
+def unreadable_polls(session: Session, key: bytes) -> list[int]:
+    """Open or announced secret polls whose ballots this key cannot decrypt (one ballot of each is
+    tried): the wrong BALLOT_KEY, which would make them uncountable at their close."""
+    found: list[int] = []
+    for poll in session.exec(
+        select(Poll).where(col(Poll.secret).is_(True), col(Poll.state).in_(OPEN_STATES))
+    ).all():
+        stored = session.exec(select(PollBallot.choice).where(PollBallot.poll_id == poll.id).limit(1)).first()
+        if stored is None:
+            continue
+        try:
+            _box(key).decrypt(stored.encode())
+        except InvalidToken:
+            found.append(poll.id)  # type: ignore[arg-type]
+    return found
+
+
 def _reshuffle(session: Session, poll: Poll, key: bytes) -> None:
     """At the close: check every ballot decrypts, then write them all again in random order, under new
     ids, seals and ciphertexts, in the closing transaction: no trace of the voting transactions remains."""
