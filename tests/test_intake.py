@@ -339,3 +339,19 @@ async def test_settled_answers_are_pruned_after_a_week_and_pending_ones_kept(
     with app.sessions() as session:
         left = session.exec(select(Outbox.status).where(col(Outbox.identity_id).is_not(None))).all()
     assert left == ["pending"]  # the sent answer is gone; the one still owed to 6002 stays
+
+
+async def test_an_update_that_breaks_before_its_turn_is_set_aside_not_replayed_for_ever(
+    tg: tuple[App, BotApi], clock: FixedClock
+) -> None:
+    app, api = tg
+    channel = app.channels["telegram"]
+    update = api.user(7001).text("你好")
+    update["message"]["from"]["first_name"] = None  # PTB reads it; our translation cannot
+    channel._store_raw([update])  # type: ignore[attr-defined]
+    await channel.recover()
+    stored = rows(app)[str(update["update_id"])]
+    assert stored.processed_at is not None and stored.error.startswith("failed: ")
+    with TestClient(create_web_app(app)) as client:
+        clock.advance(minutes=5)
+        assert client.get("/healthz").json()["channels"]["telegram"]["unprocessed"] == 0

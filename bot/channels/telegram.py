@@ -172,6 +172,7 @@ class TelegramChannel:
         self._reply_lease = timedelta(seconds=settings.outbox_lease_seconds)
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()  # update ids being processed by this process right now
         self._stopping = asyncio.Event()
         self.secret = (
             settings.telegram_webhook_secret
@@ -327,7 +328,16 @@ class TelegramChannel:
 
     async def _process_stored(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Parse and process stored updates: each chat's in order, different chats side by side, so one
-        slow chat does not hold up the others. One that cannot be parsed is set aside with its reason."""
+        slow chat does not hold up the others. One that cannot be parsed is set aside with its reason.
+        Updates already in flight here are left to the turn that runs them (a chat's order holds)."""
+        items = [(uid, payload) for uid, payload in items if uid not in self._in_flight]
+        self._in_flight.update(uid for uid, _ in items)
+        try:
+            await self._process_parsed(items)
+        finally:
+            self._in_flight.difference_update(uid for uid, _ in items)
+
+    async def _process_parsed(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         updates: list[Update] = []
         unreadable: list[tuple[str, str]] = []
         for update_id, payload in items:
@@ -453,9 +463,13 @@ class TelegramChannel:
                 await asyncio.shield(asyncio.to_thread(self.app.service.replies_sent, delivered))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """PTB's error handler: log with the update's id; the update stays stored for the record."""
+        """PTB's error handler: log with the update's id, and set aside an update that failed before its
+        turn claimed it, so no recovery replays it for ever (a claimed one is closed already)."""
         update_id = update.update_id if isinstance(update, Update) else None
         log.error("Telegram update %s: %s", update_id, context.error, exc_info=context.error)
+        if update_id is not None:
+            reason = f"failed: {type(context.error).__name__}"
+            await asyncio.to_thread(self._set_aside, [(str(update_id), reason)])
 
     def _mark_unreachable(self, user_ref: str) -> None:
         from sqlmodel import select
