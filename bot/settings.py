@@ -110,12 +110,17 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies")
     @classmethod
     def _addresses(cls, value: str) -> str:
+        # Written back in canonical form: 10.1.2.3/8 means the network 10.0.0.0/8, and a single address
+        # stays an address, which is how the proxy-headers middleware matches them.
+        canonical = []
         for item in filter(None, (part.strip() for part in value.split(","))):
             try:
-                ip_network(item, strict=False)
+                network = ip_network(item, strict=False)
             except ValueError as exc:
                 raise ValueError(f"{item!r} is not an IP address or network") from exc
-        return value
+            single = network.num_addresses == 1 and "/" not in item
+            canonical.append(str(network.network_address) if single else str(network))
+        return ",".join(canonical)
 
     @field_validator("database_url")
     @classmethod

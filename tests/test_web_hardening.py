@@ -168,10 +168,11 @@ def test_sends_over_the_session_budget_get_429_with_retry_after(tuned: Any) -> N
     assert Browser(app, address="198.51.100.20").post({"id": "o1", "text": "/help"}).status_code == 200
 
 
+@pytest.mark.parametrize("proxies", ["192.0.2.1", "192.0.2.77/24"])  # a network written loosely counts too
 def test_the_address_budget_counts_all_its_sessions_and_forwarded_for_is_believed_only_from_a_proxy(
-    tuned: Any,
+    tuned: Any, proxies: str
 ) -> None:
-    app = tuned(WEB_RATE_SEND_IP="2/minute", TRUSTED_PROXIES="192.0.2.1")
+    app = tuned(WEB_RATE_SEND_IP="2/minute", TRUSTED_PROXIES=proxies)
     first, second = Browser(app, address="203.0.113.9"), Browser(app, address="203.0.113.9")
     assert first.post({"id": "a1", "text": "/help"}).status_code == 200
     assert second.post({"id": "a2", "text": "/help"}).status_code == 200
