@@ -9,7 +9,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # the only decoders a web upload may reach
 MAX_SIDE = 2560  # longest side of a stored photo, in pixels
-MAX_PIXELS = 64_000_000  # what may be decoded at once (after a JPEG's reduced decode): ~256 MB of RGBA
+MAX_PIXELS = 24_000_000  # what may be decoded at once (after a JPEG's reduced decode): ~96 MB of RGBA
 JPEG_QUALITY = 85
 
 
@@ -30,6 +30,9 @@ def reencode(data: bytes, max_side: int = MAX_SIDE) -> tuple[bytes, str]:
         image.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise NotAnImage(str(exc)) from None
+    if image.mode not in ("P", "1"):
+        # Shrunk before any copy is made (turning, colour conversion): each copy then costs little.
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     try:
         upright = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError):  # broken EXIF: the pixels as they came
