@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -205,6 +205,13 @@ class Service:
                 self.clock.now(),
             )
             apology = [self.renderer.render(Reply("common.error"), who.locale)]
+            flow = conversations.load_state(session, who.person_id).flow
+            if inbound.update_id and router.may_hold_a_secret(inbound, flow):
+                # The failed press may have been a secret ballot's choice: keep neither it nor its label.
+                session.connection().execute(
+                    _FORGET, {"b_channel": inbound.channel, "b_update_id": inbound.update_id}
+                )
+                apology = [replace(message, redacted=message.text) for message in apology]
             if keep is not None:
                 try:
                     with session.begin_nested():

@@ -137,6 +137,12 @@ BUTTONS: dict[str, Callable[[Context, str], list[Reply]]] = {
 }
 
 
+def may_hold_a_secret(inbound: Inbound, flow: str) -> bool:
+    """Whether what the person sent may be a secret ballot's choice or a receipt code: a press on a poll
+    button, or anything typed inside the polls flow. A turn that failed on it keeps none of it."""
+    return flow == "polls" or (inbound.button or "").split(":", 1)[0] == "v"
+
+
 def _button(ctx: Context, data: str) -> list[Reply]:
     prefix = data.split(":", 1)[0]
     if prefix == "cmd":

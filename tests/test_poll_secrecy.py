@@ -17,7 +17,8 @@ from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.settings import load_settings
 from db import notices, polls
-from db.models import Notice, Outbox, Poll, PollBallot
+from db.models import InboundLog, Notice, Outbox, Poll, PollBallot, WebMessage
+from handlers.types import Inbound
 from tests.conftest import TEST_KEYS, make_app
 from tests.test_poll_schedule import advance, announce, join, vote
 
@@ -188,3 +189,30 @@ def test_a_stored_button_press_drops_the_message_it_sat_on() -> None:
         "update_id": 6,
         "message": {"text": "hi"},
     }
+
+
+def test_a_vote_press_that_fails_keeps_neither_the_choice_nor_its_label(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Should a vote's turn fail (a database error, a bug), the apology is kept, not what was pressed."""
+    from handlers import router
+    from tests.test_webchat import Browser
+
+    def broken(*_: object) -> list[object]:
+        raise RuntimeError("the database went away")
+
+    phone = Browser(app)
+    phone.say("/start DEMO-OWNER")
+    monkeypatch.setitem(router.BUTTONS, "v", broken)
+    answer = phone.post({"id": "vote-1", "button": "v:c:1:yes", "label": "同意（赞成）"})
+    assert answer.status_code == 200 and "出了点问题" in answer.text
+    with app.sessions() as session:
+        kept = [str(m.body) for m in session.exec(select(WebMessage)).all()]
+    assert not any("同意" in body for body in kept) and any("🔒" in body for body in kept)
+    # Telegram stores the update before the turn: a failed turn empties it as a successful one would.
+    press = {"update_id": 77, "callback_query": {"id": "q", "data": "v:c:1:yes", "from": {"id": 5}}}
+    app.service.store("telegram", "77", press)
+    app.service.handle(Inbound("telegram", "5", "5", "77", button="v:c:1:yes"))
+    with app.sessions() as session:
+        stored = session.exec(select(InboundLog).where(InboundLog.update_id == "77")).one()
+    assert stored.payload == {} and stored.processed_at is not None
