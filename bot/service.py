@@ -187,7 +187,14 @@ class Service:
     ) -> list[int]:
         if lease is None or not rendered:
             return []
-        kept = [message.kept() for message in rendered]
+        # A secret reply is never written down: should the live send fail, the outbox later says only that
+        # it could not be delivered (not the placeholder, which claims it was shown).
+        kept = [
+            {"text": self.renderer.render(Reply("common.secret_undelivered"), who.locale).text}
+            if message.redacted
+            else message.kept()
+            for message in rendered
+        ]
         return outbox.enqueue_replies(session, who.person_id, who.identity_id, kept, now, now + lease)
 
     def _failed(self, inbound: Inbound, keep: Keep | None, reply_lease: timedelta | None) -> Outcome:

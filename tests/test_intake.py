@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -355,3 +356,25 @@ async def test_an_update_that_breaks_before_its_turn_is_set_aside_not_replayed_f
     with TestClient(create_web_app(app)) as client:
         clock.advance(minutes=5)
         assert client.get("/healthz").json()["channels"]["telegram"]["unprocessed"] == 0
+
+
+async def test_a_secret_answer_that_cannot_be_sent_is_never_written_down(
+    tg: tuple[App, BotApi], clock: FixedClock
+) -> None:
+    """A receipt code that failed to leave is not sent later from the outbox: the resident is told it
+    could not be delivered, and nothing of it is stored."""
+    from db import people
+    from handlers.types import Rendered
+
+    app, api = tg
+    receipt = Rendered("回执码：ABCD-EFGH-JKLM", redacted="🔒 不记名投票的选择和回执码只显示一次")
+    with app.sessions() as session:
+        who = people.find_or_create_person(session, "telegram", "8001", "8001", "王芳", "zh_CN", clock.now())
+        app.service._lease_replies(session, who, [receipt], clock.now(), timedelta(seconds=60))
+        session.commit()
+        [row] = session.exec(select(Outbox).where(col(Outbox.identity_id).is_not(None))).all()
+    assert "ABCD" not in str(row.rendered)
+    clock.advance(minutes=2)
+    await app.dispatcher.drain()
+    [text] = api.texts(8001)
+    assert "没能送达" in text and "ABCD" not in text
