@@ -374,15 +374,12 @@ class TelegramChannel:
             return None
 
     def _set_aside(self, items: list[tuple[str, str]]) -> None:
+        """Close stored updates without a turn: (update id, why); no reason means ignored, not set aside."""
         with self.app.sessions() as session:
             now = self.app.clock.now()
             for update_id, reason in items:
-                self.intake.set_aside += inbound_log.close(session, CHANNEL, [update_id], now, reason)
-            session.commit()
-
-    def _ignored(self, update_id: str) -> None:
-        with self.app.sessions() as session:
-            inbound_log.close(session, CHANNEL, [update_id], self.app.clock.now())
+                closed = inbound_log.close(session, CHANNEL, [update_id], now, reason)
+                self.intake.set_aside += closed if reason else 0
             session.commit()
 
     async def _process_in_order(self, updates: list[Update]) -> None:
@@ -430,7 +427,7 @@ class TelegramChannel:
             await asyncio.to_thread(self._mark_unreachable, str(update.my_chat_member.from_user.id))
         inbound = None if update.my_chat_member is not None else to_inbound(update)
         if inbound is None:  # group posts, inline queries, member changes: done, never replayed
-            await asyncio.to_thread(self._ignored, str(update.update_id))
+            await asyncio.to_thread(self._set_aside, [(str(update.update_id), "")])
             return
         answered = None
         if update.callback_query is not None:
