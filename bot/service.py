@@ -22,7 +22,6 @@ from db import conversations, outbox, people
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
-from db.models import Outbox as OutboxRow
 from db.policy import Library
 from db.sla import Policy
 from handlers import router
@@ -161,7 +160,6 @@ class Service:
             )
             replies = router.handle(ctx, inbound)
             conversations.save_state(session, who.person_id, state, before, now)
-            pushed = bool(ctx.pushed) or any(isinstance(row, OutboxRow) for row in session.new)
             rendered = [self.renderer.render(r, who.locale) for r in replies]
             if inbound.update_id and any(r.secret for r in replies):
                 # What a secret ballot chose must not stay in our logs beside who pressed the button.
@@ -172,6 +170,7 @@ class Service:
                 keep(session, who.identity_id, rendered)
             reply_ids = self._lease_replies(session, who, rendered, now, reply_lease)
             session.commit()  # committed before the resident sees any code or confirmation
+            pushed = outbox.pushes_waiting(session)
             outcome = Outcome(rendered, who.identity_id, pushed=pushed, reply_ids=reply_ids)
         if outcome.pushed and self.on_push is not None:
             self.on_push()

@@ -19,6 +19,12 @@ from db.models import Outbox
 
 MAX_ATTEMPTS = 5
 TABLE = Outbox.__table__  # type: ignore[attr-defined]
+_WAITING = "linli.pushes_waiting"  # set on a session that queued pushes; the committer wakes the sender
+
+
+def pushes_waiting(session: Session) -> bool:
+    """Whether this transaction queued pushes for others (read once, after commit, to wake the sender)."""
+    return bool(session.info.pop(_WAITING, False))
 
 
 def enqueue(
@@ -34,6 +40,7 @@ def enqueue(
     notice_id: int | None = None,
 ) -> None:
     """Queue a message for a person in the current transaction."""
+    session.info[_WAITING] = True
     session.add(
         Outbox(
             person_id=person_id,
@@ -53,6 +60,7 @@ def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
     """Queue many messages in one statement (a broadcast); each dict holds the Outbox columns."""
     if rows:
         session.connection().execute(TABLE.insert(), rows)
+        session.info[_WAITING] = True
 
 
 def enqueue_replies(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -33,7 +33,6 @@ class Context:
     files_dir: Path | None = None  # where generated files (charts) go; the web chat serves them
     library: Library | None = None  # the policy library, loaded once at start
     seal_key: bytes = b""  # finds a changeable secret ballot again; derived from the ballot key, never stored
-    pushed: list[int] = field(default_factory=list)
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None
     _actor: Actor | None = None
@@ -78,4 +77,3 @@ class Context:
             for row in reply.buttons
         ]
         outbox.enqueue(self.session, person_id, reply.template, reply.context, buttons, self.now)
-        self.pushed.append(person_id)

@@ -79,7 +79,6 @@ def _rate(ctx: Context, ticket_id: int, rating: str, comment: str) -> list[Reply
         cases.rate(ctx.session, ticket, ctx.person_id, rating, comment, ctx.now, ctx.policy)
     except cases.CaseError:
         return [stale()]
-    ctx.pushed.append(ctx.person_id)  # a reopen queued task cards in the outbox: wake the dispatcher
     return [
         Reply(
             "followup.thanks",

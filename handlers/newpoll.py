@@ -500,7 +500,6 @@ def _create(ctx: Context) -> list[Reply]:
         return _fix(ctx, exc.reason)
     notice = ctx.session.get(Notice, poll.announce_notice_id) if poll.announce_notice_id else None
     ctx.state.clear()
-    ctx.pushed.append(ctx.person_id)  # the announcement was queued in bulk: wake the dispatcher
     return [
         Reply(
             "newpoll.created",

@@ -37,11 +37,6 @@ def _cancel_row() -> list[Button]:
     return [Button("n:x", "cancel")]
 
 
-def _wake(ctx: Context) -> None:
-    """Rows were queued with a bulk insert: ask the service to wake the dispatcher."""
-    ctx.pushed.append(ctx.person_id)
-
-
 def _refused(reason: str) -> Reply:
     return Reply("notices.refused", {"reason": reason})
 
@@ -259,7 +254,6 @@ def _submit(ctx: Context) -> list[Reply]:
         ctx.state.clear()
         return [_refused(exc.reason)]
     ctx.state.clear()
-    _wake(ctx)
     goes = notices.release_time(notice.urgent, notice.send_at, ctx.now, ctx.policy)
     return [
         Reply(
@@ -547,8 +541,6 @@ def _remind(ctx: Context, notice_id: int | None) -> list[Reply]:
         count = notices.remind(ctx.session, notice_id, ctx.person_id, ctx.now, ctx.policy)
     except notices.NoticeError as exc:
         return [_refused(exc.reason)]
-    if count:
-        _wake(ctx)
     return [Reply("notices.reminded", {"id": notice_id, "count": count})]
 
 

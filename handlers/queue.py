@@ -214,18 +214,14 @@ def _assign(ctx: Context, ticket: Ticket, worker_id: int) -> list[Reply]:
         cases.assign(ctx.session, ticket, ctx.person_id, worker_id, ctx.now, ctx.policy)
     except cases.CaseError as error:
         return _refused(error, ticket.id)
-    ctx.pushed.append(worker_id)
     return [Reply("queue.assigned", {"code": ticket.id, "name": worker.name})]
 
 
 def _decide(ctx: Context, ticket: Ticket, approve: bool) -> list[Reply]:
-    requester = ticket.transfer_requested_by
     try:
         cases.decide_transfer(ctx.session, ticket, ctx.person_id, approve, ctx.now, ctx.policy)
     except cases.CaseError as error:
         return _refused(error, ticket.id)
-    if requester is not None:
-        ctx.pushed.append(requester)
     buttons = [[Button(f"q:a:{ticket.id}", "queue.btn_assign", args={"code": ticket.id})]] if approve else []
     return [Reply("queue.transfer_decided", {"code": ticket.id, "approved": approve}, buttons)]
 
@@ -276,5 +272,4 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
         ctx.state.clear()
         return _refused(error, ticket.id)
     ctx.state.clear()
-    ctx.pushed.extend(cases.residents_of(ctx.session, ticket))
     return [Reply("queue.duplicate_done", {"code": ticket.id, "original": original.id})]

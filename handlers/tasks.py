@@ -35,11 +35,6 @@ def _check(ctx: Context, ticket: Ticket) -> None:
     cases.require_holder(ctx.session, ticket, ctx.person_id)
 
 
-def _wake(ctx: Context) -> None:
-    """db.cases queued pushes in the outbox: ask the service to wake the dispatcher."""
-    ctx.pushed.append(ctx.person_id)
-
-
 def _category_name(ctx: Context, ticket: Ticket) -> str:
     category = ctx.catalog.get(ticket.category)
     return category.name(ctx.locale) if category else ticket.category
@@ -196,7 +191,6 @@ def _act(ctx: Context, ticket: Ticket, action: str) -> list[Reply]:
         return [card(ctx, ticket)]
     if action == "a":
         cases.accept(ctx.session, ticket, ctx.person_id, ctx.now, ctx.policy)
-        _wake(ctx)
         return [Reply("tasks.accepted", code), card(ctx, ticket)]
     if action == "p":
         ctx.state.go(FLOW, "progress", ticket_id=ticket.id)
@@ -316,7 +310,6 @@ def _progress(ctx: Context, ticket: Ticket, text: str, photos: list[list[str]]) 
     photos = [(str(photo[0]), str(photo[1]))] if photo else []
     cases.add_progress(ctx.session, ticket, ctx.person_id, text, ctx.now, ctx.policy, photos)
     ctx.state.clear()
-    _wake(ctx)
     return [Reply("tasks.progress_sent", {"code": ticket.id, "photo": bool(photo)})]
 
 
@@ -331,7 +324,6 @@ def _ask_or_transfer(ctx: Context, ticket: Ticket, step: str, text: str) -> list
         cases.request_transfer(ctx.session, ticket, ctx.person_id, text, ctx.now, ctx.policy)
         reply = Reply("tasks.transfer_sent", {"code": ticket.id})
     ctx.state.clear()
-    _wake(ctx)
     return [reply]
 
 
@@ -358,7 +350,6 @@ def _finish_resolve(ctx: Context, ticket: Ticket) -> list[Reply]:
         ctx.state.clear()
         return [_refused(ticket.id, error, ticket.state)]
     ctx.state.clear()
-    _wake(ctx)
     return [Reply("tasks.resolved", {"code": ticket.id, "kind": kind, "photos": len(photos)})]
 
 

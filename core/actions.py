@@ -1,0 +1,426 @@
+"""Button data: every press is a typed action, encoded in at most 64 bytes and decoded with validation.
+
+A button carries an action, never a permission: whoever presses it is checked again against the database
+by the use case it leads to. The codec only guarantees shape: a known family and verb, the right number of
+parts, ids within the database's integer range, numbers and words of bounded size. Anything else decodes
+to None, which the chat answers as a stale button.
+
+The wire format is the one Linli has always sent (`k:a:12`, `v:c:3:yes`, `cmd:/report`), so buttons
+already in people's chats keep working. Each family is a small frozen dataclass: its `verb` and the
+fields that verb carries, in order (`SHAPES`). Channels that cannot carry data (WeChat menus, numbered
+replies) keep a short token per encoded action and decode it the same way.
+
+Imports point one way: handlers/, the notify layer and channels import this module; it imports only the
+bound on ids.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from db.types import MAX_ID
+
+MAX_BYTES = 64  # Telegram's callback_data limit
+_WORD = re.compile(r"^[A-Za-z0-9_./-]{1,40}$")
+_NUMBER = re.compile(r"^[0-9]{1,6}$")
+Shapes = dict[str, tuple[str, ...]]
+Kinds = dict[str, str]
+
+
+def _ident(raw: str) -> int | None:
+    """An id of a row: 1 to MAX_ID, digits only (beyond MAX_ID PostgreSQL would refuse the query)."""
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        return None
+    number = int(raw)
+    return number if 0 < number <= MAX_ID else None
+
+
+def _number(raw: str) -> int | None:
+    """A small count or index (days, seats, a topic's number): up to six digits."""
+    return int(raw) if _NUMBER.match(raw) else None
+
+
+def _word(raw: str) -> str | None:
+    """A key, a kind or a name (a category key, a role, `std`): letters, digits and `_./-`."""
+    return raw if _WORD.match(raw) else None
+
+
+def _flag(raw: str) -> bool | None:
+    """Yes (`1`) or no (`0`)."""
+    return {"1": True, "0": False}.get(raw)
+
+
+# How each kind of field is read from and written to the wire.
+_READ: dict[str, Callable[[str], Any]] = {"id": _ident, "num": _number, "word": _word, "flag": _flag}
+_WRITE: dict[str, Callable[[Any], str]] = {
+    "id": str,
+    "num": str,
+    "word": str,
+    "flag": lambda value: "1" if value else "0",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Press:
+    """A decoded button press; subclasses are the families (tickets, tasks, polls …)."""
+
+    FAMILY: ClassVar[str] = ""
+    VERBLESS: ClassVar[bool] = False  # `cmd:/report`, `l:en`: no verb part on the wire
+    # verb → the fields it carries, in wire order; "=0" is a literal part kept for old buttons (`k:x:0`).
+    SHAPES: ClassVar[Shapes] = {}
+    KINDS: ClassVar[Kinds] = {}  # field → id | num | word | flag
+
+    verb: str = ""
+
+    def encode(self) -> str:
+        """The button data for this press; raises ValueError when it does not fit its shape or 64 bytes."""
+        shape = self.SHAPES.get(self.verb)
+        if shape is None:
+            raise ValueError(f"{type(self).__name__} has no verb {self.verb!r}")
+        parts = [self.FAMILY] if self.VERBLESS else [self.FAMILY, self.verb]
+        for name in shape:
+            if name.startswith("="):
+                parts.append(name[1:])
+                continue
+            value = getattr(self, name)
+            text = _WRITE[self.KINDS[name]](value)
+            if value is None or _READ[self.KINDS[name]](text) != value:
+                raise ValueError(f"{type(self).__name__}.{name} cannot carry {value!r}")
+            parts.append(text)
+        data = ":".join(parts)
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError(f"button data longer than {MAX_BYTES} bytes: {data!r}")
+        return data
+
+    @classmethod
+    def _decode(cls, parts: list[str]) -> Press | None:
+        verb = "" if cls.VERBLESS else (parts[1] if len(parts) > 1 else "")
+        rest = parts[1:] if cls.VERBLESS else parts[2:]
+        shape = cls.SHAPES.get(verb)
+        if shape is None or len(rest) != len(shape):
+            return None
+        values: dict[str, Any] = {}
+        for name, raw in zip(shape, rest, strict=True):
+            if name.startswith("="):
+                if raw != name[1:]:
+                    return None
+                continue
+            value = _READ[cls.KINDS[name]](raw)
+            if value is None:
+                return None
+            values[name] = value
+        return cls(verb=verb, **values)
+
+    def fields(self) -> dict[str, Any]:
+        """The press's values by field name (for logs and tests)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+_FAMILIES: dict[str, type[Press]] = {}
+
+
+def family(cls: type[Press]) -> type[Press]:
+    """Register a family of presses under its wire prefix."""
+    if cls.FAMILY in _FAMILIES:
+        raise ValueError(f"two families share the prefix {cls.FAMILY!r}")
+    _FAMILIES[cls.FAMILY] = cls
+    return cls
+
+
+def decode(data: str) -> Press | None:
+    """The press a button's data stands for, or None when it is unknown, forged or malformed."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    parts = data.split(":")
+    cls = _FAMILIES.get(parts[0])
+    return cls._decode(parts) if cls is not None else None
+
+
+def prefix_of(data: str) -> str:
+    """The family prefix of button data (`v` for a vote), decoded or not."""
+    return data.split(":", 1)[0]
+
+
+# --- the families --------------------------------------------------------------------------------------
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Menu(Press):
+    """A menu button standing in for a typed command: `cmd:/report`."""
+
+    FAMILY = "cmd"
+    VERBLESS = True
+    SHAPES: ClassVar[Shapes] = {"": ("command",)}
+    KINDS: ClassVar[Kinds] = {"command": "word"}
+
+    command: str = ""
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Language(Press):
+    """Choose the language: `l:zh_CN`."""
+
+    FAMILY = "l"
+    VERBLESS = True
+    SHAPES: ClassVar[Shapes] = {"": ("locale",)}
+    KINDS: ClassVar[Kinds] = {"locale": "word"}
+
+    locale: str = ""
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Join(Press):
+    """The home chooser: c(hoose), com(p)ound, (b)uilding, (e)ntrance, (h)ome, (k)ind of residence."""
+
+    FAMILY = "j"
+    SHAPES: ClassVar[Shapes] = {
+        "c": (),
+        "p": ("node",),
+        "b": ("node",),
+        "e": ("node",),
+        "h": ("home",),
+        "k": ("home", "kind"),
+    }
+    KINDS: ClassVar[Kinds] = {"node": "id", "home": "id", "kind": "word"}
+
+    node: int | None = None
+    home: int | None = None
+    kind: str | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Verify(Press):
+    """Staff verify (y) or reject (n) a resident who joined without a code."""
+
+    FAMILY = "a"
+    SHAPES: ClassVar[Shapes] = {"y": ("residency",), "n": ("residency",)}
+    KINDS: ClassVar[Kinds] = {"residency": "id"}
+
+    residency: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Report(Press):
+    """The report flow: home, category, photos done, location, submit, edit, share, me-too, new, cancel."""
+
+    FAMILY = "r"
+    SHAPES: ClassVar[Shapes] = {
+        "x": (),
+        "h": ("home",),
+        "c": ("category",),
+        "p": (),
+        "l": ("where",),  # b: my building, s: skip
+        "ok": (),
+        "e": ("part",),  # c | d | p | l: what to edit
+        "s": (),
+        "m": ("ticket",),
+        "n": (),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "home": "id",
+        "category": "word",
+        "where": "word",
+        "part": "word",
+        "ticket": "id",
+    }
+
+    home: int | None = None
+    category: str | None = None
+    where: str | None = None
+    part: str | None = None
+    ticket: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class MyTicket(Press):
+    """A resident's ticket: (v)iew, add a (n)ote, (w)ithdraw or leave, withdraw for sure (y), cancel (x)."""
+
+    FAMILY = "t"
+    SHAPES: ClassVar[Shapes] = {
+        "v": ("ticket",),
+        "n": ("ticket",),
+        "w": ("ticket",),
+        "y": ("ticket",),
+        "x": ("=0",),
+    }
+    KINDS: ClassVar[Kinds] = {"ticket": "id"}
+
+    ticket: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Rate(Press):
+    """Rate a resolved ticket: (s)atisfied, (b)asically, (d)issatisfied; s(k)ip the comment."""
+
+    FAMILY = "f"
+    SHAPES: ClassVar[Shapes] = {"s": ("ticket",), "b": ("ticket",), "d": ("ticket",), "k": ("ticket",)}
+    KINDS: ClassVar[Kinds] = {"ticket": "id"}
+
+    ticket: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Task(Press):
+    """A grid worker's task: (v)iew, (a)ccept, (p)rogress, ask (q), (t)ransfer, (r)esolve, closure kind (c),
+    (d)one, cancel (x)."""
+
+    FAMILY = "k"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: ("ticket",) for verb in ("v", "a", "p", "q", "t", "r", "d")},
+        "c": ("ticket", "closure"),
+        "x": ("=0",),
+    }
+    KINDS: ClassVar[Kinds] = {"ticket": "id", "closure": "word"}
+
+    ticket: int | None = None
+    closure: str | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Queue(Press):
+    """Staff's queue: (a)ssign, assign to a (w)orker, approve (ty) or reject (tn) a transfer, mark a
+    (d)uplicate, cancel (x)."""
+
+    FAMILY = "q"
+    SHAPES: ClassVar[Shapes] = {
+        "x": (),
+        "a": ("ticket",),
+        "d": ("ticket",),
+        "ty": ("ticket",),
+        "tn": ("ticket",),
+        "w": ("ticket", "worker"),
+    }
+    KINDS: ClassVar[Kinds] = {"ticket": "id", "worker": "id"}
+
+    ticket: int | None = None
+    worker: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Notices(Press):
+    """Notices: the /notice flow's steps, and a notice's view, acknowledge, cancel, remind; mute a kind."""
+
+    FAMILY = "n"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: () for verb in ("x", "o", "u", "bd", "gd", "ok")},
+        "k": ("kind",),
+        "d": ("node",),
+        "b": ("building",),
+        "g": ("role",),
+        "t": ("when",),  # now | tonight | tomorrow
+        "p": ("days",),
+        "y": ("yes",),
+        **{verb: ("notice",) for verb in ("v", "a", "c", "r")},
+        "m": ("kind",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "kind": "word",
+        "node": "id",
+        "building": "id",
+        "role": "word",
+        "when": "word",
+        "days": "num",
+        "yes": "flag",
+        "notice": "id",
+    }
+
+    kind: str | None = None
+    node: int | None = None
+    building: int | None = None
+    role: str | None = None
+    when: str | None = None
+    days: int | None = None
+    yes: bool | None = None
+    notice: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Articles(Press):
+    """The policy library: (h)ome of topics, a (t)opic, an (a)rticle, (s)earch, cancel (x)."""
+
+    FAMILY = "p"
+    SHAPES: ClassVar[Shapes] = {"h": (), "s": (), "x": (), "t": ("topic",), "a": ("article",)}
+    KINDS: ClassVar[Kinds] = {"topic": "num", "article": "word"}
+
+    topic: int | None = None
+    article: str | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Vote(Press):
+    """Polls: (v)iew, (c)hoose, (t)oggle a candidate, (d)one, confirm (ok), d(r)op … see `SHAPES`."""
+
+    FAMILY = "v"
+    SHAPES: ClassVar[Shapes] = {
+        # v: view, d: done picking, ok: cast, r: check a receipt, x: drop the draft,
+        # cancel / cancelok: the author withdraws the poll (asked, then sure)
+        **{verb: ("poll",) for verb in ("v", "d", "ok", "r", "x", "cancel", "cancelok")},
+        "c": ("poll", "choice"),
+        "t": ("poll", "candidate"),
+    }
+    KINDS: ClassVar[Kinds] = {"poll": "id", "choice": "word", "candidate": "num"}
+
+    poll: int | None = None
+    choice: str | None = None
+    candidate: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class NewPoll(Press):
+    """The /newpoll flow: (c)ompound, (b)uilding, buildings done (bd), (m)atter, (k)ind, seats (n),
+    (o)pening, (d)uration, (s)ecret, chan(g)eable, consultativ(e), create (ok), cancel (x)."""
+
+    FAMILY = "w"
+    SHAPES: ClassVar[Shapes] = {
+        "x": (),
+        "bd": (),
+        "ok": (),
+        "c": ("compound",),
+        "b": ("building",),
+        "m": ("matter",),
+        "k": ("kind",),
+        "n": ("seats",),
+        "o": ("opening",),  # std | short | a number of days
+        "d": ("days",),
+        "s": ("yes",),
+        "g": ("yes",),
+        "e": ("yes",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "compound": "id",
+        "building": "id",
+        "matter": "num",
+        "kind": "word",
+        "seats": "num",
+        "opening": "word",
+        "days": "num",
+        "yes": "flag",
+    }
+
+    compound: int | None = None
+    building: int | None = None
+    matter: int | None = None
+    kind: str | None = None
+    seats: int | None = None
+    opening: str | None = None
+    days: int | None = None
+    yes: bool | None = None
+
+
+FAMILIES: dict[str, type[Press]] = _FAMILIES  # read-only by convention: the registry, for tests and docs
