@@ -159,6 +159,7 @@ class Service:
                 seal_key=self.seal_key,
             )
             replies = router.handle(ctx, inbound)
+            ctx.publish()
             conversations.save_state(session, who.person_id, state, before, now)
             rendered = [self.renderer.render(r, who.locale) for r in replies]
             if inbound.update_id and any(r.secret for r in replies):

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from sqlmodel import Session
 
+from core import notify
 from core.permissions import Actor
+from core.work import Work
 from db import outbox, people
 from db.categories import Catalog
 from db.conversations import State
@@ -36,6 +38,7 @@ class Context:
     _residencies: list[Residency] | None = None
     _roles: list[RoleGrant] | None = None
     _actor: Actor | None = None
+    _work: Work | None = None
 
     @property
     def person_id(self) -> int:
@@ -60,6 +63,18 @@ class Context:
         if self._actor is None:
             self._actor = people.actor(self.session, self.person_id)
         return self._actor
+
+    @property
+    def work(self) -> Work:
+        """The unit of work use cases run in: this turn's transaction and moment; its events are
+        published by `publish` before the turn commits."""
+        if self._work is None:
+            self._work = Work(self.session, self.now, self.policy)
+        return self._work
+
+    def publish(self) -> int:
+        """Turn the events this turn's use cases recorded into pushes, in the turn's transaction."""
+        return notify.publish(self._work) if self._work is not None else 0
 
     def forget_membership(self) -> None:
         """Drop what was read about homes and roles after a change to them."""

@@ -1,0 +1,3 @@
+"""What notices events tell whom (registered with `tells`)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""What polls events tell whom (registered with `tells`)."""
+
+from __future__ import annotations
