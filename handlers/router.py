@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from core import actions
+from core.actions import Press
 from handlers import (
     followup,
     newpoll,
@@ -21,21 +23,138 @@ from handlers import (
 )
 from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
 from handlers.context import Context
+from handlers.flows import Command, Flow
 from handlers.types import Inbound, Reply
 
 TICKET_CODE = re.compile(r"^[#＃]\s*(\d{1,12})$")
-FLOWS = {
-    "report": report.on_message,
-    "note": progress.on_message,
-    "join": onboarding.on_message,
-    "task": tasks.on_message,
-    "followup": followup.on_message,
-    "queue": queue.on_message,
-    "notice": notices.on_message,
-    "policy": policy.on_message,
-    "polls": polls.on_message,
-    "newpoll": newpoll.on_message,
-}
+
+
+def _legacy(on_button: Callable[[Context, str], list[Reply]]) -> Callable[[Context, Press], list[Reply]]:
+    """A module that still reads raw button data gets the press's data back, exactly as it was sent."""
+    return lambda ctx, press: on_button(ctx, press.encode())
+
+
+def _cancel(ctx: Context, _: str) -> list[Reply]:
+    had_flow = bool(ctx.state.flow)
+    ctx.state.clear()
+    return [Reply("common.cancelled" if had_flow else "common.nothing_to_cancel", {}, menu_buttons(ctx))]
+
+
+def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
+    return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
+
+
+_GENERAL = Flow(
+    "",
+    {
+        "/start": Command(onboarding.start),
+        "/cancel": Command(_cancel),
+        "/help": Command(lambda ctx, _: onboarding.help_(ctx)),
+        "/lang": Command(lambda ctx, _: onboarding.lang(ctx)),
+    },
+    actions.Language,
+    _legacy(onboarding.set_lang),
+)
+# Every flow, declared once: its commands, its buttons, its typed text. /policy and /notices may be read
+# mid-report, so they do not leave the flow the person is in.
+DECLARED: tuple[Flow, ...] = (
+    _GENERAL,
+    Flow("join", press=actions.Join, on_press=_legacy(onboarding.on_button), on_text=onboarding.on_message),
+    Flow(
+        "report",
+        {"/report": Command(lambda ctx, _: report.start(ctx), leaves_flow=True, members_only=True)},
+        actions.Report,
+        _legacy(report.on_button),
+        report.on_message,
+    ),
+    Flow(
+        "note",
+        {"/my": Command(lambda ctx, _: progress.my(ctx), leaves_flow=True, members_only=True)},
+        actions.MyTicket,
+        _legacy(_cancel_note_or_ticket),
+        progress.on_message,
+    ),
+    Flow(
+        "",
+        {"/pending": Command(lambda ctx, _: staff.pending(ctx), members_only=True)},
+        actions.Verify,
+        _legacy(staff.decide),
+    ),
+    Flow(
+        "task",
+        {
+            "/tasks": Command(lambda ctx, _: tasks.list_tasks(ctx), leaves_flow=True),
+            "/duty": Command(tasks.duty, typed_only=True),
+        },
+        actions.Task,
+        _legacy(tasks.on_button),
+        tasks.on_message,
+    ),
+    Flow("followup", press=actions.Rate, on_press=_legacy(followup.on_button), on_text=followup.on_message),
+    Flow(
+        "queue",
+        {"/queue": Command(lambda ctx, _: queue.queue(ctx), leaves_flow=True)},
+        actions.Queue,
+        _legacy(queue.on_button),
+        queue.on_message,
+    ),
+    Flow(
+        "notice",
+        {
+            "/notice": Command(lambda ctx, _: notices.start(ctx), leaves_flow=True),
+            "/notices": Command(lambda ctx, _: notices.list_notices(ctx)),
+            "/mute": Command(lambda ctx, _: notices.mutes(ctx)),
+        },
+        actions.Notices,
+        _legacy(notices.on_button),
+        notices.on_message,
+    ),
+    Flow(
+        "policy",
+        {"/policy": Command(policy.command)},
+        actions.Articles,
+        _legacy(policy.on_button),
+        policy.on_message,
+    ),
+    Flow("", {"/stats": Command(stats.stats)}),
+    Flow(
+        "polls",
+        {"/polls": Command(polls.list_polls, leaves_flow=True)},
+        actions.Vote,
+        _legacy(polls.on_button),
+        polls.on_message,
+    ),
+    Flow(
+        "newpoll",
+        {"/newpoll": Command(newpoll.start, leaves_flow=True)},
+        actions.NewPoll,
+        _legacy(newpoll.on_button),
+        newpoll.on_message,
+    ),
+)
+
+
+def _index() -> tuple[dict[str, Command], dict[type[Press], Flow], dict[str, Flow]]:
+    """The declarations by command, by button family and by state name; a clash is a programming error."""
+    commands: dict[str, Command] = {}
+    presses: dict[type[Press], Flow] = {}
+    texts: dict[str, Flow] = {}
+    for flow in DECLARED:
+        for name, command in flow.commands.items():
+            if name in commands:
+                raise ValueError(f"{name} is declared twice")
+            commands[name] = command
+        if flow.press is not None:
+            if flow.press in presses:
+                raise ValueError(f"{flow.press.__name__} buttons are declared twice")
+            presses[flow.press] = flow
+        if flow.name and flow.on_text is not None:
+            texts[flow.name] = flow
+    return commands, presses, texts
+
+
+COMMANDS, PRESSES, TEXTS = _index()
+MENU_COMMANDS = frozenset(name for name, c in COMMANDS.items() if not c.typed_only)  # what `cmd:` may run
 
 
 def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -52,9 +171,9 @@ def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
     code = TICKET_CODE.match(inbound.text.strip())
     if code and ctx.state.flow in ("", "join"):
         return _ticket_by_code(ctx, parse_id(code.group(1)))
-    handler = FLOWS.get(ctx.state.flow)
-    if handler is not None:
-        return handler(ctx, inbound)
+    flow = TEXTS.get(ctx.state.flow)
+    if flow is not None and flow.on_text is not None:
+        return flow.on_text(ctx, inbound)
     if not onboarding.is_member(ctx):
         if inbound.text and onboarding.looks_like_invite(inbound.text):
             return onboarding.redeem(ctx, inbound.text)
@@ -72,81 +191,30 @@ def _ticket_by_code(ctx: Context, ticket_id: int | None) -> list[Reply]:
     return replies
 
 
-def _cancel(ctx: Context, _: str) -> list[Reply]:
-    had_flow = bool(ctx.state.flow)
-    ctx.state.clear()
-    return [Reply("common.cancelled" if had_flow else "common.nothing_to_cancel", {}, menu_buttons(ctx))]
-
-
-# command → (handler, whether it leaves any flow first). /policy and /notices may be read mid-report.
-COMMANDS: dict[str, tuple[Callable[[Context, str], list[Reply]], bool]] = {
-    "/start": (onboarding.start, False),
-    "/cancel": (_cancel, False),
-    "/help": (lambda ctx, _: onboarding.help_(ctx), False),
-    "/lang": (lambda ctx, _: onboarding.lang(ctx), False),
-    "/policy": (policy.command, False),
-    "/report": (lambda ctx, _: report.start(ctx), True),
-    "/my": (lambda ctx, _: progress.my(ctx), True),
-    "/pending": (lambda ctx, _: staff.pending(ctx), False),
-    "/queue": (lambda ctx, _: queue.queue(ctx), True),
-    "/notice": (lambda ctx, _: notices.start(ctx), True),
-    "/notices": (lambda ctx, _: notices.list_notices(ctx), False),
-    "/mute": (lambda ctx, _: notices.mutes(ctx), False),
-    "/stats": (stats.stats, False),
-    "/tasks": (lambda ctx, _: tasks.list_tasks(ctx), True),
-    "/duty": (tasks.duty, False),
-    "/polls": (polls.list_polls, True),
-    "/newpoll": (newpoll.start, True),
-}
-MEMBERS_ONLY = ("/report", "/my", "/pending")
-MENU_COMMANDS = frozenset(COMMANDS) - {"/duty"}  # what a `cmd:` button may run; /duty only when typed
-
-
 def _command(ctx: Context, name: str, args: str) -> list[Reply]:
-    if name in MEMBERS_ONLY and not onboarding.is_member(ctx):
-        if name == "/report" and ctx.state.flow != "report":
-            return report.start(ctx)  # explains that joining comes first, or that approval is pending
-        return onboarding.start(ctx, "")
     entry = COMMANDS.get(name)
     if entry is None:
         return [Reply("common.unknown_command", {"command": name[:32]})]
-    handler, leaves_flow = entry
-    if leaves_flow:
+    if entry.members_only and not onboarding.is_member(ctx):
+        if name == "/report" and ctx.state.flow != "report":
+            return report.start(ctx)  # explains that joining comes first, or that approval is pending
+        return onboarding.start(ctx, "")
+    if entry.leaves_flow:
         ctx.state.clear()
-    return handler(ctx, args)
-
-
-def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
-    return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
-
-
-# button data prefix → handler; the handler checks the rest against the database and the current flow.
-BUTTONS: dict[str, Callable[[Context, str], list[Reply]]] = {
-    "l": onboarding.set_lang,
-    "j": onboarding.on_button,
-    "r": report.on_button,
-    "t": _cancel_note_or_ticket,
-    "a": staff.decide,
-    "q": queue.on_button,
-    "k": tasks.on_button,
-    "f": followup.on_button,
-    "n": notices.on_button,
-    "p": policy.on_button,
-    "v": polls.on_button,
-    "w": newpoll.on_button,
-}
+    return entry.handler(ctx, args)
 
 
 def may_hold_a_secret(inbound: Inbound, flow: str) -> bool:
     """Whether what the person sent may be a secret ballot's choice or a receipt code: a press on a poll
     button, or anything typed inside the polls flow. A turn that failed on it keeps none of it."""
-    return flow == "polls" or (inbound.button or "").split(":", 1)[0] == "v"
+    return flow == "polls" or actions.prefix_of(inbound.button or "") == actions.Vote.FAMILY
 
 
 def _button(ctx: Context, data: str) -> list[Reply]:
-    prefix = data.split(":", 1)[0]
-    if prefix == "cmd":
-        name = data[4:]
-        return _command(ctx, name, "") if name in MENU_COMMANDS else [stale()]
-    handler = BUTTONS.get(prefix)
-    return handler(ctx, data) if handler is not None else [stale()]
+    press = actions.decode(data)
+    if isinstance(press, actions.Menu):
+        return _command(ctx, press.command, "") if press.command in MENU_COMMANDS else [stale()]
+    flow = PRESSES.get(type(press)) if press is not None else None
+    if flow is None or flow.on_press is None:
+        return [stale()]
+    return flow.on_press(ctx, press)

@@ -195,6 +195,9 @@ def test_a_vote_press_that_fails_keeps_neither_the_choice_nor_its_label(
     app: App, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Should a vote's turn fail (a database error, a bug), the apology is kept, not what was pressed."""
+    import dataclasses
+
+    from core import actions
     from handlers import router
     from tests.test_webchat import Browser
 
@@ -203,7 +206,8 @@ def test_a_vote_press_that_fails_keeps_neither_the_choice_nor_its_label(
 
     phone = Browser(app)
     phone.say("/start DEMO-OWNER")
-    monkeypatch.setitem(router.BUTTONS, "v", broken)
+    voting = dataclasses.replace(router.PRESSES[actions.Vote], on_press=broken)
+    monkeypatch.setitem(router.PRESSES, actions.Vote, voting)
     answer = phone.post({"id": "vote-1", "button": "v:c:1:yes", "label": "同意（赞成）"})
     assert answer.status_code == 200 and "出了点问题" in answer.text
     with app.sessions() as session:
