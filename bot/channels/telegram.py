@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import json
 import logging
-import warnings
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,6 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputMediaPhoto,
     KeyboardButton,
     ReplyKeyboardMarkup,
@@ -40,9 +37,18 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.base import Intake, RetryLater, Unreachable
+from bot.channels.telegram_wire import (
+    CHANNEL,
+    kept_payload,
+    keyboard,
+    retry_seconds,
+    split_text,
+    to_inbound,
+    update_id_of,
+)
 from bot.stores import FileStore, Identities, IntakeLog
 from db.models import Identity
-from handlers.types import Attachment, Inbound, Location, Rendered
+from handlers.types import Rendered
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -50,7 +56,6 @@ if TYPE_CHECKING:
     from bot.service import Service
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
 RECOVER_BATCH = 200  # stored updates replayed per read at start; a backlog is drained batch after batch
 MAX_WEBHOOK_BODY = 1024 * 1024  # Telegram's updates are a few KB; anything this big is not one
 COMMANDS = (
@@ -67,86 +72,6 @@ COMMANDS = (
     "lang",
     "cancel",
 )
-TEXT_LIMIT = 4096
-
-
-def to_inbound(update: Update) -> Inbound | None:
-    """Translate a Telegram update; None for updates that carry nothing to answer."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    if chat.type != "private":
-        return None  # the bot talks to people one to one; group chats are for notices (later)
-    base: dict[str, Any] = {
-        "channel": CHANNEL,
-        "user_ref": str(user.id),
-        "chat_ref": str(chat.id),
-        "update_id": str(update.update_id),
-        "display_name": user.full_name[:100],
-    }
-    query = update.callback_query
-    if query is not None:
-        if not query.data:
-            return Inbound(**base, unsupported=True)
-        return Inbound(**base, button=query.data)
-    message = update.message
-    if message is None:
-        return Inbound(**base, unsupported=True)  # edits, reactions and the like
-    text = message.text or message.caption or ""
-    attachments: list[Attachment] = []
-    if message.photo:
-        best = message.photo[-1]
-        attachments.append(Attachment("photo", best.file_id, size=best.file_size))
-    elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
-        attachments.append(Attachment("photo", message.document.file_id, size=message.document.file_size))
-    if message.voice is not None:
-        # The raw seconds: reading `.duration` warns while PTB moves it to timedelta.
-        seconds = int(message.voice.to_dict().get("duration") or 0)
-        attachments.append(Attachment("voice", message.voice.file_id, duration=seconds))
-    location = None
-    if message.location is not None:
-        location = Location(message.location.latitude, message.location.longitude)
-    if not text and not attachments and location is None:
-        return Inbound(**base, unsupported=True)
-    return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
-
-
-def _keyboard(message: Rendered) -> InlineKeyboardMarkup | None:
-    if not message.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label[:64], callback_data=data) for label, data in row]
-            for row in message.buttons
-        ]
-    )
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split text into chunks Telegram accepts, at paragraph or line boundaries where possible."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip("\n")
-    chunks.append(text)
-    return [c for c in chunks if c] or [""]
-
-
-def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """An update as we store it: a button press keeps only the id of the message it sat on, not its text
-    (which may be a secret ballot's choice and receipt code)."""
-    query = payload.get("callback_query")
-    if not isinstance(query, dict) or not isinstance(query.get("message"), dict):
-        return payload
-    message = query["message"]
-    slim = {key: message[key] for key in ("message_id", "chat", "date") if key in message}
-    return {**payload, "callback_query": {**query, "message": slim}}
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +232,7 @@ class TelegramChannel:
             except asyncio.CancelledError:
                 raise
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc))
+                await asyncio.sleep(retry_seconds(exc))
                 continue
             except (NetworkError, TimedOut) as exc:
                 self.intake.last_error = str(exc)[:200]
@@ -335,7 +260,7 @@ class TelegramChannel:
         result = await self.bot._post("getUpdates", data, read_timeout=timeout + 10)
         if not isinstance(result, list):
             raise TypeError(f"getUpdates answered {type(result).__name__}, not a list")
-        return [item for item in result if isinstance(item, dict) and _update_id(item) is not None]
+        return [item for item in result if isinstance(item, dict) and update_id_of(item) is not None]
 
     def _store_raw(self, raw: list[dict[str, Any]]) -> None:
         self.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
@@ -420,7 +345,7 @@ class TelegramChannel:
                 payload = json.loads(body)
             except ValueError:
                 raise HTTPException(400, "not JSON") from None
-            update_id = _update_id(payload) if isinstance(payload, dict) else None
+            update_id = update_id_of(payload) if isinstance(payload, dict) else None
             if update_id is None:
                 raise HTTPException(400, "not an update: update_id must be a whole number")
             await asyncio.to_thread(self.service.store, CHANNEL, str(update_id), kept_payload(payload))
@@ -512,7 +437,7 @@ class TelegramChannel:
             chunks = split_text(message.text)
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
-                await self.bot.send_message(chat_id, chunk, reply_markup=_keyboard(message) if last else None)
+                await self.bot.send_message(chat_id, chunk, reply_markup=keyboard(message) if last else None)
             if message.ask_location:
                 await self.bot.send_message(
                     chat_id,
@@ -526,26 +451,8 @@ class TelegramChannel:
         except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc
         except RetryAfter as exc:  # 429: nothing more on this channel until retry_after has passed
-            raise RetryLater(_seconds(exc)) from exc
+            raise RetryLater(retry_seconds(exc)) from exc
         except BadRequest as exc:
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
             raise
-
-
-def _update_id(payload: dict[str, Any]) -> int | None:
-    """The update's id when it is a whole number in range (not 1.5, true or a string), else None."""
-    value = payload.get("update_id")
-    if type(value) is not int or not 0 <= value < 2**63:
-        return None
-    return value
-
-
-def _seconds(value: object) -> float:
-    """retry_after as seconds, whether PTB gives an int or a timedelta."""
-    if isinstance(value, RetryAfter):
-        with warnings.catch_warnings():  # PTB warns that the int will become a timedelta; both work here
-            warnings.simplefilter("ignore")
-            value = value.retry_after
-    total = getattr(value, "total_seconds", None)
-    return float(total() if callable(total) else value)  # type: ignore[arg-type]
