@@ -11,11 +11,16 @@ from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
 from bot.channels.base import Channel
+from bot.channels.telegram import TelegramChannel, TelegramConfig
+from bot.channels.web_history import WebHistory
+from bot.channels.webchat import WebChat, WebConfig
 from bot.clock import Clock, SystemClock
 from bot.delivery import Dispatcher, RateLimit
 from bot.render import Renderer
 from bot.service import Service
 from bot.settings import Settings, load_settings
+from bot.stores import FileStore, Identities, IntakeLog
+from bot.throttle import web_throttle
 from db.categories import Catalog, load_catalog
 from db.engine import make_engine, session_factory
 from db.policy import load_library
@@ -65,13 +70,53 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
     limits = {"telegram": RateLimit(per_second=settings.telegram_rate_limit)}
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     dispatcher = Dispatcher(sessions, renderer, clock, channels, policy, limits=limits, lease=lease)
-    app = App(settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels)
-
-    from bot.channels.webchat import WebChat
-
-    channels["web"] = WebChat(app)
+    extras: dict[str, Any] = {}
+    files = FileStore(settings.files_dir)
+    channels["web"] = WebChat(
+        web_config(settings),
+        service,
+        WebHistory(sessions, clock, WebChat.name),
+        Identities(sessions, WebChat.name),
+        files,
+        renderer,
+        clock,
+        web_throttle(settings),
+        demo=lambda: bool(extras.get("demo")),
+    )
     if settings.telegram_bot_token:
-        from bot.channels.telegram import TelegramChannel
+        channels["telegram"] = TelegramChannel(
+            telegram_config(settings),
+            service,
+            IntakeLog(sessions, clock, TelegramChannel.name),
+            Identities(sessions, TelegramChannel.name),
+            files,
+            renderer,
+            clock,
+            request=telegram_request,
+        )
+    return App(
+        settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels, extras
+    )
 
-        channels["telegram"] = TelegramChannel(app, request=telegram_request)
-    return app
+
+def web_config(settings: Settings) -> WebConfig:
+    """The web chat's part of the settings."""
+    return WebConfig(
+        public_url=settings.public_url,
+        default_locale=settings.default_locale,
+        max_upload_bytes=settings.max_upload_bytes,
+        daily_photos=settings.web_upload_daily_photos,
+        daily_mb=settings.web_upload_daily_mb,
+    )
+
+
+def telegram_config(settings: Settings) -> TelegramConfig:
+    """The Telegram channel's part of the settings."""
+    return TelegramConfig(
+        token=settings.telegram_bot_token,
+        api_base_url=str(settings.telegram_api_base_url or ""),
+        webhook_url=str(settings.telegram_webhook_url or ""),
+        webhook_secret=settings.telegram_webhook_secret,
+        poll_timeout=settings.telegram_poll_timeout,
+        reply_lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )

@@ -267,7 +267,7 @@ class Dispatcher:
             limiter = self.limits.get(identity.channel)
             try:
                 if limiter is not None:
-                    await limiter.wait(identity.chat_id, _messages(channel, message))
+                    await limiter.wait(identity.chat_id, channel.messages_for(message))
                 try:
                     await channel.push(identity, message)
                 finally:
@@ -342,9 +342,3 @@ class Dispatcher:
                 urgent=True,
             )
             session.commit()
-
-
-def _messages(channel: Channel, message: Rendered) -> int:
-    """How many platform messages a push makes (a long text's parts, photos), for the rate limits."""
-    count = getattr(channel, "messages_for", None)
-    return int(count(message)) if callable(count) else 1

@@ -5,27 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import Field, ValidationInfo, field_validator
 from sqlmodel import Session, col, select
 
+from bot.yaml_model import FileFieldError, Reading, YamlModel, reading
 from db import notices, org
 from db.models import Invite, OrgNode, Person, RoleGrant
 
-FIELDS = ("kind", "title", "body", "node", "buildings", "roles", "send_at", "publicity_days", "ack", "author")
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 MAX_PUBLICITY_DAYS = 365
 
 
-class NoticeFileError(ValueError):
+class NoticeFileError(FileFieldError):
     """A bad notice file: the field at fault and why."""
-
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
 
 
 @dataclass(slots=True)
@@ -44,8 +39,7 @@ class NoticeSpec:
     author_id: int | None = None
 
 
-def _text(raw: dict[str, Any], name: str, limit: int) -> str:
-    value = raw.get(name)
+def _text(value: object, name: str, limit: int) -> str:
     if value is None or not str(value).strip():
         raise NoticeFileError(name, "is missing")
     if not isinstance(value, str | int | float):
@@ -79,7 +73,7 @@ def _time(value: object, zone: ZoneInfo, now: datetime) -> datetime | None:
     return moment
 
 
-def _buildings(session: Session, node: OrgNode, value: object) -> list[int]:
+def _building_ids(session: Session, node: OrgNode, value: object) -> list[int]:
     if value is None:
         return []
     names = value if isinstance(value, list) else [value]
@@ -98,7 +92,7 @@ def _buildings(session: Session, node: OrgNode, value: object) -> list[int]:
     return ids
 
 
-def _roles(value: object) -> list[str]:
+def _role_list(value: object) -> list[str]:
     if value is None:
         return list(notices.DEFAULT_ROLES)
     roles = value if isinstance(value, list) else [value]
@@ -110,7 +104,7 @@ def _roles(value: object) -> list[str]:
     return [str(r) for r in roles]
 
 
-def _author(session: Session, value: object) -> int | None:
+def _author_id(session: Session, value: object) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, int) and not isinstance(value, bool):
@@ -131,45 +125,117 @@ def _author(session: Session, value: object) -> int | None:
     return holder
 
 
+class NoticeFile(YamlModel):
+    """A notice file's fields, in the order the file documents them; names resolved with the Reading."""
+
+    ERROR: ClassVar[type[FileFieldError]] = NoticeFileError
+    SHAPE: ClassVar[str] = "kind, title, body, node"
+    CHECKS: ClassVar[tuple[str, ...]] = (
+        "kind",
+        "title",
+        "body",
+        "node",
+        "send_at",
+        "publicity_days",
+        "ack",
+        "buildings",
+        "roles",
+        "author",
+    )
+
+    kind: str = Field(default="", validate_default=True)
+    title: str = Field(default="", validate_default=True)
+    body: str = Field(default="", validate_default=True)
+    node: OrgNode = Field(default="", validate_default=True)
+    buildings: list[int] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=lambda: list(notices.DEFAULT_ROLES))
+    send_at: datetime | None = None
+    publicity_days: int = 0
+    ack: bool = False
+    author: int | None = None
+
+    @field_validator("kind", mode="plain")
+    @classmethod
+    def _kind(cls, value: object) -> str:
+        kind = str(value or "").strip()
+        if kind not in notices.KINDS:
+            raise NoticeFileError("kind", f"{kind or 'nothing'!r} must be one of {', '.join(notices.KINDS)}")
+        return kind
+
+    @field_validator("title", mode="plain")
+    @classmethod
+    def _title(cls, value: object) -> str:
+        return _text(value, "title", notices.MAX_TITLE)
+
+    @field_validator("body", mode="plain")
+    @classmethod
+    def _body(cls, value: object) -> str:
+        return _text(value, "body", notices.MAX_BODY)
+
+    @field_validator("node", mode="plain")
+    @classmethod
+    def _node(cls, value: object, info: ValidationInfo) -> OrgNode:
+        path = str(value or "").strip()
+        node = org.find_node(reading(info).session, path) if path else None
+        if node is None:
+            raise NoticeFileError("node", f"no org node {path or 'given'!r} (use names joined with '/')")
+        return node
+
+    @field_validator("buildings", mode="plain")
+    @classmethod
+    def _buildings(cls, value: object, info: ValidationInfo) -> list[int]:
+        node = info.data.get("node")
+        if node is None:
+            return []  # the node's own error is the one reported
+        return _building_ids(reading(info).session, node, value)
+
+    @field_validator("roles", mode="plain")
+    @classmethod
+    def _roles(cls, value: object) -> list[str]:
+        return _role_list(value)
+
+    @field_validator("send_at", mode="plain")
+    @classmethod
+    def _send_at(cls, value: object, info: ValidationInfo) -> datetime | None:
+        return _time(value, reading(info).zone, reading(info).now)
+
+    @field_validator("publicity_days", mode="plain")
+    @classmethod
+    def _publicity_days(cls, value: object) -> int:
+        days = value or 0
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_PUBLICITY_DAYS:
+            raise NoticeFileError(
+                "publicity_days", f"{days!r} must be a whole number from 0 to {MAX_PUBLICITY_DAYS}"
+            )
+        return days
+
+    @field_validator("ack", mode="plain")
+    @classmethod
+    def _ack(cls, value: object) -> bool:
+        if not isinstance(value, bool):
+            raise NoticeFileError("ack", f"{value!r} must be true or false")
+        return value
+
+    @field_validator("author", mode="plain")
+    @classmethod
+    def _author(cls, value: object, info: ValidationInfo) -> int | None:
+        return _author_id(reading(info).session, value)
+
+
 def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> NoticeSpec:
     """Read and check a notice file; a bad field raises NoticeFileError naming it."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise NoticeFileError("file", f"not valid UTF-8 YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise NoticeFileError("file", "must be a mapping of fields (kind, title, body, node, …)")
-    unknown = [str(k) for k in raw if k not in FIELDS]
-    if unknown:
-        raise NoticeFileError(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
-    kind = str(raw.get("kind") or "").strip()
-    if kind not in notices.KINDS:
-        raise NoticeFileError("kind", f"{kind or 'nothing'!r} must be one of {', '.join(notices.KINDS)}")
-    title = _text(raw, "title", notices.MAX_TITLE)
-    body = _text(raw, "body", notices.MAX_BODY)
-    node_path = str(raw.get("node") or "").strip()
-    node = org.find_node(session, node_path) if node_path else None
-    if node is None:
-        raise NoticeFileError("node", f"no org node {node_path or 'given'!r} (use names joined with '/')")
-    send_at = _time(raw.get("send_at"), zone, now)
-    days = raw.get("publicity_days", 0) or 0
-    if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_PUBLICITY_DAYS:
-        raise NoticeFileError(
-            "publicity_days", f"{days!r} must be a whole number from 0 to {MAX_PUBLICITY_DAYS}"
-        )
-    ack = raw.get("ack", False)
-    if not isinstance(ack, bool):
-        raise NoticeFileError("ack", f"{ack!r} must be true or false")
-    start = max(send_at or now, now)
+    fields = NoticeFile.read(path, Reading(session, zone, now))
+    start = max(fields.send_at or now, now)
+    days = fields.publicity_days
     return NoticeSpec(
-        kind=kind,
-        title=title,
-        body=body,
-        node=node,
-        buildings=_buildings(session, node, raw.get("buildings")),
-        roles=_roles(raw.get("roles")),
-        send_at=send_at,
+        kind=fields.kind,
+        title=fields.title,
+        body=fields.body,
+        node=fields.node,
+        buildings=fields.buildings,
+        roles=fields.roles,
+        send_at=fields.send_at,
         publicity_until=start + timedelta(days=days) if days else None,
-        ack=ack,
-        author_id=_author(session, raw.get("author")),
+        ack=fields.ack,
+        author_id=fields.author,
     )

@@ -25,32 +25,17 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 from zoneinfo import ZoneInfo
 
-import yaml
+from pydantic import Field, ValidationInfo, field_validator
 from sqlmodel import Session
 
+from bot.yaml_model import FileFieldError, Reading, YamlModel, reading
 from db import org, polls
 from db.models import OrgNode
 from handlers.newpoll import Electorate, preview
 
-FIELDS = (
-    "compound",
-    "buildings",
-    "title",
-    "body",
-    "matter",
-    "kind",
-    "candidates",
-    "seats",
-    "opens",
-    "closes",
-    "secret",
-    "changeable",
-    "consultative",
-    "shortened_reason",
-)
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 RELATIVE = re.compile(r"^\+\s*(\d{1,3})\s*([dh])$")
 DEFAULT_OPENS = "+15d"
@@ -84,13 +69,8 @@ RULES: dict[str, tuple[str, str]] = {
 }
 
 
-class PollFileError(ValueError):
+class PollFileError(FileFieldError):
     """A bad poll file: the field at fault and why."""
-
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
 
 
 def rule_error(error: polls.PollError) -> PollFileError:
@@ -109,8 +89,7 @@ class PollSpec:
     electorate: Electorate
 
 
-def _text(raw: dict[str, Any], name: str, limit: int, required: bool = True) -> str:
-    value = raw.get(name)
+def _text(value: object, name: str, limit: int, required: bool = True) -> str:
     if value is None or not str(value).strip():
         if required:
             raise PollFileError(name, "is missing")
@@ -123,15 +102,13 @@ def _text(raw: dict[str, Any], name: str, limit: int, required: bool = True) -> 
     return text
 
 
-def _flag(raw: dict[str, Any], name: str, default: bool) -> bool:
-    value = raw.get(name, default)
+def _flag(value: object, name: str) -> bool:
     if not isinstance(value, bool):
         raise PollFileError(name, f"{value!r} must be true or false")
     return value
 
 
-def _whole(raw: dict[str, Any], name: str, default: int | None = None) -> int:
-    value = raw.get(name, default)
+def _whole(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise PollFileError(name, f"{value!r} must be a whole number" if value is not None else "is missing")
     return value
@@ -162,22 +139,22 @@ def _time(name: str, value: object, zone: ZoneInfo, base: datetime, end_of_day: 
     raise PollFileError(name, f"{value!r} must look like 2026-12-06 09:00 (local time) or +15d")
 
 
-def _buildings(session: Session, compound: OrgNode, value: object) -> tuple[list[int], list[str]]:
+def _building_pairs(session: Session, compound: OrgNode, value: object) -> list[tuple[int, str]]:
+    """The chosen buildings of the compound: (id, name) each."""
     if value is None:
-        return [], []
+        return []
     names = value if isinstance(value, list) else [value]
     known = {b.name: b.id for b in polls.buildings_of(session, compound.id)}  # type: ignore[arg-type]
-    ids: list[int] = []
+    chosen: list[tuple[int, str]] = []
     for name in names:
         building_id = known.get(str(name).strip())
         if building_id is None:
             raise PollFileError("buildings", f"no building {name!r} in {compound.name}")
-        ids.append(building_id)  # type: ignore[arg-type]
-    return ids, [str(n).strip() for n in names]
+        chosen.append((building_id, str(name).strip()))  # type: ignore[arg-type]
+    return chosen
 
 
-def _candidates(raw: dict[str, Any]) -> tuple[str, ...]:
-    value = raw.get("candidates")
+def _candidate_names(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or any(isinstance(c, bool) or not isinstance(c, str | int) for c in value):
@@ -185,54 +162,149 @@ def _candidates(raw: dict[str, Any]) -> tuple[str, ...]:
     return tuple(str(c) for c in value)
 
 
+class PollFile(YamlModel):
+    """A poll file's fields, in the order the file documents them; names resolved with the Reading."""
+
+    ERROR: ClassVar[type[FileFieldError]] = PollFileError
+    SHAPE: ClassVar[str] = "compound, title, body, matter"
+    CHECKS: ClassVar[tuple[str, ...]] = (
+        "compound",
+        "buildings",
+        "kind",
+        "matter",
+        "closes (missing)",
+        "opens",
+        "closes",
+        "title",
+        "body",
+        "candidates",
+        "seats",
+        "secret",
+        "changeable",
+        "consultative",
+        "shortened_reason",
+    )
+    MISSING: ClassVar[dict[str, str]] = {"closes": "is missing (e.g. +14d, or 2026-12-20 18:00 local time)"}
+
+    compound: OrgNode = Field(default="", validate_default=True)
+    buildings: list[tuple[int, str]] = Field(default_factory=list)
+    title: str = Field(default="", validate_default=True)
+    body: str = Field(default="", validate_default=True)
+    matter: int
+    kind: str = "decision"
+    candidates: tuple[str, ...] = ()
+    seats: int = 0
+    opens: datetime = Field(default=DEFAULT_OPENS, validate_default=True)
+    closes: datetime
+    secret: bool = True
+    changeable: bool = False
+    consultative: bool = False
+    shortened_reason: str = ""
+
+    @field_validator("compound", mode="plain")
+    @classmethod
+    def _compound(cls, value: object, info: ValidationInfo) -> OrgNode:
+        path = str(value or "").strip()
+        compound = org.find_node(reading(info).session, path) if path else None
+        if compound is None or compound.kind != "compound":
+            raise PollFileError(
+                "compound",
+                f"no compound {path or 'given'!r} (use names joined with '/', "
+                "e.g. 铁西区/北沟街道/英雄社区/阳光花园)",
+            )
+        return compound
+
+    @field_validator("buildings", mode="plain")
+    @classmethod
+    def _buildings(cls, value: object, info: ValidationInfo) -> list[tuple[int, str]]:
+        compound = info.data.get("compound")
+        if compound is None:
+            return []  # the compound's own error is the one reported
+        return _building_pairs(reading(info).session, compound, value)
+
+    @field_validator("title", mode="plain")
+    @classmethod
+    def _title(cls, value: object) -> str:
+        return _text(value, "title", polls.MAX_TITLE)
+
+    @field_validator("body", mode="plain")
+    @classmethod
+    def _body(cls, value: object) -> str:
+        return _text(value, "body", polls.MAX_BODY)
+
+    @field_validator("matter", mode="plain")
+    @classmethod
+    def _matter(cls, value: object) -> int:
+        matter = _whole(value, "matter")
+        if matter not in polls.MATTERS:
+            raise PollFileError("matter", f"{matter} must be a Civil Code Art. 278 item from 1 to 9")
+        return matter
+
+    @field_validator("kind", mode="plain")
+    @classmethod
+    def _kind(cls, value: object) -> str:
+        kind = str(value or "decision").strip()
+        if kind not in polls.KINDS:
+            raise PollFileError("kind", f"{kind!r} must be one of {', '.join(polls.KINDS)}")
+        return kind
+
+    @field_validator("candidates", mode="plain")
+    @classmethod
+    def _candidates(cls, value: object) -> tuple[str, ...]:
+        return _candidate_names(value)
+
+    @field_validator("seats", mode="plain")
+    @classmethod
+    def _seats(cls, value: object) -> int:
+        return _whole(value, "seats")
+
+    @field_validator("opens", mode="plain")
+    @classmethod
+    def _opens(cls, value: object, info: ValidationInfo) -> datetime:
+        now = reading(info).now
+        return _time("opens", value or DEFAULT_OPENS, reading(info).zone, now, end_of_day=False)
+
+    @field_validator("closes", mode="plain")
+    @classmethod
+    def _closes(cls, value: object, info: ValidationInfo) -> datetime:
+        opens = info.data.get("opens")
+        if opens is None:
+            return reading(info).now  # the opening's own error is the one reported
+        return _time("closes", value, reading(info).zone, opens, end_of_day=True)
+
+    @field_validator("secret", "changeable", "consultative", mode="plain")
+    @classmethod
+    def _flags(cls, value: object, info: ValidationInfo) -> bool:
+        return _flag(value, str(info.field_name))
+
+    @field_validator("shortened_reason", mode="plain")
+    @classmethod
+    def _reason(cls, value: object) -> str:
+        return _text(value, "shortened_reason", polls.MAX_REASON, required=False)
+
+
 def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> PollSpec:
     """Read a poll file and check it against every rule of db.polls; a bad field raises PollFileError."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PollFileError("file", f"not valid UTF-8 YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(raw, dict):
-        raise PollFileError("file", "must be a mapping of fields (compound, title, body, matter, …)")
-    unknown = [str(k) for k in raw if k not in FIELDS]
-    if unknown:
-        raise PollFileError(unknown[0], f"unknown field (known: {', '.join(FIELDS)})")
-    compound_path = str(raw.get("compound") or "").strip()
-    compound = org.find_node(session, compound_path) if compound_path else None
-    if compound is None or compound.kind != "compound":
-        raise PollFileError(
-            "compound",
-            f"no compound {compound_path or 'given'!r} (use names joined with '/', "
-            "e.g. 铁西区/北沟街道/英雄社区/阳光花园)",
-        )
-    buildings, names = _buildings(session, compound, raw.get("buildings"))
-    kind = str(raw.get("kind") or "decision").strip()
-    if kind not in polls.KINDS:
-        raise PollFileError("kind", f"{kind!r} must be one of {', '.join(polls.KINDS)}")
-    matter = _whole(raw, "matter")
-    if matter not in polls.MATTERS:
-        raise PollFileError("matter", f"{matter} must be a Civil Code Art. 278 item from 1 to 9")
-    if "closes" not in raw:
-        raise PollFileError("closes", "is missing (e.g. +14d, or 2026-12-20 18:00 local time)")
-    opens_at = _time("opens", raw.get("opens") or DEFAULT_OPENS, zone, now, end_of_day=False)
-    closes_at = _time("closes", raw["closes"], zone, opens_at, end_of_day=True)
+    fields = PollFile.read(path, Reading(session, zone, now))
     draft = polls.Draft(
-        node_id=compound.id,  # type: ignore[arg-type]
-        title=_text(raw, "title", polls.MAX_TITLE),
-        body=_text(raw, "body", polls.MAX_BODY),
-        matter=matter,
-        kind=kind,
-        opens_at=opens_at,
-        closes_at=closes_at,
-        buildings=tuple(buildings),
-        candidates=_candidates(raw),
-        seats=_whole(raw, "seats", 0),
-        secret=_flag(raw, "secret", True),
-        changeable=_flag(raw, "changeable", False),
-        consultative=_flag(raw, "consultative", False),
-        shortened_reason=_text(raw, "shortened_reason", polls.MAX_REASON, required=False),
+        node_id=fields.compound.id,  # type: ignore[arg-type]
+        title=fields.title,
+        body=fields.body,
+        matter=fields.matter,
+        kind=fields.kind,
+        opens_at=fields.opens,
+        closes_at=fields.closes,
+        buildings=tuple(building_id for building_id, _ in fields.buildings),
+        candidates=fields.candidates,
+        seats=fields.seats,
+        secret=fields.secret,
+        changeable=fields.changeable,
+        consultative=fields.consultative,
+        shortened_reason=fields.shortened_reason,
     )
     try:
         draft = polls.check(session, None, draft, now)
     except polls.PollError as exc:
         raise rule_error(exc) from None
-    return PollSpec(draft, compound, names, preview(session, compound.id, draft.buildings))  # type: ignore[arg-type]
+    names = [name for _, name in fields.buildings]
+    return PollSpec(draft, fields.compound, names, preview(session, fields.compound.id, draft.buildings))  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import demo
 from bot.bootstrap import App
+from bot.channels.telegram import TelegramChannel
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.web import create_web_app
@@ -87,8 +88,8 @@ STALE_INTAKE = timedelta(seconds=60)  # far longer than a turn takes: a process 
 
 async def recover_intake(app: App) -> None:
     """Process updates another process stored and then died with (several processes, one webhook)."""
-    telegram: Any = app.channels.get("telegram")
-    if telegram is not None and telegram.intake.mode:
+    telegram = app.channels.get("telegram")
+    if isinstance(telegram, TelegramChannel) and telegram.intake.mode:
         await telegram.recover(stale_after=STALE_INTAKE)
 
 
@@ -166,7 +167,6 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         lambda: asyncio.ensure_future(app.dispatcher.drain())
     )
     scheduler = make_scheduler(app)
-    telegram: Any = app.channels.get("telegram")
     web = create_web_app(app)
     config = uvicorn.Config(
         web,
@@ -183,8 +183,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     scheduler.start()
-    if telegram is not None:
-        await telegram.start()
+    for channel in app.channels.values():
+        await channel.start()
     web_task = asyncio.create_task(server.serve())
     while not server.started and not web_task.done():
         await asyncio.sleep(0.05)
@@ -192,7 +192,7 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         await web_task  # raises the bind error, if any
     print(
         f"Linli is running: web chat at {app.settings.public_url}/chat"
-        + (" · Telegram on" if telegram is not None else " · Telegram off (no TELEGRAM_BOT_TOKEN)")
+        + (" · Telegram on" if "telegram" in app.channels else " · Telegram off (no TELEGRAM_BOT_TOKEN)")
         + (f" · {demo.WARNING}" if app.extras.get("demo") else ""),
         flush=True,
     )
@@ -200,8 +200,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         ready.set()
     await asyncio.wait([asyncio.create_task(stop.wait()), web_task], return_when=asyncio.FIRST_COMPLETED)
     server.should_exit = True
-    if telegram is not None:
-        await telegram.stop()
+    for channel in app.channels.values():
+        await channel.stop()
     scheduler.shutdown(wait=False)
     with contextlib.suppress(Exception):
         await web_task

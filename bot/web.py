@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -27,9 +26,9 @@ SESSION_COOKIE = "linli_session"
 MAX_BODY = 1024 * 1024  # any request but a photo upload
 
 
-def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
+def create_web_app(app: App) -> FastAPI:
     """Build the FastAPI app around an assembled Linli App."""
-    web = FastAPI(title="Linli", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    web = FastAPI(title="Linli", docs_url=None, redoc_url=None, openapi_url=None)
     web.add_middleware(
         SessionMiddleware,
         secret_key=app.settings.session_secret(),
@@ -53,10 +52,10 @@ def create_web_app(app: App, lifespan: Any = None) -> FastAPI:
         # Only these addresses may say who the client is and whether it came over https.
         web.add_middleware(ProxyHeadersMiddleware, trusted_hosts=app.settings.proxies)
     web.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
-    web.include_router(app.channels["web"].router())  # type: ignore[attr-defined]
-    telegram = app.channels.get("telegram")
-    if telegram is not None:
-        web.include_router(telegram.webhook_router())  # type: ignore[attr-defined]
+    for channel in app.channels.values():
+        routes = channel.router()
+        if routes is not None:
+            web.include_router(routes)
 
     @web.get("/", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -103,7 +102,7 @@ def intake_report(app: App) -> dict[str, Any]:
                 entry["oldest_unprocessed_seconds"] = int(waiting.total_seconds())
                 if waiting > STUCK_AFTER:
                     problems.append(f"{name}: updates waiting for {int(waiting.total_seconds())} s")
-            intake: Intake | None = getattr(channel, "intake", None)
+            intake = channel.intake
             if intake is not None:
                 entry.update(
                     mode=intake.mode or "starting",
@@ -133,9 +132,3 @@ def _silent(name: str, intake: Intake, now: datetime, poll_timeout: int) -> str:
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
     """422 with a readable line, whatever the input held (lone surrogates, NaN, huge numbers)."""
     return JSONResponse({"detail": f"bad request: {clear_errors(exc.errors())}"}, status_code=422)
-
-
-@asynccontextmanager
-async def no_lifespan(_: FastAPI) -> Any:
-    """A lifespan that does nothing (tests drive start and stop themselves)."""
-    yield

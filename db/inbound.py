@@ -67,16 +67,6 @@ def store(
     return int(result.inserted_primary_key[0])  # type: ignore[union-attr]
 
 
-def mark_processed(session: Session, log_id: int, now: datetime) -> bool:
-    """Claim a stored update for processing; False when it was processed already."""
-    result = session.exec(
-        update(InboundLog)
-        .where(InboundLog.id == log_id, col(InboundLog.processed_at).is_(None))
-        .values(processed_at=now)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
 def unprocessed(
     session: Session,
     channel: str,

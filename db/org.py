@@ -14,7 +14,6 @@ import yaml
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
-from core.permissions import under
 from db.models import Grid, GridBuilding, Home, OrgNode
 from db.types import MAX_ID
 
@@ -412,11 +411,6 @@ def children(session: Session, parent_id: int | None, kind: str | None = None) -
 def homes_in(session: Session, entrance_id: int) -> list[Home]:
     """The homes of an entrance, by number."""
     return list(session.exec(select(Home).where(Home.entrance_id == entrance_id).order_by(Home.number)).all())
-
-
-def is_under(node: OrgNode, ancestor: OrgNode) -> bool:
-    """Whether `node` is `ancestor` or lies beneath it."""
-    return under(node.path, ancestor.path)
 
 
 def in_subtrees(path_column: Any, paths: Iterable[str]) -> ColumnElement[bool]:

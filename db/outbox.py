@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, or_, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from db.models import Outbox
 
@@ -212,10 +212,3 @@ def cancel_pending(session: Session, notice_id: int, now: datetime) -> int:
         .values(status="cancelled")
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def due(session: Session, now: datetime, limit: int = 100) -> list[Outbox]:
-    """Pending rows whose time has come, urgent first (for reports and tests; sending uses claim)."""
-    ids = _due(session, now, limit, False)
-    rows = session.exec(select(Outbox).where(col(Outbox.id).in_(ids))).all() if ids else []
-    return sorted(rows, key=lambda r: (not r.urgent, r.id or 0))

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from core.permissions import Action, Role, path_ids, roles_for
 from db import org, people
-from db.models import Home, OrgNode, Residency, RoleGrant
+from db.models import Home, OrgNode, RoleGrant
 from handlers.common import allowed_actions, menu_buttons, parse_id, stale
 from handlers.context import Context
 from handlers.types import Button, Inbound, Reply
@@ -191,9 +191,3 @@ def set_lang(ctx: Context, data: str) -> list[Reply]:
     people.set_locale(ctx.session, ctx.person_id, locale)
     ctx.person.locale = locale
     return [Reply("onboarding.lang_set", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
-
-
-def residency_label(ctx: Context, residency: Residency) -> str:
-    """The address of a residency's home."""
-    view = people.home_view(ctx.session, residency.home_id)
-    return view.label if view else ""

@@ -52,12 +52,14 @@ def test_the_inbound_log_stores_an_update_once(any_app: App) -> None:
     again = any_app.service.store("telegram", "1001", {"message": {"text": "hi"}})
     other_channel = any_app.service.store("web", "1001", {})
     assert first is not None and again is None and other_channel is not None
+    update = Inbound(channel="telegram", user_ref="1", chat_ref="1", update_id="1001", text="hi")
+    assert not any_app.service.handle(update).duplicate  # the turn claims the stored update
+    assert any_app.service.handle(update).duplicate  # a redelivery finds it claimed: no second turn
     with any_app.sessions() as session:
         assert inbound.store(session, "telegram", "1001", {}, any_app.clock.now()) is None
-        assert inbound.mark_processed(session, first, any_app.clock.now())
-        assert not inbound.mark_processed(session, first, any_app.clock.now())
         session.commit()
         assert count(session, InboundLog) == 2
+        assert session.get(InboundLog, first).processed_at is not None  # type: ignore[union-attr]
 
 
 def test_a_redelivered_submit_files_one_ticket(any_app: App) -> None:

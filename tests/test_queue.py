@@ -407,6 +407,7 @@ def test_chart_falls_back_without_the_cjk_font_and_reaches_telegram_as_bytes(
     from types import SimpleNamespace
 
     from bot.channels.telegram import TelegramChannel
+    from bot.stores import FileStore
     from handlers import chart
 
     monkeypatch.setattr(chart, "CJK_FONTS", (tmp_path / "missing.ttc",))
@@ -417,6 +418,6 @@ def test_chart_falls_back_without_the_cjk_font_and_reaches_telegram_as_bytes(
     assert data.startswith(b"\x89PNG")
     assert chart.draw([chart.Panel("empty", [])], ("a", "b", "c"), "t", tmp_path) is None
 
-    channel = SimpleNamespace(app=SimpleNamespace(settings=SimpleNamespace(files_dir=tmp_path)))
+    channel = SimpleNamespace(files=FileStore(tmp_path))
     assert TelegramChannel._photo(channel, name) == data  # type: ignore[arg-type]
     assert TelegramChannel._photo(channel, "AgACAgIAAxkBAAIB") == "AgACAgIAAxkBAAIB"  # a Telegram file id

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fastapi import APIRouter
+
 from db.models import Identity
 from handlers.types import Rendered
 
@@ -39,6 +41,27 @@ class Channel(Protocol):
 
     name: str
 
+    @property
+    def intake(self) -> Intake | None:
+        """How its intake is doing, for /healthz; None when it has none to watch."""
+        ...
+
+    async def start(self) -> None:
+        """Start receiving (a channel served only by its routes has nothing to start)."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop receiving and let go of what start took."""
+        ...
+
+    def router(self) -> APIRouter | None:
+        """The channel's routes in the web app (its pages, a webhook), or None when it has none."""
+        ...
+
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Deliver a message; raise Unreachable when it can never arrive, RetryLater when told to wait."""
+        ...
+
+    def messages_for(self, message: Rendered) -> int:
+        """How many platform messages `push` makes of this message (each counts against the rate limits)."""
         ...

@@ -12,15 +12,13 @@ import contextlib
 import hashlib
 import json
 import logging
-import warnings
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputMediaPhoto,
     KeyboardButton,
     ReplyKeyboardMarkup,
@@ -39,16 +37,25 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.channels.base import Intake, RetryLater, Unreachable
-from bot.channels.webchat import FILE_NAME
-from db import inbound as inbound_log
+from bot.channels.telegram_wire import (
+    CHANNEL,
+    kept_payload,
+    keyboard,
+    retry_seconds,
+    split_text,
+    to_inbound,
+    update_id_of,
+)
+from bot.stores import FileStore, Identities, IntakeLog
 from db.models import Identity
-from handlers.types import Attachment, Inbound, Location, Rendered
+from handlers.types import Rendered
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.clock import Clock
+    from bot.render import Renderer
+    from bot.service import Service
 
 log = logging.getLogger(__name__)
-CHANNEL = "telegram"
 RECOVER_BATCH = 200  # stored updates replayed per read at start; a backlog is drained batch after batch
 MAX_WEBHOOK_BODY = 1024 * 1024  # Telegram's updates are a few KB; anything this big is not one
 COMMANDS = (
@@ -65,86 +72,18 @@ COMMANDS = (
     "lang",
     "cancel",
 )
-TEXT_LIMIT = 4096
 
 
-def to_inbound(update: Update) -> Inbound | None:
-    """Translate a Telegram update; None for updates that carry nothing to answer."""
-    user = update.effective_user
-    chat = update.effective_chat
-    if user is None or chat is None or user.is_bot:
-        return None
-    if chat.type != "private":
-        return None  # the bot talks to people one to one; group chats are for notices (later)
-    base: dict[str, Any] = {
-        "channel": CHANNEL,
-        "user_ref": str(user.id),
-        "chat_ref": str(chat.id),
-        "update_id": str(update.update_id),
-        "display_name": user.full_name[:100],
-    }
-    query = update.callback_query
-    if query is not None:
-        if not query.data:
-            return Inbound(**base, unsupported=True)
-        return Inbound(**base, button=query.data)
-    message = update.message
-    if message is None:
-        return Inbound(**base, unsupported=True)  # edits, reactions and the like
-    text = message.text or message.caption or ""
-    attachments: list[Attachment] = []
-    if message.photo:
-        best = message.photo[-1]
-        attachments.append(Attachment("photo", best.file_id, size=best.file_size))
-    elif message.document is not None and (message.document.mime_type or "").startswith("image/"):
-        attachments.append(Attachment("photo", message.document.file_id, size=message.document.file_size))
-    if message.voice is not None:
-        # The raw seconds: reading `.duration` warns while PTB moves it to timedelta.
-        seconds = int(message.voice.to_dict().get("duration") or 0)
-        attachments.append(Attachment("voice", message.voice.file_id, duration=seconds))
-    location = None
-    if message.location is not None:
-        location = Location(message.location.latitude, message.location.longitude)
-    if not text and not attachments and location is None:
-        return Inbound(**base, unsupported=True)
-    return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
+@dataclass(frozen=True, slots=True)
+class TelegramConfig:
+    """What the Telegram channel takes from the settings."""
 
-
-def _keyboard(message: Rendered) -> InlineKeyboardMarkup | None:
-    if not message.buttons:
-        return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label[:64], callback_data=data) for label, data in row]
-            for row in message.buttons
-        ]
-    )
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Split text into chunks Telegram accepts, at paragraph or line boundaries where possible."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n\n", 0, limit)
-        if cut <= 0:
-            cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip("\n")
-    chunks.append(text)
-    return [c for c in chunks if c] or [""]
-
-
-def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
-    """An update as we store it: a button press keeps only the id of the message it sat on, not its text
-    (which may be a secret ballot's choice and receipt code)."""
-    query = payload.get("callback_query")
-    if not isinstance(query, dict) or not isinstance(query.get("message"), dict):
-        return payload
-    message = query["message"]
-    slim = {key: message[key] for key in ("message_id", "chat", "date") if key in message}
-    return {**payload, "callback_query": {**query, "message": slim}}
+    token: str
+    api_base_url: str = ""  # another Bot API server (a local one, a test double); "" for Telegram's
+    webhook_url: str = ""  # our public base URL for the webhook; "" to poll getUpdates
+    webhook_secret: str = ""  # "" derives one from the token
+    poll_timeout: int = 25
+    reply_lease: timedelta = timedelta(seconds=60)  # how long a turn's answers are ours to send
 
 
 class TelegramChannel:
@@ -152,31 +91,44 @@ class TelegramChannel:
 
     name = CHANNEL
 
-    def __init__(self, app: App, request: BaseRequest | None = None) -> None:
-        self.app = app
-        settings = app.settings
-        builder = Application.builder().token(settings.telegram_bot_token).updater(None)
-        if settings.telegram_api_base_url:
-            base = str(settings.telegram_api_base_url).rstrip("/")
+    def __init__(
+        self,
+        config: TelegramConfig,
+        service: Service,
+        log_store: IntakeLog,
+        identities: Identities,
+        files: FileStore,
+        renderer: Renderer,
+        clock: Clock,
+        request: BaseRequest | None = None,
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.log_store = log_store
+        self.identities = identities
+        self.files = files
+        self.renderer = renderer
+        self.clock = clock
+        builder = Application.builder().token(config.token).updater(None)
+        if config.api_base_url:
+            base = config.api_base_url.rstrip("/")
             builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
         if request is not None:
             builder = builder.request(request).get_updates_request(request)
         else:
             builder = builder.get_updates_request(
-                HTTPXRequest(read_timeout=settings.telegram_poll_timeout + 10, connection_pool_size=2)
+                HTTPXRequest(read_timeout=config.poll_timeout + 10, connection_pool_size=2)
             )
         self.application = builder.build()
         self.application.add_handler(TypeHandler(Update, self._on_update))
         self.application.add_error_handler(self._on_error)
         self.intake = Intake()
-        self._reply_lease = timedelta(seconds=settings.outbox_lease_seconds)
         self._poller: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[str] = set()  # update ids being processed by this process right now
         self._stopping = asyncio.Event()
         self.secret = (
-            settings.telegram_webhook_secret
-            or hashlib.sha256(f"linli-webhook:{settings.telegram_bot_token}".encode()).hexdigest()[:32]
+            config.webhook_secret or hashlib.sha256(f"linli-webhook:{config.token}".encode()).hexdigest()[:32]
         )
 
     @property
@@ -196,7 +148,7 @@ class TelegramChannel:
         except NetworkError as exc:
             log.error("Telegram: cannot reach the Bot API (%s); will keep trying", exc)
         self._stopping.clear()
-        self.intake.started_at = self.app.clock.now()
+        self.intake.started_at = self.clock.now()
         self._poller = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -220,10 +172,10 @@ class TelegramChannel:
                     await self.application.start()
                 await self.publish_commands()
                 await self.recover()
-                webhook = self.app.settings.telegram_webhook_url
+                webhook = self.config.webhook_url
                 if webhook:
                     await self.bot.set_webhook(
-                        url=f"{str(webhook).rstrip('/')}/telegram/webhook/{self.secret}",
+                        url=f"{webhook.rstrip('/')}/telegram/webhook/{self.secret}",
                         secret_token=self.secret,
                         allowed_updates=Update.ALL_TYPES,
                     )
@@ -249,7 +201,7 @@ class TelegramChannel:
     async def publish_commands(self) -> None:
         """Set the command menu in Chinese (default) and English."""
         for locale, language in (("zh_CN", None), ("en", "en")):
-            commands = [BotCommand(c, self.app.renderer.text(locale, f"telegram.cmd_{c}")) for c in COMMANDS]
+            commands = [BotCommand(c, self.renderer.text(locale, f"telegram.cmd_{c}")) for c in COMMANDS]
             await self.bot.set_my_commands(commands, language_code=language)
 
     async def recover(self, stale_after: timedelta | None = None) -> None:
@@ -259,16 +211,8 @@ class TelegramChannel:
         With `stale_after` (the scheduler's periodic call), only updates stored longer ago than that:
         another process that died after storing them leaves them to us."""
         after = 0
-        before = self.app.clock.now() - stale_after if stale_after is not None else None
-
-        def pending() -> list[tuple[int, str, dict[str, Any]]]:
-            with self.app.sessions() as session:
-                rows = inbound_log.unprocessed(
-                    session, CHANNEL, RECOVER_BATCH, after_id=after, received_before=before
-                )
-                return [(row.id, row.update_id, row.payload) for row in rows]  # type: ignore[misc]
-
-        while batch := await asyncio.to_thread(pending):
+        before = self.clock.now() - stale_after if stale_after is not None else None
+        while batch := await asyncio.to_thread(self.log_store.pending, RECOVER_BATCH, after, before):
             after = batch[-1][0]
             updates = [(update_id, payload) for _, update_id, payload in batch]
             await self._process_stored(updates)
@@ -277,18 +221,18 @@ class TelegramChannel:
         """Long-poll getUpdates; each batch is stored raw before the next call confirms it, and parsed
         only after it is stored, so an update we cannot read is kept and skipped, never a wall."""
         offset: int | None = None
-        timeout = self.app.settings.telegram_poll_timeout
+        timeout = self.config.poll_timeout
         while not self._stopping.is_set():
             try:
                 raw = await self._get_updates(offset, timeout)
-                self.intake.last_ok = self.app.clock.now()
+                self.intake.last_ok = self.clock.now()
                 if not raw:
                     continue
                 await asyncio.to_thread(self._store_raw, raw)
             except asyncio.CancelledError:
                 raise
             except RetryAfter as exc:
-                await asyncio.sleep(_seconds(exc))
+                await asyncio.sleep(retry_seconds(exc))
                 continue
             except (NetworkError, TimedOut) as exc:
                 self.intake.last_error = str(exc)[:200]
@@ -316,10 +260,10 @@ class TelegramChannel:
         result = await self.bot._post("getUpdates", data, read_timeout=timeout + 10)
         if not isinstance(result, list):
             raise TypeError(f"getUpdates answered {type(result).__name__}, not a list")
-        return [item for item in result if isinstance(item, dict) and _update_id(item) is not None]
+        return [item for item in result if isinstance(item, dict) and update_id_of(item) is not None]
 
     def _store_raw(self, raw: list[dict[str, Any]]) -> None:
-        self.app.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
+        self.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
 
     async def store_and_process(self, raw: list[dict[str, Any]]) -> None:
         """Store a batch of raw updates in the inbound log (one transaction), then process it."""
@@ -375,12 +319,7 @@ class TelegramChannel:
 
     def _set_aside(self, items: list[tuple[str, str]]) -> None:
         """Close stored updates without a turn: (update id, why); no reason means ignored, not set aside."""
-        with self.app.sessions() as session:
-            now = self.app.clock.now()
-            for update_id, reason in items:
-                closed = inbound_log.close(session, CHANNEL, [update_id], now, reason)
-                self.intake.set_aside += closed if reason else 0
-            session.commit()
+        self.intake.set_aside += self.log_store.close(items)
 
     async def _process_in_order(self, updates: list[Update]) -> None:
         for update in updates:
@@ -388,7 +327,7 @@ class TelegramChannel:
 
     # --- webhook ----------------------------------------------------------------------------------
 
-    def webhook_router(self) -> APIRouter:
+    def router(self) -> APIRouter:
         """A webhook route that checks the secret header and stores the update before answering."""
         router = APIRouter()
 
@@ -406,11 +345,11 @@ class TelegramChannel:
                 payload = json.loads(body)
             except ValueError:
                 raise HTTPException(400, "not JSON") from None
-            update_id = _update_id(payload) if isinstance(payload, dict) else None
+            update_id = update_id_of(payload) if isinstance(payload, dict) else None
             if update_id is None:
                 raise HTTPException(400, "not an update: update_id must be a whole number")
-            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), kept_payload(payload))
-            self.intake.last_ok = self.app.clock.now()
+            await asyncio.to_thread(self.service.store, CHANNEL, str(update_id), kept_payload(payload))
+            self.intake.last_ok = self.clock.now()
             # Parsed only once it is stored: one we cannot read is set aside and still answered 200, so
             # Telegram does not hold every later update behind it.
             task = asyncio.create_task(self._process_stored([(str(update_id), payload)]))
@@ -424,7 +363,7 @@ class TelegramChannel:
 
     async def _on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE) -> None:
         if update.my_chat_member is not None and update.my_chat_member.new_chat_member.status == "kicked":
-            await asyncio.to_thread(self._mark_unreachable, str(update.my_chat_member.from_user.id))
+            await asyncio.to_thread(self.identities.mark_unreachable, str(update.my_chat_member.from_user.id))
         inbound = None if update.my_chat_member is not None else to_inbound(update)
         if inbound is None:  # group posts, inline queries, member changes: done, never replayed
             await asyncio.to_thread(self._set_aside, [(str(update.update_id), "")])
@@ -433,7 +372,7 @@ class TelegramChannel:
         if update.callback_query is not None:
             # Answered while we work, so the button stops spinning without waiting for the database.
             answered = asyncio.create_task(update.callback_query.answer())
-        outcome = await asyncio.to_thread(self.app.service.handle, inbound, None, self._reply_lease)
+        outcome = await asyncio.to_thread(self.service.handle, inbound, None, self.config.reply_lease)
         if answered is not None:
             with contextlib.suppress(TelegramError):
                 await answered
@@ -445,8 +384,8 @@ class TelegramChannel:
                 try:
                     await self.send(inbound.chat_ref, message)
                 except Unreachable:
-                    await asyncio.to_thread(self._mark_unreachable, inbound.user_ref)
-                    await asyncio.to_thread(self.app.service.replies_unreachable, outcome.reply_ids[index:])
+                    await asyncio.to_thread(self.identities.mark_unreachable, inbound.user_ref)
+                    await asyncio.to_thread(self.service.replies_unreachable, outcome.reply_ids[index:])
                     return
                 except (NetworkError, RetryLater) as exc:  # still leased to us: the outbox sends them later
                     log.warning(
@@ -457,7 +396,7 @@ class TelegramChannel:
                     delivered.append(outcome.reply_ids[index])
         finally:
             if delivered:
-                await asyncio.shield(asyncio.to_thread(self.app.service.replies_sent, delivered))
+                await asyncio.shield(asyncio.to_thread(self.service.replies_sent, delivered))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB's error handler: log with the update's id, and set aside an update that failed before its
@@ -468,28 +407,14 @@ class TelegramChannel:
             reason = f"failed: {type(context.error).__name__}"
             await asyncio.to_thread(self._set_aside, [(str(update_id), reason)])
 
-    def _mark_unreachable(self, user_ref: str) -> None:
-        from sqlmodel import select
-
-        with self.app.sessions() as session:
-            identity = session.exec(
-                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == user_ref)
-            ).first()
-            if identity is not None:
-                identity.unreachable = True
-                session.commit()
-
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Deliver a pushed message to a Telegram chat."""
         await self.send(identity.chat_id, message)
 
     def _photo(self, ref: str) -> str | bytes:
         """A photo to send: the bytes of one of our stored files (a /stats chart), else a Telegram file id."""
-        if FILE_NAME.match(ref):
-            path = self.app.settings.files_dir / ref
-            if path.is_file():
-                return path.read_bytes()
-        return ref
+        data = self.files.read(ref)
+        return data if data is not None else ref
 
     def messages_for(self, message: Rendered) -> int:
         """How many Telegram messages `send` makes of this message (each counts against the limits)."""
@@ -512,7 +437,7 @@ class TelegramChannel:
             chunks = split_text(message.text)
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
-                await self.bot.send_message(chat_id, chunk, reply_markup=_keyboard(message) if last else None)
+                await self.bot.send_message(chat_id, chunk, reply_markup=keyboard(message) if last else None)
             if message.ask_location:
                 await self.bot.send_message(
                     chat_id,
@@ -526,26 +451,8 @@ class TelegramChannel:
         except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc
         except RetryAfter as exc:  # 429: nothing more on this channel until retry_after has passed
-            raise RetryLater(_seconds(exc)) from exc
+            raise RetryLater(retry_seconds(exc)) from exc
         except BadRequest as exc:
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
             raise
-
-
-def _update_id(payload: dict[str, Any]) -> int | None:
-    """The update's id when it is a whole number in range (not 1.5, true or a string), else None."""
-    value = payload.get("update_id")
-    if type(value) is not int or not 0 <= value < 2**63:
-        return None
-    return value
-
-
-def _seconds(value: object) -> float:
-    """retry_after as seconds, whether PTB gives an int or a timedelta."""
-    if isinstance(value, RetryAfter):
-        with warnings.catch_warnings():  # PTB warns that the int will become a timedelta; both work here
-            warnings.simplefilter("ignore")
-            value = value.retry_after
-    total = getattr(value, "total_seconds", None)
-    return float(total() if callable(total) else value)  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ import hashlib
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -17,25 +17,25 @@ import anyio
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import String, cast
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from bot.render import TEMPLATES
-from bot.throttle import web_throttle
+from bot.channels.base import Intake
+from bot.channels.web_history import WebHistory
+from bot.render import TEMPLATES, Renderer
+from bot.stores import FILE_NAME, FileStore, Identities
+from bot.throttle import Throttle
 from bot.uploads import NotAnImage, TooManyPixels, reencode
-from db import files
-from db.models import Identity, Person, WebMessage
+from db.models import Identity
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 if TYPE_CHECKING:
-    from bot.bootstrap import App
+    from bot.clock import Clock
+    from bot.service import Service
 
 CHANNEL = "web"
-FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
-PAGE = 200  # messages per answer; a first load gets the newest ones
 MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
 UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
@@ -71,6 +71,17 @@ class SendBody(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class WebConfig:
+    """What the web chat takes from the settings."""
+
+    public_url: str
+    default_locale: str
+    max_upload_bytes: int
+    daily_photos: int  # uploads per person in UPLOAD_WINDOW
+    daily_mb: int
+
+
+@dataclass(frozen=True, slots=True)
 class Asset:
     """A file the page loads (its script, its styles), with a version that changes with its content."""
 
@@ -91,25 +102,47 @@ class WebChat:
     """The web chat channel: its routes, and pushes stored as messages the page fetches."""
 
     name = CHANNEL
+    intake: Intake | None = None  # a page's message is handled in its own request: no intake to watch
 
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.throttle = web_throttle(app.settings)
+    def __init__(
+        self,
+        config: WebConfig,
+        service: Service,
+        history: WebHistory,
+        identities: Identities,
+        files: FileStore,
+        renderer: Renderer,
+        clock: Clock,
+        throttle: Throttle,
+        demo: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.history = history
+        self.identities = identities
+        self.files = files
+        self.renderer = renderer
+        self.clock = clock
+        self.throttle = throttle
+        self.demo = demo  # asked per page: the demo is switched on after the channels are built
         self.assets = _assets()
         # Decoding photos takes memory and CPU: a few at a time, whatever the number of uploads waiting.
         self.encoders = anyio.CapacityLimiter(2)
 
+    async def start(self) -> None:
+        """Nothing to start: the web app serves the routes."""
+
+    async def stop(self) -> None:
+        """Nothing to stop."""
+
+    def messages_for(self, message: Rendered) -> int:
+        """A push is one stored message, whatever it holds."""
+        return 1
+
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
-        await asyncio.to_thread(self._store_push, identity.id, _body(message))  # type: ignore[arg-type]
-
-    def _store_push(self, identity_id: int, body: dict[str, Any]) -> None:
         # Off the event loop: a broadcast must not hold up the pages being served meanwhile.
-        with self.app.sessions() as session:
-            session.add(
-                WebMessage(identity_id=identity_id, outgoing=True, body=body, created_at=self.app.clock.now())
-            )
-            session.commit()
+        await asyncio.to_thread(self.history.push, identity.id, _body(message))  # type: ignore[arg-type]
 
     # --- session and request checks ---------------------------------------------------------------
 
@@ -140,7 +173,7 @@ class WebChat:
         if request.headers.get("sec-fetch-site") == "cross-site":
             raise HTTPException(403, "cross-site request refused")
         origin = request.headers.get("origin")
-        ours = {request.headers.get("host", ""), urlsplit(self.app.settings.public_url).netloc}
+        ours = {request.headers.get("host", ""), urlsplit(self.config.public_url).netloc}
         if origin and origin.split("://", 1)[-1] not in ours:  # behind a proxy Host may be the upstream's
             raise HTTPException(403, "cross-origin request refused")
         uid = request.session.get("uid")
@@ -149,117 +182,66 @@ class WebChat:
             raise HTTPException(403, "missing or stale session; reload the page")
         return uid
 
-    def _identity_id(self, uid: str) -> int | None:
-        with self.app.sessions() as session:
-            identity = session.exec(
-                select(Identity).where(Identity.channel == CHANNEL, Identity.external_id == uid)
-            ).first()
-            return identity.id if identity else None
-
     def _locale(self, uid: str | None) -> str:
         """The language the person chose with /lang, else the default (the page's own labels follow it)."""
-        if uid:
-            with self.app.sessions() as session:
-                locale = session.exec(
-                    select(Person.locale)
-                    .join(Identity, col(Identity.person_id) == Person.id)
-                    .where(Identity.channel == CHANNEL, Identity.external_id == uid)
-                ).first()
-            if locale:
-                return locale
-        return self.app.settings.default_locale
-
-    def _messages(self, identity_id: int | None, after: int) -> list[dict[str, Any]]:
-        if identity_id is None:
-            return []
-        query = select(WebMessage).where(WebMessage.identity_id == identity_id, col(WebMessage.id) > after)
-        with self.app.sessions() as session:
-            if after <= 0:  # a fresh page shows the newest messages, not the oldest ones
-                rows = list(session.exec(query.order_by(col(WebMessage.id).desc()).limit(PAGE)).all())[::-1]
-            else:
-                rows = list(session.exec(query.order_by(col(WebMessage.id)).limit(PAGE)).all())
-            return [{"id": r.id, "outgoing": r.outgoing, **r.body} for r in rows]
-
-    def _may_see(self, identity_id: int, name: str) -> bool:
-        """Whether a photo was shown in this identity's chat (uploaded by it, or sent to it)."""
-        with self.app.sessions() as session:
-            bodies = session.exec(
-                select(WebMessage.body).where(
-                    WebMessage.identity_id == identity_id, cast(WebMessage.body, String).contains(name)
-                )
-            ).all()
-        return any(name in (body.get("photos") or []) for body in bodies)
+        return (self.identities.locale_of(uid) if uid else None) or self.config.default_locale
 
     def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
         shown_once: dict[int, dict[str, Any]] = {}
 
         def keep(session: Session, identity_id: int, replies: list[Rendered]) -> None:
             # Written in the turn's own transaction: the history shows exactly what was committed.
-            now = self.app.clock.now()
+            now = self.clock.now()
             secret = any(m.redacted for m in replies)
             mine = {"text": "🔒"} if secret else shown  # the pressed choice of a secret ballot is not kept
-            session.add(WebMessage(identity_id=identity_id, outgoing=False, body=mine, created_at=now))
+            self.history.add(session, identity_id, False, mine, now)
             for message in replies:
                 body = _body(message)
-                row = WebMessage(
-                    identity_id=identity_id,
-                    outgoing=True,
-                    body={**body, "text": message.redacted, "buttons": []} if message.redacted else body,
-                    created_at=now,
-                )
-                session.add(row)
                 if message.redacted:
-                    session.flush()
-                    shown_once[row.id] = body  # type: ignore[index]
+                    placeholder = {**body, "text": message.redacted, "buttons": []}
+                    row_id = self.history.add(session, identity_id, True, placeholder, now, need_id=True)
+                    shown_once[row_id] = body  # type: ignore[index]
+                else:
+                    self.history.add(session, identity_id, True, body, now)
 
-        outcome = self.app.service.handle(inbound, keep)
+        outcome = self.service.handle(inbound, keep)
         if outcome.duplicate:
             for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
-                (self.app.settings.files_dir / name).unlink(missing_ok=True)
-        identity_id = outcome.identity_id or self._identity_id(uid)
-        messages = self._messages(identity_id, after)
+                self.files.delete(name)
+        identity_id = outcome.identity_id or self.identities.id_of(uid)
+        messages = self.history.page(identity_id, after)
         for message in messages:  # this answer shows a secret reply once; the history keeps the placeholder
             message.update(shown_once.get(message["id"], {}))
         return {"messages": messages}
 
     def _may_upload(self, uid: str) -> None:
         """Refuse an upload from someone who has not joined, or who used up the day's quota."""
-        settings = self.app.settings
-        with self.app.sessions() as session:
-            person_id = session.exec(
-                select(Identity.person_id).where(Identity.channel == CHANNEL, Identity.external_id == uid)
-            ).first()
-            if person_id is None or not files.joined(session, person_id):
-                raise HTTPException(
-                    403,
-                    "join first: photos can be sent once you have joined",
-                    headers={"X-Linli-Reason": "join_first"},
-                )
-            since = self.app.clock.now() - UPLOAD_WINDOW
-            recent = files.uploads_since(session, person_id, since)
-        stored = sum(_size(settings.files_dir / name) for name, _ in recent)
-        quota_bytes = settings.web_upload_daily_mb * 1024 * 1024
-        if len(recent) >= settings.web_upload_daily_photos or stored >= quota_bytes:
+        config = self.config
+        since = self.clock.now() - UPLOAD_WINDOW
+        recent = self.history.uploads(uid, since)
+        if recent is None:
+            raise HTTPException(
+                403,
+                "join first: photos can be sent once you have joined",
+                headers={"X-Linli-Reason": "join_first"},
+            )
+        stored = sum(self.files.size(name) for name, _ in recent)
+        quota_bytes = config.daily_mb * 1024 * 1024
+        if len(recent) >= config.daily_photos or stored >= quota_bytes:
             oldest = min((at for _, at in recent), default=since)
-            wait = max(1, math.ceil((oldest + UPLOAD_WINDOW - self.app.clock.now()).total_seconds()))
+            wait = max(1, math.ceil((oldest + UPLOAD_WINDOW - self.clock.now()).total_seconds()))
             raise HTTPException(
                 429,
-                f"daily photo quota used up ({settings.web_upload_daily_photos} photos, "
-                f"{settings.web_upload_daily_mb} MB a day)",
+                f"daily photo quota used up ({config.daily_photos} photos, {config.daily_mb} MB a day)",
                 headers={"Retry-After": str(wait), "X-Linli-Reason": "quota"},
             )
-
-    def _save(self, name: str, data: bytes) -> None:
-        folder = self.app.settings.files_dir
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / name).write_bytes(data)
 
     def _asset_url(self, name: str) -> str:
         return f"/chat/static/{name}?v={self.assets[name].version}"
 
     def _busy(self, wait: int) -> HTMLResponse:
         """The page a new visitor gets while their address has opened too many sessions."""
-        html = self.app.renderer.page("busy.html", wait=wait, style=self._asset_url("chat.css"))
+        html = self.renderer.page("busy.html", wait=wait, style=self._asset_url("chat.css"))
         headers = {"Retry-After": str(wait), "Cache-Control": "no-store"}
         return HTMLResponse(html, status_code=429, headers=headers)
 
@@ -278,15 +260,15 @@ class WebChat:
                 if wait is not None:
                     return self._busy(wait)
             uid = self._uid(request, create=True)
-            html = self.app.renderer.page(
+            html = self.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
                 lang=self._locale(uid),
-                public_url=self.app.settings.public_url,
+                public_url=self.config.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),
-                demo=bool(self.app.extras.get("demo")),
+                demo=self.demo(),
             )
             return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
@@ -307,7 +289,8 @@ class WebChat:
         def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
             uid = self._uid(request)
             self._limit(request, "read", uid)
-            return JSONResponse({"messages": self._messages(self._identity_id(uid) if uid else None, after)})
+            identity_id = self.identities.id_of(uid) if uid else None
+            return JSONResponse({"messages": self.history.page(identity_id, after)})
 
         @router.post("/chat/api/send")
         def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
@@ -348,7 +331,7 @@ class WebChat:
             if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
                 raise HTTPException(422, "bad message")
             await run_in_threadpool(self._may_upload, uid)
-            limit = self.app.settings.max_upload_bytes
+            limit = self.config.max_upload_bytes
             data = await file.read(limit + 1)
             if len(data) > limit:
                 raise HTTPException(413, f"photo larger than {limit // (1024 * 1024)} MB")
@@ -360,7 +343,7 @@ class WebChat:
             except NotAnImage:
                 raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image") from None
             name = f"{secrets.token_urlsafe(24)}.{ext}"
-            await run_in_threadpool(self._save, name, stored)
+            await run_in_threadpool(self.files.save, name, stored)
             inbound = Inbound(
                 channel=CHANNEL,
                 user_ref=uid,
@@ -377,11 +360,11 @@ class WebChat:
         @router.get("/chat/files/{name}")
         def file(request: Request, name: str) -> FileResponse:
             uid = self._uid(request)
-            identity_id = self._identity_id(uid) if uid else None
-            if identity_id is None or not FILE_NAME.match(name) or not self._may_see(identity_id, name):
+            identity_id = self.identities.id_of(uid) if uid else None
+            if identity_id is None or not FILE_NAME.match(name) or not self.history.shows(identity_id, name):
                 raise HTTPException(404)
-            path = self.app.settings.files_dir / name
-            if not path.exists():
+            path = self.files.path(name)
+            if path is None:
                 raise HTTPException(404)
             return FileResponse(path, headers={"Cache-Control": "private, max-age=86400"})
 
@@ -396,10 +379,3 @@ def _body(message: Rendered) -> dict[str, Any]:
         "ask_location": message.ask_location,
         "location_label": message.location_label,
     }
-
-
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
