@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.actions import Menu
 from core.permissions import Action, may
 from db.types import MAX_ID
 from handlers.context import Context
@@ -62,7 +63,9 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
     can = allowed_actions(ctx)
     rows: list[list[Button]] = []
     for row in MENU:
-        buttons = [Button(f"cmd:{name}", name[1:]) for name, need in row if need is None or need in can]
+        buttons = [
+            Button.of(Menu(command=name), name[1:]) for name, need in row if need is None or need in can
+        ]
         if buttons:
             rows.append(buttons)
     return rows
