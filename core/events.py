@@ -21,6 +21,22 @@ class Event:
 # --- notices -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class NoticePublished(Event):
+    """A notice was written: each recipient (those who muted its kind already left out) is to receive it."""
+
+    notice_id: int
+    recipients: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReminder(Event):
+    """Recipients who got a notice asking for acknowledgement and have not given it are reminded."""
+
+    notice_id: int
+    recipients: tuple[int, ...]
+
+
 # --- polls ---------------------------------------------------------------------------------------------
 
 

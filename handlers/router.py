@@ -98,17 +98,7 @@ DECLARED: tuple[Flow, ...] = (
         _legacy(queue.on_button),
         queue.on_message,
     ),
-    Flow(
-        "notice",
-        {
-            "/notice": Command(lambda ctx, _: notices.start(ctx), leaves_flow=True),
-            "/notices": Command(lambda ctx, _: notices.list_notices(ctx)),
-            "/mute": Command(lambda ctx, _: notices.mutes(ctx)),
-        },
-        actions.Notices,
-        _legacy(notices.on_button),
-        notices.on_message,
-    ),
+    notices.FLOW,
     Flow(
         "policy",
         {"/policy": Command(policy.command)},
