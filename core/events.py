@@ -41,3 +41,23 @@ class NoticeReminder(Event):
 
 
 # --- people --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentAwaitsApproval(Event):
+    """A person who joined without an invite chose a home; staff over it are to verify them."""
+
+    residency_id: int
+    person_id: int
+    home_id: int
+    kind: str  # owner | tenant
+
+
+@dataclass(frozen=True, slots=True)
+class ResidencyDecided(Event):
+    """Staff verified or rejected a residency; the person is to hear which."""
+
+    residency_id: int
+    person_id: int
+    home_id: int
+    approved: bool
