@@ -78,13 +78,7 @@ DECLARED: tuple[Flow, ...] = (
         queue.on_message,
     ),
     notices.FLOW,
-    Flow(
-        "policy",
-        {"/policy": Command(policy.command)},
-        actions.Articles,
-        _legacy(policy.on_button),
-        policy.on_message,
-    ),
+    policy.FLOW,
     Flow("", {"/stats": Command(stats.stats)}),
     Flow(
         "polls",
