@@ -181,7 +181,7 @@ def publish_notice(work: Work, actor: Actor, draft: NoticeDraft) -> Published:
     )
     work.record(published)
     goes = notices.release_time(notice.urgent, notice.send_at, work.now, work.policy)
-    return Published(notice.id, notice.audience_size, goes)  # type: ignore[arg-type]
+    return Published(published.notice_id, notice.audience_size, goes)
 
 
 # --- reading -----------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def notices_for(work: Work, actor: Actor, limit: int = 10) -> Board:
     if not roots or any(r.status == VERIFIED for r in actor.residences):
         person_id = _person(actor)
         shown = notices.visible(work.session, person_id, work.now, limit)
-        done = notices.acked(work.session, person_id, [n.id for n in shown])  # type: ignore[misc]
+        done = notices.acked(work.session, person_id, [n.id for n in shown if n.id is not None])
         seen = [Seen(n, n.id in done) for n in shown]
     return Board(managed, seen)
 
@@ -225,7 +225,8 @@ def view_notice(work: Work, actor: Actor, notice_id: int) -> Viewed:
 def delivery_report(work: Work, actor: Actor, notice_id: int) -> dict[str, int]:
     """A managed notice's delivery counts: audience, sent, pending, failed, unreachable, cancelled,
     acknowledged."""
-    return notices.report(work.session, _managed(work, actor, notice_id).id)  # type: ignore[arg-type]
+    _managed(work, actor, notice_id)
+    return notices.report(work.session, notice_id)
 
 
 # --- after sending -----------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def unmute(session: Session, person_id: int, kind: str) -> None:
     """Receive a muted kind of notice again."""
     if kind not in KINDS:
         raise NoticeError("kind")
-    session.exec(delete(Mute).where(col(Mute.person_id) == person_id, col(Mute.kind) == kind))  # type: ignore[call-overload]
+    session.exec(delete(Mute).where(col(Mute.person_id) == person_id, col(Mute.kind) == kind))
 
 
 def recipients(
@@ -301,14 +301,12 @@ def report(session: Session, notice_id: int) -> dict[str, int]:
     notice = session.get(Notice, notice_id)
     counts = {"audience": notice.audience_size if notice else 0, **{s: 0 for s in STATUSES}}
     rows = session.exec(
-        select(Outbox.status, func.count())
-        .where(Outbox.notice_id == notice_id)
-        .group_by(col(Outbox.status))
+        select(Outbox.status, func.count()).where(Outbox.notice_id == notice_id).group_by(col(Outbox.status))
     ).all()
     for status, count in rows:
         counts[status] = counts.get(status, 0) + int(count)
     counts["acknowledged"] = int(
-        session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()  # type: ignore[call-overload]
+        session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()
     )
     return counts
 

@@ -44,7 +44,7 @@ def set_lang(ctx: Context, press: Language) -> list[Reply]:
     except PeopleError:
         return [stale()]
     ctx.person.locale = press.locale
-    return [Reply("onboarding.lang_set", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
+    return [Reply("onboarding.lang_set", {}, menu_buttons(ctx))]
 
 
 FLOW = Flow(

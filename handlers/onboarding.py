@@ -14,7 +14,7 @@ from core.people import PeopleError
 from db import org
 from db.models import OrgNode
 from db.people import home_view
-from handlers.common import menu_buttons, stale
+from handlers.common import given, menu_buttons, stale
 from handlers.context import Context
 from handlers.flows import Command, Flow
 from handlers.types import Button, Inbound, Reply
@@ -33,7 +33,7 @@ def looks_like_invite(text: str) -> bool:
 
 def is_member(ctx: Context) -> bool:
     """Whether the person lives somewhere (verified) or holds a staff role."""
-    return bool(ctx.residencies("verified") or ctx.roles())  # type: ignore[arg-type]
+    return bool(ctx.residencies("verified") or ctx.roles())
 
 
 def _choose_home_row() -> list[Button]:
@@ -46,9 +46,9 @@ def start(ctx: Context, args: str) -> list[Reply]:
     if args:
         return redeem(ctx, args)
     if is_member(ctx):
-        return [Reply("onboarding.welcome_back", {"name": ctx.person.name}, menu_buttons(ctx))]  # type: ignore[arg-type]
+        return [Reply("onboarding.welcome_back", {"name": ctx.person.name}, menu_buttons(ctx))]
     ctx.state.go(FLOW_NAME, "code")
-    pending = ctx.residencies("pending")  # type: ignore[arg-type]
+    pending = ctx.residencies("pending")
     return [Reply("onboarding.greeting", {"pending": bool(pending)}, [_choose_home_row()])]
 
 
@@ -65,7 +65,7 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
         Reply(
             "onboarding.joined",
             {"kind": joined.kind, "where": joined.where},
-            menu_buttons(ctx),  # type: ignore[arg-type]
+            menu_buttons(ctx),
         )
     ]
 
@@ -108,7 +108,7 @@ def _place(ctx: Context, press: Join) -> list[Reply]:
 
 def _home(ctx: Context, press: Join) -> list[Reply]:
     """A home chosen: owner or tenant?"""
-    view = home_view(ctx.session, press.home)  # type: ignore[arg-type]
+    view = home_view(ctx.session, given(press.home))
     if view is None:
         return [stale()]
     rows = [[Button.of(Join("k", home=view.home_id, kind=kind), kind) for kind in ("owner", "tenant")]]
@@ -118,12 +118,12 @@ def _home(ctx: Context, press: Join) -> list[Reply]:
 def _kind(ctx: Context, press: Join) -> list[Reply]:
     """Owner or tenant chosen: the request waits for staff, who are told."""
     try:
-        chosen = people.choose_home(ctx.work, ctx.person_id, press.home, press.kind or "")  # type: ignore[arg-type]
+        chosen = people.choose_home(ctx.work, ctx.person_id, given(press.home), given(press.kind))
     except PeopleError:
         return [stale()]
     ctx.forget_membership()
     if chosen.status == "verified":
-        return [Reply("onboarding.already_verified", {"home": chosen.home}, menu_buttons(ctx))]  # type: ignore[arg-type]
+        return [Reply("onboarding.already_verified", {"home": chosen.home}, menu_buttons(ctx))]
     ctx.state.clear()
     return [Reply("onboarding.pending", {"home": chosen.home, "kind": press.kind})]
 

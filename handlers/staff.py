@@ -5,7 +5,7 @@ from __future__ import annotations
 from core import actions, people
 from core.actions import Verify
 from core.people import PeopleError
-from handlers.common import stale
+from handlers.common import given, stale
 from handlers.context import Context
 from handlers.flows import Command, Flow
 from handlers.types import Button, Reply
@@ -40,7 +40,7 @@ def pending(ctx: Context, _: str = "") -> list[Reply]:
 def decide(ctx: Context, press: Verify) -> list[Reply]:
     """Approve (`y`) or reject (`n`) a pending residency, checked against the database."""
     try:
-        decided = people.decide_residency(ctx.work, ctx.actor(), press.residency, press.verb == "y")  # type: ignore[arg-type]
+        decided = people.decide_residency(ctx.work, ctx.actor(), given(press.residency), press.verb == "y")
     except PeopleError as refused:
         if refused.reason == "stale":
             return [stale()]

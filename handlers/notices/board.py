@@ -9,7 +9,7 @@ from core import notices as use
 from core.actions import Notices
 from db import notices as rules
 from db.models import Notice
-from handlers.common import stale
+from handlers.common import given, stale
 from handlers.context import Context
 from handlers.types import Attachment, Button, Reply
 
@@ -91,7 +91,7 @@ def _staff_list(managed: list[use.Managed]) -> list[Reply]:
 def view(ctx: Context, press: Notices) -> list[Reply]:
     """Open a notice that reached the person (with its photo on their channel), or one they manage."""
     try:
-        viewed = use.view_notice(ctx.work, ctx.actor(), press.notice)  # type: ignore[arg-type]
+        viewed = use.view_notice(ctx.work, ctx.actor(), given(press.notice))
     except use.NoticeError:
         return [stale()]
     notice = viewed.notice
@@ -113,7 +113,7 @@ def view(ctx: Context, press: Notices) -> list[Reply]:
 def acknowledge(ctx: Context, press: Notices) -> list[Reply]:
     """`我已知晓`: the person confirms they read the notice."""
     try:
-        done = use.acknowledge(ctx.work, ctx.actor(), press.notice)  # type: ignore[arg-type]
+        done = use.acknowledge(ctx.work, ctx.actor(), given(press.notice))
     except use.NoticeError as exc:
         return [_refused(exc.reason)]
     return [Reply("notices.acked" if done.fresh else "notices.already_acked", {"title": done.title})]
@@ -122,7 +122,7 @@ def acknowledge(ctx: Context, press: Notices) -> list[Reply]:
 def cancel(ctx: Context, press: Notices) -> list[Reply]:
     """Staff hold back what of a notice has not gone out."""
     try:
-        count = use.cancel_notice(ctx.work, ctx.actor(), press.notice)  # type: ignore[arg-type]
+        count = use.cancel_notice(ctx.work, ctx.actor(), given(press.notice))
     except use.NoticeError as exc:
         return [_refused(exc.reason)]
     return [Reply("notices.cancelled", {"id": press.notice, "count": count})]
@@ -131,7 +131,7 @@ def cancel(ctx: Context, press: Notices) -> list[Reply]:
 def remind(ctx: Context, press: Notices) -> list[Reply]:
     """Staff remind those who have not acknowledged a notice."""
     try:
-        count = use.remind(ctx.work, ctx.actor(), press.notice)  # type: ignore[arg-type]
+        count = use.remind(ctx.work, ctx.actor(), given(press.notice))
     except use.NoticeError as exc:
         return [_refused(exc.reason)]
     return [Reply("notices.reminded", {"id": press.notice, "count": count})]

@@ -19,7 +19,7 @@ from core import notices as use
 from core.actions import Notices
 from db import notices as rules
 from db.models import OrgNode
-from handlers.common import stale
+from handlers.common import given, stale
 from handlers.context import Context
 from handlers.notices import asks
 from handlers.notices.draft import Composing
@@ -61,7 +61,7 @@ def start(ctx: Context, _: str = "") -> Answer:
     if not roots:
         return [Reply("notices.not_staff")]
     ctx.state.go(FLOW_NAME, "kind")
-    return _go(ctx, Composing(roots=[n.id for n in roots]), "kind")
+    return _go(ctx, Composing(roots=[n.id for n in roots if n.id is not None]), "kind")
 
 
 # --- what each step takes ---------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _up(ctx: Context, draft: Composing, press: Notices) -> Answer:
     node = asks.current(ctx, draft)
     parent = ctx.session.get(OrgNode, node.parent_id) if node and node.parent_id else None
     inside = parent is not None and asks.within(parent, asks.jurisdiction(ctx, draft))
-    draft.node_id = parent.id if inside else None  # type: ignore[union-attr]
+    draft.node_id = parent.id if parent is not None and inside else None
     return _go(ctx, draft, "node")
 
 
@@ -135,7 +135,7 @@ def _here(ctx: Context, draft: Composing, press: Notices) -> Answer:
 def _building(ctx: Context, draft: Composing, press: Notices) -> Answer:
     if press.building not in {b.id for b in asks.buildings_of(ctx, draft.node_id)}:
         return [stale()]
-    draft.buildings = _toggled(draft.buildings, press.building)  # type: ignore[arg-type]
+    draft.buildings = _toggled(draft.buildings, given(press.building))
     return _go(ctx, draft, "buildings")
 
 
