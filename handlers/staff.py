@@ -46,7 +46,9 @@ def decide(ctx: Context, press: Verify) -> list[Reply]:
             return [stale()]
         if refused.reason == "already_decided":
             return [Reply("staff.already_decided", {"status": refused.detail})]
-        return [Reply(f"staff.{refused.reason}")]  # not_staff | not_allowed
+        if refused.reason == "not_allowed":
+            return [Reply("staff.not_allowed")]
+        return [Reply("staff.not_staff")]
     return [Reply("staff.decided", {"approved": decided.approved, "home": decided.home})]
 
 
