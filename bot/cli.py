@@ -235,7 +235,10 @@ def _file_run(args: argparse.Namespace) -> _FileRun | None:
 def cmd_notice_send(args: argparse.Namespace) -> int:
     """Send a notice described by a YAML file; a bad file changes nothing and names the field at fault."""
     from bot.notice_file import NoticeFileError, load
-    from db import notices
+    from core import notices, notify
+    from core.permissions import SYSTEM
+    from core.work import Work
+    from db import people
 
     run = _file_run(args)
     if run is None:
@@ -244,22 +247,21 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
     with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
-            notice = notices.create(
-                session,
-                spec.author_id,
-                spec.kind,
-                spec.title,
-                spec.body,
-                spec.node.id,  # type: ignore[arg-type]
-                spec.buildings,
-                spec.roles,
-                spec.send_at,
-                spec.publicity_until,
-                spec.ack,
-                None,
-                now,
-                policy,
+            work = Work(session, now, policy)
+            author = people.actor(session, spec.author_id) if spec.author_id is not None else SYSTEM
+            draft = notices.NoticeDraft(
+                kind=spec.kind,
+                title=spec.title,
+                body=spec.body,
+                node_id=spec.node.id,  # type: ignore[arg-type]
+                buildings=tuple(spec.buildings),
+                roles=tuple(spec.roles),
+                send_at=spec.send_at,
+                publicity_until=spec.publicity_until,
+                ack_required=spec.ack,
             )
+            published = notices.publish_notice(work, author, draft)
+            notify.publish(work)
         except NoticeFileError as exc:
             session.rollback()
             print(f"linli: {path}: {exc.field}: {exc.reason} (nothing was sent)", file=sys.stderr)
@@ -270,9 +272,9 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
             print(f"linli: {path}: {field}: refused ({exc.reason}) (nothing was sent)", file=sys.stderr)
             return 1
         session.commit()
-        goes = notices.release_time(notice.urgent, notice.send_at, now, policy)
+        goes = published.goes_at
         when = goes.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M") if goes else "now"
-        print(f"notice #{notice.id}: audience {notice.audience_size}, sends {when}")
+        print(f"notice #{published.notice_id}: audience {published.audience}, sends {when}")
     return 0
 
 

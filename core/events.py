@@ -21,7 +21,43 @@ class Event:
 # --- notices -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class NoticePublished(Event):
+    """A notice was written: each recipient (those who muted its kind already left out) is to receive it."""
+
+    notice_id: int
+    recipients: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeReminder(Event):
+    """Recipients who got a notice asking for acknowledgement and have not given it are reminded."""
+
+    notice_id: int
+    recipients: tuple[int, ...]
+
+
 # --- polls ---------------------------------------------------------------------------------------------
 
 
 # --- people --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentAwaitsApproval(Event):
+    """A person who joined without an invite chose a home; staff over it are to verify them."""
+
+    residency_id: int
+    person_id: int
+    home_id: int
+    kind: str  # owner | tenant
+
+
+@dataclass(frozen=True, slots=True)
+class ResidencyDecided(Event):
+    """Staff verified or rejected a residency; the person is to hear which."""
+
+    residency_id: int
+    person_id: int
+    home_id: int
+    approved: bool

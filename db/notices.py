@@ -1,5 +1,12 @@
-"""Notices and policy publicity: who receives a notice, writing it with its outbox rows, acknowledgements,
-cancelling, reminders, delivery reports, what a resident may still see, and muted kinds."""
+"""Notices and policy publicity: who receives a notice, writing it, acknowledgements, cancelling,
+reminders, delivery reports, what a resident may still see, and muted kinds.
+
+The rules speak in meanings: writing a notice returns a `NoticePublished` event naming its recipients, a
+reminder a `NoticeReminder`; the notify layer (core/notify/notices.py) turns them into outbox rows. An
+outbox row carrying a notice_id is that notice's delivery to one person (reminders carry none), which is
+what the queries below count and look for. Who may send or manage a notice is asked by the use cases
+(core/notices.py) of the permission policy.
+"""
 
 from __future__ import annotations
 
@@ -10,23 +17,11 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from core.permissions import (
-    STAFF_ROLES,
-    VERIFIED,
-    Action,
-    Actor,
-    ResidentKind,
-    Role,
-    grants_for,
-    may,
-    path_ids,
-    place,
-    under,
-)
+from core.events import NoticePublished, NoticeReminder
+from core.permissions import STAFF_ROLES, VERIFIED, ResidentKind, Role, path_ids, under
 from db import outbox
 from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
 from db.org import in_subtrees
-from db.people import grants_of
 from db.sla import Policy
 
 KINDS = ("policy", "fees", "meeting", "outage", "safety")
@@ -39,8 +34,6 @@ STAFF_GRANTS = tuple(r.value for r in STAFF_ROLES)  # whom the audience "staff" 
 MAX_TITLE = 100
 MAX_BODY = 3500
 DEFAULT_PUBLICITY = timedelta(days=30)  # a notice without a publicity period is listed this long
-TEMPLATE = "notices.notice"
-REMINDER = "notices.reminder"
 STATUSES = ("sent", "pending", "failed", "unreachable", "cancelled")
 
 
@@ -58,21 +51,6 @@ class NoticeError(ValueError):
 def ancestor_ids(node: OrgNode) -> list[int]:
     """The ids on a node's path, itself included (from the root down)."""
     return path_ids(node.path)
-
-
-def author_nodes(session: Session, person_id: int) -> list[OrgNode]:
-    """The nodes a person may send notices over: their jurisdiction for notices."""
-    grants = grants_for(Actor(person_id, grants_of(session, person_id)), Action.SEND_NOTICE)
-    nodes = [session.get(OrgNode, g.node_id) for g in grants]
-    unique = {n.id: n for n in nodes if n is not None}
-    return sorted(unique.values(), key=lambda n: (len(n.path), n.name))
-
-
-def may_author(session: Session, person_id: int | None, node: OrgNode) -> bool:
-    """Whether the policy lets a person send notices over the node (None: the system)."""
-    if person_id is None:
-        return True
-    return may(Actor(person_id, grants_of(session, person_id)), Action.SEND_NOTICE, place(node.path))
 
 
 def audience(session: Session, node_id: int, buildings: list[int], roles: list[str]) -> list[int]:
@@ -133,7 +111,7 @@ def unmute(session: Session, person_id: int, kind: str) -> None:
     """Receive a muted kind of notice again."""
     if kind not in KINDS:
         raise NoticeError("kind")
-    session.exec(delete(Mute).where(col(Mute.person_id) == person_id, col(Mute.kind) == kind))  # type: ignore[call-overload]
+    session.exec(delete(Mute).where(col(Mute.person_id) == person_id, col(Mute.kind) == kind))
 
 
 def recipients(
@@ -167,29 +145,6 @@ def release_time(urgent: bool, send_at: datetime, now: datetime, policy: Policy)
     return moment if moment > now else None
 
 
-def _content(notice: Notice) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "title": notice.title,
-        "body": notice.body,
-        "kind": notice.kind,
-        "notice_id": notice.id,
-        "ack": notice.ack_required,
-        "urgent": notice.urgent,
-        "publicity_until": notice.publicity_until.isoformat() if notice.publicity_until else "",
-        **notice.data,
-    }
-    if notice.attachment_kind == "photo" and notice.attachment_ref:
-        context["_photos"] = [[notice.attachment_channel, notice.attachment_ref]]
-    return context
-
-
-def ack_buttons(notice: Notice) -> list[list[dict[str, Any]]]:
-    """The acknowledgement button of a notice that asks for one."""
-    if not notice.ack_required:
-        return []
-    return [[{"data": f"n:a:{notice.id}", "label": "notices.btn_ack"}]]
-
-
 def create(
     session: Session,
     author_id: int | None,
@@ -204,13 +159,13 @@ def create(
     ack_required: bool,
     attachment: tuple[str, str, str] | None,
     now: datetime,
-    policy: Policy,
     data: dict[str, Any] | None = None,
     mutable: bool = True,
-) -> Notice:
-    """Write a notice and one outbox row per recipient in the caller's transaction (muted kinds skipped).
+) -> tuple[Notice, NoticePublished]:
+    """Write a notice in the caller's transaction; the event names its recipients (muted kinds skipped).
 
-    `data` is structured content the templates render in each reader's language (a poll's result).
+    The author's right to send over the node is the caller's to check (core.notices). `data` is
+    structured content the templates render in each reader's language (a poll's result).
     `mutable=False` reaches those who muted the kind too (a poll's legally required notice and result).
     """
     if kind not in KINDS:
@@ -226,13 +181,10 @@ def create(
     node = session.get(OrgNode, node_id)
     if node is None:
         raise NoticeError("node")
-    if not may_author(session, author_id, node):
-        raise NoticeError("not_allowed")
     building_ids = check_buildings(session, node, buildings)
     send_at = max(send_at or now, now)
     if publicity_until is not None and publicity_until <= send_at:
         raise NoticeError("publicity")
-    urgent = kind in URGENT_KINDS
     att_kind, att_channel, att_ref = attachment or ("", "", "")
     notice = Notice(
         kind=kind,
@@ -245,7 +197,7 @@ def create(
         node_id=node_id,
         buildings=building_ids,
         roles=roles,
-        urgent=urgent,
+        urgent=kind in URGENT_KINDS,
         ack_required=ack_required,
         send_at=send_at,
         publicity_until=publicity_until,
@@ -261,29 +213,7 @@ def create(
         else audience(session, node_id, building_ids, roles)
     )
     notice.audience_size = len(people)
-    context, buttons = _content(notice), ack_buttons(notice)
-    not_before = release_time(urgent, send_at, now, policy)
-    outbox.enqueue_many(
-        session,
-        [
-            {
-                "person_id": person_id,
-                "template": TEMPLATE,
-                "context": context,
-                "buttons": buttons,
-                "created_at": now,
-                "not_before": not_before,
-                "urgent": urgent,
-                "notice_id": notice.id,
-                "status": "pending",
-                "attempts": 0,
-                "error": "",
-            }
-            for person_id in people
-        ],
-    )
-    session.flush()
-    return notice
+    return notice, NoticePublished(notice.id, tuple(people))  # type: ignore[arg-type]
 
 
 # --- after sending --------------------------------------------------------------------------------
@@ -307,7 +237,6 @@ def is_recipient(session: Session, notice_id: int, person_id: int, now: datetime
         .where(
             Outbox.notice_id == notice_id,
             Outbox.person_id == person_id,
-            Outbox.template == TEMPLATE,
             _delivered(now),
         )
     ).first()
@@ -342,22 +271,11 @@ def acked(session: Session, person_id: int, notice_ids: list[int]) -> set[int]:
     )
 
 
-def _managed(session: Session, notice_id: int, staff_id: int | None) -> Notice:
-    notice = session.get(Notice, notice_id)
-    if notice is None:
-        raise NoticeError("not_found")
-    node = session.get(OrgNode, notice.node_id)
-    if node is None or not may_author(session, staff_id, node):
-        raise NoticeError("not_allowed")
-    return notice
-
-
-def cancel(session: Session, notice_id: int, staff_id: int | None, now: datetime) -> int:
+def cancel(session: Session, notice: Notice, now: datetime) -> int:
     """Stop what of a notice has not gone out; returns how many messages were held back."""
-    notice = _managed(session, notice_id, staff_id)
     if notice.state == "cancelled":
         raise NoticeError("already_cancelled")
-    count = outbox.cancel_pending(session, notice_id, now)
+    count = outbox.cancel_pending(session, notice.id, now)  # type: ignore[arg-type]
     if count == 0:
         raise NoticeError("nothing_pending")
     notice.state, notice.cancelled_at = "cancelled", now
@@ -365,44 +283,17 @@ def cancel(session: Session, notice_id: int, staff_id: int | None, now: datetime
     return count
 
 
-def remind(session: Session, notice_id: int, staff_id: int | None, now: datetime, policy: Policy) -> int:
-    """Queue a reminder to every recipient who got the notice and has not acknowledged it."""
-    notice = _managed(session, notice_id, staff_id)
+def remind(session: Session, notice: Notice) -> NoticeReminder:
+    """Whom to remind of a notice: every recipient it reached who has not acknowledged it."""
     if not notice.ack_required:
         raise NoticeError("no_ack")
     if notice.state == "cancelled":
         raise NoticeError("already_cancelled")
     reached = session.exec(
-        select(Outbox.person_id).where(
-            Outbox.notice_id == notice_id, Outbox.template == TEMPLATE, Outbox.status == "sent"
-        )
+        select(Outbox.person_id).where(Outbox.notice_id == notice.id, Outbox.status == "sent")
     ).all()
-    done = set(session.exec(select(NoticeAck.person_id).where(NoticeAck.notice_id == notice_id)).all())
-    people = sorted(set(reached) - done)
-    context, buttons = _content(notice), ack_buttons(notice)
-    not_before = release_time(notice.urgent, now, now, policy)
-    # notice_id stays empty on reminders: the dispatcher renders rows of one notice_id once per language,
-    # so a reminder in the same batch as the notice itself would be shown with the notice's text.
-    outbox.enqueue_many(
-        session,
-        [
-            {
-                "person_id": person_id,
-                "template": REMINDER,
-                "context": context,
-                "buttons": buttons,
-                "created_at": now,
-                "not_before": not_before,
-                "urgent": notice.urgent,
-                "notice_id": None,
-                "status": "pending",
-                "attempts": 0,
-                "error": "",
-            }
-            for person_id in people
-        ],
-    )
-    return len(people)
+    done = set(session.exec(select(NoticeAck.person_id).where(NoticeAck.notice_id == notice.id)).all())
+    return NoticeReminder(notice.id, tuple(sorted(set(reached) - done)))  # type: ignore[arg-type]
 
 
 def report(session: Session, notice_id: int) -> dict[str, int]:
@@ -410,14 +301,12 @@ def report(session: Session, notice_id: int) -> dict[str, int]:
     notice = session.get(Notice, notice_id)
     counts = {"audience": notice.audience_size if notice else 0, **{s: 0 for s in STATUSES}}
     rows = session.exec(
-        select(Outbox.status, func.count())
-        .where(Outbox.notice_id == notice_id, Outbox.template == TEMPLATE)
-        .group_by(col(Outbox.status))
+        select(Outbox.status, func.count()).where(Outbox.notice_id == notice_id).group_by(col(Outbox.status))
     ).all()
     for status, count in rows:
         counts[status] = counts.get(status, 0) + int(count)
     counts["acknowledged"] = int(
-        session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()  # type: ignore[call-overload]
+        session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()
     )
     return counts
 
@@ -434,7 +323,6 @@ def visible(session: Session, person_id: int, now: datetime, limit: int = 20) ->
         .join(Notice, col(Notice.id) == Outbox.notice_id)
         .where(
             Outbox.person_id == person_id,
-            Outbox.template == TEMPLATE,
             col(Outbox.notice_id).is_not(None),
             _delivered(now),
         )

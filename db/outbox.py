@@ -56,11 +56,18 @@ def enqueue(
     )
 
 
-def enqueue_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Queue many messages in one statement (a broadcast); each dict holds the Outbox columns."""
+def enqueue_many(session: Session, rows: list[dict[str, Any]], **shared: Any) -> None:
+    """Queue many messages in one statement (a broadcast).
+
+    Each row holds what differs between the messages (at least `person_id`); `shared` the columns they
+    have in common (template, context, buttons, created_at, not_before …), which a row may override. A
+    new message is pending, not yet tried, not urgent and without buttons unless told otherwise."""
     if rows:
-        session.connection().execute(TABLE.insert(), rows)
+        session.connection().execute(TABLE.insert().values(**{**_NEW, **shared}), rows)
         session.info[_WAITING] = True
+
+
+_NEW: dict[str, Any] = {"status": "pending", "attempts": 0, "error": "", "urgent": False, "buttons": []}
 
 
 def enqueue_replies(

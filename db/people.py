@@ -10,8 +10,19 @@ from sqlalchemy import Connection, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from core.permissions import ROLE_VALUES, Actor, Grant, Residence, ResidentKind, Role
-from db.models import Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
+from core.events import ResidencyDecided
+from core.permissions import (
+    ROLE_VALUES,
+    Action,
+    Actor,
+    Grant,
+    Residence,
+    ResidentKind,
+    Role,
+    path_ids,
+    roles_for,
+)
+from db.models import Grid, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
 
 RESIDENT_KINDS: tuple[str, ...] = tuple(k.value for k in ResidentKind)
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # every role an invite may grant
@@ -330,3 +341,38 @@ def request_residency(session: Session, person_id: int, home_id: int, kind: str,
     session.add(residency)
     session.flush()
     return residency
+
+
+def take_grid(session: Session, grid_id: int, person_id: int) -> Grid | None:
+    """A grid worker's invite names their grid: they become its worker, or its backup when it has one."""
+    grid = session.get(Grid, grid_id)
+    if grid is not None:
+        if grid.worker_id is None or grid.worker_id == person_id:
+            grid.worker_id = person_id
+        elif grid.backup_id is None:
+            grid.backup_id = person_id
+    return grid
+
+
+def approvers(session: Session, home_id: int) -> list[int]:
+    """The staff who may verify residents of a home: a grant to approve on its compound or above it."""
+    home = session.get(Home, home_id)
+    compound = session.get(OrgNode, home.compound_id) if home is not None else None
+    if compound is None:
+        return []
+    grants = session.exec(
+        select(RoleGrant).where(
+            col(RoleGrant.node_id).in_(path_ids(compound.path)),
+            col(RoleGrant.role).in_(roles_for(Action.APPROVE_RESIDENT)),
+        )
+    ).all()
+    return sorted({g.person_id for g in grants})
+
+
+def decide_residency(
+    session: Session, residency: Residency, approve: bool, by: int | None, now: datetime
+) -> ResidencyDecided:
+    """Verify or reject a pending residency; the event tells the resident."""
+    residency.status = "verified" if approve else "rejected"
+    residency.decided_at, residency.decided_by = now, by
+    return ResidencyDecided(residency.id, residency.person_id, residency.home_id, approve)  # type: ignore[arg-type]

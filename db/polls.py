@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.events import Event
 from core.permissions import (
     VERIFIED,
     Action,
@@ -277,7 +278,7 @@ def _publish(
     policy: Policy,
 ) -> int | None:
     """Publish (公示) a poll's announcement or result to owners and tenants in scope; the notice's id."""
-    notice = notices.create(
+    notice, published = notices.create(
         session,
         author_id=None,  # the author's right was checked already; committee members hold no notice grant
         kind="meeting",
@@ -291,11 +292,22 @@ def _publish(
         ack_required=False,
         attachment=attachment,
         now=now,
-        policy=policy,
         data={"poll": content},
         mutable=False,  # a legal requirement: muting meeting notices does not skip a poll's notices
     )
+    _tell_now(session, now, policy, published)
     return notice.id
+
+
+def _tell_now(session: Session, now: datetime, policy: Policy, *events: Event) -> None:
+    """Write the pushes events cause, in this transaction. A bridge while the polls' rules take no unit of
+    work: once their use cases record events on the turn's Work, they publish them with the rest."""
+    from core import notify  # the notify layer imports the rules; imported here, not at the top
+    from core.work import Work
+
+    work = Work(session, now, policy)
+    work.record(*events)
+    notify.publish(work)
 
 
 def announcement(poll: Poll) -> dict[str, Any]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+from core.actions import Menu
 from core.permissions import Action, may
 from db.types import MAX_ID
 from handlers.context import Context
 from handlers.types import Button, Reply
 
+T = TypeVar("T")
 MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not truncated
 
 # What each command needs from the permission policy (any one of the actions; none: everyone). The menu,
@@ -62,7 +66,9 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
     can = allowed_actions(ctx)
     rows: list[list[Button]] = []
     for row in MENU:
-        buttons = [Button(f"cmd:{name}", name[1:]) for name, need in row if need is None or need in can]
+        buttons = [
+            Button.of(Menu(command=name), name[1:]) for name, need in row if need is None or need in can
+        ]
         if buttons:
             rows.append(buttons)
     return rows
@@ -75,6 +81,13 @@ def parse_id(value: str) -> int | None:
     number = int(value)
     # Beyond MAX_ID it cannot be a row, and PostgreSQL would refuse the query (integer out of range).
     return number if 0 < number <= MAX_ID else None
+
+
+def given(value: T | None) -> T:
+    """A field the press's verb always carries: the codec decodes no press without it."""
+    if value is None:
+        raise ValueError("a press without a field its verb carries")
+    return value
 
 
 def stale() -> Reply:

@@ -11,14 +11,13 @@ from sqlmodel import Session
 from core import notify
 from core.permissions import Actor
 from core.work import Work
-from db import outbox, people
+from db import people
 from db.categories import Catalog
 from db.conversations import State
 from db.models import Residency, RoleGrant
 from db.people import Who
 from db.policy import Library
 from db.sla import Policy
-from handlers.types import Reply
 
 
 @dataclass(slots=True)
@@ -84,11 +83,3 @@ class Context:
     def locale(self) -> str:
         """The person's language."""
         return self.person.locale
-
-    def notify(self, person_id: int, reply: Reply) -> None:
-        """Push a message to another person through the outbox, in this turn's transaction."""
-        buttons = [
-            [{"data": b.data, "label": b.label, "text": b.text, "args": b.args} for b in row]
-            for row in reply.buttons
-        ]
-        outbox.enqueue(self.session, person_id, reply.template, reply.context, buttons, self.now)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from core import actions
+from core.actions import Articles
 from db.policy import MAX_QUERY, Article, Library, Topic
-from handlers.common import parse_id, stale
+from handlers.common import stale
 from handlers.context import Context
+from handlers.flows import Command, Flow
 from handlers.types import Button, Inbound, Reply
 
-FLOW = "policy"
+FLOW_NAME = "policy"
 MAX_RESULTS = 8
+TOPICS, SEARCH = Articles("h"), Articles("s")
 
 
 def command(ctx: Context, args: str) -> list[Reply]:
     """`/policy` lists the topics; `/policy 关键词` searches."""
-    if ctx.state.flow == FLOW:
+    if ctx.state.flow == FLOW_NAME:
         ctx.state.clear()  # a search prompt left open would swallow the next message
     if args.strip():
         return _search(ctx, args)
@@ -27,10 +31,10 @@ def _library(ctx: Context) -> Library | None:
 
 def _topic_buttons(ctx: Context, library: Library) -> list[list[Button]]:
     rows = [
-        [Button(f"p:t:{n}", text=f"{topic.label(ctx.locale)} ({len(topic.articles)})")]
+        [Button.of(Articles("t", topic=n), text=f"{topic.label(ctx.locale)} ({len(topic.articles)})")]
         for n, topic in enumerate(library.topics, start=1)
     ]
-    return [*rows, [Button("p:s", "policy.btn_search")]]
+    return [*rows, [Button.of(SEARCH, "policy.btn_search")]]
 
 
 def _topics(ctx: Context) -> Reply:
@@ -45,7 +49,9 @@ def _topics(ctx: Context) -> Reply:
 
 
 def _topic(ctx: Context, topic: Topic) -> Reply:
-    rows = [[Button(f"p:a:{a.id}", text=a.display_title(ctx.locale))] for a in topic.articles]
+    rows = [
+        [Button.of(Articles("a", article=a.id), text=a.display_title(ctx.locale))] for a in topic.articles
+    ]
     return Reply(
         "policy.topic",
         {
@@ -54,7 +60,7 @@ def _topic(ctx: Context, topic: Topic) -> Reply:
                 {"title": a.display_title(ctx.locale), "summary": a.summary} for a in topic.articles
             ],
         },
-        [*rows, [Button("p:h", "policy.btn_topics"), Button("p:s", "policy.btn_search")]],
+        [*rows, [Button.of(TOPICS, "policy.btn_topics"), Button.of(SEARCH, "policy.btn_search")]],
     )
 
 
@@ -72,19 +78,19 @@ def _article(ctx: Context, library: Library, article: Article) -> Reply:
         },
         [
             [
-                Button(
-                    f"p:t:{number}",
+                Button.of(
+                    Articles("t", topic=number),
                     "policy.btn_back",
                     args={"topic": topic.label(ctx.locale) if topic else article.topic},
                 )
             ],
-            [Button("p:h", "policy.btn_topics"), Button("p:s", "policy.btn_search")],
+            [Button.of(TOPICS, "policy.btn_topics"), Button.of(SEARCH, "policy.btn_search")],
         ],
     )
 
 
 def _ask_query() -> Reply:
-    return Reply("policy.ask_query", {"limit": MAX_QUERY}, [[Button("p:x", "cancel")]])
+    return Reply("policy.ask_query", {"limit": MAX_QUERY}, [[Button.of(Articles("x"), "cancel")]])
 
 
 def _search(ctx: Context, query: str) -> list[Reply]:
@@ -104,7 +110,10 @@ def _search(ctx: Context, query: str) -> list[Reply]:
             )
         ]
     shown = hits[:MAX_RESULTS]
-    rows = [[Button(f"p:a:{h.article.id}", text=h.article.display_title(ctx.locale))] for h in shown]
+    rows = [
+        [Button.of(Articles("a", article=h.article.id), text=h.article.display_title(ctx.locale))]
+        for h in shown
+    ]
     return [
         Reply(
             "policy.results",
@@ -114,35 +123,31 @@ def _search(ctx: Context, query: str) -> list[Reply]:
                 "more": len(hits) - len(shown),
                 "hits": [{"title": h.article.display_title(ctx.locale), "snippet": h.snippet} for h in shown],
             },
-            [*rows, [Button("p:s", "policy.btn_search_again"), Button("p:h", "policy.btn_topics")]],
+            [*rows, [Button.of(SEARCH, "policy.btn_search_again"), Button.of(TOPICS, "policy.btn_topics")]],
         )
     ]
 
 
-def on_button(ctx: Context, data: str) -> list[Reply]:
-    """`p:h` topics, `p:t:<n>` a topic, `p:a:<id>` an article, `p:s` search, `p:x` leave the search."""
-    action, _, arg = data[2:].partition(":")
-    if action == "x" and not arg:
-        if ctx.state.flow != FLOW:
+def on_press(ctx: Context, press: Articles) -> list[Reply]:
+    """Topics (`h`), a topic (`t`), an article (`a`), search (`s`), leave the search (`x`)."""
+    if press.verb == "x":
+        if ctx.state.flow != FLOW_NAME:
             return [stale()]
         ctx.state.clear()
         return [_topics(ctx)]
     library = _library(ctx)
     if library is None:
         return [Reply("policy.empty")]
-    if action == "h" and not arg:
+    if press.verb == "h":
         return [_topics(ctx)]
-    if action == "s" and not arg:
-        ctx.state.go(FLOW, "search")
+    if press.verb == "s":
+        ctx.state.go(FLOW_NAME, "search")
         return [_ask_query()]
-    if action == "t":
-        number = parse_id(arg)
-        topic = library.topic(number) if number is not None else None
+    if press.verb == "t":
+        topic = library.topic(press.topic or 0)
         return [_topic(ctx, topic)] if topic is not None else [stale()]
-    if action == "a":
-        article = library.get(arg)
-        return [_article(ctx, library, article)] if article is not None else [stale()]
-    return [stale()]
+    article = library.get(press.article or "")
+    return [_article(ctx, library, article)] if article is not None else [stale()]
 
 
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -157,3 +162,6 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     if replies[0].template != "policy.query_too_long":
         ctx.state.clear()  # one search per press; the results offer another
     return replies
+
+
+FLOW = Flow(FLOW_NAME, {"/policy": Command(command)}, actions.Articles, on_press, on_message)

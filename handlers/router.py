@@ -9,6 +9,7 @@ from core import actions
 from core.actions import Press
 from handlers import (
     followup,
+    general,
     newpoll,
     notices,
     onboarding,
@@ -34,32 +35,15 @@ def _legacy(on_button: Callable[[Context, str], list[Reply]]) -> Callable[[Conte
     return lambda ctx, press: on_button(ctx, press.encode())
 
 
-def _cancel(ctx: Context, _: str) -> list[Reply]:
-    had_flow = bool(ctx.state.flow)
-    ctx.state.clear()
-    return [Reply("common.cancelled" if had_flow else "common.nothing_to_cancel", {}, menu_buttons(ctx))]
-
-
 def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
     return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
 
 
-_GENERAL = Flow(
-    "",
-    {
-        "/start": Command(onboarding.start),
-        "/cancel": Command(_cancel),
-        "/help": Command(lambda ctx, _: onboarding.help_(ctx)),
-        "/lang": Command(lambda ctx, _: onboarding.lang(ctx)),
-    },
-    actions.Language,
-    _legacy(onboarding.set_lang),
-)
 # Every flow, declared once: its commands, its buttons, its typed text. /policy and /notices may be read
 # mid-report, so they do not leave the flow the person is in.
 DECLARED: tuple[Flow, ...] = (
-    _GENERAL,
-    Flow("join", press=actions.Join, on_press=_legacy(onboarding.on_button), on_text=onboarding.on_message),
+    general.FLOW,
+    onboarding.FLOW,
     Flow(
         "report",
         {"/report": Command(lambda ctx, _: report.start(ctx), leaves_flow=True, members_only=True)},
@@ -74,12 +58,7 @@ DECLARED: tuple[Flow, ...] = (
         _legacy(_cancel_note_or_ticket),
         progress.on_message,
     ),
-    Flow(
-        "",
-        {"/pending": Command(lambda ctx, _: staff.pending(ctx), members_only=True)},
-        actions.Verify,
-        _legacy(staff.decide),
-    ),
+    staff.FLOW,
     Flow(
         "task",
         {
@@ -98,24 +77,8 @@ DECLARED: tuple[Flow, ...] = (
         _legacy(queue.on_button),
         queue.on_message,
     ),
-    Flow(
-        "notice",
-        {
-            "/notice": Command(lambda ctx, _: notices.start(ctx), leaves_flow=True),
-            "/notices": Command(lambda ctx, _: notices.list_notices(ctx)),
-            "/mute": Command(lambda ctx, _: notices.mutes(ctx)),
-        },
-        actions.Notices,
-        _legacy(notices.on_button),
-        notices.on_message,
-    ),
-    Flow(
-        "policy",
-        {"/policy": Command(policy.command)},
-        actions.Articles,
-        _legacy(policy.on_button),
-        policy.on_message,
-    ),
+    notices.FLOW,
+    policy.FLOW,
     Flow("", {"/stats": Command(stats.stats)}),
     Flow(
         "polls",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.actions import Press
+
 MAX_BUTTON_DATA = 64  # Telegram's callback_data limit, in bytes
 
 
@@ -62,6 +64,11 @@ class Button:
     def __post_init__(self) -> None:
         if len(self.data.encode()) > MAX_BUTTON_DATA:
             raise ValueError(f"button data longer than {MAX_BUTTON_DATA} bytes: {self.data!r}")
+
+    @classmethod
+    def of(cls, press: Press, label: str = "", text: str = "", args: dict[str, Any] | None = None) -> Button:
+        """The button that makes a press: its data encoded by the codec, with a label key or literal text."""
+        return cls(press.encode(), label, text, args or {})
 
 
 @dataclass(slots=True)

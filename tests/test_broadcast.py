@@ -20,6 +20,7 @@ from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel
 from bot.clock import FixedClock
 from bot.delivery import BACKOFF, Dispatcher, RateLimit
+from core.actions import Notices
 from db import outbox
 from db.engine import make_engine, session_factory
 from db.models import Outbox
@@ -223,7 +224,8 @@ def paragraphs(total: int) -> str:
 async def test_a_9000_character_text_arrives_in_parts_cut_at_paragraphs(bc: Broadcast) -> None:
     text = paragraphs(9000)
     assert len(text) >= 9000
-    await bc.channel.send("42", Rendered(text=text, buttons=((("知道了", "n:ack:1"),),)))
+    ack = Notices("a", notice=1).encode()
+    await bc.channel.send("42", Rendered(text=text, buttons=((("知道了", ack),),)))
     parts = bc.api.texts(42)
     assert len(parts) == 3 and all(len(p) <= 4096 for p in parts)
     assert "\n\n".join(parts) == text  # every cut fell on a paragraph boundary, nothing lost

@@ -15,6 +15,10 @@ from sqlmodel import select
 from bot.bootstrap import App
 from bot.cli import main
 from bot.clock import FixedClock
+from core import notices as use
+from core.actions import Notices
+from core.notify.notices import NOTICE
+from core.work import Work
 from db import notices, org, outbox, people
 from db.models import Identity, Notice, NoticeAck, Outbox, WebMessage
 from tests.conftest import make_app
@@ -124,7 +128,7 @@ def send(staff: ChatUser, **kw: object) -> int:
     return int(found.group(1))
 
 
-def outbox_people(app: App, notice_id: int, template: str = notices.TEMPLATE) -> set[int]:
+def outbox_people(app: App, notice_id: int, template: str = NOTICE) -> set[int]:
     with app.sessions() as session:
         rows = session.exec(
             select(Outbox).where(Outbox.notice_id == notice_id, Outbox.template == template)
@@ -206,8 +210,8 @@ def test_the_notice_and_its_outbox_rows_are_written_in_one_transaction(
 ) -> None:
     real = outbox.enqueue_many
 
-    def fail_after_writing(session: object, rows: list[dict[str, object]]) -> None:
-        real(session, rows)  # type: ignore[arg-type]
+    def fail_after_writing(session: object, rows: list[dict[str, object]], **shared: object) -> None:
+        real(session, rows, **shared)  # type: ignore[arg-type]
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr(outbox, "enqueue_many", fail_after_writing)
@@ -278,21 +282,20 @@ def test_staff_cannot_send_outside_their_jurisdiction(
     staff.say("越界通知")
     staff.say("正文")
     assert "幸福社区" not in " ".join(staff.buttons())
-    staff.data(f"n:d:{other}")
+    staff.data(Notices("d", node=other).encode())
     assert "已失效" in staff.text
-    staff.data(f"n:d:{street}")
+    staff.data(Notices("d", node=street).encode())
     assert "已失效" in staff.text
-    staff.data("n:u")  # already at the top of their jurisdiction: stays there
+    staff.data(Notices("u").encode())  # already at the top of their jurisdiction: stays there
     assert "范围：铁西区 / 北沟街道 / 英雄社区" in staff.text
     staff.say("/cancel")
     staff_id = person_id(app, staff)
     with app.sessions() as session:
-        with pytest.raises(notices.NoticeError) as refused:
-            notices.create(
-                session, staff_id, "policy", "t", "b", other, [], ["owners"], None, None,
-                False, None, app.clock.now(), app.policy,
-            )  # fmt: skip
-        assert refused.value.reason == "not_allowed"
+        work = Work(session, app.clock.now(), app.policy)
+        draft = use.NoticeDraft("policy", "t", "b", other, roles=("owners",))
+        with pytest.raises(use.NoticeError) as refused:
+            use.publish_notice(work, people.actor(session, staff_id), draft)
+        assert refused.value.reason == "not_allowed" and work.events == []
 
     # The street's staff may send to the other community; the community's staff may not manage it.
     street_staff = ChatUser(app.service, "street-1")
@@ -302,7 +305,7 @@ def test_staff_cannot_send_outside_their_jurisdiction(
     street_staff.press("确认发送")
     notice_id = int(CREATED.search(street_staff.text).group(1))  # type: ignore[union-attr]
     assert outbox_people(app, notice_id) == {person_id(app, outsider)}
-    staff.data(f"n:c:{notice_id}")
+    staff.data(Notices("c", notice=notice_id).encode())
     assert "不在您的管辖" in staff.text
     staff.say("/notices")
     assert "幸福社区通知" not in staff.text
@@ -325,28 +328,28 @@ def test_acknowledgement_works_once_and_forged_or_foreign_acks_change_nothing(
     assert "维修资金使用表决" in owner.text and "待确认" in owner.text
     owner.press("我已知晓")
     assert "已确认知晓：维修资金使用表决" in owner.text
-    owner.data(f"n:a:{notice_id}")
+    owner.data(Notices("a", notice=notice_id).encode())
     assert "已经确认过" in owner.text
     owner.say("/notices")
     assert "✅已知晓" in owner.text and "我已知晓" not in " ".join(owner.buttons())
 
-    neighbour.data("n:a:99999")
+    neighbour.data(Notices("a", notice=99999).encode())
     assert "操作未完成" in neighbour.text
     for forged in ("n:a:abc", "n:a:"):  # not a button we ever sent: the codec refuses it before any query
         neighbour.data(forged)
         assert "按钮已失效" in neighbour.text
-    outsider.data(f"n:a:{notice_id}")
+    outsider.data(Notices("a", notice=notice_id).encode())
     assert "不是这条通知的接收人" in outsider.text
-    staff.data(f"n:a:{notice_id}")
+    staff.data(Notices("a", notice=notice_id).encode())
     assert "操作未完成" in staff.text
     with app.sessions() as session:
         acks = [(a.notice_id, a.person_id) for a in session.exec(select(NoticeAck)).all()]
     assert acks == [(notice_id, person_id(app, owner))]
     assert report(app, notice_id)["acknowledged"] == 1
 
-    outsider.data(f"n:v:{notice_id}")  # cannot read it either
+    outsider.data(Notices("v", notice=notice_id).encode())  # cannot read it either
     assert "已失效" in outsider.text
-    neighbour.data(f"n:v:{notice_id}")
+    neighbour.data(Notices("v", notice=notice_id).encode())
     assert "维修资金使用表决" in neighbour.text and "我已知晓" in " ".join(neighbour.buttons())
 
 
@@ -439,9 +442,9 @@ def test_mute_skips_that_kind_for_that_resident_and_safety_cannot_be_muted(
     assert "始终接收" in owner.text and "屏蔽【安全】" not in " ".join(owner.buttons())
     owner.press("屏蔽【会议通知】")
     assert "【会议通知】 已屏蔽" in owner.text
-    owner.data("n:m:safety")
+    owner.data("n:m:safety")  # forged: no button mutes safety notices
     assert "安全类通知不能屏蔽" in owner.text
-    owner.data("n:m:bogus")
+    owner.data("n:m:bogus")  # forged: no such kind
     assert "类别无效" in owner.text
     owner_id = person_id(app, owner)
     with app.sessions() as session:
@@ -479,19 +482,19 @@ def test_cancel_stops_the_pending_rows(
     assert f"通知 #{notice_id} 已撤回，4 条" in staff.text
     counts = report(app, notice_id)
     assert (counts["cancelled"], counts["pending"], counts["sent"]) == (4, 0, 0)
-    staff.data(f"n:c:{notice_id}")
+    staff.data(Notices("c", notice=notice_id).encode())
     assert "已经撤回" in staff.text
     staff.say("/notices")
     assert "〔已撤回〕" in staff.text and "撤回未发出的" not in " ".join(staff.buttons())
     clock.advance(days=1)
     assert drain(app) == 0
     assert all(pushed(app, user) == [] for user in residents)
-    residents[0].data(f"n:c:{notice_id}")  # residents cannot cancel
+    residents[0].data(Notices("c", notice=notice_id).encode())  # residents cannot cancel
     assert "操作未完成" in residents[0].text
 
     sent_id = send(staff, title="已发出的")
     drain(app)
-    staff.data(f"n:c:{sent_id}")
+    staff.data(Notices("c", notice=sent_id).encode())
     assert "没有可撤回" in staff.text
 
 
@@ -501,7 +504,7 @@ def test_remind_reaches_only_those_who_have_not_acknowledged(
     owner, neighbour, tenant, heping = residents
     notice_id = send(staff, title="请确认收到", ack=True)
     drain(app)
-    owner.data(f"n:a:{notice_id}")
+    owner.data(Notices("a", notice=notice_id).encode())
     staff.say("/notices")
     staff.press("提醒未确认的")
     assert "已向 3 位尚未确认的接收人发送提醒" in staff.text
@@ -514,9 +517,9 @@ def test_remind_reaches_only_those_who_have_not_acknowledged(
     assert (counts["sent"], counts["audience"]) == (4, 4)  # reminders are not counted as deliveries
 
     plain = send(staff, title="无需确认")
-    staff.data(f"n:r:{plain}")
+    staff.data(Notices("r", notice=plain).encode())
     assert "不需要回执" in staff.text
-    owner.data(f"n:r:{notice_id}")
+    owner.data(Notices("r", notice=notice_id).encode())
     assert "操作未完成" in owner.text
 
 
@@ -530,7 +533,7 @@ def test_staff_notices_shows_the_delivery_report(
         identity.unreachable = True  # blocked the bot
         session.commit()
     drain(app)
-    owner.data(f"n:a:{notice_id}")
+    owner.data(Notices("a", notice=notice_id).encode())
     staff.say("/notices")
     assert "报告测试（#" in staff.text
     assert "接收人 4：已送达 3（75%），待发送 0，失败 0（0%），无法送达 1（25%）" in staff.text
@@ -688,10 +691,10 @@ def test_a_notice_round_trip_on_every_database(any_app: App) -> None:
     assert drain(any_app) == 2
     owner.say("/notices")
     assert "双库通知" in owner.text
-    owner.data(f"n:a:{notice_id}")
-    owner.data(f"n:a:{notice_id}")
+    owner.data(Notices("a", notice=notice_id).encode())
+    owner.data(Notices("a", notice=notice_id).encode())
     assert "已经确认过" in owner.text
-    staff.data(f"n:r:{notice_id}")
+    staff.data(Notices("r", notice=notice_id).encode())
     assert "已向 1 位" in staff.text
     assert drain(any_app) == 1
     assert report(any_app, notice_id) == {

@@ -7,6 +7,7 @@ import asyncio
 from sqlmodel import select
 
 from bot.bootstrap import App, build
+from core.actions import Verify
 from db.models import Residency, WebMessage
 from tests.support.chat import ChatUser
 
@@ -62,7 +63,7 @@ def test_residents_cannot_approve_and_staff_outside_jurisdiction_are_refused(app
         pending = session.exec(select(Residency).where(Residency.status == "pending")).one()
     tenant = ChatUser(app.service, "tenant-1")
     tenant.say("/start DEMO-TENANT")
-    tenant.data(f"a:y:{pending.id}")
+    tenant.data(Verify("y", residency=pending.id).encode())  # the button staff were sent
     assert "仅供" in tenant.text
     tenant.say("/pending")
     assert "仅供" in tenant.text

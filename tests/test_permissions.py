@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from bot.bootstrap import App
+from core import actions
+from core.actions import Language, Menu
 from core.permissions import (
     SYSTEM,
     Action,
@@ -261,12 +263,11 @@ def _join(app: App, profile: str) -> ChatUser:
 def test_help_and_menu_offer_what_the_policy_allows(app: App, profile: str) -> None:
     user = _join(app, profile)
     for locale in ("zh_CN", "en"):
-        user.data(f"l:{locale}")
+        user.data(Language(locale=locale).encode())
         user.say("/help")
         assert set(COMMAND.findall(user.text)) == EXPECTED[profile], locale
-        menu = {
-            data[4:] for m in user.last for row in m.buttons for _, data in row if data.startswith("cmd:")
-        }
+        pressed = [actions.decode(data) for m in user.last for row in m.buttons for _, data in row]
+        menu = {p.command for p in pressed if isinstance(p, Menu)}
         assert menu == EXPECTED[profile] - TYPED_ONLY, locale
 
 

@@ -9,6 +9,8 @@ import pytest
 
 from bot.bootstrap import App
 from bot.settings import load_settings
+from core import actions
+from core.actions import Articles
 from db.policy import MAX_QUERY, TOPICS, Library, load_library, normalise, parse_article
 from tests.support.chat import ChatUser
 
@@ -37,7 +39,8 @@ def test_every_shipped_article_loads_with_its_fields(library: Library) -> None:
         assert article.title and article.title_en and article.summary and article.source
         chinese = len(re.findall(r"[\u4e00-\u9fff]", article.body))
         assert 200 <= chinese <= 600, (article.id, chinese)
-        assert len(f"p:a:{article.id}".encode()) <= 64
+        data = Articles("a", article=article.id).encode()
+        assert len(data.encode()) <= 64 and actions.decode(data) == Articles("a", article=article.id)
 
 
 def test_civil_code_articles_271_to_287_are_all_covered(library: Library) -> None:
@@ -220,7 +223,7 @@ def test_cancelling_the_search_prompt(owner: ChatUser) -> None:
     owner.press("搜索")
     owner.press("取消")
     assert "政策法规库" in owner.text
-    owner.data("p:x")
+    owner.data(Articles("x").encode())  # the cancel button pressed again
     assert "已失效" in owner.text
 
 

@@ -16,7 +16,8 @@ from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.polls_job import advance_polls
 from bot.runner import run_polls
-from db import notices, org, polls
+from core.notify import notices
+from db import org, polls
 from db.models import Home, Identity, Notice, Outbox, Person, Poll, Residency
 from handlers.types import Button, Reply
 from tests.conftest import make_app
@@ -157,14 +158,14 @@ def test_a_poll_opens_reminds_and_closes_once(
         got = Counter(
             session.exec(
                 select(Outbox.person_id).where(
-                    Outbox.notice_id == published.id, Outbox.template == notices.TEMPLATE
+                    Outbox.notice_id == published.id, Outbox.template == notices.NOTICE
                 )
             ).all()
         )
     assert got == Counter({owner: 1, neighbour: 1, tenant: 1})  # every owner and tenant in scope, once
 
     # The result notice in both languages, with its numbers.
-    context = notices._content(published)
+    context = notices.content(published)
     zh = app.renderer.text("zh_CN", "notices.notice", context)
     en = app.renderer.text("en", "notices.notice", context)
     view = app.renderer.text(
@@ -254,10 +255,10 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
     poll_id = announce(app, None, timedelta(days=15), timedelta(days=7), consultative=True)
     asyncio.run(app.dispatcher.drain())
     with app.sessions() as session:  # the announcement went out as a notice with the poll's terms
-        notice = session.exec(select(Outbox).where(Outbox.template == notices.TEMPLATE)).one()
+        notice = session.exec(select(Outbox).where(Outbox.template == notices.NOTICE)).one()
         assert notice.status == "sent" and notice.context["poll"]["event"] == "announced"
-    zh = app.renderer.text("zh_CN", notices.TEMPLATE, notice.context)
-    en = app.renderer.text("en", notices.TEMPLATE, notice.context)
+    zh = app.renderer.text("zh_CN", notices.NOTICE, notice.context)
+    en = app.renderer.text("en", notices.NOTICE, notice.context)
     for needle in (
         "表决公告",
         "第（八）项",

@@ -16,6 +16,7 @@ from sqlmodel import select
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.settings import load_settings
+from core.notify.notices import NOTICE
 from db import notices, polls
 from db.models import InboundLog, Notice, Outbox, Poll, PollBallot, WebMessage
 from handlers.types import Inbound
@@ -102,7 +103,7 @@ def test_owners_who_muted_meeting_notices_still_get_the_poll_notices(app: App, c
         assert poll is not None
         reached = set(
             session.exec(
-                select(Outbox.notice_id).where(Outbox.person_id == owner, Outbox.template == notices.TEMPLATE)
+                select(Outbox.notice_id).where(Outbox.person_id == owner, Outbox.template == NOTICE)
             ).all()
         )
     assert {poll.announce_notice_id, poll.result_notice_id} <= reached

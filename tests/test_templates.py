@@ -27,8 +27,13 @@ def test_every_template_key_used_in_code_exists() -> None:
     root = Path(__file__).resolve().parent.parent
     zh = blocks("zh_CN")
     used = set()
-    for source in [*root.joinpath("handlers").glob("*.py"), *root.joinpath("bot").rglob("*.py")]:
-        used |= set(re.findall(r'Reply\(\s*"(\w+)\.(\w+)"(?!\s*\+)', source.read_text(encoding="utf-8")))
+    for folder in ("handlers", "bot", "core"):
+        for source in root.joinpath(folder).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            used |= set(re.findall(r'Reply\(\s*"(\w+)\.(\w+)"(?!\s*\+)', text))
+            # the notify layer's pushes: Message(person, "flow.block", …) and its named templates
+            used |= set(re.findall(r'Message\(\s*[\w.]+,\s*"(\w+)\.(\w+)"', text))
+            used |= set(re.findall(r'^[A-Z_]+ = "(\w+)\.(\w+)"$', text, re.MULTILINE))
     assert used, "no Reply(...) found"
     missing = [f"{flow}.{block}" for flow, block in used if block not in zh.get(flow, set())]
     assert not missing

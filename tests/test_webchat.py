@@ -18,6 +18,7 @@ from sqlmodel import func, select
 
 from bot.bootstrap import App
 from bot.web import create_web_app
+from core.actions import Menu
 from db.models import Attachment, InboundLog, Ticket, WebMessage
 
 _ids = itertools.count(1)
@@ -162,7 +163,7 @@ def test_joining_with_an_invite_answers_in_chinese(phone: Browser) -> None:
     assert [m["outgoing"] for m in messages] == [False, True]
     assert messages[0]["text"] == "/start DEMO-OWNER"
     assert "绑定成功" in messages[1]["text"] and "阳光花园 1栋 1单元 101" in messages[1]["text"]
-    assert ["📝 报事", "cmd:/report"] in messages[1]["buttons"][0]
+    assert ["📝 报事", Menu(command="/report").encode()] in messages[1]["buttons"][0]
 
 
 def test_the_same_client_message_id_is_processed_once(app: App, phone: Browser) -> None:

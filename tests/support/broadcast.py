@@ -52,22 +52,9 @@ def queue(
     context: dict[str, Any] | None = None,
 ) -> None:
     """One pending outbox row per person, in one statement (as a broadcast writes them)."""
-    rows = [
-        {
-            "person_id": person,
-            "template": template,
-            "context": context or {},
-            "buttons": [],
-            "created_at": now,
-            "attempts": 0,
-            "error": "",
-            "urgent": False,
-            "status": "pending",
-        }
-        for person in person_ids
-    ]
+    rows = [{"person_id": person} for person in person_ids]
     with sessions() as session:
-        outbox.enqueue_many(session, rows)
+        outbox.enqueue_many(session, rows, template=template, context=context or {}, created_at=now)
         session.commit()
 
 
