@@ -40,10 +40,6 @@ def _cancel(ctx: Context, _: str) -> list[Reply]:
     return [Reply("common.cancelled" if had_flow else "common.nothing_to_cancel", {}, menu_buttons(ctx))]
 
 
-def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
-    return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
-
-
 _GENERAL = Flow(
     "",
     {
@@ -60,44 +56,17 @@ _GENERAL = Flow(
 DECLARED: tuple[Flow, ...] = (
     _GENERAL,
     Flow("join", press=actions.Join, on_press=_legacy(onboarding.on_button), on_text=onboarding.on_message),
-    Flow(
-        "report",
-        {"/report": Command(lambda ctx, _: report.start(ctx), leaves_flow=True, members_only=True)},
-        actions.Report,
-        _legacy(report.on_button),
-        report.on_message,
-    ),
-    Flow(
-        "note",
-        {"/my": Command(lambda ctx, _: progress.my(ctx), leaves_flow=True, members_only=True)},
-        actions.MyTicket,
-        _legacy(_cancel_note_or_ticket),
-        progress.on_message,
-    ),
+    report.FLOW,
+    progress.FLOW,
     Flow(
         "",
         {"/pending": Command(lambda ctx, _: staff.pending(ctx), members_only=True)},
         actions.Verify,
         _legacy(staff.decide),
     ),
-    Flow(
-        "task",
-        {
-            "/tasks": Command(lambda ctx, _: tasks.list_tasks(ctx), leaves_flow=True),
-            "/duty": Command(tasks.duty, typed_only=True),
-        },
-        actions.Task,
-        _legacy(tasks.on_button),
-        tasks.on_message,
-    ),
-    Flow("followup", press=actions.Rate, on_press=_legacy(followup.on_button), on_text=followup.on_message),
-    Flow(
-        "queue",
-        {"/queue": Command(lambda ctx, _: queue.queue(ctx), leaves_flow=True)},
-        actions.Queue,
-        _legacy(queue.on_button),
-        queue.on_message,
-    ),
+    tasks.FLOW,
+    followup.FLOW,
+    queue.FLOW,
     Flow(
         "notice",
         {
