@@ -11,7 +11,7 @@ from bot.bootstrap import App
 from core import notify, tickets
 from core.work import Work
 from db import people
-from db.models import Outbox, Ticket
+from db.models import Outbox, Person, Ticket
 from tests.support.chat import ChatUser
 from tests.test_tasks_flow import inbox, person_id
 
@@ -175,3 +175,28 @@ def test_the_property_company_sees_the_complainant_only_when_allowed(
         ).all()
     assert (card.context["home"] == "阳光花园 1栋 1单元 101") is share
     assert card.context["building"] == "阳光花园 1栋"  # where to go, always
+
+
+def test_a_resident_who_blocked_the_bot_gets_the_holder_to_call_them(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("噪音扰民", "夜里装修")
+    me, resident = person_id(app, worker), person_id(app, owner)
+    act(app, tickets.accept, 1, me)
+    with app.sessions() as session:
+        reporter = session.get(Person, resident)
+        assert reporter is not None
+        reporter.phone = "13812345678"
+        session.commit()
+        told = session.exec(
+            select(Outbox).where(Outbox.person_id == resident, Outbox.template == "cases.accepted")
+        ).one()
+    app.dispatcher._tell_holder_to_call(told)  # what a 403 "blocked by the user" on that push leads to
+    with app.sessions() as session:
+        [call] = session.exec(select(Outbox).where(Outbox.template == "cases.resident_unreachable")).all()
+    assert (call.person_id, call.ticket_id, call.urgent) == (me, 1, True)
+    assert call.context["phone"] == "138****5678" and call.context["code"] == 1
+    act(app, tickets.resolve, 1, me, "fixed", "已劝导", [], False)
+    act(app, tickets.rate, 1, resident, "satisfied", "")
+    app.dispatcher._tell_holder_to_call(told)  # closed: nobody is told any more
+    assert templates_to(app, me).count("cases.resident_unreachable") == 1
