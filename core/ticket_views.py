@@ -54,8 +54,8 @@ def tasks_for(work: Work, actor: permissions.Actor) -> list[Ticket]:
                 conditions.append(
                     and_(
                         col(Ticket.holder_id).is_(None),
-                        Ticket.level == level,
-                        Ticket.holder_node_id == grant.node_id,
+                        col(Ticket.level) == level,
+                        col(Ticket.holder_node_id) == grant.node_id,
                     )
                 )
     return list(
@@ -133,7 +133,9 @@ def queue_for(
         .where(TicketEvent.ticket_id == Ticket.id, col(TicketEvent.kind).in_(("escalated", "reopened")))
         .exists()
     )
-    escalated = [and_(Ticket.level == lvl, Ticket.holder_node_id == node, climbed) for lvl, node in levels]
+    escalated = [
+        and_(col(Ticket.level) == lvl, col(Ticket.holder_node_id) == node, climbed) for lvl, node in levels
+    ]
     late = and_(col(Ticket.clock_due_at) < now, col(Ticket.paused_at).is_(None))
     rows = work.session.exec(
         select(Ticket, compound.name, building.name)

@@ -21,7 +21,7 @@ from db import people
 from db import tickets as filing
 from db.cases import dispatch, handling, ladder, places, resolution, states, transfers
 from db.cases.states import TicketError
-from db.cases.timeline import Actor
+from db.cases.timeline import Actor, number
 from db.models import Person, Ticket
 
 __all__ = ["Assigned", "Done", "TicketError", "Withdrawn"]
@@ -56,7 +56,14 @@ class Withdrawn:
 
 
 def _done(ticket: Ticket) -> Done:
-    return Done(ticket.id, ticket.category, ticket.state, ticket.level, ticket.urgent, ticket.weight)  # type: ignore[arg-type]
+    return Done(number(ticket), ticket.category, ticket.state, ticket.level, ticket.urgent, ticket.weight)
+
+
+def _resident(actor: permissions.Actor) -> int:
+    """The person behind a resident's action (the system never acts as a resident)."""
+    if actor.person_id is None:
+        raise TicketError("not_found")
+    return actor.person_id
 
 
 def _load(work: Work, ticket_id: int) -> Ticket:
@@ -104,7 +111,7 @@ def report(work: Work, actor: permissions.Actor, draft: filing.Draft) -> Done:
     """File a confirmed report and dispatch it to its grid worker, or to the community's queue."""
     if actor.person_id is None or not may(actor, Action.REPORT):
         raise TicketError("not_allowed")
-    ticket = filing.file_ticket(work.session, draft, actor.person_id, work.now)
+    ticket = filing.file_ticket(work.session, draft, _resident(actor), work.now)
     work.record(*dispatch.dispatch(work.session, ticket, work.now, work.policy))
     return _done(ticket)
 
@@ -113,12 +120,12 @@ def join(work: Work, actor: permissions.Actor, ticket_id: int, note: str) -> Don
     """ "Me too": join an open ticket about the same problem instead of filing a copy."""
     if actor.person_id is None or not may(actor, Action.REPORT):
         raise TicketError("not_allowed")
-    return _done(filing.join_ticket(work.session, ticket_id, actor.person_id, note, work.now))
+    return _done(filing.join_ticket(work.session, ticket_id, _resident(actor), note, work.now))
 
 
 def _followed(work: Work, actor: permissions.Actor, ticket_id: int) -> Ticket:
     """A ticket the resident reported or joined, still open (another's is not shown to exist)."""
-    found = filing.visible_ticket(work.session, ticket_id, actor.person_id) if actor.person_id else None
+    found = filing.visible_ticket(work.session, ticket_id, _resident(actor))
     if found is None:
         raise TicketError("not_found")
     if not states.is_open(found):
@@ -137,7 +144,7 @@ def add_note(
 ) -> Done:
     """A resident adds a note or photo; the reporter's answer restarts a clock that waited for them."""
     ticket = _followed(work, actor, ticket_id)
-    filing.add_note(work.session, ticket, actor.person_id, note, photos, work.now)  # type: ignore[arg-type]
+    filing.add_note(work.session, ticket, _resident(actor), note, photos, work.now)
     if ticket.state == states.WAITING and ticket.reporter_id == actor.person_id:
         work.record(*handling.resident_answered(ticket, work.now, work.policy))
     return _done(ticket)
@@ -146,7 +153,7 @@ def add_note(
 def withdraw(work: Work, actor: permissions.Actor, ticket_id: int) -> Withdrawn:
     """The reporter withdraws the ticket; a neighbour who joined it only leaves."""
     ticket = _followed(work, actor, ticket_id)
-    filing.withdraw(work.session, ticket, actor.person_id, work.now)  # type: ignore[arg-type]
+    filing.withdraw(work.session, ticket, _resident(actor), work.now)
     return Withdrawn(ticket_id, ticket.reporter_id == actor.person_id)
 
 
@@ -319,5 +326,5 @@ def resident_unreachable(work: Work, ticket_id: int, resident_id: int) -> bool:
         return False
     if ticket.state not in states.FOLLOWED:
         return False
-    work.record(ResidentUnreachable(ticket.id, resident_id))  # type: ignore[arg-type]
+    work.record(ResidentUnreachable(number(ticket), resident_id))
     return True

@@ -72,13 +72,13 @@ def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime)
         channel, ref, seconds = draft.voice
         session.add(
             Attachment(
-                ticket_id=ticket.id,
+                ticket_id=ticket.id,  # type: ignore[arg-type]  # flushed above: it has its id
                 event_id=event.id,
                 kind="voice",
                 channel=channel,
                 ref=ref,
                 duration=seconds,
-            )  # type: ignore[arg-type]
+            )
         )
     session.flush()
     return ticket
@@ -133,7 +133,7 @@ def tickets_of(session: Session, person_id: int, limit: int = 20) -> list[Ticket
     return list(
         session.exec(
             select(Ticket)
-            .where(or_(Ticket.reporter_id == person_id, col(Ticket.id).in_(joined)))
+            .where(or_(col(Ticket.reporter_id) == person_id, col(Ticket.id).in_(joined)))
             .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
             .limit(limit)
         ).all()

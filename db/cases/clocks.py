@@ -43,11 +43,12 @@ def stop(ticket: Ticket) -> None:
     ticket.clock_stage, ticket.clock_due_at, ticket.next_due_at = "", None, None
 
 
-def promise(ticket: Ticket, policy: Policy) -> None:
-    """Set the deadlines promised at filing, which the rates judge the ticket by."""
+def promise(ticket: Ticket, policy: Policy) -> datetime:
+    """Set the deadlines promised at filing, which the rates judge the ticket by; returns the accept one."""
     clocks = policy.clocks(ticket.category, ticket.sla_class, ticket.urgent)
-    ticket.accept_due_at = ticket.created_at + clocks.accept
+    accept_by = ticket.accept_due_at = ticket.created_at + clocks.accept
     ticket.resolve_due_at = ticket.created_at + clocks.resolve
+    return accept_by
 
 
 def resolve_after_accept(ticket: Ticket, now: datetime, policy: Policy) -> None:
@@ -76,8 +77,10 @@ def shift(ticket: Ticket, waited: timedelta, policy: Policy) -> None:
 def remind(ticket: Ticket, now: datetime, policy: Policy) -> float:
     """Count a reminder as sent and return its point (a fraction of the clock). After an outage several
     points may have passed: only the latest one is sent."""
+    if ticket.clock_due_at is None:
+        raise ValueError("no clock runs: nothing to remind of")
     begin = ticket.clock_started_at or ticket.created_at
-    span = ticket.clock_due_at - begin  # type: ignore[operator]  # a running clock has a due time
+    span = ticket.clock_due_at - begin
     ticket.reminders_sent = max(
         ticket.reminders_sent + 1, sum(1 for f in policy.reminders if begin + span * f <= now)
     )

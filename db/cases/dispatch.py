@@ -11,14 +11,14 @@ from sqlmodel import Session, select
 
 from core.events import Event, TicketAssigned
 from db.cases import clocks, places, states
-from db.cases.timeline import SYSTEM, Actor, record
+from db.cases.timeline import SYSTEM, Actor, number, record
 from db.models import Person, Ticket, TicketEvent
 from db.sla import Policy
 
 
 def dispatch(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> list[Event]:
     """Set the promised deadlines and hand a new ticket to its grid worker, or to the community's queue."""
-    clocks.promise(ticket, policy)
+    accept_by = clocks.promise(ticket, policy)
     grid_id, worker_id = places.grid_worker_for(session, ticket.building_id)
     ticket.grid_id = grid_id
     ticket.holder_node_id = places.level_node(session, ticket, "community")
@@ -30,8 +30,8 @@ def dispatch(session: Session, ticket: Ticket, now: datetime, policy: Policy) ->
         ticket.level = "community"
         states.queued(ticket)
         record(session, ticket, SYSTEM, "queued", "", now)
-    clocks.start(ticket, clocks.ACCEPT, now, policy, ticket.accept_due_at - now)  # type: ignore[operator]
-    return [TicketAssigned(ticket.id)]  # type: ignore[arg-type]
+    clocks.start(ticket, clocks.ACCEPT, now, policy, accept_by - now)
+    return [TicketAssigned(number(ticket))]
 
 
 def assign(
@@ -52,4 +52,4 @@ def assign(
         clocks.start(ticket, clocks.ACCEPT, now, policy)
     worker = session.get(Person, worker_id)
     record(session, ticket, actor, "assigned", worker.name if worker else "", now)
-    return [TicketAssigned(ticket.id, by=actor.person_id)]  # type: ignore[arg-type]
+    return [TicketAssigned(number(ticket), by=actor.person_id)]

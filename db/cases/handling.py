@@ -12,17 +12,17 @@ from sqlmodel import Session
 
 from core.events import Event, ProgressPosted, ResidentAnswered, ResidentAsked, TicketAccepted
 from db.cases import clocks, states
-from db.cases.timeline import Actor, attach, record
+from db.cases.timeline import Actor, attach, number, record
 from db.models import Ticket
 from db.sla import Policy
 
 
 def accept(session: Session, ticket: Ticket, actor: Actor, now: datetime, policy: Policy) -> list[Event]:
     """The handler takes the ticket on: the accept clock stops and the resolve clock runs."""
-    states.accepted(ticket, actor.person_id, now)  # type: ignore[arg-type]
+    states.accepted(ticket, actor.person_id, now)
     record(session, ticket, actor, "accepted", "", now)
     clocks.resolve_after_accept(ticket, now, policy)
-    return [TicketAccepted(ticket.id, actor.role)]  # type: ignore[arg-type]
+    return [TicketAccepted(number(ticket), actor.role)]
 
 
 def add_progress(
@@ -31,7 +31,7 @@ def add_progress(
     """The handler posts progress (a note, and photos if any); the residents see it."""
     event = record(session, ticket, actor, "progress", note, now)
     attach(session, ticket, event, photos)
-    return [ProgressPosted(ticket.id, actor.role, note, tuple(photos))]  # type: ignore[arg-type]
+    return [ProgressPosted(number(ticket), actor.role, note, tuple(photos))]
 
 
 def ask_resident(
@@ -41,7 +41,7 @@ def ask_resident(
     states.paused(ticket, now)
     clocks.recompute(ticket, policy)
     record(session, ticket, actor, "asked", question, now)
-    return [ResidentAsked(ticket.id, actor.role, question)]  # type: ignore[arg-type]
+    return [ResidentAsked(number(ticket), actor.role, question)]
 
 
 def resume(ticket: Ticket, now: datetime, policy: Policy) -> bool:
@@ -55,4 +55,4 @@ def resume(ticket: Ticket, now: datetime, policy: Policy) -> bool:
 
 def resident_answered(ticket: Ticket, now: datetime, policy: Policy) -> list[Event]:
     """The resident added something while the ticket waited for them: the clocks run again, shifted."""
-    return [ResidentAnswered(ticket.id)] if resume(ticket, now, policy) else []  # type: ignore[arg-type]
+    return [ResidentAnswered(number(ticket))] if resume(ticket, now, policy) else []

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from core.events import Event, TicketBreached, TicketEscalated, TicketReminded
 from db.cases import clocks, places, states
-from db.cases.timeline import SYSTEM, record
+from db.cases.timeline import SYSTEM, number, record
 from db.models import Ticket
 from db.sla import Policy
 
@@ -46,7 +46,7 @@ def step(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> tup
         return "", []
     if now < ticket.clock_due_at:
         point = clocks.remind(ticket, now, policy)
-        reminded = TicketReminded(ticket.id, point, ticket.clock_stage, ticket.clock_due_at)  # type: ignore[arg-type]
+        reminded = TicketReminded(number(ticket), point, ticket.clock_stage, ticket.clock_due_at)
         return f"reminder_{round(point * 100)}", [reminded]
     # The clock has run out: climb one level and start a new clock there.
     previous = ticket.level
@@ -54,9 +54,9 @@ def step(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> tup
         ticket.clock_due_at = None
         ticket.next_due_at = None
         record(session, ticket, SYSTEM, "supervisor_alert", ticket.clock_stage, now)
-        return "supervisor_alert", [TicketBreached(ticket.id, ticket.level, ticket.clock_stage)]  # type: ignore[arg-type]
+        return "supervisor_alert", [TicketBreached(number(ticket), ticket.level, ticket.clock_stage)]
     states.unheld(ticket)
     stage = ticket.clock_stage
     record(session, ticket, SYSTEM, "escalated", f"{previous}>{ticket.level}", now)
     clocks.start(ticket, stage, now, policy)
-    return f"escalated_{ticket.level}", [TicketEscalated(ticket.id, previous, ticket.level)]  # type: ignore[arg-type]
+    return f"escalated_{ticket.level}", [TicketEscalated(number(ticket), previous, ticket.level)]

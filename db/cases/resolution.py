@@ -15,7 +15,7 @@ from core.events import Event, TicketClosedAsDuplicate, TicketReopened, TicketRe
 from db.cases import clocks, places, states
 from db.cases.handling import resume
 from db.cases.ladder import climb
-from db.cases.timeline import SYSTEM, Actor, attach, record
+from db.cases.timeline import SYSTEM, Actor, attach, number, record
 from db.models import Ticket, TicketFollower
 from db.sla import Policy
 
@@ -46,7 +46,7 @@ def resolve(
     event = record(session, ticket, actor, "resolved", note, now)
     attach(session, ticket, event, photos)
     clocks.start(ticket, clocks.FOLLOWUP, now, policy)
-    return [TicketResolved(ticket.id, actor.role, kind, note, tuple(photos[:5]))]  # type: ignore[arg-type]
+    return [TicketResolved(number(ticket), actor.role, kind, note, tuple(photos[:5]))]
 
 
 def rate(
@@ -63,7 +63,7 @@ def rate(
     climb(session, ticket)
     clocks.start(ticket, clocks.RESOLVE, now, policy)
     record(session, ticket, SYSTEM, "reopened", ticket.level, now)
-    return [TicketReopened(ticket.id, ticket.rating_comment)]  # type: ignore[arg-type]
+    return [TicketReopened(number(ticket), ticket.rating_comment)]
 
 
 def close_duplicate(
@@ -76,9 +76,9 @@ def close_duplicate(
             person_id != original.reporter_id
             and session.get(TicketFollower, (original.id, person_id)) is None
         ):
-            session.add(TicketFollower(ticket_id=original.id, person_id=person_id, joined_at=now))  # type: ignore[arg-type]
+            session.add(TicketFollower(ticket_id=number(original), person_id=person_id, joined_at=now))
             original.weight += 1
     ticket.transfer_requested_by, ticket.transfer_reason = None, ""
     clocks.stop(ticket)
     record(session, ticket, actor, "duplicate", f"#{original.id}", now)
-    return [TicketClosedAsDuplicate(ticket.id, original.id)]  # type: ignore[arg-type]
+    return [TicketClosedAsDuplicate(number(ticket), number(original))]

@@ -61,7 +61,7 @@ def queued(ticket: Ticket) -> None:
     ticket.holder_id, ticket.state = None, NEW
 
 
-def accepted(ticket: Ticket, person_id: int, now: datetime) -> None:
+def accepted(ticket: Ticket, person_id: int | None, now: datetime) -> None:
     """The handler takes the ticket on (the first acceptance is the one the rates count)."""
     if ticket.state == WAITING:
         raise TicketError("waiting")

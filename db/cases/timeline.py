@@ -24,12 +24,19 @@ class Actor:
 SYSTEM = Actor(None, "system")
 
 
+def number(ticket: Ticket) -> int:
+    """A stored ticket's number, shown to users as #<number> (a ticket has it once flushed)."""
+    if ticket.id is None:
+        raise ValueError("the ticket has not been stored yet")
+    return ticket.id
+
+
 def record(
     session: Session, ticket: Ticket, actor: Actor, kind: str, note: str, now: datetime
 ) -> TicketEvent:
     """Write an event on the ticket's timeline; the ticket counts as changed now."""
     event = TicketEvent(
-        ticket_id=ticket.id,  # type: ignore[arg-type]
+        ticket_id=number(ticket),
         at=now,
         actor_id=actor.person_id,
         actor_role=actor.role,
@@ -46,5 +53,5 @@ def attach(session: Session, ticket: Ticket, event: TicketEvent, photos: list[tu
     """Keep up to five photos with an event."""
     for channel, ref in photos[:MAX_PHOTOS]:
         session.add(
-            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)  # type: ignore[arg-type]
+            Attachment(ticket_id=number(ticket), event_id=event.id, kind="photo", channel=channel, ref=ref)
         )

@@ -12,7 +12,7 @@ from sqlmodel import Session
 
 from core.events import Event, TransferDecided, TransferRequested
 from db.cases import clocks, places, states
-from db.cases.timeline import Actor, record
+from db.cases.timeline import Actor, number, record
 from db.models import Ticket
 from db.sla import Policy
 
@@ -27,7 +27,7 @@ def request_transfer(
         raise states.TicketError("transfer_pending")
     ticket.transfer_reason, ticket.transfer_requested_by = reason.strip()[:500], actor.person_id
     record(session, ticket, actor, "transfer_requested", reason, now)
-    return [TransferRequested(ticket.id, reason)]  # type: ignore[arg-type]
+    return [TransferRequested(number(ticket), reason)]
 
 
 def decide_transfer(
@@ -50,4 +50,4 @@ def decide_transfer(
                 clocks.start(ticket, clocks.ACCEPT, now, policy)
     else:
         record(session, ticket, actor, "transfer_rejected", reason, now)
-    return [TransferDecided(ticket.id, requester, approve)]  # type: ignore[arg-type]
+    return [TransferDecided(number(ticket), requester, approve)]
