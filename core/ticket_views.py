@@ -18,7 +18,7 @@ from core.ticket_cards import Actions, card_context, task_actions
 from core.work import Work
 from db import people
 from db import tickets as filing
-from db.cases import places, states
+from db.cases import clocks, places, states
 from db.models import Grid, OrgNode, Person, Ticket, TicketEvent
 from db.org import in_subtrees
 
@@ -33,7 +33,7 @@ def overdue(ticket: Ticket, now: datetime) -> bool:
     """Whether the clock the holder runs against has run out (a paused one never has)."""
     return (
         ticket.paused_at is None
-        and ticket.clock_stage in ("accept", "resolve")
+        and ticket.clock_stage in (clocks.ACCEPT, clocks.RESOLVE)
         and ticket.clock_due_at is not None
         and ticket.clock_due_at <= now
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core import actions, tickets
 from core.tickets import TicketError
+from db.cases import states
 from handlers.common import stale
 from handlers.context import Context
 from handlers.flows import Draft, Flow
@@ -78,8 +79,13 @@ def _rate(ctx: Context, ticket_id: int, rating: str, comment: str) -> list[Reply
         if error.reason in ("not_reporter", "not_resolved"):
             return [_refusal(ticket_id, error)]
         return [stale()]
-    context = {"code": ticket_id, "rating": rating, "reopened": done.state == "reopened", "level": done.level}
-    return [Reply("followup.thanks", context)]
+    reopened = done.state == states.REOPENED
+    return [
+        Reply(
+            "followup.thanks",
+            {"code": ticket_id, "rating": rating, "reopened": reopened, "level": done.level},
+        )
+    ]
 
 
 FLOW = Flow(NAME, press=actions.Rate, on_press=on_press, on_text=on_message)
