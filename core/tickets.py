@@ -109,18 +109,20 @@ def _holder(work: Work, actor: permissions.Actor, ticket: Ticket) -> Actor:
 
 def report(work: Work, actor: permissions.Actor, draft: filing.Draft) -> Done:
     """File a confirmed report and dispatch it to its grid worker, or to the community's queue."""
-    if actor.person_id is None or not may(actor, Action.REPORT):
+    reporter = _resident(actor)
+    if not may(actor, Action.REPORT):
         raise TicketError("not_allowed")
-    ticket = filing.file_ticket(work.session, draft, _resident(actor), work.now)
+    ticket = filing.file_ticket(work.session, draft, reporter, work.now)
     work.record(*dispatch.dispatch(work.session, ticket, work.now, work.policy))
     return _done(ticket)
 
 
 def join(work: Work, actor: permissions.Actor, ticket_id: int, note: str) -> Done:
-    """ "Me too": join an open ticket about the same problem instead of filing a copy."""
-    if actor.person_id is None or not may(actor, Action.REPORT):
+    """Join an open ticket about the same problem ("me too") instead of filing a copy."""
+    resident = _resident(actor)
+    if not may(actor, Action.REPORT):
         raise TicketError("not_allowed")
-    return _done(filing.join_ticket(work.session, ticket_id, _resident(actor), note, work.now))
+    return _done(filing.join_ticket(work.session, ticket_id, resident, note, work.now))
 
 
 def _followed(work: Work, actor: permissions.Actor, ticket_id: int) -> Ticket:
