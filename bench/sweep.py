@@ -37,7 +37,8 @@ from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from bot.demo import load_demo  # noqa: E402
-from db import cases, org  # noqa: E402
+from db import org  # noqa: E402
+from db.cases import places  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Grid, Person, Ticket  # noqa: E402
@@ -109,14 +110,14 @@ def prepare_org(engine: Engine) -> dict[str, Any]:
         worker = Person(name="网格员", phone="13900005678", created_at=NOW)
         session.add_all([reporter, worker])
         session.flush()
-        grid_id, _ = cases.grid_worker_for(session, home.building_id)
+        grid_id, _ = places.grid_worker_for(session, home.building_id)
         grid = session.get(Grid, grid_id)
         assert grid is not None
         grid.worker_id = worker.id
         ticket = Ticket(
             category="sanitation", sla_class="general", reporter_id=0, compound_id=home.compound_id
         )
-        community = cases.level_node(session, ticket, "community")
+        community = places.level_node(session, ticket, "community")
         session.commit()
         return {
             "reporter_id": reporter.id,

@@ -18,8 +18,10 @@ from sqlmodel import Session, col, select
 from bot.channels.base import Channel, RetryLater, Unreachable
 from bot.clock import Clock
 from bot.render import Renderer
-from db import cases, outbox
-from db.models import Identity, Outbox, Person, Ticket
+from core import notify, tickets
+from core.work import Work
+from db import outbox
+from db.models import Identity, Outbox, Person
 from db.sla import Policy
 from handlers.types import Attachment, Button, Rendered, Reply
 
@@ -318,27 +320,7 @@ class Dispatcher:
         if self.policy is None:
             return
         with self.sessions() as session:
-            ticket = session.get(Ticket, row.ticket_id)
-            if ticket is None or row.person_id not in cases.residents_of(session, ticket):
-                return
-            if ticket.state not in (
-                "new",
-                "assigned",
-                "accepted",
-                "waiting_for_resident",
-                "reopened",
-                "resolved",
-            ):
-                return
-            resident = session.get(Person, row.person_id)
-            cases.push(
-                session,
-                ticket,
-                cases.holders_of(session, ticket),
-                "cases.resident_unreachable",
-                {"phone": cases.mask_phone(resident.phone) if resident else ""},
-                self.clock.now(),
-                self.policy,
-                urgent=True,
-            )
-            session.commit()
+            work = Work(session, self.clock.now(), self.policy)
+            if tickets.resident_unreachable(work, row.ticket_id, row.person_id):  # type: ignore[arg-type]
+                notify.publish(work)
+                session.commit()

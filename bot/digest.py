@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, func, select
 
+from core import actions
 from core.permissions import Action, roles_for
 from db import outbox
+from db.cases.states import OPEN_STATES
 from db.models import OrgNode, Outbox, RoleGrant, Ticket
 from db.org import in_subtrees
-from db.tickets import OPEN_STATES
 
 TASK_ROLES = roles_for(Action.DIGEST_TASKS)  # grid workers: their own open tasks
 STAFF_ROLES = roles_for(Action.DIGEST_JURISDICTION)  # community and street staff: their jurisdiction
@@ -128,7 +129,7 @@ def morning_digest(session: Session, now: datetime, zone: ZoneInfo) -> int:
         nodes = list(session.exec(select(OrgNode).where(col(OrgNode.id).in_(node_ids))).all())
         context = _staff_digest(session, nodes, now) if nodes else None
         if context is not None:
-            buttons = [[{"data": "cmd:/queue", "label": "queue.btn_open"}]]
+            buttons = [[{"data": actions.Menu(command="/queue").encode(), "label": "queue.btn_open"}]]
             outbox.enqueue(session, person_id, "digest.staff", context, buttons, now)
             done.add(person_id)
             queued += 1

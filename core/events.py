@@ -8,6 +8,7 @@ section per aggregate keeps them findable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,129 @@ class Event:
 
 
 # --- tickets -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TicketAssigned(Event):
+    """A ticket was handed to whoever must act on it now: its grid worker, or the staff of the level
+    holding it (at filing, `by` is None), or the person staff gave it to."""
+
+    ticket_id: int
+    by: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketAccepted(Event):
+    """The handler took the ticket on, acting in `role`."""
+
+    ticket_id: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressPosted(Event):
+    """The handler posted progress: a note, and photos as (channel, ref)."""
+
+    ticket_id: int
+    role: str
+    note: str
+    photos: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentAsked(Event):
+    """The handler asked the reporter something; the clock waits for the answer."""
+
+    ticket_id: int
+    role: str
+    question: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentAnswered(Event):
+    """The resident added something while the ticket waited for them; the clock runs again."""
+
+    ticket_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequested(Event):
+    """A handler asked the community staff to give the ticket to someone else."""
+
+    ticket_id: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class TransferDecided(Event):
+    """Community staff approved or refused the transfer `requester_id` asked for."""
+
+    ticket_id: int
+    requester_id: int
+    approved: bool
+
+
+@dataclass(frozen=True, slots=True)
+class TicketResolved(Event):
+    """The handler closed the work with a closure kind, a note and photos; the reporter is asked to rate."""
+
+    ticket_id: int
+    role: str
+    kind: str
+    note: str
+    photos: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReopened(Event):
+    """The reporter was dissatisfied: the ticket is open again one level up, with their comment."""
+
+    ticket_id: int
+    comment: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketClosedAsDuplicate(Event):
+    """Staff closed the ticket as a duplicate of `original_id`; its residents follow the original."""
+
+    ticket_id: int
+    original_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReminded(Event):
+    """A reminder point of the running clock passed: `point` is its fraction of the clock."""
+
+    ticket_id: int
+    point: float
+    stage: str
+    due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEscalated(Event):
+    """A clock ran out: the ticket climbed from one level of the ladder to the next."""
+
+    ticket_id: int
+    from_level: str
+    to_level: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketBreached(Event):
+    """A clock ran out at the top of the ladder: nowhere left to climb, the supervisors are alerted."""
+
+    ticket_id: int
+    level: str
+    stage: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentUnreachable(Event):
+    """A push about the ticket could not reach one of its residents (they blocked the bot)."""
+
+    ticket_id: int
+    resident_id: int
 
 
 # --- notices -------------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-OPEN_STATES = ("new", "assigned", "accepted", "waiting_for_resident", "reopened")
+from db.cases.states import OPEN_STATES
+
 SATISFIED = ("satisfied", "basically")
 RATED = ("satisfied", "basically", "dissatisfied")
 GROUPS = ("grid", "category", "compound")

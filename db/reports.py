@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core.permissions import outermost
+from db.cases.states import ENDED_UNRESOLVED
 from db.models import Grid, OrgNode, Ticket
 from db.org import in_subtrees
 from db.rates import GROUPS, Rates, Record, by_group, compute, percent
@@ -107,7 +108,7 @@ def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> 
         if len(communities[compound_name]) > 1:
             label = f"{community_name}/{compound_name}"
         ended = None
-        if ticket.resolved_at is None and ticket.state in ("withdrawn", "duplicate", "closed"):
+        if ticket.resolved_at is None and ticket.state in ENDED_UNRESOLVED:
             ended = ticket.closed_at or ticket.updated_at  # withdrawing leaves closed_at empty
         records.append(
             Record(

@@ -8,7 +8,8 @@ from datetime import datetime
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from db import cases
+from core import notify, tickets
+from core.work import Work
 from db.due import lock_due, run_due
 from db.models import Ticket
 from db.sla import Policy
@@ -30,6 +31,10 @@ def sweep(
     what was done, by kind."""
 
     def step(session: Session, ticket: Ticket) -> str:
-        return cases.step(session, ticket, now, policy)
+        # Its messages are queued in the step's own savepoint: a step that fails sends nothing.
+        work = Work(session, now, policy)
+        done = tickets.step(work, ticket)
+        notify.publish(work)
+        return done
 
     return run_due(sessions, now, claim_due, step, "sweep", "ticket", batch, max_batches)

@@ -8,20 +8,14 @@ from datetime import datetime
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from db.cases import clocks, states
+from db.cases.states import OPEN_STATES, TicketError
+from db.cases.timeline import MAX_PHOTOS as MAX_PHOTOS
+from db.cases.timeline import Actor, attach, record
 from db.models import Attachment, Ticket, TicketEvent, TicketFollower
 
-OPEN_STATES = ("new", "assigned", "accepted", "waiting_for_resident", "reopened")
 MAX_DESCRIPTION = 1000
 MAX_NOTE = 1000
-MAX_PHOTOS = 5
-
-
-class TicketError(Exception):
-    """An action the rules refuse; `reason` names a message the resident sees."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,20 +37,8 @@ class Draft:
     share_contact: bool = False
 
 
-def _event(
-    session: Session,
-    ticket: Ticket,
-    now: datetime,
-    actor_id: int | None,
-    role: str,
-    kind: str,
-    note: str = "",
-) -> TicketEvent:
-    event = TicketEvent(ticket_id=ticket.id, at=now, actor_id=actor_id, actor_role=role, kind=kind, note=note)  # type: ignore[arg-type]
-    session.add(event)
-    session.flush()
-    ticket.updated_at = now
-    return event
+def _resident(person_id: int) -> Actor:
+    return Actor(person_id, "resident")
 
 
 def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime) -> Ticket:
@@ -67,7 +49,7 @@ def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime)
         category=draft.category,
         sla_class=draft.sla_class,
         urgent=draft.urgent,
-        state="new",
+        state=states.NEW,
         reporter_id=reporter_id,
         home_id=draft.home_id,
         building_id=draft.building_id,
@@ -82,24 +64,21 @@ def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime)
     )
     session.add(ticket)
     session.flush()
-    event = _event(
-        session, ticket, now, reporter_id, "resident", "created", draft.description[:MAX_DESCRIPTION]
+    event = record(
+        session, ticket, _resident(reporter_id), "created", draft.description[:MAX_DESCRIPTION], now
     )
-    for channel, ref in draft.photos[:MAX_PHOTOS]:
-        session.add(
-            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)
-        )  # type: ignore[arg-type]
+    attach(session, ticket, event, list(draft.photos))
     if draft.voice:
         channel, ref, seconds = draft.voice
         session.add(
             Attachment(
-                ticket_id=ticket.id,
+                ticket_id=ticket.id,  # type: ignore[arg-type]  # flushed above: it has its id
                 event_id=event.id,
                 kind="voice",
                 channel=channel,
                 ref=ref,
                 duration=seconds,
-            )  # type: ignore[arg-type]
+            )
         )
     session.flush()
     return ticket
@@ -128,13 +107,13 @@ def find_open_match(
 def join_ticket(session: Session, ticket_id: int, person_id: int, note: str, now: datetime) -> Ticket:
     """Add a resident to an open ticket ("me too"): it gains weight and a timeline event."""
     ticket = session.get(Ticket, ticket_id)
-    if ticket is None or ticket.state not in OPEN_STATES:
+    if ticket is None or not states.is_open(ticket):
         raise TicketError("not_open")
     if ticket.reporter_id == person_id or session.get(TicketFollower, (ticket_id, person_id)):
         return ticket
     session.add(TicketFollower(ticket_id=ticket_id, person_id=person_id, joined_at=now))
     ticket.weight += 1
-    _event(session, ticket, now, person_id, "resident", "me_too", note[:MAX_NOTE])
+    record(session, ticket, _resident(person_id), "me_too", note[:MAX_NOTE], now)
     return ticket
 
 
@@ -154,7 +133,7 @@ def tickets_of(session: Session, person_id: int, limit: int = 20) -> list[Ticket
     return list(
         session.exec(
             select(Ticket)
-            .where(or_(Ticket.reporter_id == person_id, col(Ticket.id).in_(joined)))
+            .where(or_(col(Ticket.reporter_id) == person_id, col(Ticket.id).in_(joined)))
             .order_by(col(Ticket.updated_at).desc(), col(Ticket.id).desc())
             .limit(limit)
         ).all()
@@ -181,28 +160,23 @@ def add_note(
     session: Session, ticket: Ticket, person_id: int, note: str, photos: list[tuple[str, str]], now: datetime
 ) -> TicketEvent:
     """A resident adds a note and/or photos to their open ticket."""
-    if ticket.state not in OPEN_STATES:
-        raise TicketError("not_open")
-    event = _event(session, ticket, now, person_id, "resident", "note" if note else "photo", note[:MAX_NOTE])
-    for channel, ref in photos[:MAX_PHOTOS]:
-        session.add(
-            Attachment(ticket_id=ticket.id, event_id=event.id, kind="photo", channel=channel, ref=ref)
-        )  # type: ignore[arg-type]
+    states.require_open(ticket)
+    event = record(session, ticket, _resident(person_id), "note" if note else "photo", note[:MAX_NOTE], now)
+    attach(session, ticket, event, photos)
     session.flush()
     return event
 
 
 def withdraw(session: Session, ticket: Ticket, person_id: int, now: datetime) -> None:
     """The reporter withdraws an open ticket; a follower only leaves it."""
-    if ticket.state not in OPEN_STATES:
-        raise TicketError("not_open")
+    states.require_open(ticket)
     if ticket.reporter_id != person_id:
         follower = session.get(TicketFollower, (ticket.id, person_id))
         if follower is not None:
             session.delete(follower)
             ticket.weight = max(1, ticket.weight - 1)
-            _event(session, ticket, now, person_id, "resident", "left")
+            record(session, ticket, _resident(person_id), "left", "", now)
         return
-    ticket.state, ticket.closed_at = "withdrawn", now
-    ticket.clock_stage, ticket.clock_due_at, ticket.next_due_at = "", None, None  # nothing left to chase
-    _event(session, ticket, now, person_id, "resident", "withdrawn")
+    states.withdrawn(ticket, now)
+    clocks.stop(ticket)  # nothing left to chase
+    record(session, ticket, _resident(person_id), "withdrawn", "", now)

@@ -4,43 +4,70 @@ from __future__ import annotations
 
 from typing import Any
 
-from db import cases, people, tickets
-from db.models import Ticket
-from handlers.common import parse_id, stale
+from core import actions, tickets
+from core import ticket_views as views
+from core.tickets import TicketError
+from db.cases.states import OPEN_STATES
+from db.tickets import MAX_NOTE
+from handlers.common import stale
 from handlers.context import Context
+from handlers.flows import Command, Draft, Flow
 from handlers.types import Attachment, Button, Inbound, Reply
 
-FLOW = "note"
+NAME = "note"
+LISTED = 12  # tickets with a button of their own in /my
+
+
+class NoteDraft(Draft):
+    """The ticket a note is being written for."""
+
+    ticket_id: int | None = None
+
+
+def _menu(command: str, label: str) -> Button:
+    return Button(actions.Menu(command=command).encode(), label)
 
 
 def my(ctx: Context) -> list[Reply]:
     """`/my`: the resident's tickets with their state and last change."""
-    items = tickets.tickets_of(ctx.session, ctx.person_id)  # type: ignore[arg-type]
+    items = views.my_tickets(ctx.work, ctx.actor())
     if not items:
-        return [Reply("progress.none", {}, [[Button("cmd:/report", "report")]])]
+        return [Reply("progress.none", {}, [[_menu("/report", "report")]])]
     rows = [
-        {"code": t.id, "category": _category_name(ctx, t), "state": t.state, "updated_at": t.updated_at}
+        {
+            "code": t.id,
+            "category": _category_name(ctx, t.category),
+            "state": t.state,
+            "updated_at": t.updated_at,
+        }
         for t in items
     ]
-    buttons = [Button(f"t:v:{t.id}", "ticket", args={"code": t.id}) for t in items[:12]]
+    buttons = [
+        Button(actions.MyTicket("v", ticket=t.id).encode(), "ticket", args={"code": t.id})
+        for t in items[:LISTED]
+    ]
     return [
         Reply("progress.list", {"tickets": rows}, [buttons[i : i + 3] for i in range(0, len(buttons), 3)])
     ]
 
 
-def _category_name(ctx: Context, ticket: Ticket) -> str:
-    category = ctx.catalog.get(ticket.category)
-    return category.name(ctx.locale) if category else ticket.category
+def _category_name(ctx: Context, key: str) -> str:
+    category = ctx.catalog.get(key)
+    return category.name(ctx.locale) if category else key
 
 
 def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
     """A ticket's page, only for its reporter or those who joined it."""
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
-    if ticket is None:
+    try:
+        page = views.ticket_page(ctx.work, ctx.actor(), ticket_id) if ticket_id else None
+    except TicketError:
+        page = None
+    if page is None:
         return [Reply("progress.not_found", {"code": ticket_id or ""})]
+    ticket = page.ticket
     events: list[dict[str, Any]] = []
     photos: list[Attachment] = []
-    for event, files in tickets.timeline(ctx.session, ticket.id):  # type: ignore[arg-type]
+    for event, files in page.timeline:
         events.append(
             {
                 "at": event.at,
@@ -57,30 +84,29 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
             for f in files
             if f.kind == "photo" and f.channel in (ctx.person.channel, "web")
         )
-    mine = ticket.reporter_id == ctx.person_id
-    # Someone who joined with "me too" sees the problem, never the reporter's home.
-    view = people.home_view(ctx.session, ticket.home_id) if ticket.home_id and mine else None
     buttons: list[list[Button]] = []
-    if ticket.state in tickets.OPEN_STATES:
+    if ticket.state in OPEN_STATES:
         buttons.append(
             [
-                Button(f"t:n:{ticket.id}", "add_note"),
-                Button(f"t:w:{ticket.id}", "withdraw" if mine else "leave"),
+                Button(actions.MyTicket("n", ticket=ticket.id).encode(), "add_note"),
+                Button(
+                    actions.MyTicket("w", ticket=ticket.id).encode(), "withdraw" if page.mine else "leave"
+                ),
             ]
         )
-    buttons.append([Button("cmd:/my", "back_to_list")])
+    buttons.append([_menu("/my", "back_to_list")])
     return [
         Reply(
             "progress.ticket",
             {
                 "code": ticket.id,
-                "category": _category_name(ctx, ticket),
+                "category": _category_name(ctx, ticket.category),
                 "state": ticket.state,
                 "urgent": ticket.urgent,
-                "home": view.label if view else "",
+                "home": page.home,
                 "description": ticket.description,
                 "weight": ticket.weight,
-                "mine": mine,
+                "mine": page.mine,
                 "events": events,
             },
             buttons,
@@ -89,42 +115,44 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
     ]
 
 
-def on_button(ctx: Context, data: str) -> list[Reply]:
-    """Ticket buttons: view, add a note, withdraw (with a confirmation)."""
-    parts = data.split(":")
-    if len(parts) != 3:
-        return [stale()]
-    _, action, raw = parts
-    ticket_id = parse_id(raw)
-    if action == "v":
+def _cancel_row() -> list[Button]:
+    return [Button(actions.MyTicket("x").encode(), "cancel")]
+
+
+def on_press(ctx: Context, press: actions.MyTicket) -> list[Reply]:
+    """Ticket buttons: view, add a note, withdraw (with a confirmation); cancel the note."""
+    if press.verb == "x":
+        return cancel_note(ctx)
+    ticket_id: int = press.ticket  # type: ignore[assignment]  # every other verb carries a ticket
+    if press.verb == "v":
         return show(ctx, ticket_id)
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
-    if ticket is None:
-        return [Reply("progress.not_found", {"code": ticket_id or ""})]
-    if ticket.state not in tickets.OPEN_STATES:
-        return [Reply("progress.not_open", {"code": ticket.id, "state": ticket.state})]
-    if action == "n":
-        ctx.state.go(FLOW, "text", ticket_id=ticket.id)
-        return [Reply("progress.ask_note", {"code": ticket.id}, [[Button("t:x:0", "cancel")]])]
-    if action == "w":
-        mine = ticket.reporter_id == ctx.person_id
-        return [
-            Reply(
-                "progress.confirm_withdraw",
-                {"code": ticket.id, "mine": mine},
-                [[Button(f"t:y:{ticket.id}", "withdraw_yes"), Button(f"t:v:{ticket.id}", "withdraw_no")]],
-            )
-        ]
-    if action == "y":
-        mine = ticket.reporter_id == ctx.person_id
-        tickets.withdraw(ctx.session, ticket, ctx.person_id, ctx.now)  # type: ignore[arg-type]
-        return [Reply("progress.withdrawn", {"code": ticket.id, "mine": mine})]
-    return [stale()]
+    try:
+        if press.verb == "y":
+            done = tickets.withdraw(ctx.work, ctx.actor(), ticket_id)
+            return [Reply("progress.withdrawn", {"code": ticket_id, "mine": done.mine})]
+        followed = tickets.check_followed(ctx.work, ctx.actor(), ticket_id)
+    except TicketError as error:
+        if error.reason == "not_open":
+            return [Reply("progress.not_open", {"code": ticket_id, "state": error.state})]
+        return [Reply("progress.not_found", {"code": ticket_id})]
+    if press.verb == "n":
+        ctx.state.go(NAME, "text")
+        NoteDraft(ticket_id=ticket_id).keep(ctx.state)
+        return [Reply("progress.ask_note", {"code": ticket_id}, [_cancel_row()])]
+    sure = actions.MyTicket("y", ticket=ticket_id).encode()
+    back = actions.MyTicket("v", ticket=ticket_id).encode()
+    return [
+        Reply(
+            "progress.confirm_withdraw",
+            {"code": ticket_id, "mine": followed.mine},
+            [[Button(sure, "withdraw_yes"), Button(back, "withdraw_no")]],
+        )
+    ]
 
 
 def cancel_note(ctx: Context) -> list[Reply]:
     """Leave the note flow without writing anything."""
-    if ctx.state.flow != FLOW:
+    if ctx.state.flow != NAME:
         return [stale()]
     ctx.state.clear()
     return [Reply("common.cancelled")]
@@ -132,21 +160,29 @@ def cancel_note(ctx: Context) -> list[Reply]:
 
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     """The note flow: one message of text and/or photo is added to the ticket."""
-    ticket_id = ctx.state.data.get("ticket_id")
-    ticket = tickets.visible_ticket(ctx.session, ticket_id, ctx.person_id) if ticket_id else None  # type: ignore[arg-type]
-    if ticket is None or ticket.state not in tickets.OPEN_STATES:
+    ticket_id = NoteDraft.of(ctx.state).ticket_id
+    try:
+        if ticket_id is None:
+            raise TicketError("not_found")
+        tickets.check_followed(ctx.work, ctx.actor(), ticket_id)
+    except TicketError as error:
         ctx.state.clear()
-        return [
-            Reply("progress.not_open", {"code": ticket_id or "", "state": ticket.state if ticket else ""})
-        ]
+        return [Reply("progress.not_open", {"code": ticket_id or "", "state": error.state})]
     text = inbound.text.strip()
-    if len(text) > tickets.MAX_NOTE:
-        return [Reply("report.too_long", {"limit": tickets.MAX_NOTE, "length": len(text)})]
+    if len(text) > MAX_NOTE:
+        return [Reply("report.too_long", {"limit": MAX_NOTE, "length": len(text)})]
     photos = [(inbound.channel, a.ref) for a in inbound.attachments if a.kind == "photo"][-1:]
     if not text and not photos:
-        return [Reply("progress.ask_note", {"code": ticket.id}, [[Button("t:x:0", "cancel")]])]
-    tickets.add_note(ctx.session, ticket, ctx.person_id, text, photos, ctx.now)  # type: ignore[arg-type]
-    if ticket.state == "waiting_for_resident" and ticket.reporter_id == ctx.person_id:
-        cases.resident_answered(ctx.session, ticket, ctx.now, ctx.policy)
+        return [Reply("progress.ask_note", {"code": ticket_id}, [_cancel_row()])]
+    tickets.add_note(ctx.work, ctx.actor(), ticket_id, text, photos)
     ctx.state.clear()
-    return [Reply("progress.note_added", {"code": ticket.id}), *show(ctx, ticket.id)]
+    return [Reply("progress.note_added", {"code": ticket_id}), *show(ctx, ticket_id)]
+
+
+FLOW = Flow(
+    NAME,
+    {"/my": Command(lambda ctx, _: my(ctx), leaves_flow=True, members_only=True)},
+    actions.MyTicket,
+    on_press,
+    on_message,
+)

@@ -1,313 +1,413 @@
-"""/report: category, description (text or voice), photos, location, confirm, then the ticket code."""
+"""/report: category, description (text or voice), photos, location, confirm, then the ticket code.
+
+The steps are declared once, below: which button each step takes (`PRESSES`) and what it does with typed
+text, voice, photos or a location (`TEXTS`); the draft is a typed model kept between turns.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from db import cases, people, tickets
+from pydantic import Field
+
+from core import actions, tickets
+from core import ticket_views as views
+from core.tickets import TicketError
+from db import people
+from db import tickets as filing
 from db.categories import Category
-from handlers.common import parse_id, stale
+from handlers.common import stale
 from handlers.context import Context
+from handlers.flows import Command, Draft, Flow
 from handlers.types import Button, Inbound, Reply
 
-FLOW = "report"
+NAME = "report"
+HOMES = 10  # homes offered as buttons
+
+
+class ReportDraft(Draft):
+    """What a resident has told us so far."""
+
+    home_id: int | None = None
+    building_id: int | None = None
+    compound_id: int | None = None
+    building: str = ""
+    home: str = ""
+    category: str = ""
+    description: str = ""
+    voice: tuple[str, str, int] | None = None  # (channel, ref, seconds)
+    photos: list[tuple[str, str]] = Field(default_factory=list)  # (channel, ref)
+    latitude: float | None = None
+    longitude: float | None = None
+    location_text: str = ""
+    share: bool = False  # the property company may see who reported (name, phone, home)
+    editing: bool = False  # one field is being changed from the summary, which comes back next
+    match_id: int | None = None  # the open ticket offered as "me too"
+
+    def reset(self, **values: Any) -> None:
+        """Start afresh with these values, everything else at its default."""
+        fresh = type(self)(**values)
+        for name in type(self).model_fields:
+            setattr(self, name, getattr(fresh, name))
+
+
+def _press(verb: str, **fields: Any) -> str:
+    return actions.Report(verb, **fields).encode()
 
 
 def _cancel_row() -> list[Button]:
-    return [Button("r:x", "cancel")]
+    return [Button(_press("x"), "cancel")]
 
 
 def start(ctx: Context) -> list[Reply]:
     """Begin a report: the resident must live somewhere verified; pick the home when there are several."""
-    homes = ctx.residencies("verified")  # type: ignore[arg-type]
+    homes = ctx.residencies("verified")
     if not homes:
-        waiting = ctx.residencies("pending")  # type: ignore[arg-type]
+        waiting = ctx.residencies("pending")
         return [Reply("report.not_verified" if waiting else "report.join_first")]
     if len(homes) > 1:
-        ctx.state.go(FLOW, "home")
-        rows = [[Button(f"r:h:{r.home_id}", text=_label(ctx, r.home_id))] for r in homes[:10]]
+        ctx.state.go(NAME, "home")
+        rows = [[Button(_press("h", home=r.home_id), text=_label(ctx, r.home_id))] for r in homes[:HOMES]]
         return [Reply("report.choose_home", {}, [*rows, _cancel_row()])]
-    return _ask_category(ctx, homes[0].home_id)
+    draft = ReportDraft()
+    replies = _ask_category(ctx, draft, homes[0].home_id)
+    draft.keep(ctx.state)
+    return replies
 
 
-def _label(ctx: Context, home_id: int) -> str:
-    view = people.home_view(ctx.session, home_id)
+def _label(ctx: Context, home_id: int | None) -> str:
+    view = people.home_view(ctx.session, home_id) if home_id else None
     return view.label if view else str(home_id)
 
 
-def _ask_category(ctx: Context, home_id: int) -> list[Reply]:
+def _ask_category(ctx: Context, draft: ReportDraft, home_id: int) -> list[Reply]:
     view = people.home_view(ctx.session, home_id)
-    ctx.state.go(
-        FLOW,
-        "category",
+    ctx.state.go(NAME, "category")
+    draft.reset(
         home_id=home_id,
         building_id=view.building_id if view else None,
         compound_id=view.compound_id if view else None,
         building=view.building if view else "",
         home=view.label if view else "",
-        photos=[],
     )
     return [_category_reply(ctx)]
 
 
 def _category_reply(ctx: Context) -> Reply:
-    buttons = [Button(f"r:c:{c.key}", text=c.name(ctx.locale)) for c in ctx.catalog.ordered]
+    buttons = [Button(_press("c", category=c.key), text=c.name(ctx.locale)) for c in ctx.catalog.ordered]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
     return Reply("report.ask_category", {}, [*rows, _cancel_row()])
 
 
-def _category(ctx: Context) -> Category | None:
-    return ctx.catalog.get(str(ctx.state.data.get("category", "")))
+def _category(ctx: Context, draft: ReportDraft) -> Category | None:
+    return ctx.catalog.get(draft.category)
 
 
 def _ask_description() -> Reply:
-    return Reply("report.ask_description", {"limit": tickets.MAX_DESCRIPTION}, [_cancel_row()])
+    return Reply("report.ask_description", {"limit": filing.MAX_DESCRIPTION}, [_cancel_row()])
 
 
-def _ask_photos(ctx: Context) -> Reply:
-    count = len(ctx.state.data.get("photos", []))
+def _ask_photos(ctx: Context, draft: ReportDraft) -> Reply:
+    count = len(draft.photos)
     return Reply(
         "report.ask_photos",
-        {"count": count, "limit": tickets.MAX_PHOTOS},
-        [[Button("r:p", "photos_done" if count else "skip")], _cancel_row()],
+        {"count": count, "limit": filing.MAX_PHOTOS},
+        [[Button(_press("p"), "photos_done" if count else "skip")], _cancel_row()],
     )
 
 
-def _ask_location(ctx: Context) -> Reply:
+def _ask_location(ctx: Context, draft: ReportDraft) -> Reply:
     return Reply(
         "report.ask_location",
-        {"building": ctx.state.data.get("building", "")},
+        {"building": draft.building},
         [
-            [Button("r:l:b", "my_building", args={"building": ctx.state.data.get("building", "")})],
-            [Button("r:l:s", "skip")],
+            [Button(_press("l", where="b"), "my_building", args={"building": draft.building})],
+            [Button(_press("l", where="s"), "skip")],
             _cancel_row(),
         ],
         ask_location=True,
     )
 
 
-def _summary(ctx: Context) -> Reply:
-    data = ctx.state.data
-    category = _category(ctx)
+def _summary(ctx: Context, draft: ReportDraft) -> Reply:
+    category = _category(ctx, draft)
     ctx.state.step = "confirm"
     return Reply(
         "report.summary",
         {
             "category": category.name(ctx.locale) if category else "",
             "urgent": bool(category and category.danger),
-            "description": data.get("description", ""),
-            "voice": data.get("voice"),
-            "photos": len(data.get("photos", [])),
-            "location": _location_text(data),
-            "home": data.get("home") or _label(ctx, data["home_id"]),
-            "share": bool(data.get("share")),
+            "description": draft.description,
+            "voice": list(draft.voice) if draft.voice else None,
+            "photos": len(draft.photos),
+            "location": _location_text(draft),
+            "home": draft.home or _label(ctx, draft.home_id),
+            "share": draft.share,
         },
         [
-            [Button("r:ok", "submit")],
-            [Button("r:e:c", "edit_category"), Button("r:e:d", "edit_description")],
-            [Button("r:e:p", "edit_photos"), Button("r:e:l", "edit_location")],
-            [Button("r:s", "share_off" if data.get("share") else "share_on")],
+            [Button(_press("ok"), "submit")],
+            [
+                Button(_press("e", part="c"), "edit_category"),
+                Button(_press("e", part="d"), "edit_description"),
+            ],
+            [Button(_press("e", part="p"), "edit_photos"), Button(_press("e", part="l"), "edit_location")],
+            [Button(_press("s"), "share_off" if draft.share else "share_on")],
             _cancel_row(),
         ],
     )
 
 
-def _location_text(data: dict[str, Any]) -> str:
-    if data.get("latitude") is not None:
-        return f"{data['latitude']:.5f}, {data['longitude']:.5f}"
-    return str(data.get("location_text", ""))
+def _location_text(draft: ReportDraft) -> str:
+    if draft.latitude is not None:
+        return f"{draft.latitude:.5f}, {draft.longitude:.5f}"
+    return draft.location_text
 
 
-def _after(ctx: Context, default_next: str) -> list[Reply]:
+def _after(ctx: Context, draft: ReportDraft, default_next: str) -> list[Reply]:
     """Go on to the next step, or back to the summary when the resident was editing one field."""
-    if ctx.state.data.get("editing"):
-        ctx.state.data["editing"] = False
-        return [_summary(ctx)]
+    if draft.editing:
+        draft.editing = False
+        return [_summary(ctx, draft)]
     ctx.state.step = default_next
-    return [{"photos": _ask_photos, "location": _ask_location}[default_next](ctx)]
+    return [{"photos": _ask_photos, "location": _ask_location}[default_next](ctx, draft)]
 
 
-def on_button(ctx: Context, data: str) -> list[Reply]:
-    """Buttons of the report flow; any that do not fit the current step are stale."""
-    if data == "r:x":
-        if ctx.state.flow != FLOW:
-            return [stale()]
-        ctx.state.clear()
-        return [Reply("report.cancelled")]
-    if ctx.state.flow != FLOW:
+def _danger(ctx: Context, category: Category) -> list[Reply]:
+    return [Reply("report.danger", {"category": category.name(ctx.locale)})] if category.danger else []
+
+
+# --- buttons, by step --------------------------------------------------------------------------------
+
+Press = Callable[[Context, ReportDraft, actions.Report], list[Reply]]
+
+
+def _home(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if press.home not in {r.home_id for r in ctx.residencies("verified")}:
         return [stale()]
-    step = ctx.state.step
-    action, _, arg = data[2:].partition(":")
-    if action == "h" and step == "home":
-        home_id = parse_id(arg)
-        verified = {r.home_id for r in ctx.residencies("verified")}  # type: ignore[arg-type]
-        if home_id not in verified:
-            return [stale()]
-        return _ask_category(ctx, home_id)  # type: ignore[arg-type]
-    if action == "c" and step == "category":
-        category = ctx.catalog.get(arg)
-        if category is None:
-            return [stale()]
-        ctx.state.data["category"] = category.key
-        if ctx.state.data.get("editing") and (
-            ctx.state.data.get("description") or ctx.state.data.get("voice")
-        ):
-            replies = (
-                [Reply("report.danger", {"category": category.name(ctx.locale)})] if category.danger else []
-            )
-            ctx.state.data["editing"] = False
-            return [*replies, _summary(ctx)]
-        ctx.state.step = "describe"
-        replies = [Reply("report.danger", {"category": category.name(ctx.locale)})] if category.danger else []
-        return [*replies, _ask_description()]
-    if action == "m" and step == "metoo":
-        if parse_id(arg) is None or parse_id(arg) != ctx.state.data.get("match_id"):
-            return [stale()]
-        try:
-            ticket = tickets.join_ticket(
-                ctx.session,
-                ctx.state.data["match_id"],
-                ctx.person_id,
-                ctx.state.data.get("description", ""),
-                ctx.now,  # type: ignore[arg-type]
-            )
-        except tickets.TicketError:
-            ctx.state.data.pop("match_id", None)
-            return [Reply("report.match_gone"), *_after(ctx, "photos")]
-        ctx.state.clear()
-        return [Reply("report.joined", {"code": ticket.id, "weight": ticket.weight})]
-    if action == "n" and step == "metoo":
-        ctx.state.data.pop("match_id", None)
-        return _after(ctx, "photos")
-    if action == "p" and step == "photos":
-        return _after(ctx, "location")
-    if action == "l" and step == "location" and arg in ("b", "s"):
-        ctx.state.data.pop("latitude", None)
-        ctx.state.data.pop("longitude", None)
-        ctx.state.data["location_text"] = ctx.state.data.get("building", "") if arg == "b" else ""
-        ctx.state.data["editing"] = False
-        return [_summary(ctx)]
-    if action == "e" and step == "confirm" and arg in ("c", "d", "p", "l"):
-        ctx.state.data["editing"] = True
-        if arg == "c":
-            ctx.state.step = "category"
-            return [_category_reply(ctx)]
-        if arg == "d":
-            ctx.state.step = "describe"
-            return [_ask_description()]
-        if arg == "p":
-            ctx.state.step = "photos"
-            ctx.state.data["photos"] = []
-            return [_ask_photos(ctx)]
-        ctx.state.step = "location"
-        return [_ask_location(ctx)]
-    if action == "ok" and step == "confirm":
-        return _submit(ctx)
-    if action == "s" and step == "confirm":
-        # Whether the property company may see who reported (name, phone, home); off unless asked.
-        ctx.state.data["share"] = not ctx.state.data.get("share")
-        return [_summary(ctx)]
-    return [stale()]
+    return _ask_category(ctx, draft, press.home)  # type: ignore[arg-type]
 
 
-def _submit(ctx: Context) -> list[Reply]:
-    data = ctx.state.data
-    category = _category(ctx)
+def _chose_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    category = ctx.catalog.get(press.category or "")
+    if category is None:
+        return [stale()]
+    draft.category = category.key
+    if draft.editing and (draft.description or draft.voice):
+        draft.editing = False
+        return [*_danger(ctx, category), _summary(ctx, draft)]
+    ctx.state.step = "describe"
+    return [*_danger(ctx, category), _ask_description()]
+
+
+def _me_too(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if press.ticket != draft.match_id:
+        return [stale()]
+    try:
+        joined = tickets.join(ctx.work, ctx.actor(), press.ticket, draft.description)  # type: ignore[arg-type]
+    except TicketError:
+        draft.match_id = None
+        return [Reply("report.match_gone"), *_after(ctx, draft, "photos")]
+    ctx.state.clear()
+    return [Reply("report.joined", {"code": joined.ticket_id, "weight": joined.weight})]
+
+
+def _new_report(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    draft.match_id = None
+    return _after(ctx, draft, "photos")
+
+
+def _photos_done(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    return _after(ctx, draft, "location")
+
+
+def _where(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if press.where not in ("b", "s"):
+        return [stale()]
+    draft.latitude = draft.longitude = None
+    draft.location_text = draft.building if press.where == "b" else ""
+    draft.editing = False
+    return [_summary(ctx, draft)]
+
+
+def _edit(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if press.part not in EDITS:
+        return [stale()]
+    draft.editing = True
+    step, ask = EDITS[press.part]
+    ctx.state.step = step
+    if step == "photos":
+        draft.photos = []
+    return [ask(ctx, draft)]
+
+
+def _submit(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    category = _category(ctx, draft)
     if category is None:
         ctx.state.clear()
         return [stale()]
-    draft = tickets.Draft(
+    report = filing.Draft(
         category=category.key,
         sla_class=category.sla,
         urgent=category.danger,
-        description=str(data.get("description", "")),
-        home_id=data.get("home_id"),
-        building_id=data.get("building_id"),
-        compound_id=data.get("compound_id"),
-        photos=tuple((p[0], p[1]) for p in data.get("photos", [])),
-        voice=tuple(data["voice"]) if data.get("voice") else None,  # type: ignore[arg-type]
-        latitude=data.get("latitude"),
-        longitude=data.get("longitude"),
-        location_text=str(data.get("location_text", "")),
-        share_contact=bool(data.get("share")),
+        description=draft.description,
+        home_id=draft.home_id,
+        building_id=draft.building_id,
+        compound_id=draft.compound_id,
+        photos=tuple(draft.photos),
+        voice=draft.voice,
+        latitude=draft.latitude,
+        longitude=draft.longitude,
+        location_text=draft.location_text,
+        share_contact=draft.share,
     )
-    ticket = tickets.file_ticket(ctx.session, draft, ctx.person_id, ctx.now)  # type: ignore[arg-type]
-    cases.dispatch(ctx.session, ticket, ctx.now, ctx.policy)
+    try:
+        filed = tickets.report(ctx.work, ctx.actor(), report)
+    except TicketError:  # no longer a verified resident
+        ctx.state.clear()
+        return [Reply("report.join_first")]
     ctx.state.clear()
-    return [Reply("report.filed", {"code": ticket.id, "urgent": ticket.urgent})]
+    return [Reply("report.filed", {"code": filed.ticket_id, "urgent": filed.urgent})]
+
+
+def _share(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    # Whether the property company may see who reported (name, phone, home); off unless asked.
+    draft.share = not draft.share
+    return [_summary(ctx, draft)]
+
+
+# What the summary's edit buttons go back to: the step, and what it asks.
+EDITS: dict[str, tuple[str, Callable[[Context, ReportDraft], Reply]]] = {
+    "c": ("category", lambda ctx, _: _category_reply(ctx)),
+    "d": ("describe", lambda ctx, _: _ask_description()),
+    "p": ("photos", _ask_photos),
+    "l": ("location", _ask_location),
+}
+# (button verb, step) → what it does; any other press is stale.
+PRESSES: dict[tuple[str, str], Press] = {
+    ("h", "home"): _home,
+    ("c", "category"): _chose_category,
+    ("m", "metoo"): _me_too,
+    ("n", "metoo"): _new_report,
+    ("p", "photos"): _photos_done,
+    ("l", "location"): _where,
+    ("e", "confirm"): _edit,
+    ("ok", "confirm"): _submit,
+    ("s", "confirm"): _share,
+}
+
+
+def on_press(ctx: Context, press: actions.Report) -> list[Reply]:
+    """Buttons of the report flow; any that do not fit the current step are stale."""
+    if ctx.state.flow != NAME:
+        return [stale()]
+    if press.verb == "x":
+        ctx.state.clear()
+        return [Reply("report.cancelled")]
+    act = PRESSES.get((press.verb, ctx.state.step))
+    if act is None:
+        return [stale()]
+    return _kept(ctx, act, press)
+
+
+def _kept(ctx: Context, act: Callable[..., list[Reply]], *args: Any) -> list[Reply]:
+    """Run a step on the draft, and keep the draft while the resident is still in the flow."""
+    draft = ReportDraft.of(ctx.state)
+    replies = act(ctx, draft, *args)
+    if ctx.state.flow == NAME:
+        draft.keep(ctx.state)
+    return replies
+
+
+# --- typed text, voice, photos and locations, by step ------------------------------------------------
+
+Text = Callable[[Context, ReportDraft, Inbound], list[Reply]]
+
+
+def _describe(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    text = inbound.text.strip()
+    photos = [a for a in inbound.attachments if a.kind == "photo"]
+    voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
+    if len(text) > filing.MAX_DESCRIPTION:
+        return [Reply("report.too_long", {"limit": filing.MAX_DESCRIPTION, "length": len(text)})]
+    if voice is not None:
+        draft.voice, draft.description = (inbound.channel, voice.ref, voice.duration or 0), text
+    elif text:
+        draft.description, draft.voice = text, None
+    else:
+        return [Reply("report.need_description"), _ask_description()]
+    if photos and len(draft.photos) < filing.MAX_PHOTOS:
+        draft.photos.append((inbound.channel, photos[-1].ref))
+    if not draft.editing:
+        match = views.me_too_for(ctx.work, ctx.actor(), draft.building_id, draft.category)
+        if match is not None:
+            draft.match_id = match.id
+            ctx.state.step = "metoo"
+            category = _category(ctx, draft)
+            return [
+                Reply(
+                    "report.me_too",
+                    {
+                        "code": match.id,
+                        "category": category.name(ctx.locale) if category else "",
+                        "description": match.description,
+                        "weight": match.weight,
+                        "created_at": match.created_at,
+                    },
+                    [
+                        [Button(_press("m", ticket=match.id), "me_too", args={"code": match.id})],
+                        [Button(_press("n"), "new_report")],
+                        _cancel_row(),
+                    ],
+                )
+            ]
+    return _after(ctx, draft, "photos")
+
+
+def _photo(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    photos = [a for a in inbound.attachments if a.kind == "photo"]
+    if not photos:
+        return [Reply("report.photos_expected"), _ask_photos(ctx, draft)]
+    if len(draft.photos) >= filing.MAX_PHOTOS:
+        return [Reply("report.photos_full", {"limit": filing.MAX_PHOTOS}), _ask_photos(ctx, draft)]
+    draft.photos.append((inbound.channel, photos[-1].ref))
+    if len(draft.photos) >= filing.MAX_PHOTOS:
+        return _after(ctx, draft, "location")
+    return [_ask_photos(ctx, draft)]
+
+
+def _location(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    if inbound.location is None:
+        return [Reply("report.location_expected"), _ask_location(ctx, draft)]
+    draft.latitude, draft.longitude = inbound.location.latitude, inbound.location.longitude
+    draft.location_text, draft.editing = "", False
+    return [_summary(ctx, draft)]
+
+
+TEXTS: dict[str, Text] = {
+    "describe": _describe,
+    "photos": _photo,
+    "location": _location,
+    "category": lambda ctx, draft, _: [Reply("report.use_buttons"), _category_reply(ctx)],
+    "confirm": lambda ctx, draft, _: [Reply("report.use_buttons"), _summary(ctx, draft)],
+    "metoo": lambda ctx, draft, _: [Reply("report.use_buttons")],
+    "home": lambda ctx, draft, _: [Reply("report.use_buttons")],
+}
 
 
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     """Typed text, voice, photos and locations inside the report flow."""
-    step = ctx.state.step
-    data = ctx.state.data
-    photos = [a for a in inbound.attachments if a.kind == "photo"]
-    voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
-    if step == "describe":
-        text = inbound.text.strip()
-        if len(text) > tickets.MAX_DESCRIPTION:
-            return [Reply("report.too_long", {"limit": tickets.MAX_DESCRIPTION, "length": len(text)})]
-        if voice is not None:
-            data["voice"] = [inbound.channel, voice.ref, voice.duration or 0]
-            data["description"] = text
-        elif text:
-            data["description"] = text
-            data.pop("voice", None)
-        else:
-            return [Reply("report.need_description"), _ask_description()]
-        if photos and len(data.get("photos", [])) < tickets.MAX_PHOTOS:
-            data.setdefault("photos", []).append([inbound.channel, photos[-1].ref])
-        if not data.get("editing"):
-            match = tickets.find_open_match(
-                ctx.session, data.get("building_id"), data["category"], ctx.person_id
-            )  # type: ignore[arg-type]
-            if match is not None:
-                data["match_id"] = match.id
-                ctx.state.step = "metoo"
-                category = _category(ctx)
-                return [
-                    Reply(
-                        "report.me_too",
-                        {
-                            "code": match.id,
-                            "category": category.name(ctx.locale) if category else "",
-                            "description": match.description,
-                            "weight": match.weight,
-                            "created_at": match.created_at,
-                        },
-                        [
-                            [Button(f"r:m:{match.id}", "me_too", args={"code": match.id})],
-                            [Button("r:n", "new_report")],
-                            _cancel_row(),
-                        ],
-                    )
-                ]
-        return _after(ctx, "photos")
-    if step == "photos":
-        if not photos:
-            return [Reply("report.photos_expected"), _ask_photos(ctx)]
-        stored = data.setdefault("photos", [])
-        if len(stored) >= tickets.MAX_PHOTOS:
-            return [Reply("report.photos_full", {"limit": tickets.MAX_PHOTOS}), _ask_photos(ctx)]
-        stored.append([inbound.channel, photos[-1].ref])
-        if len(stored) >= tickets.MAX_PHOTOS:
-            return _after(ctx, "location")
-        return [_ask_photos(ctx)]
-    if step == "location":
-        if inbound.location is not None:
-            data["latitude"] = inbound.location.latitude
-            data["longitude"] = inbound.location.longitude
-            data["location_text"] = ""
-            data["editing"] = False
-            return [_summary(ctx)]
-        return [Reply("report.location_expected"), _ask_location(ctx)]
-    if step == "category":
-        return [Reply("report.use_buttons"), _category_reply(ctx)]
-    if step == "confirm":
-        return [Reply("report.use_buttons"), _summary(ctx)]
-    if step == "metoo":
-        return [Reply("report.use_buttons")]
-    if step == "home":
-        return [Reply("report.use_buttons")]
-    ctx.state.clear()
-    return [stale()]
+    step = TEXTS.get(ctx.state.step)
+    if step is None:
+        ctx.state.clear()
+        return [stale()]
+    return _kept(ctx, step, inbound)
+
+
+FLOW = Flow(
+    NAME,
+    {"/report": Command(lambda ctx, _: start(ctx), leaves_flow=True, members_only=True)},
+    actions.Report,
+    on_press,
+    on_message,
+)

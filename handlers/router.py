@@ -35,48 +35,17 @@ def _legacy(on_button: Callable[[Context, str], list[Reply]]) -> Callable[[Conte
     return lambda ctx, press: on_button(ctx, press.encode())
 
 
-def _cancel_note_or_ticket(ctx: Context, data: str) -> list[Reply]:
-    return progress.cancel_note(ctx) if data.startswith("t:x:") else progress.on_button(ctx, data)
-
-
 # Every flow, declared once: its commands, its buttons, its typed text. /policy and /notices may be read
 # mid-report, so they do not leave the flow the person is in.
 DECLARED: tuple[Flow, ...] = (
     general.FLOW,
     onboarding.FLOW,
-    Flow(
-        "report",
-        {"/report": Command(lambda ctx, _: report.start(ctx), leaves_flow=True, members_only=True)},
-        actions.Report,
-        _legacy(report.on_button),
-        report.on_message,
-    ),
-    Flow(
-        "note",
-        {"/my": Command(lambda ctx, _: progress.my(ctx), leaves_flow=True, members_only=True)},
-        actions.MyTicket,
-        _legacy(_cancel_note_or_ticket),
-        progress.on_message,
-    ),
+    report.FLOW,
+    progress.FLOW,
     staff.FLOW,
-    Flow(
-        "task",
-        {
-            "/tasks": Command(lambda ctx, _: tasks.list_tasks(ctx), leaves_flow=True),
-            "/duty": Command(tasks.duty, typed_only=True),
-        },
-        actions.Task,
-        _legacy(tasks.on_button),
-        tasks.on_message,
-    ),
-    Flow("followup", press=actions.Rate, on_press=_legacy(followup.on_button), on_text=followup.on_message),
-    Flow(
-        "queue",
-        {"/queue": Command(lambda ctx, _: queue.queue(ctx), leaves_flow=True)},
-        actions.Queue,
-        _legacy(queue.on_button),
-        queue.on_message,
-    ),
+    tasks.FLOW,
+    followup.FLOW,
+    queue.FLOW,
     notices.FLOW,
     policy.FLOW,
     Flow("", {"/stats": Command(stats.stats)}),

@@ -7,11 +7,11 @@ from fractions import Fraction
 from typing import Any
 
 from core.permissions import Action
+from core.ticket_views import jurisdiction
 from db import reports
 from db.rates import Rates, percent
 from handlers import chart
 from handlers.context import Context
-from handlers.queue import jurisdiction
 from handlers.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def _float(value: Fraction | None) -> float | None:
 
 def stats(ctx: Context, args: str) -> list[Reply]:
     """The rates for the period named in `args` (`2026-11`, `7d`, `30d`; default this month)."""
-    nodes = jurisdiction(ctx, Action.VIEW_STATS)
+    nodes = jurisdiction(ctx.work, ctx.actor(), Action.VIEW_STATS)
     if not nodes:
         return [Reply("queue.not_staff")]
     period = reports.parse_period(args, ctx.now, ctx.policy.zone)

@@ -8,17 +8,20 @@ import pytest
 from sqlmodel import col, select
 
 from bot.bootstrap import App
-from db import cases
-from db.models import Outbox, Ticket
+from core import notify, tickets
+from core.work import Work
+from db import people
+from db.models import Outbox, Person, Ticket
 from tests.support.chat import ChatUser
 from tests.test_tasks_flow import inbox, person_id
 
 
-def act(app: App, fn: object, ticket_id: int, *args: object) -> None:
-    """Run one db.cases rule on a ticket and commit, as a handler turn would."""
+def act(app: App, use_case: object, ticket_id: int, person: int, *args: object) -> None:
+    """Run one ticket use case as a person, publish what it tells and commit, as a handler turn would."""
     with app.sessions() as session:
-        ticket = session.get(Ticket, ticket_id)
-        fn(session, ticket, *args)  # type: ignore[operator]
+        work = Work(session, app.clock.now(), app.policy)
+        use_case(work, people.actor(session, person), ticket_id, *args)  # type: ignore[operator]
+        notify.publish(work)
         session.commit()
 
 
@@ -40,9 +43,9 @@ def test_resolving_a_waiting_ticket_does_not_claim_the_resident_answered(
 ) -> None:
     owner.report("噪音扰民", "楼上半夜装修")
     code = row(app, 1).id
-    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
-    act(app, cases.ask_resident, code, me, "几点开始的？", now, policy)
-    act(app, cases.resolve, code, me, "fixed", "已劝导", [], False, now, policy)
+    me = person_id(app, worker)
+    act(app, tickets.ask_resident, code, me, "几点开始的？")
+    act(app, tickets.resolve, code, me, "fixed", "已劝导", [], False)
     assert row(app, code).state == "resolved"
     assert "cases.answered" not in templates_to(app, me)
 
@@ -51,10 +54,10 @@ def test_progress_photo_and_after_photos_reach_the_resident(
     app: App, owner: ChatUser, worker: ChatUser
 ) -> None:
     owner.report("公共设施损坏", "单元门禁坏了")
-    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
-    act(app, cases.accept, 1, me, now, policy)
-    act(app, cases.add_progress, 1, me, "配件已订", now, policy, [("web", "progress.png")])
-    act(app, cases.resolve, 1, me, "fixed", "已更换", [("web", "after.png")], True, now, policy)
+    me = person_id(app, worker)
+    act(app, tickets.accept, 1, me)
+    act(app, tickets.post_progress, 1, me, "配件已订", [("web", "progress.png")])
+    act(app, tickets.resolve, 1, me, "fixed", "已更换", [("web", "after.png")], True)
     with app.sessions() as session:
         rows = session.exec(select(Outbox).where(Outbox.person_id == person_id(app, owner))).all()
     photos = {r.template: r.context.get("_photos") for r in rows}
@@ -64,11 +67,11 @@ def test_progress_photo_and_after_photos_reach_the_resident(
 
 def test_a_second_resolution_waits_for_a_new_rating(app: App, owner: ChatUser, worker: ChatUser) -> None:
     owner.report("环境卫生", "垃圾桶满了")
-    me, resident, now, policy = person_id(app, worker), person_id(app, owner), app.clock.now(), app.policy
-    act(app, cases.resolve, 1, me, "fixed", "已清运", [], False, now, policy)
-    act(app, cases.rate, 1, resident, "dissatisfied", "还是满的", now, policy)
+    me, resident = person_id(app, worker), person_id(app, owner)
+    act(app, tickets.resolve, 1, me, "fixed", "已清运", [], False)
+    act(app, tickets.rate, 1, resident, "dissatisfied", "还是满的")
     assert row(app, 1).state == "reopened"
-    act(app, cases.resolve, 1, me, "fixed", "再次清运", [], False, now, policy)
+    act(app, tickets.resolve, 1, me, "fixed", "再次清运", [], False)
     assert (
         row(app, 1).rating == ""
     )  # unrated until they rate again: not counted as dissatisfied, nor satisfied
@@ -78,9 +81,9 @@ def test_the_reopened_task_card_carries_the_residents_comment(
     app: App, owner: ChatUser, worker: ChatUser
 ) -> None:
     owner.report("环境卫生", "垃圾桶满了")
-    me, resident, now, policy = person_id(app, worker), person_id(app, owner), app.clock.now(), app.policy
-    act(app, cases.resolve, 1, me, "fixed", "已清运", [], False, now, policy)
-    act(app, cases.rate, 1, resident, "dissatisfied", "还是满的，有味道", now, policy)
+    me, resident = person_id(app, worker), person_id(app, owner)
+    act(app, tickets.resolve, 1, me, "fixed", "已清运", [], False)
+    act(app, tickets.rate, 1, resident, "dissatisfied", "还是满的，有味道")
     asyncio.run(app.dispatcher.drain())
     assert any("还是满的，有味道" in body["text"] for body in inbox(app, worker))
 
@@ -89,10 +92,10 @@ def test_accepting_a_paused_ticket_says_it_waits_for_the_resident(
     app: App, owner: ChatUser, worker: ChatUser
 ) -> None:
     owner.report("噪音扰民", "夜里装修")
-    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
-    act(app, cases.ask_resident, 1, me, "哪一户？", now, policy)
-    with pytest.raises(cases.CaseError) as refused:
-        act(app, cases.accept, 1, me, now, policy)
+    me = person_id(app, worker)
+    act(app, tickets.ask_resident, 1, me, "哪一户？")
+    with pytest.raises(tickets.TicketError) as refused:
+        act(app, tickets.accept, 1, me)
     assert refused.value.reason == "waiting"
 
 
@@ -103,7 +106,7 @@ def test_assigning_from_the_community_queue_starts_the_ladder_at_the_grid(
     assert (row(app, 1).level, row(app, 1).holder_id) == ("community", None)
     worker = ChatUser(app.service, "grid-late")
     worker.say("/start DEMO-GRID")
-    act(app, cases.assign, 1, person_id(app, staff), person_id(app, worker), app.clock.now(), app.policy)
+    act(app, tickets.assign, 1, person_id(app, staff), person_id(app, worker))
     assigned = row(app, 1)
     assert (assigned.level, assigned.holder_id, assigned.state) == (
         "grid",
@@ -117,10 +120,10 @@ def test_an_approved_transfer_of_an_accepted_ticket_goes_back_to_the_queue(
     app: App, owner: ChatUser, worker: ChatUser, staff: ChatUser
 ) -> None:
     owner.report("物业收费", "物业费收取标准不公示")
-    me, now, policy = person_id(app, worker), app.clock.now(), app.policy
-    act(app, cases.accept, 1, me, now, policy)
-    act(app, cases.request_transfer, 1, me, "属于物业公司职责", now, policy)
-    act(app, cases.decide_transfer, 1, person_id(app, staff), True, now, policy)
+    me = person_id(app, worker)
+    act(app, tickets.accept, 1, me)
+    act(app, tickets.request_transfer, 1, me, "属于物业公司职责")
+    act(app, tickets.decide_transfer, 1, person_id(app, staff), True)
     back = row(app, 1)
     assert (back.state, back.holder_id, back.level, back.clock_stage) == ("new", None, "community", "accept")
 
@@ -165,10 +168,35 @@ def test_the_property_company_sees_the_complainant_only_when_allowed(
     if share:
         owner.press("允许物业看到")
     owner.press("提交")
-    act(app, cases.assign, 1, person_id(app, staff), person_id(app, company), app.clock.now(), app.policy)
+    act(app, tickets.assign, 1, person_id(app, staff), person_id(app, company))
     with app.sessions() as session:
         [card] = session.exec(
             select(Outbox).where(Outbox.person_id == person_id(app, company), Outbox.template == "cases.task")
         ).all()
     assert (card.context["home"] == "阳光花园 1栋 1单元 101") is share
     assert card.context["building"] == "阳光花园 1栋"  # where to go, always
+
+
+def test_a_resident_who_blocked_the_bot_gets_the_holder_to_call_them(
+    app: App, owner: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("噪音扰民", "夜里装修")
+    me, resident = person_id(app, worker), person_id(app, owner)
+    act(app, tickets.accept, 1, me)
+    with app.sessions() as session:
+        reporter = session.get(Person, resident)
+        assert reporter is not None
+        reporter.phone = "13812345678"
+        session.commit()
+        told = session.exec(
+            select(Outbox).where(Outbox.person_id == resident, Outbox.template == "cases.accepted")
+        ).one()
+    app.dispatcher._tell_holder_to_call(told)  # what a 403 "blocked by the user" on that push leads to
+    with app.sessions() as session:
+        [call] = session.exec(select(Outbox).where(Outbox.template == "cases.resident_unreachable")).all()
+    assert (call.person_id, call.ticket_id, call.urgent) == (me, 1, True)
+    assert call.context["phone"] == "138****5678" and call.context["code"] == 1
+    act(app, tickets.resolve, 1, me, "fixed", "已劝导", [], False)
+    act(app, tickets.rate, 1, resident, "satisfied", "")
+    app.dispatcher._tell_holder_to_call(told)  # closed: nobody is told any more
+    assert templates_to(app, me).count("cases.resident_unreachable") == 1

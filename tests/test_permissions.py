@@ -329,7 +329,7 @@ def test_the_pushed_and_the_opened_task_card_hide_the_same_reporter(
     """Property staff who also sit on the owners' committee are still the property company."""
     from sqlmodel import select
 
-    from db import cases
+    from core import tickets
     from db.models import Outbox, Ticket
     from tests.test_case_rules import act
     from tests.test_tasks_flow import person_id
@@ -339,7 +339,7 @@ def test_the_pushed_and_the_opened_task_card_hide_the_same_reporter(
     _grant(app, company, "owners_committee", "铁西区/北沟街道/英雄社区/阳光花园")
     owner.report("物业服务", "保洁很久没来了")  # without 允许物业看到
     company_id = person_id(app, company)
-    act(app, cases.assign, 1, person_id(app, staff), company_id, app.clock.now(), app.policy)
+    act(app, tickets.assign, 1, person_id(app, staff), company_id)
     with app.sessions() as session:
         assert not session.exec(select(Ticket.share_contact)).one()
         [pushed] = session.exec(

@@ -11,14 +11,16 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from bot.bootstrap import App
 from bot.channels.webchat import FILE_NAME
 from bot.cli import main
 from bot.clock import FixedClock, SystemClock
 from bot.digest import morning_digest
-from db import cases, org, people
+from core import actions, notify, tickets
+from core.work import Work
+from db import org, people
 from db.models import Identity, OrgNode, Outbox, Person, Ticket, TicketFollower, WebMessage
 from tests.support.chat import ChatUser
 
@@ -72,12 +74,13 @@ def ticket(app: App, ticket_id: int) -> Ticket:
         return found
 
 
-def act(app: App, ticket_id: int, action: Callable[[Session, Ticket], None]) -> None:
-    """Apply a case rule directly (the grid worker's and resident's own flows are tested elsewhere)."""
+def act(app: App, ticket_id: int, person: int, use_case: Callable[..., object], *args: object) -> None:
+    """Apply a ticket use case as a person, with its pushes (the grid worker's and resident's own flows
+    are tested elsewhere)."""
     with app.sessions() as session:
-        found = session.get(Ticket, ticket_id)
-        assert found is not None
-        action(session, found)
+        work = Work(session, app.clock.now(), app.policy)
+        use_case(work, people.actor(session, person), ticket_id, *args)
+        notify.publish(work)
         session.commit()
 
 
@@ -154,10 +157,10 @@ def test_transfer_requests_are_refused_or_approved_by_community_staff(
     worker = person_id(app, grid)
     assert ticket(app, code).holder_id == worker
 
-    def request(session: Session, found: Ticket) -> None:
-        cases.request_transfer(session, found, worker, "这是物业的活", app.clock.now(), app.policy)
+    def request() -> None:
+        act(app, code, worker, tickets.request_transfer, "这是物业的活")
 
-    act(app, code, request)
+    request()
     staff.say("/queue")
     assert "转派申请 1" in staff.text and "转派理由：这是物业的活" in staff.text
     staff.press(f"驳回转派 #{code}")
@@ -166,12 +169,13 @@ def test_transfer_requests_are_refused_or_approved_by_community_staff(
     assert (refused.holder_id, refused.transfer_requested_by) == (worker, None)
     assert any("未同意" in t for t in pushed_to(app, grid))
 
-    act(app, code, request)
-    staff.data(f"q:ty:{code}")  # the button pushed with the request carries the same data
+    request()
+    # the button pushed with the request carries the same data
+    staff.data(actions.Queue("ty", ticket=code).encode())
     assert f"已同意工单 #{code} 的转派申请" in staff.text
     returned = ticket(app, code)
     assert (returned.holder_id, returned.level, returned.state) == (None, "community", "new")
-    staff.data(f"q:ty:{code}")  # a double click
+    staff.data(actions.Queue("ty", ticket=code).encode())  # a double click
     assert "没有待处理的转派申请" in staff.text
     staff.say("/queue")
     assert f"指派 #{code}" in staff.buttons()  # back in the queue for reassignment
@@ -182,7 +186,7 @@ def test_close_as_duplicate_asks_for_the_original(
 ) -> None:
     first = file_report(owner, "公共设施损坏", "1栋门口路灯不亮")
     second = file_report(neighbour, "其他", "楼门口那盏灯坏了好几天")
-    staff.data(f"q:d:{second}")
+    staff.data(actions.Queue("d", ticket=second).encode())
     assert f"工单 #{second} 与哪件工单重复" in staff.text
     staff.say("#999999")
     assert "没有这个工单编号" in staff.text
@@ -195,7 +199,7 @@ def test_close_as_duplicate_asks_for_the_original(
     with app.sessions() as session:
         assert session.get(TicketFollower, (first, person_id(app, neighbour))) is not None
     assert any(f"#{first}" in t and "合并" in t for t in pushed_to(app, neighbour))
-    staff.data(f"q:d:{second}")  # pressed again on the old list
+    staff.data(actions.Queue("d", ticket=second).encode())  # pressed again on the old list
     assert "已办结或关闭" in staff.text
 
 
@@ -207,7 +211,12 @@ def test_residents_grid_workers_and_outsiders_are_refused_and_nothing_changes(
     for user in (owner, grid):
         user.say("/queue")
         assert "仅供社区" in user.text
-        for data in (f"q:a:{code}", f"q:w:{code}:{worker}", f"q:ty:{code}", f"q:d:{code}"):
+        for data in (
+            actions.Queue("a", ticket=code).encode(),
+            actions.Queue("w", ticket=code, worker=worker).encode(),
+            actions.Queue("ty", ticket=code).encode(),
+            actions.Queue("d", ticket=code).encode(),
+        ):
             user.data(data)
             assert "仅供社区" in user.text, data
         user.say("/stats")
@@ -216,17 +225,28 @@ def test_residents_grid_workers_and_outsiders_are_refused_and_nothing_changes(
     outsider = other_community_staff(app)
     outsider.say("/queue")
     assert "工作队列是空的" in outsider.text  # 英雄社区's tickets are not theirs to see
-    for data in (f"q:a:{code}", f"q:w:{code}:{worker}", f"q:d:{code}"):
+    for data in (
+        actions.Queue("a", ticket=code).encode(),
+        actions.Queue("w", ticket=code, worker=worker).encode(),
+        actions.Queue("d", ticket=code).encode(),
+    ):
         outsider.data(data)
         assert "不在您的管辖范围内" in outsider.text, data
-    outsider.data(f"q:ty:{code}")
+    outsider.data(actions.Queue("ty", ticket=code).encode())
     assert "不在您的管辖范围内" in outsider.text
 
     # forged or stale data
-    for data in ("q:a:999999", "q:a:abc", "q:w:1", f"q:zz:{code}", "q:x"):
+    for data in (
+        actions.Queue("a", ticket=999999).encode(),
+        "q:a:abc",
+        "q:w:1",
+        f"q:zz:{code}",
+        actions.Queue("x").encode(),
+    ):
         staff.data(data)
         assert "按钮已失效" in staff.text, data
-    staff.data(f"q:w:{code}:{person_id(app, owner)}")  # a resident is no grid worker
+    # a resident is no grid worker
+    staff.data(actions.Queue("w", ticket=code, worker=person_id(app, owner)).encode())
     assert "所选人员不在" in staff.text
 
     untouched = ticket(app, code)
@@ -245,27 +265,25 @@ def three_tickets(app: App, grid: ChatUser, owner: ChatUser, neighbour: ChatUser
     t2 = file_report(neighbour, "停车/占道", "消防通道被占")
     file_report(heping, "噪音扰民", "半夜施工")
 
-    def accept(session: Session, found: Ticket) -> None:
-        cases.accept(session, found, worker, clock.now(), app.policy)
+    def accept(ticket_id: int) -> None:
+        act(app, ticket_id, worker, tickets.accept)
 
-    def resolve(session: Session, found: Ticket) -> None:
-        cases.resolve(session, found, worker, "fixed", "已处理", [], False, clock.now(), app.policy)
+    def resolve(ticket_id: int) -> None:
+        act(app, ticket_id, worker, tickets.resolve, "fixed", "已处理", [], False)
 
-    def rating(value: str) -> Callable[[Session, Ticket], None]:
-        return lambda session, found: cases.rate(
-            session, found, found.reporter_id, value, "", clock.now(), app.policy
-        )
+    def rating(ticket_id: int, value: str) -> None:
+        act(app, ticket_id, ticket(app, ticket_id).reporter_id, tickets.rate, value, "")
 
     clock.advance(hours=1)
-    act(app, t1, accept)
+    accept(t1)
     clock.advance(hours=1)
-    act(app, t1, resolve)
-    act(app, t1, rating("satisfied"))
+    resolve(t1)
+    rating(t1, "satisfied")
     clock.advance(hours=23)  # 25 h: past the general 24 h accept deadline
-    act(app, t2, accept)
+    accept(t2)
     clock.advance(hours=1)
-    act(app, t2, resolve)
-    act(app, t2, rating("dissatisfied"))
+    resolve(t2)
+    rating(t2, "dissatisfied")
 
 
 def test_stats_table_and_chart(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from core import actions
 from db.engine import make_engine, session_factory
 from db.migrate import upgrade
 from db.models import Identity, InboundLog, Residency, Ticket
@@ -32,7 +33,13 @@ def step(user: TgUser, code: str, index: int) -> dict[str, object]:
         return user.command("report")
     if index == 3:
         return user.text(f"电梯按钮失灵（{user.id}）")
-    return user.callback({2: "r:c:elevator", 4: "r:p", 5: "r:l:s", 6: "r:ok"}[index])
+    presses = {
+        2: actions.Report("c", category="elevator"),
+        4: actions.Report("p"),
+        5: actions.Report("l", where="s"),
+        6: actions.Report("ok"),
+    }
+    return user.callback(presses[index].encode())
 
 
 async def test_three_kills_lose_no_update_file_no_ticket_twice_and_every_code_arrives(tmp_path: Path) -> None:

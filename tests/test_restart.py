@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core import actions
 from tests.support.process import BotProcess
 
 
@@ -60,23 +61,23 @@ def test_draft_resumes_and_confirmed_ticket_exists_once_after_kills(bot: BotProc
     user.open(bot.url)
     assert "绑定成功" in user.send(bot.url, text="/start DEMO-OWNER")
     assert "类别" in user.send(bot.url, text="/report")
-    user.send(bot.url, button="r:c:elevator", label="电梯故障")
+    user.send(bot.url, button=actions.Report("c", category="elevator").encode(), label="电梯故障")
     assert "照片" in user.send(bot.url, text="电梯按钮失灵，老人上不了楼")
 
     bot.kill()  # in the middle of the report
     bot.start()
     user.open(bot.url)  # same cookie: same resident
-    assert "问题发生在哪里" in user.send(bot.url, button="r:p", label="跳过")
-    summary = user.send(bot.url, button="r:l:s", label="跳过")
+    assert "问题发生在哪里" in user.send(bot.url, button=actions.Report("p").encode(), label="跳过")
+    summary = user.send(bot.url, button=actions.Report("l", where="s").encode(), label="跳过")
     assert "电梯按钮失灵" in summary
-    filed = user.send(bot.url, msg_id="submit-1", button="r:ok", label="提交")
+    filed = user.send(bot.url, msg_id="submit-1", button=actions.Report("ok").encode(), label="提交")
     code = re.search(r"#(\d+)", filed).group(1)  # type: ignore[union-attr]
 
     bot.kill()  # right after the resident saw the code
     bot.start()
     user.open(bot.url)
     assert (
-        user.send(bot.url, msg_id="submit-1", button="r:ok", label="提交") == ""
+        user.send(bot.url, msg_id="submit-1", button=actions.Report("ok").encode(), label="提交") == ""
     )  # a retried click: ignored
     assert tickets(bot.var_dir) == [(int(code), "电梯按钮失灵，老人上不了楼")]
     assert f"#{code}" in user.send(bot.url, text="/my")

@@ -1,6 +1,6 @@
 """Time travel through the SLA ladder (DESIGN §4.1, issue 3) with the injected clock.
 
-Residents report through the chat; the handler's actions go straight through `db.cases`; the scheduler's
+Residents report through the chat; the handler's actions go straight through the use cases; the scheduler's
 sweep is called by hand at chosen instants, several times each, to show every due step happens once.
 """
 
@@ -20,7 +20,10 @@ from sqlmodel import col, func, select
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
-from db import cases, people
+from core import notify, tickets
+from core.work import Work
+from db import outbox, people
+from db.cases import ladder
 from db.models import Identity, Outbox, Ticket, TicketEvent, WebMessage
 from db.sweep import sweep
 from tests.support.chat import ChatUser
@@ -151,11 +154,12 @@ def ticket(cast: Cast, ticket_id: int) -> Ticket:
         return row
 
 
-def act(cast: Cast, action: Callable[..., None], ticket_id: int, *args: Any) -> None:
-    """Apply a db.cases action at the clock's time in its own transaction."""
+def act(cast: Cast, use_case: Callable[..., object], ticket_id: int, person: int, *args: Any) -> None:
+    """Apply a ticket use case as a person at the clock's time in its own transaction, with its pushes."""
     with cast.app.sessions() as session:
-        row = session.get(Ticket, ticket_id)
-        action(session, row, *args, cast.clock.now(), cast.app.policy)
+        work = Work(session, cast.clock.now(), cast.app.policy)
+        use_case(work, people.actor(session, person), ticket_id, *args)
+        notify.publish(work)
         session.commit()
 
 
@@ -321,7 +325,7 @@ def test_resolve_clock_keeps_the_handler_and_climbs(
     code = report(cast, label)
     t0 = cast.clock.now()
     cast.clock.current = t0 + accept * 0.25
-    act(cast, cases.accept, code, cast.grid)
+    act(cast, tickets.accept, code, cast.grid)
     row = ticket(cast, code)
     assert (row.state, row.clock_stage, row.clock_started_at, row.clock_due_at) == (
         "accepted",
@@ -441,9 +445,9 @@ def test_waiting_for_the_resident_stops_the_resolve_clock(cast: Cast) -> None:
     code = report(cast, "停水/漏水")
     t0 = cast.clock.now()
     cast.clock.current = t0 + 10 * timedelta(minutes=1)
-    act(cast, cases.accept, code, cast.grid)
+    act(cast, tickets.accept, code, cast.grid)
     cast.clock.current = t0 + HOUR
-    act(cast, cases.ask_resident, code, cast.grid, "请问是哪个水龙头？")
+    act(cast, tickets.ask_resident, code, cast.grid, "请问是哪个水龙头？")
     row = ticket(cast, code)
     assert (row.state, row.paused_at, row.next_due_at) == ("waiting_for_resident", t0 + HOUR, None)
     assert [r.person_id for r in pushes(cast, code, "cases.asked")] == [cast.owner_id]
@@ -455,7 +459,7 @@ def test_waiting_for_the_resident_stops_the_resolve_clock(cast: Cast) -> None:
 
     pause = 30 * DAY + 4 * HOUR
     cast.clock.current = t0 + HOUR + pause
-    act(cast, cases.resident_answered, code)
+    act(cast, tickets.add_note, code, cast.owner_id, "在厨房", [])
     row = ticket(cast, code)
     assert (row.state, row.paused_at, row.level) == ("accepted", None, "grid")
     assert (row.accept_due_at, row.resolve_due_at) == (t0 + 2 * HOUR + pause, t0 + DAY + pause)
@@ -475,10 +479,10 @@ def test_waiting_before_acceptance_stops_the_accept_clock(cast: Cast) -> None:
     code = report(cast, "环境卫生")
     t0 = cast.clock.now()
     cast.clock.current = t0 + 6 * HOUR
-    act(cast, cases.ask_resident, code, cast.grid, "具体在哪个垃圾点？")
+    act(cast, tickets.ask_resident, code, cast.grid, "具体在哪个垃圾点？")
     assert sweep_at(cast, t0 + 3 * DAY) == Counter()
     cast.clock.current = t0 + 3 * DAY + 6 * HOUR
-    act(cast, cases.resident_answered, code)
+    act(cast, tickets.add_note, code, cast.owner_id, "在厨房", [])
     row = ticket(cast, code)
     shift = 3 * DAY
     assert (row.state, row.accept_due_at, row.next_due_at) == (
@@ -498,13 +502,13 @@ def test_dissatisfied_reopens_one_level_up_with_a_fresh_resolve_clock(cast: Cast
     code = report(cast, "环境卫生")
     t0 = cast.clock.now()
     cast.clock.current = t0 + HOUR
-    act(cast, cases.accept, code, cast.grid)
+    act(cast, tickets.accept, code, cast.grid)
     cast.clock.current = t0 + DAY
-    act(cast, cases.resolve, code, cast.grid, "fixed", "已清运", [], False)
+    act(cast, tickets.resolve, code, cast.grid, "fixed", "已清运", [], False)
     assert ticket(cast, code).clock_stage == "followup"
     t1 = t0 + 2 * DAY
     cast.clock.current = t1
-    act(cast, cases.rate, code, cast.owner_id, "dissatisfied", "还是很脏")
+    act(cast, tickets.rate, code, cast.owner_id, "dissatisfied", "还是很脏")
     row = ticket(cast, code)
     assert (row.state, row.level, row.holder_id, row.reopen_count, row.resolved_at) == (
         "reopened",
@@ -540,10 +544,10 @@ def test_no_rating_in_three_days_closes_unrated(cast: Cast) -> None:
     code = report(cast, "停水/漏水")
     t0 = cast.clock.now()
     cast.clock.current = t0 + HOUR
-    act(cast, cases.accept, code, cast.grid)
+    act(cast, tickets.accept, code, cast.grid)
     t1 = t0 + 5 * HOUR
     cast.clock.current = t1
-    act(cast, cases.resolve, code, cast.grid, "fixed", "阀门已更换", [("web", "after.jpg")], True)
+    act(cast, tickets.resolve, code, cast.grid, "fixed", "阀门已更换", [("web", "after.jpg")], True)
     row = ticket(cast, code)
     assert (row.state, row.clock_stage, row.next_due_at) == ("resolved", "followup", t1 + 3 * DAY)
     assert sweep_at(cast, t1 + DAY) == Counter()  # no reminders on the follow-up clock
@@ -561,10 +565,10 @@ def test_rated_ticket_is_not_closed_again(cast: Cast) -> None:
     code = report(cast, "物业收费")
     t0 = cast.clock.now()
     cast.clock.current = t0 + HOUR
-    act(cast, cases.accept, code, cast.grid)
-    act(cast, cases.resolve, code, cast.grid, "no_action_needed", "收费标准已公示", [], False)
+    act(cast, tickets.accept, code, cast.grid)
+    act(cast, tickets.resolve, code, cast.grid, "no_action_needed", "收费标准已公示", [], False)
     cast.clock.current = t0 + 2 * HOUR
-    act(cast, cases.rate, code, cast.owner_id, "satisfied", "")
+    act(cast, tickets.rate, code, cast.owner_id, "satisfied", "")
     assert sweep_at(cast, t0 + 10 * DAY) == Counter()
     row = ticket(cast, code)
     assert (row.state, row.rating, row.next_due_at) == ("closed", "satisfied", None)
@@ -598,7 +602,7 @@ def test_restart_mid_ladder_changes_nothing(
 
     cast.clock.current = t0 + 20 * HOUR
     with monkeypatch.context() as patch:
-        patch.setattr(cases, "push", crash)
+        patch.setattr(outbox, "enqueue", crash)
         with pytest.raises(Killed):
             sweep(cast.app.sessions, cast.clock.now(), cast.app.policy)
     assert ticket(cast, code).reminders_sent == 1  # the killed transaction left no trace
@@ -636,15 +640,15 @@ def test_a_broken_ticket_is_set_aside_and_the_rest_are_swept(
     first = report(cast, "环境卫生")
     second = report(cast, "噪音扰民")
     t0 = cast.clock.now()
-    real_step = cases.step
+    real_step = ladder.step
 
-    def flaky(session: object, ticket: object, now: object, policy: object) -> str:
+    def flaky(session: object, ticket: object, now: object, policy: object) -> object:
         if getattr(ticket, "id", None) == first:
             raise ValueError("a bug in one ticket's data")
         return real_step(session, ticket, now, policy)  # type: ignore[arg-type]
 
     with monkeypatch.context() as patch:
-        patch.setattr(cases, "step", flaky)
+        patch.setattr(ladder, "step", flaky)
         done = sweep(cast.app.sessions, t0 + 12 * HOUR, cast.app.policy)
     assert done == Counter(failed=1, reminder_50=1)
     assert ticket(cast, second).reminders_sent == 1

@@ -19,7 +19,10 @@ from sqlmodel import col, func, select
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
-from db import cases, org, tickets
+from core import notify
+from core import tickets as use_cases
+from core.work import Work
+from db import org, people, tickets
 from db.models import Identity, Outbox, Ticket, TicketEvent
 from db.sweep import claim_due, sweep
 from tests.conftest import make_app
@@ -51,11 +54,12 @@ def file_many(app: App, reporter: int, now: datetime, n: int = N) -> list[int]:
             building_id=home.building_id,
             compound_id=home.compound_id,
         )
-        ticket = tickets.file_ticket(session, draft, reporter, now)
-        cases.dispatch(session, ticket, now, app.policy)
+        work = Work(session, now, app.policy)
+        filed = use_cases.report(work, people.actor(session, reporter), draft)
+        notify.publish(work)
         session.flush()
         table = Ticket.__table__  # type: ignore[attr-defined]
-        row = dict(session.execute(select(table).where(table.c.id == ticket.id)).mappings().one())
+        row = dict(session.execute(select(table).where(table.c.id == filed.ticket_id)).mappings().one())
         row.pop("id")
         session.execute(insert(table), [row] * (n - 1))
         session.commit()
@@ -183,8 +187,10 @@ def test_rows_claimed_by_one_sweeper_are_skipped_by_the_other(
             assert len(claimed) == 10
             done = sweep(other.sessions, at, other.policy, batch=7)
             assert done == Counter(reminder_50=40)
+            work = Work(holding, at, app.policy)
             for row in claimed:
-                assert cases.step(holding, row, at, app.policy) == "reminder_50"
+                assert use_cases.step(work, row) == "reminder_50"
+            notify.publish(work)
             holding.commit()
         assert sweep(other.sessions, at, other.policy) == Counter()
         assert per_ticket(app, "cases.reminder") == Counter({(i, person_of(app, "grid")): 1 for i in ids})

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
+from core import actions
 from db.models import Attachment, Identity, Ticket, TicketEvent, WebMessage
 from tests.support.chat import ChatUser
 
@@ -72,9 +73,9 @@ def test_report_arrives_as_task_card_and_accept_and_progress_reach_the_resident(
     drain(app)
     [card] = [m for m in inbox(app, worker) if f"#{t.id}" in m["text"]]
     assert "新任务" in card["text"] and "楼道水管漏水" in card["text"] and "1单元 101" in card["text"]
-    assert ["✅ 接单", f"k:a:{t.id}"] in card["buttons"][0]
+    assert ["✅ 接单", actions.Task("a", ticket=t.id).encode()] in card["buttons"][0]
 
-    worker.data(f"k:a:{t.id}")
+    worker.data(actions.Task("a", ticket=t.id).encode())
     assert "已接单" in worker.text and "办结时限" in worker.text
     assert ticket(app, t.id).state == "accepted"
     drain(app)
@@ -84,7 +85,7 @@ def test_report_arrives_as_task_card_and_accept_and_progress_reach_the_resident(
     assert "办理进展" in worker.text
     worker.say("已联系物业，明天上午维修")
     assert "进展已记录" in worker.text
-    worker.data(f"k:p:{t.id}")
+    worker.data(actions.Task("p", ticket=t.id).encode())
     worker.photo("progress-photo-1")
     assert "文字说明" in worker.text
     worker.say("材料已到")
@@ -105,20 +106,20 @@ def test_asking_the_resident_pauses_the_clock_and_the_answer_shifts_deadlines(
 ) -> None:
     owner.report("停水/漏水", "厨房漏水")
     t = ticket(app)
-    worker.data(f"k:a:{t.id}")
+    worker.data(actions.Task("a", ticket=t.id).encode())
     before = ticket(app, t.id)
     worker.press("需要居民补充")
     worker.say("请拍一张漏水位置的照片")
     assert "时限已暂停" in worker.text
     paused = ticket(app, t.id)
     assert paused.state == "waiting_for_resident" and paused.next_due_at is None
-    worker.data(f"k:q:{t.id}")  # asking twice while waiting
+    worker.data(actions.Task("q", ticket=t.id).encode())  # asking twice while waiting
     assert "正在等待居民补充" in worker.text
 
     drain(app)
     assert any("需要您补充" in m["text"] for m in inbox(app, owner))
     answer = pushed_button(app, owner, "补充信息")
-    assert answer == f"t:n:{t.id}"
+    assert answer == actions.MyTicket("n", ticket=t.id).encode()
     clock.advance(hours=1)
     owner.data(answer)
     owner.say("漏水在厨房水槽下面")
@@ -136,7 +137,7 @@ def test_resolve_needs_an_after_photo_and_ratings_reopen_then_close(
 ) -> None:
     owner.report("停水/漏水", "水管接头漏水")
     t = ticket(app)
-    worker.data(f"k:a:{t.id}")
+    worker.data(actions.Task("a", ticket=t.id).encode())
     worker.press("办结")
     assert "办结类型" in worker.text
     worker.press("已修复")
@@ -168,7 +169,7 @@ def test_resolve_needs_an_after_photo_and_ratings_reopen_then_close(
     assert any("居民不满意，重新办理" in m["text"] for m in inbox(app, worker))
     assert any("督办" in m["text"] and f"#{t.id}" in m["text"] for m in inbox(app, staff))
 
-    worker.data(f"k:r:{t.id}")
+    worker.data(actions.Task("r", ticket=t.id).encode())
     worker.press("部分解决")
     worker.photo("after-2", caption="接头已重新密封，墙面待晾干后修补")  # note and photo in one message
     assert "已收到 1 张" in worker.text
@@ -179,7 +180,7 @@ def test_resolve_needs_an_after_photo_and_ratings_reopen_then_close(
     assert "感谢您的评价" in owner.text
     closed = ticket(app, t.id)
     assert closed.state == "closed" and closed.rating == "satisfied"
-    owner.data(f"f:s:{t.id}")  # a second press
+    owner.data(actions.Rate("s", ticket=t.id).encode())  # a second press
     assert "已评价过" in owner.text
     assert events(app, t.id).count("rated_satisfied") == 1
 
@@ -189,11 +190,11 @@ def test_non_facility_resolve_needs_no_photo_and_basically_satisfied_closes(
 ) -> None:
     owner.report("噪音扰民", "楼上装修太吵")
     t = ticket(app)
-    worker.data(f"k:r:{t.id}")  # resolving without accepting first is allowed
+    worker.data(actions.Task("r", ticket=t.id).encode())  # resolving without accepting first is allowed
     worker.press("经核实无需处理")
     worker.say("已上门核实，装修在允许时段内")
     assert "已办结" in worker.text
-    owner.data(f"f:b:{t.id}")
+    owner.data(actions.Rate("b", ticket=t.id).encode())
     assert "基本满意" in owner.text
     assert ticket(app, t.id).state == "closed"
 
@@ -203,7 +204,7 @@ def test_transfer_request_reaches_community_staff(
 ) -> None:
     owner.report("供暖", "暖气不热")
     t = ticket(app)
-    worker.data(f"k:t:{t.id}")
+    worker.data(actions.Task("t", ticket=t.id).encode())
     assert "理由" in worker.text
     worker.say("供暖由热力公司负责，不属于网格")
     assert "转派申请已提交" in worker.text
@@ -211,8 +212,10 @@ def test_transfer_request_reaches_community_staff(
     drain(app)
     [request] = [m for m in inbox(app, staff) if "申请转派" in m["text"]]
     assert "热力公司" in request["text"]
-    assert [f"q:ty:{t.id}", f"q:tn:{t.id}"] == [data for _, data in request["buttons"][0]]
-    worker.data(f"k:t:{t.id}")
+    assert [actions.Queue("ty", ticket=t.id).encode(), actions.Queue("tn", ticket=t.id).encode()] == [
+        data for _, data in request["buttons"][0]
+    ]
+    worker.data(actions.Task("t", ticket=t.id).encode())
     assert "等待社区决定" in worker.text
 
 
@@ -249,7 +252,7 @@ def test_queued_ticket_is_listed_for_community_staff_who_may_accept_it(
     assert t.level == "community" and t.holder_id is None
     staff.say("/tasks")
     assert f"#{t.id}" in staff.text and "待认领" in staff.text
-    staff.data(f"k:a:{t.id}")
+    staff.data(actions.Task("a", ticket=t.id).encode())
     assert "已接单" in staff.text
     assert ticket(app, t.id).holder_id == person_id(app, staff)
 
@@ -279,29 +282,34 @@ def test_another_workers_task_and_residents_pressing_staff_buttons_are_refused(
     owner.report("停水/漏水", "水管漏水")
     t = ticket(app)
     for action in ("a", "r", "p", "t", "v"):
-        other.data(f"k:{action}:{t.id}")
+        other.data(actions.Task(action, ticket=t.id).encode())
         assert "不在您的待办任务中" in other.text, action
-    for data in (f"k:a:{t.id}", f"k:r:{t.id}", f"k:p:{t.id}", f"k:c:{t.id}:fixed"):
+    for data in (
+        actions.Task("a", ticket=t.id).encode(),
+        actions.Task("r", ticket=t.id).encode(),
+        actions.Task("p", ticket=t.id).encode(),
+        actions.Task("c", ticket=t.id, closure="fixed").encode(),
+    ):
         owner.data(data)
         assert "仅供网格员" in owner.text, data
-    owner.data(f"q:ty:{t.id}")
-    owner.data(f"q:tn:{t.id}")
+    owner.data(actions.Queue("ty", ticket=t.id).encode())
+    owner.data(actions.Queue("tn", ticket=t.id).encode())
     after = ticket(app, t.id)
     assert (after.state, after.holder_id, after.transfer_requested_by) == ("assigned", t.holder_id, None)
     assert events(app, t.id) == ["created", "assigned"]
 
-    worker.data(f"k:a:{t.id}")
-    worker.data(f"k:a:{t.id}")  # a double click
+    worker.data(actions.Task("a", ticket=t.id).encode())
+    worker.data(actions.Task("a", ticket=t.id).encode())  # a double click
     assert "已经接单" in worker.text
     assert events(app, t.id).count("accepted") == 1
 
-    owner.data(f"f:s:{t.id}")  # not resolved yet
+    owner.data(actions.Rate("s", ticket=t.id).encode())  # not resolved yet
     assert "不能评价" in owner.text
-    worker.data(f"k:r:{t.id}")
+    worker.data(actions.Task("r", ticket=t.id).encode())
     worker.press("非本单位职责")
     worker.say("属于自来水公司管辖，已告知报修电话")
     assert ticket(app, t.id).state == "resolved"
-    neighbour.data(f"f:s:{t.id}")  # someone else's ticket
+    neighbour.data(actions.Rate("s", ticket=t.id).encode())  # someone else's ticket
     assert "只有反映人可以评价" in neighbour.text
     assert ticket(app, t.id).state == "resolved"
 
@@ -309,17 +317,27 @@ def test_another_workers_task_and_residents_pressing_staff_buttons_are_refused(
 def test_forged_and_stale_task_buttons_get_a_clear_reply(app: App, worker: ChatUser, owner: ChatUser) -> None:
     owner.report("停水/漏水", "漏水")
     t = ticket(app)
-    worker.data("k:a:99999")
+    worker.data(actions.Task("a", ticket=99999).encode())
     assert "没有找到工单 #99999" in worker.text
-    for data in ("k:a:abc", "k:a", "k:zz:1", f"k:c:{t.id}:fixed", f"k:d:{t.id}", "f:s:abc", "f:z:1", "f:k:1"):
+    for data in (
+        "k:a:abc",
+        "k:a",
+        "k:zz:1",
+        actions.Task("c", ticket=t.id, closure="fixed").encode(),
+        actions.Task("d", ticket=t.id).encode(),
+        "f:s:abc",
+        "f:z:1",
+        actions.Rate("k", ticket=1).encode(),
+    ):
         worker.data(data)
         assert "按钮已失效" in worker.text, data
-    worker.data(f"k:r:{t.id}")
-    worker.data(f"k:c:{t.id}:exploded")  # not a closure kind
+    worker.data(actions.Task("r", ticket=t.id).encode())
+    worker.data(actions.Task("c", ticket=t.id, closure="exploded").encode())  # not a closure kind
     assert "按钮已失效" in worker.text
-    worker.data(f"k:c:{t.id + 1}:fixed")  # another ticket than the one being resolved
+    # another ticket than the one being resolved
+    worker.data(actions.Task("c", ticket=t.id + 1, closure="fixed").encode())
     assert "按钮已失效" in worker.text
-    owner.data("f:s:99999")
+    owner.data(actions.Rate("s", ticket=99999).encode())
     assert "只有反映人可以评价" in owner.text
     assert ticket(app, t.id).state == "assigned"
 
@@ -327,12 +345,12 @@ def test_forged_and_stale_task_buttons_get_a_clear_reply(app: App, worker: ChatU
 def test_cancel_leaves_the_task_flow_without_writing(app: App, worker: ChatUser, owner: ChatUser) -> None:
     owner.report("停水/漏水", "漏水")
     t = ticket(app)
-    worker.data(f"k:p:{t.id}")
+    worker.data(actions.Task("p", ticket=t.id).encode())
     worker.say("/cancel")
     assert "已取消" in worker.text
     worker.say("这句话不应成为进展")
     assert "进展已记录" not in worker.text
-    worker.data(f"k:t:{t.id}")
+    worker.data(actions.Task("t", ticket=t.id).encode())
     worker.press("取消")
     assert "已取消" in worker.text
     assert events(app, t.id) == ["created", "assigned"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from core import actions
 from tests.support.botapi import BotApi, BotApiServer, TgUser, free_port
 
 TOKEN = "123:ABC"
@@ -82,7 +83,8 @@ async def file_report(api: BotApi, user: TgUser, invite: str, description: str) 
     await reply_to(api, user, user.command("report"), "类别")
     await reply_to(api, user, user.press("电梯故障"), "描述")
     await reply_to(api, user, user.text(description), "")
-    if any(data == "r:n" for _, data in api.last_buttons(user.id)):  # a neighbour reported it already
+    new_report = actions.Report("n").encode()
+    if any(data == new_report for _, data in api.last_buttons(user.id)):  # a neighbour reported it already
         await reply_to(api, user, user.press("新建"), "照片")
     await reply_to(api, user, user.press("跳过"), "位置")
     await reply_to(api, user, user.press("跳过"), "请确认")

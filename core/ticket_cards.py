@@ -1,0 +1,90 @@
+"""The task card: what a handler is shown about a ticket, pushed or opened, and which actions it offers.
+
+One view for both ways a card reaches someone (the notify layer's push, the chat's /tasks and `#code`), so
+they cannot differ; the property company sees the complainant only with their consent (DESIGN §3), grid
+workers and community staff a masked phone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core import actions, permissions
+from core.permissions import Action
+from db.cases import places, states
+from db.models import Attachment, Person, Ticket, TicketEvent
+from db.people import grants_of, home_view
+
+# The card's actions, by the label each button shows (a key of buttons.j2).
+Actions = tuple[tuple[tuple[actions.Task, str], ...], ...]
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234 for a mainland mobile number; other numbers keep only their last four digits."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) == 11:
+        return f"{digits[:3]}****{digits[-4:]}"
+    return f"****{digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def iso(moment: datetime | None) -> str:
+    """A moment as the templates take it (ISO 8601), or "" for none."""
+    return moment.isoformat() if moment else ""
+
+
+def sees_reporter(session: Session, person_id: int, ticket: Ticket) -> bool:
+    """Whether a person's task card shows the complainant's home and masked phone (DESIGN §3)."""
+    actor = permissions.Actor(person_id, grants_of(session, person_id))
+    return permissions.may(actor, Action.SEE_REPORTER, places.ticket_target(session, ticket))
+
+
+def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, Any]:
+    """What a task card shows: the problem, where, when due; the complainant only when allowed."""
+    photos = session.exec(
+        select(Attachment.channel, Attachment.ref)
+        .join(TicketEvent, col(TicketEvent.id) == Attachment.event_id)
+        .where(
+            Attachment.ticket_id == ticket.id,
+            Attachment.kind == "photo",
+            TicketEvent.actor_role == "resident",
+        )
+        .order_by(col(Attachment.id))
+    ).all()  # what the residents showed; the handler's own photos are on the timeline
+    view = home_view(session, ticket.home_id) if ticket.home_id else None
+    reporter = session.get(Person, ticket.reporter_id)
+    return {
+        "description": ticket.description,
+        "building": f"{view.compound} {view.building}" if view else "",
+        "home": "" if private or view is None else view.label,
+        "phone": "" if private or reporter is None else mask_phone(reporter.phone),
+        "location": ticket.location_text
+        or (f"{ticket.latitude:.5f}, {ticket.longitude:.5f}" if ticket.latitude is not None else ""),
+        "photos": len(photos),
+        "weight": ticket.weight,
+        "urgent": ticket.urgent,
+        "state": ticket.state,
+        "level": ticket.level,
+        "stage": ticket.clock_stage,
+        "due": iso(ticket.clock_due_at),
+        "_photos": [[channel, ref] for channel, ref in photos][:10],
+    }
+
+
+def task_actions(ticket: Ticket) -> Actions:
+    """The task card's buttons for whoever holds a ticket: accept it, or report progress and ask; then
+    resolve or ask for a transfer."""
+    code = ticket.id
+    if ticket.state in states.UNACCEPTED:
+        first: tuple[tuple[actions.Task, str], ...] = ((actions.Task("a", ticket=code), "task_accept"),)
+    else:
+        first = (
+            (actions.Task("p", ticket=code), "task_progress"),
+            (actions.Task("q", ticket=code), "task_ask"),
+        )
+    return (
+        first,
+        ((actions.Task("r", ticket=code), "task_resolve"), (actions.Task("t", ticket=code), "task_transfer")),
+    )

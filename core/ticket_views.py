@@ -1,0 +1,234 @@
+"""Ticket queries: a handler's task list and task card, staff's work queue and whom they may assign, a
+resident's tickets and a ticket's page. Each asks the permission policy first and returns plain data; the
+chat (or any other channel) lays it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import col, select
+
+from core import permissions, tickets
+from core.permissions import LEVEL_ROLE, Action, grants_for, may
+from core.ticket_cards import Actions, card_context, task_actions
+from core.work import Work
+from db import people
+from db import tickets as filing
+from db.cases import clocks, places, states
+from db.models import Grid, OrgNode, Person, Ticket, TicketEvent
+from db.org import in_subtrees
+
+TicketError = tickets.TicketError
+LIST_LIMIT = 30
+SCAN_LIMIT = 500
+SECTIONS = ("unassigned", "transfer", "overdue", "escalated")
+ROLE_LEVEL = {role: level for level, role in LEVEL_ROLE.items()}
+
+
+def overdue(ticket: Ticket, now: datetime) -> bool:
+    """Whether the clock the holder runs against has run out (a paused one never has)."""
+    return (
+        ticket.paused_at is None
+        and ticket.clock_stage in (clocks.ACCEPT, clocks.RESOLVE)
+        and ticket.clock_due_at is not None
+        and ticket.clock_due_at <= now
+    )
+
+
+# --- the handler's tasks ------------------------------------------------------------------------------
+
+
+def tasks_for(work: Work, actor: permissions.Actor) -> list[Ticket]:
+    """The open tickets the actor holds, and those waiting unassigned at a level they staff, the nearest
+    deadline first (refused: not_allowed, for someone with no task list)."""
+    if not may(actor, Action.LIST_TASKS):
+        raise TicketError("not_allowed")
+    conditions: list[Any] = [Ticket.holder_id == actor.person_id]
+    for grant in actor.grants:
+        for level, role in LEVEL_ROLE.items():
+            if grant.role is role:
+                conditions.append(
+                    and_(
+                        col(Ticket.holder_id).is_(None),
+                        col(Ticket.level) == level,
+                        col(Ticket.holder_node_id) == grant.node_id,
+                    )
+                )
+    return list(
+        work.session.exec(
+            select(Ticket)
+            .where(or_(*conditions), col(Ticket.state).in_(states.OPEN_STATES))
+            .order_by(col(Ticket.clock_due_at).is_(None), col(Ticket.clock_due_at), col(Ticket.id))
+            .limit(LIST_LIMIT)
+        ).all()
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCard:
+    """A task card: what it shows, the actions it offers, and the residents' photos as (channel, ref)."""
+
+    context: dict[str, Any]
+    actions: Actions
+    photos: list[tuple[str, str]]
+
+
+def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
+    """The card of a ticket the actor may work: the problem, where, the deadline; the complainant only
+    where the policy allows (refused like `check_work`)."""
+    tickets.check_work(work, actor, ticket_id)
+    ticket = work.session.get(Ticket, ticket_id)
+    assert ticket is not None  # check_work found it
+    target = places.ticket_target(work.session, ticket)
+    context = card_context(work.session, ticket, private=not may(actor, Action.SEE_REPORTER, target))
+    photos = [(str(channel), str(ref)) for channel, ref in context.pop("_photos", [])]
+    context.update(
+        code=ticket.id,
+        category=ticket.category,
+        overdue=overdue(ticket, work.now),
+        paused=ticket.paused_at is not None,
+        transfer_pending=ticket.transfer_requested_by is not None,
+    )
+    return TaskCard(context, task_actions(ticket), photos)
+
+
+# --- staff's queue ------------------------------------------------------------------------------------
+
+
+def jurisdiction(work: Work, actor: permissions.Actor, action: Action = Action.VIEW_QUEUE) -> list[OrgNode]:
+    """The org nodes the actor answers for, for the action (none: not theirs to do)."""
+    nodes = (work.session.get(OrgNode, g.node_id) for g in grants_for(actor, action))
+    return [n for n in nodes if n is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLine:
+    """A ticket in the work queue, with the place it is about (compound and building)."""
+
+    ticket: Ticket
+    place: str
+
+
+def queue_for(
+    work: Work, actor: permissions.Actor, sections: tuple[str, ...] = SECTIONS
+) -> dict[str, list[QueueLine]]:
+    """The open tickets in the actor's jurisdiction that need staff, by section: unassigned, transfer
+    requests, overdue, and escalated to them (refused: not_allowed, for someone with no queue)."""
+    mine = grants_for(actor, Action.VIEW_QUEUE)
+    nodes = jurisdiction(work, actor)
+    if not nodes:
+        raise TicketError("not_allowed")
+    now = work.now
+    compound = aliased(OrgNode)
+    building = aliased(OrgNode)
+    levels = [(ROLE_LEVEL[g.role], g.node_id) for g in mine if g.role in ROLE_LEVEL]
+    # "Escalated to me": at my level on my node because it climbed there (a breach, or 不满意), not because
+    # it was queued or assigned there.
+    climbed = (
+        select(TicketEvent.id)
+        .where(TicketEvent.ticket_id == Ticket.id, col(TicketEvent.kind).in_(("escalated", "reopened")))
+        .exists()
+    )
+    escalated = [
+        and_(col(Ticket.level) == lvl, col(Ticket.holder_node_id) == node, climbed) for lvl, node in levels
+    ]
+    late = and_(col(Ticket.clock_due_at) < now, col(Ticket.paused_at).is_(None))
+    rows = work.session.exec(
+        select(Ticket, compound.name, building.name)
+        .join(compound, col(compound.id) == Ticket.compound_id)
+        .join(building, col(building.id) == Ticket.building_id, isouter=True)
+        .where(
+            col(Ticket.state).in_(states.OPEN_STATES),
+            in_subtrees(col(compound.path), [n.path for n in nodes]),
+            or_(
+                col(Ticket.holder_id).is_(None),
+                col(Ticket.transfer_requested_by).is_not(None),
+                late,
+                *escalated,
+            ),
+        )
+        .order_by(col(Ticket.clock_due_at).is_(None), col(Ticket.clock_due_at), col(Ticket.id))
+        .limit(SCAN_LIMIT)
+    ).all()
+    found: dict[str, list[QueueLine]] = {s: [] for s in sections}
+    for ticket, compound_name, building_name in rows:
+        if ticket.holder_id is None:
+            section = "unassigned"
+        elif ticket.transfer_requested_by is not None:
+            section = "transfer"
+        elif ticket.paused_at is None and ticket.clock_due_at is not None and ticket.clock_due_at < now:
+            section = "overdue"
+        else:
+            section = "escalated"  # the query let nothing else through
+        if section in found:
+            found[section].append(QueueLine(ticket, f"{compound_name} {building_name or ''}".strip()))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """Someone staff may give a ticket to, with what helps them choose."""
+
+    person_id: int
+    name: str
+    own_grid: bool
+    off_duty: bool
+    holder: bool
+
+
+def assign_choices(work: Work, actor: permissions.Actor, ticket_id: int) -> tuple[Ticket, list[Worker]]:
+    """The grid workers of the ticket's community, its own grid's first (refused like `check_assign`)."""
+    ticket = tickets.check_assign(work, actor, ticket_id)
+    worker_ids = places.community_workers(work.session, ticket)
+    grid = work.session.get(Grid, ticket.grid_id) if ticket.grid_id else None
+    own = {grid.worker_id, grid.backup_id} if grid else set()
+    found = (
+        work.session.exec(select(Person).where(col(Person.id).in_(worker_ids))).all() if worker_ids else []
+    )
+    ordered = sorted(found, key=lambda p: (p.id not in own, p.off_duty, p.name, p.id))
+    workers = [
+        Worker(p.id, p.name, p.id in own, p.off_duty, p.id == ticket.holder_id)  # type: ignore[arg-type]
+        for p in ordered
+    ]
+    return ticket, workers
+
+
+# --- residents ----------------------------------------------------------------------------------------
+
+
+def me_too_for(work: Work, actor: permissions.Actor, building_id: int | None, category: str) -> Ticket | None:
+    """An open ticket of the same category in the same building that the resident could join instead of
+    filing a copy ("me too"), the weightiest first."""
+    if actor.person_id is None:
+        return None
+    return filing.find_open_match(work.session, building_id, category, actor.person_id)
+
+
+def my_tickets(work: Work, actor: permissions.Actor) -> list[Ticket]:
+    """The tickets a resident reported or joined, most recently changed first."""
+    return filing.tickets_of(work.session, actor.person_id) if actor.person_id else []  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A resident's view of a ticket: the ticket, its timeline and their home when they reported it."""
+
+    ticket: Ticket
+    mine: bool
+    home: str
+    timeline: list[tuple[TicketEvent, list[Any]]]
+
+
+def ticket_page(work: Work, actor: permissions.Actor, ticket_id: int) -> Page:
+    """A ticket's page, only for its reporter and those who joined it (refused: not_found)."""
+    found = filing.visible_ticket(work.session, ticket_id, actor.person_id) if actor.person_id else None
+    if found is None:
+        raise TicketError("not_found")
+    mine = found.reporter_id == actor.person_id
+    # Someone who joined with "me too" sees the problem, never the reporter's home.
+    view = people.home_view(work.session, found.home_id) if found.home_id and mine else None
+    return Page(found, mine, view.label if view else "", filing.timeline(work.session, ticket_id))
