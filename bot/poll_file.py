@@ -33,7 +33,7 @@ from sqlmodel import Session
 
 from db import org, polls
 from db.models import OrgNode
-from handlers.newpoll import Electorate, preview
+from db.polls.electorate import Electorate, preview
 
 FIELDS = (
     "compound",
@@ -232,7 +232,7 @@ def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> PollSpe
         shortened_reason=_text(raw, "shortened_reason", polls.MAX_REASON, required=False),
     )
     try:
-        draft = polls.check(session, None, draft, now)
+        draft = polls.check(session, draft, now)
     except polls.PollError as exc:
         raise rule_error(exc) from None
     return PollSpec(draft, compound, names, preview(session, compound.id, draft.buildings))  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 Modelled on the ticket sweep (db/sweep.py): due polls are locked a batch per transaction (PostgreSQL:
 FOR UPDATE SKIP LOCKED, so two processes never take the same poll; SQLite: BEGIN IMMEDIATE serialises the
-writers), `db.polls.step` applies the one step that is due and moves `next_due_at` on, and the commit
+writers), `core.polls.advance` applies the one step that is due and moves `next_due_at` on, and the commit
 writes the step with the pushes and notices it queued. A step that is committed is never done again; one
 that fails is rolled back to its savepoint, logged, and tried again ten minutes later, and the polls behind
 it carry on.
@@ -17,6 +17,9 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
+from core import notify
+from core import polls as use_cases
+from core.work import Work
 from db import polls
 from db.sla import Policy
 
@@ -44,7 +47,9 @@ def advance_polls(
             for poll in due:
                 try:
                     with session.begin_nested():
-                        outcome = polls.step(session, poll, now, policy, key)
+                        work = Work(session, now, policy)
+                        outcome = use_cases.advance(work, poll, key)
+                        notify.publish(work)
                 except Exception:
                     # One broken poll must not hold up the others: set it aside and try it again later.
                     log.exception("polls: poll %s failed; retrying in %s", poll.id, RETRY_BROKEN)

@@ -18,8 +18,10 @@ from bot.clock import FixedClock
 from bot.settings import load_settings
 from db import notices, polls
 from db.models import InboundLog, Notice, Outbox, Poll, PollBallot, WebMessage
+from db.polls import ballots
 from handlers.types import Inbound
 from tests.conftest import TEST_KEYS, make_app
+from tests.support import poll_cases
 from tests.test_poll_schedule import advance, announce, join, vote
 
 
@@ -80,7 +82,7 @@ def test_a_changed_ballot_key_refuses_a_change_clearly(
     settings = load_settings(LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=sqlite_url, **rekeying)
     rekeyed = build(settings, clock=clock)
     with rekeyed.sessions() as session, pytest.raises(polls.PollError) as refused:
-        polls.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)
+        ballots.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)
     assert refused.value.reason == "seal_lost"
     text = rekeyed.renderer.text(
         "zh_CN", "polls.refused", {"reason": "seal_lost", "title": "", "consultative": False, "voted_at": ""}
@@ -113,7 +115,7 @@ def test_withdrawing_a_poll_marks_its_announcement(app: App, clock: FixedClock) 
     join(app, "o1", "DEMO-OWNER")
     poll_id = announce(app, staff, timedelta(days=15), timedelta(days=7))
     with app.sessions() as session:
-        polls.cancel(session, poll_id, staff, clock.now(), app.policy)
+        poll_cases.withdraw(session, poll_id, staff, clock.now(), app.policy)
         session.commit()
         poll = session.get(Poll, poll_id)
         assert poll is not None and poll.state == "cancelled" and poll.next_due_at is None
@@ -156,7 +158,7 @@ def test_the_published_receipts_hash_to_the_digest(app: App, clock: FixedClock) 
     owner = join(app, "o1", "DEMO-OWNER")
     poll_id = _open(app, clock)
     with app.sessions() as session:
-        cast = polls.vote(session, poll_id, owner, "no", clock.now(), app.settings.seal_key)
+        cast = ballots.vote(session, poll_id, owner, "no", clock.now(), app.settings.seal_key)
         session.commit()
     client = TestClient(create_web_app(app))
     assert client.get(f"/polls/{poll_id}/receipts.txt").status_code == 404  # published at the close

@@ -17,7 +17,9 @@ from bot.bootstrap import App
 from bot.clock import FixedClock
 from db import org, polls
 from db.models import Conversation, Identity, InboundLog, OrgNode, Poll, PollBallot, PollTurnout, WebMessage
+from db.polls import ballots as box
 from tests.conftest import make_app
+from tests.support import poll_cases
 from tests.support.chat import ChatUser
 
 COMPOUND = "铁西区/北沟街道/英雄社区/阳光花园"
@@ -50,9 +52,9 @@ def make_poll(
                 **fields,
             }
         )
-        poll = polls.create(session, None, draft, now, app.policy)
+        poll = poll_cases.create(session, None, draft, now, app.policy)
         if open_now:
-            assert polls.step(session, poll, now, app.policy, app.settings.seal_key) == "opened"
+            assert poll_cases.step(session, poll, now, app.policy, app.settings.seal_key) == "opened"
         session.commit()
         return poll.id  # type: ignore[return-value]
 
@@ -67,7 +69,7 @@ def run_due(app: App, clock: FixedClock) -> list[str]:
     """What the scheduler would do now: open, remind or close every poll that is due."""
     with app.sessions() as session:
         done = [
-            polls.step(session, p, clock.now(), app.policy, app.settings.seal_key)
+            poll_cases.step(session, p, clock.now(), app.policy, app.settings.seal_key)
             for p in polls.due(session, clock.now())
         ]
         session.commit()
@@ -580,7 +582,7 @@ def test_concurrent_votes_for_one_home_cast_one_ballot_on_postgres(
                 with pg.sessions() as session:
                     barrier.wait()
                     try:
-                        polls.vote(session, poll_id, person_id, "yes", clock.now(), pg.settings.seal_key)
+                        box.vote(session, poll_id, person_id, "yes", clock.now(), pg.settings.seal_key)
                         session.commit()
                         outcomes.append("cast")
                     except polls.PollError as exc:
