@@ -16,14 +16,16 @@ from typing import Any
 
 from core.permissions import Action, Actor, may, place
 from core.work import Work
+from db import notices
 from db.models import OrgNode, Poll
 from db.polls import authoring, ballots, counting, electorate, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
-from db.polls.terms import CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: the use cases' refusals
+from db.polls.electorate import Electorate
+from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: refusals
 from db.polls.views import Turnout
 
-__all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "PollError", "Turnout"]
+__all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "Electorate", "PollError", "Turnout"]
 
 
 # --- who may do what ----------------------------------------------------------------------------------
@@ -74,6 +76,35 @@ def check_draft(work: Work, actor: Actor, draft: Draft) -> Draft:
     """A draft checked against every rule and the actor's right, cleaned as it would be created."""
     _may_author(work, actor, draft)
     return authoring.check(work.session, draft, work.now)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A draft as it would be created, with where it runs and whom it reaches now."""
+
+    draft: Draft  # checked and cleaned
+    place: list[str]  # the compound's names from the top of the tree
+    buildings: list[str]  # the names of the buildings it is limited to ([] = all)
+    electorate: Electorate  # homes in scope now (the real electorate is frozen when voting opens)
+    audience: int  # owners and tenants in scope who would get the announcement now
+
+
+def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
+    """Check a draft against every rule and the actor's right, and say what it would be and reach."""
+    checked = check_draft(work, actor, draft)
+    node = authoring.compound_of(work.session, checked.node_id)
+    names = {b.id: b.name for b in authoring.buildings_of(work.session, checked.node_id)}
+    return Summary(
+        checked,
+        views.path_names(work.session, node),
+        [names.get(b, str(b)) for b in checked.buildings],
+        electorate.preview(work.session, checked.node_id, checked.buildings),
+        len(
+            notices.recipients(
+                work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO), "meeting"
+            )
+        ),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from db import notices
 from db.models import Home, Notice, OrgNode, Poll
 from db.org import in_subtrees
 from db.polls.terms import (
+    ANNOUNCED_TO,
     KINDS,
     MATTERS,
     MAX_AHEAD,
@@ -228,7 +229,7 @@ def publish(
         body=poll.body,
         node_id=poll.node_id,
         buildings=list(poll.buildings),
-        roles=["owners", "tenants"],
+        roles=list(ANNOUNCED_TO),
         send_at=now,
         publicity_until=until,
         ack_required=False,

@@ -27,7 +27,7 @@ class Electorate:
 
 def preview(session: Session, compound_id: int, buildings: list[int] | tuple[int, ...] = ()) -> Electorate:
     """Homes in scope, their total area, and how many have a verified owner at this moment."""
-    scope = [Home.compound_id == compound_id]
+    scope = [col(Home.compound_id) == compound_id]
     if buildings:
         scope.append(col(Home.building_id).in_(list(buildings)))
     homes, area = session.exec(

@@ -24,6 +24,7 @@ DEVELOPER_UNIT = "developer"
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 OPEN_STATES = ("announced", "open")
+ANNOUNCED_TO = ("owners", "tenants")  # who a poll's notices reach (announcement, withdrawal, result)
 
 
 class PollError(ValueError):

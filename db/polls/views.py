@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from core.permissions import path_ids
 from db.models import Home, OrgNode, Poll, PollHome, PollTurnout, Residency
 from db.polls.authoring import buildings_of
 from db.polls.terms import OPEN_STATES, RESULT_PUBLICITY, in_scope
@@ -79,6 +80,13 @@ def place_names(session: Session, poll: Poll) -> tuple[str, list[str]]:
     if poll.buildings:
         scope = sorted(session.exec(select(OrgNode.name).where(col(OrgNode.id).in_(poll.buildings))).all())
     return (compound.name if compound else ""), scope
+
+
+def path_names(session: Session, node: OrgNode) -> list[str]:
+    """A node's names from the top of the tree down to itself (district, street, community, compound)."""
+    ids = path_ids(node.path)
+    found = {n.id: n.name for n in session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()}
+    return [found.get(i, "") for i in ids]
 
 
 @dataclass(frozen=True, slots=True)

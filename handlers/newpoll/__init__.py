@@ -88,6 +88,15 @@ def _lacks_reason(ctx: Context, draft: PollDraft) -> bool:
     return draft.short if opening is None else shortened(ctx, opening)
 
 
+def _yes_no(name: str, verb: str) -> Step:
+    """A question answered yes or no (secret ballot, changeable votes, consultative)."""
+
+    def lacks(_: Context, draft: PollDraft) -> bool:
+        return getattr(draft, name) is None
+
+    return Step(name, lacks, ask_yes_no(name), {verb: pressed_yes_no(name)})
+
+
 STEPS: tuple[Step, ...] = (
     Step(
         "compound",
@@ -117,15 +126,7 @@ STEPS: tuple[Step, ...] = (
     Step("short", lambda _, d: d.opens is None and d.short, ask_short, {"o": pressed_opening}, typed_opening),
     Step("opens", lambda _, d: d.opens is None, ask_opens, {"o": pressed_opening}, typed_opening),
     Step("closes", lambda _, d: d.closes is None, ask_closes, {"d": pressed_duration}, typed_closing),
-    *(
-        Step(
-            name,
-            lambda _, d, name=name: getattr(d, name) is None,
-            ask_yes_no(name),
-            {verb: pressed_yes_no(name)},
-        )
-        for name, verb in (("secret", "s"), ("changeable", "g"), ("consultative", "e"))
-    ),
+    *(_yes_no(name, verb) for name, verb in (("secret", "s"), ("changeable", "g"), ("consultative", "e"))),
 )
 BY_NAME = {step.name: step for step in STEPS}
 CONFIRM = "confirm"  # the summary: its one press creates the poll

@@ -4,25 +4,12 @@ step that fixes it."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
 from core import polls as use_cases
 from core.actions import NewPoll
-from db import notices, polls
-from db.models import OrgNode
 from handlers.context import Context
 from handlers.newpoll.asks import button, cancel_row
 from handlers.newpoll.draft import PollDraft, for_rules
 from handlers.types import Reply
-
-ROLES = ["owners", "tenants"]  # who the announcement reaches (db.polls.authoring.publish)
-
-
-def _place(ctx: Context, node: OrgNode) -> str:
-    """A node's names from the top of the tree, e.g. `铁西区 / 北沟街道 / 英雄社区 / 阳光花园`."""
-    ids = notices.ancestor_ids(node)
-    found = {n.id: n.name for n in ctx.session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()}
-    return " / ".join(found.get(i, "") for i in ids)
 
 
 def _area(centi_m2: int) -> str:
@@ -32,22 +19,17 @@ def _area(centi_m2: int) -> str:
 
 def summary(ctx: Context, draft: PollDraft) -> list[Reply]:
     """Everything the poll will be, with whom it reaches now, to confirm; PollError if a rule is broken."""
-    checked = use_cases.check_draft(ctx.work, ctx.actor(), for_rules(ctx, draft))
+    found = use_cases.summarise(ctx.work, ctx.actor(), for_rules(ctx, draft))
+    checked = found.draft
     ctx.state.step = "confirm"
-    node = ctx.session.get(OrgNode, checked.node_id)
-    names = {b.id: b.name for b in polls.buildings_of(ctx.session, checked.node_id)}
-    electorate = polls.preview(ctx.session, checked.node_id, checked.buildings)
-    audience = len(
-        notices.recipients(ctx.session, checked.node_id, list(checked.buildings), ROLES, "meeting")
-    )
     context = {
-        "place": _place(ctx, node) if node else "",
-        "buildings": [names.get(b, str(b)) for b in checked.buildings],
+        "place": " / ".join(found.place),
+        "buildings": found.buildings,
         "title": checked.title,
         "body": checked.body,
         "photo": checked.attachment is not None,
         "matter": checked.matter,
-        "special": checked.matter in polls.SPECIAL_MATTERS,
+        "special": checked.matter in use_cases.SPECIAL_MATTERS,
         "kind": checked.kind,
         "candidates": list(checked.candidates),
         "seats": checked.seats,
@@ -59,12 +41,12 @@ def summary(ctx: Context, draft: PollDraft) -> list[Reply]:
         "secret": checked.secret,
         "changeable": checked.changeable,
         "consultative": checked.consultative,
-        "homes": electorate.homes,
-        "area": _area(electorate.area_centi_m2),
-        "owned": electorate.owned_homes,
-        "audience": audience,
+        "homes": found.electorate.homes,
+        "area": _area(found.electorate.area_centi_m2),
+        "owned": found.electorate.owned_homes,
+        "audience": found.audience,
     }
-    buttons = [[button(NewPoll("ok"), "newpoll.btn_create", count=audience)], cancel_row()]
+    buttons = [[button(NewPoll("ok"), "newpoll.btn_create", count=found.audience)], cancel_row()]
     return [Reply("newpoll.summary", context, buttons)]
 
 

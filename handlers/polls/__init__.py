@@ -54,24 +54,18 @@ def on_press(ctx: Context, press: Vote) -> list[Reply]:
     return action(ctx, poll, press)
 
 
-def _again(step: str) -> Callable[[Context, Poll, ballot.Ballot], list[Reply]]:
-    """Typed text on a page of buttons: say so, and show the page again."""
-
-    def ask(ctx: Context, poll: Poll, held: ballot.Ballot) -> list[Reply]:
-        again = (
-            ballot.pick_page(ctx, poll, held.picked)
-            if step == "pick"
-            else ballot.confirm_page(ctx, poll, held.choice)
-        )
-        return [Reply("polls.use_buttons", pages.head(ctx, poll)), again]
-
-    return ask
+def _pick_again(ctx: Context, poll: Poll, held: ballot.Ballot) -> list[Reply]:
+    return [Reply("polls.use_buttons", pages.head(ctx, poll)), ballot.pick_page(ctx, poll, held.picked)]
 
 
-# What typed text does at each step that shows buttons.
+def _confirm_again(ctx: Context, poll: Poll, held: ballot.Ballot) -> list[Reply]:
+    return [Reply("polls.use_buttons", pages.head(ctx, poll)), ballot.confirm_page(ctx, poll, held.choice)]
+
+
+# Typed text on a page of buttons: say so, and show the page again.
 PAGES: dict[str, Callable[[Context, Poll, ballot.Ballot], list[Reply]]] = {
-    "pick": _again("pick"),
-    "confirm": _again("confirm"),
+    "pick": _pick_again,
+    "confirm": _confirm_again,
 }
 
 
