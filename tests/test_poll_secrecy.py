@@ -16,6 +16,7 @@ from sqlmodel import select
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.settings import load_settings
+from core.actions import Vote
 from db import notices, polls
 from db.models import InboundLog, Notice, Outbox, Poll, PollBallot, WebMessage
 from db.polls import ballots
@@ -184,7 +185,8 @@ def test_a_stored_button_press_drops_the_message_it_sat_on() -> None:
         "date": 1,
         "text": "回执码：ABCD-EFGH-JKMN",
     }
-    press = {"update_id": 5, "callback_query": {"id": "q", "data": "v:r:1", "message": receipt}}
+    check = Vote("r", poll=1).encode()
+    press = {"update_id": 5, "callback_query": {"id": "q", "data": check, "message": receipt}}
     kept = kept_payload(press)
     assert "ABCD" not in str(kept) and kept["callback_query"]["message"]["message_id"] == 7
     assert kept_payload({"update_id": 6, "message": {"text": "hi"}}) == {
@@ -210,15 +212,16 @@ def test_a_vote_press_that_fails_keeps_neither_the_choice_nor_its_label(
     phone.say("/start DEMO-OWNER")
     voting = dataclasses.replace(router.PRESSES[actions.Vote], on_press=broken)
     monkeypatch.setitem(router.PRESSES, actions.Vote, voting)
-    answer = phone.post({"id": "vote-1", "button": "v:c:1:yes", "label": "同意（赞成）"})
+    yes = actions.Vote("c", poll=1, choice="yes").encode()
+    answer = phone.post({"id": "vote-1", "button": yes, "label": "同意（赞成）"})
     assert answer.status_code == 200 and "出了点问题" in answer.text
     with app.sessions() as session:
         kept = [str(m.body) for m in session.exec(select(WebMessage)).all()]
     assert not any("同意" in body for body in kept) and any("🔒" in body for body in kept)
     # Telegram stores the update before the turn: a failed turn empties it as a successful one would.
-    press = {"update_id": 77, "callback_query": {"id": "q", "data": "v:c:1:yes", "from": {"id": 5}}}
+    press = {"update_id": 77, "callback_query": {"id": "q", "data": yes, "from": {"id": 5}}}
     app.service.store("telegram", "77", press)
-    app.service.handle(Inbound("telegram", "5", "5", "77", button="v:c:1:yes"))
+    app.service.handle(Inbound("telegram", "5", "5", "77", button=yes))
     with app.sessions() as session:
         stored = session.exec(select(InboundLog).where(InboundLog.update_id == "77")).one()
     assert stored.payload == {} and stored.processed_at is not None
