@@ -10,7 +10,7 @@ with a short `reason` the chat turns into a message. The chat (/newpoll, /polls)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -178,6 +178,32 @@ def _voted_at(work: Work, actor: Actor, poll: Poll, reason: str) -> datetime | N
 def standing_as(work: Work, actor: Actor, poll: Poll, reason: str) -> Standing:
     """A standing the actor was given by a refusal, with when their home voted."""
     return Standing(reason, _voted_at(work, actor, poll, reason))
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """One poll as the actor sees it: whether it is over their home (then where they stand), whether they
+    run it (then, while it is open, live turnout overall and per building)."""
+
+    poll: Poll
+    resident: bool
+    author: bool
+    standing: Standing | None = None
+    turnout: Turnout | None = None
+    buildings: list[Turnout] = field(default_factory=list)
+
+
+def view(work: Work, actor: Actor, poll_id: int) -> PollView | None:
+    """A poll's page for the actor, or None when it is not theirs to see."""
+    poll = visible(work, actor, poll_id)
+    if poll is None:
+        return None
+    resident, author = lives_in_scope(work, actor, poll), runs(work, actor, poll)
+    found = PollView(poll, resident, author, standing_in(work, actor, poll) if resident else None)
+    if author and poll.state == "open":
+        overall, per_building = views.turnout(work.session, poll)
+        found = replace(found, turnout=overall, buildings=per_building)
+    return found
 
 
 def outside(work: Work, actor: Actor, poll_id: int) -> bool:

@@ -10,6 +10,7 @@ from core import polls as use_cases
 from core.actions import Vote
 from db.models import Poll
 from db.tally import CHOICES
+from handlers.common import stale
 from handlers.context import Context
 from handlers.types import Button, Reply
 
@@ -148,39 +149,30 @@ def _list_buttons(polls: list[Poll]) -> list[list[Button]]:
 def page(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:v`: the poll's page: its terms, the person's standing and ballot, turnout or the result."""
     drop_ballot(ctx)
-    actor = ctx.actor()
-    resident = use_cases.lives_in_scope(ctx.work, actor, poll)
-    author = use_cases.runs(ctx.work, actor, poll)
-    closed = poll.state == "closed" and poll.result
+    seen = use_cases.view(ctx.work, ctx.actor(), poll.id)  # type: ignore[arg-type]
+    if seen is None:
+        return [stale()]
+    result = {}
+    if poll.state == "closed" and poll.result:
+        receipts = f"{ctx.public_url}/polls/{poll.id}/receipts.txt"
+        result = {**use_cases.shown_result(poll), "receipts_url": receipts}
     context: dict[str, Any] = {
         **head(ctx, poll),
         "body": poll.body,
         "shortened_reason": poll.shortened_reason,
         "candidates": list(poll.candidates),
-        "resident": resident,
-        "author": author,
-        "standing": "",
-        "voted_at": "",
-        "turnout": None,
-        "buildings": [],
-        "result": {
-            **use_cases.shown_result(poll),
-            "receipts_url": f"{ctx.public_url}/polls/{poll.id}/receipts.txt",
-        }
-        if closed
-        else {},
+        "resident": seen.resident,
+        "author": seen.author,
+        "standing": seen.standing.reason if seen.standing else "",
+        "voted_at": iso(seen.standing.voted_at) if seen.standing else "",
+        "turnout": _turnout_row(seen.turnout) if seen.turnout else None,
+        "buildings": [_turnout_row(t) for t in seen.buildings],
+        "result": result,
     }
     buttons: list[list[Button]] = []
-    if resident:
-        context.update(standing(ctx, poll))
-        if poll.state == "open" and context["standing"] in VOTABLE:
-            buttons.extend(choice_buttons(poll))
-    if author and poll.state == "open":
-        live = use_cases.turnout(ctx.work, actor, poll)
-        if live is not None:
-            context["turnout"] = _turnout_row(live[0])
-            context["buildings"] = [_turnout_row(t) for t in live[1]]
-    if author and poll.state == "announced":
+    if seen.resident and poll.state == "open" and context["standing"] in VOTABLE:
+        buttons.extend(choice_buttons(poll))
+    if seen.author and poll.state == "announced":
         buttons.append([button(Vote("cancel", poll=poll.id), "polls.btn_cancel_poll")])
     if poll.state == "closed" or context["standing"] in ("voted", "changeable"):
         buttons.append([button(Vote("r", poll=poll.id), "polls.btn_check")])
