@@ -11,23 +11,20 @@
 The names below are the ones other layers use; the use cases in core/polls.py are the way in for writes.
 """
 
-from db.polls.authoring import Draft, announcement, author_compounds, buildings_of, check
+from db.polls.authoring import Draft, buildings_of, check
 from db.polls.ballots import (
     Cast,
-    canonical_choice,
     check_receipt,
     digest,
-    normalise_code,
     read_choice,
     receipt_hash,
     receipts,
     unreadable_polls,
 )
 from db.polls.counting import count
-from db.polls.electorate import Electorate, preview, standing, unit_area
+from db.polls.electorate import standing, unit_area
 from db.polls.schedule import due
 from db.polls.terms import (
-    CODE_LENGTH,
     DEVELOPER_UNIT,
     KINDS,
     MATTERS,
@@ -46,7 +43,6 @@ from db.polls.terms import (
 )
 
 __all__ = [
-    "CODE_LENGTH",
     "DEVELOPER_UNIT",
     "KINDS",
     "MATTERS",
@@ -63,19 +59,13 @@ __all__ = [
     "SPECIAL_MATTERS",
     "Cast",
     "Draft",
-    "Electorate",
     "PollError",
-    "announcement",
-    "author_compounds",
     "buildings_of",
-    "canonical_choice",
     "check",
     "check_receipt",
     "count",
     "digest",
     "due",
-    "normalise_code",
-    "preview",
     "read_choice",
     "receipt_hash",
     "receipts",
