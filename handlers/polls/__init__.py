@@ -54,16 +54,16 @@ def on_press(ctx: Context, press: Vote) -> list[Reply]:
     return action(ctx, poll, press)
 
 
-def _pick_again(ctx: Context, poll: Poll, held: ballot.Ballot) -> list[Reply]:
+def _pick_again(ctx: Context, poll: Poll, held: ballot.BallotDraft) -> list[Reply]:
     return [Reply("polls.use_buttons", pages.head(ctx, poll)), ballot.pick_page(ctx, poll, held.picked)]
 
 
-def _confirm_again(ctx: Context, poll: Poll, held: ballot.Ballot) -> list[Reply]:
+def _confirm_again(ctx: Context, poll: Poll, held: ballot.BallotDraft) -> list[Reply]:
     return [Reply("polls.use_buttons", pages.head(ctx, poll)), ballot.confirm_page(ctx, poll, held.choice)]
 
 
 # Typed text on a page of buttons: say so, and show the page again.
-PAGES: dict[str, Callable[[Context, Poll, ballot.Ballot], list[Reply]]] = {
+PAGES: dict[str, Callable[[Context, Poll, ballot.BallotDraft], list[Reply]]] = {
     "pick": _pick_again,
     "confirm": _confirm_again,
 }
@@ -73,7 +73,7 @@ def on_text(ctx: Context, inbound: Inbound) -> list[Reply]:
     """Typed text while in the polls flow: a receipt code, or a reminder to use the buttons."""
     if ctx.state.step == "receipt":
         return ballot.check_receipt(ctx, inbound.text)
-    held = ballot.Ballot.of(ctx.state)
+    held = ballot.BallotDraft.of(ctx.state)
     again = PAGES.get(ctx.state.step)
     poll = use_cases.visible(ctx.work, ctx.actor(), held.poll) if held.poll else None
     if again is not None and poll is not None:

@@ -24,7 +24,7 @@ from handlers.polls.pages import NAME, button, drop_ballot, head, refused, stand
 from handlers.types import Reply
 
 
-class Ballot(Draft):
+class BallotDraft(Draft):
     """A ballot being made: its poll, the candidates picked so far, or the choice awaiting confirmation."""
 
     poll: int | None = None
@@ -32,15 +32,15 @@ class Ballot(Draft):
     choice: str = ""
 
 
-def held(ctx: Context, step: str, poll_id: int | None) -> Ballot | None:
+def held(ctx: Context, step: str, poll_id: int | None) -> BallotDraft | None:
     """The ballot the person is making at this step for this poll, or None."""
     if ctx.state.flow != NAME or ctx.state.step != step:
         return None
-    ballot = Ballot.of(ctx.state)
+    ballot = BallotDraft.of(ctx.state)
     return ballot if ballot.poll == poll_id else None
 
 
-def _keep(ctx: Context, step: str, ballot: Ballot) -> None:
+def _keep(ctx: Context, step: str, ballot: BallotDraft) -> None:
     ctx.state.go(NAME, step)
     ballot.keep(ctx.state)
 
@@ -105,7 +105,7 @@ def choose(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
     if refusal is not None:
         drop_ballot(ctx)
         return [refusal]
-    _keep(ctx, "confirm", Ballot(poll=poll.id, choice=press.choice))
+    _keep(ctx, "confirm", BallotDraft(poll=poll.id, choice=press.choice))
     return [confirm_page(ctx, poll, press.choice)]
 
 
@@ -121,7 +121,7 @@ def toggle(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
     if refusal is not None:
         drop_ballot(ctx)
         return [refusal]
-    ballot = held(ctx, "pick", poll.id) or Ballot(poll=poll.id)
+    ballot = held(ctx, "pick", poll.id) or BallotDraft(poll=poll.id)
     picked = list(ballot.picked)
     if number in picked:
         picked.remove(number)
@@ -130,7 +130,7 @@ def toggle(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
         return [refused(ctx, poll, "too_many"), pick_page(ctx, poll, picked)]
     else:
         picked.append(number)
-    _keep(ctx, "pick", Ballot(poll=poll.id, picked=sorted(picked)))
+    _keep(ctx, "pick", BallotDraft(poll=poll.id, picked=sorted(picked)))
     return [pick_page(ctx, poll, sorted(picked))]
 
 
@@ -149,7 +149,7 @@ def done(ctx: Context, poll: Poll) -> list[Reply]:
     except use_cases.PollError as exc:
         drop_ballot(ctx)
         return [refused(ctx, poll, exc.reason)]
-    _keep(ctx, "confirm", Ballot(poll=poll.id, choice=choice))
+    _keep(ctx, "confirm", BallotDraft(poll=poll.id, choice=choice))
     return [confirm_page(ctx, poll, choice)]
 
 
@@ -189,7 +189,7 @@ def cast(ctx: Context, poll: Poll) -> list[Reply]:
 
 def drop(ctx: Context, poll_id: int | None) -> list[Reply]:
     """`v:x`: leave the ballot (or the receipt check) without casting anything."""
-    if ctx.state.flow != NAME or poll_id is None or Ballot.of(ctx.state).poll != poll_id:
+    if ctx.state.flow != NAME or poll_id is None or BallotDraft.of(ctx.state).poll != poll_id:
         return [stale()]
     ctx.state.clear()
     poll = ctx.session.get(Poll, poll_id)
@@ -202,7 +202,7 @@ def drop(ctx: Context, poll_id: int | None) -> list[Reply]:
 
 def ask_receipt(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:r`: ask for the receipt code to check."""
-    _keep(ctx, "receipt", Ballot(poll=poll.id))
+    _keep(ctx, "receipt", BallotDraft(poll=poll.id))
     return [
         Reply("polls.ask_receipt", head(ctx, poll), [[button(Vote("x", poll=poll.id), "polls.btn_drop")]])
     ]
@@ -210,7 +210,7 @@ def ask_receipt(ctx: Context, poll: Poll) -> list[Reply]:
 
 def check_receipt(ctx: Context, text: str) -> list[Reply]:
     """A typed receipt code, looked up among the poll's ballots; what was typed is never kept."""
-    poll_id = Ballot.of(ctx.state).poll
+    poll_id = BallotDraft.of(ctx.state).poll
     ctx.state.clear()
     checked = use_cases.check_receipt(ctx.work, ctx.actor(), poll_id, text) if poll_id else None
     if checked is None:
