@@ -22,10 +22,10 @@ from db.polls import authoring, ballots, counting, electorate, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
 from db.polls.electorate import Electorate
-from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: refusals
+from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError, id_of  # PollError: refusals
 from db.polls.views import Turnout
 
-__all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "Electorate", "PollError", "Turnout"]
+__all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "Electorate", "PollError", "Turnout", "id_of"]
 
 
 # --- who may do what ----------------------------------------------------------------------------------
@@ -149,8 +149,8 @@ class Listing:
 def polls_for(work: Work, actor: Actor) -> Listing:
     """The polls over the actor's homes (recent and coming), and the latest where they run polls."""
     mine = views.for_resident(work.session, actor.person_id, work.now) if actor.person_id else []
-    compounds = [c.id for c in compounds_for(work, actor)]
-    return Listing(mine, views.in_compounds(work.session, compounds))  # type: ignore[arg-type]
+    compounds = [id_of(c) for c in compounds_for(work, actor)]
+    return Listing(mine, views.in_compounds(work.session, compounds))
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +171,7 @@ def standing_in(work: Work, actor: Actor, poll: Poll) -> Standing:
 def _voted_at(work: Work, actor: Actor, poll: Poll, reason: str) -> datetime | None:
     if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
         return None
-    turnout = electorate.own_turnout(work.session, poll.id, actor.person_id)  # type: ignore[arg-type]
+    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
     return turnout.voted_at if turnout else None
 
 

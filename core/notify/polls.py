@@ -20,6 +20,7 @@ from db import notices, outbox
 from db.models import Poll
 from db.polls.counting import published
 from db.polls.electorate import non_voters, voter_ids
+from db.polls.terms import id_of
 
 OPENED = "pollpush.opened"
 REMINDER = "pollpush.reminder"
@@ -91,7 +92,7 @@ def opened(work: Work, event: PollOpened) -> Iterable[Message]:
     poll = work.session.get(Poll, event.poll_id)
     if poll is None:
         return ()
-    voters = voter_ids(work.session, poll.id)  # type: ignore[arg-type]
+    voters = voter_ids(work.session, id_of(poll))
     _tell_owners(work, poll, voters, OPENED)
     extra = {"voters": len(voters), "total_area": poll.total_area, "total_owners": poll.total_owners}
     return _to_author(work, poll, AUTHOR_OPENED, extra)
@@ -102,7 +103,9 @@ def reminded(work: Work, event: PollReminder) -> Iterable[Message]:
     """The owners whose home has not voted are reminded, with the days left."""
     poll = work.session.get(Poll, event.poll_id)
     if poll is not None:
-        _tell_owners(work, poll, non_voters(work.session, poll.id), REMINDER, {"days_left": event.days_left})  # type: ignore[arg-type]
+        _tell_owners(
+            work, poll, non_voters(work.session, id_of(poll)), REMINDER, {"days_left": event.days_left}
+        )
     return ()
 
 

@@ -34,6 +34,7 @@ from db.polls.terms import (
     RESULT_PUBLICITY,
     SPECIAL_MATTERS,
     PollError,
+    id_of,
 )
 from db.sla import Policy
 
@@ -127,7 +128,7 @@ def check(session: Session, draft: Draft, now: datetime) -> Draft:
     title, body, candidates, seats = check_terms(draft)
     reason = draft.shortened_reason.strip()
     node = compound_of(session, draft.node_id)
-    known = {b.id for b in buildings_of(session, node.id)}  # type: ignore[arg-type]
+    known = {b.id for b in buildings_of(session, id_of(node))}
     buildings = tuple(sorted(set(draft.buildings)))
     if not set(buildings) <= known:
         raise PollError("buildings")
@@ -153,7 +154,7 @@ def check(session: Session, draft: Draft, now: datetime) -> Draft:
     if not homes:
         raise PollError("no_homes")
     return Draft(
-        node_id=node.id,  # type: ignore[arg-type]
+        node_id=id_of(node),
         title=title,
         body=body,
         matter=draft.matter,
@@ -286,4 +287,4 @@ def withdraw(session: Session, poll: Poll, now: datetime, policy: Policy) -> lis
         notice.publicity_until = now
     withdrawn = {**announcement(poll), "event": "withdrawn", "cancelled": True}
     notice_id, events = publish(session, poll, withdrawn, now + RESULT_PUBLICITY, None, now, policy)
-    return [*events, PollWithdrawn(poll.id, notice_id)]  # type: ignore[arg-type]
+    return [*events, PollWithdrawn(id_of(poll), notice_id)]

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 
 from db.models import Poll, PollBallot, PollTurnout, PollVoter
 from db.polls.electorate import standing, unit_area
-from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError
+from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError, id_of
 from db.tally import CHOICES
 
 
@@ -132,7 +132,7 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
         with session.begin_nested():
             # The primary key (poll, unit) is the one-vote rule: a double click, a co-owner at the same
             # moment or a second process cannot insert a second row.
-            session.add(PollTurnout(poll_id=poll.id, unit=voter.unit, person_id=person_id, voted_at=now))  # type: ignore[arg-type]
+            session.add(PollTurnout(poll_id=id_of(poll), unit=voter.unit, person_id=person_id, voted_at=now))
             session.flush()
     except IntegrityError:
         session.expire_all()
@@ -143,9 +143,9 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
     session.add(
         PollBallot(
             id=secrets.token_hex(16),
-            poll_id=poll.id,  # type: ignore[arg-type]
+            poll_id=id_of(poll),
             seal=seal,
-            area_centi_m2=unit_area(session, poll.id, voter.unit),  # type: ignore[arg-type]
+            area_centi_m2=unit_area(session, id_of(poll), voter.unit),
             choice=_stored(poll, choice, seal_key),
             receipt=receipt,
             unit=None if poll.secret else voter.unit,
@@ -192,7 +192,7 @@ def unreadable_polls(session: Session, key: bytes) -> list[int]:
         try:
             _box(key).decrypt(stored.encode())
         except InvalidToken:
-            found.append(poll.id)  # type: ignore[arg-type]
+            found.append(id_of(poll))
     return found
 
 
@@ -211,13 +211,14 @@ def reshuffle(session: Session, poll: Poll, key: bytes) -> None:
         opened.append(
             (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)
         )
+    # SQLModel's exec is typed for SELECT only; a DELETE runs through it all the same.
     session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))  # type: ignore[call-overload]
     session.flush()
     secrets.SystemRandom().shuffle(opened)
     session.add_all(
         PollBallot(
             id=secrets.token_hex(16),
-            poll_id=poll.id,  # type: ignore[arg-type]
+            poll_id=id_of(poll),
             seal=secrets.token_hex(32),
             area_centi_m2=area,
             choice=choice,
@@ -241,7 +242,7 @@ def check_receipt(session: Session, poll: Poll, code: str) -> tuple[str, str] | 
     code = normalise_code(code)
     if not code:
         return None
-    by_hash = {receipt_hash(poll.id, c, code): c for c in _possible_choices(poll)}  # type: ignore[arg-type]
+    by_hash = {receipt_hash(id_of(poll), c, code): c for c in _possible_choices(poll)}
     found = session.exec(
         select(PollBallot.receipt).where(
             PollBallot.poll_id == poll.id, col(PollBallot.receipt).in_(list(by_hash))

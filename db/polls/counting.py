@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from fractions import Fraction
-from typing import Any
+from typing import Any, cast
 
 from sqlmodel import Session, select
 
 from db.models import Poll, PollHome, PollTurnout
 from db.polls.authoring import announcement
 from db.polls.ballots import opened_ballots
-from db.tally import Ballot, Result, tally
+from db.tally import Ballot, Choice, Result, tally
 from db.tally import Home as TallyHome
 
 
@@ -38,11 +38,11 @@ def count(session: Session, poll: Poll, key: bytes) -> Result:
     electorate = [TallyHome(u, a, u) for u, a in unit_areas.items() if u not in voted and a > 0]
     electorate += [TallyHome(f"b{i}", a, f"b{i}") for i, a, _ in ballots]
     if poll.kind == "decision":
-        cast = [Ballot(f"b{i}", c) for i, _, c in ballots]  # type: ignore[arg-type]
-        return tally(electorate, cast, poll.matter)
+        decisions = [Ballot(f"b{i}", cast(Choice, c)) for i, _, c in ballots]  # checked when cast
+        return tally(electorate, decisions, poll.matter)
     candidates = tuple(str(n) for n in range(1, len(poll.candidates) + 1))
-    cast = [Ballot(f"b{i}", frozenset(c.split(",")) if c else frozenset()) for i, _, c in ballots]
-    return tally(electorate, cast, poll.matter, candidates, poll.seats)
+    approvals = [Ballot(f"b{i}", frozenset(c.split(",")) if c else frozenset()) for i, _, c in ballots]
+    return tally(electorate, approvals, poll.matter, candidates, poll.seats)
 
 
 def share(value: Fraction | None) -> list[int] | None:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 
 from core.permissions import VERIFIED, ResidentKind, is_voter
 from db.models import Home, Poll, PollHome, PollTurnout, PollVoter, Residency
-from db.polls.terms import DEVELOPER_UNIT, in_scope
+from db.polls.terms import DEVELOPER_UNIT, id_of, in_scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +53,7 @@ def _units(homes: list[Home], owners: dict[int, list[int]]) -> tuple[dict[int, s
     """Owner units per home and per person: homes sharing an owner are one unit (SPC interpretation
     Art. 9: one buyer of several homes counts once; co-owners of a home cast one vote); the developer's
     unsold homes are one unit; a home whose owner is not registered here is a unit of its own."""
-    parent: dict[int, int] = {h.id: h.id for h in homes}  # type: ignore[misc]
+    parent: dict[int, int] = {id_of(h): id_of(h) for h in homes}
 
     def root(home_id: int) -> int:
         while parent[home_id] != home_id:
@@ -98,17 +98,16 @@ def freeze(session: Session, poll: Poll) -> None:
     home_unit, person_unit = _units(homes, owners)
     session.add_all(
         PollHome(
-            poll_id=poll.id,  # type: ignore[arg-type]
-            home_id=h.id,  # type: ignore[arg-type]
+            poll_id=id_of(poll),
+            home_id=id_of(h),
             building_id=h.building_id,
-            unit=home_unit[h.id],  # type: ignore[index]
+            unit=home_unit[id_of(h)],
             area_centi_m2=h.area_centi_m2,
         )
         for h in homes
     )
     session.add_all(
-        PollVoter(poll_id=poll.id, person_id=p, unit=u)  # type: ignore[arg-type]
-        for p, u in sorted(person_unit.items())
+        PollVoter(poll_id=id_of(poll), person_id=p, unit=u) for p, u in sorted(person_unit.items())
     )
     poll.total_area = sum(h.area_centi_m2 for h in homes)
     poll.total_owners = len(set(home_unit.values()))

@@ -15,7 +15,7 @@ from db.polls.authoring import publish
 from db.polls.ballots import digest, receipts, reshuffle
 from db.polls.counting import count, facts, published
 from db.polls.electorate import freeze
-from db.polls.terms import REMINDERS, RESULT_PUBLICITY
+from db.polls.terms import REMINDERS, RESULT_PUBLICITY, id_of
 from db.sla import Policy
 
 
@@ -73,13 +73,13 @@ def open_poll(session: Session, poll: Poll, now: datetime) -> PollOpened:
     poll.state, poll.opened_at = "open", now
     # A short window, or an opening that ran late, skips reminders whose moment has already passed.
     poll.reminders_sent = sum(1 for t in _reminder_times(poll) if t <= max(poll.opens_at, now))
-    return PollOpened(poll.id)  # type: ignore[arg-type]
+    return PollOpened(id_of(poll))
 
 
 def remind(poll: Poll, now: datetime) -> PollReminder:
     """A reminder to owners who have not voted, with the whole days left until the close (rounded up)."""
     days_left = max(1, -(-(poll.closes_at - now) // timedelta(days=1)))
-    return PollReminder(poll.id, days_left)  # type: ignore[arg-type]
+    return PollReminder(id_of(poll), days_left)
 
 
 def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes) -> list[Event]:
@@ -88,9 +88,9 @@ def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: byte
     reshuffle(session, poll, key)
     poll.state, poll.closed_at = "closed", now
     result = count(session, poll, key)
-    poll.digest = digest(receipts(session, poll.id))  # type: ignore[arg-type]
+    poll.digest = digest(receipts(session, id_of(poll)))
     poll.result = facts(result, poll.digest)
     poll.result_notice_id, events = publish(
         session, poll, published(poll), now + RESULT_PUBLICITY, None, now, policy
     )
-    return [*events, PollClosed(poll.id, poll.result_notice_id)]  # type: ignore[arg-type]
+    return [*events, PollClosed(id_of(poll), poll.result_notice_id)]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core import polls as use_cases
 from core.actions import NewPoll
 from db import polls
 from db.models import OrgNode
@@ -45,7 +46,7 @@ TextAnswer = Callable[[Context, PollDraft, Inbound, str], Answer]
 def choose_compound(ctx: Context, draft: PollDraft, node: OrgNode) -> Go:
     """The compound is chosen; one without buildings is polled whole."""
     draft.node_id, draft.compound, draft.buildings = node.id, node.name, []
-    draft.scoped = not polls.buildings_of(ctx.session, node.id)  # type: ignore[arg-type]
+    draft.scoped = not polls.buildings_of(ctx.session, use_cases.id_of(node))
     return Go()
 
 
@@ -61,12 +62,13 @@ def pressed_compound(ctx: Context, draft: PollDraft, press: NewPoll) -> Answer:
 def pressed_building(ctx: Context, draft: PollDraft, press: NewPoll) -> Answer:
     """`b`: a building of the compound, toggled in or out of the scope."""
     assert draft.node_id is not None
-    if press.building not in {b.id for b in polls.buildings_of(ctx.session, draft.node_id)}:
+    building = press.building
+    if building is None or building not in {b.id for b in polls.buildings_of(ctx.session, draft.node_id)}:
         return [stale()]
-    if press.building in draft.buildings:
-        draft.buildings.remove(press.building)
+    if building in draft.buildings:
+        draft.buildings.remove(building)
     else:
-        draft.buildings.append(press.building)  # type: ignore[arg-type]
+        draft.buildings.append(building)
     return [ask_buildings(ctx, draft)]
 
 
@@ -119,9 +121,10 @@ def pressed_opening(ctx: Context, draft: PollDraft, press: NewPoll) -> Answer:
 
 def pressed_duration(_: Context, draft: PollDraft, press: NewPoll) -> Answer:
     """`d`: voting lasts so many days."""
-    if press.days not in DURATIONS:
+    days = press.days
+    if days is None or days not in DURATIONS:
         return [stale()]
-    draft.closes = ("days", press.days)  # type: ignore[assignment]
+    draft.closes = ("days", days)
     return Go()
 
 

@@ -166,7 +166,9 @@ def cast(ctx: Context, poll: Poll) -> list[Reply]:
         return [stale()]
     ctx.state.clear()  # the choice leaves the stored state whatever happens next
     try:
-        made = use_cases.cast_ballot(ctx.work, ctx.actor(), poll.id, ballot.choice, ctx.seal_key)  # type: ignore[arg-type]
+        made = use_cases.cast_ballot(
+            ctx.work, ctx.actor(), use_cases.id_of(poll), ballot.choice, ctx.seal_key
+        )
     except use_cases.PollError as exc:
         return [refused(ctx, poll, exc.reason)]
     context = {

@@ -149,7 +149,7 @@ def _list_buttons(polls: list[Poll]) -> list[list[Button]]:
 def page(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:v`: the poll's page: its terms, the person's standing and ballot, turnout or the result."""
     drop_ballot(ctx)
-    seen = use_cases.view(ctx.work, ctx.actor(), poll.id)  # type: ignore[arg-type]
+    seen = use_cases.view(ctx.work, ctx.actor(), use_cases.id_of(poll))
     if seen is None:
         return [stale()]
     result = {}
@@ -210,7 +210,7 @@ def ask_withdraw(ctx: Context, poll: Poll) -> list[Reply]:
 def withdraw(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:cancelok`: withdraw a poll before it opens (the use case checks the right and the state)."""
     try:
-        use_cases.withdraw_poll(ctx.work, ctx.actor(), poll.id)  # type: ignore[arg-type]
+        use_cases.withdraw_poll(ctx.work, ctx.actor(), use_cases.id_of(poll))
     except use_cases.PollError as exc:
         return [refused(ctx, poll, exc.reason)]
     return [Reply("polls.cancelled", head(ctx, poll))]
