@@ -281,8 +281,9 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
 def cmd_poll_create(args: argparse.Namespace) -> int:
     """Create and announce an owners' poll described by a YAML file; a bad file changes nothing."""
     from bot.poll_file import PollFileError, load, rule_error
-    from db import polls
-    from db.models import Notice
+    from core import notify, polls
+    from core.permissions import SYSTEM
+    from core.work import Work
 
     run = _file_run(args)
     if run is None:
@@ -291,7 +292,9 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
     with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
-            poll = polls.create(session, None, spec.draft, now, policy)
+            work = Work(session, now, policy)
+            created = polls.create_poll(work, SYSTEM, spec.draft)
+            notify.publish(work)
         except PollFileError as exc:
             session.rollback()
             print(f"linli: {path}: {exc.field}: {exc.reason} (nothing was created)", file=sys.stderr)
@@ -302,19 +305,19 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
             print(f"linli: {path}: {error.field}: {error.reason} (nothing was created)", file=sys.stderr)
             return 1
         session.commit()
-        notice = session.get(Notice, poll.announce_notice_id) if poll.announce_notice_id else None
+        poll = created.poll
 
         def local(moment: datetime) -> str:
             return moment.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
 
         scope = ", ".join(spec.building_names) if spec.building_names else "all buildings"
-        people = notice.audience_size if notice else 0
+        area = spec.electorate.area_centi_m2
         print(f"poll #{poll.id}: voting opens {local(poll.opens_at)}, closes {local(poll.closes_at)}")
         print(
             f"scope: {spec.compound.name} ({scope}): {spec.electorate.homes} homes, "
-            f"{spec.electorate.area} m2, {spec.electorate.owned_homes} with a verified owner now"
+            f"{area // 100}.{area % 100:02d} m2, {spec.electorate.owned_homes} with a verified owner now"
         )
-        print(f"announced to {people} owners and tenants (notice #{notice.id if notice else '-'})")
+        print(f"announced to {created.audience} owners and tenants (notice #{created.notice_id or '-'})")
     return 0
 
 

@@ -34,7 +34,7 @@ from sqlmodel import Session
 from bot.yaml_model import FileFieldError, Reading, YamlModel, reading
 from db import org, polls
 from db.models import OrgNode
-from handlers.newpoll import Electorate, preview
+from db.polls.electorate import Electorate, preview
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 RELATIVE = re.compile(r"^\+\s*(\d{1,3})\s*([dh])$")
@@ -303,7 +303,7 @@ def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> PollSpe
         shortened_reason=fields.shortened_reason,
     )
     try:
-        draft = polls.check(session, None, draft, now)
+        draft = polls.check(session, draft, now)
     except polls.PollError as exc:
         raise rule_error(exc) from None
     names = [name for _, name in fields.buildings]

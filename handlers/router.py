@@ -49,20 +49,8 @@ DECLARED: tuple[Flow, ...] = (
     notices.FLOW,
     policy.FLOW,
     Flow("", {"/stats": Command(stats.stats)}),
-    Flow(
-        "polls",
-        {"/polls": Command(polls.list_polls, leaves_flow=True)},
-        actions.Vote,
-        _legacy(polls.on_button),
-        polls.on_message,
-    ),
-    Flow(
-        "newpoll",
-        {"/newpoll": Command(newpoll.start, leaves_flow=True)},
-        actions.NewPoll,
-        _legacy(newpoll.on_button),
-        newpoll.on_message,
-    ),
+    polls.FLOW,
+    newpoll.FLOW,
 )
 
 

@@ -18,6 +18,7 @@ from sqlmodel import select
 from bot.bootstrap import App
 from bot.cli import build_parser, main
 from bot.clock import FixedClock
+from core.actions import NewPoll
 from db import org, people
 from db.models import Identity, Notice, Outbox, Poll, WebMessage
 from tests.conftest import make_app
@@ -27,6 +28,7 @@ COMPOUND = "铁西区/北沟街道/英雄社区/阳光花园"
 OTHER = "铁西区/北沟街道/英雄社区/和平里小区"
 CREATED = re.compile(r"业主表决 #(\d+)")
 ZONE = ZoneInfo("Asia/Shanghai")
+OK = NewPoll("ok").encode()  # create, on the summary
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ def test_the_owners_committee_runs_polls_in_its_own_compound_only(app: App, owne
     chair.say("/newpoll")
     assert "表决范围：阳光花园" in chair.text  # one compound: no choice to make
     asked = chair.last
-    chair.data(f"w:c:{node_id(app, OTHER)}")
+    chair.data(NewPoll("c", compound=node_id(app, OTHER)).encode())
     assert "按钮已失效" in chair.text  # another compound of the community: not the committee's
     assert state(app, chair) == ("newpoll", "buildings")
     chair.last = asked
@@ -308,7 +310,7 @@ def test_a_resident_cannot_start_a_poll_nor_press_its_buttons(app: App, owner: C
     owner.say("/newpoll")
     assert "只有社区、街道" in owner.text and "业主委员会" in owner.text
     assert state(app, owner) == ("", "")
-    for data in ("w:ok", f"w:c:{node_id(app, COMPOUND)}", "w:x"):
+    for data in (OK, NewPoll("c", compound=node_id(app, COMPOUND)).encode(), NewPoll("x").encode()):
         owner.data(data)
         assert owner.text == owner.service.renderer.text("zh_CN", "common.stale_button")
     assert poll_count(app) == 0
@@ -319,7 +321,9 @@ def test_a_shortened_notice_needs_a_reason(app: App, staff: ChatUser) -> None:
     staff.say("2026-11-25 09:00")  # 5 days ahead
     assert "至少提前 15 天公告" in staff.text and "须说明理由" in staff.text
     assert state(app, staff) == ("newpoll", "reason")
-    staff.data("w:d:14")  # a later step's button before the reason: stale, nothing moves
+    staff.data(
+        NewPoll("d", days=14).encode()
+    )  # a later step's button before the reason: stale, nothing moves
     assert state(app, staff) == ("newpoll", "reason")
     staff.say("供暖季前必须确定")
     assert "持续多久" in staff.text and "2026-11-25 09:00 开始" in staff.text
@@ -332,7 +336,7 @@ def test_a_shortened_notice_needs_a_reason(app: App, staff: ChatUser) -> None:
 def test_days_for_an_early_opening_need_the_reason_first(app: App, staff: ChatUser) -> None:
     up_to_timing(staff)
     staff.press("更早开始投票")
-    staff.data("w:o:3")  # forged: the days come after the reason
+    staff.data(NewPoll("o", opening="3").encode())  # forged: the days come after the reason
     assert state(app, staff) == ("newpoll", "reason")
     staff.say("x" * 301)
     assert "最多 300 字" in staff.text and state(app, staff) == ("newpoll", "reason")
@@ -369,9 +373,9 @@ def test_too_many_candidates_are_refused(app: App, staff: ChatUser) -> None:
     assert "重复" in staff.text and state(app, staff) == ("newpoll", "candidates")
     staff.say("\n".join(f"候选人{n}" for n in range(1, 11)))
     assert state(app, staff) == ("newpoll", "seats") and "选 10 人" in staff.buttons()
-    staff.data("w:n:11")  # more seats than candidates
+    staff.data(NewPoll("n", seats=11).encode())  # more seats than candidates
     assert state(app, staff) == ("newpoll", "seats")
-    staff.data("w:n:5")
+    staff.data(NewPoll("n", seats=5).encode())
     assert state(app, staff) == ("newpoll", "opens")
 
 
@@ -384,14 +388,33 @@ def test_forged_compound_and_building_ids_change_nothing(app: App, staff: ChatUs
     foreign_building = node_id(app, "铁西区/北沟街道/幸福社区/幸福小区/1号楼")
     other_compound_building = node_id(app, f"{OTHER}/1号楼")
     stale = staff.service.renderer.text("zh_CN", "common.stale_button")
+
+    def compound(node: int) -> str:
+        return NewPoll("c", compound=node).encode()
+
+    def building(node: int) -> str:
+        return NewPoll("b", building=node).encode()
+
+    def matter(item: int) -> str:
+        return NewPoll("m", matter=item).encode()
+
+    scope_done = NewPoll("bd").encode()
+    # Well-formed presses naming what is not the author's, or out of step (built by the codec), and
+    # malformed data (raw: the codec writes no such thing).
     asked = staff.say("/newpoll")
-    for data in (f"w:c:{elsewhere}", "w:c:999999", "w:c:abc", f"w:c:{node_id(app, COMPOUND)}/1", "w:bd"):
+    for data in (
+        compound(elsewhere),
+        compound(999999),
+        "w:c:abc",
+        f"w:c:{node_id(app, COMPOUND)}/1",
+        scope_done,
+    ):
         staff.data(data)
         assert staff.text == stale, data
         assert state(app, staff) == ("newpoll", "compound")
     staff.last = asked
     asked = staff.press("阳光花园")
-    for data in (f"w:b:{foreign_building}", f"w:b:{other_compound_building}", "w:b:0", "w:m:4", "w:ok"):
+    for data in (building(foreign_building), building(other_compound_building), "w:b:0", matter(4), OK):
         staff.data(data)
         assert staff.text == stale, data
         assert state(app, staff) == ("newpoll", "buildings")
@@ -399,7 +422,7 @@ def test_forged_compound_and_building_ids_change_nothing(app: App, staff: ChatUs
     staff.press("整个小区")
     staff.say("标题")
     staff.say("说明")
-    for data in ("w:m:0", "w:m:10", "w:m:x"):
+    for data in (matter(0), matter(10), "w:m:x"):
         staff.data(data)
         assert staff.text == stale, data
     assert state(app, staff) == ("newpoll", "matter")
@@ -435,7 +458,7 @@ def test_cancel_at_any_step_creates_nothing(app: App, staff: ChatUser) -> None:
     up_to_timing(staff)
     staff.press("取消")
     assert "已取消，表决没有发起" in staff.text and state(app, staff) == ("", "")
-    staff.data("w:ok")
+    staff.data(OK)
     assert staff.text == staff.service.renderer.text("zh_CN", "common.stale_button")
     up_to_timing(staff)
     staff.press("公告满 15 天后开始")
@@ -459,7 +482,7 @@ def test_a_double_click_on_create_makes_one_poll(app: App, staff: ChatUser) -> N
     staff.press("公告满 15 天后开始")
     finish(staff)
     staff.press("确认发起")
-    staff.data("w:ok")
+    staff.data(OK)
     assert staff.text == staff.service.renderer.text("zh_CN", "common.stale_button")
     assert poll_count(app) == 1
 

@@ -9,8 +9,9 @@ from sqlmodel import select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
-from db import polls
+from core.notify.polls import AUTHOR_CLOSED, AUTHOR_OPENED
 from db.models import Outbox, Poll
+from tests.support import poll_cases
 from tests.support.chat import ChatUser
 from tests.test_poll_schedule import advance, announce, join
 
@@ -30,13 +31,13 @@ def test_the_author_hears_when_voting_opens_and_gets_the_result(app: App, clock:
     announce(app, staff, timedelta(days=15), timedelta(days=7))
     clock.advance(days=15)
     assert advance(app)["opened"] == 1
-    [opened] = _pushed(app, staff, polls.AUTHOR_OPENED)
+    [opened] = _pushed(app, staff, AUTHOR_OPENED)
     assert (opened.context["voters"], opened.context["total_owners"]) == (1, 36)
     text = app.renderer.text("zh_CN", opened.template, opened.context)
     assert "投票人名册已冻结" in text and "3559.80 ㎡" in text and "1 位已核实的业主" in text
     clock.advance(days=7)
     assert advance(app)["closed"] == 1
-    [closed] = _pushed(app, staff, polls.AUTHOR_CLOSED)
+    [closed] = _pushed(app, staff, AUTHOR_CLOSED)
     text = app.renderer.text("zh_CN", closed.template, closed.context)
     assert "已截止并已公示结果" in text and "表决无效" in text and "业主 0 / 共 36 人" in text
 
@@ -50,7 +51,7 @@ def test_a_withdrawal_is_its_own_short_notice_and_the_announcement_leaves_the_li
     withdrawn = announce(app, staff, timedelta(days=15), timedelta(days=7))
     kept = announce(app, staff, timedelta(days=16), timedelta(days=7))
     with app.sessions() as session:
-        polls.cancel(session, withdrawn, staff, clock.now(), app.policy)
+        poll_cases.withdraw(session, withdrawn, staff, clock.now(), app.policy)
         session.commit()
         title = session.get(Poll, withdrawn).title  # type: ignore[union-attr]
     owner.say("/notices")

@@ -16,6 +16,8 @@ from sqlmodel import Session, select
 from bot.bootstrap import App
 from db import org, people, polls
 from db.models import Home, Notice, OrgNode, Poll, PollBallot, PollHome, PollTurnout, PollVoter, Residency
+from db.polls import ballots
+from tests.support import poll_cases
 
 COMMUNITY = ("铁西区", "北沟街道", "英雄社区")
 
@@ -117,14 +119,14 @@ class Town:
         """Create a poll and step it open at its opening time; returns its id."""
         draft = draft or self.draft()
         with self.session() as session:
-            poll = polls.create(session, None, draft, self.now, self.app.policy)
+            poll = poll_cases.create(session, None, draft, self.now, self.app.policy)
             session.commit()
             poll_id = poll.id
         with self.session() as session:
             poll = session.get(Poll, poll_id)
             assert poll is not None
             assert (
-                polls.step(session, poll, draft.opens_at, self.app.policy, self.app.settings.seal_key)
+                poll_cases.step(session, poll, draft.opens_at, self.app.policy, self.app.settings.seal_key)
                 == "opened"
             )
             session.commit()
@@ -133,7 +135,7 @@ class Town:
 
     def vote(self, poll_id: int, name: str, choice: str, at: datetime) -> polls.Cast:
         with self.session() as session:
-            cast = polls.vote(session, poll_id, self.person[name], choice, at, self.app.settings.seal_key)
+            cast = ballots.vote(session, poll_id, self.person[name], choice, at, self.app.settings.seal_key)
             session.commit()
         return cast
 
@@ -142,7 +144,7 @@ class Town:
             poll = session.get(Poll, poll_id)
             assert poll is not None
             assert (
-                polls.step(session, poll, poll.closes_at, self.app.policy, self.app.settings.seal_key)
+                poll_cases.step(session, poll, poll.closes_at, self.app.policy, self.app.settings.seal_key)
                 == "closed"
             )
             session.commit()
@@ -294,15 +296,22 @@ def test_count_equals_a_tally_done_by_hand(town: Town) -> None:
     assert result.outcome == "no_quorum"
 
     poll = town.close(poll_id)
-    stored = poll.result
-    assert stored["outcome"] == "no_quorum" and stored["event"] == "result"
+    stored = poll.result  # numbers only: exact shares as [numerator, denominator]
+    assert stored["outcome"] == "no_quorum"
     assert (stored["participating_area"], stored["total_area"]) == (53888, 96518)
-    assert (stored["area_turnout_pct"], stored["owner_turnout_pct"]) == ("55.83%", "50.00%")
-    assert stored["approvals"][0]["area_share"] == "1125/1684"
-    assert (stored["approvals"][0]["area_pct"], stored["approvals"][0]["owner_pct"]) == (
-        "66.81%",
-        "50.00%",
-    )  # 1125/1684 = 66.805…%, half up
+    assert (stored["area_turnout"], stored["owner_turnout"]) == ([26944, 48259], [1, 2])
+    assert (stored["quorum"], stored["quorum_area_met"], stored["quorum_owners_met"]) == (False, False, False)
+    assert stored["approvals"][0]["area_share"] == [1125, 1684]
+    assert stored["approvals"][0]["owner_share"] == [1, 2]
+    with town.session() as session:
+        notice = session.get(Notice, poll.result_notice_id)
+        assert notice is not None and notice.data["poll"]["event"] == "result"
+    # Formatted when shown, with two decimals: 53888 / 96518 = 55.83%; 1125/1684 = 66.805…%, half up.
+    shown = town.app.renderer.text(
+        "zh_CN", "pollpush.closed_author", {"title": poll.title, "poll": notice.data["poll"]}
+    )
+    assert "（55.83%），业主 4 / 共 8 人（50.00%）" in shown
+    assert "（占参与面积 66.81%），2 人（占参与人数 50.00%）" in shown
 
 
 @dataclass(frozen=True)

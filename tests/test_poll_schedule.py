@@ -7,6 +7,7 @@ import asyncio
 import threading
 from collections import Counter
 from datetime import datetime, timedelta
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,15 @@ from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.polls_job import advance_polls
 from bot.runner import run_polls
+from core.actions import Vote
 from core.notify import notices
+from core.notify.polls import OPENED, REMINDER
 from db import org, polls
 from db.models import Home, Identity, Notice, Outbox, Person, Poll, Residency
+from db.polls import ballots, schedule
 from handlers.types import Button, Reply
 from tests.conftest import make_app
+from tests.support import poll_cases
 from tests.support.chat import ChatUser
 
 COMPOUND = "铁西区/北沟街道/英雄社区/阳光花园"
@@ -57,7 +62,7 @@ def announce(app: App, author: int | None, opens_in: timedelta, window: timedelt
             closes_at=now + opens_in + window,
             **kw,  # type: ignore[arg-type]
         )
-        poll = polls.create(session, author, draft, now, app.policy)
+        poll = poll_cases.create(session, author, draft, now, app.policy)
         session.commit()
         assert poll.id is not None
         return poll.id
@@ -75,7 +80,7 @@ def pushes(app: App, template: str) -> Counter[int]:
 
 def vote(app: App, poll_id: int, person_id: int, choice: str) -> None:
     with app.sessions() as session:
-        polls.vote(session, poll_id, person_id, choice, app.clock.now(), app.settings.seal_key)
+        ballots.vote(session, poll_id, person_id, choice, app.clock.now(), app.settings.seal_key)
         session.commit()
 
 
@@ -116,17 +121,17 @@ def test_a_poll_opens_reminds_and_closes_once(
     clock.current = opens_at
     assert advance(app) == Counter(opened=1)
     assert advance(app) == Counter()
-    assert pushes(app, polls.OPENED) == Counter({owner: 1, neighbour: 1})  # owners only, once each
+    assert pushes(app, OPENED) == Counter({owner: 1, neighbour: 1})  # owners only, once each
     assert get_poll(app, poll_id).state == "open"
     vote(app, poll_id, owner, "yes")
 
     clock.current = closes_at - timedelta(days=3)
     assert advance(app) == Counter(reminded=1)
     assert advance(app) == Counter()
-    assert pushes(app, polls.REMINDER) == Counter({neighbour: 1})  # the owner who voted gets none
+    assert pushes(app, REMINDER) == Counter({neighbour: 1})  # the owner who voted gets none
     with app.sessions() as session:
-        row = session.exec(select(Outbox).where(Outbox.template == polls.REMINDER)).one()
-        assert row.context["days_left"] == 3 and row.buttons[0][0]["data"] == f"v:v:{poll_id}"
+        row = session.exec(select(Outbox).where(Outbox.template == REMINDER)).one()
+        assert row.context["days_left"] == 3 and row.buttons[0][0]["data"] == Vote("v", poll=poll_id).encode()
 
     # A restart: a new process on the same database file finds nothing to do twice.
     again = make_app(sqlite_url, tmp_path, clock)
@@ -135,7 +140,7 @@ def test_a_poll_opens_reminds_and_closes_once(
         clock.current = closes_at - timedelta(days=1)
         assert advance(again) == Counter(reminded=1)
         assert advance(app) == Counter()
-        assert pushes(app, polls.REMINDER) == Counter({neighbour: 2})
+        assert pushes(app, REMINDER) == Counter({neighbour: 2})
         vote(again, poll_id, neighbour, "no")
 
         clock.current = closes_at - timedelta(seconds=1)
@@ -148,7 +153,7 @@ def test_a_poll_opens_reminds_and_closes_once(
 
     poll = get_poll(app, poll_id)
     assert poll.state == "closed" and poll.closed_at == closes_at
-    assert poll.result["event"] == "result" and poll.result["outcome"] == "no_quorum"
+    assert poll.result["outcome"] == "no_quorum"
     assert poll.result["participating_area"] == 7680 + 9800 and poll.result["total_area"] == TOTAL_AREA
     assert (poll.result["participating_owners"], poll.result["total_owners"]) == (2, 36)
     (published,) = result_notices(app)
@@ -171,10 +176,20 @@ def test_a_poll_opens_reminds_and_closes_once(
     view = app.renderer.text(
         "zh_CN", "notices.view", {**context, "date": closes_at.isoformat(), "acked": False}
     )
-    area_pct, owner_pct = poll.result["area_turnout_pct"], poll.result["owner_turnout_pct"]
-    assert (area_pct, owner_pct) == ("4.91%", "5.56%")  # 174.80 / 3559.80 m²; 2 of 36 owners
+    # Stored as exact numbers, formatted when shown: 174.80 / 3559.80 m² is 4.91%; 2 of 36 owners 5.56%.
+    area_share, owner_share = poll.result["area_turnout"], poll.result["owner_turnout"]
+    assert (Fraction(*area_share), Fraction(*owner_share)) == (
+        Fraction(7680 + 9800, TOTAL_AREA),
+        Fraction(2, 36),
+    )
+    area_pct, owner_pct = "4.91%", "5.56%"
     (yes,) = poll.result["approvals"]
-    assert (yes["area"], yes["area_pct"], yes["owners"], yes["owner_pct"]) == (7680, "43.94%", 1, "50.00%")
+    assert (yes["area"], Fraction(*yes["area_share"]), yes["owners"], Fraction(*yes["owner_share"])) == (
+        7680,
+        Fraction(7680, 7680 + 9800),  # 43.94%
+        1,
+        Fraction(1, 2),  # 50.00%
+    )
     numbers = [m2(7680 + 9800), m2(TOTAL_AREA), area_pct, owner_pct, m2(7680), "43.94%", "50.00%"]
     for text in (zh, en, view):
         for needle in (*numbers, poll.digest, "/polls"):
@@ -195,11 +210,11 @@ def test_a_sweep_that_was_down_sends_one_reminder(app: App, clock: FixedClock) -
     clock.current = poll.closes_at - timedelta(hours=12)  # both reminder marks passed while it was down
     assert advance(app) == Counter(reminded=1)
     assert advance(app) == Counter()
-    assert pushes(app, polls.REMINDER) == Counter({owner: 1, neighbour: 1})
+    assert pushes(app, REMINDER) == Counter({owner: 1, neighbour: 1})
     assert get_poll(app, poll_id).reminders_sent == 2
     clock.current = poll.closes_at + timedelta(hours=1)
     assert advance(app) == Counter(closed=1)
-    assert pushes(app, polls.REMINDER) == Counter({owner: 1, neighbour: 1})
+    assert pushes(app, REMINDER) == Counter({owner: 1, neighbour: 1})
     assert len(result_notices(app)) == 1
 
 
@@ -217,7 +232,7 @@ def test_a_short_window_skips_the_three_day_reminder(app: App, clock: FixedClock
     assert advance(app) == Counter(reminded=1)
     clock.current = poll.closes_at
     assert advance(app) == Counter(closed=1)
-    assert pushes(app, polls.REMINDER) == Counter({owner: 1})
+    assert pushes(app, REMINDER) == Counter({owner: 1})
 
 
 def test_a_failing_poll_is_set_aside_and_the_others_go_on(
@@ -228,26 +243,27 @@ def test_a_failing_poll_is_set_aside_and_the_others_go_on(
     broken = announce(app, None, timedelta(days=15), timedelta(days=7))
     fine = announce(app, None, timedelta(days=15), timedelta(days=7))
     opens_at = get_poll(app, fine).opens_at
-    real = polls.open_poll
+    real = schedule.open_poll
 
-    def open_poll(session, poll, now, policy):  # type: ignore[no-untyped-def]
-        real(session, poll, now, policy)  # writes, then fails: all of it must be rolled back
+    def open_poll(session, poll, now):  # type: ignore[no-untyped-def]
+        opened = real(session, poll, now)  # writes, then fails: all of it must be rolled back
         if poll.id == broken:
             raise RuntimeError("boom")
+        return opened
 
-    monkeypatch.setattr(polls, "open_poll", open_poll)
+    monkeypatch.setattr(schedule, "open_poll", open_poll)
     clock.current = opens_at
     assert advance(app) == Counter(opened=1, failed=1)
     assert get_poll(app, broken).state == "announced"
     assert get_poll(app, broken).next_due_at == opens_at + timedelta(minutes=10)
     with app.sessions() as session:
-        rows = session.exec(select(Outbox.context).where(Outbox.template == polls.OPENED)).all()
+        rows = session.exec(select(Outbox.context).where(Outbox.template == OPENED)).all()
     assert [r["poll_id"] for r in rows] == [fine]
-    monkeypatch.setattr(polls, "open_poll", real)
+    monkeypatch.setattr(schedule, "open_poll", real)
     assert advance(app) == Counter()  # not before its retry time
     clock.current = opens_at + timedelta(minutes=10)
     assert advance(app) == Counter(opened=1)
-    assert pushes(app, polls.OPENED) == Counter({owner: 2})  # one per poll
+    assert pushes(app, OPENED) == Counter({owner: 2})  # one per poll
 
 
 def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
@@ -281,7 +297,7 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
     clock.current = get_poll(app, poll_id).opens_at
     asyncio.run(run_polls(app))
     with app.sessions() as session:
-        row = session.exec(select(Outbox).where(Outbox.template == polls.OPENED)).one()
+        row = session.exec(select(Outbox).where(Outbox.template == OPENED)).one()
         assert row.person_id == owner and row.status == "sent"
     (button,) = row.buttons[0]
     reply = Reply(row.template, row.context, [[Button(button["data"], button["label"])]])
@@ -289,7 +305,7 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
     assert (
         "增设电动自行车充电桩" in rendered.text and "征询意见" in rendered.text and "/polls" in rendered.text
     )
-    assert rendered.buttons[0][0] == ("🗳 去投票", f"v:v:{poll_id}")
+    assert rendered.buttons[0][0] == ("🗳 去投票", Vote("v", poll=poll_id).encode())
 
 
 def race(apps: list[App], now: datetime) -> list[Counter[str]]:
@@ -346,7 +362,7 @@ def test_two_processes_open_each_poll_once(postgres_url: str, tmp_path: Path, cl
         assert sum(results, Counter()) == Counter(opened=len(ids))
         with first.sessions() as session:
             rows = session.exec(
-                select(Outbox.person_id, Outbox.context).where(Outbox.template == polls.OPENED)
+                select(Outbox.person_id, Outbox.context).where(Outbox.template == OPENED)
             ).all()
         per = Counter((context["poll_id"], person) for person, context in rows)
         assert len(per) == len(ids) * (len(owners) + len(homes) - 1)
@@ -371,7 +387,7 @@ def test_a_vote_in_flight_at_the_close_is_counted(
         clock.current = poll.opens_at
         assert advance(app) == Counter(opened=1)
         with app.sessions() as voting:
-            polls.vote(
+            ballots.vote(
                 voting, poll_id, owner, "yes", poll.closes_at - timedelta(seconds=1), app.settings.seal_key
             )
             clock.current = poll.closes_at
@@ -383,7 +399,7 @@ def test_a_vote_in_flight_at_the_close_is_counted(
         with app.sessions() as session:
             assert poll.digest == polls.digest(polls.receipts(session, poll_id))
             with pytest.raises(polls.PollError) as info:  # and after the close nothing more gets in
-                polls.vote(session, poll_id, owner, "no", poll.closes_at - timedelta(seconds=1), b"k")
+                ballots.vote(session, poll_id, owner, "no", poll.closes_at - timedelta(seconds=1), b"k")
             assert info.value.reason == "closed"
     finally:
         app.engine.dispose()
@@ -415,14 +431,15 @@ def test_a_vote_racing_the_close_is_refused(
         clock.current = poll.opens_at
         assert advance(app) == Counter(opened=1)
         counted, release = threading.Event(), threading.Event()
-        real_close = polls.close
+        real_close = schedule.close
 
         def close(session, poll, now, policy, key):  # type: ignore[no-untyped-def]
-            real_close(session, poll, now, policy, key)
+            events = real_close(session, poll, now, policy, key)
             counted.set()
             release.wait(30)  # hold the transaction open, as a slow close would
+            return events
 
-        monkeypatch.setattr(polls, "close", close)
+        monkeypatch.setattr(schedule, "close", close)
         outcome: dict[str, object] = {}
 
         def run_close() -> None:
@@ -431,7 +448,7 @@ def test_a_vote_racing_the_close_is_refused(
         def run_vote() -> None:
             try:
                 with app.sessions() as session:
-                    polls.vote(session, poll_id, owner, "yes", poll.closes_at - timedelta(seconds=1), b"k")
+                    ballots.vote(session, poll_id, owner, "yes", poll.closes_at - timedelta(seconds=1), b"k")
                     session.commit()
                 outcome["vote"] = "cast"
             except polls.PollError as exc:

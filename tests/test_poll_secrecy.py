@@ -16,11 +16,14 @@ from sqlmodel import select
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from bot.settings import load_settings
+from core.actions import Vote
 from core.notify.notices import NOTICE
 from db import notices, polls
 from db.models import InboundLog, Notice, Outbox, Poll, PollBallot, WebMessage
+from db.polls import ballots
 from handlers.types import Inbound
 from tests.conftest import TEST_KEYS, make_app
+from tests.support import poll_cases
 from tests.test_poll_schedule import advance, announce, join, vote
 
 
@@ -81,7 +84,7 @@ def test_a_changed_ballot_key_refuses_a_change_clearly(
     settings = load_settings(LINLI_VAR_DIR=tmp_path / "var", DATABASE_URL=sqlite_url, **rekeying)
     rekeyed = build(settings, clock=clock)
     with rekeyed.sessions() as session, pytest.raises(polls.PollError) as refused:
-        polls.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)
+        ballots.vote(session, poll_id, owner, "no", clock.now(), rekeyed.settings.seal_key)
     assert refused.value.reason == "seal_lost"
     text = rekeyed.renderer.text(
         "zh_CN", "polls.refused", {"reason": "seal_lost", "title": "", "consultative": False, "voted_at": ""}
@@ -114,7 +117,7 @@ def test_withdrawing_a_poll_marks_its_announcement(app: App, clock: FixedClock) 
     join(app, "o1", "DEMO-OWNER")
     poll_id = announce(app, staff, timedelta(days=15), timedelta(days=7))
     with app.sessions() as session:
-        polls.cancel(session, poll_id, staff, clock.now(), app.policy)
+        poll_cases.withdraw(session, poll_id, staff, clock.now(), app.policy)
         session.commit()
         poll = session.get(Poll, poll_id)
         assert poll is not None and poll.state == "cancelled" and poll.next_due_at is None
@@ -157,7 +160,7 @@ def test_the_published_receipts_hash_to_the_digest(app: App, clock: FixedClock) 
     owner = join(app, "o1", "DEMO-OWNER")
     poll_id = _open(app, clock)
     with app.sessions() as session:
-        cast = polls.vote(session, poll_id, owner, "no", clock.now(), app.settings.seal_key)
+        cast = ballots.vote(session, poll_id, owner, "no", clock.now(), app.settings.seal_key)
         session.commit()
     client = TestClient(create_web_app(app))
     assert client.get(f"/polls/{poll_id}/receipts.txt").status_code == 404  # published at the close
@@ -183,7 +186,8 @@ def test_a_stored_button_press_drops_the_message_it_sat_on() -> None:
         "date": 1,
         "text": "回执码：ABCD-EFGH-JKMN",
     }
-    press = {"update_id": 5, "callback_query": {"id": "q", "data": "v:r:1", "message": receipt}}
+    check = Vote("r", poll=1).encode()
+    press = {"update_id": 5, "callback_query": {"id": "q", "data": check, "message": receipt}}
     kept = kept_payload(press)
     assert "ABCD" not in str(kept) and kept["callback_query"]["message"]["message_id"] == 7
     assert kept_payload({"update_id": 6, "message": {"text": "hi"}}) == {
@@ -209,15 +213,16 @@ def test_a_vote_press_that_fails_keeps_neither_the_choice_nor_its_label(
     phone.say("/start DEMO-OWNER")
     voting = dataclasses.replace(router.PRESSES[actions.Vote], on_press=broken)
     monkeypatch.setitem(router.PRESSES, actions.Vote, voting)
-    answer = phone.post({"id": "vote-1", "button": "v:c:1:yes", "label": "同意（赞成）"})
+    yes = actions.Vote("c", poll=1, choice="yes").encode()
+    answer = phone.post({"id": "vote-1", "button": yes, "label": "同意（赞成）"})
     assert answer.status_code == 200 and "出了点问题" in answer.text
     with app.sessions() as session:
         kept = [str(m.body) for m in session.exec(select(WebMessage)).all()]
     assert not any("同意" in body for body in kept) and any("🔒" in body for body in kept)
     # Telegram stores the update before the turn: a failed turn empties it as a successful one would.
-    press = {"update_id": 77, "callback_query": {"id": "q", "data": "v:c:1:yes", "from": {"id": 5}}}
+    press = {"update_id": 77, "callback_query": {"id": "q", "data": yes, "from": {"id": 5}}}
     app.service.store("telegram", "77", press)
-    app.service.handle(Inbound("telegram", "5", "5", "77", button="v:c:1:yes"))
+    app.service.handle(Inbound("telegram", "5", "5", "77", button=yes))
     with app.sessions() as session:
         stored = session.exec(select(InboundLog).where(InboundLog.update_id == "77")).one()
     assert stored.payload == {} and stored.processed_at is not None

@@ -1,0 +1,283 @@
+"""Owners' polls: create one, list and view what concerns a person, cast a ballot, check a receipt, follow
+the turnout, withdraw a poll, and the scheduler's open, remind and close.
+
+Each use case runs in the turn's `Work`, asks the permission policy once (running polls is
+`Action.RUN_POLL` over the poll's compound; a poll over one's home is one's to see), calls the rules in
+db.polls and records their events; the notify layer turns those into pushes. A refusal is a `PollError`
+with a short `reason` the chat turns into a message. The chat (/newpoll, /polls), the CLI
+(`linli poll create`) and the poll job all come in here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from core.permissions import Action, Actor, may, place
+from core.work import Work
+from db import notices
+from db.models import OrgNode, Poll
+from db.polls import authoring, ballots, counting, electorate, schedule, views
+from db.polls.authoring import Draft
+from db.polls.ballots import Cast
+from db.polls.electorate import Electorate
+from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError, id_of  # PollError: refusals
+from db.polls.views import Turnout
+
+__all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "Electorate", "PollError", "Turnout", "id_of"]
+
+
+# --- who may do what ----------------------------------------------------------------------------------
+
+
+def _may_run(work: Work, actor: Actor, node_id: int) -> bool:
+    """Whether the actor may run polls in the compound (the system always may)."""
+    node = work.session.get(OrgNode, node_id)
+    return node is not None and node.kind == "compound" and may(actor, Action.RUN_POLL, place(node.path))
+
+
+def runs(work: Work, actor: Actor, poll: Poll) -> bool:
+    """Whether the actor runs polls where this one runs: its turnout and withdrawal are theirs."""
+    return _may_run(work, actor, poll.node_id)
+
+
+def lives_in_scope(work: Work, actor: Actor, poll: Poll) -> bool:
+    """Whether the poll is over one of the actor's homes (owner or tenant, verified or pending)."""
+    return actor.person_id is not None and views.over_homes_of(work.session, poll, actor.person_id)
+
+
+def visible(work: Work, actor: Actor, poll_id: int) -> Poll | None:
+    """The poll, when the actor may see it (over one of their homes, or where they run polls)."""
+    poll = work.session.get(Poll, poll_id)
+    if poll is None or not (lives_in_scope(work, actor, poll) or runs(work, actor, poll)):
+        return None
+    return poll
+
+
+# --- creating and withdrawing -----------------------------------------------------------------------------
+
+
+def compounds_for(work: Work, actor: Actor) -> list[OrgNode]:
+    """The compounds the actor may run polls in, read afresh (a grant may have gone)."""
+    return authoring.author_compounds(work.session, actor)
+
+
+def _may_author(work: Work, actor: Actor, draft: Draft) -> None:
+    # A refusal names the first rule broken, in the order an author meets them: the draft's own terms,
+    # its compound, the right to run polls there; then (db.polls.authoring.check) the place and times.
+    authoring.check_terms(draft)
+    node = authoring.compound_of(work.session, draft.node_id)
+    if not may(actor, Action.RUN_POLL, place(node.path)):
+        raise PollError("not_allowed")
+
+
+def check_draft(work: Work, actor: Actor, draft: Draft) -> Draft:
+    """A draft checked against every rule and the actor's right, cleaned as it would be created."""
+    _may_author(work, actor, draft)
+    return authoring.check(work.session, draft, work.now)
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A draft as it would be created, with where it runs and whom it reaches now."""
+
+    draft: Draft  # checked and cleaned
+    place: list[str]  # the compound's names from the top of the tree
+    buildings: list[str]  # the names of the buildings it is limited to ([] = all)
+    electorate: Electorate  # homes in scope now (the real electorate is frozen when voting opens)
+    audience: int  # owners and tenants in scope who would get the announcement now
+
+
+def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
+    """Check a draft against every rule and the actor's right, and say what it would be and reach."""
+    checked = check_draft(work, actor, draft)
+    node = authoring.compound_of(work.session, checked.node_id)
+    names = {b.id: b.name for b in authoring.buildings_of(work.session, checked.node_id)}
+    return Summary(
+        checked,
+        views.path_names(work.session, node),
+        [names.get(b, str(b)) for b in checked.buildings],
+        electorate.preview(work.session, checked.node_id, checked.buildings),
+        len(
+            notices.recipients(
+                work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO), "meeting"
+            )
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """A poll announced: the poll and how many owners and tenants its announcement reaches."""
+
+    poll: Poll
+    audience: int
+    notice_id: int | None
+
+
+def create_poll(work: Work, actor: Actor, draft: Draft) -> Created:
+    """Create a poll and announce it (公示) to the owners and tenants in scope."""
+    _may_author(work, actor, draft)
+    poll, events = authoring.create(work.session, actor.person_id, draft, work.now, work.policy)
+    work.record(*events)
+    return Created(
+        poll, authoring.audience_of(work.session, poll.announce_notice_id), poll.announce_notice_id
+    )
+
+
+def withdraw_poll(work: Work, actor: Actor, poll_id: int) -> Poll:
+    """Withdraw a poll before voting opens; those who had its announcement are told."""
+    poll = authoring.lock(work.session, poll_id)
+    if not runs(work, actor, poll):
+        raise PollError("not_allowed")
+    work.record(*authoring.withdraw(work.session, poll, work.now, work.policy))
+    return poll
+
+
+# --- what a person sees -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What `/polls` shows: the polls over the person's homes, and those where they run polls."""
+
+    mine: list[Poll]
+    run: list[Poll]
+
+
+def polls_for(work: Work, actor: Actor) -> Listing:
+    """The polls over the actor's homes (recent and coming), and the latest where they run polls."""
+    mine = views.for_resident(work.session, actor.person_id, work.now) if actor.person_id else []
+    compounds = [id_of(c) for c in compounds_for(work, actor)]
+    return Listing(mine, views.in_compounds(work.session, compounds))
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where the actor stands in a poll (see db.polls.electorate.standing), and when their home voted."""
+
+    reason: str
+    voted_at: datetime | None = None
+
+
+def standing_in(work: Work, actor: Actor, poll: Poll) -> Standing:
+    """Where the actor stands in a poll: may vote, voted (when), or why they cannot vote."""
+    assert actor.person_id is not None
+    reason = electorate.standing(work.session, poll, actor.person_id, work.now)
+    return Standing(reason, _voted_at(work, actor, poll, reason))
+
+
+def _voted_at(work: Work, actor: Actor, poll: Poll, reason: str) -> datetime | None:
+    if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
+        return None
+    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
+    return turnout.voted_at if turnout else None
+
+
+def standing_as(work: Work, actor: Actor, poll: Poll, reason: str) -> Standing:
+    """A standing the actor was given by a refusal, with when their home voted."""
+    return Standing(reason, _voted_at(work, actor, poll, reason))
+
+
+@dataclass(frozen=True, slots=True)
+class PollView:
+    """One poll as the actor sees it: whether it is over their home (then where they stand), whether they
+    run it (then, while it is open, live turnout overall and per building)."""
+
+    poll: Poll
+    resident: bool
+    author: bool
+    standing: Standing | None = None
+    turnout: Turnout | None = None
+    buildings: list[Turnout] = field(default_factory=list)
+
+
+def view(work: Work, actor: Actor, poll_id: int) -> PollView | None:
+    """A poll's page for the actor, or None when it is not theirs to see."""
+    poll = visible(work, actor, poll_id)
+    if poll is None:
+        return None
+    resident, author = lives_in_scope(work, actor, poll), runs(work, actor, poll)
+    found = PollView(poll, resident, author, standing_in(work, actor, poll) if resident else None)
+    if author and poll.state == "open":
+        overall, per_building = views.turnout(work.session, poll)
+        found = replace(found, turnout=overall, buildings=per_building)
+    return found
+
+
+def outside(work: Work, actor: Actor, poll_id: int) -> bool:
+    """Whether the actor owns a home in the poll's compound but outside the buildings it is limited to
+    (they are told why they cannot vote, without being shown the poll)."""
+    poll = work.session.get(Poll, poll_id)
+    if poll is None or actor.person_id is None:
+        return False
+    if not views.in_compound_of(work.session, poll, actor.person_id):
+        return False
+    return electorate.standing(work.session, poll, actor.person_id, work.now) == "outside"
+
+
+def place_of(work: Work, poll: Poll) -> tuple[str, list[str]]:
+    """The compound's name and the buildings the poll is limited to ([] = all)."""
+    return views.place_names(work.session, poll)
+
+
+def shown_result(poll: Poll) -> dict[str, Any]:
+    """A closed poll's result with its terms, as plain values for its page (the templates word them)."""
+    return counting.published(poll)
+
+
+def turnout(work: Work, actor: Actor, poll: Poll) -> tuple[Turnout, list[Turnout]] | None:
+    """Live turnout overall and per building, for those who run the poll (None for anyone else)."""
+    if not runs(work, actor, poll):
+        return None
+    return views.turnout(work.session, poll)
+
+
+# --- voting -------------------------------------------------------------------------------------------
+
+
+def choice_of(poll: Poll, picked: list[int]) -> str:
+    """An election's picked candidates as a ballot's choice, or PollError("choice" | "too_many")."""
+    return ballots.canonical_choice(poll, ",".join(str(n) for n in picked))
+
+
+def cast_ballot(work: Work, actor: Actor, poll_id: int, choice: str, seal_key: bytes) -> Cast:
+    """Cast (or, where allowed, change) the actor's home's one vote; PollError with the reason."""
+    if actor.person_id is None or visible(work, actor, poll_id) is None:
+        raise PollError("not_found")
+    return ballots.vote(work.session, poll_id, actor.person_id, choice, work.now, seal_key)
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """A receipt code checked against the ballot box: the choice it was counted with, if any."""
+
+    well_formed: bool
+    choice: str = ""
+    fingerprint: str = ""
+    found: bool = False
+
+
+def check_receipt(work: Work, actor: Actor, poll_id: int, code: str) -> tuple[Poll, Receipt] | None:
+    """Look a typed receipt code up among the poll's ballots (None: the poll is not the actor's to see)."""
+    poll = visible(work, actor, poll_id)
+    if poll is None:
+        return None
+    if not ballots.normalise_code(code):
+        return poll, Receipt(well_formed=False)
+    found = ballots.check_receipt(work.session, poll, code)
+    if found is None:
+        return poll, Receipt(well_formed=True)
+    return poll, Receipt(True, found[0], found[1], found=True)
+
+
+# --- the scheduler ------------------------------------------------------------------------------------
+
+
+def advance(work: Work, poll: Poll, key: bytes) -> str:
+    """Apply a poll's due step (open, remind or close) and record what it raised; returns what was done
+    ("opened", "reminded", "closed", or "" for nothing)."""
+    done, events = schedule.step(work.session, poll, work.now, work.policy, key)
+    work.record(*events)
+    return done

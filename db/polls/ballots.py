@@ -1,0 +1,261 @@
+"""Ballots and their secrecy (DESIGN §4.2): cast or change a unit's one vote, receipts, the sealed box.
+
+`poll_turnout` records who voted (one row per owner unit, the one-vote constraint) and `poll_ballot` what
+was chosen (area, choice, receipt hash). They share no key: a ballot's id is random, it carries no person,
+home, unit or time, and the `seal` that lets a permitted change find the ballot again is an HMAC under the
+application's ballot key, which never enters the database. A secret ballot's choice is stored encrypted
+under that key until the close, which rewrites the whole box in random order. Only an open (non-secret)
+poll also writes the unit on its ballots.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from db.models import Poll, PollBallot, PollTurnout, PollVoter
+from db.polls.electorate import standing, unit_area
+from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError, id_of
+from db.tally import CHOICES
+
+
+@dataclass(frozen=True, slots=True)
+class Cast:
+    """What a voter is shown once: the secret code of their receipt, and its public fingerprint."""
+
+    code: str
+    fingerprint: str
+    choice: str
+    changed: bool
+
+
+def canonical_choice(poll: Poll, choice: str) -> str:
+    """A ballot's choice in its one stored form, or PollError("choice")."""
+    if poll.kind == "decision":
+        if choice not in CHOICES:
+            raise PollError("choice")
+        return choice
+    if choice == "":
+        return ""  # approves no candidate: takes part, approves no one
+    parts = choice.split(",")
+    if not all(p.isdigit() and len(p) <= 2 for p in parts):
+        raise PollError("choice")
+    picked = sorted({int(p) for p in parts})
+    if len(picked) != len(parts) or not all(1 <= p <= len(poll.candidates) for p in picked):
+        raise PollError("choice")
+    if len(picked) > poll.seats:
+        raise PollError("too_many")
+    return ",".join(map(str, picked))
+
+
+def new_code() -> str:
+    """A receipt code the voter keeps: 12 characters easy to read aloud, in three groups."""
+    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def normalise_code(text: str) -> str:
+    """A typed receipt code in its printed form (case, spaces and dashes forgiven); "" if malformed."""
+    raw = "".join(ch for ch in text.upper() if ch.isalnum())
+    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
+        return ""
+    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+
+
+def receipt_hash(poll_id: int, choice: str, code: str) -> str:
+    """The receipt published for a ballot: sha256 of the poll, the choice and the voter's secret code."""
+    return hashlib.sha256(f"linli-ballot|{poll_id}|{choice}|{code}".encode()).hexdigest()
+
+
+def fingerprint(receipt: str) -> str:
+    """The short form of a receipt that lists and messages show."""
+    return receipt[:16]
+
+
+def _box(key: bytes) -> Fernet:
+    """The cipher that keeps a secret ballot's choice unreadable in the database until the close."""
+    return Fernet(base64.urlsafe_b64encode(hmac.new(key, b"linli ballot box", hashlib.sha256).digest()))
+
+
+def _seal(poll: Poll, unit: str, key: bytes) -> str:
+    if not poll.changeable:
+        return secrets.token_hex(32)  # nothing will look for this ballot again: the seal names no one
+    return hmac.new(key, f"seal|{poll.id}|{unit}".encode(), hashlib.sha256).hexdigest()
+
+
+def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datetime, seal_key: bytes) -> Cast:
+    """Cast (or, where allowed, change) the person's owner unit's one vote; PollError with the reason."""
+    # FOR SHARE: a close that holds the poll (FOR UPDATE) makes the vote wait and then see it closed, and
+    # a vote being written makes the scheduler skip the poll (SKIP LOCKED) until it has committed; without
+    # it a ballot could be committed after the count and be missing from the tally yet pass its receipt
+    # check. populate_existing: the state is read afresh even if this session loaded the poll before.
+    poll = session.get(Poll, poll_id, with_for_update={"read": True}, populate_existing=True)
+    if poll is None:
+        raise PollError("not_found")
+    if poll.state != "open" or not poll.opens_at <= now < poll.closes_at:
+        raise PollError(
+            "closed" if poll.state in ("closed", "cancelled") or now >= poll.closes_at else "not_open"
+        )
+    voter = session.get(PollVoter, (poll.id, person_id))
+    if voter is None:
+        raise PollError(standing(session, poll, person_id, now))
+    choice = canonical_choice(poll, choice)
+    code = new_code()
+    receipt = receipt_hash(poll_id, choice, code)
+    seal = _seal(poll, voter.unit, seal_key)
+    turnout = session.get(PollTurnout, (poll.id, voter.unit), with_for_update=True)
+    if turnout is not None:
+        if turnout.person_id != person_id:
+            raise PollError("home_voted")
+        if not poll.changeable:
+            raise PollError("voted")
+        ballot = session.exec(
+            select(PollBallot).where(PollBallot.poll_id == poll.id, PollBallot.seal == seal).with_for_update()
+        ).one_or_none()
+        if ballot is None:  # the ballot key changed since the vote: the ballot cannot be found again
+            raise PollError("seal_lost")
+        ballot.choice, ballot.receipt = _stored(poll, choice, seal_key), receipt
+        turnout.changes += 1
+        session.flush()
+        return Cast(code, fingerprint(receipt), choice, changed=True)
+    try:
+        with session.begin_nested():
+            # The primary key (poll, unit) is the one-vote rule: a double click, a co-owner at the same
+            # moment or a second process cannot insert a second row.
+            session.add(PollTurnout(poll_id=id_of(poll), unit=voter.unit, person_id=person_id, voted_at=now))
+            session.flush()
+    except IntegrityError:
+        session.expire_all()
+        winner = session.get(PollTurnout, (poll.id, voter.unit))
+        raise PollError(
+            "home_voted" if winner is not None and winner.person_id != person_id else "voted"
+        ) from None
+    session.add(
+        PollBallot(
+            id=secrets.token_hex(16),
+            poll_id=id_of(poll),
+            seal=seal,
+            area_centi_m2=unit_area(session, id_of(poll), voter.unit),
+            choice=_stored(poll, choice, seal_key),
+            receipt=receipt,
+            unit=None if poll.secret else voter.unit,
+        )
+    )
+    session.flush()
+    return Cast(code, fingerprint(receipt), choice, changed=False)
+
+
+def _stored(poll: Poll, choice: str, key: bytes) -> str:
+    """A secret ballot's choice is stored encrypted: the row is written in the voter's own transaction
+    (PostgreSQL's xmin, row order), and each row keeps its unit's area, which may be unique."""
+    return _box(key).encrypt(choice.encode()).decode() if poll.secret else choice
+
+
+def read_choice(key: bytes, stored: str) -> str:
+    """A secret ballot's choice, decrypted with the application's key (audits, tests)."""
+    return _box(key).decrypt(stored.encode()).decode()
+
+
+def opened_ballots(session: Session, poll: Poll, key: bytes) -> list[tuple[str, int, str]]:
+    """Every ballot of the poll as (id, area, choice), read with the application's key, in memory only."""
+    ballots = session.exec(
+        select(PollBallot.id, PollBallot.area_centi_m2, PollBallot.choice).where(
+            PollBallot.poll_id == poll.id
+        )
+    ).all()
+    if not poll.secret:
+        return [(i, a, c) for i, a, c in ballots]
+    box = _box(key)
+    return [(i, a, box.decrypt(c.encode()).decode()) for i, a, c in ballots]
+
+
+def unreadable_polls(session: Session, key: bytes) -> list[int]:
+    """Open or announced secret polls whose ballots this key cannot decrypt (one ballot of each is
+    tried): the wrong BALLOT_KEY, which would make them uncountable at their close."""
+    found: list[int] = []
+    for poll in session.exec(
+        select(Poll).where(col(Poll.secret).is_(True), col(Poll.state).in_(OPEN_STATES))
+    ).all():
+        stored = session.exec(select(PollBallot.choice).where(PollBallot.poll_id == poll.id).limit(1)).first()
+        if stored is None:
+            continue
+        try:
+            _box(key).decrypt(stored.encode())
+        except InvalidToken:
+            found.append(id_of(poll))
+    return found
+
+
+def reshuffle(session: Session, poll: Poll, key: bytes) -> None:
+    """At the close: check every ballot decrypts, then write them all again in random order, under new
+    ids, seals and ciphertexts, in the closing transaction: no trace of the voting transactions remains."""
+    rows = session.exec(select(PollBallot).where(PollBallot.poll_id == poll.id)).all()
+    opened = []
+    for row in rows:
+        try:
+            choice = _box(key).decrypt(row.choice.encode()).decode() if poll.secret else row.choice
+        except InvalidToken:
+            raise RuntimeError(
+                f"poll {poll.id}: a ballot cannot be decrypted (was BALLOT_KEY changed?)"
+            ) from None
+        opened.append(
+            (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)
+        )
+    # SQLModel's exec is typed for SELECT only; a DELETE runs through it all the same.
+    session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))  # type: ignore[call-overload]
+    session.flush()
+    secrets.SystemRandom().shuffle(opened)
+    session.add_all(
+        PollBallot(
+            id=secrets.token_hex(16),
+            poll_id=id_of(poll),
+            seal=secrets.token_hex(32),
+            area_centi_m2=area,
+            choice=choice,
+            receipt=receipt,
+            unit=unit,
+        )
+        for area, choice, receipt, unit in opened
+    )
+    session.flush()
+
+
+def _possible_choices(poll: Poll) -> list[str]:
+    if poll.kind == "decision":
+        return list(CHOICES)
+    numbers = range(1, len(poll.candidates) + 1)
+    return [",".join(map(str, c)) for size in range(poll.seats + 1) for c in combinations(numbers, size)]
+
+
+def check_receipt(session: Session, poll: Poll, code: str) -> tuple[str, str] | None:
+    """The (choice, fingerprint) a receipt code was counted with, or None when no ballot carries it."""
+    code = normalise_code(code)
+    if not code:
+        return None
+    by_hash = {receipt_hash(id_of(poll), c, code): c for c in _possible_choices(poll)}
+    found = session.exec(
+        select(PollBallot.receipt).where(
+            PollBallot.poll_id == poll.id, col(PollBallot.receipt).in_(list(by_hash))
+        )
+    ).first()
+    return (by_hash[found], fingerprint(found)) if found else None
+
+
+def receipts(session: Session, poll_id: int) -> list[str]:
+    """Every ballot's receipt hash, sorted (the published list)."""
+    return sorted(session.exec(select(PollBallot.receipt).where(PollBallot.poll_id == poll_id)).all())
+
+
+def digest(receipt_list: list[str]) -> str:
+    """sha256 over the sorted receipts, one per line: anyone with the list can recompute it."""
+    return hashlib.sha256("\n".join(sorted(receipt_list)).encode()).hexdigest()
