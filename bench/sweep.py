@@ -4,7 +4,7 @@ For each backend (SQLite in a temporary directory; PostgreSQL at 127.0.0.1:5432 
 temporary database created and dropped here) and each size, the script migrates a fresh database, loads
 the demo organisation, bulk-fills the ticket table (SQLite: the driver's executemany; PostgreSQL: COPY)
 with `size` tickets of which `--due` are past the 50 % point of their accept clock and scattered through
-the table, and the rest closed or due later. It then times one `db.sweep.sweep` (median of `--repeat`
+the table, and the rest closed or due later. It then times one `bot.sweep_job.sweep` (median of `--repeat`
 runs, the due tickets reset between runs), checks it touched exactly the due tickets, measures its peak
 Python memory with tracemalloc, and prints the claim query's plan line that shows ix_ticket_next_due.
 
@@ -37,13 +37,13 @@ from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from bot.demo import load_demo  # noqa: E402
+from bot.sweep_job import sweep  # noqa: E402
 from db import org  # noqa: E402
 from db.cases import places  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Grid, Person, Ticket  # noqa: E402
 from db.sla import load_policy  # noqa: E402
-from db.sweep import sweep  # noqa: E402
 
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours

@@ -17,10 +17,10 @@ from bot.bootstrap import App
 from bot.channels.telegram import TelegramChannel
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
+from bot.sweep_job import sweep
 from bot.web import create_web_app
 from db import outbox, polls
 from db.files import delete_orphaned_files
-from db.sweep import sweep
 from db.unjoined import forget_unjoined
 
 log = logging.getLogger(__name__)

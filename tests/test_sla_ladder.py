@@ -20,12 +20,12 @@ from sqlmodel import col, func, select
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
+from bot.sweep_job import sweep
 from core import notify, tickets
 from core.work import Work
 from db import outbox, people
 from db.cases import ladder
 from db.models import Identity, Outbox, Ticket, TicketEvent, WebMessage
-from db.sweep import sweep
 from tests.support.chat import ChatUser
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

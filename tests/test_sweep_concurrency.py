@@ -19,12 +19,12 @@ from sqlmodel import col, func, select
 
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
+from bot.sweep_job import claim_due, sweep
 from core import notify
 from core import tickets as use_cases
 from core.work import Work
 from db import org, people, tickets
 from db.models import Identity, Outbox, Ticket, TicketEvent
-from db.sweep import claim_due, sweep
 from tests.conftest import make_app
 from tests.support.chat import ChatUser
 

@@ -1,4 +1,5 @@
-"""The sweep: find tickets with a step due and apply it, each step exactly once, even with two sweepers."""
+"""The ticket sweep job: apply each due ladder step (reminders, escalations, unrated closes) through the
+use case, exactly once, even with two sweepers."""
 
 from __future__ import annotations
 
