@@ -136,7 +136,9 @@ def upkeep(app: App) -> tuple[int, int]:
 
 async def run_digest(app: App) -> None:
     """Queue the morning digests (once a local day per person), then send them."""
-    queued = await asyncio.to_thread(send_digests, app.sessions, app.clock.now(), app.settings.zone)
+    queued = await asyncio.to_thread(
+        send_digests, app.sessions, app.clock.now(), app.settings.zone, app.policy
+    )
     if queued:
         log.info("digest: %d queued", queued)
         await app.dispatcher.drain()

@@ -142,6 +142,31 @@ class ResidentUnreachable(Event):
     resident_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class TasksDigest(Event):
+    """A grid worker's morning: their open tasks, those due today and overdue, and the next one due."""
+
+    person_id: int
+    open: int
+    due_today: int
+    overdue: int
+    first_ticket: int | None = None
+    first_category: str = ""
+    first_stage: str = ""
+    first_due: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class JurisdictionDigest(Event):
+    """A community or street staff member's morning: overdue, recently unrated and unassigned tickets."""
+
+    person_id: int
+    overdue: int
+    unrated: int
+    unassigned: int
+    places: tuple[str, ...]
+
+
 # --- notices -------------------------------------------------------------------------------------------
 
 

@@ -406,10 +406,10 @@ def test_morning_digest_once_a_day_only_for_people_with_something_to_report(
     clock.current = clock.current.replace(hour=0, minute=0) + timedelta(days=1)  # 08:00 in Shanghai
     zone = app.settings.zone
     with app.sessions() as session:
-        assert morning_digest(session, clock.now(), zone) == 2
+        assert morning_digest(session, clock.now(), zone, app.policy) == 2
         session.commit()
     with app.sessions() as session:
-        assert morning_digest(session, clock.now(), zone) == 0  # a second run the same day
+        assert morning_digest(session, clock.now(), zone, app.policy) == 0  # a second run the same day
         rows = session.exec(select(Outbox).where(Outbox.template.startswith("digest."))).all()  # type: ignore[attr-defined]
         recipients = {session.get(Person, r.person_id).name: r.context for r in rows}  # type: ignore[union-attr]
     assert set(recipients) == {"刘网格", "张主任"}
