@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from core.events import Event, PollClosed, PollOpened, PollReminder
+from db.due import lock_due
 from db.models import Poll
 from db.polls.authoring import publish
 from db.polls.ballots import digest, receipts, reshuffle
@@ -21,15 +22,7 @@ from db.sla import Policy
 
 def due(session: Session, now: datetime, limit: int = 20) -> list[Poll]:
     """Lock polls with a step due, skipping rows another process holds (PostgreSQL)."""
-    query = (
-        select(Poll)
-        .where(col(Poll.next_due_at).is_not(None), col(Poll.next_due_at) <= now)
-        .order_by(col(Poll.next_due_at))
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.exec(query).all())
+    return lock_due(session, Poll, now, limit)
 
 
 def _reminder_times(poll: Poll) -> list[datetime]:
