@@ -99,11 +99,8 @@ def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
         views.path_names(work.session, node),
         [names.get(b, str(b)) for b in checked.buildings],
         electorate.preview(work.session, checked.node_id, checked.buildings),
-        len(
-            notices.recipients(
-                work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO), "meeting"
-            )
-        ),
+        # The announcement cannot be muted (a legal requirement): everyone in scope hears of it.
+        len(notices.audience(work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO))),
     )
 
 

@@ -20,7 +20,7 @@ from bot.cli import build_parser, main
 from bot.clock import FixedClock
 from core.actions import NewPoll
 from db import org, people
-from db.models import Identity, Notice, Outbox, Poll, WebMessage
+from db.models import Identity, Mute, Notice, Outbox, Poll, WebMessage
 from tests.conftest import make_app
 from tests.support.chat import ChatUser
 
@@ -180,6 +180,21 @@ def test_staff_creates_a_decision_and_the_owner_receives_the_announcement(
     assert asyncio.run(app.dispatcher.drain()) == 2
     assert any("关于续聘物业服务企业的表决" in text for text in pushed(app, owner))
 
+
+
+def test_the_summary_counts_owners_who_muted_meeting_notices_since_the_announcement_reaches_them(
+    app: App, owner: ChatUser, neighbour: ChatUser, staff: ChatUser
+) -> None:
+    """A poll's announcement cannot be muted (a legal requirement), so the summary promises what is sent."""
+    with app.sessions() as session:
+        session.add(Mute(person_id=person_id(app, owner), kind="meeting"))
+        session.commit()
+    up_to_timing(staff)
+    staff.press("公告满 15 天后开始")
+    summary = finish(staff, "14 天", secret=True, changeable=True)
+    assert "公告将立即发送给 2 位业主和租户" in summary
+    create(staff)
+    assert "公告已发送给 2 位业主和租户" in staff.text
 
 def test_staff_creates_an_election_for_some_buildings_with_a_shortened_notice(
     app: App, owner: ChatUser, staff: ChatUser
