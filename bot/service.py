@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.render import Renderer
-from db import conversations, outbox, people
+from db import conversations, outbox, people, turns
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
@@ -135,7 +135,8 @@ class Service:
             if inbound.update_id and not self._claim(session, inbound):
                 session.rollback()
                 return Outcome(duplicate=True)
-            who = people.find_or_create_person(
+            # The person's row is locked for the turn: a double press in two processes runs one at a time.
+            who, state = turns.begin(
                 session,
                 inbound.channel,
                 inbound.user_ref,
@@ -144,8 +145,6 @@ class Service:
                 self.default_locale,
                 now,
             )
-            people.lock_person(session, who.person_id)  # a double press in two processes: one at a time
-            state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
             ctx = Context(
                 session,

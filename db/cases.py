@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import and_, bindparam
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core import permissions
@@ -69,7 +71,7 @@ def _ancestors(session: Session, node_id: int | None) -> list[OrgNode]:
     if node is None:
         return []
     ids = permissions.path_ids(node.path)
-    nodes = {n.id: n for n in session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()}
+    nodes = {n.id: n for n in session.exec(_NODES, params={"b_ids": ids}).all()}
     return [nodes[i] for i in ids if i in nodes]
 
 
@@ -86,10 +88,15 @@ def staff_at(session: Session, node_id: int | None, roles: tuple[str, ...]) -> l
     """People holding one of the roles exactly on that node."""
     if node_id is None:
         return []
-    grants = session.exec(
-        select(RoleGrant.person_id).where(RoleGrant.node_id == node_id, col(RoleGrant.role).in_(roles))
-    ).all()
+    grants = session.exec(_STAFF_AT, params={"b_node_id": node_id, "b_roles": list(roles)}).all()
     return sorted(set(grants))
+
+
+# Built once: they run on every ticket filed, and building a query costs more than running it on SQLite.
+_NODES = select(OrgNode).where(col(OrgNode.id).in_(bindparam("b_ids", expanding=True)))
+_STAFF_AT = select(RoleGrant.person_id).where(
+    RoleGrant.node_id == bindparam("b_node_id"), col(RoleGrant.role).in_(bindparam("b_roles", expanding=True))
+)
 
 
 def ticket_target(session: Session, ticket: Ticket) -> permissions.Target:
@@ -307,34 +314,41 @@ def grid_worker_for(session: Session, building_id: int | None) -> tuple[int | No
     """(grid id, worker id) for a building: the primary worker, or the backup when the primary is off duty."""
     if building_id is None:
         return None, None
-    link = session.get(GridBuilding, building_id)
-    grid = session.get(Grid, link.grid_id) if link else None
-    if grid is None:
+    row = session.exec(_GRID_WORKERS, params={"b_building_id": building_id}).first()
+    if row is None:
         return None, None
-    primary = session.get(Person, grid.worker_id) if grid.worker_id else None
-    if primary is not None and not primary.off_duty:
-        return grid.id, primary.id
-    backup = session.get(Person, grid.backup_id) if grid.backup_id else None
-    if backup is not None and not backup.off_duty:
-        return grid.id, backup.id
-    return grid.id, None
+    grid_id, primary_id, backup_id = row
+    return grid_id, primary_id if primary_id is not None else backup_id
+
+
+# The building's grid with its worker and backup, each only when on duty: one query, not four.
+_PRIMARY, _BACKUP = aliased(Person), aliased(Person)
+_GRID_WORKERS = (
+    select(Grid.id, _PRIMARY.id, _BACKUP.id)
+    .join(GridBuilding, col(GridBuilding.grid_id) == Grid.id)
+    .outerjoin(_PRIMARY, and_(col(_PRIMARY.id) == Grid.worker_id, col(_PRIMARY.off_duty).is_(False)))
+    .outerjoin(_BACKUP, and_(col(_BACKUP.id) == Grid.backup_id, col(_BACKUP.off_duty).is_(False)))
+    .where(GridBuilding.building_id == bindparam("b_building_id"))
+)
 
 
 def dispatch(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> None:
     """Set the promised deadlines and hand a new ticket to its grid worker, or to the community's queue."""
+    # Looked up before the ticket changes, and the clock started before the event's flush: the new
+    # ticket is then updated once, not once per lookup.
+    grid_id, worker_id = grid_worker_for(session, ticket.building_id)
+    holder_node_id = level_node(session, ticket, "community")
     clocks = policy.clocks(ticket.category, ticket.sla_class, ticket.urgent)
     ticket.accept_due_at = ticket.created_at + clocks.accept
     ticket.resolve_due_at = ticket.created_at + clocks.resolve
-    grid_id, worker_id = grid_worker_for(session, ticket.building_id)
     ticket.grid_id = grid_id
-    ticket.holder_node_id = level_node(session, ticket, "community")
+    ticket.holder_node_id = holder_node_id
     if worker_id is not None:
         ticket.level, ticket.holder_id, ticket.state = "grid", worker_id, "assigned"
-        _event(session, ticket, SYSTEM, "assigned", "", now)
     else:
         ticket.level, ticket.holder_id, ticket.state = "community", None, "new"
-        _event(session, ticket, SYSTEM, "queued", "", now)
     _start_clock(ticket, "accept", now, policy, ticket.accept_due_at - now)
+    _event(session, ticket, SYSTEM, "assigned" if worker_id is not None else "queued", "", now)
     _task_card(session, ticket, now, policy)
 
 
