@@ -203,6 +203,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     if telegram is not None:
         await telegram.stop()
     scheduler.shutdown(wait=False)
+    with contextlib.suppress(Exception):  # not marked now: sent again once their lease runs out
+        await asyncio.to_thread(app.service.flush_sent)
     with contextlib.suppress(Exception):
         await web_task
     app.engine.dispose()

@@ -456,8 +456,7 @@ class TelegramChannel:
                 if index < len(outcome.reply_ids):
                     delivered.append(outcome.reply_ids[index])
         finally:
-            if delivered:
-                await asyncio.shield(asyncio.to_thread(self.app.service.replies_sent, delivered))
+            self.app.service.replies_sent(delivered)  # marked sent with the next transaction: no hop here
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB's error handler: log with the update's id, and set aside an update that failed before its
