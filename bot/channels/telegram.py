@@ -19,11 +19,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputMediaPhoto,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     Update,
 )
 from telegram.error import (
@@ -110,15 +106,21 @@ def to_inbound(update: Update) -> Inbound | None:
     return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
 
 
-def _keyboard(message: Rendered) -> InlineKeyboardMarkup | None:
+def _keyboard(message: Rendered) -> dict[str, Any] | None:
+    """The inline keyboard as the Bot API takes it: PTB's objects would only be turned back into this."""
     if not message.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label[:64], callback_data=data) for label, data in row]
-            for row in message.buttons
+    return {
+        "inline_keyboard": [
+            [{"text": label[:64], "callback_data": data} for label, data in row] for row in message.buttons
         ]
-    )
+    }
+
+
+def _location_keyboard(label: str) -> dict[str, Any]:
+    """A one-time keyboard whose one button shares the user's location."""
+    button = {"text": label, "request_location": True}
+    return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -145,6 +147,12 @@ def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
     message = query["message"]
     slim = {key: message[key] for key in ("message_id", "chat", "date") if key in message}
     return {**payload, "callback_query": {**query, "message": slim}}
+
+
+def as_kept(raw: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Updates by id as we store them, and as they are parsed, live or after a restart alike (no turn
+    reads the text or keyboard of the message a button sat on; parsing them cost as much as the rest)."""
+    return [(str(item["update_id"]), kept_payload(item)) for item in raw]
 
 
 class TelegramChannel:
@@ -302,7 +310,7 @@ class TelegramChannel:
                 continue
             offset = max(int(item["update_id"]) for item in raw) + 1  # stored: now it may be confirmed
             try:
-                await self._process_stored([(str(item["update_id"]), item) for item in raw])
+                await self._process_stored(as_kept(raw))
             except asyncio.CancelledError:
                 raise
             except Exception:  # stored, so a restart or the next recovery still has it
@@ -319,12 +327,12 @@ class TelegramChannel:
         return [item for item in result if isinstance(item, dict) and _update_id(item) is not None]
 
     def _store_raw(self, raw: list[dict[str, Any]]) -> None:
-        self.app.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
+        self.app.service.store_many(CHANNEL, as_kept(raw))
 
     async def store_and_process(self, raw: list[dict[str, Any]]) -> None:
         """Store a batch of raw updates in the inbound log (one transaction), then process it."""
         await asyncio.to_thread(self._store_raw, raw)
-        await self._process_stored([(str(item["update_id"]), item) for item in raw])
+        await self._process_stored(as_kept(raw))
 
     async def _process_stored(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Parse and process stored updates: each chat's in order, different chats side by side, so one
@@ -409,11 +417,12 @@ class TelegramChannel:
             update_id = _update_id(payload) if isinstance(payload, dict) else None
             if update_id is None:
                 raise HTTPException(400, "not an update: update_id must be a whole number")
-            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), kept_payload(payload))
+            kept = kept_payload(payload)
+            await asyncio.to_thread(self.app.service.store, CHANNEL, str(update_id), kept)
             self.intake.last_ok = self.app.clock.now()
             # Parsed only once it is stored: one we cannot read is set aside and still answered 200, so
             # Telegram does not hold every later update behind it.
-            task = asyncio.create_task(self._process_stored([(str(update_id), payload)]))
+            task = asyncio.create_task(self._process_stored([(str(update_id), kept)]))
             self._tasks.add(task)  # keep a reference until done, or the task may be collected mid-run
             task.add_done_callback(self._tasks.discard)
             return Response(status_code=200)
@@ -511,16 +520,10 @@ class TelegramChannel:
             chunks = split_text(message.text)
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
-                await self.bot.send_message(chat_id, chunk, reply_markup=_keyboard(message) if last else None)
+                await self._send_text(chat_id, chunk, _keyboard(message) if last else None)
             if message.ask_location:
-                await self.bot.send_message(
-                    chat_id,
-                    message.location_label,
-                    reply_markup=ReplyKeyboardMarkup(
-                        [[KeyboardButton(message.location_label, request_location=True)]],
-                        resize_keyboard=True,
-                        one_time_keyboard=True,
-                    ),
+                await self._send_text(
+                    chat_id, message.location_label, _location_keyboard(message.location_label)
                 )
         except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc
@@ -530,6 +533,14 @@ class TelegramChannel:
             if "chat not found" in str(exc).lower():
                 raise Unreachable(str(exc)) from exc
             raise
+
+    async def _send_text(self, chat_id: str, text: str, markup: dict[str, Any] | None) -> None:
+        """sendMessage, its answer not read into a PTB Message: nothing uses it, and parsing it cost more
+        than the rest of the send (errors are raised as with send_message)."""
+        data: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if markup is not None:
+            data["reply_markup"] = markup
+        await self.bot._post("sendMessage", data)
 
 
 def _update_id(payload: dict[str, Any]) -> int | None:
