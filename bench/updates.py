@@ -6,7 +6,8 @@ by `bot.bootstrap.build`, on SQLite in a temporary directory, via the channel's 
 (inbound log, state writes, ticket). The same update JSON is then replayed through a bare PTB Application
 whose only handler echoes text back. Both talk to the in-process Bot API double.
 
-Run from the repository root: `.venv/bin/python bench/updates.py [--n 300] [--batch 1]`.
+Run from the repository root: `.venv/bin/python bench/updates.py [--n 300] [--batch 1] [--db URL]`; with
+`--db`, Linli runs on that database instead (it must be empty: the bench migrates it and files tickets).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import secrets
 import statistics
 import sys
 import tempfile
@@ -26,14 +28,16 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sqlalchemy.engine import make_url  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.ext import Application, ContextTypes, TypeHandler  # noqa: E402
 
 from bot.bootstrap import build  # noqa: E402
+from bot.demo import DEMO_ORG  # noqa: E402
 from bot.runner import prepare  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from db import people  # noqa: E402
+from db import org, people  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Home, Ticket  # noqa: E402
 from tests.support.botapi import BotApi, InProcessRequest, TgUser  # noqa: E402
@@ -105,17 +109,23 @@ def next_update(api: BotApi, resident: Resident) -> dict[str, Any] | None:
     return None
 
 
-async def run_linli(n: int, batch: int, workdir: Path) -> tuple[Run, list[dict[str, Any]], int]:
+async def run_linli(
+    n: int, batch: int, workdir: Path, url: str = ""
+) -> tuple[Run, list[dict[str, Any]], int]:
     """Drive N report flows through Linli; returns measurements, the update JSON fed, and tickets filed."""
-    url = f"sqlite:///{workdir / 'linli.db'}"
+    url = url or f"sqlite:///{workdir / 'linli.db'}"
     upgrade(url)
-    settings = load_settings(LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN)
+    keys = {"SECRET_KEY": secrets.token_urlsafe(32), "BALLOT_KEY": secrets.token_urlsafe(32)}
+    settings = load_settings(
+        LINLI_VAR_DIR=workdir / "var", DATABASE_URL=url, TELEGRAM_BOT_TOKEN=TOKEN, **keys
+    )
     api = BotApi(TOKEN)
     app = build(settings, telegram_request=InProcessRequest(api))
-    prepare(app)
     channel: Any = app.channels["telegram"]
     await channel.application.initialize()
     with app.sessions() as session:  # one single-use owner invite per resident, spread over the demo homes
+        if not prepare(app):  # no demo on PostgreSQL: its organisation is imported as a real one would be
+            org.load_rows(session, *org.parse_yaml(DEMO_ORG.read_text(encoding="utf-8")))
         homes = list(session.exec(select(Home.id).order_by(Home.id)).all())
         now = app.clock.now()
         invites = [
@@ -183,14 +193,15 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
 
 
-async def main(n: int, batch: int) -> int:
+async def main(n: int, batch: int, url: str = "") -> int:
     """Run both paths and print the comparison; non-zero exit when a report went missing."""
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
-        linli, fed, filed = await run_linli(n, batch, Path(tmp))
+        linli, fed, filed = await run_linli(n, batch, Path(tmp), url)
     echo = await run_echo(fed, batch)
     ratio = linli.rate / echo.rate if echo.rate else 0.0
-    print(f"residents: {n}, updates: {linli.updates}, batch: {batch}, tickets filed: {filed}")
+    database = make_url(url).get_backend_name() if url else "sqlite"
+    print(f"residents: {n}, updates: {linli.updates}, batch: {batch}, tickets filed: {filed}, on {database}")
     print(f"linli (durable store + handle + replies): {linli.rate:8.1f} updates/s")
     print(f"bare PTB echo bot (baseline):             {echo.rate:8.1f} updates/s")
     print(f"ratio linli/baseline: {ratio:.2f} (target >= 0.3) {'OK' if ratio >= 0.3 else 'BELOW TARGET'}")
@@ -206,8 +217,9 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=300, help="residents, each filing one report (default 300)")
     parser.add_argument("--batch", type=int, default=1, help="updates per store_and_process call (default 1)")
+    parser.add_argument("--db", default="", help="an empty database URL to run Linli on (default: SQLite)")
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(main(max(1, args.n), max(1, args.batch))))
+    raise SystemExit(asyncio.run(main(max(1, args.n), max(1, args.batch), args.db)))
 
 
 if __name__ == "__main__":

@@ -69,7 +69,9 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
     channels: dict[str, Channel] = {}
     limits = {"telegram": RateLimit(per_second=settings.telegram_rate_limit)}
     lease = timedelta(seconds=settings.outbox_lease_seconds)
-    dispatcher = Dispatcher(sessions, renderer, clock, channels, policy, limits=limits, lease=lease)
+    dispatcher = Dispatcher(
+        sessions, renderer, clock, channels, policy, limits=limits, lease=lease, sent=service.sent
+    )
     extras: dict[str, Any] = {}
     files = FileStore(settings.files_dir)
     channels["web"] = WebChat(

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from bot.channels.base import Channel, RetryLater, Unreachable
 from bot.clock import Clock
 from bot.render import Renderer
+from bot.sent_marks import SentMarks
 from core import notify, tickets
 from core.work import Work
 from db import outbox
@@ -121,6 +122,7 @@ class Dispatcher:
         limits: dict[str, RateLimit] | None = None,
         batch: int = 50,
         lease: timedelta = LEASE,
+        sent: SentMarks | None = None,
     ) -> None:
         self.sessions = sessions
         self.renderer = renderer
@@ -130,6 +132,7 @@ class Dispatcher:
         self.limits = limits if limits is not None else {"telegram": RateLimit()}
         self.batch = batch
         self.lease = lease
+        self.sent = sent if sent is not None else SentMarks()  # the turns' answers that left: marked first
         self._lock = asyncio.Lock()
 
     async def drain(self, limit: int | None = None) -> int:
@@ -168,8 +171,10 @@ class Dispatcher:
     def _lease(self, size: int) -> _Batch | None:
         """Lease the next due rows and look up their recipients (in a worker thread)."""
         with self.sessions() as session:
-            rows = outbox.claim(session, self.clock.now(), size, self.lease)
-            session.commit()
+            now = self.clock.now()
+            with self.sent.written(session, now):  # an answer that left is never taken to be sent again
+                rows = outbox.claim(session, now, size, self.lease)
+                session.commit()
         if not rows:
             return None
         people, identities = self._recipients(rows)

@@ -46,6 +46,11 @@ class Renderer:
             undefined=StrictUndefined,
         )
         self._template = lru_cache(maxsize=64)(self._load)
+        self._label = lru_cache(maxsize=1024)(self._fixed_label)
+
+    def _fixed_label(self, locale: str, key: str) -> str:
+        # A button label without arguments is the same text every time: rendered once per locale.
+        return self.text(locale, key)
 
     def _load(self, locale: str, flow: str) -> Template:
         return self.env.get_template(f"{locale}/{flow}.j2")
@@ -75,7 +80,7 @@ class Renderer:
         """Render a whole reply: its text and every button label."""
         rows = tuple(
             tuple(
-                (button.text or self.text(locale, _label_key(button.label), button.args), button.data)
+                (button.text or self._label_text(locale, _label_key(button.label), button.args), button.data)
                 for button in row
             )
             for row in reply.buttons
@@ -85,11 +90,14 @@ class Renderer:
             buttons=rows,
             photos=tuple(reply.photos),
             ask_location=reply.ask_location,
-            location_label=self.text(locale, "buttons.share_location") if reply.ask_location else "",
+            location_label=self._label(locale, "buttons.share_location") if reply.ask_location else "",
             redacted=self.text(locale, reply.kept or "common.secret_redacted", reply.context)
             if reply.secret
             else "",
         )
+
+    def _label_text(self, locale: str, key: str, args: dict[str, Any]) -> str:
+        return self.text(locale, key, args) if args else self._label(locale, key)
 
     def page(self, name: str, **context: Any) -> str:
         """Render a web page template with HTML autoescaping."""

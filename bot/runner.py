@@ -205,6 +205,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     for channel in app.channels.values():
         await channel.stop()
     scheduler.shutdown(wait=False)
+    with contextlib.suppress(Exception):  # not marked now: sent again once their lease runs out
+        await asyncio.to_thread(app.service.flush_sent)
     with contextlib.suppress(Exception):
         await web_task
     app.engine.dispose()

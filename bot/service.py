@@ -18,7 +18,8 @@ from sqlmodel import Session
 
 from bot.clock import Clock
 from bot.render import Renderer
-from db import conversations, outbox, people
+from bot.sent_marks import SentMarks
+from db import conversations, outbox, people, turns
 from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
@@ -70,19 +71,24 @@ class Service:
         self.library = library
         self.seal_key = seal_key
         self.on_push: Callable[[], None] | None = None
+        self.sent = SentMarks()  # answers that left, marked sent with the next intake or dispatcher lease
 
     def store(self, channel: str, update_id: str, payload: dict[str, Any]) -> int | None:
         """Write an update to the inbound log before it is acknowledged; None when already stored."""
         with self.sessions() as session:
-            log_id = inbound_log.store(session, channel, update_id, payload, self.clock.now())
-            session.commit()
+            now = self.clock.now()
+            with self.sent.written(session, now):
+                log_id = inbound_log.store(session, channel, update_id, payload, now)
+                session.commit()
             return log_id
 
     def store_many(self, channel: str, items: list[tuple[str, dict[str, Any]]]) -> list[str]:
         """Store a batch of updates in one transaction; returns the ids that were new."""
         with self.sessions() as session:
-            fresh = inbound_log.store_batch(session, channel, items, self.clock.now())
-            session.commit()
+            now = self.clock.now()
+            with self.sent.written(session, now):
+                fresh = inbound_log.store_batch(session, channel, items, now)
+                session.commit()
         return fresh
 
     def _claim(self, session: Session, inbound: Inbound) -> bool:
@@ -104,8 +110,8 @@ class Service:
         `keep`, when given, runs in the same transaction with the identity id and the rendered replies, so
         a channel that keeps its own history (the web chat) can never show less than what was committed.
         With `reply_lease`, the replies are also written to the outbox in that transaction, leased to the
-        caller for that long: the caller sends them and marks them sent (`replies_sent`); if it dies first,
-        the dispatcher sends them when the lease runs out, so no committed answer is lost.
+        caller for that long: the caller sends them and says so (`replies_sent`); if it dies first, the
+        dispatcher sends them when the lease runs out, so no committed answer is lost.
         A person's turns run one at a time, in every process: their row is locked for the turn.
         """
         try:
@@ -115,10 +121,14 @@ class Service:
             return self._failed(inbound, keep, reply_lease)
 
     def replies_sent(self, ids: list[int]) -> None:
-        """Mark a turn's durable replies as delivered."""
-        if ids:
-            with self.sessions() as session:
-                outbox.mark_sent(session, ids, self.clock.now())
+        """Note a turn's durable replies as delivered; they are marked sent in the next intake store or
+        dispatcher lease (see `SentMarks`), or by `flush_sent`. Does no I/O: call it on the event loop."""
+        self.sent.add(ids)
+
+    def flush_sent(self) -> None:
+        """Mark the delivered replies noted so far as sent, in a transaction of their own (at shutdown)."""
+        if len(self.sent):
+            with self.sessions() as session, self.sent.written(session, self.clock.now()):
                 session.commit()
 
     def replies_unreachable(self, ids: list[int]) -> None:
@@ -134,7 +144,8 @@ class Service:
             if inbound.update_id and not self._claim(session, inbound):
                 session.rollback()
                 return Outcome(duplicate=True)
-            who = people.find_or_create_person(
+            # The person's row is locked for the turn: a double press in two processes runs one at a time.
+            who, state = turns.begin(
                 session,
                 inbound.channel,
                 inbound.user_ref,
@@ -143,8 +154,6 @@ class Service:
                 self.default_locale,
                 now,
             )
-            people.lock_person(session, who.person_id)  # a double press in two processes: one at a time
-            state = conversations.load_state(session, who.person_id)
             before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
             ctx = Context(
                 session,

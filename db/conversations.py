@@ -14,7 +14,14 @@ from db.models import Conversation
 # Read and written on every turn, so plain Core statements on the table: no ORM bookkeeping.
 TABLE = Conversation.__table__  # type: ignore[attr-defined]
 _LOAD = select(TABLE.c.flow, TABLE.c.step, TABLE.c.data).where(TABLE.c.person_id == bindparam("b_person_id"))
-_UPDATE = update(TABLE).where(TABLE.c.person_id == bindparam("b_person_id"))
+_VALUES = {
+    "flow": bindparam("b_flow"),
+    "step": bindparam("b_step"),
+    "data": bindparam("b_data", type_=TABLE.c.data.type),
+    "updated_at": bindparam("b_now", type_=TABLE.c.updated_at.type),
+}
+_UPDATE = update(TABLE).where(TABLE.c.person_id == bindparam("b_person_id")).values(**_VALUES)
+_INSERT = insert(TABLE).values(person_id=bindparam("b_person_id"), **_VALUES)
 
 
 @dataclass(slots=True)
@@ -51,10 +58,12 @@ def save_state(session: Session, person_id: int, state: State, before: State, no
     """Write the state back, skipping the write when nothing changed."""
     if state.same_as(before):
         return
-    values = {"flow": state.flow, "step": state.step, "data": state.data, "updated_at": now}
-    connection = session.connection()
-    if state.stored:
-        connection.execute(_UPDATE.values(**values), {"b_person_id": person_id})
-    else:
-        connection.execute(insert(TABLE).values(person_id=person_id, **values))
-        state.stored = True
+    params = {
+        "b_person_id": person_id,
+        "b_flow": state.flow,
+        "b_step": state.step,
+        "b_data": state.data,
+        "b_now": now,
+    }
+    session.connection().execute(_UPDATE if state.stored else _INSERT, params)
+    state.stored = True

@@ -5,8 +5,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -43,18 +45,17 @@ class Who:
 _PERSON = Person.__table__  # type: ignore[attr-defined]
 _IDENT = Identity.__table__  # type: ignore[attr-defined]
 # Read on every turn: a prebuilt Core join, no ORM objects.
-_WHO = (
-    select(
-        _IDENT.c.id,
-        _IDENT.c.person_id,
-        _IDENT.c.chat_id,
-        _IDENT.c.unreachable,
-        _PERSON.c.name,
-        _PERSON.c.locale,
-    )
-    .select_from(_IDENT.join(_PERSON, _PERSON.c.id == _IDENT.c.person_id))
-    .where(_IDENT.c.channel == bindparam("b_channel"), _IDENT.c.external_id == bindparam("b_external_id"))
+WHO_COLUMNS = (
+    _IDENT.c.id,
+    _IDENT.c.person_id,
+    _IDENT.c.chat_id,
+    _IDENT.c.unreachable,
+    _PERSON.c.name,
+    _PERSON.c.locale,
 )
+WHO_FROM = _IDENT.join(_PERSON, _PERSON.c.id == _IDENT.c.person_id)
+WHO_WHERE = (_IDENT.c.channel == bindparam("b_channel"), _IDENT.c.external_id == bindparam("b_external_id"))
+_WHO = sa_select(*WHO_COLUMNS).select_from(WHO_FROM).where(*WHO_WHERE)
 
 
 def find_or_create_person(
@@ -70,14 +71,32 @@ def find_or_create_person(
     connection = session.connection()
     row = connection.execute(_WHO, {"b_channel": channel, "b_external_id": external_id}).first()
     if row is not None:
-        changes: dict[str, object] = {}
-        if chat_id and row.chat_id != chat_id:
-            changes["chat_id"] = chat_id
-        if row.unreachable:
-            changes["unreachable"] = False  # they wrote to us, so they can be reached again
-        if changes:
-            connection.execute(update(_IDENT).where(_IDENT.c.id == row.id).values(**changes))
-        return Who(row.person_id, row.id, channel, row.name, row.locale)
+        return known(connection, row, channel, chat_id)
+    return create_person(connection, channel, external_id, chat_id, display_name, locale, now)
+
+
+def known(connection: Connection, row: Any, channel: str, chat_id: str) -> Who:
+    """The person of a row read with the `_WHO` columns; the account's chat id is brought up to date."""
+    changes: dict[str, object] = {}
+    if chat_id and row.chat_id != chat_id:
+        changes["chat_id"] = chat_id
+    if row.unreachable:
+        changes["unreachable"] = False  # they wrote to us, so they can be reached again
+    if changes:
+        connection.execute(update(_IDENT).where(_IDENT.c.id == row.id).values(**changes))
+    return Who(row.person_id, row.id, channel, row.name, row.locale)
+
+
+def create_person(
+    connection: Connection,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    display_name: str,
+    locale: str,
+    now: datetime,
+) -> Who:
+    """A new person for a channel account seen for the first time (or the one another process just made)."""
     try:
         # A savepoint: a first message reaching two processes at once creates the account once, and the
         # slower turn reads the faster one's row instead of failing.
@@ -158,61 +177,75 @@ class HomeView:
 
 def home_view(session: Session, home_id: int) -> HomeView | None:
     """A home with its names, or None."""
-    home = session.get(Home, home_id)
-    if home is None:
+    row = session.connection().execute(_HOME_VIEW, {"b_home_id": home_id}).first()
+    if row is None:
         return None
-    names = {
-        n.id: n.name
-        for n in session.exec(
-            select(OrgNode).where(
-                OrgNode.id.in_([home.compound_id, home.building_id, home.entrance_id])  # type: ignore[union-attr]
-            )
-        )
-    }
-    return HomeView(
-        home.id,  # type: ignore[arg-type]
-        names.get(home.compound_id, ""),
-        names.get(home.building_id, ""),
-        names.get(home.entrance_id, ""),
-        home.number,
-        home.building_id,
-        home.compound_id,
+    home, compound, building, entrance, number, building_id, compound_id = row
+    return HomeView(home, compound or "", building or "", entrance or "", number, building_id, compound_id)
+
+
+# Built once: these run in the report flow and on every menu, and building a query costs more than
+# running it on SQLite.
+_HOME = Home.__table__  # type: ignore[attr-defined]
+_NODE = OrgNode.__table__  # type: ignore[attr-defined]
+_COMPOUND, _BUILDING, _ENTRANCE = _NODE.alias(), _NODE.alias(), _NODE.alias()
+_HOME_VIEW = (  # homes and org nodes are written by imports, never in a turn: no flush needed first
+    sa_select(
+        _HOME.c.id,
+        _COMPOUND.c.name,
+        _BUILDING.c.name,
+        _ENTRANCE.c.name,
+        _HOME.c.number,
+        _HOME.c.building_id,
+        _HOME.c.compound_id,
     )
+    .select_from(
+        _HOME.outerjoin(_COMPOUND, _COMPOUND.c.id == _HOME.c.compound_id)
+        .outerjoin(_BUILDING, _BUILDING.c.id == _HOME.c.building_id)
+        .outerjoin(_ENTRANCE, _ENTRANCE.c.id == _HOME.c.entrance_id)
+    )
+    .where(_HOME.c.id == bindparam("b_home_id"))
+)
+# ORM columns, so that a grant or residency added in the turn is flushed and seen, as before.
+_RESIDENCIES = (
+    select(Residency).where(Residency.person_id == bindparam("b_person_id")).order_by(col(Residency.id))
+)
+_ROLES = select(RoleGrant).where(RoleGrant.person_id == bindparam("b_person_id"))
+_GRANTS = (
+    select(RoleGrant.role, RoleGrant.node_id, OrgNode.path, OrgNode.kind)
+    .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+    .where(RoleGrant.person_id == bindparam("b_person_id"))
+    .order_by(col(RoleGrant.id))
+)
+_RESIDENCES = (
+    select(Residency.kind, Residency.status, Residency.home_id, OrgNode.path)
+    .join(Home, col(Home.id) == Residency.home_id)
+    .join(OrgNode, col(OrgNode.id) == Home.entrance_id)
+    .where(Residency.person_id == bindparam("b_person_id"))
+    .order_by(col(Residency.id))
+)
 
 
 def residencies(session: Session, person_id: int, status: str | None = None) -> list[Residency]:
     """A person's residencies, optionally only those with a given status."""
-    query = select(Residency).where(Residency.person_id == person_id)
-    if status:
-        query = query.where(Residency.status == status)
-    return list(session.exec(query.order_by(Residency.id)).all())
+    rows = session.exec(_RESIDENCIES, params={"b_person_id": person_id}).all()
+    return [r for r in rows if not status or r.status == status]
 
 
 def roles(session: Session, person_id: int) -> list[RoleGrant]:
     """The staff roles a person holds."""
-    return list(session.exec(select(RoleGrant).where(RoleGrant.person_id == person_id)).all())
+    return list(session.exec(_ROLES, params={"b_person_id": person_id}).all())
 
 
 def grants_of(session: Session, person_id: int) -> tuple[Grant, ...]:
     """A person's roles with the path and kind of the node each was granted on, oldest first."""
-    rows = session.exec(
-        select(RoleGrant.role, RoleGrant.node_id, OrgNode.path, OrgNode.kind)
-        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
-        .where(RoleGrant.person_id == person_id)
-        .order_by(col(RoleGrant.id))
-    ).all()
+    rows = session.exec(_GRANTS, params={"b_person_id": person_id}).all()
     return tuple(Grant(Role(r), n, p, k) for r, n, p, k in rows if r in ROLE_VALUES)
 
 
 def actor(session: Session, person_id: int) -> Actor:
     """A person as the permission policy sees them: their grants and their residences."""
-    rows = session.exec(
-        select(Residency.kind, Residency.status, Residency.home_id, OrgNode.path)
-        .join(Home, col(Home.id) == Residency.home_id)
-        .join(OrgNode, col(OrgNode.id) == Home.entrance_id)
-        .where(Residency.person_id == person_id)
-        .order_by(col(Residency.id))
-    ).all()
+    rows = session.exec(_RESIDENCES, params={"b_person_id": person_id}).all()
     residences = tuple(Residence(ResidentKind(k), s, h, p) for k, s, h, p in rows if k in RESIDENT_KINDS)
     return Actor(person_id, grants_of(session, person_id), residences)
 
@@ -256,26 +289,29 @@ def create_invite(
 def redeem_invite(session: Session, code: str, person_id: int, now: datetime) -> Invite | None:
     """Bind the person to what the invite grants; None when the code is unknown, used up or expired."""
     code = code.strip().upper()
-    invite = session.exec(select(Invite).where(Invite.code == code)).one_or_none()  # stored upper-case
+    invite = session.exec(_INVITE, params={"b_code": code}).one_or_none()  # stored upper-case
     if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
         return None
-    if _already_holds(session, invite, person_id):
-        return invite  # sending the same code again must not use up another place
-    if invite.uses_left is not None:
-        # A conditional decrement, so two people racing for the last use cannot both win.
-        taken = session.exec(
-            update(Invite)
-            .where(Invite.id == invite.id, Invite.uses_left > 0)
-            .values(uses_left=Invite.uses_left - 1)
-        )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
-            return None
+    lived: Residency | None = None
     if invite.kind in RESIDENT_KINDS:
         assert invite.home_id is not None
-        existing = session.exec(
-            select(Residency).where(Residency.person_id == person_id, Residency.home_id == invite.home_id)
+        lived = session.exec(
+            _LIVES, params={"b_person_id": person_id, "b_home_id": invite.home_id}
         ).one_or_none()
-        if existing is None:
+        if lived is not None and lived.kind == invite.kind and lived.status == "verified":
+            return invite  # sending the same code again must not use up another place
+    else:
+        assert invite.node_id is not None
+        params = {"b_person_id": person_id, "b_role": invite.kind, "b_node_id": invite.node_id}
+        if session.exec(_HOLDS, params=params).first() is not None:
+            return invite
+    if invite.uses_left is not None:
+        # A conditional decrement, so two people racing for the last use cannot both win.
+        taken = session.exec(_TAKE_USE, params={"b_invite_id": invite.id})
+        if taken.rowcount != 1:
+            return None
+    if invite.home_id is not None and invite.kind in RESIDENT_KINDS:
+        if lived is None:
             session.add(
                 Residency(
                     person_id=person_id,
@@ -288,44 +324,30 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
                 )
             )
         else:
-            existing.kind, existing.status, existing.decided_at = invite.kind, "verified", now
-            existing.invite_id = invite.id
-    else:
-        assert invite.node_id is not None
-        held = session.exec(
-            select(RoleGrant).where(
-                RoleGrant.person_id == person_id,
-                RoleGrant.role == invite.kind,
-                RoleGrant.node_id == invite.node_id,
-            )
-        ).one_or_none()
-        if held is None:
-            session.add(
-                RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id, invite_id=invite.id)  # type: ignore[arg-type]
-            )
+            lived.kind, lived.status, lived.decided_at = invite.kind, "verified", now
+            lived.invite_id = invite.id
+    elif invite.node_id is not None:
+        session.add(
+            RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id, invite_id=invite.id)
+        )
     session.flush()
     return invite
 
 
-def _already_holds(session: Session, invite: Invite, person_id: int) -> bool:
-    if invite.kind in RESIDENT_KINDS:
-        held = session.exec(
-            select(Residency).where(
-                Residency.person_id == person_id,
-                Residency.home_id == invite.home_id,
-                Residency.kind == invite.kind,
-                Residency.status == "verified",
-            )
-        ).first()
-    else:
-        held = session.exec(
-            select(RoleGrant).where(
-                RoleGrant.person_id == person_id,
-                RoleGrant.role == invite.kind,
-                RoleGrant.node_id == invite.node_id,
-            )
-        ).first()
-    return held is not None
+_INVITE = select(Invite).where(Invite.code == bindparam("b_code"))
+_LIVES = select(Residency).where(
+    Residency.person_id == bindparam("b_person_id"), Residency.home_id == bindparam("b_home_id")
+)
+_HOLDS = select(RoleGrant.id).where(
+    RoleGrant.person_id == bindparam("b_person_id"),
+    RoleGrant.role == bindparam("b_role"),
+    RoleGrant.node_id == bindparam("b_node_id"),
+)
+_TAKE_USE = (
+    update(Invite)
+    .where(col(Invite.id) == bindparam("b_invite_id"), col(Invite.uses_left) > 0)
+    .values(uses_left=col(Invite.uses_left) - 1)
+)
 
 
 def request_residency(session: Session, person_id: int, home_id: int, kind: str, now: datetime) -> Residency:

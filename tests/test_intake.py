@@ -276,6 +276,44 @@ async def test_sent_replies_are_marked_and_never_sent_again(
     assert statuses == ["sent"]
 
 
+async def test_sent_replies_are_marked_with_the_next_intake_without_a_transaction_of_their_own(
+    tg: tuple[App, BotApi],
+) -> None:
+    app, api = tg
+    channel = app.channels["telegram"]
+    first, second = api.user(3003), api.user(3004)
+    await channel.store_and_process([first.start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    assert len(app.service.sent) == 1  # sent, and noted to be marked
+    await channel.store_and_process([second.start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    with app.sessions() as session:
+        statuses = session.exec(
+            select(Outbox.status).where(col(Outbox.identity_id).is_not(None)).order_by(col(Outbox.id))
+        ).all()
+    assert statuses == ["sent", "pending"]  # the first marked in the second's intake transaction
+    app.service.flush_sent()
+    with app.sessions() as session:
+        statuses = session.exec(select(Outbox.status).where(col(Outbox.identity_id).is_not(None))).all()
+    assert statuses == ["sent", "sent"] and len(app.service.sent) == 0
+
+
+async def test_marks_of_sent_replies_wait_for_the_next_transaction_when_one_fails(
+    tg: tuple[App, BotApi],
+) -> None:
+    app, api = tg
+    channel = app.channels["telegram"]
+    await channel.store_and_process([api.user(3005).start("DEMO-OWNER")])  # type: ignore[attr-defined]
+    marks = app.service.sent
+    with pytest.raises(RuntimeError), app.sessions() as session, marks.written(session, app.clock.now()):
+        raise RuntimeError("the transaction that carried the marks failed")
+    assert len(app.service.sent) == 1
+    await app.dispatcher.drain()  # the dispatcher's lease carries them now
+    assert len(app.service.sent) == 0 and len(api.texts(3005)) == 1
+    with app.sessions() as session:
+        assert session.exec(select(Outbox.status).where(col(Outbox.identity_id).is_not(None))).all() == [
+            "sent"
+        ]
+
+
 def test_healthz_reports_intake_and_fails_when_updates_wait_too_long(
     sqlite_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:

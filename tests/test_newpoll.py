@@ -181,7 +181,6 @@ def test_staff_creates_a_decision_and_the_owner_receives_the_announcement(
     assert any("关于续聘物业服务企业的表决" in text for text in pushed(app, owner))
 
 
-
 def test_the_summary_counts_owners_who_muted_meeting_notices_since_the_announcement_reaches_them(
     app: App, owner: ChatUser, neighbour: ChatUser, staff: ChatUser
 ) -> None:
@@ -195,6 +194,7 @@ def test_the_summary_counts_owners_who_muted_meeting_notices_since_the_announcem
     assert "公告将立即发送给 2 位业主和租户" in summary
     create(staff)
     assert "公告已发送给 2 位业主和租户" in staff.text
+
 
 def test_staff_creates_an_election_for_some_buildings_with_a_shortened_notice(
     app: App, owner: ChatUser, staff: ChatUser

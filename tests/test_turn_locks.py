@@ -4,11 +4,13 @@ push to that person (PostgreSQL: the turn's lock on the person row is FOR NO KEY
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
 
-from db import outbox, people
+from db import conversations, outbox, people, turns
+from db.conversations import State
 from db.engine import make_engine, session_factory
 
 pytestmark = pytest.mark.postgres
@@ -60,4 +62,45 @@ def test_a_second_turn_of_the_same_person_waits_for_the_first(postgres_url: str)
         with pytest.raises(Exception, match="lock timeout"):
             people.lock_person(second, person)
         first.rollback()
+    engine.dispose()
+
+
+def test_a_turn_that_waited_for_the_person_reads_the_state_the_first_one_committed(postgres_url: str) -> None:
+    """The turn's first read finds and locks the person in one statement; the state is read after the lock,
+    so a double press sees what the first press saved."""
+    engine = make_engine(postgres_url)
+    sessions = session_factory(engine)
+    now = datetime.now(UTC)
+    with sessions() as session:
+        people.find_or_create_person(session, "telegram", "7", "7", "王芳", "zh_CN", now)
+        session.commit()
+    seen: list[State] = []
+
+    def second_press() -> None:
+        with sessions() as session:
+            seen.append(turns.begin(session, "telegram", "7", "7", "王芳", "zh_CN", now)[1])
+            session.rollback()
+
+    with sessions() as first:
+        who, state = turns.begin(first, "telegram", "7", "7", "王芳", "zh_CN", now)
+        before = State(state.flow, state.step, dict(state.data), stored=state.stored)
+        waiter = threading.Thread(target=second_press)
+        waiter.start()
+        with sessions() as watcher:  # until the second turn waits for the person's row lock
+            for _ in range(100):
+                waiting = watcher.connection().exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+                if waiting.scalar_one():
+                    break
+                watcher.rollback()
+                time.sleep(0.05)
+            else:
+                pytest.fail("the second turn never waited for the first")
+        state.go("report", "category", home_id=1)
+        conversations.save_state(first, who.person_id, state, before, now)
+        first.commit()
+    waiter.join(timeout=10)
+    assert [(s.flow, s.step, s.data) for s in seen] == [("report", "category", {"home_id": 1})]
     engine.dispose()

@@ -20,8 +20,6 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from telegram import (
     BotCommand,
     InputMediaPhoto,
-    KeyboardButton,
-    ReplyKeyboardMarkup,
     Update,
 )
 from telegram.error import (
@@ -39,8 +37,10 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.channels.base import Intake, RetryLater, Unreachable
 from bot.channels.telegram_wire import (
     CHANNEL,
+    as_kept,
     kept_payload,
     keyboard,
+    location_keyboard,
     retry_seconds,
     split_text,
     to_inbound,
@@ -246,7 +246,7 @@ class TelegramChannel:
                 continue
             offset = max(int(item["update_id"]) for item in raw) + 1  # stored: now it may be confirmed
             try:
-                await self._process_stored([(str(item["update_id"]), item) for item in raw])
+                await self._process_stored(as_kept(raw))
             except asyncio.CancelledError:
                 raise
             except Exception:  # stored, so a restart or the next recovery still has it
@@ -263,12 +263,12 @@ class TelegramChannel:
         return [item for item in result if isinstance(item, dict) and update_id_of(item) is not None]
 
     def _store_raw(self, raw: list[dict[str, Any]]) -> None:
-        self.service.store_many(CHANNEL, [(str(item["update_id"]), kept_payload(item)) for item in raw])
+        self.service.store_many(CHANNEL, as_kept(raw))
 
     async def store_and_process(self, raw: list[dict[str, Any]]) -> None:
         """Store a batch of raw updates in the inbound log (one transaction), then process it."""
         await asyncio.to_thread(self._store_raw, raw)
-        await self._process_stored([(str(item["update_id"]), item) for item in raw])
+        await self._process_stored(as_kept(raw))
 
     async def _process_stored(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Parse and process stored updates: each chat's in order, different chats side by side, so one
@@ -348,11 +348,12 @@ class TelegramChannel:
             update_id = update_id_of(payload) if isinstance(payload, dict) else None
             if update_id is None:
                 raise HTTPException(400, "not an update: update_id must be a whole number")
-            await asyncio.to_thread(self.service.store, CHANNEL, str(update_id), kept_payload(payload))
+            kept = kept_payload(payload)
+            await asyncio.to_thread(self.service.store, CHANNEL, str(update_id), kept)
             self.intake.last_ok = self.clock.now()
             # Parsed only once it is stored: one we cannot read is set aside and still answered 200, so
             # Telegram does not hold every later update behind it.
-            task = asyncio.create_task(self._process_stored([(str(update_id), payload)]))
+            task = asyncio.create_task(self._process_stored([(str(update_id), kept)]))
             self._tasks.add(task)  # keep a reference until done, or the task may be collected mid-run
             task.add_done_callback(self._tasks.discard)
             return Response(status_code=200)
@@ -395,8 +396,7 @@ class TelegramChannel:
                 if index < len(outcome.reply_ids):
                     delivered.append(outcome.reply_ids[index])
         finally:
-            if delivered:
-                await asyncio.shield(asyncio.to_thread(self.service.replies_sent, delivered))
+            self.service.replies_sent(delivered)  # marked sent with the next transaction: no hop here
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """PTB's error handler: log with the update's id, and set aside an update that failed before its
@@ -421,6 +421,14 @@ class TelegramChannel:
         photos = sum(1 for p in message.photos if p.kind == "photo")
         return min(photos, 10) + len(split_text(message.text)) + (1 if message.ask_location else 0)
 
+    async def _send_text(self, chat_id: str, text: str, markup: dict[str, Any] | None) -> None:
+        """sendMessage, its answer not read into a PTB Message: nothing uses it, and parsing it cost more
+        than the rest of the send (errors are raised as with send_message)."""
+        data: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if markup is not None:
+            data["reply_markup"] = markup
+        await self.bot._post("sendMessage", data)
+
     async def send(self, chat_id: str, message: Rendered) -> None:
         """Send a rendered message: photos first, then text with its buttons, then a location keyboard."""
         try:
@@ -437,16 +445,10 @@ class TelegramChannel:
             chunks = split_text(message.text)
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
-                await self.bot.send_message(chat_id, chunk, reply_markup=keyboard(message) if last else None)
+                await self._send_text(chat_id, chunk, keyboard(message) if last else None)
             if message.ask_location:
-                await self.bot.send_message(
-                    chat_id,
-                    message.location_label,
-                    reply_markup=ReplyKeyboardMarkup(
-                        [[KeyboardButton(message.location_label, request_location=True)]],
-                        resize_keyboard=True,
-                        one_time_keyboard=True,
-                    ),
+                await self._send_text(
+                    chat_id, message.location_label, location_keyboard(message.location_label)
                 )
         except Forbidden as exc:  # blocked by the user, or the account is gone
             raise Unreachable(str(exc)) from exc

@@ -6,7 +6,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.error import RetryAfter
 
 from handlers.types import Attachment, Inbound, Location, Rendered
@@ -57,16 +57,22 @@ def to_inbound(update: Update) -> Inbound | None:
     return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
 
 
-def keyboard(message: Rendered) -> InlineKeyboardMarkup | None:
-    """The inline keyboard of a message's buttons, or None."""
+def keyboard(message: Rendered) -> dict[str, Any] | None:
+    """The inline keyboard as the Bot API takes it, or None: PTB's objects would only be turned back into
+    this."""
     if not message.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [
-            [InlineKeyboardButton(label[:64], callback_data=data) for label, data in row]
-            for row in message.buttons
+    return {
+        "inline_keyboard": [
+            [{"text": label[:64], "callback_data": data} for label, data in row] for row in message.buttons
         ]
-    )
+    }
+
+
+def location_keyboard(label: str) -> dict[str, Any]:
+    """A one-time keyboard whose one button shares the user's location."""
+    button = {"text": label, "request_location": True}
+    return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
 
 
 def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
@@ -93,6 +99,12 @@ def kept_payload(payload: dict[str, Any]) -> dict[str, Any]:
     message = query["message"]
     slim = {key: message[key] for key in ("message_id", "chat", "date") if key in message}
     return {**payload, "callback_query": {**query, "message": slim}}
+
+
+def as_kept(raw: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Updates by id as we store them, and as they are parsed, live or after a restart alike (no turn
+    reads the text or keyboard of the message a button sat on; parsing them cost as much as the rest)."""
+    return [(str(item["update_id"]), kept_payload(item)) for item in raw]
 
 
 def update_id_of(payload: dict[str, Any]) -> int | None:

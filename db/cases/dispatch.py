@@ -18,19 +18,21 @@ from db.sla import Policy
 
 def dispatch(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> list[Event]:
     """Set the promised deadlines and hand a new ticket to its grid worker, or to the community's queue."""
-    accept_by = clocks.promise(ticket, policy)
+    # Looked up before the ticket changes, and the clock started before the timeline's flush: the new
+    # ticket is then updated once, not once per lookup.
     grid_id, worker_id = places.grid_worker_for(session, ticket.building_id)
+    holder_node_id = places.level_node(session, ticket, "community")
+    accept_by = clocks.promise(ticket, policy)
     ticket.grid_id = grid_id
-    ticket.holder_node_id = places.level_node(session, ticket, "community")
+    ticket.holder_node_id = holder_node_id
     if worker_id is not None:
         ticket.level = "grid"
         states.handed_to(ticket, worker_id)
-        record(session, ticket, SYSTEM, "assigned", "", now)
     else:
         ticket.level = "community"
         states.queued(ticket)
-        record(session, ticket, SYSTEM, "queued", "", now)
     clocks.start(ticket, clocks.ACCEPT, now, policy, accept_by - now)
+    record(session, ticket, SYSTEM, "assigned" if worker_id is not None else "queued", "", now)
     return [TicketAssigned(number(ticket))]
 
 

@@ -3,6 +3,8 @@ staff of a level, its residents and whoever must act on it now."""
 
 from __future__ import annotations
 
+from sqlalchemy import and_, bindparam
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core import permissions
@@ -22,7 +24,7 @@ def _ancestors(session: Session, node_id: int | None) -> list[OrgNode]:
     if node is None:
         return []
     ids = permissions.path_ids(node.path)
-    nodes = {n.id: n for n in session.exec(select(OrgNode).where(col(OrgNode.id).in_(ids))).all()}
+    nodes = {n.id: n for n in session.exec(_NODES, params={"b_ids": ids}).all()}
     return [nodes[i] for i in ids if i in nodes]
 
 
@@ -39,10 +41,15 @@ def staff_at(session: Session, node_id: int | None, roles: tuple[str, ...]) -> l
     """People holding one of the roles exactly on that node."""
     if node_id is None:
         return []
-    grants = session.exec(
-        select(RoleGrant.person_id).where(RoleGrant.node_id == node_id, col(RoleGrant.role).in_(roles))
-    ).all()
+    grants = session.exec(_STAFF_AT, params={"b_node_id": node_id, "b_roles": list(roles)}).all()
     return sorted(set(grants))
+
+
+# Built once: they run on every ticket filed, and building a query costs more than running it on SQLite.
+_NODES = select(OrgNode).where(col(OrgNode.id).in_(bindparam("b_ids", expanding=True)))
+_STAFF_AT = select(RoleGrant.person_id).where(
+    RoleGrant.node_id == bindparam("b_node_id"), col(RoleGrant.role).in_(bindparam("b_roles", expanding=True))
+)
 
 
 def ticket_target(session: Session, ticket: Ticket) -> permissions.Target:
@@ -96,17 +103,22 @@ def grid_worker_for(session: Session, building_id: int | None) -> tuple[int | No
     """(grid id, worker id) for a building: the primary worker, or the backup when the primary is off duty."""
     if building_id is None:
         return None, None
-    link = session.get(GridBuilding, building_id)
-    grid = session.get(Grid, link.grid_id) if link else None
-    if grid is None:
+    row = session.exec(_GRID_WORKERS, params={"b_building_id": building_id}).first()
+    if row is None:
         return None, None
-    primary = session.get(Person, grid.worker_id) if grid.worker_id else None
-    if primary is not None and not primary.off_duty:
-        return grid.id, primary.id
-    backup = session.get(Person, grid.backup_id) if grid.backup_id else None
-    if backup is not None and not backup.off_duty:
-        return grid.id, backup.id
-    return grid.id, None
+    grid_id, primary_id, backup_id = row
+    return grid_id, primary_id if primary_id is not None else backup_id
+
+
+# The building's grid with its worker and backup, each only when on duty: one query, not four.
+_PRIMARY, _BACKUP = aliased(Person), aliased(Person)
+_GRID_WORKERS = (
+    select(Grid.id, _PRIMARY.id, _BACKUP.id)
+    .join(GridBuilding, col(GridBuilding.grid_id) == Grid.id)
+    .outerjoin(_PRIMARY, and_(col(_PRIMARY.id) == Grid.worker_id, col(_PRIMARY.off_duty).is_(False)))
+    .outerjoin(_BACKUP, and_(col(_BACKUP.id) == Grid.backup_id, col(_BACKUP.off_duty).is_(False)))
+    .where(GridBuilding.building_id == bindparam("b_building_id"))
+)
 
 
 def grid_of_worker(session: Session, community_id: int | None, worker_id: int) -> Grid | None:
