@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from core import actions
 from core.actions import Press
@@ -28,11 +27,6 @@ from handlers.flows import Command, Flow
 from handlers.types import Inbound, Reply
 
 TICKET_CODE = re.compile(r"^[#＃]\s*(\d{1,12})$")
-
-
-def _legacy(on_button: Callable[[Context, str], list[Reply]]) -> Callable[[Context, Press], list[Reply]]:
-    """A module that still reads raw button data gets the press's data back, exactly as it was sent."""
-    return lambda ctx, press: on_button(ctx, press.encode())
 
 
 # Every flow, declared once: its commands, its buttons, its typed text. /policy and /notices may be read

@@ -18,7 +18,7 @@ from sqlmodel import select
 from bot.bootstrap import App
 from bot.cli import build_parser, main
 from bot.clock import FixedClock
-from core.actions import NewPoll
+from core.actions import Language, NewPoll
 from db import org, people
 from db.models import Identity, Mute, Notice, Outbox, Poll, WebMessage
 from tests.conftest import make_app
@@ -291,7 +291,7 @@ def test_the_owners_committee_runs_polls_in_its_own_compound_only(app: App, owne
 
 
 def test_english_walk_renders_every_step(app: App, staff: ChatUser) -> None:
-    staff.data("l:en")
+    staff.data(Language(locale="en").encode())
     staff.say("/newpoll")
     assert "choose the compound" in staff.text
     staff.press("阳光花园")

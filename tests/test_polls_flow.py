@@ -15,7 +15,7 @@ from sqlmodel import func, select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
-from core.actions import Vote
+from core.actions import Join, Language, Vote
 from db import org, polls
 from db.models import Conversation, Identity, InboundLog, OrgNode, Poll, PollBallot, PollTurnout, WebMessage
 from db.polls import ballots as box
@@ -274,7 +274,9 @@ def test_owners_verified_after_opening_or_still_pending_are_refused(app: App, cl
         assert home is not None
         home_id = home.id
     pending = ChatUser(app.service, "pending-owner", name="赵")
-    pending.data(f"j:k:{home_id}:owner")  # asks to be registered as the owner; staff have not verified it
+    pending.data(
+        Join("k", home=home_id, kind="owner").encode()
+    )  # asks to be registered as the owner; staff have not verified it
     pending.data(button("v", poll_id))
     assert "等待工作人员核实" in pending.text and not pending.buttons()
     pending.data(button("c", poll_id, choice="yes"))
@@ -503,7 +505,7 @@ def test_the_whole_flow_reads_in_english(
     app: App, clock: FixedClock, owner: ChatUser, staff: ChatUser
 ) -> None:
     for user in (owner, staff):
-        user.data("l:en")
+        user.data(Language(locale="en").encode())
     poll_id = make_poll(app, clock, consultative=True, changeable=True)
     election = make_poll(
         app, clock, kind="election", matter=3, title="Committee", candidates=("Zhang", "Li"), seats=1

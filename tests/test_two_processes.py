@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from core.actions import Report
 from db.engine import make_engine
 from tests.support.botapi import BotApi, BotApiServer
 from tests.support.org import owner_invites
@@ -83,10 +84,10 @@ def to_confirm_on_the_web(resident: WebResident, bot: BotProcess, code: str, tag
         [
             {"text": f"/start {code}"},
             {"text": "/report"},
-            {"button": "r:c:elevator"},
+            {"button": Report("c", category="elevator").encode()},
             {"text": f"电梯按钮失灵 {tag}"},
-            {"button": "r:p"},
-            {"button": "r:l:s"},
+            {"button": Report("p").encode()},
+            {"button": Report("l", where="s").encode()},
         ]
     ):
         resident.send(bot, f"{tag}-{number}", **body)
@@ -140,7 +141,13 @@ def _web_races(a: BotProcess, b: BotProcess, codes: list[str], url: str) -> list
             texts += [t for f in first for t in f.result()]
             to_confirm_on_the_web(resident, a, code, f"w{trial}")
             presses = [
-                pool.submit(resident.send, (a, b)[n % 2], f"ok-{trial}-{n}", button="r:ok", label="提交")
+                pool.submit(
+                    resident.send,
+                    (a, b)[n % 2],
+                    f"ok-{trial}-{n}",
+                    button=Report("ok").encode(),
+                    label="提交",
+                )
                 for n in range(10)
             ]
             texts += [t for f in presses for t in f.result()]
@@ -173,14 +180,14 @@ async def _telegram_races(api: BotApi, a: BotProcess, b: BotProcess, codes: list
             for update in (
                 user.start(code),
                 user.command("report"),
-                user.callback("r:c:elevator"),
+                user.callback(Report("c", category="elevator").encode()),
                 user.text(f"电梯按钮失灵 t{trial}"),
-                user.callback("r:p"),
-                user.callback("r:l:s"),
+                user.callback(Report("p").encode()),
+                user.callback(Report("l", where="s").encode()),
             ):
                 await deliver(a, update)
                 await settled(update)
-            presses = [user.callback("r:ok") for _ in range(10)]
+            presses = [user.callback(Report("ok").encode()) for _ in range(10)]
             await asyncio.gather(*(deliver((a, b)[n % 2], press) for n, press in enumerate(presses)))
             await settled(*presses)
             assert tickets(url) == before + trial + 1
