@@ -22,8 +22,9 @@ from db.polls import authoring, ballots, counting, electorate, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
 from db.polls.electorate import Electorate
-from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError, id_of  # PollError: refusals
+from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: refusals
 from db.polls.views import Turnout
+from db.rows import id_of
 
 __all__ = ["CODE_LENGTH", "SPECIAL_MATTERS", "Cast", "Draft", "Electorate", "PollError", "Turnout", "id_of"]
 

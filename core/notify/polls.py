@@ -20,7 +20,7 @@ from db import notices, outbox
 from db.models import Poll
 from db.polls.counting import published
 from db.polls.electorate import non_voters, voter_ids
-from db.polls.terms import id_of
+from db.rows import id_of
 
 OPENED = "pollpush.opened"
 REMINDER = "pollpush.reminder"

@@ -34,8 +34,8 @@ from db.polls.terms import (
     RESULT_PUBLICITY,
     SPECIAL_MATTERS,
     PollError,
-    id_of,
 )
+from db.rows import id_of
 from db.sla import Policy
 
 GRACE = timedelta(minutes=5)  # slack on "now" and on the 15 days' notice, for a slow author

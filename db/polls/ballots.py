@@ -25,7 +25,8 @@ from sqlmodel import Session, col, select
 
 from db.models import Poll, PollBallot, PollTurnout, PollVoter
 from db.polls.electorate import standing, unit_area
-from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError, id_of
+from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError
+from db.rows import id_of
 from db.tally import CHOICES
 
 

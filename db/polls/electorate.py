@@ -13,7 +13,8 @@ from sqlmodel import Session, col, select
 
 from core.permissions import VERIFIED, ResidentKind, is_voter
 from db.models import Home, Poll, PollHome, PollTurnout, PollVoter, Residency
-from db.polls.terms import DEVELOPER_UNIT, id_of, in_scope
+from db.polls.terms import DEVELOPER_UNIT, in_scope
+from db.rows import id_of
 
 
 @dataclass(frozen=True, slots=True)

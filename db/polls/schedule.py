@@ -16,7 +16,8 @@ from db.polls.authoring import publish
 from db.polls.ballots import digest, receipts, reshuffle
 from db.polls.counting import count, facts, published
 from db.polls.electorate import freeze
-from db.polls.terms import REMINDERS, RESULT_PUBLICITY, id_of
+from db.polls.terms import REMINDERS, RESULT_PUBLICITY
+from db.rows import id_of
 from db.sla import Policy
 
 

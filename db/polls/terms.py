@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Protocol
 
 from db.models import Home, Poll
 
@@ -34,18 +33,6 @@ class PollError(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-class Stored(Protocol):
-    """A row that has been written (flushed), so its id is known."""
-
-    id: int | None
-
-
-def id_of(row: Stored) -> int:
-    """The id of a row read from or flushed to the database (which always has one)."""
-    assert row.id is not None, "a row not yet flushed has no id"
-    return row.id
 
 
 def in_scope(poll: Poll, home: Home) -> bool:
