@@ -24,6 +24,7 @@ from db import inbound as inbound_log
 from db.categories import Catalog
 from db.models import InboundLog
 from db.policy import Library
+from db.rows import table_of
 from db.sla import Policy
 from handlers import router
 from handlers.context import Context
@@ -241,7 +242,7 @@ class Service:
 
 
 # Built once: these run on every turn, and building a statement costs more than running it on SQLite.
-_LOG = InboundLog.__table__  # type: ignore[attr-defined]
+_LOG = table_of(InboundLog)
 _CLAIM = (
     update(_LOG)
     .where(

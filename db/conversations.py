@@ -10,9 +10,10 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlmodel import Session
 
 from db.models import Conversation
+from db.rows import table_of
 
 # Read and written on every turn, so plain Core statements on the table: no ORM bookkeeping.
-TABLE = Conversation.__table__  # type: ignore[attr-defined]
+TABLE = table_of(Conversation)
 _LOAD = select(TABLE.c.flow, TABLE.c.step, TABLE.c.data).where(TABLE.c.person_id == bindparam("b_person_id"))
 _VALUES = {
     "flow": bindparam("b_flow"),

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import InboundLog
+from db.rows import table_of
 
 
 def store_batch(
@@ -32,7 +33,7 @@ def store_batch(
 
 
 def _store_statement(insert_: Any) -> Any:
-    table = InboundLog.__table__  # type: ignore[attr-defined]
+    table = table_of(InboundLog)
     return (
         insert_(table)
         .values(

@@ -22,6 +22,7 @@ from core.permissions import STAFF_ROLES, VERIFIED, ResidentKind, Role, path_ids
 from db import outbox
 from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
 from db.org import in_subtrees
+from db.rows import table_of
 from db.sla import Policy
 
 KINDS = ("policy", "fees", "meeting", "outage", "safety")
@@ -61,7 +62,7 @@ def audience(session: Session, node_id: int, buildings: list[int], roles: list[s
     found: set[int] = set()
     kinds = [RESIDENT_ROLES[r] for r in roles if r in RESIDENT_ROLES]
     if kinds:
-        entrance = OrgNode.__table__.alias("entrance")  # type: ignore[attr-defined]
+        entrance = table_of(OrgNode).alias("entrance")
         query = (
             select(Residency.person_id)
             .join(Home, col(Home.id) == Residency.home_id)

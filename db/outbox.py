@@ -16,9 +16,10 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
 from db.models import Outbox
+from db.rows import table_of
 
 MAX_ATTEMPTS = 5
-TABLE = Outbox.__table__  # type: ignore[attr-defined]
+TABLE = table_of(Outbox)
 _WAITING = "linli.pushes_waiting"  # set on a session that queued pushes; the committer wakes the sender
 
 

@@ -25,6 +25,7 @@ from core.permissions import (
     roles_for,
 )
 from db.models import Grid, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
+from db.rows import id_of, table_of
 
 RESIDENT_KINDS: tuple[str, ...] = tuple(k.value for k in ResidentKind)
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # every role an invite may grant
@@ -42,8 +43,8 @@ class Who:
     locale: str
 
 
-_PERSON = Person.__table__  # type: ignore[attr-defined]
-_IDENT = Identity.__table__  # type: ignore[attr-defined]
+_PERSON = table_of(Person)
+_IDENT = table_of(Identity)
 # Read on every turn: a prebuilt Core join, no ORM objects.
 WHO_COLUMNS = (
     _IDENT.c.id,
@@ -186,8 +187,8 @@ def home_view(session: Session, home_id: int) -> HomeView | None:
 
 # Built once: these run in the report flow and on every menu, and building a query costs more than
 # running it on SQLite.
-_HOME = Home.__table__  # type: ignore[attr-defined]
-_NODE = OrgNode.__table__  # type: ignore[attr-defined]
+_HOME = table_of(Home)
+_NODE = table_of(OrgNode)
 _COMPOUND, _BUILDING, _ENTRANCE = _NODE.alias(), _NODE.alias(), _NODE.alias()
 _HOME_VIEW = (  # homes and org nodes are written by imports, never in a turn: no flush needed first
     sa_select(
@@ -397,4 +398,4 @@ def decide_residency(
     """Verify or reject a pending residency; the event tells the resident."""
     residency.status = "verified" if approve else "rejected"
     residency.decided_at, residency.decided_by = now, by
-    return ResidencyDecided(residency.id, residency.person_id, residency.home_id, approve)  # type: ignore[arg-type]
+    return ResidencyDecided(id_of(residency), residency.person_id, residency.home_id, approve)

@@ -12,8 +12,9 @@ from db import conversations, people
 from db.conversations import State
 from db.models import Person
 from db.people import Who
+from db.rows import table_of
 
-_PERSON = Person.__table__  # type: ignore[attr-defined]
+_PERSON = table_of(Person)
 _STATE = conversations.TABLE
 
 # PostgreSQL: found and locked in one statement (FOR NO KEY UPDATE, as `people.lock_person`); the state is

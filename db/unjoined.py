@@ -8,12 +8,13 @@ from sqlalchemy import Table, delete, exists, not_, or_, select
 from sqlmodel import Session, SQLModel
 
 from db.models import Conversation, Identity, Mute, Person, WebMessage
+from db.rows import table_of
 
-_PERSON = Person.__table__  # type: ignore[attr-defined]
-_IDENTITY = Identity.__table__  # type: ignore[attr-defined]
-_CONVERSATION = Conversation.__table__  # type: ignore[attr-defined]
-_MUTE = Mute.__table__  # type: ignore[attr-defined]
-_WEB = WebMessage.__table__  # type: ignore[attr-defined]
+_PERSON = table_of(Person)
+_IDENTITY = table_of(Identity)
+_CONVERSATION = table_of(Conversation)
+_MUTE = table_of(Mute)
+_WEB = table_of(WebMessage)
 # What goes with a forgotten person; a row in any other table that refers to them keeps them.
 _THEIRS = {_IDENTITY.name, _CONVERSATION.name, _MUTE.name, _WEB.name}
 
