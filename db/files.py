@@ -7,8 +7,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, TypeDecorator, cast, or_, select
-from sqlmodel import Session, SQLModel, col
+from sqlalchemy import JSON, String, Text, TypeDecorator, cast, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, SQLModel, col, select
 
 from db.models import Identity, Residency, RoleGrant, WebMessage
 
@@ -60,7 +61,7 @@ def referenced_names(session: Session) -> set[str]:
             else:
                 continue
             found = session.connection().execute(
-                select(text).where(or_(*(text.contains(ext) for ext in _EXTENSIONS)))
+                sa_select(text).where(or_(*(text.contains(ext) for ext in _EXTENSIONS)))
             )
             for (value,) in found:
                 names.update(STORED_NAME.findall(value or ""))

@@ -65,7 +65,9 @@ def store(
             )
     except IntegrityError:
         return None
-    return int(result.inserted_primary_key[0])  # type: ignore[union-attr]
+    key = result.inserted_primary_key
+    assert key is not None  # a one-row INSERT knows the key it wrote
+    return int(key[0])
 
 
 def unprocessed(
@@ -95,13 +97,13 @@ def close(session: Session, channel: str, update_ids: list[str], now: datetime, 
     result = session.exec(
         update(InboundLog)
         .where(
-            InboundLog.channel == channel,
+            col(InboundLog.channel) == channel,
             col(InboundLog.update_id).in_(update_ids),
             col(InboundLog.processed_at).is_(None),
         )
         .values(processed_at=now, error=error[:200])
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 @dataclass(frozen=True, slots=True)

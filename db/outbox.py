@@ -114,7 +114,7 @@ def prune_replies(session: Session, before: datetime) -> int:
             col(Outbox.created_at) < before,
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
 
 
 def _due_ids(now: datetime, limit: int, skip_locked: bool, urgent: bool) -> Any:
@@ -159,7 +159,7 @@ def claim(session: Session, now: datetime, limit: int, lease: timedelta) -> list
         .returning(Outbox),
         execution_options={"synchronize_session": False},
     )
-    rows = list(taken.scalars().all())  # type: ignore[attr-defined]
+    rows = list(taken.scalars().all())
     return sorted(rows, key=lambda r: (not r.urgent, r.id or 0))
 
 
@@ -219,4 +219,4 @@ def cancel_pending(session: Session, notice_id: int, now: datetime) -> int:
         )
         .values(status="cancelled")
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return int(result.rowcount or 0)
