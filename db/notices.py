@@ -22,7 +22,7 @@ from core.permissions import STAFF_ROLES, VERIFIED, ResidentKind, Role, path_ids
 from db import outbox
 from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
 from db.org import in_subtrees
-from db.rows import table_of
+from db.rows import id_of, table_of
 from db.sla import Policy
 
 KINDS = ("policy", "fees", "meeting", "outage", "safety")
@@ -214,7 +214,7 @@ def create(
         else audience(session, node_id, building_ids, roles)
     )
     notice.audience_size = len(people)
-    return notice, NoticePublished(notice.id, tuple(people))  # type: ignore[arg-type]
+    return notice, NoticePublished(id_of(notice), tuple(people))
 
 
 # --- after sending --------------------------------------------------------------------------------
@@ -276,7 +276,7 @@ def cancel(session: Session, notice: Notice, now: datetime) -> int:
     """Stop what of a notice has not gone out; returns how many messages were held back."""
     if notice.state == "cancelled":
         raise NoticeError("already_cancelled")
-    count = outbox.cancel_pending(session, notice.id, now)  # type: ignore[arg-type]
+    count = outbox.cancel_pending(session, id_of(notice), now)
     if count == 0:
         raise NoticeError("nothing_pending")
     notice.state, notice.cancelled_at = "cancelled", now
@@ -294,7 +294,7 @@ def remind(session: Session, notice: Notice) -> NoticeReminder:
         select(Outbox.person_id).where(Outbox.notice_id == notice.id, Outbox.status == "sent")
     ).all()
     done = set(session.exec(select(NoticeAck.person_id).where(NoticeAck.notice_id == notice.id)).all())
-    return NoticeReminder(notice.id, tuple(sorted(set(reached) - done)))  # type: ignore[arg-type]
+    return NoticeReminder(id_of(notice), tuple(sorted(set(reached) - done)))
 
 
 def report(session: Session, notice_id: int) -> dict[str, int]:

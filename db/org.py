@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
 from db.models import Grid, GridBuilding, Home, OrgNode
+from db.rows import id_of
 from db.types import MAX_ID
 
 LEVELS = ("district", "street", "community", "compound", "building", "entrance")
@@ -213,10 +214,13 @@ def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
         if None in row:
             raise ImportError_(line, f"more values than the {len(header)} columns of the header")
         row = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        names = tuple(_name(row[level], line, level) for level in LEVELS)
+        district, street, community, compound, building, entrance = (
+            _name(row[level], line, level) for level in LEVELS
+        )
+        names = (district, street, community, compound, building, entrance)
         number = _name(row["home"], line, "home")
         unsold = parse_flag(row["unsold"], line, "unsold") if "unsold" in header else None
-        homes.append(HomeRow(line, names, number, parse_area(row["area"], line), unsold))  # type: ignore[arg-type]
+        homes.append(HomeRow(line, names, number, parse_area(row["area"], line), unsold))
         if row.get("grid"):
             key = ((names[0], names[1], names[2]), _name(row["grid"], line, "grid"))
             grid_lines.setdefault(key, line)
@@ -270,20 +274,20 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
             parent = _child(session, cache, parent, kind, name, row.line)
             chain.append(parent)
         entrance = chain[-1]
-        key = (entrance.id, row.number)  # type: ignore[assignment]
+        key = (id_of(entrance), row.number)
         if key in seen:
             raise ImportError_(row.line, f"home {row.number!r} is listed twice (first on line {seen[key]})")
-        seen[key] = row.line  # type: ignore[index]
-        buildings[(chain[2].id, chain[3].name, chain[4].name)] = chain[4]  # type: ignore[index]
+        seen[key] = row.line
+        buildings[(id_of(chain[2]), chain[3].name, chain[4].name)] = chain[4]
         home = session.exec(
             select(Home).where(Home.entrance_id == entrance.id, Home.number == row.number)
         ).one_or_none()
         if home is None:
             session.add(
                 Home(
-                    entrance_id=entrance.id,  # type: ignore[arg-type]
-                    building_id=chain[4].id,  # type: ignore[arg-type]
-                    compound_id=chain[3].id,  # type: ignore[arg-type]
+                    entrance_id=id_of(entrance),
+                    building_id=id_of(chain[4]),
+                    compound_id=id_of(chain[3]),
                     number=row.number,
                     area_centi_m2=row.area_centi_m2,
                     unsold=bool(row.unsold),
@@ -304,29 +308,30 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
             select(Grid).where(Grid.community_id == parent.id, Grid.name == grid_row.name)
         ).one_or_none()
         if grid is None:
-            grid = Grid(community_id=parent.id, name=grid_row.name)  # type: ignore[arg-type]
+            grid = Grid(community_id=id_of(parent), name=grid_row.name)
             session.add(grid)
             session.flush()
         for line, ref in grid_row.buildings:
             compound, _, building_name = ref.partition("/")
-            building = buildings.get((parent.id, compound.strip(), building_name.strip()))  # type: ignore[arg-type]
+            building = buildings.get((id_of(parent), compound.strip(), building_name.strip()))
             if building is None:
                 building = _existing_building(session, parent, compound.strip(), building_name.strip())
             if building is None:
                 raise ImportError_(
                     line, f"grid building {ref!r} is not a compound/building of this community"
                 )
-            if building.id in covered and covered[building.id][0] != grid_row.name:
-                other, other_line = covered[building.id]
+            building_id = id_of(building)
+            if building_id in covered and covered[building_id][0] != grid_row.name:
+                other, other_line = covered[building_id]
                 raise ImportError_(
                     line, f"building {ref!r} is already in grid {other!r} (line {other_line}); one grid each"
                 )
-            covered[building.id] = (grid_row.name, line)  # type: ignore[index]
-            link = session.get(GridBuilding, building.id)
+            covered[building_id] = (grid_row.name, line)
+            link = session.get(GridBuilding, building_id)
             if link is None:
-                session.add(GridBuilding(building_id=building.id, grid_id=grid.id))  # type: ignore[arg-type]
+                session.add(GridBuilding(building_id=building_id, grid_id=id_of(grid)))
             else:
-                link.grid_id = grid.id  # type: ignore[assignment]
+                link.grid_id = id_of(grid)
         counts["grids"] += 1
     session.flush()
     return counts
@@ -336,10 +341,10 @@ def _existing_building(session: Session, community: OrgNode, compound: str, buil
     """A building already in the database under a community, by compound and building name."""
     parent: OrgNode | None = community
     for kind, name in (("compound", compound), ("building", building)):
-        if not name:
+        if not name or parent is None:
             return None
         parent = session.exec(
-            select(OrgNode).where(OrgNode.parent_id == parent.id, OrgNode.name == name)  # type: ignore[union-attr]
+            select(OrgNode).where(OrgNode.parent_id == parent.id, OrgNode.name == name)
         ).one_or_none()
         if parent is None or parent.kind != kind:
             return None
@@ -391,12 +396,12 @@ def find_home(session: Session, path: str) -> Home | None:
     if path.strip().isascii() and path.strip().isdigit():
         number = int(path)
         return session.get(Home, number) if 0 < number <= MAX_ID else None
-    head, _, number = path.strip().rstrip("/").rpartition("/")
+    head, _, home_number = path.strip().rstrip("/").rpartition("/")
     entrance = find_node(session, head)
     if entrance is None or entrance.kind != "entrance":
         return None
     return session.exec(
-        select(Home).where(Home.entrance_id == entrance.id, Home.number == number)
+        select(Home).where(Home.entrance_id == entrance.id, Home.number == home_number)
     ).one_or_none()
 
 

@@ -29,7 +29,7 @@ How it counts (Civil Code Art. 278 and Art. 1259; SPC interpretation on building
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import compress, count
@@ -253,14 +253,17 @@ def _count_decision(electorate: Electorate, ballots: Sequence[Ballot]) -> _Count
     remaining = electorate._single.copy()  # C-fast; popping a home marks its ballot counted
     pop = remaining.pop
     single: dict[str, list[int]] = {YES: [], NO: [], ABSTAIN: []}  # areas of one-home owners' ballots
-    add_area = {choice: areas.append for choice, areas in single.items()}
+    # Looked up with whatever choice a ballot holds: the KeyError of any other is how a bad one is found.
+    add_area: dict[Hashable, Callable[[int], None]] = {
+        choice: areas.append for choice, areas in single.items()
+    }
     rest: list[Ballot] = []  # ballots of owners holding several homes (or not countable)
     keep = rest.append
     # Owners of several homes, by number: their voting area, and per choice the area of their homes that
     # chose it. Lists of ints, no object per owner: the tally does not wake the garbage collector.
     owners_shared = electorate._shared_owners
     owner_area = [0] * owners_shared
-    by_choice = {choice: [0] * owners_shared for choice in CHOICES}
+    by_choice: dict[Hashable, list[int]] = {choice: [0] * owners_shared for choice in CHOICES}
     try:
         for ballot in ballots:
             home_area = pop(ballot.home_id, 0)  # 0: not a one-home owner's home, or already counted
@@ -282,7 +285,8 @@ def _count_decision(electorate: Electorate, ballots: Sequence[Ballot]) -> _Count
     silent = owner_area.count(0)  # owners of several homes none of which voted
     voters = owners_shared - silent
     decided = unanimous = 0
-    for choice, per_owner in by_choice.items():  # an owner of several homes counts for most of their area
+    for choice in CHOICES:  # an owner of several homes counts for most of their area
+        per_owner = by_choice[choice]
         area[choice] += sum(per_owner)
         majorities = _majorities(per_owner, owner_area)
         owners[choice] += majorities

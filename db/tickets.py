@@ -13,6 +13,7 @@ from db.cases.states import OPEN_STATES, TicketError
 from db.cases.timeline import MAX_PHOTOS as MAX_PHOTOS
 from db.cases.timeline import Actor, attach, record
 from db.models import Attachment, Ticket, TicketEvent, TicketFollower
+from db.rows import id_of
 
 MAX_DESCRIPTION = 1000
 MAX_NOTE = 1000
@@ -72,7 +73,7 @@ def file_ticket(session: Session, draft: Draft, reporter_id: int, now: datetime)
         channel, ref, seconds = draft.voice
         session.add(
             Attachment(
-                ticket_id=ticket.id,  # type: ignore[arg-type]  # flushed above: it has its id
+                ticket_id=id_of(ticket),
                 event_id=event.id,
                 kind="voice",
                 channel=channel,
@@ -116,7 +117,7 @@ def join_ticket(session: Session, ticket_id: int, person_id: int, note: str, now
     ticket = session.get(Ticket, ticket_id)
     if ticket is None or not states.is_open(ticket):
         raise TicketError("not_open")
-    if ticket.reporter_id == person_id or session.get(TicketFollower, (ticket_id, person_id)):
+    if ticket.reporter_id == person_id or session.get(TicketFollower, (ticket_id, person_id)) is not None:
         return ticket
     session.add(TicketFollower(ticket_id=ticket_id, person_id=person_id, joined_at=now))
     ticket.weight += 1
@@ -129,7 +130,7 @@ def visible_ticket(session: Session, ticket_id: int, person_id: int) -> Ticket |
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
         return None
-    if ticket.reporter_id == person_id or session.get(TicketFollower, (ticket_id, person_id)):
+    if ticket.reporter_id == person_id or session.get(TicketFollower, (ticket_id, person_id)) is not None:
         return ticket
     return None
 

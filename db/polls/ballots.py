@@ -212,8 +212,7 @@ def reshuffle(session: Session, poll: Poll, key: bytes) -> None:
         opened.append(
             (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)
         )
-    # SQLModel's exec is typed for SELECT only; a DELETE runs through it all the same.
-    session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))  # type: ignore[call-overload]
+    session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))
     session.flush()
     secrets.SystemRandom().shuffle(opened)
     session.add_all(
