@@ -104,9 +104,9 @@ def retire(session: Session) -> int:
                     update(Grid)
                     .where(col(Grid.id) == invite.grid_id, col(column).in_(holders))
                     .values({column: None})
-                )  # type: ignore[call-overload]
-    session.exec(delete(RoleGrant).where(col(RoleGrant.invite_id).in_(ids)))  # type: ignore[call-overload]
-    session.exec(delete(Residency).where(col(Residency.invite_id).in_(ids)))  # type: ignore[call-overload]
+                )
+    session.exec(delete(RoleGrant).where(col(RoleGrant.invite_id).in_(ids)))
+    session.exec(delete(Residency).where(col(Residency.invite_id).in_(ids)))
     _warn_unrecorded(session, invites)
     for invite in invites:
         session.delete(invite)

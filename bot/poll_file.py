@@ -150,7 +150,7 @@ def _building_pairs(session: Session, compound: OrgNode, value: object) -> list[
         building_id = known.get(str(name).strip())
         if building_id is None:
             raise PollFileError("buildings", f"no building {name!r} in {compound.name}")
-        chosen.append((building_id, str(name).strip()))  # type: ignore[arg-type]
+        chosen.append((building_id, str(name).strip()))
     return chosen
 
 

@@ -165,9 +165,11 @@ async def run_polls(app: App) -> None:
 async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     """Start everything, serve until SIGINT/SIGTERM, then stop cleanly."""
     loop = asyncio.get_running_loop()
-    app.service.on_push = lambda: loop.call_soon_threadsafe(
-        lambda: asyncio.ensure_future(app.dispatcher.drain())
-    )
+
+    def wake() -> None:  # called from a turn's thread: the drain runs on the loop
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(app.dispatcher.drain()))
+
+    app.service.on_push = wake
     scheduler = make_scheduler(app)
     web = create_web_app(app)
     config = uvicorn.Config(
@@ -179,7 +181,6 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
         proxy_headers=False,  # the web app believes forwarded headers only from TRUSTED_PROXIES
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):

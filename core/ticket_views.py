@@ -210,7 +210,7 @@ def me_too_for(work: Work, actor: permissions.Actor, building_id: int | None, ca
 
 def my_tickets(work: Work, actor: permissions.Actor) -> list[Ticket]:
     """The tickets a resident reported or joined, most recently changed first."""
-    return filing.tickets_of(work.session, actor.person_id) if actor.person_id else []  # type: ignore[arg-type]
+    return filing.tickets_of(work.session, actor.person_id) if actor.person_id else []
 
 
 @dataclass(frozen=True, slots=True)

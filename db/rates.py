@@ -26,12 +26,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from typing import Literal
 
 from db.cases.states import OPEN_STATES
 
 SATISFIED = ("satisfied", "basically")
 RATED = ("satisfied", "basically", "dissatisfied")
-GROUPS = ("grid", "category", "compound")
+Group = Literal["grid", "category", "compound"]
+GROUPS: tuple[Group, ...] = ("grid", "category", "compound")
 
 
 @dataclass(frozen=True, slots=True)

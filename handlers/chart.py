@@ -65,8 +65,8 @@ def draw(panels: list[Panel], series: tuple[str, str, str], title: str, folder: 
     folder.mkdir(parents=True, exist_ok=True)
     with _lock:
         family = _cjk_font()
-        style = {"font.family": [family, "DejaVu Sans"] if family else ["DejaVu Sans"]}
-        with plt.rc_context({**style, "axes.unicode_minus": False}):
+        fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+        with plt.rc_context({"font.family": fonts, "axes.unicode_minus": False}):
             heights = [max(2.2, 0.5 + 0.45 * len(p.groups)) for p in panels]
             figure, axes = plt.subplots(
                 len(panels),

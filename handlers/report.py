@@ -185,7 +185,7 @@ Press = Callable[[Context, ReportDraft, actions.Report], list[Reply]]
 def _home(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
     if press.home not in {r.home_id for r in ctx.residencies("verified")}:
         return [stale()]
-    return _ask_category(ctx, draft, press.home)  # type: ignore[arg-type]
+    return _ask_category(ctx, draft, press.home)
 
 
 def _chose_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:

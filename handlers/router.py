@@ -92,7 +92,7 @@ def handle(ctx: Context, inbound: Inbound) -> list[Reply]:
         if inbound.text and onboarding.looks_like_invite(inbound.text):
             return onboarding.redeem(ctx, inbound.text)
         return onboarding.start(ctx, "")
-    return [Reply("common.idle", {}, menu_buttons(ctx))]  # type: ignore[arg-type]
+    return [Reply("common.idle", {}, menu_buttons(ctx))]
 
 
 def _ticket_by_code(ctx: Context, ticket_id: int | None) -> list[Reply]:

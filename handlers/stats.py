@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import logging
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypedDict
 
 from core.permissions import Action
 from core.ticket_views import jurisdiction
 from db import reports
-from db.rates import Rates, percent
+from db.rates import GROUPS, Rates, percent
 from handlers import chart
 from handlers.context import Context
 from handlers.types import Attachment, Reply
 
 log = logging.getLogger(__name__)
 
+
+class ChartWords(TypedDict):
+    """The few words of the chart and the table's own rows, in one locale."""
+
+    series: tuple[str, str, str]
+    grid: str
+    category: str
+    compound: str
+    no_grid: str
+    total: str
+
+
 # The chart is an image, not a template: its few words live here, per locale.
-CHART_TEXT = {
+CHART_TEXT: dict[str, ChartWords] = {
     "zh_CN": {
         "series": ("响应率", "解决率", "满意率"),
         "grid": "按网格",
@@ -94,7 +106,7 @@ def _category(ctx: Context, key: str) -> str:
     return category.name(ctx.locale) if category else key
 
 
-def _draw(ctx: Context, rows: list[reports.Row], words: dict[str, Any], title: str) -> str | None:
+def _draw(ctx: Context, rows: list[reports.Row], words: ChartWords, title: str) -> str | None:
     """The chart's file name under ctx.files_dir, or None when it cannot be drawn (the table stands)."""
     if ctx.files_dir is None:
         return None
@@ -114,7 +126,7 @@ def _draw(ctx: Context, rows: list[reports.Row], words: dict[str, Any], title: s
                 if row.group == group
             ],
         )
-        for group in ("grid", "category", "compound")
+        for group in GROUPS
     ]
     try:
         return chart.draw(panels, words["series"], title, ctx.files_dir)

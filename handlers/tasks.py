@@ -194,7 +194,7 @@ def _flow_press(ctx: Context, press: actions.Task) -> list[Reply]:
         return [stale()]
     step = ctx.state.step
     if press.verb == "c" and step == "kind" and press.closure in CLOSURE_KINDS:
-        draft.kind = press.closure  # type: ignore[assignment]
+        draft.kind = press.closure
         ctx.state.step = "note"
         draft.keep(ctx.state)
         return [_ask_result(draft)]
