@@ -17,6 +17,7 @@ from core.work import Work
 from db import notices
 from db.models import Notice, OrgNode
 from db.notices import NoticeError  # the use cases' refusals, as the rules raise them
+from db.rows import id_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +197,7 @@ def notices_for(work: Work, actor: Actor, limit: int = 10) -> Board:
         managed = []
         for notice in notices.authored_under(work.session, roots, limit):
             node = work.session.get(OrgNode, notice.node_id)
-            counts = notices.report(work.session, notice.id)  # type: ignore[arg-type]
+            counts = notices.report(work.session, id_of(notice))
             managed.append(Managed(notice, node.name if node else "", counts))
     seen: list[Seen] | None = None
     if not roots or any(r.status == VERIFIED for r in actor.residences):

@@ -18,6 +18,7 @@ from core.permissions import Action, Actor, Role, may, place
 from core.work import Work
 from db import people
 from db.models import Home, OrgNode, Person, Residency
+from db.rows import id_of
 
 INVITE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 LOCALES = ("zh_CN", "en")
@@ -109,7 +110,7 @@ def choose_home(work: Work, person_id: int, home_id: int, kind: str) -> HomeChos
         raise PeopleError("stale")
     residency = people.request_residency(work.session, person_id, home_id, kind, work.now)
     if residency.status != "verified":
-        work.record(ResidentAwaitsApproval(residency.id, person_id, home_id, kind))  # type: ignore[arg-type]
+        work.record(ResidentAwaitsApproval(id_of(residency), person_id, home_id, kind))
     return HomeChosen(residency.status, home_label(work, home_id))
 
 
@@ -146,7 +147,9 @@ def pending_for(work: Work, actor: Actor, limit: int = 10) -> list[Waiting]:
             continue
         person = work.session.get(Person, residency.person_id)
         found.append(
-            Waiting(residency.id, person.name if person else "", home_label(work, home.id), residency.kind)  # type: ignore[arg-type]
+            Waiting(
+                id_of(residency), person.name if person else "", home_label(work, id_of(home)), residency.kind
+            )
         )
         if len(found) >= limit:
             break

@@ -21,6 +21,7 @@ from db import tickets as filing
 from db.cases import clocks, places, states
 from db.models import Grid, OrgNode, Person, Ticket, TicketEvent
 from db.org import in_subtrees
+from db.rows import id_of
 
 TicketError = tickets.TicketError
 LIST_LIMIT = 30
@@ -190,10 +191,7 @@ def assign_choices(work: Work, actor: permissions.Actor, ticket_id: int) -> tupl
         work.session.exec(select(Person).where(col(Person.id).in_(worker_ids))).all() if worker_ids else []
     )
     ordered = sorted(found, key=lambda p: (p.id not in own, p.off_duty, p.name, p.id))
-    workers = [
-        Worker(p.id, p.name, p.id in own, p.off_duty, p.id == ticket.holder_id)  # type: ignore[arg-type]
-        for p in ordered
-    ]
+    workers = [Worker(id_of(p), p.name, p.id in own, p.off_duty, p.id == ticket.holder_id) for p in ordered]
     return ticket, workers
 
 

@@ -34,7 +34,8 @@ def _refusal(ticket_id: int, error: TicketError) -> Reply:
 
 def on_press(ctx: Context, press: actions.Rate) -> list[Reply]:
     """Rate (不满意 first asks for a comment), or skip the comment."""
-    ticket_id: int = press.ticket  # type: ignore[assignment]  # every verb carries a ticket
+    ticket_id = press.ticket
+    assert ticket_id is not None  # every verb carries a ticket: decode checked the shape
     if press.verb == "k":
         draft = RatingDraft.of(ctx.state)
         if ctx.state.flow != NAME or draft.ticket_id != ticket_id:

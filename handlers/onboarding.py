@@ -14,6 +14,7 @@ from core.people import PeopleError
 from db import org
 from db.models import OrgNode
 from db.people import home_view
+from db.rows import id_of
 from handlers.common import given, menu_buttons, stale
 from handlers.context import Context
 from handlers.flows import Command, Flow
@@ -97,7 +98,7 @@ def _place(ctx: Context, press: Join) -> list[Reply]:
     if node is None or node.kind != PLACES[press.verb]:
         return [stale()]
     if press.verb == "e":
-        homes = org.homes_in(ctx.session, node.id)  # type: ignore[arg-type]
+        homes = org.homes_in(ctx.session, id_of(node))
         rows = _grid([Button.of(Join("h", home=h.id), text=h.number) for h in homes], 4)
         return [Reply("onboarding.choose_home", {"place": node.name}, rows)]
     below = NEXT[press.verb]

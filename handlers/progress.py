@@ -123,7 +123,8 @@ def on_press(ctx: Context, press: actions.MyTicket) -> list[Reply]:
     """Ticket buttons: view, add a note, withdraw (with a confirmation); cancel the note."""
     if press.verb == "x":
         return cancel_note(ctx)
-    ticket_id: int = press.ticket  # type: ignore[assignment]  # every other verb carries a ticket
+    ticket_id = press.ticket
+    assert ticket_id is not None  # every other verb carries a ticket: decode checked the shape
     if press.verb == "v":
         return show(ctx, ticket_id)
     try:

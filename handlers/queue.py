@@ -90,12 +90,14 @@ def on_press(ctx: Context, press: actions.Queue) -> list[Reply]:
         return cancel(ctx)
     if not may(ctx.actor(), Action.VIEW_QUEUE):
         return [Reply("queue.not_staff")]
-    ticket_id: int = press.ticket  # type: ignore[assignment]  # every other verb carries a ticket
+    ticket_id = press.ticket
+    assert ticket_id is not None  # every other verb carries a ticket: decode checked the shape
     try:
         if press.verb == "a":
             return _choose_worker(ctx, ticket_id)
         if press.verb == "w":
-            return _assign(ctx, ticket_id, press.worker)  # type: ignore[arg-type]
+            assert press.worker is not None  # the verb carries a worker: decode checked the shape
+            return _assign(ctx, ticket_id, press.worker)
         if press.verb in ("ty", "tn"):
             return _decide(ctx, ticket_id, press.verb == "ty")
         return _ask_original(ctx, ticket_id)

@@ -201,10 +201,10 @@ def _chose_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> 
 
 
 def _me_too(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
-    if press.ticket != draft.match_id:
+    if press.ticket is None or press.ticket != draft.match_id:  # the verb carries one: decode checked
         return [stale()]
     try:
-        joined = tickets.join(ctx.work, ctx.actor(), press.ticket, draft.description)  # type: ignore[arg-type]
+        joined = tickets.join(ctx.work, ctx.actor(), press.ticket, draft.description)
     except TicketError:
         draft.match_id = None
         return [Reply("report.match_gone"), *_after(ctx, draft, "photos")]

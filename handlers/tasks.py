@@ -142,7 +142,8 @@ def on_press(ctx: Context, press: actions.Task) -> list[Reply]:
         return [Reply("tasks.not_staff")]
     if press.verb in ("c", "d"):
         return _flow_press(ctx, press)
-    ticket_id: int = press.ticket  # type: ignore[assignment]  # every other verb carries a ticket
+    ticket_id = press.ticket
+    assert ticket_id is not None  # every other verb carries a ticket: decode checked the shape
     try:
         return _act(ctx, ticket_id, press.verb)
     except TicketError as error:
@@ -272,7 +273,8 @@ def _progress(ctx: Context, draft: TaskDraft, text: str, photos: list[tuple[str,
         block = "tasks.progress_need_text" if photos else "tasks.ask_progress"
         return [Reply(block, code, [_cancel_row()])]
     sent = [draft.photo] if draft.photo else []
-    tickets.post_progress(ctx.work, ctx.actor(), draft.ticket_id, text, sent)  # type: ignore[arg-type]
+    assert draft.ticket_id is not None  # on_message answers a draft without one as stale
+    tickets.post_progress(ctx.work, ctx.actor(), draft.ticket_id, text, sent)
     ctx.state.clear()
     return [Reply("tasks.progress_sent", {**code, "photo": bool(sent)})]
 
@@ -292,7 +294,8 @@ def _ask_or_transfer(ctx: Context, ticket_id: int, step: str, text: str) -> list
 
 
 def _finish_resolve(ctx: Context, draft: TaskDraft) -> list[Reply]:
-    ticket_id: int = draft.ticket_id  # type: ignore[assignment]
+    ticket_id = draft.ticket_id
+    assert ticket_id is not None  # reached only with the draft's ticket, checked against the press or text
     try:
         tickets.resolve(
             ctx.work, ctx.actor(), ticket_id, draft.kind, draft.note, list(draft.photos), draft.facility
