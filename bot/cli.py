@@ -239,6 +239,7 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
     from core.permissions import SYSTEM
     from core.work import Work
     from db import people
+    from db.rows import id_of
 
     run = _file_run(args)
     if run is None:
@@ -253,7 +254,7 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
                 kind=spec.kind,
                 title=spec.title,
                 body=spec.body,
-                node_id=spec.node.id,  # type: ignore[arg-type]
+                node_id=id_of(spec.node),
                 buildings=tuple(spec.buildings),
                 roles=tuple(spec.roles),
                 send_at=spec.send_at,

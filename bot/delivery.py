@@ -23,6 +23,7 @@ from core import notify, tickets
 from core.work import Work
 from db import outbox
 from db.models import Identity, Outbox, Person
+from db.rows import id_of
 from db.sla import Policy
 from handlers.types import Attachment, Button, Rendered, Reply
 
@@ -204,7 +205,7 @@ class Dispatcher:
                 person = batch.people.get(row.person_id)
                 outcome = await self._send_row(row, person, batch.identities.get(row.person_id, []), cache)
                 if outcome == "sent":
-                    sent.append(row.id)  # type: ignore[arg-type]
+                    sent.append(id_of(row))
         finally:  # what left is marked even when the batch is interrupted (a clean shutdown cancels us)
             if sent:
                 await asyncio.shield(asyncio.to_thread(self._mark_sent, sent))
@@ -213,14 +214,14 @@ class Dispatcher:
     def _recipients(self, rows: list[Outbox]) -> tuple[dict[int, Person], dict[int, list[Identity]]]:
         ids = {row.person_id for row in rows}
         with self.sessions() as session:
-            people = {p.id: p for p in session.exec(select(Person).where(col(Person.id).in_(ids))).all()}
+            people = {id_of(p): p for p in session.exec(select(Person).where(col(Person.id).in_(ids))).all()}
             found = session.exec(
                 select(Identity).where(col(Identity.person_id).in_(ids), col(Identity.unreachable).is_(False))
             ).all()
         identities: dict[int, list[Identity]] = {}
         for identity in found:
             identities.setdefault(identity.person_id, []).append(identity)
-        return people, identities  # type: ignore[return-value]
+        return people, identities
 
     def _render(
         self, row: Outbox, person: Person, channel: str, cache: dict[tuple[Any, ...], Rendered]
@@ -283,11 +284,11 @@ class Dispatcher:
                 delivered = True
             except Unreachable:
                 blocked = True
-                await asyncio.to_thread(self._mark_unreachable, identity.id)  # type: ignore[arg-type]
+                await asyncio.to_thread(self._mark_unreachable, id_of(identity))
             except RetryLater as exc:
                 if limiter is not None:
                     limiter.pause(exc.seconds)
-                await asyncio.to_thread(self._release, [row.id])  # type: ignore[list-item]
+                await asyncio.to_thread(self._release, [id_of(row)])
                 return "later"
             except Exception as exc:  # a transient failure: back off and try again
                 log.warning("push to %s %s failed: %s", identity.channel, identity.id, exc)
@@ -304,13 +305,13 @@ class Dispatcher:
 
     def _close(self, row: Outbox, status: str, reason: str) -> None:
         with self.sessions() as session:
-            outbox.mark_status(session, row.id, status, reason)  # type: ignore[arg-type]
+            outbox.mark_status(session, id_of(row), status, reason)
             session.commit()
 
     def _retry(self, row: Outbox, reason: str) -> None:
         wait = BACKOFF[min(row.attempts, len(BACKOFF) - 1)]
         with self.sessions() as session:
-            outbox.retry_later(session, row.id, row.attempts, self.clock.now() + wait, reason)  # type: ignore[arg-type]
+            outbox.retry_later(session, id_of(row), row.attempts, self.clock.now() + wait, reason)
             session.commit()
 
     def _mark_unreachable(self, identity_id: int) -> None:
@@ -322,10 +323,10 @@ class Dispatcher:
 
     def _tell_holder_to_call(self, row: Outbox) -> None:
         """A resident who blocked the bot still has a case: its holder is told to phone or visit."""
-        if self.policy is None:
+        if self.policy is None or row.ticket_id is None:
             return
         with self.sessions() as session:
             work = Work(session, self.clock.now(), self.policy)
-            if tickets.resident_unreachable(work, row.ticket_id, row.person_id):  # type: ignore[arg-type]
+            if tickets.resident_unreachable(work, row.ticket_id, row.person_id):
                 notify.publish(work)
                 session.commit()

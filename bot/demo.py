@@ -76,9 +76,9 @@ def only_demo_org(session: Session) -> bool:
         select(OrgNode.id, OrgNode.parent_id, OrgNode.name).order_by(col(OrgNode.id))
     ).all():
         parent = names.get(parent_id) if parent_id else ()
-        if parent is None:
+        if parent is None or node_id is None:  # a stored node always has an id
             return False
-        names[node_id] = (*parent, name)  # type: ignore[index]
+        names[node_id] = (*parent, name)
     if not set(names.values()) <= nodes:
         return False
     stored_homes = session.exec(select(Home.entrance_id, Home.number)).all()

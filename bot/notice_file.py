@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from bot.yaml_model import FileFieldError, Reading, YamlModel, reading
 from db import notices, org
 from db.models import Invite, OrgNode, Person, RoleGrant
+from db.rows import id_of
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 MAX_PUBLICITY_DAYS = 365
@@ -81,14 +82,14 @@ def _building_ids(session: Session, node: OrgNode, value: object) -> list[int]:
     for name in names:
         parent: OrgNode | None = node
         for part in [p.strip() for p in str(name).split("/") if p.strip()]:
-            parent = session.exec(
-                select(OrgNode).where(OrgNode.parent_id == parent.id, OrgNode.name == part)  # type: ignore[union-attr]
-            ).one_or_none()
             if parent is None:
                 break
+            parent = session.exec(
+                select(OrgNode).where(OrgNode.parent_id == parent.id, OrgNode.name == part)
+            ).one_or_none()
         if parent is None or parent is node or parent.kind != "building":
             raise NoticeFileError("buildings", f"no building {name!r} under {node.name}")
-        ids.append(parent.id)  # type: ignore[arg-type]
+        ids.append(id_of(parent))
     return ids
 
 

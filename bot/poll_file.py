@@ -35,6 +35,7 @@ from bot.yaml_model import FileFieldError, Reading, YamlModel, reading
 from db import org, polls
 from db.models import OrgNode
 from db.polls.electorate import Electorate, preview
+from db.rows import id_of
 
 TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S")
 RELATIVE = re.compile(r"^\+\s*(\d{1,3})\s*([dh])$")
@@ -144,7 +145,7 @@ def _building_pairs(session: Session, compound: OrgNode, value: object) -> list[
     if value is None:
         return []
     names = value if isinstance(value, list) else [value]
-    known = {b.name: b.id for b in polls.buildings_of(session, compound.id)}  # type: ignore[arg-type]
+    known = {b.name: id_of(b) for b in polls.buildings_of(session, id_of(compound))}
     chosen: list[tuple[int, str]] = []
     for name in names:
         building_id = known.get(str(name).strip())
@@ -287,7 +288,7 @@ def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> PollSpe
     """Read a poll file and check it against every rule of db.polls; a bad field raises PollFileError."""
     fields = PollFile.read(path, Reading(session, zone, now))
     draft = polls.Draft(
-        node_id=fields.compound.id,  # type: ignore[arg-type]
+        node_id=id_of(fields.compound),
         title=fields.title,
         body=fields.body,
         matter=fields.matter,
@@ -307,4 +308,4 @@ def load(session: Session, path: Path, zone: ZoneInfo, now: datetime) -> PollSpe
     except polls.PollError as exc:
         raise rule_error(exc) from None
     names = [name for _, name in fields.buildings]
-    return PollSpec(draft, fields.compound, names, preview(session, fields.compound.id, draft.buildings))  # type: ignore[arg-type]
+    return PollSpec(draft, fields.compound, names, preview(session, id_of(fields.compound), draft.buildings))

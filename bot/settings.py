@@ -8,6 +8,7 @@ import os
 import secrets
 from ipaddress import ip_network
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AnyHttpUrl, Field, ValidationError, ValidationInfo, field_validator
@@ -248,7 +249,7 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         name = make_url(self.db_url).database
-        return bool(name) and name != ":memory:" and Path(name).exists()  # type: ignore[arg-type]
+        return bool(name and name != ":memory:" and Path(name).exists())
 
 
 def is_sqlite(database_url: str) -> bool:
@@ -272,10 +273,10 @@ def _write_key(path: Path, key: str) -> str:
     return key
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning validation errors into one readable line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = first["loc"][0] if first["loc"] else "?"

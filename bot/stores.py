@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from bot.clock import Clock
 from db import inbound
 from db.models import Identity, Person
+from db.rows import id_of
 
 # The names we give stored photos (uploads, charts); anything else is not one of our files.
 FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp)$")
@@ -73,7 +74,7 @@ class IntakeLog:
             rows = inbound.unprocessed(
                 session, self.channel, limit, after_id=after_id, received_before=received_before
             )
-            return [(row.id, row.update_id, row.payload) for row in rows]  # type: ignore[misc]
+            return [(id_of(row), row.update_id, row.payload) for row in rows]
 
     def close(self, items: list[tuple[str, str]]) -> int:
         """Close stored updates without a turn: (update id, why), where no reason means ignored rather

@@ -4,7 +4,8 @@ of an update, and the numbers Telegram sends (update ids, retry_after)."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from datetime import timedelta
+from typing import Any, SupportsFloat, SupportsIndex
 
 from telegram import Update
 from telegram.error import RetryAfter
@@ -121,5 +122,8 @@ def retry_seconds(value: object) -> float:
         with warnings.catch_warnings():  # PTB warns that the int will become a timedelta; both work here
             warnings.simplefilter("ignore")
             value = value.retry_after
-    total = getattr(value, "total_seconds", None)
-    return float(total() if callable(total) else value)  # type: ignore[arg-type]
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, str | SupportsFloat | SupportsIndex):
+        return float(value)
+    raise TypeError(f"retry_after is neither seconds nor a timedelta: {value!r}")

@@ -27,6 +27,7 @@ from bot.stores import FILE_NAME, FileStore, Identities
 from bot.throttle import Throttle
 from bot.uploads import NotAnImage, TooManyPixels, reencode
 from db.models import Identity
+from db.rows import id_of
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 if TYPE_CHECKING:
@@ -142,7 +143,7 @@ class WebChat:
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
         # Off the event loop: a broadcast must not hold up the pages being served meanwhile.
-        await asyncio.to_thread(self.history.push, identity.id, _body(message))  # type: ignore[arg-type]
+        await asyncio.to_thread(self.history.push, id_of(identity), _body(message))
 
     # --- session and request checks ---------------------------------------------------------------
 
@@ -200,7 +201,8 @@ class WebChat:
                 if message.redacted:
                     placeholder = {**body, "text": message.redacted, "buttons": []}
                     row_id = self.history.add(session, identity_id, True, placeholder, now, need_id=True)
-                    shown_once[row_id] = body  # type: ignore[index]
+                    assert row_id is not None  # need_id: flushed for it
+                    shown_once[row_id] = body
                 else:
                     self.history.add(session, identity_id, True, body, now)
 
