@@ -52,7 +52,7 @@ def _tasks(session: Session, person_id: int, now: datetime, day_end: datetime) -
     if not tickets:
         return None
     running = [(t, t.clock_due_at) for t in tickets if t.paused_at is None and t.clock_due_at is not None]
-    due = [at for _, at in running if at is not None]
+    due = [at for _, at in running]
     first = running[0] if running else None
     return TasksDigest(
         person_id,
@@ -102,7 +102,9 @@ def morning(work: Work, zone: ZoneInfo) -> int:
     day_start, day_end = _day(now, zone)
     done = _already_told(session, day_start)
     grants = session.exec(
-        select(RoleGrant).where(col(RoleGrant.role).in_((*TASK_ROLES, *STAFF_ROLES))).order_by(RoleGrant.id)
+        select(RoleGrant)
+        .where(col(RoleGrant.role).in_((*TASK_ROLES, *STAFF_ROLES)))
+        .order_by(col(RoleGrant.id))
     ).all()
     workers = sorted({g.person_id for g in grants if g.role in TASK_ROLES})
     staff: dict[int, list[int]] = {}
