@@ -16,7 +16,7 @@ from core.permissions import VERIFIED, Action, Actor, grants_for, may, place
 from core.work import Work
 from db import notices
 from db.models import Notice, OrgNode
-from db.notices import NoticeError  # the use cases' refusals, as the rules raise them
+from db.notices import NoticeError as NoticeError  # the use cases' refusals, as the rules raise them
 from db.rows import id_of
 
 

@@ -179,7 +179,11 @@ class WebChat:
             raise HTTPException(403, "cross-origin request refused")
         uid = request.session.get("uid")
         token = request.headers.get("x-csrf-token", "")
-        if not uid or not secrets.compare_digest(token, request.session.get("csrf", "")):
+        if (
+            not isinstance(uid, str)
+            or not uid
+            or not secrets.compare_digest(token, request.session.get("csrf", ""))
+        ):
             raise HTTPException(403, "missing or stale session; reload the page")
         return uid
 
