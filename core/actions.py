@@ -21,21 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
-from db.types import MAX_ID
+from db.types import parse_id
 
 MAX_BYTES = 64  # Telegram's callback_data limit
 _WORD = re.compile(r"^[A-Za-z0-9_./-]{1,40}$")
 _NUMBER = re.compile(r"^[0-9]{1,6}$")
 Shapes = dict[str, tuple[str, ...]]
 Kinds = dict[str, str]
-
-
-def _ident(raw: str) -> int | None:
-    """An id of a row: 1 to MAX_ID, digits only (beyond MAX_ID PostgreSQL would refuse the query)."""
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        return None
-    number = int(raw)
-    return number if 0 < number <= MAX_ID else None
 
 
 def _number(raw: str) -> int | None:
@@ -54,7 +46,7 @@ def _flag(raw: str) -> bool | None:
 
 
 # How each kind of field is read from and written to the wire.
-_READ: dict[str, Callable[[str], Any]] = {"id": _ident, "num": _number, "word": _word, "flag": _flag}
+_READ: dict[str, Callable[[str], Any]] = {"id": parse_id, "num": _number, "word": _word, "flag": _flag}
 _WRITE: dict[str, Callable[[Any], str]] = {
     "id": str,
     "num": str,

@@ -97,11 +97,8 @@ def enqueue_replies(
     ]
 
 
-_REPLY = (
-    TABLE.insert()
-    .values(template="", context={}, buttons=[], urgent=True, status="pending", attempts=0, error="")
-    .returning(TABLE.c.id)
-)
+# A turn's answer is stored rendered (`rendered`), so its template and context stay empty; it goes first.
+_REPLY = TABLE.insert().values({**_NEW, "template": "", "context": {}, "urgent": True}).returning(TABLE.c.id)
 
 
 def prune_replies(session: Session, before: datetime) -> int:

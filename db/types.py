@@ -10,6 +10,15 @@ from sqlalchemy.types import TypeDecorator
 MAX_ID = 2**31 - 1  # the largest id an INTEGER column holds on PostgreSQL; input beyond it names nothing
 
 
+def parse_id(value: str) -> int | None:
+    """An id (1 to MAX_ID) from button data or typed text, or None when it is not one."""
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        return None
+    number = int(value)
+    # Beyond MAX_ID it cannot be a row, and PostgreSQL would refuse the query (integer out of range).
+    return number if 0 < number <= MAX_ID else None
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Stores aware datetimes as UTC and always returns them aware, on SQLite as on PostgreSQL."""
 

@@ -6,7 +6,6 @@ from typing import TypeVar
 
 from core.actions import Menu
 from core.permissions import Action, may
-from db.types import MAX_ID
 from handlers.context import Context
 from handlers.types import Button, Reply
 
@@ -72,15 +71,6 @@ def menu_buttons(ctx: Context) -> list[list[Button]]:
         if buttons:
             rows.append(buttons)
     return rows
-
-
-def parse_id(value: str) -> int | None:
-    """An id (1 to MAX_ID) from button data or text, or None when it is not one."""
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
-        return None
-    number = int(value)
-    # Beyond MAX_ID it cannot be a row, and PostgreSQL would refuse the query (integer out of range).
-    return number if 0 < number <= MAX_ID else None
 
 
 def given(value: T | None) -> T:

@@ -11,7 +11,8 @@ from core import actions, tickets
 from core import ticket_views as views
 from core.permissions import Action, may
 from core.tickets import TicketError
-from handlers.common import parse_id, stale
+from db.types import parse_id
+from handlers.common import stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
 from handlers.types import Button, Inbound, Reply

@@ -6,6 +6,7 @@ import re
 
 from core import actions
 from core.actions import Press
+from db.types import parse_id
 from handlers import (
     followup,
     general,
@@ -21,7 +22,7 @@ from handlers import (
     stats,
     tasks,
 )
-from handlers.common import MAX_TEXT, menu_buttons, parse_id, stale
+from handlers.common import MAX_TEXT, menu_buttons, stale
 from handlers.context import Context
 from handlers.flows import Command, Flow
 from handlers.types import Inbound, Reply
