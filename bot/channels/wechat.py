@@ -1,0 +1,419 @@
+"""WeChat Official Account (residents): callbacks → Inbound, Rendered → passive replies, 客服 and
+template messages.
+
+A callback is verified (signature; msg_signature and AES in safe mode), stored in the inbound log, and
+only then answered. WeChat waits five seconds and then tries again (three times in all), so the turn
+gets about four: done in time, a plain-text first answer goes back as the passive reply; the rest, and
+everything when late, goes as 客服 messages after the answer. A retry of a callback already handled
+answers "success" and runs nothing twice; one stored but never handled (a crash) is handled then.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import requests
+from fastapi import APIRouter, HTTPException, Request, Response
+from sqlmodel import col, select
+from starlette.background import BackgroundTask
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidSignatureException
+from wechatpy.utils import check_signature
+
+from bot.channels.base import Intake, Unreachable
+from bot.channels.wechat_client import OfficialAccount, fetch_stable_token
+from bot.channels.wechat_media import MediaLost, fetch
+from bot.channels.wechat_send import Sender
+from bot.channels.wechat_templates import TemplateBook
+from bot.channels.wechat_wire import (
+    CHANNEL,
+    BadCallback,
+    Incoming,
+    callback_fields,
+    flat_buttons,
+    incoming,
+    menu_body,
+    numbered_choice,
+    passive_xml,
+    plain,
+    read_xml,
+    update_id_of,
+)
+from bot.platform_tokens import Fetch, SharedToken
+from bot.stores import FileStore, Identities, IntakeLog
+from db.models import Identity, InboundLog
+from handlers.types import Attachment, Inbound, Rendered
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.render import Renderer
+    from bot.service import Outcome, Service
+
+log = logging.getLogger(__name__)
+TEMPLATES_FILE = Path(__file__).resolve().parents[2] / "data" / "wechat_templates.yaml"
+MAX_BODY = 64 * 1024  # a callback is a few hundred bytes; a long text in safe mode stays far below this
+PASSIVE_WAIT = 4.0  # seconds a turn may take and still answer passively (WeChat gives up after 5)
+RECOVER_BATCH = 200
+MENU_RETRY = 60.0  # seconds between tries to publish the menu while WeChat does not take it
+SUCCESS = "success"  # "nothing passive": WeChat shows nothing and does not try again
+
+
+@dataclass(frozen=True, slots=True)
+class WeChatConfig:
+    """What the WeChat channel takes from the settings."""
+
+    app_id: str
+    app_secret: str
+    token: str  # the callback's Token
+    aes_key: str = ""  # EncodingAESKey: safe mode when set
+    api_base_url: str = "https://api.weixin.qq.com"
+    open_base_url: str = "https://open.weixin.qq.com"
+    templates_file: Path | None = None
+    public_url: str = ""
+    rate_limit: float = 20.0
+    window_messages: int = 20
+    default_locale: str = "zh_CN"
+    reply_lease: timedelta = timedelta(seconds=60)
+
+
+def fetch_token(config: WeChatConfig) -> Fetch:
+    """How to fetch a new access token (the stable-token endpoint), for the shared token store."""
+    return fetch_stable_token(config)
+
+
+@dataclass
+class Turn:
+    """What handling one callback came to: a turn's outcome, or a text to say without a turn."""
+
+    openid: str
+    locale: str
+    outcome: Outcome | None = None
+    say: str = ""  # a text without a turn (a photo that could not be fetched)
+
+    @property
+    def replies(self) -> list[Rendered]:
+        """The answers to send."""
+        if self.outcome is not None:
+            return self.outcome.replies
+        return [Rendered(self.say)] if self.say else []
+
+
+@dataclass
+class _Flight:
+    """Callbacks being handled by this process right now, by update id."""
+
+    tasks: dict[str, asyncio.Task[Turn | None]] = field(default_factory=dict)
+
+
+class WeChatChannel:
+    """The WeChat Official Account adapter."""
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        config: WeChatConfig,
+        service: Service,
+        log_store: IntakeLog,
+        identities: Identities,
+        files: FileStore,
+        renderer: Renderer,
+        clock: Clock,
+        token: SharedToken,
+    ) -> None:
+        self.config = config
+        self.service = service
+        self.log_store = log_store
+        self.identities = identities
+        self.files = files
+        self.renderer = renderer
+        self.clock = clock
+        self.token = token
+        self.http = requests.Session()  # every API call and download; tests mount the API double on it
+        self.api = OfficialAccount(config, token, self.http)
+        book = TemplateBook.load(config.templates_file or TEMPLATES_FILE)
+        self.sender = Sender(config, self.api, identities, files, renderer, clock, book)
+        self.crypto = WeChatCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
+        self.intake = Intake(mode="webhook")
+        self.passive_wait = PASSIVE_WAIT
+        self._flight = _Flight()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._menu: asyncio.Task[None] | None = None
+
+    # --- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Publish the menu (in the background, retried until WeChat takes it) and handle what was
+        stored before a crash."""
+        self.intake.started_at = self.clock.now()
+        self._menu = asyncio.create_task(self._publish_menu())
+        await self.recover()
+
+    async def stop(self) -> None:
+        """Stop publishing the menu and let the callbacks in hand finish sending."""
+        if self._menu is not None:
+            self._menu.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._menu
+        pending = [*self._tasks, *self._flight.tasks.values()]
+        if pending:
+            await asyncio.wait(pending, timeout=5)
+
+    async def _publish_menu(self) -> None:
+        body = menu_body(lambda key, ctx: self.sender.text(self.config.default_locale, key, ctx))
+        while True:
+            try:
+                await asyncio.to_thread(self.api.create_menu, body)
+                log.info("WeChat: the account's menu is published")
+                return
+            except Exception as exc:  # WeChat down, the IP not allowlisted: intake works regardless
+                self.intake.last_error = f"menu: {exc}"[:200]
+                log.warning("WeChat: cannot publish the menu (%s); retrying in %.0f s", exc, MENU_RETRY)
+                await asyncio.sleep(MENU_RETRY)
+
+    async def recover(self, stale_after: timedelta | None = None) -> None:
+        """Handle stored callbacks never handled (a crash, another process that died), oldest first;
+        their answers go as 客服 messages. With `stale_after`, only those stored longer ago than that."""
+        after = 0
+        before = self.clock.now() - stale_after if stale_after is not None else None
+        while batch := await asyncio.to_thread(self.log_store.pending, RECOVER_BATCH, after, before):
+            after = batch[-1][0]
+            for _, update_id, payload in batch:
+                if update_id in self._flight.tasks:
+                    continue
+                turn = await self._begin(update_id, {str(k): str(v) for k, v in payload.items()})
+                if turn is not None:
+                    await self._deliver(turn, 0)
+
+    # --- the callback -----------------------------------------------------------------------------
+
+    def router(self) -> APIRouter:
+        """GET answers WeChat's URL check; POST takes callbacks."""
+        router = APIRouter()
+
+        @router.get("/wechat/callback", include_in_schema=False)
+        async def check(request: Request) -> Response:
+            query = request.query_params
+            echostr = query.get("echostr", "")
+            if not self._signed(query) or not echostr or len(echostr) > 256:
+                raise HTTPException(403)
+            return Response(echostr, media_type="text/plain")
+
+        @router.post("/wechat/callback", include_in_schema=False)
+        async def callback(request: Request) -> Response:
+            query = request.query_params
+            if not self._signed(query):
+                raise HTTPException(403)
+            body = b""
+            async for chunk in request.stream():  # counted as it comes: Content-Length may lie
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise HTTPException(413, "a callback is never this large")
+            fields = self._open(body, dict(query))
+            try:
+                return await self._answer(fields)
+            except Exception:  # WeChat must never show "该公众号暂时无法提供服务"
+                log.exception("WeChat: answering callback %s failed", update_id_of(fields))
+                return Response(SUCCESS, media_type="text/plain")
+
+        return router
+
+    def _signed(self, query: Any) -> bool:
+        try:
+            check_signature(
+                self.config.token, query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+            )
+        except InvalidSignatureException:
+            return False
+        return True
+
+    def _open(self, body: bytes, query: dict[str, str]) -> dict[str, str]:
+        """The callback's fields: decrypted in safe mode (403 when msg_signature fails), 400 when the
+        body is no callback."""
+        try:
+            if self.crypto is None:
+                return callback_fields(body)
+            if query.get("encrypt_type") != "aes" or not query.get("msg_signature"):
+                raise HTTPException(403, "safe mode: the callback must be encrypted")
+            encrypt = read_xml(body).get("Encrypt")
+            if not isinstance(encrypt, str) or not encrypt:
+                raise BadCallback("no Encrypt element")
+            try:
+                plain_xml = self.crypto.decrypt_message(
+                    {"Encrypt": encrypt}, query["msg_signature"], query.get("timestamp", ""), query.get("nonce", "")
+                )
+            except InvalidSignatureException:
+                raise HTTPException(403) from None
+            except Exception as exc:  # a wrong key, padding or app id
+                raise BadCallback(f"cannot decrypt: {type(exc).__name__}") from None
+            return callback_fields(plain_xml)
+        except BadCallback as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    def _reply(self, xml: str) -> Response:
+        """A passive reply, encrypted and signed in safe mode."""
+        if self.crypto is not None:
+            timestamp = str(int(self.clock.now().timestamp()))
+            xml = str(self.crypto.encrypt_message(xml, secrets.token_hex(8), timestamp))
+        return Response(xml, media_type="application/xml")
+
+    async def _answer(self, fields: dict[str, str]) -> Response:
+        update_id = update_id_of(fields)
+        stored = await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
+        self.intake.last_ok = self.clock.now()
+        if stored is None:  # a retry: handled already, or in hand here, or stored before a crash
+            if update_id in self._flight.tasks or await asyncio.to_thread(self._processed, update_id):
+                return Response(SUCCESS, media_type="text/plain")
+        task = self._start(update_id, fields)
+        try:
+            turn = await asyncio.wait_for(asyncio.shield(task), self.passive_wait)
+        except TimeoutError:  # late: "success" now, every answer by 客服 when the turn is done
+            self._keep(asyncio.create_task(self._deliver_when_done(task)))
+            return Response(SUCCESS, media_type="text/plain")
+        if turn is None or not turn.replies:
+            return Response(SUCCESS, media_type="text/plain")
+        first = turn.replies[0]
+        if not plain(first):
+            return Response(SUCCESS, media_type="text/plain", background=BackgroundTask(self._deliver, turn, 0))
+        if turn.outcome is not None and turn.outcome.reply_ids:
+            self.service.replies_sent(turn.outcome.reply_ids[:1])
+        response = self._reply(
+            passive_xml(first.text, turn.openid, fields.get("ToUserName", ""), int(self.clock.now().timestamp()))
+        )
+        if len(turn.replies) > 1:  # after the answer has gone, so the passive reply reads first
+            response.background = BackgroundTask(self._deliver, turn, 1)
+        return response
+
+    def _processed(self, update_id: str) -> bool:
+        with self.log_store.sessions() as session:
+            found = session.exec(
+                select(InboundLog.id).where(
+                    InboundLog.channel == CHANNEL,
+                    InboundLog.update_id == update_id,
+                    col(InboundLog.processed_at).is_not(None),
+                )
+            ).first()
+        return found is not None
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)  # a reference until done, or the task may be collected mid-run
+        task.add_done_callback(self._tasks.discard)
+
+    def _start(self, update_id: str, fields: dict[str, str]) -> asyncio.Task[Turn | None]:
+        task = asyncio.create_task(self._handle(update_id, fields))
+        self._flight.tasks[update_id] = task
+        task.add_done_callback(lambda _: self._flight.tasks.pop(update_id, None))
+        return task
+
+    async def _begin(self, update_id: str, fields: dict[str, str]) -> Turn | None:
+        """Handle a stored callback to the end of its turn (not sending)."""
+        return await self._start(update_id, fields)
+
+    async def _deliver_when_done(self, task: asyncio.Task[Turn | None]) -> None:
+        turn = await task
+        if turn is not None:
+            await self._deliver(turn, 0)
+
+    # --- the turn ---------------------------------------------------------------------------------
+
+    async def _handle(self, update_id: str, fields: dict[str, str]) -> Turn | None:
+        """Run the turn a stored callback asks for; None when it asks for none (or ran before)."""
+        openid = fields.get("FromUserName", "")
+        try:
+            asked = incoming(fields)
+            if asked.action != "turn":
+                if asked.action == "unsubscribe":
+                    await asyncio.to_thread(self.identities.mark_unreachable, openid)
+                await asyncio.to_thread(self.log_store.close, [(update_id, "")])
+                return None
+            try:
+                inbound = await self._inbound(update_id, openid, asked)
+            except MediaLost as exc:
+                log.warning("WeChat: media of %s could not be fetched: %s", update_id, exc)
+                await asyncio.to_thread(self._set_aside, update_id, f"media: {exc}")
+                locale = await asyncio.to_thread(self.sender.locale_of, openid)
+                kind = asked.media[0].kind if asked.media else "image"
+                return Turn(openid, locale, say=self.sender.text(locale, "media_failed", {"kind": kind}))
+            return await asyncio.to_thread(self._turn, inbound)
+        except Exception as exc:  # closed with its reason, so no recovery replays it for ever
+            log.exception("WeChat: callback %s failed", update_id)
+            await asyncio.to_thread(self._set_aside, update_id, f"failed: {type(exc).__name__}")
+            return None
+
+    def _set_aside(self, update_id: str, reason: str) -> None:
+        self.intake.set_aside += self.log_store.close([(update_id, reason)])
+
+    async def _inbound(self, update_id: str, openid: str, asked: Incoming) -> Inbound:
+        """The Inbound of a callback: a numbered reply as the press it picks, media fetched and kept."""
+        text, button = asked.text, asked.button
+        if asked.numbered and text.strip():
+            choices = await asyncio.to_thread(self.identities.choices_of, openid)
+            picked = numbered_choice(text, choices)
+            if picked is not None:
+                text, button = "", picked
+        attachments: list[Attachment] = []
+        for media in asked.media:
+            attachments.append(await asyncio.to_thread(fetch, self.api, self.http, self.files, media))
+        return Inbound(
+            channel=CHANNEL,
+            user_ref=openid,
+            chat_ref=openid,
+            update_id=update_id,
+            text=text,
+            button=button,
+            attachments=tuple(attachments),
+            location=asked.location,
+            unsupported=asked.unsupported,
+        )
+
+    def _turn(self, inbound: Inbound) -> Turn | None:
+        """The turn (its answers leased to us), then the window and the numbered choices it leaves."""
+        outcome = self.service.handle(inbound, None, self.config.reply_lease)
+        if outcome.duplicate:
+            return None
+        openid = inbound.user_ref
+        self.identities.note_inbound(openid, self.clock.now())
+        # Numbers typed next pick from the last menu this turn showed (none: numbers are text again).
+        shown = [message for message in outcome.replies if message.buttons]
+        self.identities.set_choices(openid, [data for _, data in flat_buttons(shown[-1])] if shown else [])
+        return Turn(openid, self.sender.locale_of(openid), outcome)
+
+    async def _deliver(self, turn: Turn, start: int) -> None:
+        """Send a turn's answers from `start` on as 客服 messages, marking each sent as it leaves; what
+        does not leave stays leased to us, and the outbox sends it when the lease runs out."""
+        ids = turn.outcome.reply_ids if turn.outcome is not None else []
+        delivered: list[int] = []
+        try:
+            for index in range(start, len(turn.replies)):
+                try:
+                    await asyncio.to_thread(
+                        self.sender.custom, turn.openid, turn.replies[index], turn.locale, False
+                    )
+                except Unreachable:
+                    await asyncio.to_thread(self.identities.mark_unreachable, turn.openid)
+                    await asyncio.to_thread(self.service.replies_unreachable, ids[index:])
+                    return
+                except Exception as exc:
+                    log.warning("WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc)
+                    return
+                if index < len(ids):
+                    delivered.append(ids[index])
+        finally:
+            self.service.replies_sent(delivered)
+
+    # --- pushes -----------------------------------------------------------------------------------
+
+    async def push(self, identity: Identity, message: Rendered) -> None:
+        """A 客服 message inside the 48-hour window, else a template message."""
+        await asyncio.to_thread(self.sender.push, identity.external_id, message)
+
+    def messages_for(self, message: Rendered) -> int:
+        """How many API calls `push` makes of this message (as 客服 messages; a template is one)."""
+        return max(1, self.sender.count(message))
