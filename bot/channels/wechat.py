@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,7 +28,7 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import check_signature
 
 from bot.channels.base import Intake, Unreachable
-from bot.channels.wechat_client import OfficialAccount, fetch_stable_token
+from bot.channels.wechat_client import OfficialAccount, StableTokenFetch
 from bot.channels.wechat_media import MediaLost, fetch
 from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
@@ -85,7 +85,7 @@ class WeChatConfig:
 
 def fetch_token(config: WeChatConfig) -> Fetch:
     """How to fetch a new access token (the stable-token endpoint), for the shared token store."""
-    return fetch_stable_token(config)
+    return StableTokenFetch(config)
 
 
 @dataclass
@@ -103,13 +103,6 @@ class Turn:
         if self.outcome is not None:
             return self.outcome.replies
         return [Rendered(self.say)] if self.say else []
-
-
-@dataclass
-class _Flight:
-    """Callbacks being handled by this process right now, by update id."""
-
-    tasks: dict[str, asyncio.Task[Turn | None]] = field(default_factory=dict)
 
 
 class WeChatChannel:
@@ -136,14 +129,15 @@ class WeChatChannel:
         self.renderer = renderer
         self.clock = clock
         self.token = token
-        self.http = requests.Session()  # every API call and download; tests mount the API double on it
+        # Every API call, download and token fetch goes through one session (tests mount the double on it).
+        self.http = token.fetch.http if isinstance(token.fetch, StableTokenFetch) else requests.Session()
         self.api = OfficialAccount(config, token, self.http)
         book = TemplateBook.load(config.templates_file or TEMPLATES_FILE)
         self.sender = Sender(config, self.api, identities, files, renderer, clock, book)
         self.crypto = WeChatCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
         self.intake = Intake(mode="webhook")
         self.passive_wait = PASSIVE_WAIT
-        self._flight = _Flight()
+        self._in_flight: dict[str, asyncio.Task[Turn | None]] = {}  # callbacks in hand here, by id
         self._tasks: set[asyncio.Task[Any]] = set()
         self._menu: asyncio.Task[None] | None = None
 
@@ -162,7 +156,7 @@ class WeChatChannel:
             self._menu.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._menu
-        pending = [*self._tasks, *self._flight.tasks.values()]
+        pending = [*self._tasks, *self._in_flight.values()]
         if pending:
             await asyncio.wait(pending, timeout=5)
 
@@ -186,9 +180,9 @@ class WeChatChannel:
         while batch := await asyncio.to_thread(self.log_store.pending, RECOVER_BATCH, after, before):
             after = batch[-1][0]
             for _, update_id, payload in batch:
-                if update_id in self._flight.tasks:
+                if update_id in self._in_flight:
                     continue
-                turn = await self._begin(update_id, {str(k): str(v) for k, v in payload.items()})
+                turn = await self._start(update_id, {str(k): str(v) for k, v in payload.items()})
                 if turn is not None:
                     await self._deliver(turn, 0)
 
@@ -228,7 +222,10 @@ class WeChatChannel:
     def _signed(self, query: Any) -> bool:
         try:
             check_signature(
-                self.config.token, query.get("signature", ""), query.get("timestamp", ""), query.get("nonce", "")
+                self.config.token,
+                query.get("signature", ""),
+                query.get("timestamp", ""),
+                query.get("nonce", ""),
             )
         except InvalidSignatureException:
             return False
@@ -247,7 +244,10 @@ class WeChatChannel:
                 raise BadCallback("no Encrypt element")
             try:
                 plain_xml = self.crypto.decrypt_message(
-                    {"Encrypt": encrypt}, query["msg_signature"], query.get("timestamp", ""), query.get("nonce", "")
+                    {"Encrypt": encrypt},
+                    query["msg_signature"],
+                    query.get("timestamp", ""),
+                    query.get("nonce", ""),
                 )
             except InvalidSignatureException:
                 raise HTTPException(403) from None
@@ -257,8 +257,10 @@ class WeChatChannel:
         except BadCallback as exc:
             raise HTTPException(400, str(exc)) from None
 
-    def _reply(self, xml: str) -> Response:
-        """A passive reply, encrypted and signed in safe mode."""
+    def _reply(self, text: str, fields: dict[str, str]) -> Response:
+        """A passive text reply to a callback, encrypted and signed in safe mode."""
+        openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+        xml = passive_xml(text, openid, account, int(self.clock.now().timestamp()))
         if self.crypto is not None:
             timestamp = str(int(self.clock.now().timestamp()))
             xml = str(self.crypto.encrypt_message(xml, secrets.token_hex(8), timestamp))
@@ -266,11 +268,18 @@ class WeChatChannel:
 
     async def _answer(self, fields: dict[str, str]) -> Response:
         update_id = update_id_of(fields)
-        stored = await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
+        try:
+            stored = await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
+        except Exception as exc:  # the database does not answer: nothing was kept, so ask to send again
+            log.exception("WeChat: cannot store callback %s", update_id)
+            self.intake.last_error = f"store: {type(exc).__name__}: {exc}"[:200]
+            return self._reply(self.sender.text(self.config.default_locale, "busy"), fields)
         self.intake.last_ok = self.clock.now()
-        if stored is None:  # a retry: handled already, or in hand here, or stored before a crash
-            if update_id in self._flight.tasks or await asyncio.to_thread(self._processed, update_id):
-                return Response(SUCCESS, media_type="text/plain")
+        # A retry: handled already or in hand here answers "success"; one stored before a crash runs now.
+        if stored is None and (
+            update_id in self._in_flight or await asyncio.to_thread(self._processed, update_id)
+        ):
+            return Response(SUCCESS, media_type="text/plain")
         task = self._start(update_id, fields)
         try:
             turn = await asyncio.wait_for(asyncio.shield(task), self.passive_wait)
@@ -281,12 +290,12 @@ class WeChatChannel:
             return Response(SUCCESS, media_type="text/plain")
         first = turn.replies[0]
         if not plain(first):
-            return Response(SUCCESS, media_type="text/plain", background=BackgroundTask(self._deliver, turn, 0))
+            return Response(
+                SUCCESS, media_type="text/plain", background=BackgroundTask(self._deliver, turn, 0)
+            )
         if turn.outcome is not None and turn.outcome.reply_ids:
             self.service.replies_sent(turn.outcome.reply_ids[:1])
-        response = self._reply(
-            passive_xml(first.text, turn.openid, fields.get("ToUserName", ""), int(self.clock.now().timestamp()))
-        )
+        response = self._reply(first.text, fields)
         if len(turn.replies) > 1:  # after the answer has gone, so the passive reply reads first
             response.background = BackgroundTask(self._deliver, turn, 1)
         return response
@@ -308,13 +317,9 @@ class WeChatChannel:
 
     def _start(self, update_id: str, fields: dict[str, str]) -> asyncio.Task[Turn | None]:
         task = asyncio.create_task(self._handle(update_id, fields))
-        self._flight.tasks[update_id] = task
-        task.add_done_callback(lambda _: self._flight.tasks.pop(update_id, None))
+        self._in_flight[update_id] = task
+        task.add_done_callback(lambda _: self._in_flight.pop(update_id, None))
         return task
-
-    async def _begin(self, update_id: str, fields: dict[str, str]) -> Turn | None:
-        """Handle a stored callback to the end of its turn (not sending)."""
-        return await self._start(update_id, fields)
 
     async def _deliver_when_done(self, task: asyncio.Task[Turn | None]) -> None:
         turn = await task
@@ -401,7 +406,9 @@ class WeChatChannel:
                     await asyncio.to_thread(self.service.replies_unreachable, ids[index:])
                     return
                 except Exception as exc:
-                    log.warning("WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc)
+                    log.warning(
+                        "WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc
+                    )
                     return
                 if index < len(ids):
                     delivered.append(ids[index])

@@ -14,7 +14,7 @@ import requests
 from wechatpy.client import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
-from bot.platform_tokens import Fetch, SharedToken
+from bot.platform_tokens import SharedToken
 
 if TYPE_CHECKING:
     from bot.channels.wechat import WeChatConfig
@@ -58,19 +58,24 @@ class OAClient(WeChatClient):  # type: ignore[misc]  # wechatpy ships no type hi
         raise RuntimeError("the access token is fetched by the shared token store")
 
 
-def fetch_stable_token(config: WeChatConfig, http: requests.Session | None = None) -> Fetch:
-    """The shared token's fetch: POST /cgi-bin/stable_token, force_refresh when the last one was refused."""
-    session = http or requests.Session()
-    url = f"{config.api_base_url.rstrip('/')}/cgi-bin/stable_token"
+class StableTokenFetch:
+    """The shared token's fetch: POST /cgi-bin/stable_token, force_refresh when the last one was refused.
+    Its HTTP session is the channel's, so whatever carries the API calls carries this one too."""
 
-    def fetch(force: bool) -> tuple[str, int]:
-        body = {
+    def __init__(self, config: WeChatConfig) -> None:
+        self.config = config
+        self.http = requests.Session()
+        self.url = f"{config.api_base_url.rstrip('/')}/cgi-bin/stable_token"
+
+    def __call__(self, force: bool) -> tuple[str, int]:
+        """(access token, seconds it lasts)."""
+        body: dict[str, str | bool] = {
             "grant_type": "client_credential",
-            "appid": config.app_id,
-            "secret": config.app_secret,
+            "appid": self.config.app_id,
+            "secret": self.config.app_secret,
             "force_refresh": force,
         }
-        response = session.post(url, json=body, timeout=TIMEOUT)
+        response = self.http.post(self.url, json=body, timeout=TIMEOUT)
         response.raise_for_status()
         answer = response.json()
         if not isinstance(answer, dict) or not answer.get("access_token"):
@@ -78,8 +83,6 @@ def fetch_stable_token(config: WeChatConfig, http: requests.Session | None = Non
             errmsg = answer.get("errmsg", "") if isinstance(answer, dict) else ""
             raise PlatformError(errcode, str(errmsg) or "no access_token in the answer")
         return str(answer["access_token"]), int(answer.get("expires_in") or 7200)
-
-    return fetch
 
 
 class OfficialAccount:

@@ -98,7 +98,9 @@ class Sender:
         )
         template_id, data = self.book.body(message, values)
         try:
-            self.api.send_template(openid, template_id, chat_link(self.config.public_url, message.about), data)
+            self.api.send_template(
+                openid, template_id, chat_link(self.config.public_url, message.about), data
+            )
         except PlatformError as exc:
             raise _outcome(exc) from exc
 

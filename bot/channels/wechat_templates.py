@@ -96,14 +96,13 @@ class TemplateBook:
         """(template id, data) for a message, its fields filled from `values` and cut to their size."""
         template = self.templates[self.kind_of(message)]
         data = {
-            name: {"value": _cut(pattern.format_map(values), _limit(name))} for name, pattern in template.fields
+            name: {"value": _cut(pattern.format_map(values), _limit(name))}
+            for name, pattern in template.fields
         }
         return template.template_id, data
 
 
-def values_for(
-    message: Rendered, title: str, hint: str, now: datetime, zone: ZoneInfo
-) -> dict[str, str]:
+def values_for(message: Rendered, title: str, hint: str, now: datetime, zone: ZoneInfo) -> dict[str, str]:
     """What a template's placeholders stand for in this message."""
     lines = [line.strip() for line in message.text.splitlines() if line.strip()]
     press = actions.decode(message.about) if message.about else None

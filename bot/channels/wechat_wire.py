@@ -3,6 +3,7 @@ OA menu, and a Rendered as 客服 messages (text parts, a msgmenu or numbered li
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -73,11 +74,18 @@ def callback_fields(body: bytes | str) -> dict[str, str]:
 
 
 def update_id_of(fields: dict[str, str]) -> str:
-    """The callback's id for deduplication: MsgId, or for events FromUserName:CreateTime:Event."""
+    """The callback's id for deduplication: MsgId, or for events FromUserName:CreateTime:Event, with a
+    short hash of the EventKey so two menu buttons pressed within one second are two events."""
     msg_id = fields.get("MsgId", "").strip()
     if msg_id.isdigit() and len(msg_id) <= 24:
         return msg_id
-    return f"{fields.get('FromUserName', '')}:{fields.get('CreateTime', '')}:{fields.get('Event', '')}"[:64]
+    key = hashlib.sha1(fields.get("EventKey", "").encode()).hexdigest()[:8]
+    sender, created, event = (
+        fields.get("FromUserName", ""),
+        fields.get("CreateTime", ""),
+        fields.get("Event", ""),
+    )
+    return f"{sender}:{created}:{key}:{event}"[:64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,4 +255,7 @@ def _text(content: str) -> dict[str, Any]:
 
 def _menu_fits(menu: dict[str, Any]) -> bool:
     """Whether a menu goes as one message: its JSON within the message limit."""
-    return bool(menu["head_content"].strip()) and len(json.dumps(menu, ensure_ascii=False).encode()) <= TEXT_BYTES
+    return (
+        bool(menu["head_content"].strip())
+        and len(json.dumps(menu, ensure_ascii=False).encode()) <= TEXT_BYTES
+    )

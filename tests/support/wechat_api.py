@@ -62,6 +62,7 @@ ERRMSG = {
     45047: "out of response count limit",
     47001: "data format error",
 }
+QR_KINDS = ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE")
 # Endpoints that need no access token.
 OPEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token", "/sns/oauth2/access_token")
 
@@ -441,7 +442,7 @@ class WeChatApi:
         upload = fields.get("media")
         if kind not in ("image", "voice", "video", "thumb") or not isinstance(upload, tuple):
             raise WxError(47001)
-        filename, content_type, data = upload
+        _, content_type, data = upload
         media_id = self.add_media(data, content_type or "application/octet-stream", kind)
         return {"type": kind, "media_id": media_id, "created_at": int(self.clock())}
 
@@ -454,7 +455,7 @@ class WeChatApi:
     def _qrcode_create(self, call: WxCall, raw: bytes) -> JSON:
         body = call.body if isinstance(call.body, dict) else {}
         scene = body.get("action_info", {}).get("scene", {})
-        if body.get("action_name") not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
+        if body.get("action_name") not in QR_KINDS:
             raise WxError(47001)
         if not scene:
             raise WxError(47001)
@@ -561,19 +562,19 @@ def asgi_app(api: WeChatApi) -> Any:
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
 
 
-class WeChatApiServer:
-    """Serves a WeChatApi over HTTP on 127.0.0.1 inside the running event loop."""
+class AsgiServer:
+    """Serves an ASGI app over HTTP on 127.0.0.1 inside the running event loop (uvicorn)."""
 
-    def __init__(self, api: WeChatApi, port: int | None = None) -> None:
-        self.api = api
+    def __init__(self, app: Any, port: int | None = None, name: str = "the server") -> None:
+        self.app = app
         self.port = port or free_port()
+        self.name = name
         self._server: Any = None
         self._task: asyncio.Task[None] | None = None
-        api.base_url = self.url
 
     @property
     def url(self) -> str:
-        """The base URL to give Linli as WECHAT_API_BASE_URL."""
+        """The base URL it answers at."""
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self) -> None:
@@ -581,7 +582,7 @@ class WeChatApiServer:
         import uvicorn
 
         config = uvicorn.Config(
-            asgi_app(self.api),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -595,9 +596,9 @@ class WeChatApiServer:
         while not self._server.started:
             if self._task.done():
                 await self._task
-                raise RuntimeError("the WeChat API double did not start")
+                raise RuntimeError(f"{self.name} did not start")
             if time.monotonic() > deadline:
-                raise RuntimeError("the WeChat API double did not start within 10 s")
+                raise RuntimeError(f"{self.name} did not start within 10 s")
             await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
@@ -608,9 +609,18 @@ class WeChatApiServer:
             with contextlib.suppress(Exception):
                 await self._task
 
-    async def __aenter__(self) -> WeChatApiServer:
+    async def __aenter__(self) -> AsgiServer:
         await self.start()
         return self
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
+
+
+class WeChatApiServer(AsgiServer):
+    """Serves a WeChatApi over HTTP on 127.0.0.1; its `url` is what WECHAT_API_BASE_URL takes."""
+
+    def __init__(self, api: WeChatApi, port: int | None = None) -> None:
+        super().__init__(asgi_app(api), port, "the WeChat API double")
+        self.api = api
+        api.base_url = self.url  # PicUrls point here

@@ -133,9 +133,7 @@ class WxUser:
 
     def location(self, latitude: float, longitude: float, label: str = "", scale: int = 15) -> str:
         """A location message (Location_X is the latitude, Location_Y the longitude)."""
-        return self._message(
-            "location", Location_X=latitude, Location_Y=longitude, Scale=scale, Label=label
-        )
+        return self._message("location", Location_X=latitude, Location_Y=longitude, Scale=scale, Label=label)
 
     def link(self, title: str, url: str, description: str = "") -> str:
         """A shared link."""
