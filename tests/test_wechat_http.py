@@ -4,8 +4,11 @@ over HTTP, and the channel calls the API double over HTTP (tokens, 客服, media
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
+from typing import Any
 
+import pytest
 from PIL import Image
 
 from bot.clock import FixedClock
@@ -49,4 +52,31 @@ async def test_join_and_a_photo_over_http_in_safe_mode(
             await api.wait_for(lambda: "已收到 1 张照片" in wx.said(OPENID)[-1], what="the photo taken")
         assert [c.path for c in api.calls if c.path == "/cgi-bin/media/get"] == ["/cgi-bin/media/get"]
         assert api.calls[0].path == "/cgi-bin/stable_token"
+    wx.app.engine.dispose()
+
+
+async def test_a_callback_wechat_gave_up_on_runs_once_and_the_retry_gets_the_answer(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_server = AsgiServer(None, name="the web app")
+    wx = wechat_harness(sqlite_url, tmp_path, clock, callback_base_url=app_server.url)
+    app_server.app = wx.web
+    store = wx.app.service.store
+    calls: list[str] = []
+
+    def slow_first(channel: str, update_id: str, payload: dict[str, Any]) -> int | None:
+        calls.append(update_id)
+        if len(calls) == 1:
+            time.sleep(0.6)  # the database hangs longer than WeChat waits
+        return store(channel, update_id, payload)
+
+    monkeypatch.setattr(wx.app.service, "store", slow_first)
+    wx.server.timeout = 0.3
+    async with app_server:
+        delivery = await wx.post(wx.user(OPENID).text("/nosuch"))
+        assert [t.status for t in delivery.tries] == [None, 200]  # WeChat gave up once, then tried again
+        assert "/nosuch" in delivery.text
+        await wx.api.wait_for(lambda: len(calls) == 2 and not wx.channel._in_flight, what="the first try")
+    [row] = wx.stored()
+    assert row.processed_at is not None and wx.said(OPENID) == []  # one turn, answered once
     wx.app.engine.dispose()

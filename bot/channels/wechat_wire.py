@@ -168,8 +168,14 @@ def numbered_choice(text: str, choices: list[str]) -> str | None:
 
 def passive_xml(text: str, openid: str, account: str, now: int) -> str:
     """A passive text reply to one callback."""
-    reply = TextReply(source=account, target=openid, content=text, time=now)
+    reply = TextReply(source=_cdata(account), target=_cdata(openid), content=_cdata(text), time=now)
     return str(reply.render())
+
+
+def _cdata(value: str) -> str:
+    """Text for a CDATA section as wechatpy writes it: a `]]>` inside (a user's words echoed back)
+    would end the section, so it is split across two."""
+    return value.replace("]]>", "]]]]><![CDATA[>")
 
 
 def menu_body(text: Text) -> dict[str, Any]:
