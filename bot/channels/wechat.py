@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -23,27 +22,22 @@ import requests
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlmodel import col, select
 from starlette.background import BackgroundTask
-from wechatpy.crypto import WeChatCrypto
-from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.utils import check_signature
 
 from bot.channels.base import Intake, Unreachable
 from bot.channels.wechat_client import OfficialAccount, StableTokenFetch
 from bot.channels.wechat_media import MediaLost, fetch
+from bot.channels.wechat_seal import Forged, Seal
 from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
 from bot.channels.wechat_wire import (
     CHANNEL,
     BadCallback,
     Incoming,
-    callback_fields,
     flat_buttons,
     incoming,
     menu_body,
     numbered_choice,
-    passive_xml,
     plain,
-    read_xml,
     update_id_of,
 )
 from bot.platform_tokens import Fetch, SharedToken
@@ -134,7 +128,7 @@ class WeChatChannel:
         self.api = OfficialAccount(config, token, self.http)
         book = TemplateBook.load(config.templates_file or TEMPLATES_FILE)
         self.sender = Sender(config, self.api, identities, files, renderer, clock, book)
-        self.crypto = WeChatCrypto(config.token, config.aes_key, config.app_id) if config.aes_key else None
+        self.seal = Seal(config.token, config.app_id, config.aes_key)
         self.intake = Intake(mode="webhook")
         self.passive_wait = PASSIVE_WAIT
         self._in_flight: dict[str, asyncio.Task[Turn | None]] = {}  # callbacks in hand here, by id
@@ -196,21 +190,26 @@ class WeChatChannel:
         async def check(request: Request) -> Response:
             query = request.query_params
             echostr = query.get("echostr", "")
-            if not self._signed(query) or not echostr or len(echostr) > 256:
+            if not self.seal.signed(query) or not echostr or len(echostr) > 256:
                 raise HTTPException(403)
             return Response(echostr, media_type="text/plain")
 
         @router.post("/wechat/callback", include_in_schema=False)
         async def callback(request: Request) -> Response:
             query = request.query_params
-            if not self._signed(query):
+            if not self.seal.signed(query):
                 raise HTTPException(403)
             body = b""
             async for chunk in request.stream():  # counted as it comes: Content-Length may lie
                 body += chunk
                 if len(body) > MAX_BODY:
                     raise HTTPException(413, "a callback is never this large")
-            fields = self._open(body, dict(query))
+            try:
+                fields = self.seal.open(body, query)
+            except Forged:
+                raise HTTPException(403) from None
+            except BadCallback as exc:
+                raise HTTPException(400, str(exc)) from None
             try:
                 return await self._answer(fields)
             except Exception:  # WeChat must never show "该公众号暂时无法提供服务"
@@ -219,52 +218,11 @@ class WeChatChannel:
 
         return router
 
-    def _signed(self, query: Any) -> bool:
-        try:
-            check_signature(
-                self.config.token,
-                query.get("signature", ""),
-                query.get("timestamp", ""),
-                query.get("nonce", ""),
-            )
-        except InvalidSignatureException:
-            return False
-        return True
-
-    def _open(self, body: bytes, query: dict[str, str]) -> dict[str, str]:
-        """The callback's fields: decrypted in safe mode (403 when msg_signature fails), 400 when the
-        body is no callback."""
-        try:
-            if self.crypto is None:
-                return callback_fields(body)
-            if query.get("encrypt_type") != "aes" or not query.get("msg_signature"):
-                raise HTTPException(403, "safe mode: the callback must be encrypted")
-            encrypt = read_xml(body).get("Encrypt")
-            if not isinstance(encrypt, str) or not encrypt:
-                raise BadCallback("no Encrypt element")
-            try:
-                plain_xml = self.crypto.decrypt_message(
-                    {"Encrypt": encrypt},
-                    query["msg_signature"],
-                    query.get("timestamp", ""),
-                    query.get("nonce", ""),
-                )
-            except InvalidSignatureException:
-                raise HTTPException(403) from None
-            except Exception as exc:  # a wrong key, padding or app id
-                raise BadCallback(f"cannot decrypt: {type(exc).__name__}") from None
-            return callback_fields(plain_xml)
-        except BadCallback as exc:
-            raise HTTPException(400, str(exc)) from None
-
     def _reply(self, text: str, fields: dict[str, str]) -> Response:
-        """A passive text reply to a callback, encrypted and signed in safe mode."""
-        openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
-        xml = passive_xml(text, openid, account, int(self.clock.now().timestamp()))
-        if self.crypto is not None:
-            timestamp = str(int(self.clock.now().timestamp()))
-            xml = str(self.crypto.encrypt_message(xml, secrets.token_hex(8), timestamp))
-        return Response(xml, media_type="application/xml")
+        """A passive text reply to a callback (sealed in safe mode)."""
+        return Response(
+            self.seal.reply(text, fields, int(self.clock.now().timestamp())), media_type="application/xml"
+        )
 
     async def _answer(self, fields: dict[str, str]) -> Response:
         update_id = update_id_of(fields)
