@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import requests
 from fastapi import APIRouter, HTTPException, Request, Response
-from sqlmodel import col, select
+from sqlalchemy import bindparam, update
+from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
 
 from bot.channels.base import Intake, Unreachable
@@ -31,6 +32,7 @@ from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
 from bot.channels.wechat_wire import (
     CHANNEL,
+    NUMBER,
     BadCallback,
     Incoming,
     flat_buttons,
@@ -42,7 +44,8 @@ from bot.channels.wechat_wire import (
 )
 from bot.platform_tokens import Fetch, SharedToken
 from bot.stores import FileStore, Identities, IntakeLog
-from db.models import Identity, InboundLog
+from db.models import Identity, InboundLog, Person
+from db.rows import table_of
 from handlers.types import Attachment, Inbound, Rendered
 
 if TYPE_CHECKING:
@@ -316,7 +319,7 @@ class WeChatChannel:
     async def _inbound(self, update_id: str, openid: str, asked: Incoming) -> Inbound:
         """The Inbound of a callback: a numbered reply as the press it picks, media fetched and kept."""
         text, button = asked.text, asked.button
-        if asked.numbered and text.strip():
+        if asked.numbered and NUMBER.match(text):  # only a bare number may pick from the last menu
             choices = await asyncio.to_thread(self.identities.choices_of, openid)
             picked = numbered_choice(text, choices)
             if picked is not None:
@@ -337,16 +340,24 @@ class WeChatChannel:
         )
 
     def _turn(self, inbound: Inbound) -> Turn | None:
-        """The turn (its answers leased to us), then the window and the numbered choices it leaves."""
-        outcome = self.service.handle(inbound, None, self.config.reply_lease)
+        """The turn (its answers leased to us); in its transaction, the 48-hour window starts again and
+        numbers typed next pick from the last menu it showed (none: numbers are text again)."""
+        now = self.clock.now()
+        locale: list[str] = []
+
+        def keep(session: Session, identity_id: int, rendered: list[Rendered]) -> None:
+            # What Identities.note_inbound and set_choices write, in the turn's own transaction: two
+            # fewer commits on every callback, which WeChat gives five seconds.
+            shown = [message for message in rendered if message.buttons]
+            choices = [data for _, data in flat_buttons(shown[-1])] if shown else []
+            connection = session.connection()
+            connection.execute(_NOTE, {"b_id": identity_id, "b_now": now, "b_choices": choices})
+            locale.append(str(connection.execute(_LOCALE, {"b_id": identity_id}).scalar() or ""))
+
+        outcome = self.service.handle(inbound, keep, self.config.reply_lease)
         if outcome.duplicate:
             return None
-        openid = inbound.user_ref
-        self.identities.note_inbound(openid, self.clock.now())
-        # Numbers typed next pick from the last menu this turn showed (none: numbers are text again).
-        shown = [message for message in outcome.replies if message.buttons]
-        self.identities.set_choices(openid, [data for _, data in flat_buttons(shown[-1])] if shown else [])
-        return Turn(openid, self.sender.locale_of(openid), outcome)
+        return Turn(inbound.user_ref, (locale or [""])[0] or self.config.default_locale, outcome)
 
     async def _deliver(self, turn: Turn, start: int) -> None:
         """Send a turn's answers from `start` on as 客服 messages, marking each sent as it leaves; what
@@ -382,3 +393,22 @@ class WeChatChannel:
     def messages_for(self, message: Rendered) -> int:
         """How many API calls `push` makes of this message (as 客服 messages; a template is one)."""
         return max(1, self.sender.count(message))
+
+
+# Built once: they run on every callback, and building a statement costs more than running it on SQLite.
+_IDENTITY, _PERSON = table_of(Identity), table_of(Person)
+_NOTE = (
+    update(_IDENTITY)
+    .where(_IDENTITY.c.id == bindparam("b_id"))
+    .values(
+        last_inbound_at=bindparam("b_now", type_=_IDENTITY.c.last_inbound_at.type),
+        window_sent=0,
+        unreachable=False,
+        choices=bindparam("b_choices", type_=_IDENTITY.c.choices.type),
+    )
+)
+_LOCALE = (
+    select(_PERSON.c.locale)
+    .select_from(_PERSON.join(_IDENTITY, _IDENTITY.c.person_id == _PERSON.c.id))
+    .where(_IDENTITY.c.id == bindparam("b_id"))
+)

@@ -1,0 +1,246 @@
+"""WeChat callbacks per second through Linli's full stack, as a ratio against a bare FastAPI route that only
+checks the signature and echoes, in the same run; the time to answer under concurrent callbacks; and the
+turns WeChat's retries would run twice (there must be none).
+
+N residents each walk a whole report on WeChat (scan an invite's QR code, the 报事 menu button, a numbered
+category, a description, skip the photos, skip the location, submit) through the web app that
+`bot.bootstrap.build` and `bot.web.create_web_app` assemble, served by uvicorn on 127.0.0.1, on SQLite in a
+temporary directory: signature check, inbound log, turn, passive reply (the 客服 messages go to the
+in-process API double after the answer). Each step is posted by up to `--concurrency` residents at once,
+then every callback of the step is posted again as WeChat's retry would be. The same callbacks then go to
+the bare route, with the same concurrency.
+
+Run from the repository root: `.venv/bin/python bench/wechat.py [--n 200] [--concurrency 50]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import xmltodict  # noqa: E402
+from fastapi import FastAPI, HTTPException, Request, Response  # noqa: E402
+from sqlmodel import func, select  # noqa: E402
+from wechatpy.utils import check_signature  # noqa: E402
+
+from bot.bootstrap import build  # noqa: E402
+from bot.channels.wechat_wire import passive_xml  # noqa: E402
+from bot.runner import prepare  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from bot.web import create_web_app  # noqa: E402
+from db import people  # noqa: E402
+from db.migrate import upgrade  # noqa: E402
+from db.models import Home, InboundLog, Ticket  # noqa: E402
+from tests.support.wechat_api import (  # noqa: E402
+    APP_ID,
+    IN_PROCESS_BASE,
+    SECRET,
+    AsgiServer,
+    InProcessAdapter,
+    WeChatApi,
+)
+from tests.support.wechat_server import TOKEN, WeChatServer, WxUser  # noqa: E402
+
+CATEGORIES = ("water", "elevator", "power", "facility", "sanitation", "noise", "parking", "heating")
+
+
+@dataclass
+class Run:
+    """What one path measured."""
+
+    callbacks: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Callbacks per second."""
+        return self.callbacks / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Resident:
+    """One simulated resident and where they are in the report flow."""
+
+    user: WxUser
+    invite: str
+    category: str
+    step: int = 0
+
+
+def next_callback(api: WeChatApi, resident: Resident, numbers: dict[str, int]) -> str | None:
+    """The resident's next callback, chosen from what the bot last showed; None when the report is filed."""
+    user, step = resident.user, resident.step
+    resident.step += 1
+    if step == 0:
+        return user.subscribe(resident.invite)
+    if step == 1:
+        return user.click("cmd:/report")
+    if step == 2:
+        return user.text(str(numbers[resident.category]))
+    if step == 3:
+        return user.text(f"{resident.category} 问题，来自住户 {user.openid[-6:]}")
+    if step == 4:
+        menus = api.menus_to(user.openid)
+        if menus and any(item["id"] == "r:n" for item in menus[-1]["list"]):
+            return user.tap("r:n", "新建")  # a neighbour's open ticket matched: file a new one
+        resident.step += 1
+        step = 5
+    presses = {5: "r:p", 6: "r:l:s", 7: "r:ok"}
+    if step in presses:
+        return user.tap(presses[step], "…")
+    return None
+
+
+async def post_all(server: WeChatServer, callbacks: list[str], concurrency: int, run: Run) -> list[bytes]:
+    """Post callbacks, `concurrency` at a time; the answers' bodies in order."""
+    answers: list[bytes] = []
+    async with server.client() as client:
+        for start in range(0, len(callbacks), concurrency):
+            chunk = callbacks[start : start + concurrency]
+
+            async def one(xml: str) -> bytes:
+                query, body = server.signed_query(xml)
+                began = time.perf_counter()
+                response = await client.post(server.path, params=query, content=body.encode())
+                run.latencies.append(time.perf_counter() - began)
+                if response.status_code != 200:
+                    raise SystemExit(f"callback answered {response.status_code}: {response.text[:200]}")
+                return response.content
+
+            began = time.perf_counter()
+            answers.extend(await asyncio.gather(*(one(xml) for xml in chunk)))
+            run.seconds += time.perf_counter() - began
+            run.callbacks += len(chunk)
+    return answers
+
+
+async def run_linli(n: int, concurrency: int, workdir: Path) -> tuple[Run, list[str], int, int, int]:
+    """Drive N report flows; returns measurements, the callbacks, tickets filed, duplicate turns, rows."""
+    url = f"sqlite:///{workdir / 'linli.db'}"
+    upgrade(url)
+    keys = {"SECRET_KEY": secrets.token_urlsafe(32), "BALLOT_KEY": secrets.token_urlsafe(32)}
+    settings = load_settings(
+        LINLI_VAR_DIR=workdir / "var",
+        DATABASE_URL=url,
+        WECHAT_APP_ID=APP_ID,
+        WECHAT_APP_SECRET=SECRET,
+        WECHAT_TOKEN=TOKEN,
+        WECHAT_API_BASE_URL=IN_PROCESS_BASE,
+        **keys,
+    )
+    app = build(settings)
+    prepare(app)
+    channel: Any = app.channels["wechat"]
+    api = WeChatApi()
+    channel.http.mount(IN_PROCESS_BASE, InProcessAdapter(api))
+    numbers = {c.key: i for i, c in enumerate(app.catalog.ordered, 1)}
+    with app.sessions() as session:  # one single-use owner invite per resident, spread over the demo homes
+        homes = list(session.exec(select(Home.id).order_by(Home.id)).all())
+        now = app.clock.now()
+        invites = [
+            people.create_invite(session, "owner", now, home_id=homes[i % len(homes)]).code for i in range(n)
+        ]
+        session.commit()
+    web = AsgiServer(create_web_app(app), name="the web app")
+    server = WeChatServer(web.url, api=api)
+    residents = [
+        Resident(server.user(f"o_bench_{i:020d}"), invites[i], CATEGORIES[i % len(CATEGORIES)])
+        for i in range(n)
+    ]
+    run, replays = Run(), Run()
+    fed: list[str] = []
+    duplicates = 0
+    async with web:
+        while wave := [x for r in residents if (x := next_callback(api, r, numbers)) is not None]:
+            await post_all(server, wave, concurrency, run)
+            fed.extend(wave)
+            # WeChat's retry of each: answered "success" and no second turn.
+            answers = await post_all(server, wave, concurrency, replays)
+            duplicates += sum(1 for body in answers if body.strip() != b"success")
+            await asyncio.sleep(0.05)  # the 客服 messages of the wave leave after the answers
+            while channel._tasks:
+                await asyncio.sleep(0.01)
+    with app.sessions() as session:
+        filed = int(session.exec(select(func.count()).select_from(Ticket)).one())
+        rows = int(
+            session.exec(
+                select(func.count()).select_from(InboundLog).where(InboundLog.channel == "wechat")
+            ).one()
+        )
+    app.engine.dispose()
+    return run, fed, filed, duplicates, rows
+
+
+def bare_app() -> FastAPI:
+    """A route that only checks the signature, reads the XML and echoes it as a passive reply."""
+    web = FastAPI()
+
+    @web.post("/wechat/callback")
+    async def callback(request: Request) -> Response:
+        query = request.query_params
+        try:
+            check_signature(TOKEN, query["signature"], query["timestamp"], query["nonce"])
+        except Exception:
+            raise HTTPException(403) from None
+        fields = xmltodict.parse(await request.body())["xml"]
+        echo = passive_xml(str(fields.get("Content") or "?"), fields["FromUserName"], fields["ToUserName"], 0)
+        return Response(echo, media_type="application/xml")
+
+    return web
+
+
+async def run_bare(callbacks: list[str], concurrency: int) -> Run:
+    """The same callbacks through the bare route, with the same concurrency."""
+    run = Run()
+    async with AsgiServer(bare_app(), name="the bare route") as web:
+        await post_all(WeChatServer(web.url), callbacks, concurrency, run)
+    return run
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) of values."""
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[max(0, min(98, round(q) - 1))]
+
+
+async def main(n: int, concurrency: int) -> int:
+    """Run both paths and print the comparison; non-zero exit when a report went missing or ran twice."""
+    logging.basicConfig(level=logging.WARNING)
+    with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
+        linli, fed, filed, duplicates, rows = await run_linli(n, concurrency, Path(tmp))
+    bare = await run_bare(fed, concurrency)
+    ms = 1000
+    print(f"WeChat callbacks: {n} residents, {len(fed)} callbacks, {concurrency} at a time, SQLite")
+    print(f"  Linli (full stack):  {linli.rate:8.1f} callbacks/s")
+    print(f"  bare signed echo:    {bare.rate:8.1f} callbacks/s")
+    print(f"  ratio Linli / bare:  {linli.rate / bare.rate:8.3f}")
+    print(
+        f"  time to answer, Linli: p50 {percentile(linli.latencies, 50) * ms:.0f} ms, "
+        f"p99 {percentile(linli.latencies, 99) * ms:.0f} ms (WeChat waits 5000 ms)"
+    )
+    print(f"  retries posted: {len(fed)}, turns run twice: {duplicates}")
+    print(f"  tickets filed: {filed} of {n}; inbound log rows: {rows} (one per callback)")
+    return 0 if filed == n and duplicates == 0 and rows == len(fed) else 1
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=200, help="residents (each files one report)")
+    parser.add_argument("--concurrency", type=int, default=50, help="callbacks posted at once")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.n, args.concurrency)))
