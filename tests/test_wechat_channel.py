@@ -243,3 +243,24 @@ async def test_a_failing_turn_never_shows_wechats_error_page(
     delivery = await wx.post(wx.user(OPENID).text("/report"))
     assert delivery.status == 200 and delivery.success
     assert wx.stored()[0].error.startswith("failed")
+
+
+async def test_start_handles_what_was_stored_before_a_crash(wx: WeChat) -> None:
+    wx.api.note_inbound(OPENID)
+    fields = callback_fields(wx.user(OPENID).text("/nosuch"))
+    wx.app.service.store("wechat", update_id_of(fields), fields)
+    await wx.channel.start()
+    try:
+        await wx.api.wait_for(lambda: bool(wx.said(OPENID)), what="the recovered answer")
+    finally:
+        await wx.channel.stop()
+    assert "/nosuch" in wx.said(OPENID)[0] and wx.stored()[0].processed_at is not None
+
+
+async def test_healthz_reports_the_webhook_intake(wx: WeChat) -> None:
+    await wx.post(wx.user(OPENID).text("/nosuch"))
+    async with wx.server.client() as client:
+        health = (await client.get("/healthz")).json()
+    entry = health["channels"]["wechat"]
+    assert health["status"] == "ok" and entry["mode"] == "webhook" and entry["unprocessed"] == 0
+    assert entry["last_ok"] is not None

@@ -141,11 +141,17 @@ class WeChatChannel:
     # --- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Publish the menu (in the background, retried until WeChat takes it) and handle what was
-        stored before a crash."""
+        """Publish the menu (retried until WeChat takes it) and handle what was stored before a crash,
+        both in the background: callbacks are taken meanwhile (one in hand is never run twice)."""
         self.intake.started_at = self.clock.now()
         self._menu = asyncio.create_task(self._publish_menu())
-        await self.recover()
+        self._keep(asyncio.create_task(self._recover_at_start()))
+
+    async def _recover_at_start(self) -> None:
+        try:
+            await self.recover()
+        except Exception:  # the database is down: the runner's periodic recovery tries again
+            log.exception("WeChat: recovering stored callbacks at start failed")
 
     async def stop(self) -> None:
         """Stop publishing the menu and let the callbacks in hand finish sending."""

@@ -54,7 +54,7 @@ class WeChat:
         shown.extend(self.said(openid)[before:])
         return delivery
 
-    def last(self, openid: str = "", count: int = 1) -> str:
+    def last(self, openid: str, count: int = 1) -> str:
         """The last texts the follower read (passive or 客服), joined."""
         shown = self.seen.get(openid, [])
         return "\n".join(shown[-count:])
