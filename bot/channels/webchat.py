@@ -19,16 +19,15 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
-from starlette.routing import NoMatchFound
 
 from bot.channels import wechat_oauth
 from bot.channels.base import Intake
+from bot.channels.web_account import WEB, Account, account_of, opens, wants_signin
 from bot.channels.web_history import WebHistory
 from bot.render import TEMPLATES, Renderer
 from bot.stores import FILE_NAME, FileStore, Identities
 from bot.throttle import Throttle
 from bot.uploads import NotAnImage, TooManyPixels, reencode
-from core import actions
 from db.models import Identity
 from db.rows import id_of
 from handlers.types import Attachment, Inbound, Location, Rendered
@@ -37,15 +36,12 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.service import Service
 
-CHANNEL = "web"
+CHANNEL = WEB
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
 UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
-# The views a link may open on load (`/chat?open=…`, a WeChat template message's link): a ticket, a grid
-# worker's task, a notice, a poll. The handler behind each checks who may see it, like any press.
-OPENABLE = (actions.MyTicket, actions.Task, actions.Notices, actions.Vote)
 
 
 def _plain(text: str) -> bool:
@@ -75,38 +71,6 @@ class SendBody(BaseModel):
         if value is not None and not _plain(value):
             raise ValueError("text must be valid Unicode without NUL characters")
         return value
-
-
-@dataclass(frozen=True, slots=True)
-class Account:
-    """Whom a page speaks for: its own session id (channel "web") or the WeChat openid it signed in as."""
-
-    channel: str
-    external_id: str
-
-    def update_id(self, message_id: str) -> str:
-        """The inbound log's id for one of the page's messages."""
-        if self.channel == CHANNEL:
-            return f"{self.external_id}:{message_id}"
-        # Apart from the ids the Official Account's own callbacks use on the same channel, and within the
-        # log's 64 characters whatever the openid's length.
-        digest = hashlib.sha256(f"{self.external_id}:{message_id}".encode()).hexdigest()
-        return f"h5:{digest[:40]}"
-
-
-def opens(data: str) -> bool:
-    """Whether button data is a view a link may open on load (a ticket, task, notice or poll)."""
-    press = actions.decode(data)
-    return isinstance(press, OPENABLE) and press.verb == "v"
-
-
-def _signin_mounted(request: Request) -> bool:
-    """Whether this app signs pages in with WeChat: the WeChat channel mounted the sign-in routes."""
-    try:
-        request.app.url_path_for(wechat_oauth.ROUTE)
-    except NoMatchFound:
-        return False
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +129,10 @@ class WebChat:
         self.throttle = throttle
         self.demo = demo  # asked per page: the demo is switched on after the channels are built
         # A page signed in with WeChat speaks as the Official Account's identity: its accounts and uploads.
-        self.accounts = {CHANNEL: identities, wechat_oauth.WECHAT: Identities(identities.sessions, "wechat")}
+        self.accounts = {
+            CHANNEL: identities,
+            wechat_oauth.WECHAT: Identities(identities.sessions, wechat_oauth.WECHAT),
+        }
         self.uploads = {
             CHANNEL: history,
             wechat_oauth.WECHAT: WebHistory(history.sessions, history.clock, wechat_oauth.WECHAT),
@@ -191,18 +158,6 @@ class WebChat:
 
     # --- session and request checks ---------------------------------------------------------------
 
-    def _account(self, request: Request, create: bool = False) -> Account | None:
-        """Whom the session speaks for: the WeChat openid it signed in as (while this app signs pages in
-        with WeChat), else its own id; with `create`, a new id when it has neither (one is kept)."""
-        openid = wechat_oauth.session_openid(request.session)
-        if openid is not None and _signin_mounted(request):
-            return Account(wechat_oauth.WECHAT, openid)
-        uid = request.session.get("uid")
-        if uid is None and create:
-            uid = secrets.token_urlsafe(16)
-            request.session["uid"] = uid
-        return Account(CHANNEL, uid) if isinstance(uid, str) and uid else None
-
     def _identity_id(self, account: Account | None) -> int | None:
         return self.accounts[account.channel].id_of(account.external_id) if account else None
 
@@ -227,7 +182,7 @@ class WebChat:
         ours = {request.headers.get("host", ""), urlsplit(self.config.public_url).netloc}
         if origin and origin.split("://", 1)[-1] not in ours:  # behind a proxy Host may be the upstream's
             raise HTTPException(403, "cross-origin request refused")
-        account = self._account(request)
+        account = account_of(request)
         token = request.headers.get("x-csrf-token", "")
         csrf = request.session.get("csrf")
         if account is None or not isinstance(csrf, str) or not secrets.compare_digest(token, csrf):
@@ -314,20 +269,17 @@ class WebChat:
 
         @router.get("/chat", response_class=HTMLResponse)
         def page(request: Request, invite: str = "", open_: str = Query("", alias="open")) -> Response:
-            account = self._account(request)
-            in_wechat = wechat_oauth.in_wechat(request.headers.get("user-agent", ""))
-            if (account is None or account.channel == CHANNEL) and in_wechat and _signin_mounted(request):
-                # Inside WeChat the page is the Official Account's chat: sign in as that account first.
-                here = f"/chat?{request.url.query}" if request.url.query else "/chat"
-                if wechat_oauth.safe_next(here):
-                    return RedirectResponse(wechat_oauth.signin_path(here), status_code=302)
+            account = account_of(request)
+            signin = wants_signin(request, account)
+            if signin is not None:  # inside WeChat the page is the Official Account's chat: sign in first
+                return RedirectResponse(signin, status_code=302)
             # An existing session is always kept: a link from elsewhere must not cost the history or
             # an invite. Only a new one is counted against the address's budget.
             if account is None:
                 wait = self._wait(request, "session", None)
                 if wait is not None:
                     return self._busy(wait)
-                account = self._account(request, create=True)
+                account = account_of(request, create=True)
             if not isinstance(request.session.get("csrf"), str):
                 request.session["csrf"] = secrets.token_urlsafe(24)
             html = self.renderer.page(
@@ -359,7 +311,7 @@ class WebChat:
 
         @router.get("/chat/api/messages")
         def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
-            account = self._account(request)
+            account = account_of(request)
             self._limit(request, "read", account)
             return JSONResponse({"messages": self.history.page(self._identity_id(account), after)})
 
@@ -430,7 +382,7 @@ class WebChat:
 
         @router.get("/chat/files/{name}")
         def file(request: Request, name: str) -> FileResponse:
-            identity_id = self._identity_id(self._account(request))
+            identity_id = self._identity_id(account_of(request))
             if identity_id is None or not FILE_NAME.match(name) or not self.history.shows(identity_id, name):
                 raise HTTPException(404)
             path = self.files.path(name)
