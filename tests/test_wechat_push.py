@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
+import httpx
 import pytest
 
 from bot.channels.base import RetryLater, Unreachable
@@ -20,6 +21,7 @@ from tests.support.wechat_server import WxUser
 
 OPENID = "o_resident_0000000000000001"
 CUSTOM = "/cgi-bin/message/custom/send"
+WECHAT_BROWSER = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148 MicroMessenger/8.0.47"
 
 
 @pytest.fixture
@@ -104,8 +106,35 @@ async def test_after_three_silent_days_the_follow_up_is_a_template_message_to_th
     assert template["data"]["character_string1"]["value"] == f"#{ticket_id}"
     assert "已办结" in template["data"]["thing2"]["value"]
     assert len(template["data"]["thing2"]["value"]) <= 20  # a thing field holds 20 characters
-    assert link_target(template["url"]) == f"/chat?open={actions.MyTicket('v', ticket=ticket_id).encode()}"
+    about = quote(actions.MyTicket("v", ticket=ticket_id).encode(), safe="")
+    assert link_target(template["url"]) == f"/chat?open={about}"
     assert template["url"].startswith("https://linli.example.cn/wechat/oauth?")
+
+
+async def test_the_template_link_signs_the_page_in_as_the_resident_on_the_ticket(wx: WeChat) -> None:
+    await wx.joined(OPENID)
+    identity = wx.identity(OPENID)
+    assert identity is not None
+    wx.clock.advance(days=3)
+    about = actions.MyTicket("v", ticket=1).encode()
+    await wx.channel.push(identity, Rendered("工单 #1 有新进展。", topic="cases.progress", about=about))
+    [template] = wx.api.templates_to(OPENID)
+    wx.api.in_wechat = OPENID  # the resident's phone opens the link inside WeChat
+    transport = httpx.ASGITransport(app=wx.web)
+    async with httpx.AsyncClient(transport=transport, headers={"User-Agent": WECHAT_BROWSER}) as phone:
+        to_wechat = await phone.get(template["url"])
+        assert to_wechat.status_code == 302 and "/connect/oauth2/authorize?" in to_wechat.headers["location"]
+        status, _, back = wx.api.handle("GET", to_wechat.headers["location"])  # WeChat's authorize page
+        assert status == 302 and "code=" in back.decode()
+        signed_in = await phone.get(back.decode())
+        assert (
+            signed_in.status_code == 303
+            and signed_in.headers["location"] == f"/chat?open={quote(about, safe='')}"
+        )
+        page = await phone.get(f"https://linli.example.cn{signed_in.headers['location']}")
+        assert page.status_code == 200
+    [exchange] = wx.api.calls_to("/sns/oauth2/access_token")
+    assert exchange.ok and exchange.answer["openid"] == OPENID
 
 
 async def test_45015_on_a_custom_message_falls_back_to_the_template(wx: WeChat) -> None:
@@ -119,7 +148,7 @@ async def test_45015_on_a_custom_message_falls_back_to_the_template(wx: WeChat) 
     )
     [template] = wx.api.templates_to(OPENID)
     assert template["template_id"] == "notice-template-id"
-    assert link_target(template["url"]) == f"/chat?open={notice}"
+    assert link_target(template["url"]) == f"/chat?open={quote(notice, safe='')}"
     assert template["data"]["thing1"]["value"] == "小区明天停水，请提前储水。"
 
 

@@ -12,7 +12,6 @@ from bot.channels.wechat_templates import KINDS, TemplateBook, values_for
 from bot.channels.wechat_wire import (
     BadCallback,
     callback_fields,
-    chat_link,
     custom_messages,
     incoming,
     numbered_choice,
@@ -106,17 +105,11 @@ def test_buttons_become_a_menu_and_too_many_become_numbered_lines_with_a_link() 
     many = Rendered("选一个", buttons=tuple(((f"选项{n}", f"cmd:/x{n}"),) for n in range(12)))
     [listed] = custom_messages(many, text_of("en"), "https://l.example")  # type: ignore[arg-type]
     body = listed["text"]["content"]
-    assert "12. 选项11" in body and chat_link("https://l.example") in body
+    assert "12. 选项11" in body and "https://l.example/wechat/oauth?next=%2Fchat" in body
     long = Rendered("很长" * 700, buttons=((("好", "cmd:/help"),),))
     sent = custom_messages(long, text_of("zh_CN"), "")  # type: ignore[arg-type]
     assert [m["msgtype"] for m in sent] == ["text", "text", "text", "msgmenu"]  # 4200 bytes, then the menu
     assert sent[-1]["msgmenu"]["head_content"] == "请选择："
-
-
-def test_the_chat_link_goes_through_oauth_to_the_item() -> None:
-    about = actions.MyTicket("v", ticket=12).encode()
-    link = chat_link("https://linli.example.cn/", about)
-    assert link == "https://linli.example.cn/wechat/oauth?next=%2Fchat%3Fopen%3Dt%3Av%3A12"
 
 
 def test_every_wechat_text_renders_in_both_languages() -> None:

@@ -18,6 +18,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
 import requests
 from fastapi import APIRouter, HTTPException, Request, Response
 from sqlalchemy import bindparam, update
@@ -27,6 +28,7 @@ from starlette.background import BackgroundTask
 from bot.channels.base import Intake, Unreachable
 from bot.channels.wechat_client import OfficialAccount, StableTokenFetch
 from bot.channels.wechat_media import MediaLost, fetch
+from bot.channels.wechat_oauth import oauth_router
 from bot.channels.wechat_seal import Forged, Seal
 from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
@@ -134,6 +136,7 @@ class WeChatChannel:
         self.seal = Seal(config.token, config.app_id, config.aes_key)
         self.intake = Intake(mode="webhook")
         self.passive_wait = PASSIVE_WAIT
+        self.oauth_transport: httpx.AsyncBaseTransport | None = None  # the sign-in's code exchange (tests)
         self._in_flight: dict[str, asyncio.Task[Turn | None]] = {}  # callbacks in hand here, by id
         self._tasks: set[asyncio.Task[Any]] = set()
         self._menu: asyncio.Task[None] | None = None
@@ -192,8 +195,9 @@ class WeChatChannel:
     # --- the callback -----------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
-        """GET answers WeChat's URL check; POST takes callbacks."""
+        """GET answers WeChat's URL check; POST takes callbacks; and the H5 page's sign-in routes."""
         router = APIRouter()
+        router.include_router(oauth_router(self.config, self.renderer, self.clock, self.oauth_transport))
 
         @router.get("/wechat/callback", include_in_schema=False)
         async def check(request: Request) -> Response:

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from bot.channels.base import RetryLater, Unreachable
 from bot.channels.wechat_client import BACK_OFF, UNREACHABLE, WINDOW_CLOSED, OfficialAccount, PlatformError
+from bot.channels.wechat_oauth import page_link
 from bot.channels.wechat_templates import TemplateBook, values_for
-from bot.channels.wechat_wire import chat_link, custom_messages, flat_buttons
+from bot.channels.wechat_wire import custom_messages, flat_buttons
 from bot.stores import FileStore, Identities
 from handlers.types import Rendered
 
@@ -99,7 +100,7 @@ class Sender:
         template_id, data = self.book.body(message, values)
         try:
             self.api.send_template(
-                openid, template_id, chat_link(self.config.public_url, message.about), data
+                openid, template_id, page_link(self.config.public_url, message.about), data
             )
         except PlatformError as exc:
             raise _outcome(exc) from exc

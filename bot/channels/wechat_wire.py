@@ -9,11 +9,11 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 import xmltodict
 from wechatpy.replies import TextReply
 
+from bot.channels.wechat_oauth import page_link
 from core import actions
 from handlers.types import Location, Rendered
 
@@ -225,12 +225,6 @@ def plain(message: Rendered) -> bool:
     return not message.buttons and not message.photos and not message.ask_location and fits(message.text)
 
 
-def chat_link(public_url: str, about: str = "") -> str:
-    """The H5 page through the OAuth entry, opened on the item `about` names (a view press), if any."""
-    target = f"/chat?open={about}" if about else "/chat"
-    return f"{public_url.rstrip('/')}/wechat/oauth?{urlencode({'next': target})}"
-
-
 def custom_messages(message: Rendered, text: Text, public_url: str) -> list[dict[str, Any]]:
     """A Rendered as 客服 message bodies (photos go first and are uploaded by the caller): text parts,
     then a msgmenu for its buttons, or numbered lines and a link when there are too many."""
@@ -242,7 +236,7 @@ def custom_messages(message: Rendered, text: Text, public_url: str) -> list[dict
         return [_text(part) for part in split_text(body)]
     if len(buttons) > MENU_ITEMS:
         lines = text("numbered", {"labels": [label for label, _ in buttons]})
-        link = text("long_list", {"url": chat_link(public_url)})
+        link = text("long_list", {"url": page_link(public_url)})
         return [_text(part) for part in split_text(f"{body}\n\n{lines}\n\n{link}".strip())]
     tail = text("menu_tail", {"count": len(buttons)})
     items = [{"id": data, "content": f"{n}. {label}"} for n, (label, data) in enumerate(buttons, 1)]

@@ -1,4 +1,5 @@
 """A WeChat Official Account API double: answers the OA API from memory, in-process or over HTTP.
+It also plays WeChat's OAuth authorize page, so one double can serve as both hosts.
 
 `WeChatApi` is the core: it records every call (path, query, JSON body, monotonic time), issues and
 revokes access tokens (plain and stable), keeps each follower's 48-hour 客服 window (told of inbound
@@ -23,7 +24,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
 from requests.adapters import BaseAdapter
@@ -63,6 +64,7 @@ ERRMSG = {
     47001: "data format error",
 }
 QR_KINDS = ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE")
+AUTHORIZE = "/connect/oauth2/authorize"  # on the open host (WECHAT_OPEN_BASE_URL): point it here too
 # Endpoints that need no access token.
 OPEN_PATHS = ("/cgi-bin/token", "/cgi-bin/stable_token", "/sns/oauth2/access_token")
 
@@ -149,6 +151,7 @@ class WeChatApi:
         self.token_ttl = token_ttl
         self.window_messages = window_messages
         self.base_url = IN_PROCESS_BASE  # set to the server's address when served over HTTP
+        self.in_wechat = ""  # the openid WeChat's authorize page signs in (the phone's owner)
         self.calls: list[WxCall] = []
         self.followers: dict[str, Follower] = {}
         self.media: dict[str, Media] = {}
@@ -222,6 +225,16 @@ class WeChatApi:
         """Where an inbound image's PicUrl points (served by the double)."""
         return f"{self.base_url}/mmbiz/{media_id}"
 
+    def _authorize(self, query: dict[str, str]) -> str:
+        """Where WeChat's authorize page sends the browser: redirect_uri with a code for whoever is
+        `in_wechat` now (and the state), or without a code when nobody is or the appid is wrong."""
+        redirect = query.get("redirect_uri", "")
+        openid = self.in_wechat if query.get("appid") == self.app_id else ""
+        answer = {"state": query.get("state", "")}
+        if openid and query.get("scope") in ("snsapi_base", "snsapi_userinfo"):
+            answer = {"code": self.oauth_code(openid), **answer}
+        return f"{redirect}{'&' if '?' in redirect else '?'}{urlencode(answer)}"
+
     def oauth_code(self, openid: str) -> str:
         """A one-use OAuth code that /sns/oauth2/access_token turns into this openid."""
         code = secrets.token_hex(8)
@@ -277,9 +290,11 @@ class WeChatApi:
         self, method: str, url: str, body: bytes = b"", content_type: str = ""
     ) -> tuple[int, str, bytes]:
         """Answer one request: (HTTP status, content type, body). Errors are JSON with HTTP 200, as
-        WeChat answers them."""
+        WeChat answers them; a 302's body is the Location it sends the browser to."""
         parts = urlsplit(url)
         path, query = parts.path, dict(parse_qsl(parts.query, keep_blank_values=True))
+        if path == AUTHORIZE:  # WeChat's authorize page: back to redirect_uri with a code, or a refusal
+            return 302, "text/plain", self._authorize(query).encode()
         if path.startswith("/mmbiz/"):  # a PicUrl: a plain download, no token
             media = self.media.get(path.removeprefix("/mmbiz/"))
             if media is None:
@@ -533,7 +548,10 @@ class InProcessAdapter(BaseAdapter):
         )
         response = requests.Response()
         response.status_code = status
-        response.headers = CaseInsensitiveDict({"Content-Type": answer_type})
+        headers = {"Content-Type": answer_type}
+        if status == 302:
+            headers["Location"] = content.decode()
+        response.headers = CaseInsensitiveDict(headers)
         response._content = content
         response.url = str(request.url)
         response.request = request
@@ -557,6 +575,8 @@ def asgi_app(api: WeChatApi) -> Any:
         status, content_type, content = api.handle(
             request.method, url, body, request.headers.get("content-type", "")
         )
+        if status == 302:
+            return Response(status_code=302, headers={"Location": content.decode()})
         return Response(content, status_code=status, media_type=content_type)
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])

@@ -22,7 +22,14 @@ from bot.clock import FixedClock
 from bot.web import create_web_app
 from db.models import Identity, InboundLog, Ticket
 from tests.conftest import make_app
-from tests.support.wechat_api import APP_ID, IN_PROCESS_BASE, SECRET, InProcessAdapter, WeChatApi
+from tests.support.wechat_api import (
+    APP_ID,
+    IN_PROCESS_BASE,
+    SECRET,
+    InProcessAdapter,
+    WeChatApi,
+    asgi_app,
+)
 from tests.support.wechat_server import AES_KEY, TOKEN, Delivery, WeChatServer, WxUser
 
 
@@ -124,6 +131,7 @@ def wechat_harness(
         "WECHAT_APP_SECRET": SECRET,
         "WECHAT_TOKEN": TOKEN,
         "WECHAT_API_BASE_URL": api_base_url or IN_PROCESS_BASE,
+        "WECHAT_OPEN_BASE_URL": api_base_url or IN_PROCESS_BASE,  # the double plays the authorize page
         "WEB_PUBLIC_URL": "https://linli.example.cn",
         **({"WECHAT_AES_KEY": AES_KEY} if safe_mode else {}),
         **settings,
@@ -133,6 +141,7 @@ def wechat_harness(
     assert isinstance(channel, WeChatChannel)
     if not api_base_url:
         channel.http.mount(IN_PROCESS_BASE, InProcessAdapter(api))
+        channel.oauth_transport = httpx.ASGITransport(app=asgi_app(api))  # the H5 sign-in's code exchange
     web = create_web_app(app)
     transport = None if callback_base_url else httpx.ASGITransport(app=web)
     server = WeChatServer(
