@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,6 +115,10 @@ def cmd_invite(args: argparse.Namespace) -> int:
     from db.models import Grid
 
     settings = _settings_or_exit()
+    bound = args.wecom_userid or None  # a WeCom member's first message in the app redeems it
+    if bound and args.uses != 1:
+        print("linli: an invite bound to a WeCom member is used once (leave out --uses)", file=sys.stderr)
+        return 2
     upgrade(settings.db_url)
     sessions = session_factory(make_engine(settings.db_url))
     now = SystemClock().now()
@@ -127,7 +132,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            invite = people.create_invite(session, args.role, now, home_id=home.id, uses=args.uses)
+            invite = people.create_invite(
+                session, args.role, now, home_id=home.id, uses=args.uses, wecom_userid=bound
+            )
         else:
             node = org.find_node(session, args.target)
             if node is None:
@@ -140,7 +147,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            invite = people.create_invite(session, args.role, now, node_id=node.id, uses=args.uses)
+            invite = people.create_invite(
+                session, args.role, now, node_id=node.id, uses=args.uses, wecom_userid=bound
+            )
             if args.grid:
                 grid = session.exec(
                     select(Grid).where(Grid.name == args.grid, Grid.community_id == node.id)
@@ -152,6 +161,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 invite.grid_id = grid.id
         session.commit()
         print(invite.code)
+        if bound:
+            print(f"WeCom: bound to member {bound}; their first message in the app joins them")
+            return 0
         print(f"web chat: {settings.public_url}/chat?invite={invite.code}")
         print(f"Telegram: /start {invite.code}")
     return 0
@@ -322,6 +334,13 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wecom_userid(value: str) -> str:
+    """An argparse type: a WeCom userid (letters, digits and _ . @ -, at most 64)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a WeCom userid (letters, digits, _ . @ -)")
+    return value
+
+
 def _positive(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -377,6 +396,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
     inv.add_argument("--uses", type=_positive, default=1, help="how many people may use it (default 1)")
+    inv.add_argument(
+        "--wecom-userid",
+        type=_wecom_userid,
+        default="",
+        help="bind it to this WeCom member (their userid): their first message in the WeCom app joins them",
+    )
     inv.set_defaults(func=cmd_invite)
     rep = sub.add_parser(
         "report",

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 JSON = dict[str, Any]
-CORP_ID = "wwlinlitestcorp0001"
+CORP_ID = "ww5f3c2a1b0e9d8c7b"
 SECRET = "wecom-app-secret-for-tests-000000000001"
 AGENT_ID = 1000002
 TEXT_BYTES = 2048  # a text or markdown message's content, in UTF-8 bytes
