@@ -14,8 +14,13 @@ from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel, TelegramConfig
 from bot.channels.web_history import WebHistory
 from bot.channels.webchat import WebChat, WebConfig
+from bot.channels.wechat import WeChatChannel, WeChatConfig
+from bot.channels.wechat import fetch_token as wechat_token
+from bot.channels.wecom import WeComChannel, WeComConfig
+from bot.channels.wecom import fetch_token as wecom_token
 from bot.clock import Clock, SystemClock
 from bot.delivery import Dispatcher, RateLimit
+from bot.platform_tokens import SharedToken
 from bot.render import Renderer
 from bot.service import Service
 from bot.settings import Settings, load_settings
@@ -67,7 +72,12 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
         seal_key=settings.seal_key,
     )
     channels: dict[str, Channel] = {}
-    limits = {"telegram": RateLimit(per_second=settings.telegram_rate_limit)}
+    limits = {
+        "telegram": RateLimit(per_second=settings.telegram_rate_limit),
+        "wechat": RateLimit(per_second=settings.wechat_rate_limit, per_chat_gap=0.2),
+        # WeCom counts what each member receives: 30 a minute and 1000 an hour.
+        "wecom": RateLimit(per_second=20.0, per_chat_gap=0.2, per_chat=("30/minute", "1000/hour")),
+    }
     lease = timedelta(seconds=settings.outbox_lease_seconds)
     dispatcher = Dispatcher(
         sessions, renderer, clock, channels, policy, limits=limits, lease=lease, sent=service.sent
@@ -96,6 +106,30 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
             clock,
             request=telegram_request,
         )
+    if settings.wechat_on:
+        wechat = wechat_config(settings)
+        channels["wechat"] = WeChatChannel(
+            wechat,
+            service,
+            IntakeLog(sessions, clock, WeChatChannel.name),
+            Identities(sessions, WeChatChannel.name),
+            files,
+            renderer,
+            clock,
+            SharedToken(sessions, clock, f"wechat:{wechat.app_id}", wechat_token(wechat)),
+        )
+    if settings.wecom_on:
+        wecom = wecom_config(settings)
+        channels["wecom"] = WeComChannel(
+            wecom,
+            service,
+            IntakeLog(sessions, clock, WeComChannel.name),
+            Identities(sessions, WeComChannel.name),
+            files,
+            renderer,
+            clock,
+            SharedToken(sessions, clock, f"wecom:{wecom.corp_id}:{wecom.agent_id}", wecom_token(wecom)),
+        )
     return App(
         settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels, extras
     )
@@ -120,5 +154,39 @@ def telegram_config(settings: Settings) -> TelegramConfig:
         webhook_url=str(settings.telegram_webhook_url or ""),
         webhook_secret=settings.telegram_webhook_secret,
         poll_timeout=settings.telegram_poll_timeout,
+        reply_lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )
+
+
+def wechat_config(settings: Settings) -> WeChatConfig:
+    """The WeChat Official Account channel's part of the settings."""
+    return WeChatConfig(
+        app_id=settings.wechat_app_id,
+        app_secret=settings.wechat_app_secret,
+        token=settings.wechat_token,
+        aes_key=settings.wechat_aes_key,
+        api_base_url=str(settings.wechat_api_base_url).rstrip("/"),
+        open_base_url=str(settings.wechat_open_base_url).rstrip("/"),
+        templates_file=settings.wechat_templates_file,
+        public_url=settings.public_url,
+        rate_limit=settings.wechat_rate_limit,
+        window_messages=settings.wechat_window_messages,
+        default_locale=settings.default_locale,
+        reply_lease=timedelta(seconds=settings.outbox_lease_seconds),
+    )
+
+
+def wecom_config(settings: Settings) -> WeComConfig:
+    """The WeCom app channel's part of the settings."""
+    assert settings.wecom_agent_id is not None  # wecom_on says so
+    return WeComConfig(
+        corp_id=settings.wecom_corp_id,
+        agent_id=settings.wecom_agent_id,
+        secret=settings.wecom_secret,
+        token=settings.wecom_token,
+        aes_key=settings.wecom_aes_key,
+        api_base_url=str(settings.wecom_api_base_url).rstrip("/"),
+        public_url=settings.public_url,
+        default_locale=settings.default_locale,
         reply_lease=timedelta(seconds=settings.outbox_lease_seconds),
     )

@@ -8,10 +8,13 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
@@ -19,7 +22,7 @@ from bot.channels.base import Channel, RetryLater, Unreachable
 from bot.clock import Clock
 from bot.render import Renderer
 from bot.sent_marks import SentMarks
-from core import notify, tickets
+from core import actions, notify, tickets
 from core.work import Work
 from db import outbox
 from db.models import Identity, Outbox, Person
@@ -52,6 +55,30 @@ class RateLimit:
     _next_chat: dict[str, float] = field(default_factory=dict)
     _answered: deque[float] = field(default_factory=deque)  # when the last `per_second` messages were
     _booked: int = 0  # messages booked by `wait` and not yet answered
+    # Budgets per chat over longer windows ("30/minute", "1000/hour": WeCom's per member); a message
+    # over one waits in the outbox, so one busy chat never holds up the others.
+    per_chat: tuple[str, ...] = ()
+    _chat_items: list[RateLimitItem] = field(default_factory=list)
+    _chat_limiter: MovingWindowRateLimiter | None = None
+
+    def __post_init__(self) -> None:
+        if self.per_chat:
+            self._chat_items = [item for text in self.per_chat for item in parse_many(text)]
+            self._chat_limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def chat_wait(self, chat: str, count: int = 1) -> float:
+        """Seconds until `count` more messages to `chat` fit its per-chat budgets; 0 when they fit now,
+        and then they are counted."""
+        limiter = self._chat_limiter
+        if limiter is None:
+            return 0.0
+        for item in self._chat_items:
+            if not limiter.test(item, chat, cost=count):
+                reset = limiter.get_window_stats(item, chat).reset_time
+                return max(1.0, reset - time.time())
+        for item in self._chat_items:
+            limiter.hit(item, chat, cost=count)
+        return 0.0
 
     def pause(self, seconds: float) -> None:
         """Send nothing on this channel for `seconds`."""
@@ -97,6 +124,22 @@ class RateLimit:
             await sleep(start - now)
         if self._paused_until > time.monotonic():  # a 429 arrived while we waited
             await sleep(self._paused_until - time.monotonic())
+
+
+def about_of(row: Outbox) -> str:
+    """The view a push is about, as button data: the ticket (a worker's task view when the push offers
+    task buttons), the notice, or the poll its buttons vote in; "" when none."""
+    presses = [actions.decode(str(b.get("data", ""))) for r in row.buttons for b in r if isinstance(b, dict)]
+    if row.ticket_id is not None:
+        if any(isinstance(p, actions.Task) for p in presses):
+            return actions.Task("v", ticket=row.ticket_id).encode()
+        return actions.MyTicket("v", ticket=row.ticket_id).encode()
+    if row.notice_id is not None:
+        return actions.Notices("v", notice=row.notice_id).encode()
+    for press in presses:
+        if isinstance(press, actions.Vote) and press.poll is not None:
+            return actions.Vote("v", poll=press.poll).encode()
+    return ""
 
 
 @dataclass
@@ -244,7 +287,7 @@ class Dispatcher:
             buttons,
             photos=[Attachment("photo", ref) for ch, ref in photos if ch in (channel, "web")],
         )
-        message = self.renderer.render(reply, person.locale)
+        message = replace(self.renderer.render(reply, person.locale), about=about_of(row))
         if key is not None:
             cache[key] = message
         return message
@@ -273,6 +316,11 @@ class Dispatcher:
                 await asyncio.to_thread(self._retry, row, f"render: {exc}")
                 return "failed"
             limiter = self.limits.get(identity.channel)
+            if limiter is not None:
+                busy = limiter.chat_wait(identity.chat_id, channel.messages_for(message))
+                if busy:
+                    await asyncio.to_thread(self._defer, row, busy)
+                    return "later"
             try:
                 if limiter is not None:
                     await limiter.wait(identity.chat_id, channel.messages_for(message))
@@ -306,6 +354,11 @@ class Dispatcher:
     def _close(self, row: Outbox, status: str, reason: str) -> None:
         with self.sessions() as session:
             outbox.mark_status(session, id_of(row), status, reason)
+            session.commit()
+
+    def _defer(self, row: Outbox, seconds: float) -> None:
+        with self.sessions() as session:
+            outbox.defer(session, id_of(row), self.clock.now() + timedelta(seconds=seconds))
             session.commit()
 
     def _retry(self, row: Outbox, reason: str) -> None:

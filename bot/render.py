@@ -94,6 +94,7 @@ class Renderer:
             redacted=self.text(locale, reply.kept or "common.secret_redacted", reply.context)
             if reply.secret
             else "",
+            topic=reply.template,
         )
 
     def _label_text(self, locale: str, key: str, args: dict[str, Any]) -> str:

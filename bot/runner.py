@@ -7,14 +7,13 @@ import contextlib
 import logging
 import signal
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import uvicorn
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import demo
 from bot.bootstrap import App
-from bot.channels.telegram import TelegramChannel
 from bot.digest import send_digests
 from bot.polls_job import advance_polls
 from bot.sweep_job import sweep
@@ -69,7 +68,7 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
     add(drain_outbox, "outbox", "interval", seconds=3)
     add(run_sweep, "sweep", "interval", seconds=60, next_run_time=now)
     add(run_polls, "polls", "interval", seconds=60, next_run_time=now)
-    if "telegram" in app.channels:
+    if any(isinstance(c, Recovering) for c in app.channels.values()):
         add(recover_intake, "intake", "interval", seconds=60)
     add(run_upkeep, "upkeep", "interval", hours=1)
     add(prune_replies, "prune_replies", "cron", hour=3, minute=30, timezone=zone, **late)
@@ -86,11 +85,24 @@ async def drain_outbox(app: App) -> None:
 STALE_INTAKE = timedelta(seconds=60)  # far longer than a turn takes: a process died with it stored
 
 
+@runtime_checkable
+class Recovering(Protocol):
+    """A channel that stores what it receives before answering, and can process what was left."""
+
+    async def recover(self, stale_after: timedelta | None = None) -> None:
+        """Process stored updates never processed (older than `stale_after` when given)."""
+        ...
+
+
 async def recover_intake(app: App) -> None:
     """Process updates another process stored and then died with (several processes, one webhook)."""
-    telegram = app.channels.get("telegram")
-    if isinstance(telegram, TelegramChannel) and telegram.intake.mode:
-        await telegram.recover(stale_after=STALE_INTAKE)
+    for channel in app.channels.values():
+        intake = channel.intake
+        if isinstance(channel, Recovering) and intake is not None and intake.mode:
+            try:
+                await channel.recover(stale_after=STALE_INTAKE)
+            except Exception:  # one channel's trouble must not keep the others' updates waiting
+                log.exception("%s: recovering stored updates failed; tried again in a minute", channel.name)
 
 
 REPLY_RETENTION = timedelta(days=7)
@@ -196,6 +208,8 @@ async def serve(app: App, ready: asyncio.Event | None = None) -> None:
     print(
         f"Linli is running: web chat at {app.settings.public_url}/chat"
         + (" · Telegram on" if "telegram" in app.channels else " · Telegram off (no TELEGRAM_BOT_TOKEN)")
+        + (" · WeChat on" if "wechat" in app.channels else "")
+        + (" · WeCom on" if "wecom" in app.channels else "")
         + (f" · {demo.WARNING}" if app.extras.get("demo") else ""),
         flush=True,
     )

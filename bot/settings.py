@@ -5,18 +5,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AnyHttpUrl, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 MIN_KEY_LENGTH = 32
 NEW_KEY_HINT = "e.g. the output of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
+
+WECHAT_API = "https://api.weixin.qq.com"
+WECHAT_OPEN = "https://open.weixin.qq.com"
+WECOM_API = "https://qyapi.weixin.qq.com"
+AES_KEY = re.compile(r"^[A-Za-z0-9]{43}$")  # the 43 characters both consoles generate
+CALLBACK_TOKEN = re.compile(r"^[A-Za-z0-9]{3,32}$")  # what both consoles accept as the callback Token
 
 
 class SettingsError(Exception):
@@ -37,6 +45,26 @@ class Settings(BaseSettings):
     telegram_poll_timeout: int = Field(default=25, ge=0, le=60, alias="TELEGRAM_POLL_TIMEOUT")
     # Telegram's bulk limit is 30 messages/s; up to 1000/s with paid broadcasts enabled for the bot.
     telegram_rate_limit: float = Field(default=30.0, gt=0, le=1000, alias="TELEGRAM_RATE_LIMIT")
+    # WeChat Official Account (residents): on when the app id and secret are set.
+    wechat_app_id: str = Field(default="", alias="WECHAT_APP_ID")
+    wechat_app_secret: str = Field(default="", alias="WECHAT_APP_SECRET")
+    wechat_token: str = Field(default="", alias="WECHAT_TOKEN")
+    wechat_aes_key: str = Field(default="", alias="WECHAT_AES_KEY")  # safe mode when set
+    wechat_api_base_url: AnyHttpUrl = Field(default=AnyHttpUrl(WECHAT_API), alias="WECHAT_API_BASE_URL")
+    wechat_open_base_url: AnyHttpUrl = Field(default=AnyHttpUrl(WECHAT_OPEN), alias="WECHAT_OPEN_BASE_URL")
+    wechat_templates_file: Path = Field(
+        default=PROJECT_ROOT / "data" / "wechat_templates.yaml", alias="WECHAT_TEMPLATES"
+    )
+    wechat_rate_limit: float = Field(default=20.0, gt=0, le=1000, alias="WECHAT_RATE_LIMIT")
+    # 客服 messages allowed after each message from the resident, within the 48 hours it opens.
+    wechat_window_messages: int = Field(default=20, ge=1, le=1000, alias="WECHAT_WINDOW_MESSAGES")
+    # WeCom app (grid workers and staff): on when the corp id, agent id and secret are set.
+    wecom_corp_id: str = Field(default="", alias="WECOM_CORP_ID")
+    wecom_agent_id: int | None = Field(default=None, ge=1, alias="WECOM_AGENT_ID")
+    wecom_secret: str = Field(default="", alias="WECOM_SECRET")
+    wecom_token: str = Field(default="", alias="WECOM_TOKEN")
+    wecom_aes_key: str = Field(default="", alias="WECOM_AES_KEY")
+    wecom_api_base_url: AnyHttpUrl = Field(default=AnyHttpUrl(WECOM_API), alias="WECOM_API_BASE_URL")
     # How long a dispatcher leases outbox rows: a crashed one's rows are sent again after this.
     outbox_lease_seconds: float = Field(default=60.0, ge=2, le=3600, alias="LINLI_OUTBOX_LEASE")
     web_host: str = Field(default="127.0.0.1", alias="WEB_HOST")
@@ -122,6 +150,72 @@ class Settings(BaseSettings):
             single = network.num_addresses == 1 and "/" not in item
             canonical.append(str(network.network_address) if single else str(network))
         return ",".join(canonical)
+
+    @field_validator("wechat_app_id")
+    @classmethod
+    def _wechat_app_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"wx[0-9a-f]{16}", value):
+            raise ValueError("must be the AppID from the Official Account's console: wx and 16 hex digits")
+        return value
+
+    @field_validator("wecom_corp_id")
+    @classmethod
+    def _wecom_corp_id(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"w[wx][0-9a-f]{16}", value):
+            raise ValueError("must be the CorpID from WeCom's admin console: ww and 16 hex digits")
+        return value
+
+    @field_validator("wechat_token", "wecom_token")
+    @classmethod
+    def _callback_token(cls, value: str) -> str:
+        value = value.strip()
+        if value and not CALLBACK_TOKEN.match(value):
+            raise ValueError("must be 3 to 32 letters or digits, as entered in the platform's console")
+        return value
+
+    @field_validator("wechat_aes_key", "wecom_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str) -> str:
+        value = value.strip()
+        if value and not AES_KEY.match(value):
+            raise ValueError("must be the 43-character EncodingAESKey from the platform's console")
+        return value
+
+    @field_validator("wechat_app_secret", "wecom_secret")
+    @classmethod
+    def _app_secret(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"[A-Za-z0-9_-]{16,64}", value):
+            raise ValueError("must be the secret from the platform's console (letters and digits)")
+        return value
+
+    @model_validator(mode="after")
+    def _complete_platforms(self) -> Settings:
+        # Half a platform's settings is a mistake worth stopping for: the channel would be silently off.
+        if bool(self.wechat_app_id) != bool(self.wechat_app_secret):
+            raise ValueError("WECHAT_APP_ID and WECHAT_APP_SECRET must be set together")
+        if self.wechat_app_id and not self.wechat_token:
+            raise ValueError("WECHAT_TOKEN is required with WECHAT_APP_ID (the callback's Token)")
+        wecom = (self.wecom_corp_id, self.wecom_agent_id, self.wecom_secret)
+        if any(wecom) and not all(wecom):
+            raise ValueError("WECOM_CORP_ID, WECOM_AGENT_ID and WECOM_SECRET must be set together")
+        if self.wecom_corp_id and not (self.wecom_token and self.wecom_aes_key):
+            raise ValueError(
+                "WECOM_TOKEN and WECOM_AES_KEY are required with WECOM_CORP_ID (callbacks are encrypted)"
+            )
+        return self
+
+    @property
+    def wechat_on(self) -> bool:
+        """Whether the WeChat Official Account channel runs."""
+        return bool(self.wechat_app_id and self.wechat_app_secret)
+
+    @property
+    def wecom_on(self) -> bool:
+        """Whether the WeCom app channel runs."""
+        return bool(self.wecom_corp_id and self.wecom_agent_id and self.wecom_secret)
 
     @field_validator("database_url")
     @classmethod
@@ -279,8 +373,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = first["loc"][0] if first["loc"] else "?"
+        message = str(first["msg"]).removeprefix("Value error, ")
+        if not first["loc"]:  # a rule over several settings names them itself
+            raise SettingsError(f"settings: {message}") from None
+        name = first["loc"][0]
         field = Settings.model_fields.get(str(name))
         env_name = field.alias if field and field.alias else str(name).upper()
-        message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"setting {env_name}: {message}") from None

@@ -4,7 +4,7 @@ the stored photos. Each is a small store over the session factory, so a channel 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,44 @@ class Identities:
                 .join(Identity, col(Identity.person_id) == Person.id)
                 .where(self._where(external_id))
             ).first()
+
+    def note_inbound(self, external_id: str, at: datetime) -> None:
+        """The person wrote or tapped on this account: a platform's reply window starts again."""
+        with self.sessions() as session:
+            session.exec(
+                update(Identity)
+                .where(self._where(external_id))
+                .values(last_inbound_at=at, window_sent=0, unreachable=False)
+            )
+            session.commit()
+
+    def take_window(self, external_id: str, now: datetime, window: timedelta, limit: int) -> bool:
+        """Count one message in the reply window (the person wrote within `window`, fewer than `limit`
+        sent since); False when it is closed or used up, and nothing is counted."""
+        with self.sessions() as session:
+            result = session.exec(
+                update(Identity)
+                .where(
+                    self._where(external_id),
+                    col(Identity.last_inbound_at) > now - window,
+                    col(Identity.window_sent) < limit,
+                )
+                .values(window_sent=Identity.window_sent + 1)
+            )
+            session.commit()
+            return bool(result.rowcount)
+
+    def set_choices(self, external_id: str, data: list[str]) -> None:
+        """Remember the button data of the numbered menu just shown ("回复 1、2、3")."""
+        with self.sessions() as session:
+            session.exec(update(Identity).where(self._where(external_id)).values(choices=list(data)))
+            session.commit()
+
+    def choices_of(self, external_id: str) -> list[str]:
+        """The button data of the last numbered menu shown to this account, in order."""
+        with self.sessions() as session:
+            found = session.exec(select(Identity.choices).where(self._where(external_id))).first()
+            return [str(item) for item in found or []]
 
     def mark_unreachable(self, external_id: str) -> None:
         """Stop pushing to an account that blocked the bot or no longer exists."""

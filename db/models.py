@@ -87,6 +87,11 @@ class Identity(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     display_name: str = Field(default="", max_length=100)
     unreachable: bool = Field(default=False)
+    # Platforms that let us write only after the user did (WeChat's 48-hour 客服 window) count from here.
+    last_inbound_at: datetime | None = _time(nullable=True)
+    window_sent: int = Field(default=0)  # messages sent in that window so far
+    # The button data of the last numbered menu shown on a platform without buttons ("回复 1、2、3").
+    choices: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Residency(SQLModel, table=True):
@@ -130,6 +135,8 @@ class Invite(SQLModel, table=True):
     uses_left: int | None = Field(default=None)  # None: unlimited (demo codes); create_invite sets it
     created_at: datetime = _time(nullable=False)
     expires_at: datetime | None = _time(nullable=True)
+    # Bound to one WeCom member: their first message in the app redeems it, no code to type.
+    wecom_userid: str | None = Field(default=None, max_length=64, index=True)
 
 
 class Ticket(SQLModel, table=True):
@@ -432,3 +439,16 @@ class PollBallot(SQLModel, table=True):
     choice: str = Field(max_length=200)  # yes | no | abstain, or candidate numbers "1,3"
     receipt: str = Field(max_length=64, unique=True)  # sha256(poll | choice | the voter's code)
     unit: str | None = Field(default=None, max_length=32)  # open polls only
+
+
+class PlatformToken(SQLModel, table=True):
+    """An access token a platform issued (WeChat's lasts two hours), shared by every process; one of them
+    refreshes it while holding the lease."""
+
+    __tablename__ = "platform_token"
+
+    name: str = Field(primary_key=True, max_length=64)  # e.g. "wechat:<appid>"
+    token: str = Field(default="", max_length=600)
+    expires_at: datetime | None = _time(nullable=True)
+    lease_until: datetime | None = _time(nullable=True)
+    lease_owner: str = Field(default="", max_length=64)

@@ -198,6 +198,11 @@ def retry_later(session: Session, outbox_id: int, attempts: int, until: datetime
     )
 
 
+def defer(session: Session, outbox_id: int, until: datetime) -> None:
+    """Hold a row back until `until` without counting an attempt (its chat's budget is spent)."""
+    session.exec(update(Outbox).where(col(Outbox.id) == outbox_id).values(claimed_until=until))
+
+
 def release(session: Session, ids: Iterable[int]) -> None:
     """Give leased rows back without counting an attempt (the channel asked us to wait)."""
     ids = list(ids)

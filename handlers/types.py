@@ -96,6 +96,10 @@ class Rendered:
     ask_location: bool = False
     location_label: str = ""
     redacted: str = ""  # for a secret reply: the placeholder a kept history shows instead of the text
+    # What the message is: its template (a platform that sends by kind, WeChat's template messages,
+    # picks one by it), and the encoded view press of the ticket, notice or poll it is about, if any.
+    topic: str = ""
+    about: str = ""
 
     def kept(self) -> dict[str, Any]:
         """The message as we may store it: a secret reply keeps only its placeholder, without buttons."""
@@ -107,6 +111,8 @@ class Rendered:
             "photos": [[p.kind, p.ref] for p in self.photos],
             "ask_location": self.ask_location,
             "location_label": self.location_label,
+            "topic": self.topic,
+            "about": self.about,
         }
 
     @classmethod
@@ -118,4 +124,6 @@ class Rendered:
             photos=tuple(Attachment(str(kind), str(ref)) for kind, ref in data.get("photos", [])),
             ask_location=bool(data.get("ask_location", False)),
             location_label=str(data.get("location_label", "")),
+            topic=str(data.get("topic", "")),
+            about=str(data.get("about", "")),
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +310,18 @@ async def test_no_database_work_runs_on_the_event_loop_while_a_broadcast_meets_f
         event.remove(bc.app.engine, "before_cursor_execute", record)
     assert len(people) == 40 and bc.api.server_errors and statuses(bc.app.sessions)["unreachable"] == 10
     assert on_loop == []
+
+
+async def test_a_chat_over_its_own_budget_waits_in_the_outbox_while_others_are_served(bc: Broadcast) -> None:
+    # WeCom's per-member budget (30 a minute) in small: three to one chat, then the rest of its rows wait
+    # without an attempt counted, and another chat's row is not held up behind them.
+    people = add_recipients(bc.app.sessions, [1, 2], bc.clock.now())
+    queue(bc.app.sessions, [people[0]] * 5 + [people[1]], bc.clock.now())
+    bc.app.dispatcher.limits["telegram"] = RateLimit(per_second=1000, per_chat_gap=0, per_chat=("3/minute",))
+    assert await bc.app.dispatcher.drain() == 4
+    assert {chat: len(texts) for chat, texts in bc.api.delivered.items()} == {1: 3, 2: 1}
+    waiting = [row for row in bc.rows() if row.status == "pending"]
+    assert len(waiting) == 2
+    assert all(row.attempts == 0 and row.claimed_until is not None for row in waiting)
+    assert all(row.claimed_until > bc.clock.now() + timedelta(seconds=30) for row in waiting)
+    assert await bc.app.dispatcher.drain() == 0  # not due again before the minute is out

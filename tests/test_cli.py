@@ -207,6 +207,11 @@ def test_invite_with_zero_uses_is_refused(env: dict[str, str], capsys: pytest.Ca
         ("TIME_ZONE", "Mars/Base", "unknown time zone 'Mars/Base'"),
         ("DATABASE_URL", "mysql://x", "mysql:"),
         ("DEFAULT_LOCALE", "fr", "zh_CN or en"),
+        ("WECHAT_APP_ID", "wx-not-an-id", "wx and 16 hex digits"),
+        ("WECHAT_AES_KEY", "tooshort", "43-character EncodingAESKey"),
+        ("WECOM_CORP_ID", "corp", "CorpID"),
+        ("WECOM_AGENT_ID", "-1", "greater than or equal to 1"),
+        ("WECHAT_API_BASE_URL", "api.weixin", "valid URL"),
     ],
 )
 def test_a_malformed_setting_stops_migrate_with_one_line_naming_it(
@@ -222,6 +227,32 @@ def test_a_malformed_setting_stops_migrate_with_one_line_naming_it(
     assert status == 2 and out == ""
     [line] = err.strip().splitlines()
     assert line.startswith(f"linli: setting {name}: ") and says in line
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"WECHAT_APP_ID": "wx0123456789abcdef"}, "WECHAT_APP_ID and WECHAT_APP_SECRET must be set together"),
+        (
+            {"WECHAT_APP_ID": "wx0123456789abcdef", "WECHAT_APP_SECRET": "s" * 32},
+            "WECHAT_TOKEN is required",
+        ),
+        ({"WECOM_CORP_ID": "ww0123456789abcdef"}, "must be set together"),
+    ],
+)
+def test_half_a_platform_stops_the_start_with_one_line(
+    settings: dict[str, str],
+    says: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    status, _, err = run(["migrate"], capsys)
+    assert status == 2
+    [line] = err.strip().splitlines()
+    assert line.startswith("linli: settings: ") and says in line
 
 
 def test_a_malformed_setting_gives_no_traceback_from_the_installed_command(tmp_path: Path) -> None:
