@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     inv.add_argument(
         "--wecom-userid",
         type=_wecom_userid,
-        default="",
+        default=None,
         help="bind it to this WeCom member (their userid): their first message in the WeCom app joins them",
     )
     inv.set_defaults(func=cmd_invite)

@@ -111,10 +111,14 @@ class WeComChannel:
 
     async def stop(self) -> None:
         """Let the turns under way finish (their answers are leased to us and in the outbox anyway)."""
+        await self.settle(timeout=10)
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait until the turns of the callbacks taken so far are done (or `timeout` seconds)."""
         tasks = list(self._tasks)
         if tasks:
             with contextlib.suppress(Exception):
-                await asyncio.wait(tasks, timeout=10)
+                await asyncio.wait(tasks, timeout=timeout)
 
     async def recover(self, stale_after: timedelta | None = None) -> None:
         """Process callbacks stored and never processed, oldest first, in batches; with `stale_after`, only
@@ -266,6 +270,9 @@ class WeComChannel:
                     return
                 except (RetryLater, WeComError, TokenUnavailable) as exc:
                     log.warning("WeCom: answer to %s not sent now (%s); the outbox retries", userid, exc)
+                    return
+                except Exception:  # still leased to us: the outbox sends it when the lease runs out
+                    log.exception("WeCom: answer to %s failed; the outbox retries", userid)
                     return
                 numbered = numbered or bool(layout.choices)
                 if index < len(reply_ids):

@@ -66,7 +66,9 @@ class WeComServer:
     path: str = PATH
     delay: float = RETRY_DELAY
     sleep: Callable[[float], None] = time.sleep
-    timeout: float = 5.0  # WeCom drops a callback not answered within five seconds and tries again
+    # WeCom drops a callback not answered within five seconds and tries again (None: FastAPI's TestClient,
+    # which takes no timeout)
+    timeout: float | None = 5.0
     clock: Callable[[], float] = time.time
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(7_000_000_000_000_000_000))
 
@@ -166,10 +168,13 @@ class WeComServer:
         )
         return body.encode(), {"msg_signature": sign, "timestamp": timestamp, "nonce": nonce}
 
+    def _timeout(self) -> dict[str, float]:
+        return {"timeout": self.timeout} if self.timeout is not None else {}
+
     def post(self, body: bytes, params: dict[str, str]) -> httpx.Response:
         """One POST of a sealed callback."""
         return self.client.post(
-            self.path, content=body, params=params, headers={"Content-Type": "text/xml"}, timeout=self.timeout
+            self.path, content=body, params=params, headers={"Content-Type": "text/xml"}, **self._timeout()
         )
 
     def deliver(self, xml: str, tries: int = TRIES, forged: bool = False) -> Delivery:
@@ -212,7 +217,7 @@ class WeComServer:
             "nonce": nonce,
             "echostr": encrypted,
         }
-        return self.client.get(self.path, params=params, timeout=self.timeout)
+        return self.client.get(self.path, params=params, **self._timeout())
 
     def post_raw(self, xml: str, sign_plain: bool = True) -> httpx.Response:
         """Post arbitrary text as the body, signed over an `Encrypt` value found in it (or over nothing):
@@ -228,4 +233,4 @@ class WeComServer:
             "timestamp": timestamp,
             "nonce": nonce,
         }
-        return self.client.post(self.path, content=xml.encode(), params=params, timeout=self.timeout)
+        return self.client.post(self.path, content=xml.encode(), params=params, **self._timeout())
