@@ -13,129 +13,41 @@ import asyncio
 import contextlib
 import itertools
 import json
-import re
 import secrets
 import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-JSON = dict[str, Any]
-CORP_ID = "ww5f3c2a1b0e9d8c7b"
-SECRET = "wecom-app-secret-for-tests-000000000001"
-AGENT_ID = 1000002
-TEXT_BYTES = 2048  # a text or markdown message's content, in UTF-8 bytes
-CARD_BUTTONS = 6
-TASK_ID = re.compile(r"^[0-9A-Za-z_\-@]{1,128}$")
-# The card's lengths as WeCom documents them (characters); WeCom cuts longer ones, the double refuses them
-# so that a test sees what a member would have lost.
-CARD_LIMITS = {"title": 36, "desc": 44, "sub_title_text": 112, "keyname": 5, "value": 26, "button": 10}
-PER_MINUTE, PER_HOUR = 30, 1000
+from tests.support.wecom_records import (
+    AGENT_ID,
+    ALL_INVALID,
+    CONTENT_TOO_LONG,
+    CORP_ID,
+    EMPTY_CONTENT,
+    EXPIRED_ACCESS_TOKEN,
+    FREQUENCY_LIMIT,
+    INVALID_ACCESS_TOKEN,
+    INVALID_CORP_ID,
+    INVALID_CREDENTIAL,
+    INVALID_MEDIA_ID,
+    INVALID_PARAMETER,
+    INVALID_RESPONSE_CODE,
+    JSON,
+    PER_HOUR,
+    PER_MINUTE,
+    SECRET,
+    TEXT_BYTES,
+    Card,
+    Received,
+    Refused,
+    WeComCall,
+    check_card,
+)
 
-# errcodes, as WeCom answers them
-OK = 0
-INVALID_CREDENTIAL = 40001
-INVALID_ACCESS_TOKEN = 40014
-EXPIRED_ACCESS_TOKEN = 42001
-INVALID_CORP_ID = 40013
-INVALID_MEDIA_ID = 40007
-INVALID_PARAMETER = 40058
-EMPTY_CONTENT = 44004
-CONTENT_TOO_LONG = 45002
-FREQUENCY_LIMIT = 45009
-CONCURRENCY_LIMIT = 45033
-ALL_INVALID = 81013  # user & party & tag all invalid: not in the app's visible range, or no such member
-USER_NOT_FOUND = 60111
-INVALID_RESPONSE_CODE = 40029
-
-
-@dataclass
-class WeComCall:
-    """One API call the bot made: method, path (after /cgi-bin/), query, JSON body, and the answer."""
-
-    method: str
-    path: str
-    query: dict[str, str]
-    body: JSON | None
-    at: float  # the double's clock when it was received
-    errcode: int = 0
-    answer: JSON | None = None
-
-    @property
-    def touser(self) -> list[str]:
-        """The members a message/send was addressed to."""
-        value = (self.body or {}).get("touser", "")
-        return [u for u in str(value).split("|") if u]
-
-
-@dataclass
-class Card:
-    """A template card a member received, with its buttons and what became of it."""
-
-    userid: str
-    task_id: str
-    body: JSON
-    response_code: str
-    replaced: str = ""  # the replace_name shown once the card was updated after a press
-
-    @property
-    def title(self) -> str:
-        """The card's main title."""
-        return str(self.body.get("main_title", {}).get("title", ""))
-
-    @property
-    def text(self) -> str:
-        """Everything the card shows as text: title, description, sub title and the horizontal lines."""
-        main = self.body.get("main_title", {})
-        parts = [main.get("title", ""), main.get("desc", ""), self.body.get("sub_title_text", "")]
-        parts += [f"{h.get('keyname', '')}：{h.get('value', '')}" for h in self.horizontal]
-        return "\n".join(p for p in parts if p)
-
-    @property
-    def horizontal(self) -> list[JSON]:
-        """The card's horizontal_content_list."""
-        return list(self.body.get("horizontal_content_list", []))
-
-    @property
-    def buttons(self) -> list[tuple[str, str]]:
-        """(text, key) of every button."""
-        return [(str(b.get("text", "")), str(b.get("key", ""))) for b in self.body.get("button_list", [])]
-
-    def key(self, label: str) -> str:
-        """The key of the button whose text contains `label`."""
-        for text, key in self.buttons:
-            if label in text:
-                return key
-        raise AssertionError(f"no button {label!r} on card {self.task_id}: {self.buttons}")
-
-
-@dataclass
-class Received:
-    """One message a member received: its type and content (the raw JSON body)."""
-
-    userid: str
-    msgtype: str
-    body: JSON
-    at: float
-
-    @property
-    def text(self) -> str:
-        """The text of a text or markdown message, or a card's text."""
-        if self.msgtype in ("text", "markdown"):
-            return str(self.body.get(self.msgtype, {}).get("content", ""))
-        if self.msgtype == "template_card":
-            return Card(self.userid, "", self.body.get("template_card", {}), "").text
-        return ""
-
-
-class _Refused(Exception):
-    def __init__(self, errcode: int, errmsg: str = "") -> None:
-        super().__init__(errmsg or str(errcode))
-        self.errcode = errcode
-        self.errmsg = errmsg or f"errcode {errcode}"
+__all__ = ["AGENT_ID", "CORP_ID", "FREQUENCY_LIMIT", "SECRET", "Card", "WeComApi", "WeComApiServer"]
 
 
 class WeComApi:
@@ -240,6 +152,15 @@ class WeComApi:
                 raise AssertionError(f"timed out waiting for {what or predicate}; last calls: {recent}")
             time.sleep(0.01)
 
+    async def until(self, predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
+        """`wait_for` for a test running in an event loop (the double may be served by that same loop)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                recent = [(c.path, c.errcode, c.touser) for c in self.calls[-15:]]
+                raise AssertionError(f"timed out waiting for {what or predicate}; last calls: {recent}")
+            await asyncio.sleep(0.02)
+
     # --- the API --------------------------------------------------------------------------------
 
     def handle(
@@ -253,7 +174,7 @@ class WeComApi:
             injected = self._injected.get(path)
             try:
                 if injected:
-                    raise _Refused(*injected.popleft())
+                    raise Refused(*injected.popleft())
                 if path == "gettoken":
                     answer: JSON = self._token(query)
                 else:
@@ -263,7 +184,7 @@ class WeComApi:
                         call.answer = {"errcode": 0, "bytes": len(data)}
                         return {}, data, content_type
                     answer = self._route(path, query, body, upload, call)
-            except _Refused as refused:
+            except Refused as refused:
                 call.errcode = refused.errcode
                 answer = {"errcode": refused.errcode, "errmsg": refused.errmsg}
             else:
@@ -280,52 +201,52 @@ class WeComApi:
             return self._update_card(body or {})
         if path == "media/upload":
             return self._upload(query, upload)
-        raise _Refused(INVALID_PARAMETER, f"no such path {path}")
+        raise Refused(INVALID_PARAMETER, f"no such path {path}")
 
     def _token(self, query: dict[str, str]) -> JSON:
         if query.get("corpid") != self.corp_id:
-            raise _Refused(INVALID_CORP_ID, "invalid corpid")
+            raise Refused(INVALID_CORP_ID, "invalid corpid")
         if query.get("corpsecret") != self.secret:
-            raise _Refused(INVALID_CREDENTIAL, "invalid credential")
+            raise Refused(INVALID_CREDENTIAL, "invalid credential")
         token = f"WECOMTOKEN{next(self._ids):04d}{secrets.token_hex(12)}"
         self.tokens[token] = self.clock() + self.expires_in
         return {"access_token": token, "expires_in": self.expires_in}
 
     def _check_token(self, token: str) -> None:
         if token not in self.tokens or token in self.revoked:
-            raise _Refused(INVALID_ACCESS_TOKEN, "invalid access_token")
+            raise Refused(INVALID_ACCESS_TOKEN, "invalid access_token")
         if self.tokens[token] <= self.clock():
-            raise _Refused(EXPIRED_ACCESS_TOKEN, "access_token expired")
+            raise Refused(EXPIRED_ACCESS_TOKEN, "access_token expired")
 
     def _media(self, query: dict[str, str]) -> tuple[bytes, str, str]:
         media = self.media.get(query.get("media_id", ""))
         if media is None:
-            raise _Refused(INVALID_MEDIA_ID, "invalid media_id")
+            raise Refused(INVALID_MEDIA_ID, "invalid media_id")
         return media
 
     def _upload(self, query: dict[str, str], upload: bytes | None) -> JSON:
         kind = query.get("type", "")
         if kind not in ("image", "voice", "video", "file") or not upload:
-            raise _Refused(INVALID_PARAMETER, "invalid media type or empty file")
+            raise Refused(INVALID_PARAMETER, "invalid media type or empty file")
         media_id = f"UP{next(self._ids):06d}{secrets.token_hex(8)}"
         self.media[media_id] = (upload, "image/jpeg" if kind == "image" else "application/octet-stream", "")
         return {"type": kind, "media_id": media_id, "created_at": str(int(time.time()))}
 
     def _send(self, body: JSON, call: WeComCall) -> JSON:
         if body.get("agentid") != self.agent_id:
-            raise _Refused(INVALID_PARAMETER, "invalid agentid")
+            raise Refused(INVALID_PARAMETER, "invalid agentid")
         users = call.touser
         valid = [u for u in users if self.members is None or u in self.members]
         invalid = [u for u in users if u not in valid]
         if not valid:
-            raise _Refused(ALL_INVALID, f"user & party & tag all invalid, invaliduser {'|'.join(invalid)}")
+            raise Refused(ALL_INVALID, f"user & party & tag all invalid, invaliduser {'|'.join(invalid)}")
         msgtype = str(body.get("msgtype", ""))
         content = self._content(msgtype, body)
         now = self.clock()
         for userid in valid:
             if not self._room(userid, now):
                 self.limited.append(call)
-                raise _Refused(FREQUENCY_LIMIT, "api freq out of limit")
+                raise Refused(FREQUENCY_LIMIT, "api freq out of limit")
         answer: JSON = {"invaliduser": "|".join(invalid), "msgid": f"msg{next(self._ids)}"}
         for userid in valid:
             self._sent_to.setdefault(userid, deque()).append(now)
@@ -347,64 +268,32 @@ class WeComApi:
     def _content(self, msgtype: str, body: JSON) -> JSON:
         part = body.get(msgtype)
         if not isinstance(part, dict):
-            raise _Refused(INVALID_PARAMETER, f"missing {msgtype}")
+            raise Refused(INVALID_PARAMETER, f"missing {msgtype}")
         if msgtype in ("text", "markdown"):
             text = str(part.get("content", ""))
             if not text.strip():
-                raise _Refused(EMPTY_CONTENT, "empty content")
+                raise Refused(EMPTY_CONTENT, "empty content")
             if len(text.encode()) > TEXT_BYTES:
-                raise _Refused(CONTENT_TOO_LONG, "content size out of limit")
+                raise Refused(CONTENT_TOO_LONG, "content size out of limit")
         elif msgtype == "image":
             if str(part.get("media_id", "")) not in self.media:
-                raise _Refused(INVALID_MEDIA_ID, "invalid media_id")
+                raise Refused(INVALID_MEDIA_ID, "invalid media_id")
         elif msgtype == "template_card":
-            self._check_card(part)
+            check_card(part, self.cards)
         else:
-            raise _Refused(INVALID_PARAMETER, f"msgtype {msgtype} not supported by the double")
+            raise Refused(INVALID_PARAMETER, f"msgtype {msgtype} not supported by the double")
         return part
-
-    def _check_card(self, card: JSON) -> None:
-        if card.get("card_type") != "button_interaction":
-            raise _Refused(INVALID_PARAMETER, "card_type must be button_interaction")
-        task_id = str(card.get("task_id", ""))
-        if not TASK_ID.match(task_id) or task_id in self.cards:
-            raise _Refused(INVALID_PARAMETER, f"task_id {task_id!r} invalid or used before")
-        main = card.get("main_title") or {}
-        if not main.get("title"):
-            raise _Refused(INVALID_PARAMETER, "main_title.title is required")
-        self._length("title", main.get("title"))
-        self._length("desc", main.get("desc"))
-        self._length("sub_title_text", card.get("sub_title_text"))
-        lines = card.get("horizontal_content_list", [])
-        if len(lines) > 6:
-            raise _Refused(INVALID_PARAMETER, "horizontal_content_list holds at most 6")
-        for line in lines:
-            self._length("keyname", line.get("keyname"))
-            self._length("value", line.get("value"))
-        buttons = card.get("button_list") or []
-        if not 1 <= len(buttons) <= CARD_BUTTONS:
-            raise _Refused(INVALID_PARAMETER, "button_list holds 1 to 6 buttons")
-        keys = [str(b.get("key", "")) for b in buttons]
-        if len(set(keys)) != len(keys) or any(not k or len(k.encode()) > 1024 for k in keys):
-            raise _Refused(INVALID_PARAMETER, "button keys must be unique, 1 to 1024 bytes")
-        for button in buttons:
-            self._length("button", button.get("text"))
-
-    @staticmethod
-    def _length(what: str, value: object) -> None:
-        if value is not None and len(str(value)) > CARD_LIMITS[what]:
-            raise _Refused(INVALID_PARAMETER, f"{what} longer than {CARD_LIMITS[what]}: {value!r}")
 
     def _update_card(self, body: JSON) -> JSON:
         if body.get("agentid") != self.agent_id:
-            raise _Refused(INVALID_PARAMETER, "invalid agentid")
+            raise Refused(INVALID_PARAMETER, "invalid agentid")
         code = str(body.get("response_code", ""))
         card = next((c for c in self.cards.values() if c.response_code == code and code), None)
         if card is None:
-            raise _Refused(INVALID_RESPONSE_CODE, "invalid response_code (unknown or used)")
+            raise Refused(INVALID_RESPONSE_CODE, "invalid response_code (unknown or used)")
         replace = str((body.get("button") or {}).get("replace_name", ""))
         if not replace:
-            raise _Refused(INVALID_PARAMETER, "button.replace_name is required")
+            raise Refused(INVALID_PARAMETER, "button.replace_name is required")
         card.replaced = replace
         card.response_code = ""  # a response code updates a card once
         return {}
