@@ -15,12 +15,14 @@ from urllib.parse import urlsplit
 
 import anyio
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from bot.channels import wechat_oauth
 from bot.channels.base import Intake
+from bot.channels.web_account import WEB, Account, account_of, opens, wants_signin
 from bot.channels.web_history import WebHistory
 from bot.render import TEMPLATES, Renderer
 from bot.stores import FILE_NAME, FileStore, Identities
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.service import Service
 
-CHANNEL = "web"
+CHANNEL = WEB
 CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too long" instead of a 422
 MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
@@ -126,6 +128,15 @@ class WebChat:
         self.clock = clock
         self.throttle = throttle
         self.demo = demo  # asked per page: the demo is switched on after the channels are built
+        # A page signed in with WeChat speaks as the Official Account's identity: its accounts and uploads.
+        self.accounts = {
+            CHANNEL: identities,
+            wechat_oauth.WECHAT: Identities(identities.sessions, wechat_oauth.WECHAT),
+        }
+        self.uploads = {
+            CHANNEL: history,
+            wechat_oauth.WECHAT: WebHistory(history.sessions, history.clock, wechat_oauth.WECHAT),
+        }
         self.assets = _assets()
         # Decoding photos takes memory and CPU: a few at a time, whatever the number of uploads waiting.
         self.encoders = anyio.CapacityLimiter(2)
@@ -147,21 +158,15 @@ class WebChat:
 
     # --- session and request checks ---------------------------------------------------------------
 
-    def _uid(self, request: Request, create: bool = False) -> str | None:
-        """The session's id; with `create`, a new session when there is none (an existing one is kept)."""
-        uid = request.session.get("uid")
-        if uid is None and create:
-            uid = secrets.token_urlsafe(16)
-            request.session["uid"] = uid
-            request.session["csrf"] = secrets.token_urlsafe(24)
-        return uid
+    def _identity_id(self, account: Account | None) -> int | None:
+        return self.accounts[account.channel].id_of(account.external_id) if account else None
 
     def _wait(self, request: Request, action: str, uid: str | None) -> int | None:
         """Spend one `action` from the session's and the address's budgets; seconds to wait when spent."""
         return self.throttle.take(action, uid, request.client.host if request.client else None)
 
-    def _limit(self, request: Request, action: str, uid: str | None) -> None:
-        wait = self._wait(request, action, uid)
+    def _limit(self, request: Request, action: str, account: Account | None) -> None:
+        wait = self._wait(request, action, account.external_id if account else None)
         if wait is not None:
             raise HTTPException(
                 429,
@@ -169,7 +174,7 @@ class WebChat:
                 headers={"Retry-After": str(wait), "X-Linli-Reason": "rate"},
             )
 
-    def _check_post(self, request: Request) -> str:
+    def _check_post(self, request: Request) -> Account:
         """A post must come from our own page: same origin, the session's CSRF token, a session."""
         if request.headers.get("sec-fetch-site") == "cross-site":
             raise HTTPException(403, "cross-site request refused")
@@ -177,21 +182,26 @@ class WebChat:
         ours = {request.headers.get("host", ""), urlsplit(self.config.public_url).netloc}
         if origin and origin.split("://", 1)[-1] not in ours:  # behind a proxy Host may be the upstream's
             raise HTTPException(403, "cross-origin request refused")
-        uid = request.session.get("uid")
+        account = account_of(request)
         token = request.headers.get("x-csrf-token", "")
-        if (
-            not isinstance(uid, str)
-            or not uid
-            or not secrets.compare_digest(token, request.session.get("csrf", ""))
-        ):
+        csrf = request.session.get("csrf")
+        if account is None or not isinstance(csrf, str) or not secrets.compare_digest(token, csrf):
             raise HTTPException(403, "missing or stale session; reload the page")
-        return uid
+        return account
 
-    def _locale(self, uid: str | None) -> str:
+    def _locale(self, account: Account | None) -> str:
         """The language the person chose with /lang, else the default (the page's own labels follow it)."""
-        return (self.identities.locale_of(uid) if uid else None) or self.config.default_locale
+        chosen = self.accounts[account.channel].locale_of(account.external_id) if account else None
+        return chosen or self.config.default_locale
 
-    def _turn(self, uid: str, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
+    def _joined(self, account: Account | None) -> bool:
+        """Whether the session's person has joined (a home or a role), e.g. through the Official Account."""
+        if account is None:
+            return False
+        # `uploads` answers None exactly when the person has not joined; since now, it reads nothing more.
+        return self.uploads[account.channel].uploads(account.external_id, self.clock.now()) is not None
+
+    def _turn(self, account: Account, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
         shown_once: dict[int, dict[str, Any]] = {}
 
         def keep(session: Session, identity_id: int, replies: list[Rendered]) -> None:
@@ -214,17 +224,17 @@ class WebChat:
         if outcome.duplicate:
             for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
                 self.files.delete(name)
-        identity_id = outcome.identity_id or self.identities.id_of(uid)
+        identity_id = outcome.identity_id or self._identity_id(account)
         messages = self.history.page(identity_id, after)
         for message in messages:  # this answer shows a secret reply once; the history keeps the placeholder
             message.update(shown_once.get(message["id"], {}))
         return {"messages": messages}
 
-    def _may_upload(self, uid: str) -> None:
+    def _may_upload(self, account: Account) -> None:
         """Refuse an upload from someone who has not joined, or who used up the day's quota."""
         config = self.config
         since = self.clock.now() - UPLOAD_WINDOW
-        recent = self.history.uploads(uid, since)
+        recent = self.uploads[account.channel].uploads(account.external_id, since)
         if recent is None:
             raise HTTPException(
                 403,
@@ -258,19 +268,27 @@ class WebChat:
         router = APIRouter()
 
         @router.get("/chat", response_class=HTMLResponse)
-        def page(request: Request, invite: str = "") -> HTMLResponse:
+        def page(request: Request, invite: str = "", open_: str = Query("", alias="open")) -> Response:
+            account = account_of(request)
+            signin = wants_signin(request, account)
+            if signin is not None:  # inside WeChat the page is the Official Account's chat: sign in first
+                return RedirectResponse(signin, status_code=302)
             # An existing session is always kept: a link from elsewhere must not cost the history or
             # an invite. Only a new one is counted against the address's budget.
-            if request.session.get("uid") is None:
+            if account is None:
                 wait = self._wait(request, "session", None)
                 if wait is not None:
                     return self._busy(wait)
-            uid = self._uid(request, create=True)
+                account = account_of(request, create=True)
+            if not isinstance(request.session.get("csrf"), str):
+                request.session["csrf"] = secrets.token_urlsafe(24)
             html = self.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
-                lang=self._locale(uid),
+                open=open_ if opens(open_) else "",
+                joined=self._joined(account),
+                lang=self._locale(account),
                 public_url=self.config.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),
@@ -293,25 +311,24 @@ class WebChat:
 
         @router.get("/chat/api/messages")
         def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
-            uid = self._uid(request)
-            self._limit(request, "read", uid)
-            identity_id = self.identities.id_of(uid) if uid else None
-            return JSONResponse({"messages": self.history.page(identity_id, after)})
+            account = account_of(request)
+            self._limit(request, "read", account)
+            return JSONResponse({"messages": self.history.page(self._identity_id(account), after)})
 
         @router.post("/chat/api/send")
         def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
-            uid = self._check_post(request)
-            self._limit(request, "send", uid)
+            account = self._check_post(request)
+            self._limit(request, "send", account)
             if not CLIENT_ID.match(body.id):
                 raise HTTPException(422, "bad message id")
             location = None
             if body.latitude is not None and body.longitude is not None:
                 location = Location(body.latitude, body.longitude)
             inbound = Inbound(
-                channel=CHANNEL,
-                user_ref=uid,
-                chat_ref=uid,
-                update_id=f"{uid}:{body.id}",
+                channel=account.channel,
+                user_ref=account.external_id,
+                chat_ref=account.external_id,
+                update_id=account.update_id(body.id),
                 text=body.text if body.button is None else "",
                 button=body.button,
                 location=location,
@@ -322,7 +339,7 @@ class WebChat:
             }
             if location is not None:
                 shown = {"text": "📍", "location": [location.latitude, location.longitude]}
-            return JSONResponse(self._turn(uid, inbound, shown, after))
+            return JSONResponse(self._turn(account, inbound, shown, after))
 
         @router.post("/chat/api/photo")
         async def photo(
@@ -332,11 +349,11 @@ class WebChat:
             caption: str = Form(""),
             after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
-            uid = self._check_post(request)
-            self._limit(request, "photo", uid)
+            account = self._check_post(request)
+            self._limit(request, "photo", account)
             if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
                 raise HTTPException(422, "bad message")
-            await run_in_threadpool(self._may_upload, uid)
+            await run_in_threadpool(self._may_upload, account)
             limit = self.config.max_upload_bytes
             data = await file.read(limit + 1)
             if len(data) > limit:
@@ -351,22 +368,21 @@ class WebChat:
             name = f"{secrets.token_urlsafe(24)}.{ext}"
             await run_in_threadpool(self.files.save, name, stored)
             inbound = Inbound(
-                channel=CHANNEL,
-                user_ref=uid,
-                chat_ref=uid,
-                update_id=f"{uid}:{id}",
+                channel=account.channel,
+                user_ref=account.external_id,
+                chat_ref=account.external_id,
+                update_id=account.update_id(id),
                 text=caption,
                 attachments=(Attachment("photo", name, size=len(stored)),),
             )
             result = await run_in_threadpool(
-                self._turn, uid, inbound, {"text": caption, "photos": [name]}, after
+                self._turn, account, inbound, {"text": caption, "photos": [name]}, after
             )
             return JSONResponse(result)
 
         @router.get("/chat/files/{name}")
         def file(request: Request, name: str) -> FileResponse:
-            uid = self._uid(request)
-            identity_id = self.identities.id_of(uid) if uid else None
+            identity_id = self._identity_id(account_of(request))
             if identity_id is None or not FILE_NAME.match(name) or not self.history.shows(identity_id, name):
                 raise HTTPException(404)
             path = self.files.path(name)

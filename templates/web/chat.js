@@ -1,5 +1,8 @@
 (() => {
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  // Someone who joined elsewhere (the Official Account's chat) gets the menu, not the invite form.
+  const joined = document.querySelector('meta[name="linli-joined"]').content === '1';
+  const opening = document.querySelector('meta[name="linli-open"]');  // a link's view to press on load
   // The bot's own addresses: only these become links (a resident's typed address stays text).
   const own = [location.origin, document.querySelector('meta[name="linli-address"]').content]
     .filter(Boolean).map(a => a.replace(/\/+$/, ''));
@@ -250,7 +253,14 @@
 
   (async () => {
     await poll(true);
-    if (last === 0) join.classList.remove('hidden');
+    if (last === 0) (joined ? menu : join).classList.remove('hidden');
+    if (opening) {
+      // Pressed once, as if tapped: the address drops ?open= first, so a reload does not press it again.
+      const url = new URL(location.href);
+      url.searchParams.delete('open');
+      history.replaceState(history.state, '', url.pathname + url.search + url.hash);
+      await send({button: opening.content, label: opening.dataset.label});
+    }
     setInterval(poll, 4000);
   })();
 })();
