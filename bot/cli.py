@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
@@ -117,6 +118,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     problem = _invite_args_problem(args)
+    bound = args.wecom_userid  # a WeCom member's first message in the app redeems it
+    if not problem and bound and (args.code or args.qr or args.uses != 1):
+        problem = "an invite bound to a WeCom member is new and used once, by them (no --code, --uses, --qr)"
     if problem:
         print(f"linli: {problem}", file=sys.stderr)
         return 2
@@ -140,7 +144,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            invite = people.create_invite(session, args.role, now, home_id=home.id, uses=args.uses)
+            invite = people.create_invite(
+                session, args.role, now, home_id=home.id, uses=args.uses, wecom_userid=bound
+            )
         else:
             node = org.find_node(session, args.target)
             if node is None:
@@ -153,7 +159,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 return 1
-            invite = people.create_invite(session, args.role, now, node_id=node.id, uses=args.uses)
+            invite = people.create_invite(
+                session, args.role, now, node_id=node.id, uses=args.uses, wecom_userid=bound
+            )
             if args.grid:
                 grid = session.exec(
                     select(Grid).where(Grid.name == args.grid, Grid.community_id == node.id)
@@ -165,6 +173,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 invite.grid_id = grid.id
         session.commit()
         print(invite.code)
+        if bound:
+            print(f"WeCom: bound to member {bound}; their first message in the app joins them")
+            return 0
         print(f"web chat: {settings.public_url}/chat?invite={invite.code}")
         print(f"Telegram: /start {invite.code}")
         code = invite.code
@@ -391,6 +402,13 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def _wecom_userid(value: str) -> str:
+    """An argparse type: a WeCom userid (letters, digits and _ . @ -, at most 64)."""
+    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a WeCom userid (letters, digits, _ . @ -)")
+    return value
+
+
 def _positive(value: str) -> int:
     """An argparse type: a whole number of at least 1."""
     try:
@@ -455,6 +473,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
     inv.add_argument("--uses", type=_positive, default=None, help="how many people may use it (default 1)")
+    inv.add_argument(
+        "--wecom-userid",
+        type=_wecom_userid,
+        default=None,
+        help="bind it to this WeCom member (their userid): their first message in the WeCom app joins them",
+    )
     inv.set_defaults(func=cmd_invite)
     rep = sub.add_parser(
         "report",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import yaml
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
+from db import people
 from db.models import Grid, GridBuilding, Home, OrgNode
 from db.rows import id_of
 from db.types import MAX_ID
@@ -24,6 +27,7 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "是"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "否"})
 MAX_NAME = 100
 MAX_HOME_NUMBER = 20  # Home.number's column width
+WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
 class ImportError_(ValueError):
@@ -54,6 +58,7 @@ class GridRow:
     community: tuple[str, str, str]
     name: str
     buildings: tuple[tuple[int, str], ...]
+    wecom_userid: str = ""  # the grid worker's WeCom member id: their first message there joins them
 
 
 def parse_area(value: object, line: int) -> int:
@@ -187,10 +192,23 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                     (_line(b), _scalar(b, _line(b), "a grid building"))
                     for b in _sequence(g_map.get("buildings"), "grid buildings")
                 )
-                grids.append(GridRow(line, (district, street, community), name, covered))
+                wecom = _wecom_userid(g_map.get("wecom_userid"), line)
+                grids.append(GridRow(line, (district, street, community), name, covered, wecom))
     if not homes:
         raise ImportError_(1, "the file lists no homes")
     return homes, grids
+
+
+def _wecom_userid(node: yaml.Node | None, line: int) -> str:
+    """A grid's optional `wecom_userid`: the member id from WeCom's directory."""
+    if node is None:
+        return ""
+    value = _scalar(node, line, "wecom_userid").strip()
+    if not WECOM_USERID.match(value):
+        raise ImportError_(
+            _line(node), f"wecom_userid {value[:20]!r} must be 1 to 64 letters, digits, _ . @ -"
+        )
+    return value
 
 
 # --- CSV ------------------------------------------------------------------------------------------
@@ -261,8 +279,11 @@ def _child(
     return node
 
 
-def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> dict[str, int]:
-    """Merge rows into the tree (create what is new, update areas); the caller commits or rolls back."""
+def load_rows(
+    session: Session, homes: list[HomeRow], grids: list[GridRow], now: datetime | None = None
+) -> dict[str, int]:
+    """Merge rows into the tree (create what is new, update areas), with an invite bound to each grid
+    worker's WeCom userid (`now` dates it); the caller commits or rolls back."""
     cache: dict[tuple[int | None, str], OrgNode] = {}
     seen: dict[tuple[int, str], int] = {}
     counts = {"homes": 0, "grids": 0}
@@ -332,6 +353,8 @@ def load_rows(session: Session, homes: list[HomeRow], grids: list[GridRow]) -> d
                 session.add(GridBuilding(building_id=building_id, grid_id=id_of(grid)))
             else:
                 link.grid_id = id_of(grid)
+        if grid_row.wecom_userid:
+            people.bind_wecom_worker(session, grid, grid_row.wecom_userid, now or datetime.now(UTC))
         counts["grids"] += 1
     session.flush()
     return counts
@@ -362,14 +385,14 @@ def read_org_text(path: Path) -> str:
         raise ImportError_(line, reason) from None
 
 
-def import_org_file(session: Session, path: Path) -> dict[str, int]:
+def import_org_file(session: Session, path: Path, now: datetime | None = None) -> dict[str, int]:
     """Parse a YAML or CSV org file and merge it; on a bad file raise ImportError_ and change nothing."""
     text = read_org_text(path)
     parse = parse_csv if path.suffix.lower() == ".csv" else parse_yaml
     homes, grids = parse(text)
     savepoint = session.begin_nested()
     try:
-        counts = load_rows(session, homes, grids)
+        counts = load_rows(session, homes, grids, now)
     except BaseException:
         savepoint.rollback()
         raise

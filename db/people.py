@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -265,14 +265,18 @@ def create_invite(
     code: str | None = None,
     uses: int | None = 1,
     expires_at: datetime | None = None,
+    wecom_userid: str | None = None,
 ) -> Invite:
-    """Create an invite for a home (owner/tenant) or a staff role over a node."""
+    """Create an invite for a home (owner/tenant) or a staff role over a node; one bound to a WeCom member
+    (`wecom_userid`) is redeemed by their first message in the WeCom app."""
     if kind in RESIDENT_KINDS and home_id is None:
         raise ValueError("a resident invite needs a home")
     if kind in ROLES and node_id is None:
         raise ValueError("a staff invite needs a node of the org tree")
     if kind not in RESIDENT_KINDS + ROLES:
         raise ValueError(f"unknown invite kind {kind!r}")
+    if wecom_userid is not None and uses != 1:
+        raise ValueError("an invite bound to a WeCom member is used once, by that member")
     invite = Invite(
         code=(code or new_invite_code()).upper(),
         kind=kind,
@@ -281,10 +285,38 @@ def create_invite(
         uses_left=uses,
         created_at=now,
         expires_at=expires_at,
+        wecom_userid=wecom_userid,
     )
     session.add(invite)
     session.flush()
     return invite
+
+
+def bind_wecom_worker(session: Session, grid: Grid, wecom_userid: str, now: datetime) -> None:
+    """An invite making this WeCom member the grid's worker on their first message, unless the
+    organisation file bound them to it before (importing the file again changes nothing)."""
+    bound = session.exec(
+        select(Invite.id).where(Invite.wecom_userid == wecom_userid, Invite.grid_id == grid.id)
+    ).first()
+    if bound is None:
+        invite = create_invite(
+            session, Role.GRID_WORKER.value, now, node_id=grid.community_id, wecom_userid=wecom_userid
+        )
+        invite.grid_id = grid.id
+
+
+def wecom_invite(session: Session, wecom_userid: str, now: datetime) -> str | None:
+    """The code of an unused, unexpired invite bound to this WeCom member, oldest first; None when there is
+    none (the member's first message redeems it: the WeCom channel turns it into `/start CODE`)."""
+    return session.exec(
+        select(Invite.code)
+        .where(
+            Invite.wecom_userid == wecom_userid,
+            col(Invite.uses_left) > 0,
+            or_(col(Invite.expires_at).is_(None), col(Invite.expires_at) > now),
+        )
+        .order_by(col(Invite.id))
+    ).first()
 
 
 def redeem_invite(session: Session, code: str, person_id: int, now: datetime) -> Invite | None:
@@ -293,6 +325,8 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
     invite = session.exec(_INVITE, params={"b_code": code}).one_or_none()  # stored upper-case
     if invite is None or (invite.expires_at is not None and invite.expires_at <= now):
         return None
+    if invite.wecom_userid is not None and not _holds_wecom(session, person_id, invite.wecom_userid):
+        return None  # bound to one WeCom member: nobody else may use its code
     lived: Residency | None = None
     if invite.kind in RESIDENT_KINDS:
         assert invite.home_id is not None
@@ -333,6 +367,16 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
         )
     session.flush()
     return invite
+
+
+def _holds_wecom(session: Session, person_id: int, wecom_userid: str) -> bool:
+    """Whether the person writes from this WeCom account."""
+    found = session.exec(
+        select(Identity.id).where(
+            Identity.person_id == person_id, Identity.channel == "wecom", Identity.external_id == wecom_userid
+        )
+    ).first()
+    return found is not None
 
 
 _INVITE = select(Invite).where(Invite.code == bindparam("b_code"))

@@ -325,3 +325,6 @@ async def test_a_chat_over_its_own_budget_waits_in_the_outbox_while_others_are_s
     assert all(row.attempts == 0 and row.claimed_until is not None for row in waiting)
     assert all(row.claimed_until > bc.clock.now() + timedelta(seconds=30) for row in waiting)
     assert await bc.app.dispatcher.drain() == 0  # not due again before the minute is out
+    bc.clock.advance(seconds=61)
+    assert await bc.app.dispatcher.drain() == 2
+    assert {chat: len(texts) for chat, texts in bc.api.delivered.items()} == {1: 5, 2: 1}
