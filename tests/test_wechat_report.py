@@ -93,6 +93,8 @@ async def test_report_with_voice_and_photo_ends_with_the_ticket_code(wx: WeChat)
     assert kinds == ["photo", "voice"]
     stored_photo = next(f for f in files if f.kind == "photo")
     assert wx.channel.files.read(stored_photo.ref) is not None  # downloaded at once into our store
+    stored_voice = next(f for f in files if f.kind == "voice")
+    assert wx.channel.files.read(stored_voice.ref) == amr(7)  # kept as it came
 
 
 async def test_a_voice_without_recognition_is_kept_as_the_description(wx: WeChat) -> None:
