@@ -26,7 +26,7 @@ from db import outbox
 from db.models import Identity, Outbox, Person
 from db.rows import id_of
 from db.sla import Policy
-from handlers.types import Attachment, Button, Rendered, Reply
+from handlers.types import Attachment, Button, Rendered, Reply, shows_photo
 
 log = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)  # how long a dispatcher holds leased rows; it uses at most half of it
@@ -292,7 +292,7 @@ class Dispatcher:
             row.template,
             context,
             buttons,
-            photos=[Attachment("photo", ref) for ch, ref in photos if ch in (channel, "web")],
+            photos=[Attachment("photo", ref) for ch, ref in photos if shows_photo(ch, channel)],
         )
         message = replace(self.renderer.render(reply, person.locale), about=about_of(row))
         if key is not None:

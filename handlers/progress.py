@@ -12,7 +12,7 @@ from db.tickets import MAX_NOTE
 from handlers.common import stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
-from handlers.types import Attachment, Button, Inbound, Reply
+from handlers.types import Attachment, Button, Inbound, Reply, shows_photo
 
 NAME = "note"
 LISTED = 12  # tickets with a button of their own in /my
@@ -82,7 +82,7 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
         photos.extend(
             Attachment("photo", f.ref)
             for f in files
-            if f.kind == "photo" and f.channel in (ctx.person.channel, "web")
+            if f.kind == "photo" and shows_photo(f.channel, ctx.person.channel)
         )
     buttons: list[list[Button]] = []
     if ticket.state in OPEN_STATES:

@@ -16,7 +16,7 @@ from db.tickets import MAX_NOTE, MAX_PHOTOS
 from handlers.common import stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
-from handlers.types import Attachment, Button, Inbound, Reply
+from handlers.types import Attachment, Button, Inbound, Reply, shows_photo
 
 NAME = "task"
 MAX_REASON = 500
@@ -115,7 +115,7 @@ def card(ctx: Context, ticket_id: int) -> Reply:
         photos=[
             Attachment("photo", ref)
             for channel, ref in found.photos
-            if channel in (ctx.person.channel, "web")
+            if shows_photo(channel, ctx.person.channel)
         ],
     )
 

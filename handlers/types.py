@@ -8,6 +8,14 @@ from typing import Any
 from core.actions import Press
 
 MAX_BUTTON_DATA = 64  # Telegram's callback_data limit, in bytes
+# Channels whose photos we download and keep as our own files, which every channel can show; a Telegram
+# photo is a file id that only Telegram can show.
+KEEPS_FILES = frozenset({"web", "wechat", "wecom"})
+
+
+def shows_photo(source: str, channel: str) -> bool:
+    """Whether a photo that came in on `source` can be shown on `channel`."""
+    return source == channel or source in KEEPS_FILES
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from db import notices as rules
 from db.models import Notice
 from handlers.common import given, stale
 from handlers.context import Context
-from handlers.types import Attachment, Button, Reply
+from handlers.types import Attachment, Button, Reply, shows_photo
 
 LIST_LIMIT = 10
 POLL_MARKS = {"announced": "🗳 ", "result": "📊 ", "withdrawn": "⛔ "}  # a poll's notices told apart
@@ -97,7 +97,7 @@ def view(ctx: Context, press: Notices) -> list[Reply]:
     notice = viewed.notice
     photos = (
         [Attachment("photo", notice.attachment_ref)]
-        if notice.attachment_kind == "photo" and notice.attachment_channel in (ctx.person.channel, "web")
+        if notice.attachment_kind == "photo" and shows_photo(notice.attachment_channel, ctx.person.channel)
         else []
     )
     buttons = [[_ack_button(notice)]] if viewed.mine and notice.ack_required and not viewed.acked else []
