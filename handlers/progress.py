@@ -85,6 +85,18 @@ def show(ctx: Context, ticket_id: int | None) -> list[Reply]:
             if f.kind == "photo" and shows_photo(f.channel, ctx.person.channel)
         )
     buttons: list[list[Button]] = []
+    if ticket.state == "resolved" and ticket.reporter_id == ctx.person_id:
+        # Opened from the follow-up's link (WeChat's template message leads here): rate on the page.
+        buttons.append(
+            [
+                Button.of(actions.Rate(verb, ticket=ticket.id), label)
+                for verb, label in (
+                    ("s", "rate_satisfied"),
+                    ("b", "rate_basically"),
+                    ("d", "rate_dissatisfied"),
+                )
+            ]
+        )
     if ticket.state in OPEN_STATES:
         buttons.append(
             [

@@ -200,3 +200,19 @@ def test_a_resident_who_blocked_the_bot_gets_the_holder_to_call_them(
     act(app, tickets.rate, 1, resident, "satisfied", "")
     app.dispatcher._tell_holder_to_call(told)  # closed: nobody is told any more
     assert templates_to(app, me).count("cases.resident_unreachable") == 1
+
+
+def test_a_resolved_ticket_opened_by_its_reporter_offers_the_rating_and_rates(
+    app: App, owner: ChatUser, neighbour: ChatUser, worker: ChatUser
+) -> None:
+    # A follow-up link (WeChat's template message) opens the ticket's page: the rating must be there.
+    owner.report("环境卫生", "垃圾桶满了")
+    act(app, tickets.resolve, 1, person_id(app, worker), "fixed", "已清运", [], False)
+    owner.say("#1")
+    assert {"😊 满意", "🙂 基本满意", "🙁 不满意"} <= set(owner.buttons())
+    owner.press("满意")
+    assert row(app, 1).rating == "satisfied"
+    owner.say("#1")
+    assert not any("满意" in label for label in owner.buttons())  # rated: not offered again
+    neighbour.say("#1")
+    assert not any("满意" in label for label in neighbour.buttons())
