@@ -74,8 +74,9 @@ class SharedToken:
                 if self._fresh(stored, now):
                     assert stored is not None
                     self._cached = stored
+                    self._force = False  # whoever refreshed it replaced the refused token
                     return stored.token
-                leased = tokens.take_lease(session, self.name, self.owner, now, LEASE)
+                leased = tokens.take_lease(session, self.name, self.owner, now, LEASE, now + MARGIN)
                 session.commit()
             if leased:
                 return self._refresh()

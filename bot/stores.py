@@ -60,21 +60,34 @@ class Identities:
             )
             session.commit()
 
-    def take_window(self, external_id: str, now: datetime, window: timedelta, limit: int) -> bool:
-        """Count one message in the reply window (the person wrote within `window`, fewer than `limit`
-        sent since); False when it is closed or used up, and nothing is counted."""
+    def take_window(
+        self, external_id: str, now: datetime, window: timedelta, limit: int, count: int = 1
+    ) -> bool:
+        """Count `count` messages in the reply window (the person wrote within `window`, and they fit in
+        `limit` with those sent since); False when it is closed or used up, and nothing is counted."""
         with self.sessions() as session:
             result = session.exec(
                 update(Identity)
                 .where(
                     self._where(external_id),
                     col(Identity.last_inbound_at) > now - window,
-                    col(Identity.window_sent) < limit,
+                    col(Identity.window_sent) + count <= limit,
                 )
-                .values(window_sent=Identity.window_sent + 1)
+                .values(window_sent=Identity.window_sent + count)
             )
             session.commit()
             return bool(result.rowcount)
+
+    def spend_window(self, external_id: str, count: int) -> None:
+        """Count messages the platform counts in the window though no push asked first (a turn's answers),
+        or use it up (`count` at the limit) when the platform says it is."""
+        with self.sessions() as session:
+            session.exec(
+                update(Identity)
+                .where(self._where(external_id))
+                .values(window_sent=Identity.window_sent + count)
+            )
+            session.commit()
 
     def set_choices(self, external_id: str, data: list[str]) -> None:
         """Remember the button data of the numbered menu just shown ("回复 1、2、3")."""

@@ -294,7 +294,18 @@ def create_invite(
 
 def bind_wecom_worker(session: Session, grid: Grid, wecom_userid: str, now: datetime) -> None:
     """An invite making this WeCom member the grid's worker on their first message, unless the
-    organisation file bound them to it before (importing the file again changes nothing)."""
+    organisation file bound them to it before (importing the file again changes nothing). An unused
+    invite of this grid bound to someone else is withdrawn: the file now names another worker."""
+    stale = session.exec(
+        select(Invite).where(
+            Invite.grid_id == grid.id,
+            col(Invite.wecom_userid).is_not(None),
+            Invite.wecom_userid != wecom_userid,
+            col(Invite.uses_left) > 0,
+        )
+    ).all()
+    for invite in stale:
+        invite.uses_left = 0
     bound = session.exec(
         select(Invite.id).where(Invite.wecom_userid == wecom_userid, Invite.grid_id == grid.id)
     ).first()

@@ -28,8 +28,11 @@ def read(session: Session, name: str) -> Stored | None:
     return None if row is None else Stored(row.token, row.expires_at)
 
 
-def take_lease(session: Session, name: str, owner: str, now: datetime, lease: timedelta) -> bool:
-    """Become the one process that refreshes the token, unless another holds an unexpired lease."""
+def take_lease(
+    session: Session, name: str, owner: str, now: datetime, lease: timedelta, fresh_until: datetime
+) -> bool:
+    """Become the one process that refreshes the token, unless another holds an unexpired lease or the
+    stored token is good past `fresh_until` (another process refreshed it since we read it)."""
     insert = pg_insert if session.connection().dialect.name == "postgresql" else sqlite_insert
     session.exec(insert(PlatformToken).values(name=name, token="").on_conflict_do_nothing())
     result = session.exec(
@@ -37,6 +40,7 @@ def take_lease(session: Session, name: str, owner: str, now: datetime, lease: ti
         .where(
             col(PlatformToken.name) == name,
             or_(col(PlatformToken.lease_until).is_(None), col(PlatformToken.lease_until) < now),
+            or_(col(PlatformToken.expires_at).is_(None), col(PlatformToken.expires_at) <= fresh_until),
         )
         .values(lease_owner=owner, lease_until=now + lease)
     )
@@ -44,10 +48,11 @@ def take_lease(session: Session, name: str, owner: str, now: datetime, lease: ti
 
 
 def save(session: Session, name: str, owner: str, token: str, expires_at: datetime) -> None:
-    """Store a fresh token and let go of the lease."""
+    """Store a fresh token and let go of the lease (only while it is ours: a fetch that outlived its
+    lease must not overwrite the token that replaced it)."""
     session.exec(
         update(PlatformToken)
-        .where(col(PlatformToken.name) == name)
+        .where(col(PlatformToken.name) == name, col(PlatformToken.lease_owner) == owner)
         .values(token=token, expires_at=expires_at, lease_until=None, lease_owner="")
     )
 

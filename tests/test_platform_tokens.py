@@ -90,7 +90,8 @@ def test_a_process_that_died_holding_the_lease_delays_the_others_only_until_it_r
     engine = make_engine(db_url)
     sessions = session_factory(engine)
     with sessions() as session:  # a process took the lease and was killed before it stored a token
-        assert tokens.take_lease(session, "wechat:wx1", "dead", clock.now(), timedelta(seconds=30))
+        now = clock.now()
+        assert tokens.take_lease(session, "wechat:wx1", "dead", now, timedelta(seconds=30), now)
         session.commit()
     waited: list[float] = []
 
@@ -101,3 +102,32 @@ def test_a_process_that_died_holding_the_lease_delays_the_others_only_until_it_r
     holder = SharedToken(sessions, clock, "wechat:wx1", platform.fetch, sleep=sleep)
     assert holder.get() == "token-1"
     assert 1 <= len(waited) <= 4
+
+
+def test_a_process_that_read_a_stale_token_does_not_refresh_it_again_once_another_has(db_url: str) -> None:
+    # B read the stale token; A then refreshed it and let go of the lease; B must not fetch a second one
+    # (with WeChat's stable token a forced second fetch would cancel A's).
+    clock, platform = FixedClock(), Platform()
+    first, second = two_processes(db_url, clock, platform)
+    first.get()
+    clock.advance(hours=2)
+    now = clock.now()
+    assert first.get() == "token-2"  # A refreshed while B was between its read and its lease
+    with second.sessions() as session:
+        assert not tokens.take_lease(session, "wechat:wx1", "B", now, timedelta(seconds=30), now)
+        session.commit()
+    assert second.get() == "token-2"
+    assert len(platform.issued) == 2
+
+
+def test_a_refused_token_forces_one_fetch_not_every_later_one(db_url: str) -> None:
+    clock, platform = FixedClock(), Platform()
+    first, second = two_processes(db_url, clock, platform)
+    bad = first.get()
+    second.get()
+    first.invalidate(bad)
+    second.invalidate(bad)
+    assert first.get() == second.get() == "token-2"
+    clock.advance(hours=2)  # the ordinary refresh two hours later is not a forced one
+    second.get()
+    assert platform.issued == [("token-1", False), ("token-2", True), ("token-3", False)]

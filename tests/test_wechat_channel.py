@@ -44,6 +44,23 @@ async def test_forged_callback_is_refused_and_nothing_is_stored(wx: WeChat) -> N
     assert wx.stored() == [] and wx.identity(OPENID) is None
 
 
+async def test_a_signed_query_copied_from_a_log_cannot_carry_a_forged_callback_later(wx: WeChat) -> None:
+    # The plaintext signature covers the token, timestamp and nonce, not the body: a query seen once
+    # (a proxy's access log) must not let anyone post as any resident once minutes have passed.
+    query, _ = wx.server.signed_query()
+    wx.clock.advance(minutes=6)
+    forged = wx.user("o_victim_00000000000000000001").text("/my")
+    delivery = await wx.post(forged, query=query)
+    assert delivery.status == 403
+    assert wx.stored() == []
+
+
+async def test_a_sender_that_is_no_openid_is_refused(wx: WeChat) -> None:
+    delivery = await wx.post(wx.user("evil\nINFO forged log line").text("/help"))
+    assert delivery.status == 400
+    assert wx.stored() == []
+
+
 async def test_plain_text_answer_is_the_passive_reply(wx: WeChat) -> None:
     delivery = await wx.post(wx.user(OPENID).text("/nosuch"))
     assert delivery.status == 200 and delivery.reply is not None

@@ -129,3 +129,26 @@ def test_a_bad_wecom_userid_in_the_org_file_names_its_line(app: App, tmp_path: P
     with app.sessions() as session, pytest.raises(ImportError_) as raised:
         import_org_file(session, path)
     assert raised.value.line == 18 and "wecom_userid" in raised.value.reason
+
+
+def test_a_file_that_names_another_worker_withdraws_the_first_ones_unused_binding(
+    app: App, tmp_path: Path
+) -> None:
+    path = tmp_path / "org.yaml"
+    path.write_text(GRID_FILE, encoding="utf-8")
+    with app.sessions() as session:
+        import_org_file(session, path, app.clock.now())
+        session.commit()
+        [first] = session.exec(select(Invite).where(Invite.wecom_userid == "WangWu")).all()
+    path.write_text(GRID_FILE.replace("wecom_userid: WangWu", "wecom_userid: ZhaoLiu"), encoding="utf-8")
+    with app.sessions() as session:
+        import_org_file(session, path, app.clock.now())
+        session.commit()
+    member = wecom_user(app, "WangWu")
+    member.say(f"/start {first.code}")
+    assert "绑定成功" not in member.text  # the corrected file names someone else
+    successor = wecom_user(app, "ZhaoLiu")
+    with app.sessions() as session:
+        [second] = session.exec(select(Invite).where(Invite.wecom_userid == "ZhaoLiu")).all()
+    successor.say(f"/start {second.code}")
+    assert "绑定成功" in successor.text and "青年第一网格" in successor.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +29,7 @@ from starlette.background import BackgroundTask
 from bot.channels.base import Intake, Unreachable
 from bot.channels.wechat_client import OfficialAccount, StableTokenFetch
 from bot.channels.wechat_media import MediaLost, fetch
-from bot.channels.wechat_oauth import oauth_router
+from bot.channels.wechat_oauth import OPEN_ID, oauth_router
 from bot.channels.wechat_seal import Forged, Seal
 from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
@@ -138,6 +139,7 @@ class WeChatChannel:
         self.passive_wait = PASSIVE_WAIT
         self.oauth_transport: httpx.AsyncBaseTransport | None = None  # the sign-in's code exchange (tests)
         self._in_flight: dict[str, asyncio.Task[Turn | None]] = {}  # callbacks in hand here, by id
+        self._retried: set[str] = set()  # callbacks in hand that WeChat posted again: answer by 客服
         self._tasks: set[asyncio.Task[Any]] = set()
         self._menu: asyncio.Task[None] | None = None
 
@@ -209,8 +211,9 @@ class WeChatChannel:
 
         @router.post("/wechat/callback", include_in_schema=False)
         async def callback(request: Request) -> Response:
+            arrived = time.monotonic()  # WeChat's five seconds run from its post, not from our store
             query = request.query_params
-            if not self.seal.signed(query):
+            if not self.seal.signed(query) or not self.seal.fresh(query, self.clock.now().timestamp()):
                 raise HTTPException(403)
             body = b""
             async for chunk in request.stream():  # counted as it comes: Content-Length may lie
@@ -223,8 +226,10 @@ class WeChatChannel:
                 raise HTTPException(403) from None
             except BadCallback as exc:
                 raise HTTPException(400, str(exc)) from None
+            if not OPEN_ID.match(fields.get("FromUserName", "")):
+                raise HTTPException(400, "FromUserName is not an openid")
             try:
-                return await self._answer(fields)
+                return await self._answer(fields, arrived)
             except Exception:  # WeChat must never show "该公众号暂时无法提供服务"
                 log.exception("WeChat: answering callback %s failed", update_id_of(fields))
                 return Response(SUCCESS, media_type="text/plain")
@@ -237,7 +242,7 @@ class WeChatChannel:
             self.seal.reply(text, fields, int(self.clock.now().timestamp())), media_type="application/xml"
         )
 
-    async def _answer(self, fields: dict[str, str]) -> Response:
+    async def _answer(self, fields: dict[str, str], arrived: float) -> Response:
         update_id = update_id_of(fields)
         try:
             stored = await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
@@ -247,20 +252,25 @@ class WeChatChannel:
             return self._reply(self.sender.text(self.config.default_locale, "busy"), fields)
         self.intake.last_ok = self.clock.now()
         # A retry: handled already or in hand here answers "success"; one stored before a crash runs now.
-        if stored is None and (
-            update_id in self._in_flight or await asyncio.to_thread(self._processed, update_id)
-        ):
+        if stored is None and update_id in self._in_flight:
+            # WeChat gave up on the first post: its passive reply could no longer arrive.
+            self._retried.add(update_id)
+            return Response(SUCCESS, media_type="text/plain")
+        if stored is None and await asyncio.to_thread(self._processed, update_id):
             return Response(SUCCESS, media_type="text/plain")
         task = self._start(update_id, fields)
         try:
-            turn = await asyncio.wait_for(asyncio.shield(task), self.passive_wait)
+            left = self.passive_wait - (time.monotonic() - arrived)
+            turn = await asyncio.wait_for(asyncio.shield(task), max(0.0, left))
         except TimeoutError:  # late: "success" now, every answer by 客服 when the turn is done
             self._keep(asyncio.create_task(self._deliver_when_done(task)))
             return Response(SUCCESS, media_type="text/plain")
         if turn is None or not turn.replies:
             return Response(SUCCESS, media_type="text/plain")
         first = turn.replies[0]
-        if not plain(first):
+        late = time.monotonic() - arrived > self.passive_wait or update_id in self._retried
+        self._retried.discard(update_id)
+        if late or not plain(first):
             return Response(
                 SUCCESS, media_type="text/plain", background=BackgroundTask(self._deliver, turn, 0)
             )
@@ -374,6 +384,7 @@ class WeChatChannel:
         does not leave stays leased to us, and the outbox sends it when the lease runs out."""
         ids = turn.outcome.reply_ids if turn.outcome is not None else []
         delivered: list[int] = []
+        spent = 0  # WeChat counts a turn's 客服 answers in the window as well
         try:
             for index in range(start, len(turn.replies)):
                 try:
@@ -389,10 +400,13 @@ class WeChatChannel:
                         "WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc
                     )
                     return
+                spent += self.sender.count(turn.replies[index])
                 if index < len(ids):
                     delivered.append(ids[index])
         finally:
             self.service.replies_sent(delivered)
+            if spent:
+                await asyncio.to_thread(self.identities.spend_window, turn.openid, spent)
 
     # --- pushes -----------------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ from wechatpy.utils import check_signature
 
 from bot.channels.wechat_wire import BadCallback, callback_fields, passive_xml, read_xml
 
+FRESH_SECONDS = 300  # how far a callback's timestamp may be from our clock
+
 
 class Forged(Exception):
     """A signature or msg_signature does not hold (or safe mode got a plaintext callback)."""
@@ -33,6 +35,17 @@ class Seal:
         except InvalidSignatureException:
             return False
         return True
+
+    def fresh(self, query: Mapping[str, str], now: float) -> bool:
+        """Whether a signed query is recent: its timestamp within minutes of our clock. The signature
+        covers neither the body nor the sender, so a query copied from a log must not carry forged
+        callbacks for ever (WeChat's retries repeat the query, so a nonce may come twice; in safe mode
+        msg_signature covers the body as well)."""
+        try:
+            stamp = int(query.get("timestamp", ""))
+        except ValueError:
+            return False
+        return abs(now - stamp) <= FRESH_SECONDS
 
     def open(self, body: bytes, query: Mapping[str, str]) -> dict[str, str]:
         """The callback's fields, decrypted in safe mode. Raises Forged when msg_signature fails (or

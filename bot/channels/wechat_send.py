@@ -110,12 +110,14 @@ class Sender:
         when WeChat says the window is closed, a template message."""
         locale = self.locale_of(openid)
         now = self.clock.now()
-        if self.identities.take_window(openid, now, WINDOW, self.config.window_messages):
+        limit = self.config.window_messages
+        if self.identities.take_window(openid, now, WINDOW, limit, self.count(message)):
             try:
                 self.custom(openid, message, locale)
                 return
             except WindowClosed:
                 log.info("WeChat: the 客服 window of %s is closed; sending a template message", openid)
+                self.identities.spend_window(openid, limit)  # used up: no 客服 call until they write
         self.template(openid, message, locale)
 
     def count(self, message: Rendered) -> int:
