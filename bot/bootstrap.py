@@ -129,6 +129,7 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
             renderer,
             clock,
             SharedToken(sessions, clock, f"wecom:{wecom.corp_id}:{wecom.agent_id}", wecom_token(wecom)),
+            budget=limits["wecom"],
         )
     return App(
         settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels, extras

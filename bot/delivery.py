@@ -16,7 +16,7 @@ from limits import parse_many
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session, col, select
 
-from bot.channels.base import Channel, RetryLater, Unreachable
+from bot.channels.base import Channel, ChatBusy, RetryLater, Unreachable
 from bot.clock import Clock
 from bot.render import Renderer
 from bot.sent_marks import SentMarks
@@ -341,6 +341,9 @@ class Dispatcher:
             except Unreachable:
                 blocked = True
                 await asyncio.to_thread(self._mark_unreachable, id_of(identity))
+            except ChatBusy as exc:  # only this account waits: the rest of the batch goes on
+                await asyncio.to_thread(self._defer, row, exc.seconds)
+                return "later"
             except RetryLater as exc:
                 if limiter is not None:
                     limiter.pause(exc.seconds)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, select
 
-from bot.channels.base import RetryLater, Unreachable
+from bot.channels.base import ChatBusy, RetryLater, Unreachable
 from bot.clock import FixedClock
 from db import outbox
 from db.models import Identity, Outbox
@@ -69,6 +69,22 @@ def test_a_burst_of_forty_is_spread_over_minutes_and_none_is_lost(wecom: WeCom, 
     assert wecom.api.limited == [] and pending(wecom) == []
 
 
+def test_an_answer_over_the_members_budget_waits_in_the_outbox_and_is_not_lost(
+    wecom: WeCom, clock: FixedClock
+) -> None:
+    clock.advance(seconds=61)
+    wecom.app.dispatcher.limits["wecom"].per_chat_gap = 0.01
+    queue(wecom, 30)
+    wecom.drain()
+    assert len(pushed(wecom)) == 30  # the minute's budget is spent on pushes
+    before = len(wecom.api.texts(WORKER))
+    wecom.deliver(wecom.server.text(WORKER, "/nosuch"))
+    assert len(wecom.api.texts(WORKER)) == before and wecom.api.limited == []  # WeCom was not asked
+    clock.advance(seconds=61)  # the answer's lease has run out, and the member's minute
+    wecom.drain()
+    assert "/nosuch" in wecom.api.texts(WORKER)[-1]
+
+
 def test_a_refused_token_is_replaced_once_and_the_push_goes_through(wecom: WeCom) -> None:
     tokens_before = len(wecom.api.calls_to("gettoken"))
     wecom.api.expire()  # WeCom says 42001 to the token we hold
@@ -102,6 +118,9 @@ def test_a_member_out_of_the_apps_range_is_unreachable(wecom: WeCom) -> None:
 def test_push_says_unreachable_and_retry_later_as_the_dispatcher_expects(wecom: WeCom) -> None:
     identity = Identity(channel="wecom", external_id=WORKER, chat_id=WORKER, person_id=1)
     wecom.api.fail("message/send", FREQUENCY_LIMIT)
+    with pytest.raises(ChatBusy):  # one member's budget: only their messages wait
+        wecom.client.portal.call(wecom.channel.push, identity, Rendered("你好"))
+    wecom.api.fail("message/send", 45033)  # too many calls at once: the whole channel slows down
     with pytest.raises(RetryLater):
         wecom.client.portal.call(wecom.channel.push, identity, Rendered("你好"))
     wecom.api.fail("message/send", 81013)

@@ -24,6 +24,15 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class ChatBusy(Exception):
+    """This one account's budget is spent (WeCom's per member): hold its messages for `seconds`; the
+    others go on."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"account busy for {seconds} s")
+        self.seconds = seconds
+
+
 @dataclass
 class Intake:
     """How a channel's intake is doing, for /healthz: when updates last came in (a poll that answered, a

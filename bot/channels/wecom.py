@@ -26,6 +26,7 @@ from bot.channels.wecom_client import WeComClient, WeComError, gettoken
 from bot.channels.wecom_intake import Reader
 from bot.channels.wecom_send import Sender
 from bot.channels.wecom_wire import CHANNEL, Malformed, read_xml, text_of, update_id_of
+from bot.delivery import RateLimit
 from bot.platform_tokens import Fetch, SharedToken, TokenUnavailable
 from bot.stores import FileStore, Identities, IntakeLog
 from db.models import Identity
@@ -79,8 +80,10 @@ class WeComChannel:
         renderer: Renderer,
         clock: Clock,
         token: SharedToken,
+        budget: RateLimit | None = None,
     ) -> None:
         self.config = config
+        self.budget = budget  # the outbox's per-member budget: a turn's answers count in it too
         self.service = service
         self.log_store = log_store
         self.identities = identities
@@ -262,6 +265,11 @@ class WeComChannel:
         numbered = False
         try:
             for index, message in enumerate(replies):
+                if self.budget is not None:
+                    now = self.clock.now().timestamp()
+                    if self.budget.chat_wait(userid, self.sender.count(message), now):
+                        log.info("WeCom: %s's budget is spent; the outbox sends the answer later", userid)
+                        return
                 try:
                     layout = await asyncio.to_thread(self.sender.deliver, userid, message)
                 except Unreachable:

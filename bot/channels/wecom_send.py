@@ -9,7 +9,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.channels.base import RetryLater, Unreachable
+from bot.channels.base import ChatBusy, RetryLater, Unreachable
 from bot.channels.wecom_client import NotAMember, TooFrequent, WeComClient, WeComError
 from bot.channels.wecom_wire import Layout, lay_out, messages_in
 from bot.stores import FileStore, Identities
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bot.render import Renderer
 
 log = logging.getLogger(__name__)
+MEMBER_BUDGET = 45009  # what WeCom answers when one member was sent too many app messages
 NUMBERED = "wecom.numbered"
 SEE_ABOVE = "wecom.see_above"
 CARD_DONE = "wecom.card_done"
@@ -79,6 +80,8 @@ class Sender:
         except NotAMember as exc:
             raise Unreachable(str(exc)) from exc
         except TooFrequent as exc:
+            if exc.errcode == MEMBER_BUDGET:  # this member's 30 a minute or 1000 an hour: only they wait
+                raise ChatBusy(exc.seconds) from exc
             raise RetryLater(exc.seconds) from exc
         if layout.choices:
             self.identities.set_choices(userid, list(layout.choices))
