@@ -128,7 +128,7 @@ def tap(user: WxUser, press: actions.Press, label: str) -> str:
 async def test_a_resident_on_wechat_and_a_worker_on_wecom_see_a_case_through(platforms: Platforms) -> None:
     p = platforms
     # The menu was published at start, as Telegram's command menu is.
-    await p.until("the menu", lambda: p.wechat.menu is not None)
+    await p.until("the menus", lambda: p.wechat.menu is not None and p.wecom.menu is not None)
     resident = p.wx.user(RESIDENT)
     assert "绑定成功" in await p.resident_turn(resident.subscribe("DEMO-OWNER"))  # scanned the QR code
 

@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from bot.clock import FixedClock
+from core import actions
 from db.models import Grid, Identity, RoleGrant
 from tests.support.wecom_app import WeCom, wecom_app
 
@@ -80,3 +81,20 @@ def test_retries_of_a_callback_run_its_turn_once(wecom: WeCom) -> None:
     assert len(wecom.api.calls_to("message/send")) == before
     with wecom.app.sessions() as session:
         assert session.exec(select(Identity).where(Identity.channel == "wecom")).all()
+
+
+def test_the_apps_menu_is_published_at_start_and_a_tap_runs_its_command(wecom: WeCom) -> None:
+    wecom.client.portal.call(wecom.channel.start)
+    wecom.api.wait_for(lambda: wecom.api.menu is not None, what="the menu published")
+    menu = wecom.api.menu
+    assert menu is not None
+    names = [b["name"] for b in menu["button"]]
+    assert names == ["我的任务", "待分派", "更多"]
+    keys = {s["name"]: s["key"] for s in menu["button"][2]["sub_button"]}
+    assert keys["统计"] == actions.Menu(command="/stats").encode()
+    wecom.joined("LiuWang")
+    tasks = wecom.turn("LiuWang", wecom.server.click("LiuWang", menu["button"][0]["key"]))
+    assert "任务" in tasks
+    before = len(wecom.api.everything("LiuWang"))
+    wecom.deliver(wecom.server.click("LiuWang", "v:ok:1"))  # a key that is no menu command
+    assert len(wecom.api.everything("LiuWang")) == before

@@ -25,7 +25,7 @@ from bot.channels.base import Intake, RetryLater, Unreachable
 from bot.channels.wecom_client import WeComClient, WeComError, gettoken
 from bot.channels.wecom_intake import Reader
 from bot.channels.wecom_send import Sender
-from bot.channels.wecom_wire import CHANNEL, Malformed, read_xml, text_of, update_id_of
+from bot.channels.wecom_wire import CHANNEL, Malformed, menu_body, read_xml, text_of, update_id_of
 from bot.delivery import RateLimit
 from bot.platform_tokens import Fetch, SharedToken, TokenUnavailable
 from bot.stores import FileStore, Identities, IntakeLog
@@ -42,6 +42,7 @@ PATH = "/wecom/callback"
 MAX_BODY = 64 * 1024  # a callback is a few KB (text is at most 2 048 bytes before encryption)
 MAX_USERID = 64
 RECOVER_BATCH = 200
+MENU_RETRY = 60.0  # seconds between tries to publish the app's menu while WeCom does not take it
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,8 @@ class WeComChannel:
         self.sender = Sender(self.api, identities, files, renderer, clock, config.default_locale)
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[str] = set()  # update ids being processed by this process right now
-        self._members: dict[str, tuple[asyncio.Lock, int]] = {}  # a member's turns run in arrival order
+        self._members: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._menu: asyncio.Task[None] | None = None  # a member's turns run in arrival order
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -106,14 +108,33 @@ class WeComChannel:
         """Take callbacks (the route is served by the web app) and process what was stored before."""
         self.intake.mode = "webhook"
         self.intake.started_at = self.clock.now()
+        self._menu = asyncio.create_task(self._publish_menu())
         try:
             await self.recover()
         except Exception as exc:  # the database is down: the scheduler's recovery tries again
             self.intake.last_error = f"{type(exc).__name__}: {exc}"[:200]
             log.exception("WeCom: recovering stored callbacks failed")
 
+    async def _publish_menu(self) -> None:
+        """Publish the app's menu (任务 · 待办 · 更多), retried until WeCom takes it."""
+        locale = self.config.default_locale
+        body = menu_body(lambda key: self.renderer.text(locale, f"wecom.{key}"))
+        while True:
+            try:
+                await asyncio.to_thread(self.api.create_menu, body)
+                log.info("WeCom: the app's menu is published")
+                return
+            except Exception as exc:  # WeCom down, the IP not trusted: intake works regardless
+                self.intake.last_error = f"menu: {exc}"[:200]
+                log.warning("WeCom: cannot publish the menu (%s); retrying in %.0f s", exc, MENU_RETRY)
+                await asyncio.sleep(MENU_RETRY)
+
     async def stop(self) -> None:
         """Let the turns under way finish (their answers are leased to us and in the outbox anyway)."""
+        if self._menu is not None:
+            self._menu.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._menu
         await self.settle(timeout=10)
 
     async def settle(self, timeout: float | None = None) -> None:

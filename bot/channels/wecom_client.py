@@ -119,6 +119,16 @@ class WeComClient:
             raise NotAMember(81013, f"invaliduser {userid}")
         return answer
 
+    def create_menu(self, body: dict[str, Any]) -> None:
+        """Publish the app's menu (menu/create for our agent)."""
+
+        def request(token: str) -> Any:
+            return self.client.post(
+                "menu/create", params={"access_token": token, "agentid": self.config.agent_id}, data=body
+            )
+
+        self._call(request)
+
     def update_card(self, userid: str, response_code: str, replace_name: str) -> None:
         """update_template_card after a press: the card's buttons become one grey `replace_name`."""
         body = {

@@ -14,6 +14,7 @@ from bot.channels.wecom_client import INVALID_MEDIA, WeComClient, WeComError
 from bot.channels.wecom_wire import CHANNEL, amr_seconds, location_of, text_of
 from bot.stores import FileStore, Identities
 from bot.uploads import NotAnImage, TooManyPixels, reencode
+from core import actions
 from db import people
 from handlers.types import Attachment, Inbound
 
@@ -58,7 +59,7 @@ class Reader:
         if event == "unsubscribe":
             self.identities.mark_unreachable(userid)
             return None
-        if kind == "event" and event not in (*JOIN_EVENTS, "template_card_event"):
+        if kind == "event" and event not in (*JOIN_EVENTS, "template_card_event", "click"):
             return None  # menu views, location reports and the like: nothing to answer
         code = self.bound_invite(userid)
         if code is not None:
@@ -68,6 +69,9 @@ class Reader:
             # A member seen for the first time is told how to join; a known one opening the app is not
             # greeted every time.
             return Inbound(**base, text="/start") if self.identities.id_of(userid) is None else None
+        if event == "click":  # the app's menu: the command its key names, as a Telegram menu button
+            press = actions.decode(text_of(fields, "EventKey"))
+            return Inbound(**base, text=press.command) if isinstance(press, actions.Menu) else None
         if event == "template_card_event":
             key = text_of(fields, "EventKey")
             return Inbound(**base, button=key) if key else Inbound(**base, unsupported=True)

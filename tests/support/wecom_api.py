@@ -73,6 +73,7 @@ class WeComApi:
         self.received: list[Received] = []
         self.cards: dict[str, Card] = {}  # by task_id
         self.media: dict[str, tuple[bytes, str, str]] = {}  # media_id → (bytes, content type, filename)
+        self.menu: JSON | None = None  # the app's menu, once published
         self.limited: list[WeComCall] = []  # sends refused because a member's limit was reached
         self._injected: dict[str, deque[tuple[int, str]]] = {}
         self._sent_to: dict[str, deque[float]] = {}
@@ -201,7 +202,22 @@ class WeComApi:
             return self._update_card(body or {})
         if path == "media/upload":
             return self._upload(query, upload)
+        if path == "menu/create":
+            return self._menu_create(query, body or {})
         raise Refused(INVALID_PARAMETER, f"no such path {path}")
+
+    def _menu_create(self, query: dict[str, str], body: JSON) -> JSON:
+        """The app's menu: at most three buttons, five below each, names within WeCom's lengths."""
+        buttons = body.get("button")
+        if str(query.get("agentid")) != str(self.agent_id) or not isinstance(buttons, list):
+            raise Refused(INVALID_PARAMETER, "menu/create needs the agentid and a button list")
+        if not 0 < len(buttons) <= 3 or any(len(b.get("sub_button", [])) > 5 for b in buttons):
+            raise Refused(INVALID_PARAMETER, "at most 3 buttons with 5 below each")
+        for button in [*buttons, *(s for b in buttons for s in b.get("sub_button", []))]:
+            if not button.get("name") or len(str(button["name"]).encode()) > 16:
+                raise Refused(INVALID_PARAMETER, f"bad button name {button.get('name')!r}")
+        self.menu = body
+        return {}
 
     def _token(self, query: dict[str, str]) -> JSON:
         if query.get("corpid") != self.corp_id:

@@ -123,6 +123,10 @@ class WeComServer:
         """The member opened the app."""
         return self._xml(userid, "event", {"Event": "enter_agent", "EventKey": ""}, msg_id=False)
 
+    def click(self, userid: str, key: str) -> str:
+        """A tap on a button of the app's menu: EventKey is the button's key."""
+        return self._xml(userid, "event", {"Event": "click", "EventKey": key}, msg_id=False)
+
     def card_event(
         self,
         userid: str,
