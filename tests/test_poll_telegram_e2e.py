@@ -12,8 +12,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from tests.support.botapi import BotApi, BotApiServer, free_port
+from tests.support.botapi import BotApi, BotApiServer
 from tests.support.process import daytime_zone
+from tests.support.served import free_port
 from tests.test_telegram_e2e import LINLI, TOKEN, reply_to
 
 POLL_FILE = """\

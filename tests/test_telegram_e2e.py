@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from core import actions
-from tests.support.botapi import BotApi, BotApiServer, TgUser, free_port
+from tests.support.botapi import BotApi, BotApiServer, TgUser
+from tests.support.served import free_port
 
 TOKEN = "123:ABC"
 LINLI = Path(sys.executable).parent / "linli"

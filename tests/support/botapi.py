@@ -15,7 +15,6 @@ import json
 import math
 import random
 import re
-import socket
 import threading
 import time
 from collections import deque
@@ -25,6 +24,8 @@ from typing import Any
 
 from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
+
+from tests.support.served import AsgiServer
 
 JSON = dict[str, Any]
 DEFAULT_TOKEN = "123:ABC"
@@ -58,13 +59,6 @@ class ApiCall:
         markup = self.params.get("reply_markup") or {}
         rows = markup.get("inline_keyboard", []) if isinstance(markup, dict) else []
         return [(b.get("text", ""), b.get("callback_data", "")) for row in rows for b in row]
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _coerce(params: JSON) -> JSON:
@@ -747,56 +741,15 @@ def asgi_app(api: BotApi) -> Any:
     return Starlette(routes=[Route("/bot{token}/{method}", endpoint, methods=["GET", "POST"])])
 
 
-class BotApiServer:
-    """Serves a BotApi over HTTP on 127.0.0.1 inside the running event loop."""
+class BotApiServer(AsgiServer):
+    """Serves a BotApi over HTTP on 127.0.0.1 inside the running event loop; `url` is
+    TELEGRAM_API_BASE_URL."""
 
     def __init__(self, api: BotApi, port: int | None = None) -> None:
+        super().__init__(asgi_app(api), port, "the Bot API double")
         self.api = api
-        self.port = port or free_port()
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to give the bot as TELEGRAM_API_BASE_URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Start serving; returns once the socket accepts connections."""
-        import uvicorn
-
-        config = uvicorn.Config(
-            asgi_app(self.api),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None
-        self._task = asyncio.create_task(self._server.serve())
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise RuntimeError("the Bot API double did not start")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Bot API double did not start within 10 s")
-            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         """Answer waiting long polls and stop serving."""
         self.api.close()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
-
-    async def __aenter__(self) -> BotApiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
+        await super().stop()

@@ -30,7 +30,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from tests.support.botapi import free_port
+from tests.support.served import AsgiServer
 
 JSON = dict[str, Any]
 APP_ID = "wx0123456789abcdef"
@@ -580,61 +580,6 @@ def asgi_app(api: WeChatApi) -> Any:
         return Response(content, status_code=status, media_type=content_type)
 
     return Starlette(routes=[Route("/{path:path}", endpoint, methods=["GET", "POST"])])
-
-
-class AsgiServer:
-    """Serves an ASGI app over HTTP on 127.0.0.1 inside the running event loop (uvicorn)."""
-
-    def __init__(self, app: Any, port: int | None = None, name: str = "the server") -> None:
-        self.app = app
-        self.port = port or free_port()
-        self.name = name
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL it answers at."""
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        """Start serving; returns once the socket accepts connections."""
-        import uvicorn
-
-        config = uvicorn.Config(
-            self.app,
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None
-        self._task = asyncio.create_task(self._server.serve())
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise RuntimeError(f"{self.name} did not start")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} did not start within 10 s")
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
-
-    async def __aenter__(self) -> AsgiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
 
 
 class WeChatApiServer(AsgiServer):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +21,8 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+
+from tests.support.served import free_port
 
 APP_ID = "wx0123456789abcdef"
 APP_SECRET = "test-app-secret-0123456789"
@@ -125,13 +126,6 @@ class WeChatOAuthDouble:
     def qr_url(scene: str) -> str:
         """The address the double's QR code for a scene opens (WeChat's are of this shape)."""
         return f"http://weixin.qq.com/q/{hashlib.sha256(scene.encode()).hexdigest()[:22]}"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextlib.contextmanager

@@ -14,13 +14,13 @@ import contextlib
 import itertools
 import json
 import secrets
-import socket
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from tests.support.served import AsgiServer
 from tests.support.wecom_records import (
     AGENT_ID,
     ALL_INVALID,
@@ -322,13 +322,6 @@ class WeComApi:
             return card.response_code
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def asgi_app(api: WeComApi) -> Any:
     """The WeComApi as a Starlette app at /cgi-bin/<path> (GET or POST; JSON or multipart)."""
     from starlette.applications import Starlette
@@ -365,77 +358,10 @@ def asgi_app(api: WeComApi) -> Any:
     return Starlette(routes=[Route("/cgi-bin/{path:path}", endpoint, methods=["GET", "POST"])])
 
 
-class WeComApiServer:
+class WeComApiServer(AsgiServer):
     """Serves a WeComApi over HTTP on 127.0.0.1: inside a running event loop (`async with`), or in a
-    thread of its own (`with`) for tests that call the app synchronously."""
+    thread of its own (`with`) for tests that call the app synchronously; `url` is WECOM_API_BASE_URL."""
 
     def __init__(self, api: WeComApi, port: int | None = None) -> None:
+        super().__init__(asgi_app(api), port, "the WeCom API double")
         self.api = api
-        self.port = port or free_port()
-        self._server: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The base URL to give the bot as WECOM_API_BASE_URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def _make(self) -> Any:
-        import uvicorn
-
-        config = uvicorn.Config(
-            asgi_app(self.api),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-        )
-        server = uvicorn.Server(config)
-        server.install_signal_handlers = lambda: None
-        return server
-
-    async def start(self) -> None:
-        """Start serving in this event loop; returns once the socket accepts connections."""
-        self._server = self._make()
-        self._task = asyncio.create_task(self._server.serve())
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if self._task.done():
-                await self._task
-                raise RuntimeError("the WeCom API double did not start")
-            if time.monotonic() > deadline:
-                raise RuntimeError("the WeCom API double did not start within 10 s")
-            await asyncio.sleep(0.02)
-
-    async def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await self._task
-
-    async def __aenter__(self) -> WeComApiServer:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        await self.stop()
-
-    def __enter__(self) -> WeComApiServer:
-        self._server = self._make()
-        self._thread = threading.Thread(target=self._server.run, name="wecom-api-double", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the WeCom API double did not start within 10 s")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
