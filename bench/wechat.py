@@ -186,6 +186,11 @@ async def _serve_linli(workdir: Path, n: int, port: int, control_port: int) -> N
         last = {openid: api.menus_to(openid) for openid in openids}
         return {openid: [str(item["id"]) for item in got[-1]["list"]] for openid, got in last.items() if got}
 
+    @control.post("/inbound")
+    async def inbound(openids: list[str]) -> None:
+        for openid in openids:
+            api.note_inbound(openid)
+
     @control.get("/idle")
     async def idle() -> bool:
         return not channel._tasks and not channel._in_flight
@@ -268,7 +273,10 @@ async def run_linli(n: int, concurrency: int, workdir: Path) -> tuple[Run, list[
         fed: list[str] = []
         duplicates = 0
         menus: dict[str, list[str]] = {}
-        while wave := [x for r in residents if (x := next_callback(r, numbers, menus)) is not None]:
+        while acts := [(r, x) for r in residents if (x := next_callback(r, numbers, menus)) is not None]:
+            # What WeChat's own servers know of each follower's action: their 客服 window is open.
+            await control.post("/inbound", json=[r.user.openid for r, _ in acts])
+            wave = [x for _, x in acts]
             await post_all(server, wave, concurrency, run)
             fed.extend(wave)
             # WeChat's retry of each: answered "success" and no second turn.
