@@ -96,6 +96,7 @@ class Turn:
     locale: str
     outcome: Outcome | None = None
     say: str = ""  # a text without a turn (a photo that could not be fetched)
+    counted_from: int | None = None  # the answers from this one on were counted in the window by the turn
 
     @property
     def replies(self) -> list[Rendered]:
@@ -398,22 +399,36 @@ class WeChatChannel:
         numbers typed next pick from the last menu it showed (none: numbers are text again)."""
         now = self.clock.now()
         locale: list[str] = []
+        counted_from: list[int] = []
 
         def keep(session: Session, identity_id: int, rendered: list[Rendered]) -> None:
-            # What Identities.note_inbound and set_choices write, in the turn's own transaction: two
-            # fewer commits on every callback, which WeChat gives five seconds.
+            # What Identities.note_inbound, set_choices and spend_window write, in the turn's own
+            # transaction: fewer commits on every callback, which WeChat gives five seconds. The window
+            # starts again with the 客服 messages the answers will take when the first goes passively (a
+            # late first one is counted when it is sent); one that fails to leave stays counted, which
+            # only turns a push into a template message sooner.
             shown = [message for message in rendered if message.buttons]
             choices = [data for _, data in flat_buttons(shown[-1])] if shown else []
+            first = 1 if rendered and plain(rendered[0]) else 0
+            sent = sum(self.sender.count(message) for message in rendered[first:])
             connection = session.connection()
-            connection.execute(_NOTE, {"b_id": identity_id, "b_now": now, "b_choices": choices})
+            connection.execute(
+                _NOTE, {"b_id": identity_id, "b_now": now, "b_choices": choices, "b_sent": sent}
+            )
             locale.append(str(connection.execute(_LOCALE, {"b_id": identity_id}).scalar() or ""))
+            counted_from[:] = [first]
 
         outcome = self.service.handle(
             inbound, keep, self.config.reply_lease, dict(payload) if payload else None
         )
         if outcome.duplicate:
             return None
-        return Turn(inbound.user_ref, (locale or [""])[0] or self.config.default_locale, outcome)
+        return Turn(
+            inbound.user_ref,
+            (locale or [""])[0] or self.config.default_locale,
+            outcome,
+            counted_from=counted_from[0] if counted_from else None,
+        )
 
     async def _deliver(self, turn: Turn, start: int) -> None:
         """Send a turn's answers from `start` on as 客服 messages, marking each sent as it leaves; what
@@ -436,7 +451,8 @@ class WeChatChannel:
                         "WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc
                     )
                     return
-                spent += self.sender.count(turn.replies[index])
+                if turn.counted_from is None or index < turn.counted_from:
+                    spent += self.sender.count(turn.replies[index])
                 if index < len(ids):
                     delivered.append(ids[index])
         finally:
@@ -471,7 +487,7 @@ _NOTE = (
     .where(_IDENTITY.c.id == bindparam("b_id"))
     .values(
         last_inbound_at=bindparam("b_now", type_=_IDENTITY.c.last_inbound_at.type),
-        window_sent=0,
+        window_sent=bindparam("b_sent"),
         unreachable=False,
         choices=bindparam("b_choices", type_=_IDENTITY.c.choices.type),
     )
