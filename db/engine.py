@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +17,7 @@ def make_engine(url: str, **kw: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False, "timeout": BUSY_SECONDS, "factory": _writer_factory()}
-        engine = create_engine(url, connect_args=connect_args, **kw)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
@@ -40,66 +37,7 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    dbapi_conn = conn.connection.dbapi_connection
-    if isinstance(dbapi_conn, _Writer):
-        dbapi_conn.take_turn()
-    try:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        if isinstance(dbapi_conn, _Writer):
-            dbapi_conn.give_turn()
-        raise
-
-
-BUSY_SECONDS = 30
-
-
-class _Writer(sqlite3.Connection):
-    """A connection whose transactions (all BEGIN IMMEDIATE, so all writers) take turns on a lock
-    shared by the engine's connections before they ask SQLite for its write lock.
-
-    SQLite makes a writer that finds the database locked sleep and try again (up to 100 ms a time), so
-    under many concurrent transactions the lock is often free while every waiter sleeps; a thread waiting
-    on this lock instead starts the moment the previous transaction ends. Other processes on the same
-    file still queue through SQLite's busy timeout."""
-
-    turns: threading.Lock
-
-    def take_turn(self) -> None:
-        """Wait for this process's other transactions on the database (as long as SQLite would)."""
-        if not self.turns.acquire(timeout=BUSY_SECONDS):
-            raise sqlite3.OperationalError("database is locked")
-        self._holding = True
-
-    def give_turn(self) -> None:
-        """The transaction is over: the next one may start."""
-        if getattr(self, "_holding", False):
-            self._holding = False
-            self.turns.release()
-
-    def commit(self) -> None:
-        try:
-            super().commit()
-        finally:
-            if not self.in_transaction:
-                self.give_turn()
-
-    def rollback(self) -> None:
-        try:
-            super().rollback()
-        finally:
-            self.give_turn()
-
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self.give_turn()
-
-
-def _writer_factory() -> type[_Writer]:
-    # One lock per engine: each engine is one database.
-    return type("Writer", (_Writer,), {"turns": threading.Lock()})
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
