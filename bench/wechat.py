@@ -10,6 +10,12 @@ in-process API double after the answer). Each step is posted by up to `--concurr
 then every callback of the step is posted again as WeChat's retry would be. The same callbacks then go to
 the bare route, with the same concurrency.
 
+Each server (Linli with its API double, then the bare route) runs in a process of its own, apart from
+the client that posts the callbacks and times them: the client's own work and the interpreter lock it
+would share would otherwise count in the server's time to answer. The server process also serves a
+small control route on another port, through which the client reads what the double received (the
+menus a step chooses from) and waits for the 客服 messages of a step to leave.
+
 Run from the repository root: `.venv/bin/python bench/wechat.py [--n 200] [--concurrency 50]`.
 """
 
@@ -17,20 +23,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import multiprocessing
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 import xmltodict  # noqa: E402
 from fastapi import FastAPI, HTTPException, Request, Response  # noqa: E402
 from sqlmodel import func, select  # noqa: E402
@@ -44,6 +55,7 @@ from bot.web import create_web_app  # noqa: E402
 from db import people  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Home, InboundLog, Ticket  # noqa: E402
+from tests.support.botapi import free_port  # noqa: E402
 from tests.support.wechat_api import (  # noqa: E402
     APP_ID,
     IN_PROCESS_BASE,
@@ -81,8 +93,9 @@ class Resident:
     step: int = 0
 
 
-def next_callback(api: WeChatApi, resident: Resident, numbers: dict[str, int]) -> str | None:
-    """The resident's next callback, chosen from what the bot last showed; None when the report is filed."""
+def next_callback(resident: Resident, numbers: dict[str, int], menus: dict[str, list[str]]) -> str | None:
+    """The resident's next callback, chosen from what the bot last showed (`menus`: the button ids of the
+    last 客服 menu each resident got); None when the report is filed."""
     user, step = resident.user, resident.step
     resident.step += 1
     if step == 0:
@@ -94,8 +107,7 @@ def next_callback(api: WeChatApi, resident: Resident, numbers: dict[str, int]) -
     if step == 3:
         return user.text(f"{resident.category} 问题，来自住户 {user.openid[-6:]}")
     if step == 4:
-        menus = api.menus_to(user.openid)
-        if menus and any(item["id"] == "r:n" for item in menus[-1]["list"]):
+        if "r:n" in menus.get(user.openid, []):
             return user.tap("r:n", "新建")  # a neighbour's open ticket matched: file a new one
         resident.step += 1
         step = 5
@@ -105,31 +117,82 @@ def next_callback(api: WeChatApi, resident: Resident, numbers: dict[str, int]) -
     return None
 
 
-async def post_all(server: WeChatServer, callbacks: list[str], concurrency: int, run: Run) -> list[bytes]:
-    """Post callbacks, `concurrency` at a time; the answers' bodies in order."""
-    answers: list[bytes] = []
-    async with server.client() as client:
-        for start in range(0, len(callbacks), concurrency):
-            chunk = callbacks[start : start + concurrency]
+class Connection:
+    """One kept-alive HTTP/1.1 connection that posts and reads the answer, with as little work as can be:
+    a general client's own bookkeeping (a pool of 50 connections) would otherwise be the slowest part,
+    and its time would count as the server's."""
 
-            async def one(xml: str) -> bytes:
-                query, body = server.signed_query(xml)
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
+        self.reader, self.writer, self.host = reader, writer, host
+
+    @classmethod
+    async def open(cls, base_url: str) -> Connection:
+        """A connection to the server at base_url (http://host:port)."""
+        parts = urlsplit(base_url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        return cls(reader, writer, parts.netloc)
+
+    async def post(self, target: str, body: bytes) -> tuple[int, bytes]:
+        """POST body to target (path and query); the answer's status and body."""
+        head = (
+            f"POST {target} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        )
+        self.writer.write(head.encode() + body)
+        lines = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+        length = {k.strip().lower(): v.strip() for k, v in headers.items()}.get("content-length")
+        if length is None:
+            raise SystemExit(f"an answer without Content-Length: {lines[0]}")
+        return int(lines[0].split(" ", 2)[1]), await self.reader.readexactly(int(length))
+
+    async def close(self) -> None:
+        """Close the connection."""
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await self.writer.wait_closed()
+
+
+async def post_all(server: WeChatServer, callbacks: list[str], concurrency: int, run: Run) -> list[bytes]:
+    """Post callbacks, `concurrency` at a time (each on a connection of its own); the answers' bodies in
+    order."""
+    answers: list[bytes] = []
+    connections = [await Connection.open(server.base_url) for _ in range(min(concurrency, len(callbacks)))]
+    try:
+        for start in range(0, len(callbacks), concurrency):
+            chunk = [server.signed_query(xml) for xml in callbacks[start : start + concurrency]]
+            targets = [(f"{server.path}?{urlencode(query)}", body.encode()) for query, body in chunk]
+
+            async def one(connection: Connection, target: str, body: bytes) -> bytes:
                 began = time.perf_counter()
-                response = await client.post(server.path, params=query, content=body.encode())
+                status, answer = await connection.post(target, body)
                 run.latencies.append(time.perf_counter() - began)
-                if response.status_code != 200:
-                    raise SystemExit(f"callback answered {response.status_code}: {response.text[:200]}")
-                return response.content
+                if status != 200:
+                    raise SystemExit(f"callback answered {status}: {answer[:200]!r}")
+                return answer
 
             began = time.perf_counter()
-            answers.extend(await asyncio.gather(*(one(xml) for xml in chunk)))
+            answers.extend(
+                await asyncio.gather(*(one(c, t, b) for c, (t, b) in zip(connections, targets, strict=False)))
+            )
             run.seconds += time.perf_counter() - began
             run.callbacks += len(chunk)
+    finally:
+        for connection in connections:
+            await connection.close()
     return answers
 
 
-async def run_linli(n: int, concurrency: int, workdir: Path) -> tuple[Run, list[str], int, int, int]:
-    """Drive N report flows; returns measurements, the callbacks, tickets filed, duplicate turns, rows."""
+# --- the server processes -------------------------------------------------------------------------
+
+
+def serve_linli(workdir: str, n: int, port: int, control_port: int) -> None:
+    """The Linli server process: the web app with the API double, and the control route, until stopped."""
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_serve_linli(Path(workdir), n, port, control_port))
+
+
+async def _serve_linli(workdir: Path, n: int, port: int, control_port: int) -> None:
     url = f"sqlite:///{workdir / 'linli.db'}"
     upgrade(url)
     keys = {"SECRET_KEY": secrets.token_urlsafe(32), "BALLOT_KEY": secrets.token_urlsafe(32)}
@@ -155,34 +218,120 @@ async def run_linli(n: int, concurrency: int, workdir: Path) -> tuple[Run, list[
             people.create_invite(session, "owner", now, home_id=homes[i % len(homes)]).code for i in range(n)
         ]
         session.commit()
-    web = AsgiServer(create_web_app(app), name="the web app")
-    server = WeChatServer(web.url, api=api)
-    residents = [
-        Resident(server.user(f"o_bench_{i:020d}"), invites[i], CATEGORIES[i % len(CATEGORIES)])
-        for i in range(n)
-    ]
-    run, replays = Run(), Run()
-    fed: list[str] = []
-    duplicates = 0
-    async with web:
-        while wave := [x for r in residents if (x := next_callback(api, r, numbers)) is not None]:
+    stop = asyncio.Event()
+    control = FastAPI()
+
+    @control.get("/setup")
+    async def setup() -> dict[str, Any]:
+        return {"invites": invites, "numbers": numbers}
+
+    @control.post("/menus")
+    async def menus(openids: list[str]) -> dict[str, list[str]]:
+        last = {openid: api.menus_to(openid) for openid in openids}
+        return {openid: [str(item["id"]) for item in got[-1]["list"]] for openid, got in last.items() if got}
+
+    @control.post("/inbound")
+    async def inbound(openids: list[str]) -> None:
+        for openid in openids:
+            api.note_inbound(openid)
+
+    @control.get("/idle")
+    async def idle() -> bool:
+        return not channel._tasks and not channel._in_flight
+
+    @control.get("/counts")
+    async def counts() -> dict[str, int]:
+        with app.sessions() as session:
+            filed = session.exec(select(func.count()).select_from(Ticket)).one()
+            rows = session.exec(
+                select(func.count()).select_from(InboundLog).where(InboundLog.channel == "wechat")
+            ).one()
+        return {"filed": int(filed), "rows": int(rows)}
+
+    @control.post("/stop")
+    async def stopping() -> None:
+        stop.set()
+
+    async with (
+        AsgiServer(create_web_app(app), port, "the web app"),
+        AsgiServer(control, control_port, "the control route"),
+    ):
+        await stop.wait()
+    app.engine.dispose()
+
+
+def serve_bare(port: int) -> None:
+    """The bare route's server process, until terminated."""
+    logging.basicConfig(level=logging.WARNING)
+    asyncio.run(_serve_bare(port))
+
+
+async def _serve_bare(port: int) -> None:
+    async with AsgiServer(bare_app(), port, "the bare route"):
+        await asyncio.Event().wait()
+
+
+@contextlib.asynccontextmanager
+async def process(target: Callable[..., None], *args: Any, ready: str) -> AsyncIterator[None]:
+    """Run `target(*args)` in a process of its own (a fresh interpreter) while the block runs, once a
+    GET of `ready` answers at all."""
+    child = multiprocessing.get_context("spawn").Process(target=target, args=args, daemon=True)
+    child.start()
+    try:
+        deadline = time.monotonic() + 120
+        async with httpx.AsyncClient(timeout=5) as client:
+            while True:
+                with contextlib.suppress(httpx.TransportError):
+                    await client.get(ready)
+                    break
+                if not child.is_alive() or time.monotonic() > deadline:
+                    raise SystemExit(f"the server process did not start (exit code {child.exitcode})")
+                await asyncio.sleep(0.1)
+        yield
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(10)
+
+
+# --- the runs -------------------------------------------------------------------------------------
+
+
+async def run_linli(n: int, concurrency: int, workdir: Path) -> tuple[Run, list[str], int, int, int]:
+    """Drive N report flows; returns measurements, the callbacks, tickets filed, duplicate turns, rows."""
+    port, control_port = free_port(), free_port()
+    control_url = f"http://127.0.0.1:{control_port}"
+    async with (
+        process(serve_linli, str(workdir), n, port, control_port, ready=f"{control_url}/setup"),
+        httpx.AsyncClient(base_url=control_url, timeout=60) as control,
+    ):
+        setup = (await control.get("/setup")).json()
+        invites, numbers = setup["invites"], setup["numbers"]
+        server = WeChatServer(f"http://127.0.0.1:{port}")
+        residents = [
+            Resident(server.user(f"o_bench_{i:020d}"), invites[i], CATEGORIES[i % len(CATEGORIES)])
+            for i in range(n)
+        ]
+        openids = [r.user.openid for r in residents]
+        run, replays = Run(), Run()
+        fed: list[str] = []
+        duplicates = 0
+        menus: dict[str, list[str]] = {}
+        while acts := [(r, x) for r in residents if (x := next_callback(r, numbers, menus)) is not None]:
+            # What WeChat's own servers know of each follower's action: their 客服 window is open.
+            await control.post("/inbound", json=[r.user.openid for r, _ in acts])
+            wave = [x for _, x in acts]
             await post_all(server, wave, concurrency, run)
             fed.extend(wave)
             # WeChat's retry of each: answered "success" and no second turn.
             answers = await post_all(server, wave, concurrency, replays)
             duplicates += sum(1 for body in answers if body.strip() != b"success")
-            await asyncio.sleep(0.05)  # the 客服 messages of the wave leave after the answers
-            while channel._tasks:
-                await asyncio.sleep(0.01)
-    with app.sessions() as session:
-        filed = int(session.exec(select(func.count()).select_from(Ticket)).one())
-        rows = int(
-            session.exec(
-                select(func.count()).select_from(InboundLog).where(InboundLog.channel == "wechat")
-            ).one()
-        )
-    app.engine.dispose()
-    return run, fed, filed, duplicates, rows
+            while not (await control.get("/idle")).json():  # the 客服 messages of the wave have left
+                await asyncio.sleep(0.02)
+            menus = (await control.post("/menus", json=openids)).json()
+        counts = (await control.get("/counts")).json()
+        await control.post("/stop")
+    return run, fed, int(counts["filed"]), duplicates, int(counts["rows"])
 
 
 def bare_app() -> FastAPI:
@@ -206,8 +355,9 @@ def bare_app() -> FastAPI:
 async def run_bare(callbacks: list[str], concurrency: int) -> Run:
     """The same callbacks through the bare route, with the same concurrency."""
     run = Run()
-    async with AsgiServer(bare_app(), name="the bare route") as web:
-        await post_all(WeChatServer(web.url), callbacks, concurrency, run)
+    port = free_port()
+    async with process(serve_bare, port, ready=f"http://127.0.0.1:{port}/"):
+        await post_all(WeChatServer(f"http://127.0.0.1:{port}"), callbacks, concurrency, run)
     return run
 
 

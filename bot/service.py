@@ -92,19 +92,26 @@ class Service:
                 session.commit()
         return fresh
 
-    def _claim(self, session: Session, inbound: Inbound) -> bool:
+    def _claim(self, session: Session, inbound: Inbound, payload: dict[str, Any] | None = None) -> bool:
         """Mark the update processed in this transaction; False when it was processed before."""
         connection = session.connection()
-        params = {"b_channel": inbound.channel, "b_update_id": inbound.update_id, "b_now": self.clock.now()}
+        now = self.clock.now()
+        params = {"b_channel": inbound.channel, "b_update_id": inbound.update_id, "b_now": now}
         if connection.execute(_CLAIM, params).rowcount == 1:
             return True  # stored before it was acknowledged (Telegram), now claimed
-        # Not stored yet (the web chat answers in the same request): insert it as processed, unless a row
-        # exists already, which means an earlier delivery was processed.
+        # Not stored yet (the web chat answers in the same request; a WeChat callback whose turn starts at
+        # once): insert it as processed, unless a row exists already, which means an earlier delivery was
+        # processed.
         insert = _INSERT_PG if connection.dialect.name == "postgresql" else _INSERT_SQLITE
+        params["b_payload"] = payload or {}
         return connection.execute(insert, params).first() is not None  # rowcount is -1 here on psycopg
 
     def handle(
-        self, inbound: Inbound, keep: Keep | None = None, reply_lease: timedelta | None = None
+        self,
+        inbound: Inbound,
+        keep: Keep | None = None,
+        reply_lease: timedelta | None = None,
+        payload: dict[str, Any] | None = None,
     ) -> Outcome:
         """Process one Inbound exactly once and return the rendered replies for its sender.
 
@@ -114,12 +121,14 @@ class Service:
         caller for that long: the caller sends them and says so (`replies_sent`); if it dies first, the
         dispatcher sends them when the lease runs out, so no committed answer is lost.
         A person's turns run one at a time, in every process: their row is locked for the turn.
+        An update not stored before is written to the inbound log in the turn's transaction (as processed,
+        with `payload`), so it is stored once the outcome is returned.
         """
         try:
-            return self._handle(inbound, keep, reply_lease)
+            return self._handle(inbound, keep, reply_lease, payload)
         except Exception:
             log.exception("handling %s update %s failed", inbound.channel, inbound.update_id)
-            return self._failed(inbound, keep, reply_lease)
+            return self._failed(inbound, keep, reply_lease, payload)
 
     def replies_sent(self, ids: list[int]) -> None:
         """Note a turn's durable replies as delivered; they are marked sent in the next intake store or
@@ -139,10 +148,16 @@ class Service:
                 outbox.mark_status(session, outbox_id, "unreachable", "blocked the bot")
             session.commit()
 
-    def _handle(self, inbound: Inbound, keep: Keep | None, reply_lease: timedelta | None) -> Outcome:
+    def _handle(
+        self,
+        inbound: Inbound,
+        keep: Keep | None,
+        reply_lease: timedelta | None,
+        payload: dict[str, Any] | None,
+    ) -> Outcome:
         with self.sessions() as session:
             now = self.clock.now()
-            if inbound.update_id and not self._claim(session, inbound):
+            if inbound.update_id and not self._claim(session, inbound, payload):
                 session.rollback()
                 return Outcome(duplicate=True)
             # The person's row is locked for the turn: a double press in two processes runs one at a time.
@@ -180,7 +195,8 @@ class Service:
             if keep is not None:
                 keep(session, who.identity_id, rendered)
             reply_ids = self._lease_replies(session, who, rendered, now, reply_lease)
-            session.commit()  # committed before the resident sees any code or confirmation
+            with self.sent.written(session, now):  # a channel that stores no update first has no other
+                session.commit()  # committed before the resident sees any code or confirmation
             pushed = outbox.pushes_waiting(session)
             outcome = Outcome(rendered, who.identity_id, pushed=pushed, reply_ids=reply_ids)
         if outcome.pushed and self.on_push is not None:
@@ -207,11 +223,17 @@ class Service:
         ]
         return outbox.enqueue_replies(session, who.person_id, who.identity_id, kept, now, now + lease)
 
-    def _failed(self, inbound: Inbound, keep: Keep | None, reply_lease: timedelta | None) -> Outcome:
+    def _failed(
+        self,
+        inbound: Inbound,
+        keep: Keep | None,
+        reply_lease: timedelta | None,
+        payload: dict[str, Any] | None = None,
+    ) -> Outcome:
         """After an unexpected error: mark the update done so it cannot crash us again, and apologise."""
         with self.sessions() as session:
             if inbound.update_id:
-                self._claim(session, inbound)
+                self._claim(session, inbound, payload)
             who = people.find_or_create_person(
                 session,
                 inbound.channel,
@@ -267,7 +289,7 @@ def _insert_processed(insert: Any) -> Any:
         .values(
             channel=bindparam("b_channel"),
             update_id=bindparam("b_update_id"),
-            payload={},
+            payload=bindparam("b_payload", type_=_LOG.c.payload.type),
             received_at=bindparam("b_now"),
             processed_at=bindparam("b_now"),
         )

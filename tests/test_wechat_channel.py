@@ -245,8 +245,13 @@ async def test_a_database_that_does_not_answer_asks_to_send_again(
     def down(*_: Any) -> None:
         raise OperationalError("INSERT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(wx.app.service, "store", down)
+    # Every transaction of the service fails: the callback's own store and the turn that would store it.
+    monkeypatch.setattr(wx.app.service, "sessions", down)
     delivery = await wx.post(wx.user(OPENID).text("/report"))
+    assert delivery.status == 200 and "请稍后再发" in delivery.text
+    monkeypatch.undo()
+    monkeypatch.setattr(wx.app.service, "store", down)  # a photo is stored before its media is fetched
+    delivery = await wx.post(wx.user(OPENID).image("m1"))
     assert delivery.status == 200 and "请稍后再发" in delivery.text
 
 

@@ -12,6 +12,8 @@ import pytest
 from PIL import Image
 
 from bot.clock import FixedClock
+from bot.service import Outcome
+from handlers.types import Inbound
 from tests.support.wechat_api import AsgiServer, WeChatApi, WeChatApiServer
 from tests.support.wechat_app import wechat_harness
 
@@ -61,22 +63,25 @@ async def test_a_callback_wechat_gave_up_on_runs_once_and_the_retry_gets_the_ans
     app_server = AsgiServer(None, name="the web app")
     wx = wechat_harness(sqlite_url, tmp_path, clock, callback_base_url=app_server.url)
     app_server.app = wx.web
-    store = wx.app.service.store
+    handle = wx.app.service.handle
     calls: list[str] = []
 
-    def slow_first(channel: str, update_id: str, payload: dict[str, Any]) -> int | None:
-        calls.append(update_id)
+    def slow_first(inbound: Inbound, *args: Any) -> Outcome:
+        calls.append(inbound.update_id)
         if len(calls) == 1:
             time.sleep(0.6)  # the database hangs longer than WeChat waits
-        return store(channel, update_id, payload)
+        return handle(inbound, *args)
 
-    monkeypatch.setattr(wx.app.service, "store", slow_first)
+    monkeypatch.setattr(wx.app.service, "handle", slow_first)
     wx.server.timeout = 0.3
     async with app_server:
         delivery = await wx.post(wx.user(OPENID).text("/nosuch"))
         assert [t.status for t in delivery.tries] == [None, 200]  # WeChat gave up once, then tried again
-        assert "/nosuch" in delivery.text
-        await wx.api.wait_for(lambda: len(calls) == 2 and not wx.channel._in_flight, what="the first try")
+        assert delivery.success  # the first try is still in hand: its answer goes by 客服
+        await wx.api.wait_for(lambda: bool(wx.said(OPENID)), what="the answer by 客服")
+        await wx.api.wait_for(lambda: not wx.channel._in_flight, what="the first try")
     [row] = wx.stored()
-    assert row.processed_at is not None and wx.said(OPENID) == []  # one turn, answered once
+    assert row.processed_at is not None and len(calls) == 1  # one turn
+    [answer] = wx.said(OPENID)  # answered once
+    assert "/nosuch" in answer
     wx.app.engine.dispose()

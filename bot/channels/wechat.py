@@ -96,6 +96,7 @@ class Turn:
     locale: str
     outcome: Outcome | None = None
     say: str = ""  # a text without a turn (a photo that could not be fetched)
+    counted_from: int | None = None  # the answers from this one on were counted in the window by the turn
 
     @property
     def replies(self) -> list[Rendered]:
@@ -244,27 +245,52 @@ class WeChatChannel:
 
     async def _answer(self, fields: dict[str, str], arrived: float) -> Response:
         update_id = update_id_of(fields)
+        if update_id not in self._in_flight and _at_once(fields):
+            # Stored in the turn's own transaction (as processed), which commits before any answer: one
+            # write instead of two. A retry of one handled before finds its row there and runs nothing.
+            return await self._run(update_id, fields, arrived, stored=False)
         try:
             stored = await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
         except Exception as exc:  # the database does not answer: nothing was kept, so ask to send again
             log.exception("WeChat: cannot store callback %s", update_id)
             self.intake.last_error = f"store: {type(exc).__name__}: {exc}"[:200]
-            return self._reply(self.sender.text(self.config.default_locale, "busy"), fields)
+            return self._busy(fields)
         self.intake.last_ok = self.clock.now()
         # A retry: handled already or in hand here answers "success"; one stored before a crash runs now.
-        if stored is None and update_id in self._in_flight:
+        if update_id in self._in_flight:
             # WeChat gave up on the first post: its passive reply could no longer arrive.
             self._retried.add(update_id)
             return Response(SUCCESS, media_type="text/plain")
         if stored is None and await asyncio.to_thread(self._processed, update_id):
             return Response(SUCCESS, media_type="text/plain")
-        task = self._start(update_id, fields)
+        return await self._run(update_id, fields, arrived, stored=True)
+
+    def _busy(self, fields: dict[str, str]) -> Response:
+        """Nothing could be stored: say so, so the resident sends it again."""
+        return self._reply(self.sender.text(self.config.default_locale, "busy"), fields)
+
+    async def _run(self, update_id: str, fields: dict[str, str], arrived: float, stored: bool) -> Response:
+        """Run the callback's turn and answer: passively when in time, else "success" and 客服 messages."""
+        task = self._start(update_id, fields, stored)
         try:
             left = self.passive_wait - (time.monotonic() - arrived)
             turn = await asyncio.wait_for(asyncio.shield(task), max(0.0, left))
         except TimeoutError:  # late: "success" now, every answer by 客服 when the turn is done
+            if not stored:  # the turn has not committed: the callback is stored now, before the answer
+                try:
+                    await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
+                except Exception:
+                    log.exception("WeChat: cannot store callback %s", update_id)
+                    self._keep(asyncio.create_task(self._deliver_when_done(task)))
+                    return self._busy(fields)
             self._keep(asyncio.create_task(self._deliver_when_done(task)))
             return Response(SUCCESS, media_type="text/plain")
+        except Exception:
+            if stored:
+                raise
+            log.exception("WeChat: callback %s could neither be handled nor stored", update_id)
+            return self._busy(fields)
+        self.intake.last_ok = self.clock.now()
         if turn is None or not turn.replies:
             return Response(SUCCESS, media_type="text/plain")
         first = turn.replies[0]
@@ -296,8 +322,10 @@ class WeChatChannel:
         self._tasks.add(task)  # a reference until done, or the task may be collected mid-run
         task.add_done_callback(self._tasks.discard)
 
-    def _start(self, update_id: str, fields: dict[str, str]) -> asyncio.Task[Turn | None]:
-        task = asyncio.create_task(self._handle(update_id, fields))
+    def _start(
+        self, update_id: str, fields: dict[str, str], stored: bool = True
+    ) -> asyncio.Task[Turn | None]:
+        task = asyncio.create_task(self._handle(update_id, fields, stored))
         self._in_flight[update_id] = task
         task.add_done_callback(lambda _: self._in_flight.pop(update_id, None))
         return task
@@ -309,11 +337,16 @@ class WeChatChannel:
 
     # --- the turn ---------------------------------------------------------------------------------
 
-    async def _handle(self, update_id: str, fields: dict[str, str]) -> Turn | None:
-        """Run the turn a stored callback asks for; None when it asks for none (or ran before)."""
+    async def _handle(self, update_id: str, fields: dict[str, str], stored: bool = True) -> Turn | None:
+        """Run the turn a callback asks for; None when it asks for none (or ran before). One not `stored`
+        yet is stored by the turn's transaction, or here when there is no turn; should that fail too,
+        this raises."""
         openid = fields.get("FromUserName", "")
         try:
             asked = incoming(fields)
+            if not stored and (asked.action != "turn" or asked.media):
+                await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
+                stored = True
             if asked.action != "turn":
                 if asked.action == "unsubscribe":
                     await asyncio.to_thread(self.identities.mark_unreachable, openid)
@@ -327,9 +360,11 @@ class WeChatChannel:
                 locale = await asyncio.to_thread(self.sender.locale_of, openid)
                 kind = asked.media[0].kind if asked.media else "image"
                 return Turn(openid, locale, say=self.sender.text(locale, "media_failed", {"kind": kind}))
-            return await asyncio.to_thread(self._turn, inbound)
+            return await asyncio.to_thread(self._turn, inbound, None if stored else fields)
         except Exception as exc:  # closed with its reason, so no recovery replays it for ever
             log.exception("WeChat: callback %s failed", update_id)
+            if not stored:
+                await asyncio.to_thread(self.service.store, CHANNEL, update_id, fields)
             await asyncio.to_thread(self._set_aside, update_id, f"failed: {type(exc).__name__}")
             return None
 
@@ -359,25 +394,41 @@ class WeChatChannel:
             unsupported=asked.unsupported,
         )
 
-    def _turn(self, inbound: Inbound) -> Turn | None:
+    def _turn(self, inbound: Inbound, payload: dict[str, str] | None = None) -> Turn | None:
         """The turn (its answers leased to us); in its transaction, the 48-hour window starts again and
         numbers typed next pick from the last menu it showed (none: numbers are text again)."""
         now = self.clock.now()
         locale: list[str] = []
+        counted_from: list[int] = []
 
         def keep(session: Session, identity_id: int, rendered: list[Rendered]) -> None:
-            # What Identities.note_inbound and set_choices write, in the turn's own transaction: two
-            # fewer commits on every callback, which WeChat gives five seconds.
+            # What Identities.note_inbound, set_choices and spend_window write, in the turn's own
+            # transaction: fewer commits on every callback, which WeChat gives five seconds. The window
+            # starts again with the 客服 messages the answers will take when the first goes passively (a
+            # late first one is counted when it is sent); one that fails to leave stays counted, which
+            # only turns a push into a template message sooner.
             shown = [message for message in rendered if message.buttons]
             choices = [data for _, data in flat_buttons(shown[-1])] if shown else []
+            first = 1 if rendered and plain(rendered[0]) else 0
+            sent = sum(self.sender.count(message) for message in rendered[first:])
             connection = session.connection()
-            connection.execute(_NOTE, {"b_id": identity_id, "b_now": now, "b_choices": choices})
+            connection.execute(
+                _NOTE, {"b_id": identity_id, "b_now": now, "b_choices": choices, "b_sent": sent}
+            )
             locale.append(str(connection.execute(_LOCALE, {"b_id": identity_id}).scalar() or ""))
+            counted_from[:] = [first]
 
-        outcome = self.service.handle(inbound, keep, self.config.reply_lease)
+        outcome = self.service.handle(
+            inbound, keep, self.config.reply_lease, dict(payload) if payload else None
+        )
         if outcome.duplicate:
             return None
-        return Turn(inbound.user_ref, (locale or [""])[0] or self.config.default_locale, outcome)
+        return Turn(
+            inbound.user_ref,
+            (locale or [""])[0] or self.config.default_locale,
+            outcome,
+            counted_from=counted_from[0] if counted_from else None,
+        )
 
     async def _deliver(self, turn: Turn, start: int) -> None:
         """Send a turn's answers from `start` on as 客服 messages, marking each sent as it leaves; what
@@ -400,7 +451,8 @@ class WeChatChannel:
                         "WeChat: answer to %s not sent now (%s); the outbox retries", turn.openid, exc
                     )
                     return
-                spent += self.sender.count(turn.replies[index])
+                if turn.counted_from is None or index < turn.counted_from:
+                    spent += self.sender.count(turn.replies[index])
                 if index < len(ids):
                     delivered.append(ids[index])
         finally:
@@ -419,6 +471,15 @@ class WeChatChannel:
         return max(1, self.sender.count(message))
 
 
+def _at_once(fields: dict[str, str]) -> bool:
+    """Whether the callback's turn starts at once, with nothing to fetch first (no media)."""
+    try:
+        asked = incoming(fields)
+    except Exception:  # handled, and set aside, by the turn's own path
+        return False
+    return asked.action == "turn" and not asked.media
+
+
 # Built once: they run on every callback, and building a statement costs more than running it on SQLite.
 _IDENTITY, _PERSON = table_of(Identity), table_of(Person)
 _NOTE = (
@@ -426,7 +487,7 @@ _NOTE = (
     .where(_IDENTITY.c.id == bindparam("b_id"))
     .values(
         last_inbound_at=bindparam("b_now", type_=_IDENTITY.c.last_inbound_at.type),
-        window_sent=0,
+        window_sent=bindparam("b_sent"),
         unreachable=False,
         choices=bindparam("b_choices", type_=_IDENTITY.c.choices.type),
     )
