@@ -26,7 +26,9 @@ from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
 
+from bot.channels import menus
 from bot.channels.base import Intake, Unreachable
+from bot.channels.menus import menu_body
 from bot.channels.wechat_client import OfficialAccount, StableTokenFetch
 from bot.channels.wechat_media import MediaLost, fetch
 from bot.channels.wechat_oauth import OPEN_ID, oauth_router
@@ -35,12 +37,12 @@ from bot.channels.wechat_send import Sender
 from bot.channels.wechat_templates import TemplateBook
 from bot.channels.wechat_wire import (
     CHANNEL,
+    MENU,
     NUMBER,
     BadCallback,
     Incoming,
     flat_buttons,
     incoming,
-    menu_body,
     numbered_choice,
     plain,
     update_id_of,
@@ -61,7 +63,6 @@ TEMPLATES_FILE = Path(__file__).resolve().parents[2] / "data" / "wechat_template
 MAX_BODY = 64 * 1024  # a callback is a few hundred bytes; a long text in safe mode stays far below this
 PASSIVE_WAIT = 4.0  # seconds a turn may take and still answer passively (WeChat gives up after 5)
 RECOVER_BATCH = 200
-MENU_RETRY = 60.0  # seconds between tries to publish the menu while WeChat does not take it
 SUCCESS = "success"  # "nothing passive": WeChat shows nothing and does not try again
 
 
@@ -150,7 +151,10 @@ class WeChatChannel:
         """Publish the menu (retried until WeChat takes it) and handle what was stored before a crash,
         both in the background: callbacks are taken meanwhile (one in hand is never run twice)."""
         self.intake.started_at = self.clock.now()
-        self._menu = asyncio.create_task(self._publish_menu())
+        body = menu_body(MENU, lambda key: self.sender.text(self.config.default_locale, key, None))
+        self._menu = asyncio.create_task(
+            menus.publish("WeChat", lambda: self.api.create_menu(body), self.intake)
+        )
         self._keep(asyncio.create_task(self._recover_at_start()))
 
     async def _recover_at_start(self) -> None:
@@ -168,18 +172,6 @@ class WeChatChannel:
         pending = [*self._tasks, *self._in_flight.values()]
         if pending:
             await asyncio.wait(pending, timeout=5)
-
-    async def _publish_menu(self) -> None:
-        body = menu_body(lambda key, ctx: self.sender.text(self.config.default_locale, key, ctx))
-        while True:
-            try:
-                await asyncio.to_thread(self.api.create_menu, body)
-                log.info("WeChat: the account's menu is published")
-                return
-            except Exception as exc:  # WeChat down, the IP not allowlisted: intake works regardless
-                self.intake.last_error = f"menu: {exc}"[:200]
-                log.warning("WeChat: cannot publish the menu (%s); retrying in %.0f s", exc, MENU_RETRY)
-                await asyncio.sleep(MENU_RETRY)
 
     async def recover(self, stale_after: timedelta | None = None) -> None:
         """Handle stored callbacks never handled (a crash, another process that died), oldest first;

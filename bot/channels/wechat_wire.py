@@ -13,6 +13,7 @@ from typing import Any
 import xmltodict
 from wechatpy.replies import TextReply
 
+from bot.channels.menus import Menu
 from bot.channels.wechat_oauth import page_link
 from core import actions
 from handlers.types import Location, Rendered
@@ -26,7 +27,7 @@ Text = Callable[[str, dict[str, Any] | None], str]  # a template block rendered 
 
 # The account's menu (自定义菜单): three buttons, the last with five below it; each a CLICK whose key is
 # the encoded press of the command, as a Telegram menu button carries it.
-MENU: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+MENU: Menu = (
     ("menu_report", (("", "/report"),)),
     ("menu_my", (("", "/my"),)),
     (
@@ -176,22 +177,6 @@ def _cdata(value: str) -> str:
     """Text for a CDATA section as wechatpy writes it: a `]]>` inside (a user's words echoed back)
     would end the section, so it is split across two."""
     return value.replace("]]>", "]]]]><![CDATA[>")
-
-
-def menu_body(text: Text) -> dict[str, Any]:
-    """The menu/create body: labels from the templates, keys the encoded command presses."""
-    buttons: list[dict[str, Any]] = []
-    for label, items in MENU:
-        if len(items) == 1 and not items[0][0]:
-            buttons.append({"type": "click", "name": text(label, None), "key": _key(items[0][1])})
-            continue
-        subs = [{"type": "click", "name": text(name, None), "key": _key(command)} for name, command in items]
-        buttons.append({"name": text(label, None), "sub_button": subs})
-    return {"button": buttons}
-
-
-def _key(command: str) -> str:
-    return actions.Menu(command=command).encode()
 
 
 def split_text(text: str, limit: int = TEXT_BYTES) -> list[str]:

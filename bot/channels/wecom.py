@@ -21,11 +21,13 @@ from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.work.crypto import WeChatCrypto
 from wechatpy.work.exceptions import InvalidCorpIdException
 
+from bot.channels import menus
 from bot.channels.base import Intake, RetryLater, Unreachable
+from bot.channels.menus import menu_body
 from bot.channels.wecom_client import WeComClient, WeComError, gettoken
 from bot.channels.wecom_intake import Reader
 from bot.channels.wecom_send import Sender
-from bot.channels.wecom_wire import CHANNEL, Malformed, menu_body, read_xml, text_of, update_id_of
+from bot.channels.wecom_wire import CHANNEL, MENU, Malformed, read_xml, text_of, update_id_of
 from bot.delivery import RateLimit
 from bot.platform_tokens import Fetch, SharedToken, TokenUnavailable
 from bot.stores import FileStore, Identities, IntakeLog
@@ -42,7 +44,6 @@ PATH = "/wecom/callback"
 MAX_BODY = 64 * 1024  # a callback is a few KB (text is at most 2 048 bytes before encryption)
 MAX_USERID = 64
 RECOVER_BATCH = 200
-MENU_RETRY = 60.0  # seconds between tries to publish the app's menu while WeCom does not take it
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,26 +109,15 @@ class WeComChannel:
         """Take callbacks (the route is served by the web app) and process what was stored before."""
         self.intake.mode = "webhook"
         self.intake.started_at = self.clock.now()
-        self._menu = asyncio.create_task(self._publish_menu())
+        body = menu_body(MENU, lambda key: self.renderer.text(self.config.default_locale, f"wecom.{key}"))
+        self._menu = asyncio.create_task(
+            menus.publish("WeCom", lambda: self.api.create_menu(body), self.intake)
+        )
         try:
             await self.recover()
         except Exception as exc:  # the database is down: the scheduler's recovery tries again
             self.intake.last_error = f"{type(exc).__name__}: {exc}"[:200]
             log.exception("WeCom: recovering stored callbacks failed")
-
-    async def _publish_menu(self) -> None:
-        """Publish the app's menu (任务 · 待办 · 更多), retried until WeCom takes it."""
-        locale = self.config.default_locale
-        body = menu_body(lambda key: self.renderer.text(locale, f"wecom.{key}"))
-        while True:
-            try:
-                await asyncio.to_thread(self.api.create_menu, body)
-                log.info("WeCom: the app's menu is published")
-                return
-            except Exception as exc:  # WeCom down, the IP not trusted: intake works regardless
-                self.intake.last_error = f"menu: {exc}"[:200]
-                log.warning("WeCom: cannot publish the menu (%s); retrying in %.0f s", exc, MENU_RETRY)
-                await asyncio.sleep(MENU_RETRY)
 
     async def stop(self) -> None:
         """Let the turns under way finish (their answers are leased to us and in the outbox anyway)."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import xmltodict
 
-from core import actions
+from bot.channels.menus import Menu
 from handlers.types import Location, Rendered
 
 CHANNEL = "wecom"
@@ -212,7 +211,7 @@ def messages_in(layout: Layout, sendable_photos: int) -> int:
 
 # The app's menu: what grid workers and staff reach for most, each a click whose key is the encoded
 # command, as a Telegram menu button carries it.
-MENU: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
+MENU: Menu = (
     ("menu_tasks", (("", "/tasks"),)),
     ("menu_queue", (("", "/queue"),)),
     (
@@ -226,19 +225,3 @@ MENU: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
         ),
     ),
 )
-
-
-def menu_body(text: Callable[[str], str]) -> dict[str, Any]:
-    """The menu/create body: labels from the templates, keys the encoded command presses."""
-    buttons: list[dict[str, Any]] = []
-    for label, items in MENU:
-        if len(items) == 1 and not items[0][0]:
-            key = actions.Menu(command=items[0][1]).encode()
-            buttons.append({"type": "click", "name": text(label), "key": key})
-            continue
-        subs = [
-            {"type": "click", "name": text(name), "key": actions.Menu(command=command).encode()}
-            for name, command in items
-        ]
-        buttons.append({"name": text(label), "sub_button": subs})
-    return {"button": buttons}
