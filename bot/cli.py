@@ -5,45 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.settings import Settings, SettingsError, load_settings
-from core.permissions import Role
-from db.people import RESIDENT_KINDS, ROLES
+from bot.cli_common import settings_or_exit
+from bot.cli_invite import add_invite
+from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import sessionmaker
     from sqlmodel import Session
 
-    from db.models import Invite
     from db.sla import Policy
-
-
-def _settings_or_exit() -> Settings:
-    """The settings, or exit with status 2 and one line on stderr naming the bad setting."""
-    try:
-        settings = load_settings()
-        if settings.embedded:
-            settings.keep_keys()  # before any migration creates the database (see keep_keys)
-        return settings
-    except SettingsError as exc:
-        print(f"linli: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-    except OSError as exc:
-        print(f"linli: setting LINLI_VAR_DIR: cannot keep the keys there: {exc.strerror}", file=sys.stderr)
-        raise SystemExit(2) from None
 
 
 def cmd_migrate(_: argparse.Namespace) -> int:
     """Bring the database schema up to date."""
     from db.migrate import upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     upgrade(settings.db_url)
     print(f"database is up to date ({settings.db_url.split('@')[-1]})")
     return 0
@@ -55,7 +38,7 @@ def cmd_run(_: argparse.Namespace) -> int:
     from bot.runner import ballot_key_problem, prepare, serve
     from db.migrate import exclusive, upgrade
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "apscheduler", "telegram"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -82,7 +65,7 @@ def cmd_import_org(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
     from db.org import ImportError_, import_org_file
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     path = Path(args.file)
     if not path.is_file():
         print(f"linli: {path}: no such file", file=sys.stderr)
@@ -105,138 +88,6 @@ def cmd_import_org(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_invite(args: argparse.Namespace) -> int:
-    """Print a fresh invite for a home (owner/tenant) or for a staff role over a node, or an existing one
-    (--code); with --qr, write its QR code to print."""
-    from sqlmodel import select
-
-    from bot.clock import SystemClock
-    from db import org, people
-    from db.engine import make_engine, session_factory
-    from db.migrate import upgrade
-    from db.models import Grid, Invite
-
-    settings = _settings_or_exit()
-    problem = _invite_args_problem(args)
-    bound = args.wecom_userid  # a WeCom member's first message in the app redeems it
-    if not problem and bound and (args.code or args.qr or args.uses != 1):
-        problem = "an invite bound to a WeCom member is new and used once, by them (no --code, --uses, --qr)"
-    if problem:
-        print(f"linli: {problem}", file=sys.stderr)
-        return 2
-    upgrade(settings.db_url)
-    sessions = session_factory(make_engine(settings.db_url))
-    now = SystemClock().now()
-    with sessions() as session:
-        if args.code:
-            invite = session.exec(select(Invite).where(Invite.code == args.code.strip().upper())).first()
-            problem = _unusable(invite, args.code, now)
-            if problem:
-                print(f"linli: {problem}", file=sys.stderr)
-                return 1
-            assert invite is not None  # _unusable says so
-        elif args.role in people.RESIDENT_KINDS:
-            home = org.find_home(session, args.target)
-            if home is None:
-                print(
-                    f"linli: no home {args.target!r} (use district/street/community/compound/building/"
-                    "entrance/number, or the home's id)",
-                    file=sys.stderr,
-                )
-                return 1
-            invite = people.create_invite(
-                session, args.role, now, home_id=home.id, uses=args.uses, wecom_userid=bound
-            )
-        else:
-            node = org.find_node(session, args.target)
-            if node is None:
-                print(f"linli: no org node {args.target!r} (use names joined with '/')", file=sys.stderr)
-                return 1
-            if args.role == Role.OWNERS_COMMITTEE and node.kind != "compound":
-                # The policy gives a committee its own compound only: elsewhere the role would do nothing.
-                print(
-                    f"linli: an owners' committee is granted on a compound, not on {args.target!r}",
-                    file=sys.stderr,
-                )
-                return 1
-            invite = people.create_invite(
-                session, args.role, now, node_id=node.id, uses=args.uses, wecom_userid=bound
-            )
-            if args.grid:
-                grid = session.exec(
-                    select(Grid).where(Grid.name == args.grid, Grid.community_id == node.id)
-                ).first()
-                if grid is None:
-                    session.rollback()
-                    print(f"linli: no grid {args.grid!r} in {args.target}", file=sys.stderr)
-                    return 1
-                invite.grid_id = grid.id
-        session.commit()
-        print(invite.code)
-        if bound:
-            print(f"WeCom: bound to member {bound}; their first message in the app joins them")
-            return 0
-        print(f"web chat: {settings.public_url}/chat?invite={invite.code}")
-        print(f"Telegram: /start {invite.code}")
-        code = invite.code
-    return _write_qr(settings, code, Path(args.qr)) if args.qr else 0
-
-
-def _invite_args_problem(args: argparse.Namespace) -> str:
-    """What is wrong with the invite command's arguments, or ""; fills in a new invite's defaults."""
-    if args.code:
-        if args.target or args.role or args.grid or args.uses:
-            return "--code prints an existing invite: give no HOME, --role, --grid or --uses with it"
-    elif not args.target:
-        return "give the HOME (or a staff role's org node) of a new invite, or --code of an existing one"
-    else:
-        args.role, args.uses = args.role or "owner", args.uses or 1
-    if args.qr and (not args.qr.lower().endswith(".png") or not Path(args.qr).parent.is_dir()):
-        return f"--qr {args.qr}: give a .png file in an existing folder"
-    return ""
-
-
-def _unusable(invite: Invite | None, code: str, now: datetime) -> str:
-    """Why an existing invite cannot be handed out (unknown, used up, expired), or ""."""
-    if invite is None:
-        return f"no invite {code!r} (the demo's codes exist while the demo runs: start `linli run` once)"
-    if invite.uses_left is not None and invite.uses_left <= 0:
-        return f"invite {invite.code} is used up: create a new one"
-    if invite.expires_at is not None and invite.expires_at <= now:
-        return f"invite {invite.code} has expired: create a new one"
-    return ""
-
-
-def _write_qr(settings: Settings, code: str, path: Path) -> int:
-    """Write the invite's QR code: the Official Account's when WeChat is set up, else the web chat link."""
-    from bot import invite_qr
-
-    try:
-        if settings.wechat_on:
-            content = invite_qr.wechat_scene_url(
-                str(settings.wechat_api_base_url), settings.wechat_app_id, settings.wechat_app_secret, code
-            )
-        else:
-            content = invite_qr.web_link(settings.public_url, code)
-        width = invite_qr.write_png(content, path)
-    except invite_qr.QrError as exc:
-        print(f"linli: no QR code written: {exc}", file=sys.stderr)
-        print(
-            f"linli: the invite is kept; try again with: linli invite --code {code} --qr {path}",
-            file=sys.stderr,
-        )
-        return 1
-    except OSError as exc:
-        print(f"linli: cannot write {path}: {exc.strerror}", file=sys.stderr)
-        return 1
-    print(f"QR code: {path} ({width}x{width} px, 300 dpi) opens {content}")
-    if settings.wechat_on:
-        print(f"  that is the Official Account: following it by this code joins with {code}")
-    elif not settings.web_public_url:
-        print(f"linli: WEB_PUBLIC_URL is not set: phones cannot reach {content}", file=sys.stderr)
-    return 0
-
-
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the three rates and counts for a month as CSV: the total, per grid, category and compound."""
     from sqlmodel import col, select
@@ -248,7 +99,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from db.migrate import upgrade
     from db.models import OrgNode
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     found = reports.MONTH.match(args.month)
     period = reports.parse_period(args.month, SystemClock().now(), settings.zone) if found else None
     if period is None:
@@ -300,7 +151,7 @@ def _file_run(args: argparse.Namespace) -> _FileRun | None:
     from db.migrate import upgrade
     from db.sla import load_policy
 
-    settings = _settings_or_exit()
+    settings = settings_or_exit()
     path = Path(args.file)
     if not path.is_file():
         print(f"linli: {path}: no such file", file=sys.stderr)
@@ -402,24 +253,6 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wecom_userid(value: str) -> str:
-    """An argparse type: a WeCom userid (letters, digits and _ . @ -, at most 64)."""
-    if not re.fullmatch(r"[A-Za-z0-9_.@-]{1,64}", value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a WeCom userid (letters, digits, _ . @ -)")
-    return value
-
-
-def _positive(value: str) -> int:
-    """An argparse type: a whole number of at least 1."""
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -448,38 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", help="path to a .yaml/.yml or .csv file")
     imp.set_defaults(func=cmd_import_org)
-    inv = sub.add_parser(
-        "invite",
-        help="print a fresh invite for a home or a staff role",
-        description="Create an invite code. For residents HOME is a home "
-        "(district/street/community/compound/building/entrance/number or its id); for "
-        "staff roles it is the node of their jurisdiction (names joined with '/'). "
-        "With --code, print an existing invite instead (e.g. a demo code: --code DEMO-OWNER). "
-        "With --qr FILE.png, also write a QR code to print and put up, e.g. one per building entrance: "
-        "when WeChat is set up (WECHAT_APP_ID) it is the Official Account's QR code, and following the "
-        "account by it joins with the invite; otherwise it opens the web chat with the invite filled in "
-        "(set WEB_PUBLIC_URL to the address phones reach).",
-    )
-    inv.add_argument(
-        "target", metavar="HOME", nargs="?", default="", help="the home, or the org node for a staff role"
-    )
-    inv.add_argument("--code", default="", help="an existing invite's code, instead of a new invite")
-    inv.add_argument("--qr", default="", metavar="FILE.png", help="also write the invite's QR code as a PNG")
-    inv.add_argument(
-        "--role",
-        default=None,
-        choices=[*RESIDENT_KINDS, *ROLES],
-        help="what the invite grants (default: owner)",
-    )
-    inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
-    inv.add_argument("--uses", type=_positive, default=None, help="how many people may use it (default 1)")
-    inv.add_argument(
-        "--wecom-userid",
-        type=_wecom_userid,
-        default=None,
-        help="bind it to this WeCom member (their userid): their first message in the WeCom app joins them",
-    )
-    inv.set_defaults(func=cmd_invite)
+    add_invite(sub)
     rep = sub.add_parser(
         "report",
         help="write a month's three rates and counts as CSV",
