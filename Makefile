@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/updates.py
 	$(BIN)/python bench/sweep.py
 	$(BIN)/python bench/broadcast.py
+	$(BIN)/python bench/wechat.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -55,7 +55,7 @@ from bot.web import create_web_app  # noqa: E402
 from db import people  # noqa: E402
 from db.migrate import upgrade  # noqa: E402
 from db.models import Home, InboundLog, Ticket  # noqa: E402
-from tests.support.botapi import free_port  # noqa: E402
+from tests.support.served import free_port  # noqa: E402
 from tests.support.wechat_api import (  # noqa: E402
     APP_ID,
     IN_PROCESS_BASE,
