@@ -350,7 +350,6 @@ def _describe(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]
                     {
                         "code": match.id,
                         "category": category.name(ctx.locale) if category else "",
-                        "description": match.description,
                         "weight": match.weight,
                         "created_at": match.created_at,
                     },

@@ -216,3 +216,22 @@ def test_a_resolved_ticket_opened_by_its_reporter_offers_the_rating_and_rates(
     assert not any("满意" in label for label in owner.buttons())  # rated: not offered again
     neighbour.say("#1")
     assert not any("满意" in label for label in neighbour.buttons())
+
+
+def test_reopening_tells_those_who_joined_with_me_too(
+    app: App, owner: ChatUser, neighbour: ChatUser, worker: ChatUser
+) -> None:
+    owner.report("电梯故障", "1栋电梯停在3楼不动了")
+    neighbour.say("/report")
+    neighbour.press("电梯故障")
+    neighbour.say("电梯坏了")
+    neighbour.press("我也遇到")
+    act(app, tickets.resolve, 1, person_id(app, worker), "fixed", "已修好", [], False)
+    asyncio.run(app.dispatcher.drain())
+    told_before = len(inbox(app, neighbour))
+    act(app, tickets.rate, 1, person_id(app, owner), "dissatisfied", "还是停在3楼")
+    assert row(app, 1).state == "reopened"
+    asyncio.run(app.dispatcher.drain())
+    told = [body["text"] for body in inbox(app, neighbour)[told_before:]]
+    assert any("#1" in text and "重新办理" in text for text in told), told
+    assert not any("重新办理" in body["text"] for body in inbox(app, owner))  # the reporter knows: they rated

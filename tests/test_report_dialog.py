@@ -75,6 +75,8 @@ def test_me_too_joins_the_open_ticket_instead_of_copying_it(
     neighbour.press("电梯故障")
     neighbour.say("电梯坏了")
     assert "我也遇到" in neighbour.text
+    # Another resident's words are theirs (a phone number may be in them): only kind, place and time show.
+    assert "停在3楼" not in neighbour.text
     neighbour.press("我也遇到")
     [ticket] = tickets(app)
     assert ticket.weight == 2 and f"#{ticket.id}" in neighbour.text

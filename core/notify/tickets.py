@@ -169,7 +169,13 @@ def _reopened(work: Work, event: TicketReopened) -> list[Message]:
     cards = _task_cards(work, ticket, "cases.reopened", extra={"comment": event.comment})
     supervisors = places.level_staff(work.session, ticket)
     context = {"level": ticket.level, "reason": "dissatisfied"}
-    return cards + _tell(work, ticket, supervisors, "cases.supervise", context)
+    # Those who joined with "me too" last heard it was resolved: they hear it is being handled again.
+    joined = [p for p in places.residents_of(work.session, ticket) if p != ticket.reporter_id]
+    return (
+        cards
+        + _tell(work, ticket, supervisors, "cases.supervise", context)
+        + _tell(work, ticket, joined, "cases.reopened_to_joined", {})
+    )
 
 
 @tells(TicketClosedAsDuplicate)
