@@ -97,6 +97,29 @@ def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
     return TaskCard(context, task_actions(ticket), photos)
 
 
+def staff_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard | None:
+    """`#N` for staff: any ticket in their jurisdiction, whoever holds it, as its task card with who holds
+    it, and the assign button when they may assign it; None outside their jurisdiction (as not found)."""
+    ticket = work.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    target = places.ticket_target(work.session, ticket)
+    if not may(actor, Action.VIEW_QUEUE, target):
+        return None
+    context = card_context(work.session, ticket, private=not may(actor, Action.SEE_REPORTER, target))
+    photos = [(str(channel), str(ref)) for channel, ref in context.pop("_photos", [])]
+    holder = work.session.get(Person, ticket.holder_id) if ticket.holder_id is not None else None
+    context.update(
+        code=ticket.id,
+        category=ticket.category,
+        overdue=overdue(ticket, work.now),
+        paused=ticket.paused_at is not None,
+        transfer_pending=ticket.transfer_requested_by is not None,
+        holder=(holder.name or f"#{holder.id}") if holder is not None else "",
+    )
+    return TaskCard(context, (), photos)
+
+
 # --- staff's queue ------------------------------------------------------------------------------------
 
 

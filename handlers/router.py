@@ -100,7 +100,7 @@ def _ticket_by_code(ctx: Context, ticket_id: int | None) -> list[Reply]:
     """`#12`: the resident's page of their ticket, or the task card for whoever may work it."""
     replies = progress.show(ctx, ticket_id)
     if replies and replies[0].template == "progress.not_found" and ticket_id and ctx.roles():
-        card = tasks.card_for_code(ctx, ticket_id)
+        card = tasks.card_for_code(ctx, ticket_id) or tasks.staff_card_for_code(ctx, ticket_id)
         if card is not None:
             return [card]
     return replies

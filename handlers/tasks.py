@@ -11,7 +11,7 @@ from core import ticket_views as views
 from core.permissions import Action, may
 from core.tickets import TicketError
 from db.cases.resolution import PHOTO_KINDS
-from db.cases.states import CLOSURE_KINDS
+from db.cases.states import CLOSURE_KINDS, OPEN_STATES
 from db.tickets import MAX_NOTE, MAX_PHOTOS
 from handlers.common import stale
 from handlers.context import Context
@@ -112,6 +112,35 @@ def card(ctx: Context, ticket_id: int) -> Reply:
         "tasks.card",
         found.context,
         [*rows, [Button(actions.Menu(command="/tasks").encode(), "tasks.btn_list")]],
+        photos=[
+            Attachment("photo", ref)
+            for channel, ref in found.photos
+            if shows_photo(channel, ctx.person.channel)
+        ],
+    )
+
+
+def staff_card_for_code(ctx: Context, ticket_id: int) -> Reply | None:
+    """`#code` for staff: the card of any ticket in their jurisdiction with who holds it, and (re)assign
+    and mark-duplicate while it is open; None outside their jurisdiction."""
+    found = views.staff_card(ctx.work, ctx.actor(), ticket_id)
+    if found is None:
+        return None
+    rows: list[list[Button]] = []
+    if found.context["state"] in OPEN_STATES:
+        assign = "queue.btn_assign" if not found.context["holder"] else "queue.btn_reassign"
+        rows.append(
+            [
+                Button.of(actions.Queue("a", ticket=ticket_id), assign, args={"code": ticket_id}),
+                Button.of(
+                    actions.Queue("d", ticket=ticket_id), "queue.btn_duplicate", args={"code": ticket_id}
+                ),
+            ]
+        )
+    return Reply(
+        "tasks.card",
+        found.context,
+        rows,
         photos=[
             Attachment("photo", ref)
             for channel, ref in found.photos

@@ -439,3 +439,19 @@ def test_chart_falls_back_without_the_cjk_font_and_reaches_telegram_as_bytes(
     channel = SimpleNamespace(files=FileStore(tmp_path))
     assert TelegramChannel._photo(channel, name) == data  # type: ignore[arg-type]
     assert TelegramChannel._photo(channel, "AgACAgIAAxkBAAIB") == "AgACAgIAAxkBAAIB"  # a Telegram file id
+
+
+def test_staff_open_any_ticket_of_their_jurisdiction_by_its_number(
+    app: App, owner: ChatUser, worker: ChatUser, staff: ChatUser, neighbour: ChatUser
+) -> None:
+    owner.report("电梯故障", "1栋电梯停在3楼不动了")
+    worker.say("/tasks")  # held by the grid worker, not by the community staff
+    staff.say("#1")
+    assert "#1" in staff.text and "电梯停在3楼" in staff.text and "刘网格" in staff.text
+    assert any("派" in label for label in staff.buttons())  # they may reassign it from here
+    neighbour.say("#1")
+    assert "没有找到工单 #1" in neighbour.text  # a resident who did not report it sees nothing
+    tenant = ChatUser(app.service, "tenant-1", name="租户")
+    tenant.say("/start DEMO-TENANT")  # a resident of the same building, without a staff role
+    tenant.say("#1")
+    assert "电梯停在3楼" not in tenant.text
