@@ -84,7 +84,14 @@ def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
     tickets.check_work(work, actor, ticket_id)
     ticket = work.session.get(Ticket, ticket_id)
     assert ticket is not None  # check_work found it
-    target = places.ticket_target(work.session, ticket)
+    context, photos = _card(work, actor, ticket, places.ticket_target(work.session, ticket))
+    return TaskCard(context, task_actions(ticket), photos)
+
+
+def _card(
+    work: Work, actor: permissions.Actor, ticket: Ticket, target: permissions.Target
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """What a ticket's card shows this actor (the complainant only where allowed), and its photos."""
     context = card_context(work.session, ticket, private=not may(actor, Action.SEE_REPORTER, target))
     photos = [(str(channel), str(ref)) for channel, ref in context.pop("_photos", [])]
     context.update(
@@ -94,7 +101,7 @@ def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
         paused=ticket.paused_at is not None,
         transfer_pending=ticket.transfer_requested_by is not None,
     )
-    return TaskCard(context, task_actions(ticket), photos)
+    return context, photos
 
 
 def staff_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard | None:
@@ -106,17 +113,9 @@ def staff_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard
     target = places.ticket_target(work.session, ticket)
     if not may(actor, Action.VIEW_QUEUE, target):
         return None
-    context = card_context(work.session, ticket, private=not may(actor, Action.SEE_REPORTER, target))
-    photos = [(str(channel), str(ref)) for channel, ref in context.pop("_photos", [])]
+    context, photos = _card(work, actor, ticket, target)
     holder = work.session.get(Person, ticket.holder_id) if ticket.holder_id is not None else None
-    context.update(
-        code=ticket.id,
-        category=ticket.category,
-        overdue=overdue(ticket, work.now),
-        paused=ticket.paused_at is not None,
-        transfer_pending=ticket.transfer_requested_by is not None,
-        holder=(holder.name or f"#{holder.id}") if holder is not None else "",
-    )
+    context["holder"] = (holder.name or f"#{holder.id}") if holder is not None else ""
     return TaskCard(context, (), photos)
 
 
