@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from bot.channels.base import RetryLater, Unreachable
+from bot.channels.wechat_client import BACK_OFF
 from bot.clock import FixedClock
 from core import actions
 from handlers.types import Rendered
@@ -207,10 +208,10 @@ async def test_frequency_limits_back_off_the_channel(wx: WeChat) -> None:
     await wx.joined(OPENID)
     identity = wx.identity(OPENID)
     assert identity is not None
-    wx.api.inject(CUSTOM, 45009)
+    wx.api.inject(CUSTOM, 45009)  # the day's quota for the call is spent: the channel rests, as WeChat asks
     with pytest.raises(RetryLater) as waited:
         await wx.channel.push(identity, Rendered("工单有新进展。"))
-    assert waited.value.seconds > 0
+    assert waited.value.seconds == BACK_OFF[45009]
 
 
 async def test_a_refused_token_is_refreshed_once_and_the_message_goes(wx: WeChat) -> None:

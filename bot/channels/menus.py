@@ -5,6 +5,7 @@ at start and again until the platform takes it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -32,6 +33,14 @@ def menu_body(menu: Menu, text: Callable[[str], str]) -> dict[str, Any]:
 
 def _key(command: str) -> str:
     return actions.Menu(command=command).encode()
+
+
+async def stop(task: asyncio.Task[None] | None) -> None:
+    """Stop publishing (a platform that never took the menu is tried no more)."""
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 async def publish(platform: str, create: Callable[[], None], intake: Intake) -> None:

@@ -11,7 +11,6 @@ answers "success" and runs nothing twice; one stored but never handled (a crash)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -165,10 +164,7 @@ class WeChatChannel:
 
     async def stop(self) -> None:
         """Stop publishing the menu and let the callbacks in hand finish sending."""
-        if self._menu is not None:
-            self._menu.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._menu
+        await menus.stop(self._menu)
         pending = [*self._tasks, *self._in_flight.values()]
         if pending:
             await asyncio.wait(pending, timeout=5)

@@ -121,10 +121,7 @@ class WeComChannel:
 
     async def stop(self) -> None:
         """Let the turns under way finish (their answers are leased to us and in the outbox anyway)."""
-        if self._menu is not None:
-            self._menu.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._menu
+        await menus.stop(self._menu)
         await self.settle(timeout=10)
 
     async def settle(self, timeout: float | None = None) -> None:
