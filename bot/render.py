@@ -95,6 +95,10 @@ class Renderer:
             if reply.secret
             else "",
             topic=reply.template,
+            primary=next((b.data for row in reply.buttons for b in row if b.primary), ""),
+            ask_contact=reply.ask_contact,
+            contact_label=self._label(locale, "buttons.share_contact") if reply.ask_contact else "",
+            keeps_input=reply.keeps_input,
         )
 
     def _label_text(self, locale: str, key: str, args: dict[str, Any]) -> str:

@@ -170,7 +170,9 @@ class Service:
                 self.default_locale,
                 now,
             )
-            before = conversations.State(state.flow, state.step, copy.deepcopy(state.data))
+            before = conversations.State(
+                state.flow, state.step, copy.deepcopy(state.data), copy.deepcopy(state.parked)
+            )
             ctx = Context(
                 session,
                 who,

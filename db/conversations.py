@@ -14,11 +14,14 @@ from db.rows import table_of
 
 # Read and written on every turn, so plain Core statements on the table: no ORM bookkeeping.
 TABLE = table_of(Conversation)
-_LOAD = select(TABLE.c.flow, TABLE.c.step, TABLE.c.data).where(TABLE.c.person_id == bindparam("b_person_id"))
+_LOAD = select(TABLE.c.flow, TABLE.c.step, TABLE.c.data, TABLE.c.parked).where(
+    TABLE.c.person_id == bindparam("b_person_id")
+)
 _VALUES = {
     "flow": bindparam("b_flow"),
     "step": bindparam("b_step"),
     "data": bindparam("b_data", type_=TABLE.c.data.type),
+    "parked": bindparam("b_parked", type_=TABLE.c.parked.type),
     "updated_at": bindparam("b_now", type_=TABLE.c.updated_at.type),
 }
 _UPDATE = update(TABLE).where(TABLE.c.person_id == bindparam("b_person_id")).values(**_VALUES)
@@ -32,6 +35,8 @@ class State:
     flow: str = ""
     step: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # A flow left mid-way with its draft: {"flow", "step", "data"}; empty when none is waiting.
+    parked: dict[str, Any] = field(default_factory=dict)
     stored: bool = False  # whether a row exists for it
 
     def go(self, flow: str, step: str, **data: Any) -> None:
@@ -44,7 +49,12 @@ class State:
 
     def same_as(self, other: State) -> bool:
         """Whether flow, step and draft are equal."""
-        return (self.flow, self.step, self.data) == (other.flow, other.step, other.data)
+        return (self.flow, self.step, self.data, self.parked) == (
+            other.flow,
+            other.step,
+            other.data,
+            other.parked,
+        )
 
 
 def load_state(session: Session, person_id: int) -> State:
@@ -52,7 +62,7 @@ def load_state(session: Session, person_id: int) -> State:
     row = session.connection().execute(_LOAD, {"b_person_id": person_id}).first()
     if row is None:
         return State()
-    return State(row.flow, row.step, dict(row.data or {}), stored=True)
+    return State(row.flow, row.step, dict(row.data or {}), dict(row.parked or {}), stored=True)
 
 
 def save_state(session: Session, person_id: int, state: State, before: State, now: datetime) -> None:
@@ -64,6 +74,7 @@ def save_state(session: Session, person_id: int, state: State, before: State, no
         "b_flow": state.flow,
         "b_step": state.step,
         "b_data": state.data,
+        "b_parked": state.parked,
         "b_now": now,
     }
     session.connection().execute(_UPDATE if state.stored else _INSERT, params)

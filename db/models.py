@@ -29,6 +29,8 @@ class OrgNode(SQLModel, table=True):
     parent_id: int | None = Field(default=None, foreign_key="org_node.id", index=True)
     # Materialised path of ids ("/1/4/9/"), so "everything under a node" is one indexed prefix match.
     path: str = Field(default="", max_length=200, index=True)
+    # A compound's setting: an owner's self-registration waits for a photo of the ownership certificate.
+    owner_document: bool = Field(default=False)
 
 
 class Home(SQLModel, table=True):
@@ -72,6 +74,7 @@ class Person(SQLModel, table=True):
     phone: str = Field(default="", max_length=32)
     locale: str = Field(default="zh_CN", max_length=8)
     off_duty: bool = Field(default=False)  # a grid worker away: their grid's backup gets new tickets
+    large_text: bool = Field(default=False)  # the web page's 大字 switch, remembered for the person
     created_at: datetime = _time(nullable=False)
 
 
@@ -108,6 +111,9 @@ class Residency(SQLModel, table=True):
     decided_at: datetime | None = _time(nullable=True)
     decided_by: int | None = Field(default=None, foreign_key="person.id")
     invite_id: int | None = Field(default=None, foreign_key="invite.id")  # the code that gave it, if any
+    # The ownership certificate page an owner sent with a self-registration: (channel, file ref).
+    document_channel: str = Field(default="", max_length=16)
+    document_ref: str = Field(default="", max_length=200)
 
 
 class RoleGrant(SQLModel, table=True):
@@ -239,6 +245,9 @@ class Conversation(SQLModel, table=True):
     flow: str = Field(default="", max_length=24)
     step: str = Field(default="", max_length=24)
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # A flow left mid-way with a draft (a menu detour, another command): {"flow", "step", "data"}, kept
+    # until it is resumed, sent or cancelled.
+    parked: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = _time(nullable=False)
 
 

@@ -33,6 +33,7 @@ _WHO_AND_STATE = (
         _STATE.c.flow,
         _STATE.c.step,
         _STATE.c.data,
+        _STATE.c.parked,
     )
     .select_from(people.WHO_FROM.outerjoin(_STATE, _STATE.c.person_id == _PERSON.c.id))
     .where(*people.WHO_WHERE)
@@ -63,7 +64,9 @@ def begin(
             who = people.known(connection, both, channel, chat_id)
             if both.state_of is None:
                 return who, State()
-            return who, State(both.flow, both.step, dict(both.data or {}), stored=True)
+            return who, State(
+                both.flow, both.step, dict(both.data or {}), dict(both.parked or {}), stored=True
+            )
     # First contact (or another process created the account a moment ago): the long way.
     who = people.create_person(connection, channel, external_id, chat_id, display_name, locale, now)
     people.lock_person(session, who.person_id)

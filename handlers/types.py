@@ -50,6 +50,9 @@ class Inbound:
     location: Location | None = None
     display_name: str = ""
     unsupported: bool = False  # an update kind we do not understand (sticker, poll, edit …)
+    # The person's own phone number, shared with the platform's contact button (Telegram); typed
+    # numbers arrive as text.
+    contact_phone: str = ""
 
     @property
     def command(self) -> tuple[str, str] | None:
@@ -68,15 +71,23 @@ class Button:
     label: str = ""  # a label key rendered from buttons.j2
     text: str = ""  # literal text (names from data), used when no label key is given
     args: dict[str, Any] = field(default_factory=dict)
+    primary: bool = False  # the step's main action (✅提交): shown larger and coloured where a page can
 
     def __post_init__(self) -> None:
         if len(self.data.encode()) > MAX_BUTTON_DATA:
             raise ValueError(f"button data longer than {MAX_BUTTON_DATA} bytes: {self.data!r}")
 
     @classmethod
-    def of(cls, press: Press, label: str = "", text: str = "", args: dict[str, Any] | None = None) -> Button:
+    def of(
+        cls,
+        press: Press,
+        label: str = "",
+        text: str = "",
+        args: dict[str, Any] | None = None,
+        primary: bool = False,
+    ) -> Button:
         """The button that makes a press: its data encoded by the codec, with a label key or literal text."""
-        return cls(press.encode(), label, text, args or {})
+        return cls(press.encode(), label, text, args or {}, primary)
 
 
 @dataclass(slots=True)
@@ -88,6 +99,10 @@ class Reply:
     buttons: list[list[Button]] = field(default_factory=list)
     photos: list[Attachment] = field(default_factory=list)
     ask_location: bool = False  # Telegram shows a "share location" keyboard button
+    ask_contact: bool = False  # Telegram shows a "share my phone number" keyboard button
+    # The reply refuses what the person just typed (too long, not a phone number): a page that cleared
+    # its text box on sending puts the text back, so nothing typed is lost.
+    keeps_input: bool = False
     # Shown once and never kept by us: a secret ballot's choice and receipt code. The turn's stored
     # update is emptied and the web chat keeps a placeholder instead of the text.
     secret: bool = False
@@ -108,6 +123,10 @@ class Rendered:
     # picks one by it), and the encoded view press of the ticket, notice or poll it is about, if any.
     topic: str = ""
     about: str = ""
+    primary: str = ""  # the data of the step's main button, if one is marked
+    ask_contact: bool = False
+    contact_label: str = ""
+    keeps_input: bool = False
 
     def kept(self) -> dict[str, Any]:
         """The message as we may store it: a secret reply keeps only its placeholder, without buttons."""
@@ -121,6 +140,9 @@ class Rendered:
             "location_label": self.location_label,
             "topic": self.topic,
             "about": self.about,
+            "primary": self.primary,
+            "ask_contact": self.ask_contact,
+            "contact_label": self.contact_label,
         }
 
     @classmethod
@@ -134,4 +156,7 @@ class Rendered:
             location_label=str(data.get("location_label", "")),
             topic=str(data.get("topic", "")),
             about=str(data.get("about", "")),
+            primary=str(data.get("primary", "")),
+            ask_contact=bool(data.get("ask_contact", False)),
+            contact_label=str(data.get("contact_label", "")),
         )

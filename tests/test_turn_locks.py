@@ -83,7 +83,7 @@ def test_a_turn_that_waited_for_the_person_reads_the_state_the_first_one_committ
 
     with sessions() as first:
         who, state = turns.begin(first, "telegram", "7", "7", "王芳", "zh_CN", now)
-        before = State(state.flow, state.step, dict(state.data), stored=state.stored)
+        before = State(state.flow, state.step, dict(state.data), dict(state.parked), stored=state.stored)
         waiter = threading.Thread(target=second_press)
         waiter.start()
         with sessions() as watcher:  # until the second turn waits for the person's row lock
