@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TypeVar
 
 from core.actions import Menu
-from core.permissions import Action, may
+from core.permissions import Action, Actor, may
 from handlers.context import Context
 from handlers.types import Button, Reply
 
@@ -46,6 +46,27 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
     (("/notice", Action.SEND_NOTICE), ("/notices", None)),
     (("/policy", None), ("/help", None), ("/lang", None)),
 )
+
+
+# The web page's bottom menu: the first entries this person may use, in this order, then help. A grid
+# worker's tasks and staff's queue come before what residents use.
+BOTTOM: tuple[tuple[str, tuple[Action, ...]], ...] = (
+    ("/tasks", (Action.LIST_TASKS,)),
+    ("/queue", (Action.VIEW_QUEUE,)),
+    ("/pending", (Action.APPROVE_RESIDENT,)),
+    ("/report", (Action.REPORT,)),
+    ("/my", (Action.FOLLOW,)),
+    ("/polls", (Action.SEE_POLLS, Action.RUN_POLL)),
+    ("/stats", (Action.VIEW_STATS,)),
+    ("/notices", ()),
+)
+BOTTOM_SIZE = 5
+
+
+def bottom_menu(actor: Actor) -> tuple[str, ...]:
+    """The commands of a person's bottom menu (at most five, help last), by what their roles allow."""
+    chosen = [name for name, needs in BOTTOM if not needs or any(may(actor, a) for a in needs)]
+    return (*chosen[: BOTTOM_SIZE - 1], "/help")
 
 
 def allowed_actions(ctx: Context) -> frozenset[Action]:
