@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from core import actions, permissions
 from core.permissions import Action
 from db.cases import places, states
-from db.models import Attachment, Person, Ticket, TicketEvent
+from db.models import Attachment, Identity, Person, Ticket, TicketEvent
 from db.people import grants_of, home_view
 
 # The card's actions, by the label each button shows (a key of buttons.j2).
@@ -41,18 +41,51 @@ def sees_reporter(session: Session, person_id: int, ticket: Ticket) -> bool:
     return permissions.may(actor, Action.SEE_REPORTER, places.ticket_target(session, ticket))
 
 
-def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, Any]:
-    """What a task card shows: the problem, where, when due; the complainant only when allowed."""
-    photos = session.exec(
-        select(Attachment.channel, Attachment.ref)
+def phone_tail(phone: str) -> str:
+    """The last four digits of a phone number ("" without four): a worker told apart without a name."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return digits[-4:] if len(digits) >= 4 else ""
+
+
+def shown_name(session: Session, person: Person | None) -> str:
+    """How a worker or staff member is named to others: their name, else the name their chat account
+    shows; "" when neither (the template then says their role and the tail of their phone)."""
+    if person is None:
+        return ""
+    if person.name.strip():
+        return person.name.strip()
+    names = session.exec(
+        select(Identity.display_name).where(Identity.person_id == person.id).order_by(col(Identity.id))
+    ).all()
+    return next((n.strip() for n in names if n.strip()), "")
+
+
+def _resident_photos(ticket_ids: list[int]) -> Any:
+    """The residents' photos of tickets (the handler's own photos are on the timeline)."""
+    return (
+        select(Attachment.ticket_id, Attachment.channel, Attachment.ref)
         .join(TicketEvent, col(TicketEvent.id) == Attachment.event_id)
         .where(
-            Attachment.ticket_id == ticket.id,
+            col(Attachment.ticket_id).in_(ticket_ids),
             Attachment.kind == "photo",
             TicketEvent.actor_role == "resident",
         )
         .order_by(col(Attachment.id))
-    ).all()  # what the residents showed; the handler's own photos are on the timeline
+    )
+
+
+def photo_counts(session: Session, ticket_ids: list[int]) -> dict[int, int]:
+    """How many photos the residents sent with each ticket (a queue line shows it)."""
+    counts: dict[int, int] = dict.fromkeys(ticket_ids, 0)
+    if ticket_ids:
+        for ticket_id, _, _ in session.exec(_resident_photos(ticket_ids)).all():
+            counts[ticket_id] = counts.get(ticket_id, 0) + 1
+    return counts
+
+
+def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, Any]:
+    """What a task card shows: the problem, where, when due; the complainant only when allowed."""
+    photos = [(channel, ref) for _, channel, ref in session.exec(_resident_photos([ticket.id or 0])).all()]
     view = home_view(session, ticket.home_id) if ticket.home_id else None
     reporter = session.get(Person, ticket.reporter_id)
     return {

@@ -14,7 +14,7 @@ from sqlmodel import col, select
 
 from core import permissions, tickets
 from core.permissions import LEVEL_ROLE, Action, grants_for, may
-from core.ticket_cards import Actions, card_context, task_actions
+from core.ticket_cards import Actions, card_context, phone_tail, photo_counts, shown_name, task_actions
 from core.work import Work
 from db import people
 from db import tickets as filing
@@ -115,7 +115,9 @@ def staff_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard
         return None
     context, photos = _card(work, actor, ticket, target)
     holder = work.session.get(Person, ticket.holder_id) if ticket.holder_id is not None else None
-    context["holder"] = (holder.name or f"#{holder.id}") if holder is not None else ""
+    context["holder"] = shown_name(work.session, holder)
+    context["holder_tail"] = phone_tail(holder.phone) if holder is not None else ""
+    context["held"] = holder is not None
     return TaskCard(context, (), photos)
 
 
@@ -130,10 +132,12 @@ def jurisdiction(work: Work, actor: permissions.Actor, action: Action = Action.V
 
 @dataclass(frozen=True, slots=True)
 class QueueLine:
-    """A ticket in the work queue, with the place it is about (compound and building)."""
+    """A ticket in the work queue, with the place it is about (compound and building) and how many
+    photos the residents sent."""
 
     ticket: Ticket
     place: str
+    photos: int = 0
 
 
 def queue_for(
@@ -178,6 +182,7 @@ def queue_for(
         .limit(SCAN_LIMIT)
     ).all()
     found: dict[str, list[QueueLine]] = {s: [] for s in sections}
+    photos = photo_counts(work.session, [id_of(t) for t, _, _ in rows])
     for ticket, compound_name, building_name in rows:
         if ticket.holder_id is None:
             section = "unassigned"
@@ -188,7 +193,8 @@ def queue_for(
         else:
             section = "escalated"  # the query let nothing else through
         if section in found:
-            found[section].append(QueueLine(ticket, f"{compound_name} {building_name or ''}".strip()))
+            place = f"{compound_name} {building_name or ''}".strip()
+            found[section].append(QueueLine(ticket, place, photos.get(id_of(ticket), 0)))
     return found
 
 
@@ -197,7 +203,8 @@ class Worker:
     """Someone staff may give a ticket to, with what helps them choose."""
 
     person_id: int
-    name: str
+    name: str  # "" when they gave none: the chat says their role and `tail`
+    tail: str  # the last four digits of their phone
     own_grid: bool
     off_duty: bool
     holder: bool
@@ -213,7 +220,17 @@ def assign_choices(work: Work, actor: permissions.Actor, ticket_id: int) -> tupl
         work.session.exec(select(Person).where(col(Person.id).in_(worker_ids))).all() if worker_ids else []
     )
     ordered = sorted(found, key=lambda p: (p.id not in own, p.off_duty, p.name, p.id))
-    workers = [Worker(id_of(p), p.name, p.id in own, p.off_duty, p.id == ticket.holder_id) for p in ordered]
+    workers = [
+        Worker(
+            id_of(p),
+            shown_name(work.session, p),
+            phone_tail(p.phone),
+            p.id in own,
+            p.off_duty,
+            p.id == ticket.holder_id,
+        )
+        for p in ordered
+    ]
     return ticket, workers
 
 

@@ -36,10 +36,12 @@ COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
 _COMMAND_LEVEL = frozenset(a for needs in COMMAND_ACTIONS.values() for a in needs)
 # The menu's rows: each button with the action that offers it there (None: everyone). /polls appears
 # twice for a resident who also runs polls, once as a voter and once as the author. /duty, /mute, /start
-# and /cancel are typed, never buttons.
+# and /cancel are typed, never buttons. Staff's queue comes first, then the task list (a grid worker's
+# first row), then what residents use (only for someone who may: a worker without a verified home of
+# their own is offered no 报事).
 MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
-    (("/tasks", Action.LIST_TASKS),),
     (("/queue", Action.VIEW_QUEUE), ("/stats", Action.VIEW_STATS)),
+    (("/tasks", Action.LIST_TASKS),),
     (("/pending", Action.APPROVE_RESIDENT),),
     (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
     (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
@@ -49,10 +51,10 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
 
 
 # The web page's bottom menu: the first entries this person may use, in this order, then help. A grid
-# worker's tasks and staff's queue come before what residents use.
+# worker's tasks and staff's queue come before what residents use, staff's queue before their tasks.
 BOTTOM: tuple[tuple[str, tuple[Action, ...]], ...] = (
-    ("/tasks", (Action.LIST_TASKS,)),
     ("/queue", (Action.VIEW_QUEUE,)),
+    ("/tasks", (Action.LIST_TASKS,)),
     ("/pending", (Action.APPROVE_RESIDENT,)),
     ("/report", (Action.REPORT,)),
     ("/my", (Action.FOLLOW,)),

@@ -10,7 +10,9 @@ from typing import Any
 from core import actions, tickets
 from core import ticket_views as views
 from core.permissions import Action, may
+from core.ticket_cards import phone_tail, shown_name
 from core.tickets import TicketError
+from db.models import Person
 from db.types import parse_id
 from handlers.common import stale
 from handlers.context import Context
@@ -19,6 +21,7 @@ from handlers.types import Button, Inbound, Reply
 
 NAME = "queue"
 PER_SECTION = 8  # tickets listed per section; the rest are counted
+GIST = 30  # characters of a ticket's description a queue line shows
 WORKERS = 20  # workers offered as buttons
 CODE = re.compile(r"^[#＃]?\s*(\d{1,12})$")
 
@@ -60,7 +63,16 @@ def _item(ctx: Context, line: views.QueueLine) -> dict[str, Any]:
         ),
         "urgent": ticket.urgent,
         "reason": ticket.transfer_reason,
+        "gist": gist(ticket.description),
+        "photos": line.photos,
+        "weight": ticket.weight,
     }
+
+
+def gist(text: str, size: int = GIST) -> str:
+    """The start of a description on one line: spaces and line breaks folded, cut with "…"."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= size else flat[: size - 1] + "…"
 
 
 def _button(verb: str, ticket_id: int, label: str) -> Button:
@@ -124,21 +136,25 @@ def _choose_worker(ctx: Context, ticket_id: int) -> list[Reply]:
                 "queue.btn_worker",
                 args={
                     "name": worker.name,
-                    "id": worker.person_id,
+                    "tail": worker.tail,
+                    "number": number,
                     "own_grid": worker.own_grid,
                     "off_duty": worker.off_duty,
                     "holder": worker.holder,
                 },
             )
         ]
-        for worker in workers[:WORKERS]
+        for number, worker in enumerate(workers[:WORKERS], 1)
     ]
     return [Reply("queue.choose_worker", {"code": ticket_id, "category": ticket.category}, rows)]
 
 
 def _assign(ctx: Context, ticket_id: int, worker_id: int) -> list[Reply]:
-    done = tickets.assign(ctx.work, ctx.actor(), ticket_id, worker_id)
-    return [Reply("queue.assigned", {"code": ticket_id, "name": done.name})]
+    tickets.assign(ctx.work, ctx.actor(), ticket_id, worker_id)
+    worker = ctx.session.get(Person, worker_id)
+    name = shown_name(ctx.session, worker)
+    tail = phone_tail(worker.phone) if worker is not None else ""
+    return [Reply("queue.assigned", {"code": ticket_id, "name": name, "tail": tail})]
 
 
 def _decide(ctx: Context, ticket_id: int, approve: bool) -> list[Reply]:

@@ -128,7 +128,7 @@ def staff_card_for_code(ctx: Context, ticket_id: int) -> Reply | None:
         return None
     rows: list[list[Button]] = []
     if found.context["state"] in OPEN_STATES:
-        assign = "queue.btn_assign" if not found.context["holder"] else "queue.btn_reassign"
+        assign = "queue.btn_reassign" if found.context["held"] else "queue.btn_assign"
         rows.append(
             [
                 Button.of(actions.Queue("a", ticket=ticket_id), assign, args={"code": ticket_id}),

@@ -1,0 +1,118 @@
+"""Staff and grid workers at work in the chat: what a queue line tells, people named by name, their own
+menus first, a readable /stats table, who has not acknowledged a notice, editing a notice or a poll from
+its summary, and the poll summary's warning when verified owners cannot reach the quorum."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot.bootstrap import App
+from db import people
+from db.models import Identity, Person, Ticket
+from handlers.common import bottom_menu
+from tests.support.chat import ChatUser
+from tests.test_queue import HEPING_HOME, file_report, invite_home, person_id
+
+
+def heping_owner(app: App) -> ChatUser:
+    """An owner in 和平里小区 1号楼, whose grid has no worker: their reports wait in the queue."""
+    invite_home(app, "HEPING-OWNER", HEPING_HOME)
+    user = ChatUser(app.service, "owner-heping", name="陈和平")
+    user.say("/start HEPING-OWNER")
+    return user
+
+
+# --- the queue ------------------------------------------------------------------------------------
+
+
+def test_a_queue_line_shows_the_start_of_the_description_its_photos_and_households(
+    app: App, staff: ChatUser, worker: ChatUser
+) -> None:
+    heping = heping_owner(app)
+    long = "楼下商铺半夜装修，电钻声不断，\n已经连续三个晚上了，老人孩子都睡不着觉，请尽快处理"
+    text = heping.report("噪音扰民", long, photos=2)
+    assert "#" in text
+    with app.sessions() as session:
+        ticket = session.exec(select(Ticket)).one()
+        ticket.weight = 3  # two neighbours said "me too"
+        session.add(ticket)
+        session.commit()
+
+    staff.say("/queue")
+    line = next(line for line in staff.text.splitlines() if "楼下商铺" in line)
+    assert "楼下商铺半夜装修，电钻声不断， 已经连续三个晚上了" in line  # one line, breaks folded
+    assert "请尽快处理" not in line and "…" in line  # cut near 30 characters
+    assert "照片 2 张" in line and "3 户反映" in line
+
+
+# --- names ----------------------------------------------------------------------------------------
+
+
+def test_workers_are_named_by_name_or_by_the_tail_of_their_phone_never_a_database_id(
+    app: App, staff: ChatUser, worker: ChatUser
+) -> None:
+    heping = heping_owner(app)
+    code = file_report(heping, "噪音扰民", "楼下商铺半夜装修")
+    staff.say("/queue")
+    staff.press(f"指派 #{code}")
+    assert staff.buttons()[0] == "刘网格"  # the name they go by
+
+    worker_id = person_id(app, worker)
+    with app.sessions() as session:  # a worker who joined without a name on any account
+        person = session.get(Person, worker_id)
+        assert person is not None
+        person.name, person.phone = "", "13812345678"
+        for identity in session.exec(select(Identity).where(Identity.person_id == worker_id)).all():
+            identity.display_name = ""
+            session.add(identity)
+        session.add(person)
+        session.commit()
+    staff.say("/queue")
+    staff.press(f"指派 #{code}")
+    assert staff.buttons()[0] == "网格员 尾号 5678"
+    assert all(f"网格员 {worker_id}" not in b for b in staff.buttons())
+    staff.press("尾号 5678")
+    assert f"已把工单 #{code} 指派给 网格员（尾号 5678）" in staff.text
+
+    staff.say(f"#{code}")
+    assert "办理人：网格员（尾号 5678）" in staff.text and f"#{worker_id}" not in staff.text.replace(
+        f"#{code}", ""
+    )
+
+    with app.sessions() as session:  # with a display name on their chat account, that is shown
+        identity = session.exec(select(Identity).where(Identity.person_id == worker_id)).first()
+        assert identity is not None
+        identity.display_name = "小刘"
+        session.add(identity)
+        session.commit()
+    staff.say(f"#{code}")
+    assert "办理人：小刘" in staff.text
+
+
+# --- menus ----------------------------------------------------------------------------------------
+
+
+def menu(user: ChatUser) -> list[str]:
+    user.say("/help")
+    return user.buttons()
+
+
+def test_each_role_sees_its_own_work_first_and_a_worker_without_a_home_cannot_report(
+    app: App, owner: ChatUser, worker: ChatUser, staff: ChatUser
+) -> None:
+    worker_menu = menu(worker)
+    assert "任务" in worker_menu[0]
+    assert not any("报事" in b for b in worker_menu)  # no verified home of their own
+
+    staff_menu = menu(staff)
+    assert "队列" in staff_menu[0]
+
+    owner_menu = menu(owner)
+    assert "报事" in owner_menu[0] and not any("队列" in b or "任务" in b for b in owner_menu)
+
+    ids = [person_id(app, user) for user in (worker, staff, owner)]
+    with app.sessions() as session:
+        worker_actor, staff_actor, owner_actor = (people.actor(session, i) for i in ids)
+    assert bottom_menu(worker_actor)[0] == "/tasks" and "/report" not in bottom_menu(worker_actor)
+    assert bottom_menu(staff_actor)[0] == "/queue"
+    assert bottom_menu(owner_actor)[0] == "/report"
