@@ -49,8 +49,19 @@ CHART_TEXT: dict[str, ChartWords] = {
 }
 
 
+FIGURE_SPACE = "\u2007"  # as wide as a digit: numbers stay aligned from line to line in any font
+CELL = 6  # "100.0%"
+
+
+def aligned(pct: str) -> str:
+    """A rate as a fixed-width cell (" 50.0%", "100.0%", "—" for none), padded with figure spaces."""
+    shown = f"{pct}%" if pct else "—"
+    return shown.rjust(CELL, FIGURE_SPACE)
+
+
 def _cell(part: int, whole: int, value: Fraction | None) -> dict[str, Any]:
-    return {"pct": percent(value), "part": part, "whole": whole}
+    pct = percent(value)
+    return {"pct": pct, "part": part, "whole": whole, "cell": aligned(pct)}
 
 
 def _row(row: reports.Row) -> dict[str, Any]:
