@@ -9,7 +9,7 @@ message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from core.permissions import VERIFIED, Action, Actor, grants_for, may, place
@@ -71,6 +71,7 @@ class Managed:
     notice: Notice
     place: str
     counts: dict[str, int]
+    waiting: list[notices.Waiting] = field(default_factory=list)  # not acknowledged yet (names masked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +199,8 @@ def notices_for(work: Work, actor: Actor, limit: int = 10) -> Board:
         for notice in notices.authored_under(work.session, roots, limit):
             node = work.session.get(OrgNode, notice.node_id)
             counts = notices.report(work.session, id_of(notice))
-            managed.append(Managed(notice, node.name if node else "", counts))
+            waiting = _waiting(work, notice) if notice.ack_required else []
+            managed.append(Managed(notice, node.name if node else "", counts, waiting))
     seen: list[Seen] | None = None
     if not roots or any(r.status == VERIFIED for r in actor.residences):
         person_id = _person(actor)
@@ -228,6 +230,23 @@ def delivery_report(work: Work, actor: Actor, notice_id: int) -> dict[str, int]:
     acknowledged."""
     _managed(work, actor, notice_id)
     return notices.report(work.session, notice_id)
+
+
+def mask_name(name: str) -> str:
+    """A resident's name as staff see it in lists: the first character, the rest starred (王**)."""
+    name = name.strip()
+    return name[:1] + "*" * min(len(name) - 1, 2) if name else ""
+
+
+def _waiting(work: Work, notice: Notice) -> list[notices.Waiting]:
+    return [replace(w, name=mask_name(w.name)) for w in notices.unacknowledged(work.session, notice)]
+
+
+def unacknowledged(work: Work, actor: Actor, notice_id: int) -> list[notices.Waiting]:
+    """Who has not acknowledged a managed notice, by building and home, names masked (DESIGN §3: staff
+    lists show no full names of residents); empty for a notice that asks for no acknowledgement."""
+    notice = _managed(work, actor, notice_id)
+    return _waiting(work, notice) if notice.ack_required else []
 
 
 # --- after sending -----------------------------------------------------------------------------------

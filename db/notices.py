@@ -10,6 +10,8 @@ what the queries below count and look for. Who may send or manage a notice is as
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,7 +22,7 @@ from sqlmodel import Session, col, delete, select
 from core.events import NoticePublished, NoticeReminder
 from core.permissions import STAFF_ROLES, VERIFIED, ResidentKind, Role, path_ids, under
 from db import outbox
-from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Residency, RoleGrant
+from db.models import Home, Mute, Notice, NoticeAck, OrgNode, Outbox, Person, Residency, RoleGrant
 from db.org import in_subtrees
 from db.rows import id_of, table_of
 from db.sla import Policy
@@ -310,6 +312,66 @@ def report(session: Session, notice_id: int) -> dict[str, int]:
         session.exec(select(func.count()).where(NoticeAck.notice_id == notice_id)).one()
     )
     return counts
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """A recipient who has not acknowledged a notice, where they live in its area: building, entrance
+    and home number ("" for someone reached by their role, with no home there), and their name."""
+
+    building: str
+    entrance: str
+    number: str
+    name: str
+
+
+def unacknowledged(session: Session, notice: Notice) -> list[Waiting]:
+    """Everyone a notice went (or goes) to who has not acknowledged it, by building and home: those
+    without a home in its area (staff, grid workers) last."""
+    notice_id = id_of(notice)
+    done = select(NoticeAck.person_id).where(NoticeAck.notice_id == notice_id)
+    waiting = sorted(
+        set(
+            session.exec(
+                select(Outbox.person_id).where(
+                    Outbox.notice_id == notice_id,
+                    col(Outbox.status) != "cancelled",
+                    col(Outbox.person_id).not_in(done),
+                )
+            ).all()
+        )
+    )
+    if not waiting:
+        return []
+    node = session.get(OrgNode, notice.node_id)
+    building, entrance = table_of(OrgNode).alias("building"), table_of(OrgNode).alias("entrance")
+    query = (
+        select(Residency.person_id, building.c.name, entrance.c.name, Home.number)
+        .join(Home, col(Home.id) == Residency.home_id)
+        .join(entrance, entrance.c.id == Home.entrance_id)
+        .join(building, building.c.id == Home.building_id, isouter=True)
+        .where(
+            col(Residency.person_id).in_(waiting),
+            Residency.status == VERIFIED,
+            in_subtrees(entrance.c.path, [node.path] if node else []),
+        )
+        .order_by(col(Residency.id))
+    )
+    if notice.buildings:
+        query = query.where(col(Home.building_id).in_(list(notice.buildings)))
+    homes: dict[int, tuple[str, str, str]] = {}
+    for person_id, building_name, entrance_name, number in session.exec(query).all():
+        homes.setdefault(person_id, (building_name or "", entrance_name or "", number))
+    names = dict(session.exec(select(Person.id, Person.name).where(col(Person.id).in_(waiting))).all())
+    found = [Waiting(*homes.get(p, ("", "", "")), names.get(p) or "") for p in waiting]
+    return sorted(
+        found, key=lambda w: (not w.building, _natural(w.building), _natural(w.entrance), _natural(w.number))
+    )
+
+
+def _natural(text: str) -> tuple[Any, ...]:
+    """A sort key that puts 2栋 before 10栋 and 201 before 1001."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
 def publicity_end(notice: Notice) -> datetime:

@@ -4,13 +4,16 @@ its summary, and the poll summary's warning when verified owners cannot reach th
 
 from __future__ import annotations
 
+import pytest
 from sqlmodel import select
 
 from bot.bootstrap import App
 from db import people
 from db.models import Identity, Person, Ticket
 from handlers.common import bottom_menu
+from handlers.notices import board
 from tests.support.chat import ChatUser
+from tests.test_notices import drain, send
 from tests.test_queue import HEPING_HOME, file_report, invite_home, person_id
 
 
@@ -116,3 +119,38 @@ def test_each_role_sees_its_own_work_first_and_a_worker_without_a_home_cannot_re
     assert bottom_menu(worker_actor)[0] == "/tasks" and "/report" not in bottom_menu(worker_actor)
     assert bottom_menu(staff_actor)[0] == "/queue"
     assert bottom_menu(owner_actor)[0] == "/report"
+
+
+# --- who has not acknowledged a notice ------------------------------------------------------------
+
+
+def test_the_delivery_report_lists_who_has_not_acknowledged_by_building_and_home(
+    app: App, staff: ChatUser, owner: ChatUser, neighbour: ChatUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = ChatUser(app.service, "tenant-1", name="赵小租")
+    tenant.say("/start DEMO-TENANT")
+    send(staff, title="请确认收到停水通知", ack=True)
+    drain(app)
+    owner.say("/notices")
+    owner.press("我已知晓")
+
+    staff.say("/notices")
+    item = next(m.text for m in staff.last if "请确认收到停水通知" in m.text)
+    assert "尚未确认：" in item
+    assert "1栋：1单元102（赵**）、2单元201（李*）" in item  # by building, then home; names masked
+    assert "王芳" not in item and "王*" not in item  # she acknowledged
+    assert "李强" not in item and "赵小租" not in item
+
+    monkeypatch.setattr(board, "WAITING_SHOWN", 1)  # more than fit under the notice
+    staff.say("/notices")
+    item = next(m.text for m in staff.last if "请确认收到停水通知" in m.text)
+    assert "1单元102（赵**）" in item and "201" not in item and "还有 1 人" in item
+    staff.press("查看全部未确认（2 人）")
+    page = staff.last[-1].text
+    assert "尚未确认的接收人（共 2 人）" in page and "1单元102（赵**）、2单元201（李*）" in page
+
+
+def test_a_notice_without_acknowledgement_lists_no_one(app: App, staff: ChatUser, owner: ChatUser) -> None:
+    send(staff, title="垃圾分类宣传", ack=False)
+    staff.say("/notices")
+    assert "尚未确认" not in staff.text

@@ -14,6 +14,8 @@ from handlers.context import Context
 from handlers.types import Attachment, Button, Reply, shows_photo
 
 LIST_LIMIT = 10
+WAITING_SHOWN = 10  # not-yet-acknowledged homes listed under a notice in /notices; the rest on a page
+WAITING_PAGE = 60  # homes per message of the full list
 POLL_MARKS = {"announced": "🗳 ", "result": "📊 ", "withdrawn": "⛔ "}  # a poll's notices told apart
 
 
@@ -63,6 +65,17 @@ def _resident_list(seen: list[use.Seen]) -> list[Reply]:
     return [Reply("notices.list", {"items": [_item(s.notice, s.acked) for s in seen]}, rows)]
 
 
+def _groups(waiting: list[rules.Waiting]) -> list[dict[str, Any]]:
+    """Those who have not acknowledged, grouped by building (in order): each home with the masked name;
+    people reached by their role and living elsewhere in a last group without a building."""
+    groups: list[dict[str, Any]] = []
+    for w in waiting:
+        if not groups or groups[-1]["building"] != w.building:
+            groups.append({"building": w.building, "homes": []})
+        groups[-1]["homes"].append({"entrance": w.entrance, "number": w.number, "name": w.name})
+    return groups
+
+
 def _staff_list(managed: list[use.Managed]) -> list[Reply]:
     if not managed:
         return [Reply("notices.staff_none")]
@@ -78,11 +91,23 @@ def _staff_list(managed: list[use.Managed]) -> list[Reply]:
                 row.append(Button.of(Notices("r", notice=notice.id), "notices.btn_remind"))
             if row:
                 buttons.append(row)
+        if len(item.waiting) > WAITING_SHOWN:
+            buttons.append(
+                [
+                    Button.of(
+                        Notices("v", notice=notice.id),
+                        "notices.btn_waiting",
+                        args={"count": len(item.waiting)},
+                    )
+                ]
+            )
         context = {
             **_item(notice, False),
             "place": item.place,
             "cancelled": notice.state == "cancelled",
             "counts": counts,
+            "waiting": _groups(item.waiting[:WAITING_SHOWN]),
+            "waiting_more": max(len(item.waiting) - WAITING_SHOWN, 0),
         }
         replies.append(Reply("notices.staff_item", context, buttons))
     return replies
@@ -107,7 +132,26 @@ def view(ctx: Context, press: Notices) -> list[Reply]:
         "body": notice.body,
         "publicity_until": rules.publicity_end(notice).isoformat() if notice.publicity_until else "",
     }
-    return [Reply("notices.view", context, buttons, photos=photos)]
+    replies = [Reply("notices.view", context, buttons, photos=photos)]
+    if not viewed.mine:  # staff open a notice they manage: with everyone who has not acknowledged it
+        replies.extend(_waiting_pages(ctx, notice))
+    return replies
+
+
+def _waiting_pages(ctx: Context, notice: Notice) -> list[Reply]:
+    """The whole list of those who have not acknowledged a managed notice, a page per message."""
+    try:
+        waiting = use.unacknowledged(ctx.work, ctx.actor(), given(notice.id))
+    except use.NoticeError:
+        return []
+    pages = [waiting[i : i + WAITING_PAGE] for i in range(0, len(waiting), WAITING_PAGE)]
+    return [
+        Reply(
+            "notices.waiting_page",
+            {"groups": _groups(page), "page": n, "pages": len(pages), "count": len(waiting)},
+        )
+        for n, page in enumerate(pages, 1)
+    ]
 
 
 def acknowledge(ctx: Context, press: Notices) -> list[Reply]:
