@@ -9,11 +9,11 @@ from sqlmodel import select
 
 from bot.bootstrap import App
 from db import people
-from db.models import Identity, Person, Ticket
+from db.models import Identity, Notice, Person, Ticket
 from handlers.common import bottom_menu
 from handlers.notices import board
 from tests.support.chat import ChatUser
-from tests.test_notices import drain, send
+from tests.test_notices import compose, drain, send
 from tests.test_queue import HEPING_HOME, file_report, invite_home, person_id
 
 
@@ -154,3 +154,35 @@ def test_a_notice_without_acknowledgement_lists_no_one(app: App, staff: ChatUser
     send(staff, title="垃圾分类宣传", ack=False)
     staff.say("/notices")
     assert "尚未确认" not in staff.text
+
+
+# --- editing a field from the summary -------------------------------------------------------------
+
+
+def test_a_notice_summary_edits_one_field_and_comes_back(app: App, staff: ChatUser, owner: ChatUser) -> None:
+    summary = compose(staff, title="垃圾分类宣转", ack=False)
+    assert "标题：垃圾分类宣转" in summary and "需要确认：否" in summary
+    staff.press("改标题")
+    assert "请输入通知标题" in staff.text
+    staff.say("垃圾分类宣传")
+    assert "请确认通知内容" in staff.text and "标题：垃圾分类宣传" in staff.text
+    assert "正文：请按四分类投放生活垃圾。" in staff.text  # the rest as it was
+
+    staff.press("改是否确认")
+    staff.press("需要确认")
+    assert "请确认通知内容" in staff.text and "需要确认：是" in staff.text
+
+    staff.press("改范围")  # a field of several steps: back to the summary after its last one
+    staff.press("⬇️ 阳光花园")
+    staff.press("发给这里")
+    staff.press("1栋")
+    staff.press("完成")
+    assert "请选择接收人" in staff.text
+    staff.press("下一步")
+    assert "请确认通知内容" in staff.text and "阳光花园（1栋）" in staff.text
+    assert "标题：垃圾分类宣传" in staff.text
+
+    staff.press("确认发送")
+    with app.sessions() as session:
+        notice = session.exec(select(Notice)).one()
+    assert (notice.title, notice.ack_required, len(notice.buildings)) == ("垃圾分类宣传", True, 1)

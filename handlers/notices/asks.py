@@ -190,5 +190,18 @@ def summary(ctx: Context, draft: Composing) -> Reply:
             "audience": preview.audience,
             "muted": preview.muted,
         },
-        [[Button.of(Notices("ok"), "notices.btn_send", args={"count": preview.audience})], cancel_row()],
+        [
+            [Button.of(Notices("ok"), "notices.btn_send", args={"count": preview.audience}, primary=True)],
+            *edit_rows(),
+            cancel_row(),
+        ],
     )
+
+
+EDITABLE = ("title", "body", "audience", "time", "publicity", "ack", "kind")  # as the summary offers them
+
+
+def edit_rows() -> list[list[Button]]:
+    """A button per field of the summary that asks that field again (the `k` verb at the summary)."""
+    buttons = [Button.of(Notices("k", kind=f), "notices.btn_edit", args={"field": f}) for f in EDITABLE]
+    return [buttons[i : i + 3] for i in range(0, len(buttons), 3)]

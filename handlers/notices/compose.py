@@ -47,8 +47,25 @@ class Step:
     typed: OnText | None = None
 
 
+# The fields the summary lets the author change, each with the steps that ask it (in order). The summary
+# presses `k` with the field's name: the same verb as choosing the kind, at another step.
+FIELDS: dict[str, tuple[str, ...]] = {
+    "kind": ("kind",),
+    "title": ("title",),
+    "body": ("body",),
+    "audience": ("node", "buildings", "roles"),
+    "time": ("time",),
+    "publicity": ("publicity",),
+    "ack": ("ack",),
+}
+EDIT_VERB = "k"
+
+
 def _go(ctx: Context, draft: Composing, step: str, *before: Reply) -> Answer:
-    """Move to a step (or stay on it) and ask what it asks, after any replies given."""
+    """Move to a step (or stay on it) and ask what it asks, after any replies given. A field asked again
+    from the summary goes back to the summary once its steps are answered."""
+    if draft.editing and step not in FIELDS.get(draft.editing, ()):
+        draft.editing, step = "", "confirm"
     ctx.state.step = step
     reply = STEPS[step].ask(ctx, draft)
     draft.keep(ctx.state)
@@ -205,6 +222,15 @@ def _ack(ctx: Context, draft: Composing, press: Notices) -> Answer:
     return _go(ctx, draft, "confirm")
 
 
+def _edit(ctx: Context, draft: Composing, press: Notices) -> Answer:
+    """From the summary: ask one field again, then come back to the summary."""
+    steps = FIELDS.get(press.kind or "")
+    if steps is None:
+        return [stale()]
+    draft.editing = press.kind or ""
+    return _go(ctx, draft, steps[0])
+
+
 def _submit(ctx: Context, draft: Composing, press: Notices) -> Answer:
     ctx.state.clear()
     try:
@@ -227,7 +253,7 @@ STEPS: dict[str, Step] = {
     "time": Step(asks.ask_time, {"t": _when}, _typed_time),
     "publicity": Step(asks.ask_publicity, {"p": _days}),
     "ack": Step(asks.ask_ack, {"y": _ack}),
-    "confirm": Step(asks.summary, {"ok": _submit}),
+    "confirm": Step(asks.summary, {"ok": _submit, EDIT_VERB: _edit}),
 }
 
 
@@ -244,6 +270,13 @@ def on_press(ctx: Context, press: Notices) -> Answer:
     step = STEPS.get(ctx.state.step)
     taken = step.presses.get(press.verb) if step is not None else None
     return taken(ctx, Composing.of(ctx.state), press) if taken is not None else [stale()]
+
+
+def resume(ctx: Context) -> Answer:
+    """Ask again what the current step asks (the summary at the end): for coming back to a draft."""
+    if ctx.state.flow != FLOW_NAME or ctx.state.step not in STEPS:
+        return [stale()]
+    return _go(ctx, Composing.of(ctx.state), ctx.state.step)
 
 
 def on_message(ctx: Context, inbound: Inbound) -> Answer:

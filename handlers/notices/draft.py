@@ -24,6 +24,7 @@ class Composing(Draft):
     send_at: datetime | None = None
     days: int = 0  # on display this many days; 0: no publicity period
     ack: bool = False
+    editing: str = ""  # a field asked again from the summary: once answered, back to the summary
 
     def times(self, now: datetime) -> tuple[datetime, datetime | None]:
         """When it is sent (never in the past) and until when it is on display."""
