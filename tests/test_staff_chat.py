@@ -8,12 +8,14 @@ import pytest
 from sqlmodel import select
 
 from bot.bootstrap import App
-from db import people
-from db.models import Identity, Notice, Person, Ticket
+from db import org, people
+from db.models import Home, Identity, Notice, Person, Poll, Residency, Ticket
 from handlers.common import bottom_menu
 from handlers.notices import board
 from tests.support.chat import ChatUser
+from tests.test_newpoll import finish, up_to_timing
 from tests.test_notices import compose, drain, send
+from tests.test_polls_flow import COMPOUND
 from tests.test_queue import HEPING_HOME, file_report, invite_home, person_id
 
 
@@ -186,3 +188,72 @@ def test_a_notice_summary_edits_one_field_and_comes_back(app: App, staff: ChatUs
     with app.sessions() as session:
         notice = session.exec(select(Notice)).one()
     assert (notice.title, notice.ack_required, len(notice.buildings)) == ("垃圾分类宣传", True, 1)
+
+
+def test_a_poll_summary_edits_one_field_and_comes_back(app: App, staff: ChatUser) -> None:
+    up_to_timing(staff, title="关于续聘物业的表绝")
+    staff.press("公告满 15 天后开始")
+    summary = finish(staff, "14 天")
+    assert "标题：关于续聘物业的表绝" in summary and "截止投票：2026-12-20 09:00" in summary
+    staff.press("改标题")
+    assert "请输入表决标题" in staff.text
+    staff.say("关于续聘物业的表决")
+    assert "请确认业主表决" in staff.text and "标题：关于续聘物业的表决" in staff.text
+    assert "截止投票：2026-12-20 09:00" in staff.text and "不记名" in staff.text  # the rest kept
+
+    staff.press("改截止时间")
+    staff.press("30 天")
+    assert "请确认业主表决" in staff.text and "截止投票：2027-01-05 09:00" in staff.text
+
+    staff.press("改投票规则")
+    staff.press("📝 记名投票")
+    staff.press("投出后不能改")
+    staff.press("否")
+    assert "请确认业主表决" in staff.text and "投票方式：记名" in staff.text
+    assert "标题：关于续聘物业的表决" in staff.text
+    staff.press("确认发起")
+    with app.sessions() as session:
+        poll = session.exec(select(Poll)).one()
+    assert (poll.title, poll.secret) == ("关于续聘物业的表决", False)
+
+
+# --- the quorum warning ---------------------------------------------------------------------------
+
+
+def verify_owners(app: App, building: str) -> int:
+    """A verified owner for every home of a building of 阳光花园; how many homes."""
+    now = app.clock.now()
+    with app.sessions() as session:
+        node = org.find_node(session, f"{COMPOUND}/{building}")
+        assert node is not None
+        homes = session.exec(select(Home).where(Home.building_id == node.id)).all()
+        for n, home in enumerate(homes):
+            person = Person(name=f"业主{n}", created_at=now)
+            session.add(person)
+            session.flush()
+            session.add(
+                Residency(
+                    person_id=person.id, home_id=home.id, kind="owner", status="verified", created_at=now
+                )
+            )
+        session.commit()
+        return len(homes)
+
+
+def test_the_poll_summary_warns_when_verified_owners_cannot_reach_the_quorum(
+    app: App, staff: ChatUser, owner: ChatUser, neighbour: ChatUser
+) -> None:
+    up_to_timing(staff)
+    staff.press("公告满 15 天后开始")
+    summary = finish(staff)
+    # two of 36 homes: even if both vote, far from two thirds of the owners and of the area
+    assert "只有 2/36 户有已核验的业主（面积 174.80/3559.80 ㎡）" in summary
+    assert "达不到人数和面积三分之二的参与要求" in summary
+
+    homes = verify_owners(app, "3栋")
+    staff.press("改范围")
+    staff.press("3栋")
+    staff.press("完成")
+    summary = staff.text
+    assert "请确认业主表决" in summary and "范围：3栋" in summary
+    assert f"共 {homes} 户" in summary and "达不到" not in summary and "只有" not in summary

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from core.permissions import VERIFIED, ResidentKind, is_voter
+from db import tally
 from db.models import Home, Poll, PollHome, PollTurnout, PollVoter, Residency
 from db.polls.terms import DEVELOPER_UNIT, in_scope
 from db.rows import id_of
@@ -44,10 +45,68 @@ def preview(session: Session, compound_id: int, buildings: list[int] | tuple[int
 
 
 def _scope_homes(session: Session, poll: Poll) -> list[Home]:
-    query = select(Home).where(Home.compound_id == poll.node_id)
-    if poll.buildings:
-        query = query.where(col(Home.building_id).in_(poll.buildings))
+    return _homes_in(session, poll.node_id, poll.buildings)
+
+
+def _homes_in(session: Session, compound_id: int, buildings: list[int] | tuple[int, ...]) -> list[Home]:
+    query = select(Home).where(Home.compound_id == compound_id)
+    if buildings:
+        query = query.where(col(Home.building_id).in_(list(buildings)))
     return list(session.exec(query.order_by(col(Home.id))).all())
+
+
+def _verified_owners(session: Session, homes: list[Home]) -> dict[int, list[int]]:
+    """The verified owners of each home, by home id (only they vote: is_voter)."""
+    owners: dict[int, list[int]] = defaultdict(list)
+    if homes:
+        rows = session.exec(
+            select(Residency.home_id, Residency.person_id).where(
+                col(Residency.home_id).in_([h.id for h in homes]),
+                Residency.kind == ResidentKind.OWNER.value,
+                Residency.status == VERIFIED,
+            )
+        ).all()
+        for home_id, person_id in rows:
+            owners[home_id].append(person_id)
+    return owners
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """The best turnout a poll could have if voting opened now: every owner unit with a verified owner
+    voting, against the electorate `freeze` would write, judged by the tally's quorum rule."""
+
+    owners: int  # owner units with a verified owner
+    total_owners: int
+    area_centi_m2: int  # their area
+    total_area_centi_m2: int
+    quorum: bool  # whether even all of them voting would reach the quorum
+    area_met: bool
+    owners_met: bool
+
+
+def reach(session: Session, compound_id: int, buildings: list[int] | tuple[int, ...] = ()) -> Reach | None:
+    """What turnout verified owners could bring at best (None: no homes in scope, or an area the tally
+    cannot count, such as a home registered without one)."""
+    homes = _homes_in(session, compound_id, buildings)
+    owners = _verified_owners(session, homes)
+    home_unit, _ = _units(homes, owners)
+    electorate = [tally.Home(str(id_of(h)), h.area_centi_m2, home_unit[id_of(h)]) for h in homes]
+    # taking part is what counts for the quorum: an abstention takes part
+    ballots = [tally.Ballot(str(id_of(h)), "abstain") for h in homes if id_of(h) in owners]
+    try:
+        best = tally.tally(electorate, ballots, matter=1)
+    except ValueError:
+        return None
+    return Reach(
+        best.participating_owners,
+        best.total_owners,
+        best.participating_area,
+        best.total_area,
+        best.quorum,
+        best.quorum_area_met,
+        best.quorum_owners_met,
+    )
 
 
 def _units(homes: list[Home], owners: dict[int, list[int]]) -> tuple[dict[int, str], dict[int, str]]:
@@ -85,17 +144,7 @@ def _units(homes: list[Home], owners: dict[int, list[int]]) -> tuple[dict[int, s
 def freeze(session: Session, poll: Poll) -> None:
     """Write the electorate as it stands now: every home in scope and the verified owners who vote."""
     homes = _scope_homes(session, poll)
-    owners: dict[int, list[int]] = defaultdict(list)
-    if homes:
-        rows = session.exec(
-            select(Residency.home_id, Residency.person_id).where(
-                col(Residency.home_id).in_([h.id for h in homes]),
-                Residency.kind == ResidentKind.OWNER.value,  # only verified owners vote (is_voter)
-                Residency.status == VERIFIED,
-            )
-        ).all()
-        for home_id, person_id in rows:
-            owners[home_id].append(person_id)
+    owners = _verified_owners(session, homes)
     home_unit, person_unit = _units(homes, owners)
     session.add_all(
         PollHome(

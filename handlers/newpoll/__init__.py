@@ -64,7 +64,7 @@ from handlers.newpoll.asks import (
 from handlers.newpoll.draft import NAME, PollDraft, compounds, opens_at, shortened
 from handlers.types import Inbound, Reply
 
-__all__ = ["FLOW", "start"]
+__all__ = ["FLOW", "resume", "start"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +146,22 @@ FIX: dict[str, tuple[str, ...]] = {
 }
 
 
+# The fields the summary lets the author change (`k` with the field's name at the summary: the verb that
+# chooses the kind, at another step), each with the draft's answers it forgets: the flow then asks them
+# again and, nothing else missing, comes back to the summary.
+EDITS: dict[str, tuple[str, ...]] = {
+    "scope": ("scoped", "buildings"),
+    "title": ("title",),
+    "body": ("body", "photo"),
+    "matter": ("matter",),
+    "kind": ("kind", "candidates", "seats"),
+    "dates": ("short", "reason", "opens", "closes"),
+    "closes": ("closes",),
+    "method": ("secret", "changeable", "consultative"),
+}
+EDIT_VERB = "k"
+
+
 def _not_allowed(ctx: Context) -> list[Reply]:
     ctx.state.clear()
     return [Reply("newpoll.not_allowed")]
@@ -203,10 +219,22 @@ def on_press(ctx: Context, press: NewPoll) -> list[Reply]:
         return _not_allowed(ctx)
     draft = PollDraft.of(ctx.state)
     if ctx.state.step == CONFIRM:
+        if press.verb == EDIT_VERB and press.kind in EDITS:
+            draft.forget(*EDITS[press.kind])
+            return _settle(ctx, draft, Go())
         return _settle(ctx, draft, _checked(ctx, draft, confirm.create) if press.verb == "ok" else [stale()])
     step = BY_NAME.get(ctx.state.step)
     answer = step.presses.get(press.verb) if step is not None else None
     return _settle(ctx, draft, answer(ctx, draft, press) if answer is not None else [stale()])
+
+
+def resume(ctx: Context) -> list[Reply]:
+    """Ask again what the draft lacks first (the summary when nothing): for coming back to a draft."""
+    if ctx.state.flow != NAME:
+        return [stale()]
+    if not compounds(ctx):
+        return _not_allowed(ctx)
+    return _settle(ctx, PollDraft.of(ctx.state), Go())
 
 
 def on_text(ctx: Context, inbound: Inbound) -> list[Reply]:

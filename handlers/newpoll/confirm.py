@@ -4,8 +4,11 @@ step that fixes it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from core import polls as use_cases
 from core.actions import NewPoll
+from db.polls import electorate
 from handlers.context import Context
 from handlers.newpoll.asks import button, cancel_row
 from handlers.newpoll.draft import PollDraft, for_rules
@@ -15,6 +18,25 @@ from handlers.types import Reply
 def _area(centi_m2: int) -> str:
     """An area in m² with two decimals (exact, from 0.01 m² integers)."""
     return f"{centi_m2 // 100}.{centi_m2 % 100:02d}"
+
+
+# The summary's edit buttons, in the order it shows the fields (the flow's EDITS says what each asks).
+EDITABLE = ("scope", "title", "body", "matter", "kind", "dates", "closes", "method")
+
+
+def _reach(ctx: Context, compound_id: int, buildings: tuple[int, ...]) -> dict[str, Any] | None:
+    """The warning's numbers when even every verified owner voting would miss the quorum, else None."""
+    best = electorate.reach(ctx.session, compound_id, buildings)
+    if best is None or best.quorum:
+        return None
+    return {
+        "owners": best.owners,
+        "total_owners": best.total_owners,
+        "area": _area(best.area_centi_m2),
+        "total_area": _area(best.total_area_centi_m2),
+        "area_met": best.area_met,
+        "owners_met": best.owners_met,
+    }
 
 
 def summary(ctx: Context, draft: PollDraft) -> list[Reply]:
@@ -45,8 +67,14 @@ def summary(ctx: Context, draft: PollDraft) -> list[Reply]:
         "area": _area(found.electorate.area_centi_m2),
         "owned": found.electorate.owned_homes,
         "audience": found.audience,
+        "reach": _reach(ctx, checked.node_id, checked.buildings),
     }
-    buttons = [[button(NewPoll("ok"), "newpoll.btn_create", count=found.audience)], cancel_row()]
+    edits = [button(NewPoll("k", kind=field), "newpoll.btn_edit", field=field) for field in EDITABLE]
+    buttons = [
+        [button(NewPoll("ok"), "newpoll.btn_create", count=found.audience)],
+        *(edits[i : i + 3] for i in range(0, len(edits), 3)),
+        cancel_row(),
+    ]
     return [Reply("newpoll.summary", context, buttons)]
 
 
