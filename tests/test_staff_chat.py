@@ -257,3 +257,23 @@ def test_the_poll_summary_warns_when_verified_owners_cannot_reach_the_quorum(
     summary = staff.text
     assert "请确认业主表决" in summary and "范围：3栋" in summary
     assert f"共 {homes} 户" in summary and "达不到" not in summary and "只有" not in summary
+
+
+# --- plain words ----------------------------------------------------------------------------------
+
+
+def test_notice_screens_point_to_buttons_not_commands(app: App, staff: ChatUser, owner: ChatUser) -> None:
+    staff.say("/notices")
+    assert "/notice" not in staff.text and "发布通知" in staff.buttons()[0]
+    staff.press("发布通知")
+    assert "请选择类别" in staff.text
+
+    send(staff, title="垃圾分类宣传")
+    assert "/notices" not in staff.text
+    staff.press("通知")
+    assert "送达" in staff.text
+
+    owner.say("/notices")
+    assert "/mute" not in owner.text
+    owner.press("通知接收设置")
+    assert "通知接收设置（点击按钮切换）" in owner.text

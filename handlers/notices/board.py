@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from core import notices as use
-from core.actions import Notices
+from core.actions import Menu, Notices
 from db import notices as rules
 from db.models import Notice
 from handlers.common import given, stale
@@ -62,6 +62,7 @@ def _resident_list(seen: list[use.Seen]) -> list[Reply]:
         if notice.ack_required and not item.acked:
             row.append(_ack_button(notice))
         rows.append(row)
+    rows.append([Button.of(Menu(command="/mute"), "notices.btn_mutes")])
     return [Reply("notices.list", {"items": [_item(s.notice, s.acked) for s in seen]}, rows)]
 
 
@@ -78,7 +79,7 @@ def _groups(waiting: list[rules.Waiting]) -> list[dict[str, Any]]:
 
 def _staff_list(managed: list[use.Managed]) -> list[Reply]:
     if not managed:
-        return [Reply("notices.staff_none")]
+        return [Reply("notices.staff_none", {}, [[Button.of(Menu(command="/notice"), "notice")]])]
     replies = [Reply("notices.staff_header", {"count": len(managed)})]
     for item in managed:
         notice, counts = item.notice, item.counts

@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from core import notices as use
-from core.actions import Notices
+from core.actions import Menu, Notices
 from db import notices as rules
 from db.models import OrgNode
 from handlers.common import given, stale
 from handlers.context import Context
 from handlers.notices import asks
 from handlers.notices.draft import Composing
-from handlers.types import Inbound, Reply
+from handlers.types import Button, Inbound, Reply
 
 FLOW_NAME = "notice"
 TIME_FORMAT = "%Y-%m-%d %H:%M"
@@ -238,9 +238,8 @@ def _submit(ctx: Context, draft: Composing, press: Notices) -> Answer:
     except use.NoticeError as exc:
         return [Reply("notices.refused", {"reason": exc.reason})]
     goes = published.goes_at.isoformat() if published.goes_at else ""
-    return [
-        Reply("notices.created", {"id": published.notice_id, "audience": published.audience, "send_at": goes})
-    ]
+    context = {"id": published.notice_id, "audience": published.audience, "send_at": goes}
+    return [Reply("notices.created", context, [[Button.of(Menu(command="/notices"), "notices")]])]
 
 
 STEPS: dict[str, Step] = {
