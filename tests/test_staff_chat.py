@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import select
 
 from bot.bootstrap import App
+from core.actions import NewPoll
 from db import org, people
 from db.models import Home, Identity, Notice, Person, Poll, Residency, Ticket
 from handlers.common import bottom_menu
@@ -48,6 +49,12 @@ def test_a_queue_line_shows_the_start_of_the_description_its_photos_and_househol
     assert "楼下商铺半夜装修，电钻声不断， 已经连续三个晚上了" in line  # one line, breaks folded
     assert "请尽快处理" not in line and "…" in line  # cut near 30 characters
     assert "照片 2 张" in line and "3 户反映" in line
+
+    staff.say("/lang")
+    staff.press("English")
+    staff.say("/queue")
+    line = next(line for line in staff.text.splitlines() if "楼下商铺" in line)
+    assert "2 photos" in line and "3 households" in line
 
 
 # --- names ----------------------------------------------------------------------------------------
@@ -249,6 +256,16 @@ def test_the_poll_summary_warns_when_verified_owners_cannot_reach_the_quorum(
     # two of 36 homes: even if both vote, far from two thirds of the owners and of the area
     assert "只有 2/36 户有已核验的业主（面积 174.80/3559.80 ㎡）" in summary
     assert "达不到人数和面积三分之二的参与要求" in summary
+    staff.say("/lang")
+    staff.press("English")
+    staff.data(NewPoll("k", kind="closes").encode())  # the summary's edit button, the draft kept
+    staff.press("30 days")
+    assert "⚠️ Only 2 of 36 owners are verified here (area 174.80 of 3559.80 m²)" in staff.text
+    assert "the two-thirds turnout of owners and of area cannot be reached" in staff.text
+    staff.say("/lang")
+    staff.press("中文")
+    staff.data(NewPoll("k", kind="closes").encode())
+    staff.press("14 天")
 
     homes = verify_owners(app, "3栋")
     staff.press("改范围")
