@@ -4,15 +4,24 @@ its summary, and the poll summary's warning when verified owners cannot reach th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from sqlmodel import select
 
 from bot.bootstrap import App
 from core.actions import NewPoll
 from db import org, people
+from db.conversations import load_state
 from db.models import Home, Identity, Notice, Person, Poll, Residency, Ticket
+from db.people import Who
+from db.rows import id_of
+from handlers import newpoll
 from handlers.common import bottom_menu
+from handlers.context import Context
 from handlers.notices import board
+from handlers.notices import compose as notice_compose
+from handlers.types import Reply
 from tests.support.chat import ChatUser
 from tests.test_newpoll import finish, up_to_timing
 from tests.test_notices import compose, drain, send
@@ -294,3 +303,34 @@ def test_notice_screens_point_to_buttons_not_commands(app: App, staff: ChatUser,
     assert "/mute" not in owner.text
     owner.press("通知接收设置")
     assert "通知接收设置（点击按钮切换）" in owner.text
+
+
+# --- resume: what a parked draft shows when the author comes back ---------------------------------
+
+
+def resumed(app: App, user: ChatUser, resume: Callable[[Context], list[Reply]]) -> list[str]:
+    """The texts a flow's resume() gives for the user's conversation as it stands."""
+    with app.sessions() as session:
+        identity = session.exec(select(Identity).where(Identity.external_id == user.user_ref)).one()
+        who = Who(identity.person_id, id_of(identity), identity.channel, user.name, "zh_CN")
+        state = load_state(session, identity.person_id)
+        ctx = Context(session, who, state, app.clock.now(), app.catalog, app.policy)
+        replies = resume(ctx)
+        session.rollback()
+    return [app.renderer.render(r, "zh_CN").text for r in replies]
+
+
+def test_the_compose_flows_can_show_their_current_step_again(app: App, staff: ChatUser) -> None:
+    assert resumed(app, staff, notice_compose.resume) == [app.renderer.text("zh_CN", "common.stale_button")]
+    compose(staff)
+    staff.press("改正文")
+    assert "请输入通知正文" in resumed(app, staff, notice_compose.resume)[-1]
+    staff.say("新的正文")
+    assert "请确认通知内容" in resumed(app, staff, notice_compose.resume)[-1]
+    staff.press("取消")
+
+    up_to_timing(staff)
+    assert "何时开始投票" in resumed(app, staff, newpoll.resume)[-1]
+    staff.press("公告满 15 天后开始")
+    finish(staff)
+    assert "请确认业主表决" in resumed(app, staff, newpoll.resume)[-1]
