@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
@@ -316,8 +317,9 @@ def report(session: Session, notice_id: int) -> dict[str, int]:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """A recipient who has not acknowledged a notice, where they live in its area: building, entrance
-    and home number ("" for someone reached by their role, with no home there), and their name."""
+    """A recipient who has not acknowledged a notice, where they live in its area: building (with its
+    compound's name when the notice covers several), entrance and home number ("" for someone reached by
+    their role, with no home there), and their name."""
 
     building: str
     entrance: str
@@ -326,29 +328,39 @@ class Waiting:
 
 
 def unacknowledged(session: Session, notice: Notice) -> list[Waiting]:
-    """Everyone a notice went (or goes) to who has not acknowledged it, by building and home: those
-    without a home in its area (staff, grid workers) last."""
+    """Everyone a notice went (or goes) to who has not acknowledged it, by building and home (the
+    building named with its compound when the notice covers more than one compound); those without a
+    home in its area (staff, grid workers) last."""
     notice_id = id_of(notice)
     done = select(NoticeAck.person_id).where(NoticeAck.notice_id == notice_id)
-    waiting = sorted(
-        set(
-            session.exec(
-                select(Outbox.person_id).where(
-                    Outbox.notice_id == notice_id,
-                    col(Outbox.status) != "cancelled",
-                    col(Outbox.person_id).not_in(done),
-                )
-            ).all()
+    waiting = (
+        select(Outbox.person_id)
+        .where(
+            Outbox.notice_id == notice_id,
+            col(Outbox.status) != "cancelled",
+            col(Outbox.person_id).not_in(done),
         )
+        .distinct()
     )
-    if not waiting:
+    names: dict[int, str] = {
+        id_of_person: name
+        for id_of_person, name in session.exec(
+            select(Person.id, Person.name).where(col(Person.id).in_(waiting))
+        ).all()
+        if id_of_person is not None
+    }
+    if not names:
         return []
     node = session.get(OrgNode, notice.node_id)
+    compound = table_of(OrgNode).alias("compound")
     building, entrance = table_of(OrgNode).alias("building"), table_of(OrgNode).alias("entrance")
     query = (
-        select(Residency.person_id, building.c.name, entrance.c.name, Home.number)
+        sa_select(
+            col(Residency.person_id), compound.c.name, building.c.name, entrance.c.name, col(Home.number)
+        )
         .join(Home, col(Home.id) == Residency.home_id)
         .join(entrance, entrance.c.id == Home.entrance_id)
+        .join(compound, compound.c.id == Home.compound_id)
         .join(building, building.c.id == Home.building_id, isouter=True)
         .where(
             col(Residency.person_id).in_(waiting),
@@ -359,11 +371,14 @@ def unacknowledged(session: Session, notice: Notice) -> list[Waiting]:
     )
     if notice.buildings:
         query = query.where(col(Home.building_id).in_(list(notice.buildings)))
+    whole = node is not None and node.kind in ("compound", "building")
     homes: dict[int, tuple[str, str, str]] = {}
-    for person_id, building_name, entrance_name, number in session.exec(query).all():
-        homes.setdefault(person_id, (building_name or "", entrance_name or "", number))
-    names = dict(session.exec(select(Person.id, Person.name).where(col(Person.id).in_(waiting))).all())
-    found = [Waiting(*homes.get(p, ("", "", "")), names.get(p) or "") for p in waiting]
+    session.flush()
+    rows = session.connection().execute(query).all()
+    for person_id, compound_name, building_name, entrance_name, number in rows:
+        place = (building_name or "") if whole else f"{compound_name} {building_name or ''}".strip()
+        homes.setdefault(person_id, (place, entrance_name or "", number))
+    found = [Waiting(*homes.get(p, ("", "", "")), name or "") for p, name in names.items()]
     return sorted(
         found, key=lambda w: (not w.building, _natural(w.building), _natural(w.entrance), _natural(w.number))
     )

@@ -155,7 +155,7 @@ def test_the_delivery_report_lists_who_has_not_acknowledged_by_building_and_home
     staff.say("/notices")
     item = next(m.text for m in staff.last if "请确认收到停水通知" in m.text)
     assert "尚未确认：" in item
-    assert "1栋：1单元102（赵**）、2单元201（李*）" in item  # by building, then home; names masked
+    assert "阳光花园 1栋：1单元102（赵**）、2单元201（李*）" in item  # by building, then home; names masked
     assert "王芳" not in item and "王*" not in item  # she acknowledged
     assert "李强" not in item and "赵小租" not in item
 

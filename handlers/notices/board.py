@@ -16,6 +16,7 @@ from handlers.types import Attachment, Button, Reply, shows_photo
 LIST_LIMIT = 10
 WAITING_SHOWN = 10  # not-yet-acknowledged homes listed under a notice in /notices; the rest on a page
 WAITING_PAGE = 60  # homes per message of the full list
+WAITING_PAGES = 5  # messages at most; beyond them the list says how many more (a reminder reaches all)
 POLL_MARKS = {"announced": "🗳 ", "result": "📊 ", "withdrawn": "⛔ "}  # a poll's notices told apart
 
 
@@ -146,12 +147,20 @@ def _waiting_pages(ctx: Context, notice: Notice) -> list[Reply]:
     except use.NoticeError:
         return []
     pages = [waiting[i : i + WAITING_PAGE] for i in range(0, len(waiting), WAITING_PAGE)]
+    shown = pages[:WAITING_PAGES]
+    unlisted = len(waiting) - sum(map(len, shown))
     return [
         Reply(
             "notices.waiting_page",
-            {"groups": _groups(page), "page": n, "pages": len(pages), "count": len(waiting)},
+            {
+                "groups": _groups(page),
+                "page": n,
+                "pages": len(shown),
+                "count": len(waiting),
+                "more": unlisted if n == len(shown) else 0,
+            },
         )
-        for n, page in enumerate(pages, 1)
+        for n, page in enumerate(shown, 1)
     ]
 
 
