@@ -364,7 +364,7 @@ def unacknowledged(session: Session, notice: Notice) -> list[Waiting]:
         .join(building, building.c.id == Home.building_id, isouter=True)
         .where(
             col(Residency.person_id).in_(waiting),
-            Residency.status == VERIFIED,
+            col(Residency.status) == VERIFIED,
             in_subtrees(entrance.c.path, [node.path] if node else []),
         )
         .order_by(col(Residency.id))
