@@ -167,6 +167,12 @@ def test_the_delivery_report_lists_who_has_not_acknowledged_by_building_and_home
     page = staff.last[-1].text
     assert "尚未确认的接收人（共 2 人）" in page and "1单元102（赵**）、2单元201（李*）" in page
 
+    monkeypatch.setattr(board, "WAITING_PAGE", 1)  # a very long list stops after so many messages
+    monkeypatch.setattr(board, "WAITING_PAGES", 1)
+    staff.say("/notices")
+    staff.press("查看全部未确认（2 人）")
+    assert "1单元102（赵**）" in staff.last[-1].text and "另有 1 人未列出" in staff.last[-1].text
+
 
 def test_a_notice_without_acknowledgement_lists_no_one(app: App, staff: ChatUser, owner: ChatUser) -> None:
     send(staff, title="垃圾分类宣传", ack=False)
