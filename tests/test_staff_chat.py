@@ -55,7 +55,8 @@ def test_a_queue_line_shows_the_start_of_the_description_its_photos_and_househol
 
     staff.say("/queue")
     line = next(line for line in staff.text.splitlines() if "楼下商铺" in line)
-    assert "楼下商铺半夜装修，电钻声不断， 已经连续三个晚上了" in line  # one line, breaks folded
+    # on its own line under the item, line breaks folded
+    assert line.startswith("   “楼下商铺半夜装修，电钻声不断， 已经连续三个晚上了")
     assert "请尽快处理" not in line and "…" in line  # cut near 30 characters
     assert "照片 2 张" in line and "3 户反映" in line
 
@@ -155,7 +156,8 @@ def test_the_delivery_report_lists_who_has_not_acknowledged_by_building_and_home
     staff.say("/notices")
     item = next(m.text for m in staff.last if "请确认收到停水通知" in m.text)
     assert "尚未确认：" in item
-    assert "阳光花园 1栋：1单元102（赵**）、2单元201（李*）" in item  # by building, then home; names masked
+    # a line per building, then the homes; names masked
+    assert "尚未确认：\n阳光花园 1栋：1单元102（赵**）、2单元201（李*）" in item
     assert "王芳" not in item and "王*" not in item  # she acknowledged
     assert "李强" not in item and "赵小租" not in item
 
