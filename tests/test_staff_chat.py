@@ -271,7 +271,7 @@ def test_the_poll_summary_warns_when_verified_owners_cannot_reach_the_quorum(
     staff.press("公告满 15 天后开始")
     summary = finish(staff)
     # two of 36 homes: even if both vote, far from two thirds of the owners and of the area
-    assert "只有 2/36 户有已核验的业主（面积 174.80/3559.80 ㎡）" in summary
+    assert "只有 2/36 户有已核实的业主（面积 174.80/3559.80 ㎡）" in summary
     assert "达不到人数和面积三分之二的参与要求" in summary
     staff.say("/lang")
     staff.press("English")
