@@ -12,7 +12,7 @@ from db.polls import electorate
 from handlers.context import Context
 from handlers.newpoll.asks import button, cancel_row
 from handlers.newpoll.draft import PollDraft, for_rules
-from handlers.types import Reply
+from handlers.types import Button, Reply
 
 
 def _area(centi_m2: int) -> str:
@@ -71,7 +71,7 @@ def summary(ctx: Context, draft: PollDraft) -> list[Reply]:
     }
     edits = [button(NewPoll("k", kind=field), "newpoll.btn_edit", field=field) for field in EDITABLE]
     buttons = [
-        [button(NewPoll("ok"), "newpoll.btn_create", count=found.audience)],
+        [Button.of(NewPoll("ok"), "newpoll.btn_create", args={"count": found.audience}, primary=True)],
         *(edits[i : i + 3] for i in range(0, len(edits), 3)),
         cancel_row(),
     ]
