@@ -32,7 +32,7 @@ def joined(session: Session, person_id: int) -> bool:
 
 
 def uploads_since(session: Session, person_id: int, since: datetime) -> list[tuple[str, datetime]]:
-    """The photos a person sent in the web chat since a moment: stored name and when."""
+    """The photos and voices a person sent in the web chat since a moment: stored name and when."""
     rows = session.exec(
         select(WebMessage.body, WebMessage.created_at)
         .join(Identity, col(Identity.id) == WebMessage.identity_id)
@@ -42,7 +42,9 @@ def uploads_since(session: Session, person_id: int, since: datetime) -> list[tup
             col(WebMessage.created_at) >= since,
         )
     ).all()
-    return [(name, at) for body, at in rows for name in (body.get("photos") or []) if isinstance(name, str)]
+    sent = [(name, at) for body, at in rows for name in (body.get("photos") or []) if isinstance(name, str)]
+    voices = [(voice[0], at) for body, at in rows for voice in (body.get("voices") or []) if voice]
+    return sent + [(name, at) for name, at in voices if isinstance(name, str)]
 
 
 def referenced_names(session: Session) -> set[str]:
