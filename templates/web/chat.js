@@ -67,6 +67,7 @@
   // The page's labels in the current words: the header, the box, the buttons, the join form.
   function relabel() {
     document.documentElement.lang = lang === 'zh_CN' ? 'zh-CN' : 'en';
+    for (const node of document.querySelectorAll('.avatar')) node.textContent = lang === 'zh_CN' ? '邻' : 'L';
     for (const node of document.querySelectorAll('[data-w]')) node.textContent = say(node.dataset.w);
     for (const node of document.querySelectorAll('[data-w-placeholder]')) node.placeholder = say(node.dataset.wPlaceholder);
     for (const node of document.querySelectorAll('[data-w-label]')) {
@@ -378,7 +379,7 @@
       notice(say(err && err.name === 'NotAllowedError' ? 'mic_denied' : 'no_mic'), true);
       return;
     }
-    if (holding.released) { stopStream(); return; }  // let go before the microphone opened
+    if (holding.released) { stopStream(); notice(say('too_short')); return; }  // let go before the microphone opened
     chunks = [];
     recorder = new MediaRecorder(stream);
     recorder.addEventListener('dataavailable', ev => { if (ev.data && ev.data.size) chunks.push(ev.data); });
@@ -404,10 +405,8 @@
     if (cancelled) { notice(say('cancelled')); return; }
     if (seconds < 1 || !chunks.length) { notice(say('too_short')); return; }
     const blob = new Blob(chunks, {type});
-    const audio = el('audio');
-    audio.controls = true;
-    audio.src = URL.createObjectURL(blob);
-    upload('voice', blob, {seconds: String(Math.min(seconds, 300))}, audio);
+    const shown = el('div', 'voice', '🎤 ' + say('voice') + ' · ' + say('seconds', {n: seconds}));
+    upload('voice', blob, {seconds: String(Math.min(seconds, 300))}, shown);
   }
   micBtn.addEventListener('pointerdown', startRecording);
   micBtn.addEventListener('pointerup', () => stopRecording(false));
