@@ -53,6 +53,16 @@ def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, A
         )
         .order_by(col(Attachment.id))
     ).all()  # what the residents showed; the handler's own photos are on the timeline
+    voice = session.exec(
+        select(Attachment.channel, Attachment.ref, Attachment.duration)
+        .join(TicketEvent, col(TicketEvent.id) == Attachment.event_id)
+        .where(
+            Attachment.ticket_id == ticket.id,
+            Attachment.kind == "voice",
+            TicketEvent.actor_role == "resident",
+        )
+        .order_by(col(Attachment.id))
+    ).first()  # the report's spoken description, if it was spoken
     view = home_view(session, ticket.home_id) if ticket.home_id else None
     reporter = session.get(Person, ticket.reporter_id)
     return {
@@ -70,6 +80,7 @@ def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, A
         "stage": ticket.clock_stage,
         "due": iso(ticket.clock_due_at),
         "_photos": [[channel, ref] for channel, ref in photos][:10],
+        "_voice": [voice[0], voice[1], voice[2] or 0] if voice else [],  # channel, ref, seconds
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -407,3 +408,23 @@ def test_voice_uploads_share_the_photo_quota_and_need_a_session(app: App, phone:
         data={"id": "v-none", "seconds": "2"},
     )
     assert no_token.status_code == 403
+
+
+def test_a_grid_worker_gets_the_residents_voice_on_the_task_card(app: App, phone: Browser) -> None:
+    worker = Browser(app)
+    worker.say("/start DEMO-GRID")
+    phone.say("/start DEMO-OWNER")
+    phone.press("报事")
+    phone.press("电梯故障")
+    assert upload_voice(phone, WEBM, seconds=6).status_code == 200
+    [[name, _]] = next(m for m in reversed(phone.messages) if not m["outgoing"])["voices"]
+    phone.press("跳过")
+    phone.press("跳过")
+    phone.press("提交")
+    assert "工单编号 #1" in phone.last_reply
+    asyncio.run(app.dispatcher.drain())  # the task card is pushed to the grid worker's page
+    pushed = worker.client.get("/chat/api/messages").json()["messages"]
+    card = next(m for m in pushed if m.get("voices"))
+    assert card["voices"] == [[name, 6]] and "#1" in card["text"]
+    heard = worker.client.get(f"/chat/files/{name}")
+    assert heard.status_code == 200 and heard.content == WEBM
