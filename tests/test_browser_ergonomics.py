@@ -84,6 +84,16 @@ def open_phones(browser: Any) -> Iterator[list[Any]]:
         context.close()
 
 
+@pytest.fixture(scope="module")
+def worker(server: str, browser: Any) -> Iterator[Any]:
+    """The module's one grid worker (new tickets in the demo grid go to the first one who joined)."""
+    opened: list[Any] = []
+    page = new_phone(browser, opened)
+    join(page, server, "DEMO-GRID")
+    yield page
+    opened[0].close()
+
+
 def new_phone(browser: Any, opened: list[Any], locale: str = "zh-CN") -> Any:
     """A phone-sized page with its own cookies; script and CSP errors go to `page.errors`."""
     context = browser.new_context(
@@ -301,23 +311,23 @@ def test_the_language_switch_changes_the_page_at_once(
     assert page.errors == []
 
 
-def test_a_grid_workers_menu_starts_with_tasks(server: str, browser: Any, open_phones: list[Any]) -> None:
+def test_a_grid_workers_menu_starts_with_tasks(server: str, worker: Any) -> None:
     from playwright.sync_api import expect
 
-    page = new_phone(browser, open_phones)
-    join(page, server, "DEMO-GRID")
-    expect(page.locator("#menu button").first).to_contain_text("任务")  # without a reload
-    expect(page.locator("#menu button", has_text="报事")).to_have_count(0)
-    page.reload()
-    bot_says(page, "绑定成功")
-    expect(page.locator("#menu button").first).to_contain_text("任务")
-    shot(page, "ergo-worker.png")
+    expect(worker.locator("#menu button").first).to_contain_text("任务")  # at once, without a reload
+    expect(worker.locator("#menu button", has_text="报事")).to_have_count(0)
+    shot(worker, "ergo-worker.png")
+    worker.reload()
+    bot_says(worker, "绑定成功")
+    expect(worker.locator("#menu button").first).to_contain_text("任务")
 
 
 # --- voice, images, typed text --------------------------------------------------------------------------
 
 
-def test_hold_to_talk_sends_a_voice_that_plays(server: str, browser: Any, open_phones: list[Any]) -> None:
+def test_hold_to_talk_sends_a_voice_that_plays(
+    server: str, browser: Any, open_phones: list[Any], worker: Any
+) -> None:
     from playwright.sync_api import expect
 
     page = new_phone(browser, open_phones)
@@ -331,6 +341,13 @@ def test_hold_to_talk_sends_a_voice_that_plays(server: str, browser: Any, open_p
     mic.dispatch_event("pointerdown", {"pointerId": 1, "isPrimary": True})
     mic.dispatch_event("pointerup", {"pointerId": 1, "isPrimary": True})
     expect(page.locator(".notice", has_text="太短")).to_be_visible()
+    # Sliding the finger off the button cancels.
+    mic.dispatch_event("pointerdown", {"pointerId": 1, "isPrimary": True})
+    expect(page.locator("#recording")).to_be_visible()
+    mic.dispatch_event("pointerleave", {"pointerId": 1, "isPrimary": True})
+    expect(page.locator(".notice", has_text="已取消录音")).to_be_visible()
+    expect(page.locator("#recording")).to_be_hidden()
+    expect(page.locator("#log .row.me audio")).to_have_count(0)
     # Hold, then release: the recording is sent and shown as a player.
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.down()
@@ -350,6 +367,23 @@ def test_hold_to_talk_sends_a_voice_that_plays(server: str, browser: Any, open_p
     )
     assert played is True
     shot(page, "ergo-voice.png")
+
+    # The grid worker's task card carries the voice, and it plays on their page too.
+    tap(page, "跳过")
+    bot_says(page, "问题发生在哪里")
+    tap(page, "跳过")
+    bot_says(page, "请确认报事内容")
+    tap(page, "提交")
+    bot_says(page, "工单编号")
+    heard = worker.locator("#log .row:not(.me) .bubble audio").last
+    expect(heard).to_be_visible(timeout=15000)  # the page polls every 4 s
+    assert heard.get_attribute("src") == src
+    assert heard.evaluate(
+        """a => new Promise(done => { a.muted = true;
+             a.addEventListener('timeupdate', () => done(a.currentTime > 0), {once: true});
+             a.play().catch(() => done(false)); })"""
+    )
+    shot(worker, "ergo-worker-voice.png")
 
     # A browser without a microphone says so instead of failing silently.
     bare = new_phone(browser, open_phones)
@@ -417,4 +451,15 @@ def test_too_long_text_stays_in_the_box(server: str, browser: Any, open_phones: 
     page.tap("#send")
     bot_says(page, "描述最多 1000 字")
     expect(page.locator("#text")).to_have_value("楼道灯不亮" * 300)
+
+    # An expired page says so with a reload button a finger can hit, and keeps the text too.
+    page.unroute("**/chat/api/send*")
+    page.route("**/chat/api/send*", lambda route: route.fulfill(status=403, json={"detail": "stale"}))
+    page.tap("#send")
+    reload = page.locator(".notice.error button", has_text="刷新")
+    expect(reload).to_be_visible()
+    box = reload.bounding_box()
+    assert box["width"] >= MIN_TARGET and box["height"] >= MIN_TARGET
+    expect(page.locator("#text")).to_have_value("楼道灯不亮" * 300)
+    assert small_targets(page) == []
     assert page.errors == []

@@ -46,6 +46,8 @@ MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
 UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
 MAX_VOICE_SECONDS = 300  # a hold-to-talk recording the page sends is far shorter
+# Voices a browser's <audio> plays (a WeChat voice is AMR or Speex: the page cannot play it).
+PLAYABLE = (".webm", ".ogg", ".m4a", ".aac", ".mp3", ".wav")
 # The bottom menu's icons, by command (the labels are `buttons.menu_*` blocks in each language).
 MENU_ICONS = {
     "/tasks": "🗂",
@@ -521,7 +523,9 @@ def _body(message: Rendered) -> dict[str, Any]:
         "location_label": message.location_label,
     }
     voices = [
-        [p.ref, p.duration or 0] for p in message.photos if p.kind == "voice" and FILE_NAME.match(p.ref)
+        [p.ref, p.duration or 0]
+        for p in message.photos
+        if p.kind == "voice" and FILE_NAME.match(p.ref) and p.ref.endswith(PLAYABLE)
     ]
     if voices:
         body["voices"] = voices
