@@ -437,6 +437,7 @@ def test_too_long_text_stays_in_the_box(server: str, browser: Any, open_phones: 
     page.fill("#text", long_text)
     page.tap("#send")
     expect(page.locator(".notice.error", has_text="4096")).to_be_visible()
+    assert min(page.evaluate(FONT, ".notice")) >= 17
     expect(page.locator("#text")).to_have_value(long_text)
     assert page.locator("#log .row.me").count() == mine  # nothing was sent
     shot(page, "ergo-too-long.png")

@@ -428,3 +428,14 @@ def test_a_grid_worker_gets_the_residents_voice_on_the_task_card(app: App, phone
     assert card["voices"] == [[name, 6]] and "#1" in card["text"]
     heard = worker.client.get(f"/chat/files/{name}")
     assert heard.status_code == 200 and heard.content == WEBM
+
+
+def test_the_demo_entry_shows_only_while_the_demo_is_on(app: App) -> None:
+    web = app.channels["web"]
+    assert isinstance(web, WebChat)
+    web.demo = lambda: False  # a real organisation: its residents never see the demo
+    page = Browser(app).page.text
+    assert 'id="demo-btn"' not in page and "体验演示" not in page
+    web.demo = lambda: True
+    page = Browser(app).page.text
+    assert 'id="demo-btn" data-w="demo">体验演示</button>' in page and "Try" not in page
