@@ -439,3 +439,26 @@ def test_the_demo_entry_shows_only_while_the_demo_is_on(app: App) -> None:
     web.demo = lambda: True
     page = Browser(app).page.text
     assert 'id="demo-btn" data-w="demo">体验演示</button>' in page and "Try" not in page
+
+
+def test_a_push_brings_the_menu_and_language_with_it(app: App, phone: Browser) -> None:
+    messages = phone.say("/start DEMO-OWNER")
+    last = messages[-1]["id"]
+    assert "menu" not in phone.client.get(f"/chat/api/messages?after={last}").json()  # nothing new
+    web = app.channels["web"]
+    assert isinstance(web, WebChat)
+    identity = web.identities.id_of(_uid(phone))
+    assert identity is not None
+    web.history.push(identity, {"text": "通知：停水", "buttons": []})
+    polled = phone.client.get(f"/chat/api/messages?after={last}&lang=en").json()
+    assert [m["text"] for m in polled["messages"]] == ["通知：停水"]
+    assert polled["menu"][0]["command"] == "/report" and polled["locale"] == "zh_CN"
+    assert polled["words"]["send"] == "发送"  # the page showed English: it gets the person's words
+
+
+def _uid(phone: Browser) -> str:
+    """The page session's own id, as the signed cookie holds it."""
+    cookie = phone.client.cookies["linli_session"]
+    payload = cookie.split(".")[0]
+    data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(data["uid"])

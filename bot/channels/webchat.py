@@ -378,10 +378,18 @@ class WebChat:
             )
 
         @router.get("/chat/api/messages")
-        def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
+        def messages(
+            request: Request,
+            after: int = Query(0, ge=0, le=MAX_AFTER),
+            lang: str = Query("", max_length=8),
+        ) -> JSONResponse:
             account = account_of(request)
             self._limit(request, "read", account)
-            return JSONResponse({"messages": self.history.page(self._identity_id(account), after)})
+            found = self.history.page(self._identity_id(account), after)
+            if not found or account is None or after == 0:
+                return JSONResponse({"messages": found})
+            # Something new was pushed (an approval, a role): the menu and language may have changed too.
+            return JSONResponse({"messages": found, **self._page_state(account, lang)})
 
         @router.post("/chat/api/send")
         def send(

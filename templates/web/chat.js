@@ -320,8 +320,9 @@
     polling = true;
     try {
       for (let page = 0; page < 10; page++) {  // catch up after a long absence, a page at a time
-        const data = await call('/chat/api/messages?after=' + last);
+        const data = await call(`/chat/api/messages?after=${last}&lang=${encodeURIComponent(lang)}`);
         data.messages.forEach(show);
+        follow(data);
         if (data.messages.length < PAGE || last === 0) break;
       }
     } catch (e) {}
