@@ -348,13 +348,18 @@ def test_hold_to_talk_sends_a_voice_that_plays(
     expect(page.locator(".notice", has_text="已取消录音")).to_be_visible()
     expect(page.locator("#recording")).to_be_hidden()
     expect(page.locator("#log .row.me audio")).to_have_count(0)
-    # Hold, then release: the recording is sent and shown as a player.
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-    page.mouse.down()
+    # Hold, then lift the finger: the recording is sent and shown as a player. A lifted finger also
+    # "leaves" the button right after: that is not a slide away.
+    finger = {"pointerId": 2, "isPrimary": True, "pointerType": "touch"}
+    mic.dispatch_event("pointerdown", finger)
     expect(page.locator("#recording")).to_be_visible()
     shot(page, "ergo-recording.png")
     page.wait_for_timeout(1600)  # speaking
-    page.mouse.up()
+    mic.evaluate(  # in one go, as the browser fires them when a finger lifts
+        """(b, f) => { b.dispatchEvent(new PointerEvent('pointerup', f));
+                       b.dispatchEvent(new PointerEvent('pointerleave', f)); }""",
+        finger,
+    )
     audio = page.locator("#log .row.me:not(.pending) .bubble audio").last
     expect(audio).to_be_visible()
     bot_says(page, "请发送现场照片")

@@ -392,9 +392,10 @@
   }
   function stopRecording(cancel) {
     if (micBtn.holding) micBtn.holding.released = true;
-    if (!recorder) return;
+    // Already stopping: the first word counts (a lifted finger also "leaves" the button afterwards).
+    if (!recorder || recorder.state === 'inactive') return;
     cancelled = cancel;
-    if (recorder.state !== 'inactive') recorder.stop();
+    recorder.stop();
   }
   function finishRecording() {
     const type = recorder.mimeType || 'audio/webm';
