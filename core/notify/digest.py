@@ -35,6 +35,9 @@ def _jurisdiction(work: Work, event: JurisdictionDigest) -> list[Message]:
     }
     return [
         Message(
-            event.person_id, JURISDICTION, context, ((Choice(Menu(command="/queue"), "queue.btn_open"),),)
+            event.person_id,
+            JURISDICTION,
+            context,
+            ((Choice(Menu(command="/queue"), "queue.btn_open"), Choice(Menu(command="/stats"), "stats")),),
         )
     ]
