@@ -31,7 +31,7 @@ def _jurisdiction(work: Work, event: JurisdictionDigest) -> list[Message]:
         "overdue": event.overdue,
         "unrated": event.unrated,
         "unassigned": event.unassigned,
-        "scope": "、".join(event.places),
+        "scope": list(event.places),
     }
     return [
         Message(
