@@ -73,7 +73,7 @@ def test_residents_cannot_approve_and_staff_outside_jurisdiction_are_refused(app
 
 def test_language_switch_and_help(owner: ChatUser) -> None:
     owner.say("/help")
-    assert "/report" in owner.text and "/my" in owner.text and "/pending" not in owner.text
+    assert "📝 报事 — " in owner.text and "📋 我的工单 — " in owner.text and "待审核" not in owner.text
     owner.say("/lang")
     owner.press("English")
     assert "English" in owner.text
