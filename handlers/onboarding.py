@@ -132,6 +132,8 @@ def home_label(ctx: Context, home_id: object) -> str:
 
 
 def _on_name(ctx: Context, inbound: Inbound) -> list[Reply]:
+    if not inbound.text.strip():  # a photo, a location, a contact card: the question again
+        return [_ask(ctx, again=True)]
     name = people.person_name(inbound.text)
     if name is None:
         return [Reply("onboarding.bad_name", {"limit": people.MAX_NAME}, [_cancel_row()], keeps_input=True)]

@@ -387,3 +387,27 @@ def _inline(markup: dict[str, object]) -> list[tuple[str, str]]:
     rows = markup.get("inline_keyboard") or []
     assert isinstance(rows, list)
     return [(b["text"], b["callback_data"]) for row in rows for b in row]
+
+
+def test_a_photo_where_a_name_or_phone_is_asked_asks_again(app: App) -> None:
+    resident = ChatUser(app.service, "walk-in", name="")
+    walk_to_kind(resident)
+    resident.press("租户")
+    resident.photo("not-a-name.jpg")
+    assert "还差您的姓名" in resident.text
+    resident.say("韩二")
+    resident.photo("not-a-phone.jpg")
+    assert "还差您的手机号" in resident.text and residencies(app, resident) == []
+
+
+def test_wechat_types_the_phone_and_has_no_contact_button(app: App) -> None:
+    resident = ChatUser(app.service, "openid-1", channel="wechat", name="")
+    walk_to_kind(resident)
+    resident.press("租户")
+    resident.say("杨三")
+    [ask] = resident.last
+    assert not ask.ask_contact and "请输入您的手机号" in ask.text
+    resident.say("1390000")
+    assert "号码不对" in resident.text and resident.last[-1].keeps_input
+    resident.say("139 0000 1234")
+    assert "已提交登记申请" in resident.text and person(app, resident).phone == "13900001234"
