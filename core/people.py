@@ -100,6 +100,7 @@ class Waiting:
             "others": [{"name": o.name, "kind": o.kind, "status": o.status} for o in self.others],
             "document": self.document is not None,
             "document_missing": self.document_missing,
+            "photo_elsewhere": False,  # a chat that cannot show the photo says so
         }
 
 

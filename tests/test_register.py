@@ -26,6 +26,7 @@ from tests.support.chat import ChatUser
 from tests.test_telegram_adapter import TOKEN, Telegram
 
 COMPOUND = "阳光花园"
+CERTIFICATE = "cErTiFiCaTe0123456789page.jpg"  # shaped like the names the web chat gives uploads
 
 
 def walk_to_kind(user: ChatUser, building: str = "2栋", entrance: str = "1单元", home: str = "301") -> None:
@@ -187,13 +188,15 @@ def test_owner_in_a_compound_that_wants_a_certificate_sends_its_photo(app: App, 
     assert residencies(app, resident) == []
     resident.say("我没有照片")
     assert "还差一张照片" in resident.text and residencies(app, resident) == []
-    resident.photo("certificate-page.jpg")
+    resident.photo(CERTIFICATE)
     assert "已提交登记申请" in resident.text
     [residency] = residencies(app, resident)
-    assert (residency.document_channel, residency.document_ref) == ("web", "certificate-page.jpg")
+    assert (residency.document_channel, residency.document_ref) == ("web", CERTIFICATE)
 
     request = request_of(staff, "冯二")
-    assert [p.ref for p in request.photos] == ["certificate-page.jpg"] and "房产证照片：已附" in request.text
+    assert [p.ref for p in request.photos] == [CERTIFICATE] and "房产证照片：已附" in request.text
+    pushed = [m for m in pushed_to(app, staff) if "冯二" in str(m["text"])]
+    assert pushed and pushed[0]["photos"] == [CERTIFICATE]
     staff.data(request.buttons[0][0][1])
     assert "已通过" in staff.text
 
