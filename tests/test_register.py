@@ -414,3 +414,18 @@ def test_wechat_types_the_phone_and_has_no_contact_button(app: App) -> None:
     assert "号码不对" in resident.text and resident.last[-1].keeps_input
     resident.say("139 0000 1234")
     assert "已提交登记申请" in resident.text and person(app, resident).phone == "13900001234"
+
+
+def test_a_certificate_sent_on_telegram_is_named_but_not_shown_in_the_web_chat(
+    app: App, staff: ChatUser
+) -> None:
+    require_document(app)
+    resident = ChatUser(app.service, "7002", channel="telegram", name="")
+    walk_to_kind(resident)
+    resident.press("业主")
+    resident.say("秦四")
+    resident.contact("+8613900008888")
+    resident.photo("AgACAgIAAxkBAAIBtelegramfileid")
+    assert "已提交登记申请" in resident.text
+    request = request_of(staff, "秦四")  # staff on the web page: a Telegram file id cannot be shown there
+    assert request.photos == () and "在另一平台发送" in request.text
