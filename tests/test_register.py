@@ -24,6 +24,7 @@ from tests.conftest import make_app
 from tests.support.botapi import BotApi, InProcessRequest, TgUser
 from tests.support.chat import ChatUser
 from tests.test_telegram_adapter import TOKEN, Telegram
+from tests.test_webchat import Browser, png_bytes
 
 COMPOUND = "阳光花园"
 CERTIFICATE = "cErTiFiCaTe0123456789page.jpg"  # shaped like the names the web chat gives uploads
@@ -429,3 +430,20 @@ def test_a_certificate_sent_on_telegram_is_named_but_not_shown_in_the_web_chat(
     assert "已提交登记申请" in resident.text
     request = request_of(staff, "秦四")  # staff on the web page: a Telegram file id cannot be shown there
     assert request.photos == () and "在另一平台发送" in request.text
+
+
+def test_the_web_page_uploads_the_certificate_before_the_person_has_joined(app: App, staff: ChatUser) -> None:
+    require_document(app)
+    phone = Browser(app)
+    phone.say("/start")
+    for label in ("选择住址", COMPOUND, "2栋", "1单元", "301", "业主"):
+        phone.press(label)
+    phone.say("王阿姨")
+    assert phone.upload(png_bytes()).status_code == 403  # not yet asked for a photo: still refused
+    phone.say("13900001212")
+    assert "房产证" in phone.last_reply
+    response = phone.upload(png_bytes())
+    assert response.status_code == 200 and "已提交登记申请" in phone.last_reply
+    request = request_of(staff, "王阿姨")
+    assert len(request.photos) == 1 and (app.settings.files_dir / request.photos[0].ref).is_file()
+    phone.client.close()
