@@ -371,6 +371,8 @@ async def test_telegram_shows_a_share_phone_keyboard_and_refuses_someone_elses_c
     [button] = keyboards[-1]["keyboard"][0]
     assert button == {"text": "📱 发送我的手机号", "request_contact": True}
     assert keyboards[-1]["one_time_keyboard"] is True
+    assert tg.channel.messages_for(Rendered("?", ((("取消", "j:x"),),), ask_contact=True)) == 2  # counted
+    assert tg.channel.messages_for(Rendered("?", ask_contact=True)) == 1  # the keyboard rides on the text
     assert any(label == "取消" for label, _ in [b for k in keyboards for b in _inline(k)])
 
     await tg.send(user.contact("13911112222", user_id=602))  # a friend's card, forwarded
