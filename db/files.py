@@ -11,24 +11,35 @@ from sqlalchemy import JSON, String, Text, TypeDecorator, cast, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from db.models import Identity, Residency, RoleGrant, WebMessage
+from db.models import Conversation, Identity, Residency, RoleGrant, WebMessage
 
 # The names the web chat gives stored photos (random, so a name found in any text is a reference).
 STORED_NAME = re.compile(r"[A-Za-z0-9_-]{20,64}\.(?:jpg|png|gif|webp)")
 _EXTENSIONS = (".jpg", ".png", ".gif", ".webp")
+# The conversation's flow and step while a self-registering owner is asked for the certificate photo.
+REGISTERING = ("join", "document")
 
 
 def joined(session: Session, person_id: int) -> bool:
-    """Whether a person has joined: a home (verified or waiting for it) or a role."""
+    """Whether a person has joined: a home (verified or waiting for it) or a role; or, about to, they are
+    asked for the ownership certificate's photo their registration needs (so they may upload it)."""
     home = session.exec(
         select(Residency.id).where(
             Residency.person_id == person_id, col(Residency.status).in_(("pending", "verified"))
         )
     ).first()
-    return (
-        home is not None
-        or session.exec(select(RoleGrant.id).where(RoleGrant.person_id == person_id)).first() is not None
-    )
+    if home is not None:
+        return True
+    if session.exec(select(RoleGrant.id).where(RoleGrant.person_id == person_id)).first() is not None:
+        return True
+    asked = session.exec(
+        select(Conversation.person_id).where(
+            Conversation.person_id == person_id,
+            Conversation.flow == REGISTERING[0],
+            Conversation.step == REGISTERING[1],
+        )
+    ).first()
+    return asked is not None
 
 
 def uploads_since(session: Session, person_id: int, since: datetime) -> list[tuple[str, datetime]]:

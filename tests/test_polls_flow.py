@@ -281,6 +281,9 @@ def test_owners_verified_after_opening_or_still_pending_are_refused(app: App, cl
     pending.data(
         Join("k", home=home_id, kind="owner").encode()
     )  # asks to be registered as the owner; staff have not verified it
+    pending.say("赵")
+    pending.say("13900009999")
+    assert "已提交登记申请" in pending.text
     pending.data(button("v", poll_id))
     assert "等待工作人员核实" in pending.text and not pending.buttons()
     pending.data(button("c", poll_id, choice="yes"))
