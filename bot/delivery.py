@@ -284,6 +284,10 @@ class Dispatcher:
             return cache[key]
         context = dict(row.context)
         photos = context.pop("_photos", [])
+        files = [Attachment("photo", ref) for ch, ref in photos if shows_photo(ch, channel)]
+        voice = context.pop("_voice", [])  # a task card's spoken description: channel, ref, seconds
+        if voice and shows_photo(voice[0], channel):
+            files.append(Attachment("voice", voice[1], duration=voice[2]))
         buttons = [
             [Button(b["data"], b.get("label", ""), b.get("text", ""), b.get("args", {})) for b in r]
             for r in row.buttons
@@ -292,7 +296,7 @@ class Dispatcher:
             row.template,
             context,
             buttons,
-            photos=[Attachment("photo", ref) for ch, ref in photos if shows_photo(ch, channel)],
+            photos=files,
         )
         message = replace(self.renderer.render(reply, person.locale), about=about_of(row))
         if key is not None:

@@ -18,7 +18,7 @@ from db.models import Identity, Person
 from db.rows import id_of
 
 # The names we give stored photos (uploads, charts); anything else is not one of our files.
-FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp|amr|mp3|speex)$")
+FILE_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}\.(jpg|png|gif|webp|amr|mp3|speex|webm|ogg|m4a|aac|wav)$")
 
 
 class Identities:

@@ -1,4 +1,5 @@
-"""Uploaded photos decoded and written anew: upright, bounded in size, without EXIF/GPS or other metadata."""
+"""Uploaded photos decoded and written anew: upright, bounded in size, without EXIF/GPS or other metadata;
+uploaded voice recordings recognised by their first bytes."""
 
 from __future__ import annotations
 
@@ -79,3 +80,23 @@ def _to_srgb(image: Image.Image, mode: str) -> Image.Image:
     if image.mode == "P" and mode == "RGB":
         image = image.convert("RGBA")  # a palette image's colours, then without its (unused) alpha
     return image.convert(mode)
+
+
+def audio_extension(data: bytes) -> str | None:
+    """The extension a voice recording is stored under, read from its first bytes (not from what the
+    browser claims): WebM, Ogg, MP4/AAC, MP3 or WAV; None for anything else."""
+    head = data[:16]
+    if head.startswith(b"\x1a\x45\xdf\xa3"):  # EBML: WebM (Chrome's and Firefox's MediaRecorder)
+        return "webm"
+    if head.startswith(b"OggS"):
+        return "ogg"
+    if head[4:8] == b"ftyp":  # ISO base media: Safari's MediaRecorder writes audio/mp4
+        return "m4a"
+    if head.startswith(b"RIFF") and head[8:12] == b"WAVE":
+        return "wav"
+    if head.startswith(b"ID3"):
+        return "mp3"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        # A frame sync: layer bits 00 is ADTS AAC, anything else an MPEG audio frame (MP3).
+        return "aac" if head[1] & 0x06 == 0 else "mp3"
+    return None

@@ -44,6 +44,7 @@ def create_web_app(app: App) -> FastAPI:
         default=MAX_BODY,
         by_path={
             "/chat/api/photo": app.settings.max_upload_bytes + 64 * 1024,  # the photo and its form fields
+            "/chat/api/voice": app.settings.max_upload_bytes + 64 * 1024,  # a recording and its fields
             "/telegram/webhook/": MAX_BODY,
         },
     )

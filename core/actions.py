@@ -168,7 +168,8 @@ class Language(Press):
 @family
 @dataclass(frozen=True, slots=True)
 class Join(Press):
-    """The home chooser: c(hoose), com(p)ound, (b)uilding, (e)ntrance, (h)ome, (k)ind of residence."""
+    """The home chooser: c(hoose), com(p)ound, (b)uilding, (e)ntrance, (h)ome, (k)ind of residence; then
+    the applicant's (n)ame as the platform shows it, or e(x)it the registration."""
 
     FAMILY = "j"
     SHAPES: ClassVar[Shapes] = {
@@ -178,6 +179,8 @@ class Join(Press):
         "e": ("node",),
         "h": ("home",),
         "k": ("home", "kind"),
+        "n": (),
+        "x": (),
     }
     KINDS: ClassVar[Kinds] = {"node": "id", "home": "id", "kind": "word"}
 

@@ -1,5 +1,6 @@
-"""People joining: redeem an invite, choose a home and wait for staff, staff deciding on such residents,
-the list of those waiting, and a person's language.
+"""People joining: redeem an invite, ask for a home (name, phone and, where the compound wants it, the
+ownership certificate's photo) and wait for staff, staff deciding on such residents with what they gave in
+view, the list of those waiting, and a person's language.
 
 The use cases run in the turn's `Work`, ask the permission policy who may approve residents where, call
 the rules in db.people and record the events (`ResidentAwaitsApproval`, `ResidencyDecided`) the notify
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 
 from core.events import ResidentAwaitsApproval
-from core.permissions import Action, Actor, Role, may, place
+from core.permissions import Action, Actor, ResidentKind, Role, may, place
+from core.ticket_cards import mask_phone
 from core.work import Work
 from db import people
 from db.models import Home, OrgNode, Person, Residency
@@ -22,6 +24,10 @@ from db.rows import id_of
 
 INVITE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
 LOCALES = ("zh_CN", "en")
+# A mainland mobile number once spaces, dashes, brackets and a +86 / 0086 prefix are taken away.
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_PHONE_NOISE = re.compile(r"[\s\-()（）—－]")
+MAX_NAME = 20  # what staff read in a list: a person's name, not a sentence
 
 
 class PeopleError(ValueError):
@@ -58,18 +64,83 @@ class Decided:
 
 
 @dataclass(frozen=True, slots=True)
+class Neighbour:
+    """Someone else registered at the same home: name, owner or tenant, verified or pending."""
+
+    name: str
+    kind: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class Waiting:
-    """A resident waiting for verification: the residency, the person's name, the home, owner or tenant."""
+    """A resident waiting for verification, with what staff check before deciding: the name and phone
+    they gave (the phone masked, DESIGN §3), the home with its registered area, owner or tenant, who else
+    is registered there, the ownership certificate's photo (channel, file ref) if one was sent, and
+    whether one is required and missing (then approval is refused)."""
 
     residency_id: int
     name: str
     home: str
     kind: str
+    phone: str = ""
+    area: str = ""  # m², as "89.5"
+    others: tuple[Neighbour, ...] = ()
+    document: tuple[str, str] | None = None
+    document_missing: bool = False
+
+    def context(self) -> dict[str, object]:
+        """What the staff templates show of the request."""
+        return {
+            "name": self.name,
+            "home": self.home,
+            "kind": self.kind,
+            "phone": self.phone,
+            "area": self.area,
+            "others": [{"name": o.name, "kind": o.kind, "status": o.status} for o in self.others],
+            "document": self.document is not None,
+            "document_missing": self.document_missing,
+            "photo_elsewhere": False,  # a chat that cannot show the photo says so
+        }
 
 
 def looks_like_invite(text: str) -> bool:
     """Whether a typed text could be an invite code."""
     return bool(INVITE_SHAPE.match(text.strip()))
+
+
+def mobile_number(text: str) -> str | None:
+    """A typed mainland mobile number as its 11 digits (`138 1234-5678`, `+86 13812345678` …), or None."""
+    digits = _PHONE_NOISE.sub("", text.strip())
+    for prefix in ("+86", "0086", "86"):
+        if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
+            digits = digits[len(prefix) :]
+            break
+    return digits if MOBILE.match(digits) else None
+
+
+def shared_number(raw: str) -> str:
+    """A number the platform's contact button shared (its owner's, checked by the platform): a mainland
+    mobile as its 11 digits, any other as `+` and its digits."""
+    mobile = mobile_number(raw)
+    if mobile is not None:
+        return mobile
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return f"+{digits}"[:32] if digits else ""
+
+
+def person_name(text: str) -> str | None:
+    """A typed name as kept (spaces tidied), or None when it cannot be one: empty, too long, a command,
+    or no letter in it."""
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME or name.startswith(("/", "#", "＃")):
+        return None
+    return name if any(ch.isalpha() for ch in name) else None
+
+
+def area_text(area_centi_m2: int) -> str:
+    """A registered area in m² as people write it: `89.5`, `120.35`, `76`."""
+    return f"{area_centi_m2 / 100:.2f}".rstrip("0").rstrip(".")
 
 
 def home_label(work: Work, home_id: int) -> str:
@@ -102,13 +173,36 @@ def redeem_invite(work: Work, person_id: int, code: str) -> Joined:
     return Joined(invite.kind, where)
 
 
-def choose_home(work: Work, person_id: int, home_id: int, kind: str) -> HomeChosen:
-    """Ask to live in a home as owner or tenant; staff over it are told unless it is verified already.
-    `stale` when there is no such home or kind."""
+def needs_document(work: Work, home_id: int, kind: str) -> bool:
+    """Whether asking to be this home's `kind` needs a photo of the ownership certificate: an owner in a
+    compound whose organisation file says `owner_document: true`."""
+    if kind != ResidentKind.OWNER:
+        return False
+    home = work.session.get(Home, home_id)
+    compound = work.session.get(OrgNode, home.compound_id) if home is not None else None
+    return bool(compound is not None and compound.owner_document)
+
+
+def choose_home(
+    work: Work,
+    person_id: int,
+    home_id: int,
+    kind: str,
+    name: str = "",
+    phone: str = "",
+    document: tuple[str, str] | None = None,
+) -> HomeChosen:
+    """Ask to live in a home as owner or tenant, with the name and phone the person gave (kept on them)
+    and the certificate's photo; staff over the home are told unless it is verified already. `stale`
+    when there is no such home or kind, `document` when the compound wants a certificate and none came."""
     home = work.session.get(Home, home_id)
     if home is None or kind not in people.RESIDENT_KINDS:
         raise PeopleError("stale")
-    residency = people.request_residency(work.session, person_id, home_id, kind, work.now)
+    if document is None and needs_document(work, home_id, kind):
+        raise PeopleError("document")
+    if name or phone:
+        people.set_contact(work.session, person_id, name, phone)
+    residency = people.request_residency(work.session, person_id, home_id, kind, work.now, document)
     if residency.status != "verified":
         work.record(ResidentAwaitsApproval(id_of(residency), person_id, home_id, kind))
     return HomeChosen(residency.status, home_label(work, home_id))
@@ -129,28 +223,63 @@ def may_approve(actor: Actor, compound: OrgNode | None = None) -> bool:
     return may(actor, Action.APPROVE_RESIDENT, None if compound is None else place(compound.path))
 
 
+def document_missing(work: Work, residency: Residency) -> bool:
+    """Whether a self-registered owner's request lacks the certificate photo their compound requires."""
+    return (
+        residency.invite_id is None
+        and not residency.document_ref
+        and needs_document(work, residency.home_id, residency.kind)
+    )
+
+
+def waiting(work: Work, residency: Residency) -> Waiting:
+    """A pending request as staff see it before deciding."""
+    person = work.session.get(Person, residency.person_id)
+    home = work.session.get(Home, residency.home_id)
+    others = tuple(
+        Neighbour(r.name, r.kind, r.status)
+        for r in people.residents_of(work.session, residency.home_id)
+        if r.residency_id != residency.id
+    )
+    document = (residency.document_channel, residency.document_ref) if residency.document_ref else None
+    return Waiting(
+        id_of(residency),
+        person.name if person else "",
+        home_label(work, residency.home_id),
+        residency.kind,
+        mask_phone(person.phone) if person else "",
+        area_text(home.area_centi_m2) if home else "",
+        others,
+        document,
+        document_missing(work, residency),
+    )
+
+
+def waiting_of(work: Work, residency_id: int) -> Waiting | None:
+    """The request behind a residency, when it is still pending."""
+    residency = work.session.get(Residency, residency_id)
+    if residency is None or residency.status != "pending":
+        return None
+    return waiting(work, residency)
+
+
 def pending_for(work: Work, actor: Actor, limit: int = 10) -> list[Waiting]:
     """Residents waiting for verification inside the actor's jurisdiction, oldest first; `not_staff`
     when they may approve nobody."""
     if not may_approve(actor):
         raise PeopleError("not_staff")
     rows = work.session.exec(
-        select(Residency, Home, OrgNode)
+        select(Residency, OrgNode)
         .join(Home, col(Home.id) == Residency.home_id)
         .join(OrgNode, col(OrgNode.id) == Home.compound_id)
         .where(Residency.status == "pending")
         .order_by(col(Residency.created_at))
     ).all()
     found: list[Waiting] = []
-    for residency, home, compound in rows:
+    for residency, compound in rows:
         if not may_approve(actor, compound):
             continue
-        person = work.session.get(Person, residency.person_id)
-        found.append(
-            Waiting(
-                id_of(residency), person.name if person else "", home_label(work, id_of(home)), residency.kind
-            )
-        )
+        found.append(waiting(work, residency))
         if len(found) >= limit:
             break
     return found
@@ -159,7 +288,8 @@ def pending_for(work: Work, actor: Actor, limit: int = 10) -> list[Waiting]:
 def decide_residency(work: Work, actor: Actor, residency_id: int, approve: bool) -> Decided:
     """Verify or reject a pending residency; the resident is told. Refusals: `not_staff`, `stale` (no
     such residency), `not_allowed` (outside the actor's jurisdiction), `already_decided` (detail: the
-    status it has)."""
+    status it has), `document_missing` (approving an owner whose compound wants a certificate photo and
+    who sent none; rejecting stays possible)."""
     if not may_approve(actor):
         raise PeopleError("not_staff")
     residency = work.session.get(Residency, residency_id)
@@ -171,5 +301,7 @@ def decide_residency(work: Work, actor: Actor, residency_id: int, approve: bool)
         raise PeopleError("not_allowed")
     if residency.status != "pending":
         raise PeopleError("already_decided", residency.status)
+    if approve and document_missing(work, residency):
+        raise PeopleError("document_missing")
     work.record(people.decide_residency(work.session, residency, approve, actor.person_id, work.now))
     return Decided(approve, home_label(work, residency.home_id))

@@ -86,6 +86,16 @@ def photo_counts(session: Session, ticket_ids: list[int]) -> dict[int, int]:
 def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, Any]:
     """What a task card shows: the problem, where, when due; the complainant only when allowed."""
     photos = [(channel, ref) for _, channel, ref in session.exec(_resident_photos([ticket.id or 0])).all()]
+    voice = session.exec(
+        select(Attachment.channel, Attachment.ref, Attachment.duration)
+        .join(TicketEvent, col(TicketEvent.id) == Attachment.event_id)
+        .where(
+            Attachment.ticket_id == ticket.id,
+            Attachment.kind == "voice",
+            TicketEvent.actor_role == "resident",
+        )
+        .order_by(col(Attachment.id))
+    ).first()  # the report's spoken description, if it was spoken
     view = home_view(session, ticket.home_id) if ticket.home_id else None
     reporter = session.get(Person, ticket.reporter_id)
     return {
@@ -103,6 +113,7 @@ def card_context(session: Session, ticket: Ticket, private: bool) -> dict[str, A
         "stage": ticket.clock_stage,
         "due": iso(ticket.clock_due_at),
         "_photos": [[channel, ref] for channel, ref in photos][:10],
+        "_voice": [voice[0], voice[1], voice[2] or 0] if voice else [],  # channel, ref, seconds
     }
 
 

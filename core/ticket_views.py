@@ -71,11 +71,13 @@ def tasks_for(work: Work, actor: permissions.Actor) -> list[Ticket]:
 
 @dataclass(frozen=True, slots=True)
 class TaskCard:
-    """A task card: what it shows, the actions it offers, and the residents' photos as (channel, ref)."""
+    """A task card: what it shows, the actions it offers, and the residents' photos as (channel, ref);
+    the report's voice as (channel, ref, seconds) when it was spoken."""
 
     context: dict[str, Any]
     actions: Actions
     photos: list[tuple[str, str]]
+    voice: tuple[str, str, int] | None = None
 
 
 def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
@@ -85,7 +87,7 @@ def task_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard:
     ticket = work.session.get(Ticket, ticket_id)
     assert ticket is not None  # check_work found it
     context, photos = _card(work, actor, ticket, places.ticket_target(work.session, ticket))
-    return TaskCard(context, task_actions(ticket), photos)
+    return TaskCard(context, task_actions(ticket), photos, _voice(context))
 
 
 def _card(
@@ -118,7 +120,13 @@ def staff_card(work: Work, actor: permissions.Actor, ticket_id: int) -> TaskCard
     context["holder"] = shown_name(work.session, holder)
     context["holder_tail"] = phone_tail(holder.phone) if holder is not None else ""
     context["held"] = holder is not None
-    return TaskCard(context, (), photos)
+    return TaskCard(context, (), photos, _voice(context))
+
+
+def _voice(context: dict[str, Any]) -> tuple[str, str, int] | None:
+    """The card's voice (channel, ref, seconds), taken out of its context."""
+    found = context.pop("_voice", [])
+    return (str(found[0]), str(found[1]), int(found[2])) if found else None
 
 
 # --- staff's queue ------------------------------------------------------------------------------------

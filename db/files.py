@@ -11,28 +11,39 @@ from sqlalchemy import JSON, String, Text, TypeDecorator, cast, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, SQLModel, col, select
 
-from db.models import Identity, Residency, RoleGrant, WebMessage
+from db.models import Conversation, Identity, Residency, RoleGrant, WebMessage
 
 # The names the web chat gives stored photos (random, so a name found in any text is a reference).
 STORED_NAME = re.compile(r"[A-Za-z0-9_-]{20,64}\.(?:jpg|png|gif|webp)")
 _EXTENSIONS = (".jpg", ".png", ".gif", ".webp")
+# The conversation's flow and step while a self-registering owner is asked for the certificate photo.
+REGISTERING = ("join", "document")
 
 
 def joined(session: Session, person_id: int) -> bool:
-    """Whether a person has joined: a home (verified or waiting for it) or a role."""
+    """Whether a person has joined: a home (verified or waiting for it) or a role; or, about to, they are
+    asked for the ownership certificate's photo their registration needs (so they may upload it)."""
     home = session.exec(
         select(Residency.id).where(
             Residency.person_id == person_id, col(Residency.status).in_(("pending", "verified"))
         )
     ).first()
-    return (
-        home is not None
-        or session.exec(select(RoleGrant.id).where(RoleGrant.person_id == person_id)).first() is not None
-    )
+    if home is not None:
+        return True
+    if session.exec(select(RoleGrant.id).where(RoleGrant.person_id == person_id)).first() is not None:
+        return True
+    asked = session.exec(
+        select(Conversation.person_id).where(
+            Conversation.person_id == person_id,
+            Conversation.flow == REGISTERING[0],
+            Conversation.step == REGISTERING[1],
+        )
+    ).first()
+    return asked is not None
 
 
 def uploads_since(session: Session, person_id: int, since: datetime) -> list[tuple[str, datetime]]:
-    """The photos a person sent in the web chat since a moment: stored name and when."""
+    """The photos and voices a person sent in the web chat since a moment: stored name and when."""
     rows = session.exec(
         select(WebMessage.body, WebMessage.created_at)
         .join(Identity, col(Identity.id) == WebMessage.identity_id)
@@ -42,7 +53,9 @@ def uploads_since(session: Session, person_id: int, since: datetime) -> list[tup
             col(WebMessage.created_at) >= since,
         )
     ).all()
-    return [(name, at) for body, at in rows for name in (body.get("photos") or []) if isinstance(name, str)]
+    sent = [(name, at) for body, at in rows for name in (body.get("photos") or []) if isinstance(name, str)]
+    voices = [(voice[0], at) for body, at in rows for voice in (body.get("voices") or []) if voice]
+    return sent + [(name, at) for name, at in voices if isinstance(name, str)]
 
 
 def referenced_names(session: Session) -> set[str]:

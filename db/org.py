@@ -48,6 +48,9 @@ class HomeRow:
     number: str
     area_centi_m2: int
     unsold: bool | None = None  # developer's unsold stock; None: not stated (an existing home keeps its flag)
+    # The compound's `owner_document` (owners registering alone send a certificate photo); None: not
+    # stated, so an existing compound keeps its setting.
+    owner_document: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,14 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                 comp_map = _mapping(comp_node, "a compound")
                 line = _line(comp_node)
                 compound = _name(_scalar(comp_map.get("name"), line, "compound name"), line, "compound")
+                document_node = comp_map.get("owner_document")
+                owner_document = (
+                    None
+                    if document_node is None
+                    else parse_flag(
+                        _scalar(document_node, line, "owner_document"), _line(document_node), "owner_document"
+                    )
+                )
                 for b_node in _sequence(comp_map.get("buildings"), "buildings"):
                     b_map = _mapping(b_node, "a building")
                     line = _line(b_node)
@@ -183,7 +194,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                                 )
                             )
                             names = (district, street, community, compound, building, entrance)
-                            homes.append(HomeRow(line, names, number, area, unsold))
+                            homes.append(HomeRow(line, names, number, area, unsold, owner_document))
             for g_node in _sequence(comm_map.get("grids"), "grids"):
                 g_map = _mapping(g_node, "a grid")
                 line = _line(g_node)
@@ -295,6 +306,8 @@ def load_rows(
             parent = _child(session, cache, parent, kind, name, row.line)
             chain.append(parent)
         entrance = chain[-1]
+        if row.owner_document is not None:
+            chain[3].owner_document = row.owner_document
         key = (id_of(entrance), row.number)
         if key in seen:
             raise ImportError_(row.line, f"home {row.number!r} is listed twice (first on line {seen[key]})")

@@ -406,19 +406,59 @@ _TAKE_USE = (
 )
 
 
-def request_residency(session: Session, person_id: int, home_id: int, kind: str, now: datetime) -> Residency:
-    """Ask to be registered in a home; staff verify it later."""
+def request_residency(
+    session: Session,
+    person_id: int,
+    home_id: int,
+    kind: str,
+    now: datetime,
+    document: tuple[str, str] | None = None,
+) -> Residency:
+    """Ask to be registered in a home, with the ownership certificate's photo (channel, file ref) when
+    one was sent; staff verify it later. A verified residency stays as it is."""
     existing = session.exec(
         select(Residency).where(Residency.person_id == person_id, Residency.home_id == home_id)
     ).one_or_none()
-    if existing is not None:
-        if existing.status == "rejected":
-            existing.status, existing.kind, existing.created_at = "pending", kind, now
+    if existing is not None and existing.status == "verified":
         return existing
-    residency = Residency(person_id=person_id, home_id=home_id, kind=kind, status="pending", created_at=now)
+    residency = existing or Residency(person_id=person_id, home_id=home_id, kind=kind, created_at=now)
+    residency.status, residency.kind, residency.created_at = "pending", kind, now
+    if document is not None:
+        residency.document_channel, residency.document_ref = document
     session.add(residency)
     session.flush()
     return residency
+
+
+def set_contact(session: Session, person_id: int, name: str, phone: str) -> None:
+    """Keep the name and phone a person gave when they asked to be registered."""
+    person = session.get(Person, person_id)
+    if person is not None:
+        person.name, person.phone = name[:100], phone[:32]
+        session.add(person)
+        session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """Someone registered at a home (verified or waiting): their residency, name, owner or tenant, status."""
+
+    residency_id: int
+    person_id: int
+    name: str
+    kind: str
+    status: str
+
+
+def residents_of(session: Session, home_id: int) -> list[Resident]:
+    """Who is registered at a home, verified or waiting, oldest first (the rejected are left out)."""
+    rows = session.exec(
+        select(Residency, Person.name)
+        .join(Person, col(Person.id) == Residency.person_id)
+        .where(Residency.home_id == home_id, col(Residency.status).in_(("pending", "verified")))
+        .order_by(col(Residency.id))
+    ).all()
+    return [Resident(id_of(r), r.person_id, name, r.kind, r.status) for r, name in rows]
 
 
 def take_grid(session: Session, grid_id: int, person_id: int) -> Grid | None:

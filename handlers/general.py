@@ -21,9 +21,11 @@ def cancel(ctx: Context, _: str = "") -> list[Reply]:
 
 
 def help_(ctx: Context, _: str = "") -> list[Reply]:
-    """`/help`: the commands this person can use, as the permission policy allows them."""
+    """`/help`: one line in words per menu button this person may use, and the same buttons below it."""
     can = sorted(a.value for a in allowed_actions(ctx))
-    return [Reply("onboarding.help", {"can": can}, menu_buttons(ctx))]
+    buttons = menu_buttons(ctx)
+    entries = list(dict.fromkeys(button.label for row in buttons for button in row))
+    return [Reply("common.help", {"can": can, "entries": entries}, buttons)]
 
 
 def lang(ctx: Context, _: str = "") -> list[Reply]:

@@ -119,4 +119,4 @@ def test_cancel_leaves_the_flow_and_saves_nothing(owner: ChatUser, app: App) -> 
 
 def test_unknown_command_is_explained(owner: ChatUser) -> None:
     owner.say("/frobnicate now")
-    assert "不认识的命令 /frobnicate" in owner.text
+    assert "没有看懂“/frobnicate”" in owner.text and "「帮助」" in owner.text  # what was typed, and help

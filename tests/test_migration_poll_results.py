@@ -10,12 +10,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from alembic import command
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from bot.render import Renderer
 from db.engine import make_engine
 from db.migrate import alembic_config
-from db.models import Notice, OrgNode, Outbox, Person, Poll
+from db.models import Notice, Outbox, Poll
 from db.polls.counting import facts
 from db.tally import Ballot, Home, tally
 
@@ -144,16 +145,23 @@ def _counted() -> dict[int, dict[str, Any]]:
 def _store(session: Session) -> None:
     """Two closed polls as release 0005 left them, with their result notices and queued pushes."""
     now = datetime(2026, 12, 20, 1, 0, tzinfo=UTC)
-    compound = OrgNode(kind="compound", name="议事小区")
-    author = Person(name="周主任", created_at=now)
-    session.add_all([compound, author])
-    session.flush()
+    # The org node and the person as release 0005's tables hold them: only the columns they had then.
+    session.execute(text("INSERT INTO org_node (kind, name, path) VALUES ('compound', '议事小区', '')"))
+    compound_id = session.execute(text("SELECT id FROM org_node WHERE name = '议事小区'")).scalar_one()
+    session.execute(
+        text(
+            "INSERT INTO person (name, phone, locale, off_duty, created_at)"
+            " VALUES ('周主任', '', 'zh_CN', :f, :now)"
+        ),
+        {"f": False, "now": now},
+    )
+    author_id = session.execute(text("SELECT id FROM person WHERE name = '周主任'")).scalar_one()
     for old in (ELECTION, DECISION):
         notice = Notice(
             kind="meeting",
             title="表决",
             body="说明",
-            node_id=compound.id,
+            node_id=compound_id,
             send_at=now,
             created_at=now,
             data={"poll": old},
@@ -163,7 +171,7 @@ def _store(session: Session) -> None:
         session.add(
             Poll(
                 id=old["id"],
-                node_id=compound.id,
+                node_id=compound_id,
                 title="表决",
                 body="说明",
                 matter=old["matter"],
@@ -187,7 +195,7 @@ def _store(session: Session) -> None:
         for template, notice_id, context in pushes:
             session.add(
                 Outbox(
-                    person_id=author.id,
+                    person_id=author_id,
                     template=template,
                     context=copy.deepcopy(context),
                     buttons=[],

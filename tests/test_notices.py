@@ -549,9 +549,9 @@ def test_staff_notices_shows_the_delivery_report(
     }
     assert "撤回未发出的" not in staff.buttons() and "提醒未确认的" in staff.buttons()
     staff.say("/help")
-    assert "/notice " in staff.text and "📢 发布通知" in staff.buttons()
+    assert "📢 发布通知 — " in staff.text and "📢 发布通知" in staff.buttons()
     owner.say("/help")
-    assert "/notices" in owner.text and "/notice " not in owner.text and "📰 通知" in owner.buttons()
+    assert "📰 通知 — " in owner.text and "发布通知" not in owner.text and "📰 通知" in owner.buttons()
 
 
 # --- the CLI ---------------------------------------------------------------------------------------

@@ -25,6 +25,9 @@ def test_choose_home_then_staff_approves_and_resident_is_told(app: App) -> None:
     resident.press("301")
     assert "业主还是租户" in resident.text
     resident.press("租户")
+    assert "姓名" in resident.text
+    resident.say("赵六")
+    resident.say("139 0000 1111")
     assert "等待" in resident.text or "审核" in resident.text
     resident.say("/report")
     assert "等待社区审核" in resident.text
@@ -59,6 +62,10 @@ def test_residents_cannot_approve_and_staff_outside_jurisdiction_are_refused(app
     resident.press("2单元")
     resident.press("101")
     resident.press("业主")
+    resident.say("钱七")
+    resident.say("13900002222")
+    resident.say("钱七")
+    resident.say("13900002222")
     with app.sessions() as session:
         pending = session.exec(select(Residency).where(Residency.status == "pending")).one()
     tenant = ChatUser(app.service, "tenant-1")
@@ -73,7 +80,7 @@ def test_residents_cannot_approve_and_staff_outside_jurisdiction_are_refused(app
 
 def test_language_switch_and_help(owner: ChatUser) -> None:
     owner.say("/help")
-    assert "/report" in owner.text and "/my" in owner.text and "/pending" not in owner.text
+    assert "📝 报事 — " in owner.text and "📋 我的工单 — " in owner.text and "待审核" not in owner.text
     owner.say("/lang")
     owner.press("English")
     assert "English" in owner.text

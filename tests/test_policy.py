@@ -247,7 +247,7 @@ def test_english_interface_shows_english_titles(app: App) -> None:
 
 def test_help_and_menu_mention_the_library(owner: ChatUser) -> None:
     owner.say("/help")
-    assert "/policy" in owner.text
+    assert "📚 政策法规 — " in owner.text and "📚 政策法规" in owner.buttons()
     owner.say("随便说点什么")
     owner.press("政策法规")
     assert "政策法规库" in owner.text

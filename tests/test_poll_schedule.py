@@ -192,8 +192,9 @@ def test_a_poll_opens_reminds_and_closes_once(
     )
     numbers = [m2(7680 + 9800), m2(TOTAL_AREA), area_pct, owner_pct, m2(7680), "43.94%", "50.00%"]
     for text in (zh, en, view):
-        for needle in (*numbers, poll.digest, "/polls"):
+        for needle in (*numbers, poll.digest):
             assert needle in text, (needle, text)
+    assert "「核对回执」" in zh and "「核对回执」" in view and '"Check receipt"' in en
     assert "业主 2 / 共 36 人" in zh and "业主 2 / 共 36 人" in view and "owners 2 of 36" in en
     assert "反对：面积 98.00 ㎡，1 人" in zh and "No: area 98.00 m², 1 owner\n" in en
     assert "参与表决的面积或人数未达到三分之二" in zh
@@ -281,7 +282,7 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
         "四分之三以上",
         "三分之二以上",
         "不记名",
-        "/polls",
+        "「业主表决」投票",
         "【征询意见】",
     ):
         assert needle in zh, needle
@@ -290,7 +291,7 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
         "at least three quarters",
         "two thirds",
         "Secret ballot",
-        "/polls",
+        'tap "Votes" in the menu',
         "[CONSULTATIVE]",
     ):
         assert needle in en, needle
@@ -303,7 +304,7 @@ def test_the_job_sends_what_it_queued(app: App, clock: FixedClock) -> None:
     reply = Reply(row.template, row.context, [[Button(button["data"], button["label"])]])
     rendered = app.renderer.render(reply, "zh_CN")
     assert (
-        "增设电动自行车充电桩" in rendered.text and "征询意见" in rendered.text and "/polls" in rendered.text
+        "增设电动自行车充电桩" in rendered.text and "征询意见" in rendered.text and "去投票" in rendered.text
     )
     assert rendered.buttons[0][0] == ("🗳 去投票", Vote("v", poll=poll_id).encode())
 

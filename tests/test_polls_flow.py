@@ -151,8 +151,11 @@ def test_owner_votes_yes_with_a_confirm_step_and_checks_the_receipt(
     owner.press("确认投票")
     code = code_in(owner)
     assert (
-        "只显示这一次" in owner.text and "回执指纹" in owner.text and "任何人（包括工作人员）" in owner.text
+        "只显示这一次" in owner.text
+        and "凭这串码可以查到您的票已计入" in owner.text
+        and "任何人（包括工作人员）" in owner.text
     )
+    assert "回执指纹" not in owner.text  # the fingerprint is for the check, not the receipt
     assert owner.last[-1].redacted, "a secret ballot's receipt must be marked secret"
     assert receipt_of(app, poll_id, code) == ("yes", receipt_of(app, poll_id, code)[1])  # type: ignore[index]
     assert rows(app, PollTurnout) == 1 and rows(app, PollBallot) == 1
@@ -161,6 +164,7 @@ def test_owner_votes_yes_with_a_confirm_step_and_checks_the_receipt(
     assert "请输入您的回执码" in owner.text
     owner.say(code.lower().replace("-", " "))
     assert "回执有效" in owner.text and "同意" in owner.text and owner.last[-1].redacted
+    assert "回执指纹" in owner.text  # shown where the receipt is checked
     owner.data(button("r", poll_id))
     owner.say("ABCD-EFGH-JKMN")
     assert "没有找到" in owner.text and owner.last[-1].redacted  # a near-miss code is not kept either
@@ -277,6 +281,9 @@ def test_owners_verified_after_opening_or_still_pending_are_refused(app: App, cl
     pending.data(
         Join("k", home=home_id, kind="owner").encode()
     )  # asks to be registered as the owner; staff have not verified it
+    pending.say("赵")
+    pending.say("13900009999")
+    assert "已提交登记申请" in pending.text
     pending.data(button("v", poll_id))
     assert "等待工作人员核实" in pending.text and not pending.buttons()
     pending.data(button("c", poll_id, choice="yes"))

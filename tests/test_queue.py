@@ -426,7 +426,7 @@ def test_morning_digest_once_a_day_only_for_people_with_something_to_report(
     assert recipients["刘网格"]["open"] == 1  # T2, reopened, still held by the worker
     assert recipients["张主任"]["overdue"] == 1  # T3: never accepted
     assert any("在办任务 1 件" in t for t in pushed_to(app, grid))
-    assert any("已超时 1 件" in t and "/queue" in t for t in pushed_to(app, staff))
+    assert any("已超时 1 件" in t and "工作队列" in t for t in pushed_to(app, staff))
 
 
 def test_chart_falls_back_without_the_cjk_font_and_reaches_telegram_as_bytes(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import itertools
 import json
@@ -9,6 +10,7 @@ import re
 import struct
 import zlib
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,9 +19,12 @@ from PIL import Image
 from sqlmodel import func, select
 
 from bot.bootstrap import App
+from bot.channels.webchat import WebChat, _body
 from bot.web import create_web_app
 from core.actions import Menu
 from db.models import Attachment, InboundLog, Ticket, WebMessage
+from handlers.types import Attachment as Sent
+from handlers.types import Rendered
 
 _ids = itertools.count(1)
 
@@ -272,10 +277,188 @@ def test_a_ten_thousand_character_text_is_refused_and_changes_nothing(app: App, 
 
 
 def test_the_page_follows_the_language_the_person_chose(phone: Browser) -> None:
-    assert ">发送</button>" in phone.page.text and "🗳️ 表决" in phone.page.text
+    page = phone.page.text
+    assert 'data-w="send">发送</button>' in page and 'placeholder="输入消息…"' in page
+    assert "Type a message" not in page and "Send" not in page  # one language, not pairs
     phone.say("/start DEMO-OWNER")
     phone.say("/lang")
-    phone.press("English")
+    # The answer to the switch tells the page its new language, its words and its menu.
+    [data] = [
+        next(b[1] for row in m["buttons"] for b in row if "English" in b[0])
+        for m in reversed(phone.messages)
+        if m["outgoing"] and any("English" in b[0] for row in m["buttons"] for b in row)
+    ][:1]
+    answer = phone.client.post(
+        "/chat/api/send?lang=zh_CN",
+        json={"id": "lang-en", "button": data, "label": "English"},
+        headers={"X-CSRF-Token": phone.csrf},
+    ).json()
+    assert answer["locale"] == "en" and answer["words"]["send"] == "Send"
+    assert [item["label"] for item in answer["menu"]][:3] == ["Report", "Mine", "Votes"]
     reloaded = phone.client.get("/chat").text
-    assert ">Send</button>" in reloaded and "🗳️ Votes" in reloaded and "Report · Follow · Notices" in reloaded
-    assert '<html lang="en">' in reloaded
+    assert 'data-w="send">Send</button>' in reloaded and ">Votes</span>" in reloaded
+    assert 'placeholder="Type a message…"' in reloaded and "Report · Follow · Notices" in reloaded
+    assert '<html lang="en">' in reloaded and "输入消息" not in reloaded
+
+
+def post_json(phone: Browser, path: str, body: dict[str, Any], csrf: bool = True) -> Any:
+    headers = {"X-CSRF-Token": phone.csrf} if csrf else {}
+    return phone.client.post(path, json=body, headers=headers)
+
+
+def test_the_bottom_menu_follows_the_persons_roles(app: App, phone: Browser) -> None:
+    joined = phone.post({"id": "g1", "text": "/start DEMO-GRID"}).json()
+    assert joined["menu"][0]["command"] == "/tasks"
+    assert joined["menu"][0]["label"] == "任务" and joined["menu"][-1]["command"] == "/help"
+    page = phone.client.get("/chat").text
+    assert page.index('data-command="/tasks"') < page.index('data-command="/help"')
+    assert 'data-command="/report"' not in page  # a grid worker has no home to report from
+
+    resident = Browser(app)
+    menu = resident.post({"id": "o1", "text": "/start DEMO-OWNER"}).json()["menu"]
+    assert [item["command"] for item in menu] == ["/report", "/my", "/polls", "/notices", "/help"]
+
+
+def test_the_large_text_switch_is_remembered_for_the_person(app: App, phone: Browser) -> None:
+    assert '<body class="">' in phone.page.text
+    assert post_json(phone, "/chat/api/prefs", {"large_text": True}, csrf=False).status_code == 403
+    phone.say("/start DEMO-OWNER")
+    response = post_json(phone, "/chat/api/prefs", {"large_text": True})
+    assert response.status_code == 200 and response.json() == {"large_text": True, "saved": True}
+    page = phone.client.get("/chat").text
+    assert '<body class="large">' in page and 'aria-pressed="true"' in page
+    post_json(phone, "/chat/api/prefs", {"large_text": False})
+    assert '<body class="">' in phone.client.get("/chat").text
+
+
+def test_the_primary_button_and_a_refused_text_are_marked_for_the_page() -> None:
+    buttons = ((("✅ 提交", "r:submit"),), (("改描述", "r:edit"),))
+    body = _body(Rendered("请确认报事内容", buttons, primary="r:submit"))
+    assert body["primary"] == "r:submit" and "keeps_input" not in body  # drawn filled, a row of its own
+    assert "primary" not in _body(Rendered("请选择", buttons))
+    assert _body(Rendered("最多 4096 字", keeps_input=True))["keeps_input"] is True  # text back in the box
+    voice = _body(Rendered("#1", photos=(Sent("voice", "a" * 32 + ".webm", duration=7),)))
+    assert voice["voices"] == [["a" * 32 + ".webm", 7]] and voice["photos"] == []
+
+
+WEBM = b"\x1a\x45\xdf\xa3" + b"\x00" * 200  # an EBML header: what Chrome's MediaRecorder writes
+
+
+def upload_voice(phone: Browser, data: bytes, seconds: int = 3, caption: str = "") -> Any:
+    response = phone.client.post(
+        "/chat/api/voice",
+        files={"file": ("voice", data, "audio/webm")},
+        data={"id": f"v{next(_ids)}", "seconds": str(seconds), "caption": caption},
+        headers={"X-CSRF-Token": phone.csrf},
+    )
+    if response.status_code == 200:
+        phone.messages = response.json()["messages"]
+    return response
+
+
+def test_a_voice_recorded_on_the_page_becomes_the_reports_description(app: App, phone: Browser) -> None:
+    phone.say("/start DEMO-OWNER")
+    phone.press("报事")
+    phone.press("公共设施损坏")
+    response = upload_voice(phone, WEBM, seconds=4)
+    assert response.status_code == 200, response.text
+    mine = next(m for m in reversed(phone.messages) if not m["outgoing"])
+    [[name, seconds]] = mine["voices"]
+    assert name.endswith(".webm") and seconds == 4
+    assert (app.settings.files_dir / name).read_bytes() == WEBM
+    played = phone.client.get(f"/chat/files/{name}")
+    assert played.status_code == 200 and played.content == WEBM
+    assert Browser(app).client.get(f"/chat/files/{name}").status_code == 404  # only where it was shown
+    assert "请发送现场照片" in phone.last_reply
+    phone.press("跳过")
+    phone.press("跳过")
+    phone.press("提交")
+    assert "工单编号 #1" in phone.last_reply
+    with app.sessions() as session:
+        refs = [(a.kind, a.channel, a.ref, a.duration) for a in session.exec(select(Attachment)).all()]
+    assert refs == [("voice", "web", name, 4)]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"%PDF-1.7 not a recording", png_bytes(), b"<svg onload=alert(1)>" + b" " * 40],
+    ids=["pdf", "png", "svg"],
+)
+def test_a_voice_upload_that_is_not_audio_is_refused(app: App, phone: Browser, data: bytes) -> None:
+    start_report(phone)
+    response = upload_voice(phone, data)
+    assert response.status_code == 415 and "WebM" in response.json()["detail"]
+    assert not app.settings.files_dir.exists() or not list(app.settings.files_dir.iterdir())
+
+
+def test_voice_uploads_share_the_photo_quota_and_need_a_session(app: App, phone: Browser) -> None:
+    assert upload_voice(phone, WEBM).status_code == 403  # not joined yet
+    web = app.channels["web"]
+    assert isinstance(web, WebChat)
+    web.config = replace(web.config, daily_photos=2)
+    start_report(phone)
+    for _ in range(2):
+        assert upload_voice(phone, WEBM).status_code == 200
+    refused = upload_voice(phone, WEBM)
+    assert refused.status_code == 429 and refused.headers["x-linli-reason"] == "quota"
+    assert phone.upload(png_bytes()).status_code == 429  # photos count against the same day
+    no_token = phone.client.post(
+        "/chat/api/voice",
+        files={"file": ("voice", WEBM, "audio/webm")},
+        data={"id": "v-none", "seconds": "2"},
+    )
+    assert no_token.status_code == 403
+
+
+def test_a_grid_worker_gets_the_residents_voice_on_the_task_card(app: App, phone: Browser) -> None:
+    worker = Browser(app)
+    worker.say("/start DEMO-GRID")
+    phone.say("/start DEMO-OWNER")
+    phone.press("报事")
+    phone.press("电梯故障")
+    assert upload_voice(phone, WEBM, seconds=6).status_code == 200
+    [[name, _]] = next(m for m in reversed(phone.messages) if not m["outgoing"])["voices"]
+    phone.press("跳过")
+    phone.press("跳过")
+    phone.press("提交")
+    assert "工单编号 #1" in phone.last_reply
+    asyncio.run(app.dispatcher.drain())  # the task card is pushed to the grid worker's page
+    pushed = worker.client.get("/chat/api/messages").json()["messages"]
+    card = next(m for m in pushed if m.get("voices"))
+    assert card["voices"] == [[name, 6]] and "#1" in card["text"]
+    heard = worker.client.get(f"/chat/files/{name}")
+    assert heard.status_code == 200 and heard.content == WEBM
+
+
+def test_the_demo_entry_shows_only_while_the_demo_is_on(app: App) -> None:
+    web = app.channels["web"]
+    assert isinstance(web, WebChat)
+    web.demo = lambda: False  # a real organisation: its residents never see the demo
+    page = Browser(app).page.text
+    assert 'id="demo-btn"' not in page and "体验演示" not in page
+    web.demo = lambda: True
+    page = Browser(app).page.text
+    assert 'id="demo-btn" data-w="demo">体验演示</button>' in page and "Try" not in page
+
+
+def test_a_push_brings_the_menu_and_language_with_it(app: App, phone: Browser) -> None:
+    messages = phone.say("/start DEMO-OWNER")
+    last = messages[-1]["id"]
+    assert "menu" not in phone.client.get(f"/chat/api/messages?after={last}").json()  # nothing new
+    web = app.channels["web"]
+    assert isinstance(web, WebChat)
+    identity = web.identities.id_of(_uid(phone))
+    assert identity is not None
+    web.history.push(identity, {"text": "通知：停水", "buttons": []})
+    polled = phone.client.get(f"/chat/api/messages?after={last}&lang=en").json()
+    assert [m["text"] for m in polled["messages"]] == ["通知：停水"]
+    assert polled["menu"][0]["command"] == "/report" and polled["locale"] == "zh_CN"
+    assert polled["words"]["send"] == "发送"  # the page showed English: it gets the person's words
+
+
+def _uid(phone: Browser) -> str:
+    """The page session's own id, as the signed cookie holds it."""
+    cookie = phone.client.cookies["linli_session"]
+    payload = cookie.split(".")[0]
+    data = json.loads(base64.b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(data["uid"])

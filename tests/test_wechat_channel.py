@@ -75,7 +75,7 @@ async def test_buttons_become_a_menu_message_and_a_tap_presses_the_button(wx: We
     delivery = await wx.post(user.text("/help"))
     assert delivery.success  # a menu cannot be a passive reply: it follows as a 客服 message
     menu = wx.last_menu(OPENID)
-    assert "/report" in menu["head_content"] and "回复数字" in menu["tail_content"]
+    assert "📝 报事 — " in menu["head_content"] and "回复数字" in menu["tail_content"]
     assert [item["id"] for item in menu["list"]][:2] == ["cmd:/report", "cmd:/my"]
     await wx.post(wx.tap(user, "政策法规"))
     assert "政策" in wx.said(OPENID)[-1]

@@ -38,6 +38,7 @@ from bot.channels.base import Intake, RetryLater, Unreachable
 from bot.channels.telegram_wire import (
     CHANNEL,
     as_kept,
+    contact_keyboard,
     kept_payload,
     keyboard,
     location_keyboard,
@@ -419,7 +420,13 @@ class TelegramChannel:
     def messages_for(self, message: Rendered) -> int:
         """How many Telegram messages `send` makes of this message (each counts against the limits)."""
         photos = sum(1 for p in message.photos if p.kind == "photo")
-        return min(photos, 10) + len(split_text(message.text)) + (1 if message.ask_location else 0)
+        own_keyboard = message.ask_contact and bool(message.buttons)  # the inline buttons hold the text's
+        return (
+            min(photos, 10)
+            + len(split_text(message.text))
+            + (1 if message.ask_location else 0)
+            + (1 if own_keyboard else 0)
+        )
 
     async def _send_text(self, chat_id: str, text: str, markup: dict[str, Any] | None) -> None:
         """sendMessage, its answer not read into a PTB Message: nothing uses it, and parsing it cost more
@@ -443,9 +450,16 @@ class TelegramChannel:
                     raise
                 log.warning("Telegram refused the photos for chat %s (%s); sending the text", chat_id, exc)
             chunks = split_text(message.text)
+            # The share-phone keyboard rides on the text unless inline buttons hold its one keyboard.
+            contact_below = message.ask_contact and not message.buttons
             for index, chunk in enumerate(chunks):
                 last = index == len(chunks) - 1
-                await self._send_text(chat_id, chunk, keyboard(message) if last else None)
+                markup = keyboard(message)
+                if contact_below:
+                    markup = contact_keyboard(message.contact_label)
+                await self._send_text(chat_id, chunk, markup if last else None)
+            if message.ask_contact and not contact_below:
+                await self._send_text(chat_id, message.contact_label, contact_keyboard(message.contact_label))
             if message.ask_location:
                 await self._send_text(
                     chat_id, message.location_label, location_keyboard(message.location_label)

@@ -53,6 +53,14 @@ def to_inbound(update: Update) -> Inbound | None:
     location = None
     if message.location is not None:
         location = Location(message.location.latitude, message.location.longitude)
+    contact = message.contact
+    if contact is not None:
+        if contact.user_id == user.id and contact.phone_number:
+            # The contact button shares the sender's own number; only that is taken as theirs.
+            return Inbound(**base, contact_phone=contact.phone_number[:32])
+        # Someone else's card (forwarded, or picked from the address book): the flow refuses it, and its
+        # number is never taken as the sender's.
+        attachments.append(Attachment("contact", ""))
     if not text and not attachments and location is None:
         return Inbound(**base, unsupported=True)
     return Inbound(**base, text=text, attachments=tuple(attachments), location=location)
@@ -73,6 +81,12 @@ def keyboard(message: Rendered) -> dict[str, Any] | None:
 def location_keyboard(label: str) -> dict[str, Any]:
     """A one-time keyboard whose one button shares the user's location."""
     button = {"text": label, "request_location": True}
+    return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
+
+
+def contact_keyboard(label: str) -> dict[str, Any]:
+    """A one-time keyboard whose one button shares the user's own phone number."""
+    button = {"text": label, "request_contact": True}
     return {"keyboard": [[button]], "resize_keyboard": True, "one_time_keyboard": True}
 
 

@@ -62,14 +62,17 @@ class WebHistory:
             return [{"id": r.id, "outgoing": r.outgoing, **r.body} for r in rows]
 
     def shows(self, identity_id: int, name: str) -> bool:
-        """Whether a photo was shown in this identity's chat (uploaded by it, or sent to it)."""
+        """Whether a photo or voice was shown in this identity's chat (uploaded by it, or sent to it)."""
         with self.sessions() as session:
             bodies = session.exec(
                 select(WebMessage.body).where(
                     WebMessage.identity_id == identity_id, cast(WebMessage.body, String).contains(name)
                 )
             ).all()
-        return any(name in (body.get("photos") or []) for body in bodies)
+        return any(
+            name in (body.get("photos") or []) or any(v[0] == name for v in body.get("voices") or [])
+            for body in bodies
+        )
 
     def uploads(self, external_id: str, since: datetime) -> list[tuple[str, datetime]] | None:
         """The photos a session's person sent since a moment (name, when); None when they have not joined."""

@@ -27,9 +27,12 @@ from bot.channels.web_history import WebHistory
 from bot.render import TEMPLATES, Renderer
 from bot.stores import FILE_NAME, FileStore, Identities
 from bot.throttle import Throttle
-from bot.uploads import NotAnImage, TooManyPixels, reencode
+from bot.uploads import NotAnImage, TooManyPixels, audio_extension, reencode
+from core.permissions import Actor
+from db import people, prefs
 from db.models import Identity
 from db.rows import id_of
+from handlers.common import MAX_TEXT, bottom_menu
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 if TYPE_CHECKING:
@@ -42,6 +45,21 @@ MAX_WEB_TEXT = 20_000  # accepted at the door so the handlers can answer "too lo
 MAX_AFTER = 2**31 - 1  # message ids are 32-bit integers on PostgreSQL: a larger one is not an id
 ASSETS = {"chat.js": "text/javascript; charset=utf-8", "chat.css": "text/css; charset=utf-8"}
 UPLOAD_WINDOW = timedelta(hours=24)  # the per-person upload quota counts this far back
+MAX_VOICE_SECONDS = 300  # a hold-to-talk recording the page sends is far shorter
+# Voices a browser's <audio> plays (a WeChat voice is AMR or Speex: the page cannot play it).
+PLAYABLE = (".webm", ".ogg", ".m4a", ".aac", ".mp3", ".wav")
+# The bottom menu's icons, by command (the labels are `buttons.menu_*` blocks in each language).
+MENU_ICONS = {
+    "/tasks": "🗂",
+    "/queue": "📥",
+    "/pending": "✅",
+    "/report": "📝",
+    "/my": "📋",
+    "/polls": "🗳️",
+    "/stats": "📊",
+    "/notices": "📰",
+    "/help": "❓",
+}
 
 
 def _plain(text: str) -> bool:
@@ -51,6 +69,12 @@ def _plain(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return "\x00" not in text
+
+
+class PrefsBody(BaseModel):
+    """The page's own settings for its person: the 大字 switch."""
+
+    large_text: bool
 
 
 class SendBody(BaseModel):
@@ -201,6 +225,45 @@ class WebChat:
         # `uploads` answers None exactly when the person has not joined; since now, it reads nothing more.
         return self.uploads[account.channel].uploads(account.external_id, self.clock.now()) is not None
 
+    def _menu(self, account: Account | None, locale: str) -> list[dict[str, str]]:
+        """The bottom menu for the session's person, by their roles: command, icon and label."""
+        person_id = self.accounts[account.channel].person_of(account.external_id) if account else None
+        if person_id is None:
+            actor = Actor(None)
+        else:
+            with self.history.sessions() as session:
+                actor = people.actor(session, person_id)
+        return [
+            {
+                "command": command,
+                "icon": MENU_ICONS.get(command, ""),
+                "label": self.renderer.text(locale, f"buttons.menu_{command[1:]}"),
+            }
+            for command in bottom_menu(actor)
+        ]
+
+    def _large_text(self, account: Account | None) -> bool:
+        person_id = self.accounts[account.channel].person_of(account.external_id) if account else None
+        if person_id is None:
+            return False
+        with self.history.sessions() as session:
+            return prefs.large_text(session, person_id)
+
+    def _words(self, locale: str) -> dict[str, str]:
+        """The page's own words (labels, notices) in a language: `_words.html`."""
+        module: Any = self.renderer.pages.get_template("_words.html").module
+        found = getattr(module, locale, None) or module.zh_CN
+        return dict(found)
+
+    def _page_state(self, account: Account, shown_locale: str) -> dict[str, Any]:
+        """What a send's answer tells the page besides the messages: the person's language (with the
+        page's words when it changed since the page was drawn) and their bottom menu."""
+        locale = self._locale(account)
+        state: dict[str, Any] = {"locale": locale, "menu": self._menu(account, locale)}
+        if locale != shown_locale:
+            state["words"] = self._words(locale)
+        return state
+
     def _turn(self, account: Account, inbound: Inbound, shown: dict[str, Any], after: int) -> dict[str, Any]:
         shown_once: dict[int, dict[str, Any]] = {}
 
@@ -221,8 +284,8 @@ class WebChat:
                     self.history.add(session, identity_id, True, body, now)
 
         outcome = self.service.handle(inbound, keep)
-        if outcome.duplicate:
-            for name in shown.get("photos", []):  # a retried upload: the first copy is the one kept
+        if outcome.duplicate:  # a retried upload: the first copy is the one kept
+            for name in [*shown.get("photos", []), *(v[0] for v in shown.get("voices", []))]:
                 self.files.delete(name)
         identity_id = outcome.identity_id or self._identity_id(account)
         messages = self.history.page(identity_id, after)
@@ -231,7 +294,7 @@ class WebChat:
         return {"messages": messages}
 
     def _may_upload(self, account: Account) -> None:
-        """Refuse an upload from someone who has not joined, or who used up the day's quota."""
+        """Refuse a photo or voice from someone who has not joined, or who used up the day's quota."""
         config = self.config
         since = self.clock.now() - UPLOAD_WINDOW
         recent = self.uploads[account.channel].uploads(account.external_id, since)
@@ -282,13 +345,18 @@ class WebChat:
                 account = account_of(request, create=True)
             if not isinstance(request.session.get("csrf"), str):
                 request.session["csrf"] = secrets.token_urlsafe(24)
+            lang = self._locale(account)
             html = self.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
                 invite=invite if re.fullmatch(r"[A-Za-z0-9_-]{0,32}", invite) else "",
                 open=open_ if opens(open_) else "",
                 joined=self._joined(account),
-                lang=self._locale(account),
+                lang=lang,
+                words=self._words(lang),
+                menu=self._menu(account, lang),
+                large_text=self._large_text(account),
+                max_text=MAX_TEXT,
                 public_url=self.config.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),
@@ -310,13 +378,26 @@ class WebChat:
             )
 
         @router.get("/chat/api/messages")
-        def messages(request: Request, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
+        def messages(
+            request: Request,
+            after: int = Query(0, ge=0, le=MAX_AFTER),
+            lang: str = Query("", max_length=8),
+        ) -> JSONResponse:
             account = account_of(request)
             self._limit(request, "read", account)
-            return JSONResponse({"messages": self.history.page(self._identity_id(account), after)})
+            found = self.history.page(self._identity_id(account), after)
+            if not found or account is None or after == 0:
+                return JSONResponse({"messages": found})
+            # Something new was pushed (an approval, a role): the menu and language may have changed too.
+            return JSONResponse({"messages": found, **self._page_state(account, lang)})
 
         @router.post("/chat/api/send")
-        def send(request: Request, body: SendBody, after: int = Query(0, ge=0, le=MAX_AFTER)) -> JSONResponse:
+        def send(
+            request: Request,
+            body: SendBody,
+            after: int = Query(0, ge=0, le=MAX_AFTER),
+            lang: str = Query("", max_length=8),
+        ) -> JSONResponse:
             account = self._check_post(request)
             self._limit(request, "send", account)
             if not CLIENT_ID.match(body.id):
@@ -339,7 +420,20 @@ class WebChat:
             }
             if location is not None:
                 shown = {"text": "📍", "location": [location.latitude, location.longitude]}
-            return JSONResponse(self._turn(account, inbound, shown, after))
+            result = self._turn(account, inbound, shown, after)
+            return JSONResponse({**result, **self._page_state(account, lang)})
+
+        @router.post("/chat/api/prefs")
+        def set_prefs(request: Request, body: PrefsBody) -> JSONResponse:
+            account = self._check_post(request)
+            self._limit(request, "send", account)
+            person_id = self.accounts[account.channel].person_of(account.external_id)
+            saved = False
+            if person_id is not None:  # before the first message there is nobody to remember it for
+                with self.history.sessions() as session:
+                    saved = prefs.set_large_text(session, person_id, body.large_text)
+                    session.commit()
+            return JSONResponse({"large_text": body.large_text, "saved": saved})
 
         @router.post("/chat/api/photo")
         async def photo(
@@ -380,6 +474,41 @@ class WebChat:
             )
             return JSONResponse(result)
 
+        @router.post("/chat/api/voice")
+        async def voice(
+            request: Request,
+            file: UploadFile = File(...),
+            id: str = Form(...),
+            seconds: int = Form(..., ge=1, le=MAX_VOICE_SECONDS),
+            caption: str = Form(""),
+            after: int = Query(0, ge=0, le=MAX_AFTER),
+        ) -> JSONResponse:
+            account = self._check_post(request)
+            self._limit(request, "photo", account)  # one budget for the uploads of a page
+            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
+                raise HTTPException(422, "bad message")
+            await run_in_threadpool(self._may_upload, account)
+            limit = self.config.max_upload_bytes
+            data = await file.read(limit + 1)
+            if len(data) > limit:
+                raise HTTPException(413, f"recording larger than {limit // (1024 * 1024)} MB")
+            ext = audio_extension(data)  # by its first bytes, whatever the browser says it is
+            if ext is None:
+                raise HTTPException(415, "not a WebM, Ogg, MP4, AAC, MP3 or WAV recording")
+            name = f"{secrets.token_urlsafe(24)}.{ext}"
+            await run_in_threadpool(self.files.save, name, data)
+            inbound = Inbound(
+                channel=account.channel,
+                user_ref=account.external_id,
+                chat_ref=account.external_id,
+                update_id=account.update_id(id),
+                text=caption,
+                attachments=(Attachment("voice", name, duration=seconds, size=len(data)),),
+            )
+            shown = {"text": caption, "voices": [[name, seconds]]}
+            result = await run_in_threadpool(self._turn, account, inbound, shown, after)
+            return JSONResponse(result)
+
         @router.get("/chat/files/{name}")
         def file(request: Request, name: str) -> FileResponse:
             identity_id = self._identity_id(account_of(request))
@@ -394,10 +523,22 @@ class WebChat:
 
 
 def _body(message: Rendered) -> dict[str, Any]:
-    return {
+    body: dict[str, Any] = {
         "text": message.text,
         "buttons": [[list(b) for b in row] for row in message.buttons],
-        "photos": [p.ref for p in message.photos if FILE_NAME.match(p.ref)],
+        "photos": [p.ref for p in message.photos if p.kind != "voice" and FILE_NAME.match(p.ref)],
         "ask_location": message.ask_location,
         "location_label": message.location_label,
     }
+    voices = [
+        [p.ref, p.duration or 0]
+        for p in message.photos
+        if p.kind == "voice" and FILE_NAME.match(p.ref) and p.ref.endswith(PLAYABLE)
+    ]
+    if voices:
+        body["voices"] = voices
+    if message.primary:
+        body["primary"] = message.primary  # the step's main button: drawn filled, a row of its own
+    if message.keeps_input:
+        body["keeps_input"] = True  # the reply refused the typed text: the page puts it back in the box
+    return body

@@ -31,10 +31,13 @@ def _jurisdiction(work: Work, event: JurisdictionDigest) -> list[Message]:
         "overdue": event.overdue,
         "unrated": event.unrated,
         "unassigned": event.unassigned,
-        "scope": "、".join(event.places),
+        "scope": list(event.places),
     }
     return [
         Message(
-            event.person_id, JURISDICTION, context, ((Choice(Menu(command="/queue"), "queue.btn_open"),),)
+            event.person_id,
+            JURISDICTION,
+            context,
+            ((Choice(Menu(command="/queue"), "queue.btn_open"), Choice(Menu(command="/stats"), "stats")),),
         )
     ]

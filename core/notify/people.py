@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core import people as applicant
 from core.actions import Verify
 from core.events import ResidencyDecided, ResidentAwaitsApproval
 from core.notify import Choice, Message, tells
 from core.work import Work
 from db import people
-from db.models import Person
 
 
 def _home(work: Work, home_id: int) -> str:
@@ -19,12 +19,17 @@ def _home(work: Work, home_id: int) -> str:
 
 @tells(ResidentAwaitsApproval)
 def awaits_approval(work: Work, event: ResidentAwaitsApproval) -> Iterable[Message]:
-    """Every staff member who may verify residents of the home is asked to, with approve and reject."""
-    person = work.session.get(Person, event.person_id)
-    context = {"name": person.name if person else "", "home": _home(work, event.home_id), "kind": event.kind}
+    """Every staff member who may verify residents of the home is asked to, with approve and reject and
+    what they check first: the name and masked phone given, the home and its area, who else lives there,
+    the certificate photo (shown by each channel that can)."""
+    waiting = applicant.waiting_of(work, event.residency_id)
+    if waiting is None:
+        return
+    context = {**waiting.context(), "_photos": [list(waiting.document)] if waiting.document else []}
+    approve = "approve_needs_document" if waiting.document_missing else "approve"
     buttons = (
         (
-            Choice(Verify("y", residency=event.residency_id), "approve"),
+            Choice(Verify("y", residency=event.residency_id), approve),
             Choice(Verify("n", residency=event.residency_id), "reject"),
         ),
     )

@@ -175,7 +175,6 @@ def cast(ctx: Context, poll: Poll) -> list[Reply]:
         **head(ctx, poll),
         **_choice_context(poll, made.choice),
         "code": made.code,
-        "fingerprint": made.fingerprint,
         "changed": made.changed,
     }
     return [

@@ -1,10 +1,16 @@
 (() => {
-  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const meta = name => document.querySelector(`meta[name="${name}"]`);
+  const csrf = meta('csrf-token').content;
   // Someone who joined elsewhere (the Official Account's chat) gets the menu, not the invite form.
-  const joined = document.querySelector('meta[name="linli-joined"]').content === '1';
-  const opening = document.querySelector('meta[name="linli-open"]');  // a link's view to press on load
+  const joined = meta('linli-joined').content === '1';
+  const opening = meta('linli-open');  // a link's view to press on load
+  const MAX_TEXT = parseInt(meta('linli-max-text').content, 10) || 4096;  // the handlers' own limit
+  let lang = meta('linli-lang').content;
+  // The page's words in the person's language; a language switch (/lang) sends the new ones.
+  let words = JSON.parse(meta('linli-words').content);
+  const say = (key, values) => (words[key] || key).replace(/\{(\w+)\}/g, (_, k) => String((values || {})[k] ?? ''));
   // The bot's own addresses: only these become links (a resident's typed address stays text).
-  const own = [location.origin, document.querySelector('meta[name="linli-address"]').content]
+  const own = [location.origin, meta('linli-address').content]
     .filter(Boolean).map(a => a.replace(/\/+$/, ''));
   const isOwn = url => own.some(a => url === a || url.startsWith(a + '/'));
   const log = document.getElementById('log');
@@ -13,6 +19,11 @@
   const text = document.getElementById('text');
   const sendBtn = document.getElementById('send');
   const photoBtn = document.getElementById('photo-btn');
+  const micBtn = document.getElementById('mic-btn');
+  const largeBtn = document.getElementById('large-btn');
+  const recording = document.getElementById('recording');
+  const viewer = document.getElementById('viewer');
+  const viewerImg = document.getElementById('viewer-img');
   const PAGE = 200;
   let last = 0, busy = false, polling = false, pinned = true;
   const seen = new Set();
@@ -50,6 +61,89 @@
     busy = value;
     sendBtn.disabled = value;
     photoBtn.disabled = value;
+    micBtn.disabled = value;
+  }
+
+  // The page's labels in the current words: the header, the box, the buttons, the join form.
+  function relabel() {
+    document.documentElement.lang = lang === 'zh_CN' ? 'zh-CN' : 'en';
+    for (const node of document.querySelectorAll('.avatar')) node.textContent = lang === 'zh_CN' ? '邻' : 'L';
+    for (const node of document.querySelectorAll('[data-w]')) node.textContent = say(node.dataset.w);
+    for (const node of document.querySelectorAll('[data-w-placeholder]')) node.placeholder = say(node.dataset.wPlaceholder);
+    for (const node of document.querySelectorAll('[data-w-label]')) {
+      node.setAttribute('aria-label', say(node.dataset.wLabel));
+      if (node.title) node.title = say(node.dataset.wLabel);
+    }
+  }
+
+  // The bottom menu follows the person's roles: the send answer carries it after every turn.
+  function drawMenu(items) {
+    const now = JSON.stringify(items.map(i => [i.command, i.label]));
+    if (menu.dataset.drawn === now) return;
+    menu.dataset.drawn = now;
+    menu.replaceChildren();
+    for (const item of items) {
+      const b = el('button');
+      b.type = 'button';
+      b.dataset.command = item.command;
+      const icon = el('span', 'icon-line', item.icon);
+      icon.setAttribute('aria-hidden', 'true');
+      b.append(icon, el('span', 'label', item.label));
+      menu.appendChild(b);
+    }
+  }
+  menu.addEventListener('click', e => {
+    const b = e.target.closest('button');
+    if (b) send({button: 'cmd:' + b.dataset.command, label: b.querySelector('.label').textContent});
+  });
+
+  // The buttons of every bot message before the person's latest own message are spent: shown inactive.
+  function spendButtons() {
+    for (const b of log.querySelectorAll('.buttons button:not(:disabled)')) {
+      b.disabled = true;
+      b.classList.add('spent');
+    }
+  }
+
+  function openImage(src, alt) {
+    viewerImg.src = src;
+    viewerImg.alt = alt;
+    viewer.classList.remove('natural');
+    viewer.classList.remove('hidden');
+    document.getElementById('viewer-close').focus();
+  }
+  function closeImage() {
+    if (viewer.classList.contains('hidden')) return;
+    viewer.classList.add('hidden');
+    viewerImg.removeAttribute('src');
+  }
+  document.getElementById('viewer-close').addEventListener('click', closeImage);
+  viewerImg.addEventListener('click', () => viewer.classList.toggle('natural'));  // fit the width ↔ full size
+  document.addEventListener('keydown', e => { if (e.key === 'Escape') closeImage(); });
+
+  function picture(src) {
+    const img = el('img');
+    img.addEventListener('load', () => { if (pinned) toBottom(); });  // the photo grows the log after it loads
+    img.src = src;
+    img.alt = say('photo_alt');
+    img.title = say('image_open');
+    img.tabIndex = 0;
+    img.setAttribute('role', 'button');
+    img.addEventListener('click', () => openImage(img.src, img.alt));
+    img.addEventListener('keydown', e => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); openImage(img.src, img.alt); } });
+    return img;
+  }
+
+  function voiceNode(src, seconds) {
+    const box = el('div', 'voice');
+    const audio = el('audio');
+    audio.controls = true;
+    audio.preload = 'metadata';
+    audio.src = src;
+    const label = say('voice') + (seconds ? ' · ' + say('seconds', {n: seconds}) : '');
+    audio.setAttribute('aria-label', label);
+    box.append(audio, el('span', '', label));
+    return box;
   }
 
   function show(msg) {
@@ -58,15 +152,17 @@
     last = Math.max(last, msg.id);
     join.classList.add('hidden');
     menu.classList.remove('hidden');
+    if (!msg.outgoing) spendButtons();  // the person spoke: what the bot offered before is spent
     const row = el('div', 'row' + (msg.outgoing ? '' : ' me'));
-    if (msg.outgoing) row.appendChild(el('div', 'avatar', '邻'));
+    if (msg.outgoing) {
+      const avatar = el('div', 'avatar', lang === 'zh_CN' ? '邻' : 'L');
+      avatar.setAttribute('aria-hidden', 'true');
+      row.appendChild(avatar);
+    }
     const bubble = el('div', 'bubble');
-    for (const name of msg.photos || []) {
-      const img = el('img');
-      img.addEventListener('load', () => { if (pinned) toBottom(); });  // the photo grows the log after it loads
-      img.src = '/chat/files/' + encodeURIComponent(name);
-      img.alt = 'photo';
-      bubble.appendChild(img);
+    for (const name of msg.photos || []) bubble.appendChild(picture('/chat/files/' + encodeURIComponent(name)));
+    for (const [name, seconds] of msg.voices || []) {
+      bubble.appendChild(voiceNode('/chat/files/' + encodeURIComponent(name), seconds));
     }
     if (msg.text) appendText(bubble, msg.text, msg.outgoing);  // only the bot's own texts get links
     if ((msg.buttons && msg.buttons.length) || msg.ask_location) {
@@ -74,7 +170,7 @@
       for (const line of msg.buttons || []) {
         const lineEl = el('div', 'line');
         for (const [label, data] of line) {
-          const b = el('button', '', label);
+          const b = el('button', data === msg.primary ? 'primary' : '', label);
           b.type = 'button';
           b.dataset.data = data;
           b.addEventListener('click', () => press(box, b, {button: data, label: label.slice(0, 100)}));
@@ -87,7 +183,7 @@
         b.type = 'button';
         b.addEventListener('click', () => navigator.geolocation.getCurrentPosition(
           p => press(box, b, {latitude: p.coords.latitude, longitude: p.coords.longitude}),
-          () => notice('无法获取位置，请点「跳过」或选楼栋 Location unavailable', true),
+          () => notice(say('no_location'), true),
           {timeout: 15000, maximumAge: 60000}));
         box.appendChild(b);
       }
@@ -100,8 +196,9 @@
 
   function notice(message, error, reload) {
     const node = el('div', 'notice' + (error ? ' error' : ''), message);
+    node.setAttribute('role', error ? 'alert' : 'status');
     if (reload) {
-      const b = el('button', '', '刷新 Reload');
+      const b = el('button', '', say('reload'));
       b.type = 'button';
       b.addEventListener('click', () => location.reload());
       node.appendChild(b);
@@ -110,22 +207,15 @@
     toBottom();
   }
 
-  function problem(e, what) {
-    if (e.reason === 'join_first') {
-      return notice('请先绑定住址或身份，再发送照片 Please join (enter your invite code) before sending photos', true);
-    }
-    if (e.reason === 'quota') {
-      return notice('今天发送的照片已达上限，请明天再发 You have sent as many photos as a day allows', true);
-    }
-    if (e.status === 429) {
-      const wait = e.retryAfter > 0 ? e.retryAfter : 30;
-      return notice(`操作太频繁，请 ${wait} 秒后再试 Too many requests, please try again in ${wait} s`, true);
-    }
-    if (e.status === 403) return notice('页面已过期，请刷新后重试 This page has expired, please reload', true, true);
-    if (e.status === 413) return notice('照片太大，请换一张 Photo too large: ' + e.message, true);
-    if (e.status === 415) return notice('只能发送 JPEG/PNG/GIF/WebP 照片 Only photos can be sent', true);
-    if (!e.status) return notice(what + '：网络不通，请稍后重试 No connection, please try again', true);
-    notice(what + ': ' + e.message, true);
+  function problem(e, what, media) {
+    if (e.reason === 'join_first') return notice(say('join_first'), true);
+    if (e.reason === 'quota') return notice(say('quota'), true);
+    if (e.status === 429) return notice(say('rate', {wait: e.retryAfter > 0 ? e.retryAfter : 30}), true);
+    if (e.status === 403) return notice(say('expired'), true, true);
+    if (e.status === 413) return notice(say('too_large'), true);
+    if (e.status === 415) return notice(say(media === 'voice' ? 'bad_voice' : 'bad_photo'), true);
+    if (!e.status) return notice(say(what) + '：' + say('offline'), true);
+    notice(say(what) + ': ' + e.message, true);
   }
 
   async function call(url, options) {
@@ -142,18 +232,30 @@
     return response.json();
   }
 
-  // Sends one message; true when the server took it (its answer is shown), false otherwise.
+  // What a send's answer says of the page: the menu for the person's roles, their language.
+  function follow(data) {
+    if (data.menu) drawMenu(data.menu);
+    if (data.locale && data.locale !== lang && data.words) {
+      lang = data.locale;
+      words = data.words;
+      relabel();
+    }
+  }
+
+  // Sends one message; the answer's messages when the server took it, null otherwise.
   async function send(payload) {
-    if (busy) return false;
+    if (busy) return null;
     setBusy(true);
     try {
       const body = Object.assign({id: newId(), text: ''}, payload);
-      const data = await call('/chat/api/send?after=' + last, {
+      const data = await call(`/chat/api/send?after=${last}&lang=${encodeURIComponent(lang)}`, {
         method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
         body: JSON.stringify(body)});
+      const fresh = data.messages.filter(m => !seen.has(m.id));
       data.messages.forEach(show);
-      return true;
-    } catch (e) { problem(e, '发送失败 Not sent'); return false; }
+      follow(data);
+      return fresh;
+    } catch (e) { problem(e, 'send_failed'); return null; }
     finally { setBusy(false); }
   }
 
@@ -169,38 +271,48 @@
     }
   }
 
-  async function sendPhoto(file) {
+  function pendingRow(media) {
+    const row = el('div', 'row me pending');
+    const bubble = el('div', 'bubble');
+    const status = el('div', 'status', say('sending'));
+    bubble.append(media, status);
+    row.appendChild(bubble);
+    log.appendChild(row);
+    toBottom();
+    return [row, status];
+  }
+
+  // A photo or a voice, with what is typed in the box as its caption.
+  async function upload(kind, file, fields, media) {
     if (busy) return;
     setBusy(true);
     const caption = text.value.trim();
     const form = new FormData();
-    form.append('file', file);
+    form.append('file', file, kind === 'voice' ? 'voice' : (file.name || 'photo'));
     form.append('id', newId());
     form.append('caption', caption);
+    for (const [k, v] of Object.entries(fields)) form.append(k, v);
     text.value = '';
     grow();
-    const preview = URL.createObjectURL(file);
-    const row = el('div', 'row me pending');
-    const bubble = el('div', 'bubble');
-    const img = el('img');
-    img.src = preview;
-    img.alt = 'photo';
-    const status = el('div', 'status', '发送中… Sending…');
-    bubble.append(img, status);
-    row.appendChild(bubble);
-    log.appendChild(row);
-    toBottom();
+    const [row, status] = pendingRow(media);
     try {
-      const data = await call('/chat/api/photo?after=' + last, {method: 'POST', headers: {'X-CSRF-Token': csrf}, body: form});
+      const data = await call(`/chat/api/${kind}?after=${last}`, {method: 'POST', headers: {'X-CSRF-Token': csrf}, body: form});
       row.remove();
-      URL.revokeObjectURL(preview);
       data.messages.forEach(show);
     } catch (e) {
       row.classList.replace('pending', 'failed');
-      status.textContent = '未发送 Not sent';
+      status.textContent = say('not_sent');
       if (caption && !text.value) { text.value = caption; grow(); }
-      problem(e, '照片未发送 Photo not sent');
+      problem(e, kind === 'voice' ? 'voice_failed' : 'photo_failed', kind);
     } finally { setBusy(false); }
+  }
+
+  function sendPhoto(file) {
+    const preview = URL.createObjectURL(file);
+    const img = el('img');
+    img.src = preview;
+    img.alt = say('photo_alt');
+    return upload('photo', file, {}, img).finally(() => URL.revokeObjectURL(preview));
   }
 
   async function poll(force) {
@@ -208,8 +320,9 @@
     polling = true;
     try {
       for (let page = 0; page < 10; page++) {  // catch up after a long absence, a page at a time
-        const data = await call('/chat/api/messages?after=' + last);
+        const data = await call(`/chat/api/messages?after=${last}&lang=${encodeURIComponent(lang)}`);
         data.messages.forEach(show);
+        follow(data);
         if (data.messages.length < PAGE || last === 0) break;
       }
     } catch (e) {}
@@ -218,15 +331,22 @@
 
   function grow() {
     text.style.height = 'auto';
-    text.style.height = Math.min(text.scrollHeight, 120) + 'px';
+    text.style.height = Math.min(text.scrollHeight, 140) + 'px';
   }
 
   sendBtn.addEventListener('click', async () => {
     const value = text.value.trim();
     if (!value || busy) return;
+    const length = [...value].length;  // characters as the server counts them
+    if (length > MAX_TEXT) {  // refused here: the text stays in the box
+      notice(say('too_long', {max: MAX_TEXT, n: length}), true);
+      return;
+    }
     text.value = '';
     grow();
-    if (!(await send({text: value})) && !text.value) { text.value = value; grow(); }  // nothing typed is lost
+    const fresh = await send({text: value});
+    // Not taken, or refused by the bot (too long for this step): nothing typed is lost.
+    if ((!fresh || fresh.some(m => m.keeps_input)) && !text.value) { text.value = value; grow(); }
   });
   text.addEventListener('input', grow);
   text.addEventListener('keydown', e => {
@@ -238,17 +358,89 @@
     e.target.value = '';
     if (file) sendPhoto(file);
   });
-  for (const b of menu.querySelectorAll('button')) {
-    b.addEventListener('click', () => send({button: 'cmd:' + b.dataset.command, label: b.textContent}));
+
+  // Hold to talk: press and hold the microphone, release to send; sliding off it or a press shorter than
+  // a second cancels. Without a microphone or MediaRecorder the page says so and offers typing instead.
+  let recorder = null, chunks = [], started = 0, cancelled = false, stream = null;
+  const canRecord = () => !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.MediaRecorder);
+  function stopStream() { if (stream) { stream.getTracks().forEach(t => t.stop()); stream = null; } }
+  async function startRecording(e) {
+    e.preventDefault();
+    if (busy || recorder) return;
+    if (!canRecord()) { notice(say('no_mic'), true); return; }
+    if (e.pointerId !== undefined && micBtn.setPointerCapture) {
+      try { micBtn.releasePointerCapture(e.pointerId); } catch (err) {}
+    }
+    cancelled = false;
+    const holding = {released: false};
+    micBtn.holding = holding;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({audio: true});
+    } catch (err) {
+      notice(say(err && err.name === 'NotAllowedError' ? 'mic_denied' : 'no_mic'), true);
+      return;
+    }
+    if (holding.released) { stopStream(); notice(say('too_short')); return; }  // let go before the microphone opened
+    chunks = [];
+    recorder = new MediaRecorder(stream);
+    recorder.addEventListener('dataavailable', ev => { if (ev.data && ev.data.size) chunks.push(ev.data); });
+    recorder.addEventListener('stop', finishRecording);
+    recorder.start();
+    started = Date.now();
+    micBtn.classList.add('held');
+    recording.classList.remove('hidden');
   }
+  function stopRecording(cancel) {
+    if (micBtn.holding) micBtn.holding.released = true;
+    // Already stopping: the first word counts (a lifted finger also "leaves" the button afterwards).
+    if (!recorder || recorder.state === 'inactive') return;
+    cancelled = cancel;
+    recorder.stop();
+  }
+  function finishRecording() {
+    const type = recorder.mimeType || 'audio/webm';
+    const seconds = Math.round((Date.now() - started) / 1000);
+    recorder = null;
+    stopStream();
+    micBtn.classList.remove('held');
+    recording.classList.add('hidden');
+    if (cancelled) { notice(say('cancelled')); return; }
+    if (seconds < 1 || !chunks.length) { notice(say('too_short')); return; }
+    const blob = new Blob(chunks, {type});
+    const shown = el('div', 'voice', '🎤 ' + say('voice') + ' · ' + say('seconds', {n: seconds}));
+    upload('voice', blob, {seconds: String(Math.min(seconds, 300))}, shown);
+  }
+  micBtn.addEventListener('pointerdown', startRecording);
+  micBtn.addEventListener('pointerup', () => stopRecording(false));
+  micBtn.addEventListener('pointerleave', () => stopRecording(true));  // slid away: not sent
+  micBtn.addEventListener('pointercancel', () => stopRecording(true));
+  micBtn.addEventListener('contextmenu', e => e.preventDefault());  // a long press is not a menu
+  micBtn.addEventListener('keydown', e => {  // keyboard: hold Space or Enter
+    if ((e.key === ' ' || e.key === 'Enter') && !e.repeat) startRecording(e);
+  });
+  micBtn.addEventListener('keyup', e => { if (e.key === ' ' || e.key === 'Enter') stopRecording(false); });
+
+  // 大字: larger text, remembered for the person.
+  largeBtn.addEventListener('click', async () => {
+    const on = !document.body.classList.contains('large');
+    document.body.classList.toggle('large', on);
+    largeBtn.setAttribute('aria-pressed', on ? 'true' : 'false');
+    try {
+      await call('/chat/api/prefs', {method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+        body: JSON.stringify({large_text: on})});
+    } catch (e) {}  // the switch still holds for this page
+    if (pinned) toBottom();
+  });
+
+  // The join form's buttons show plain words in the person's bubble, not the command behind them.
   document.getElementById('join-btn').addEventListener('click', () => {
     const input = document.getElementById('invite');
     const code = input.value.trim();
-    if (code) send({text: '/start ' + code}); else input.focus();
+    if (code) send({text: '/start ' + code, label: say('join')}); else input.focus();
   });
-  document.getElementById('nocode-btn').addEventListener('click', () => send({text: '/start'}));
+  document.getElementById('nocode-btn').addEventListener('click', () => send({text: '/start', label: say('nocode')}));
   const demo = document.getElementById('demo-btn');  // only while the public demo is on
-  if (demo) demo.addEventListener('click', () => send({text: '/start DEMO-OWNER'}));
+  if (demo) demo.addEventListener('click', () => send({text: '/start DEMO-OWNER', label: say('demo')}));
   document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
 
   (async () => {

@@ -607,6 +607,15 @@ class TgUser:
         """A shared location."""
         return self._update("message", self._message(location={"latitude": latitude, "longitude": longitude}))
 
+    def contact(self, phone: str, user_id: int | None = None, first_name: str = "") -> JSON:
+        """A shared contact: the user's own number from the contact button, or (another `user_id`, or
+        None for someone not on Telegram) a card of someone else."""
+        card: JSON = {"phone_number": phone, "first_name": first_name or self.first_name}
+        owner = self.id if user_id is None else user_id
+        if owner:
+            card["user_id"] = owner
+        return self._update("message", self._message(contact=card))
+
     def sticker(self) -> JSON:
         """A sticker (something the bot does not understand)."""
         sticker = {

@@ -63,6 +63,10 @@ class ChatUser:
         """Share a location."""
         return self._send(location=Location(latitude, longitude))
 
+    def contact(self, phone: str) -> list[Rendered]:
+        """Share one's own phone number with the platform's contact button (Telegram)."""
+        return self._send(contact_phone=phone)
+
     def unsupported(self) -> list[Rendered]:
         """Send something the bot does not understand (a sticker)."""
         return self._send(unsupported=True)

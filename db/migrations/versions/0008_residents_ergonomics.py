@@ -18,38 +18,24 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("conversation") as batch:
-        batch.add_column(sa.Column("parked", sa.JSON(), nullable=False, server_default="{}"))
-    with op.batch_alter_table("person") as batch:
-        batch.add_column(sa.Column("large_text", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("org_node") as batch:
-        batch.add_column(sa.Column("owner_document", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("residency") as batch:
-        batch.add_column(
-            sa.Column(
-                "document_channel",
-                sqlmodel.sql.sqltypes.AutoString(length=16),
-                nullable=False,
-                server_default="",
-            )
-        )
-        batch.add_column(
-            sa.Column(
-                "document_ref",
-                sqlmodel.sql.sqltypes.AutoString(length=200),
-                nullable=False,
-                server_default="",
-            )
-        )
+    # Plain ALTER TABLE … ADD COLUMN, not a batch copy (see downgrade).
+    op.add_column("conversation", sa.Column("parked", sa.JSON(), nullable=False, server_default="{}"))
+    op.add_column("person", sa.Column("large_text", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column(
+        "org_node", sa.Column("owner_document", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
+    text = sqlmodel.sql.sqltypes.AutoString
+    op.add_column(
+        "residency", sa.Column("document_channel", text(length=16), nullable=False, server_default="")
+    )
+    op.add_column("residency", sa.Column("document_ref", text(length=200), nullable=False, server_default=""))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("residency") as batch:
-        batch.drop_column("document_ref")
-        batch.drop_column("document_channel")
-    with op.batch_alter_table("org_node") as batch:
-        batch.drop_column("owner_document")
-    with op.batch_alter_table("person") as batch:
-        batch.drop_column("large_text")
-    with op.batch_alter_table("conversation") as batch:
-        batch.drop_column("parked")
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+), not a batch copy: person and org_node are
+    # referenced by every other table, and copying them would trip the foreign keys.
+    op.drop_column("residency", "document_ref")
+    op.drop_column("residency", "document_channel")
+    op.drop_column("org_node", "owner_document")
+    op.drop_column("person", "large_text")
+    op.drop_column("conversation", "parked")
