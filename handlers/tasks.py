@@ -104,6 +104,14 @@ def list_tasks(ctx: Context) -> list[Reply]:
     ]
 
 
+def _files(found: views.TaskCard, channel: str) -> list[Attachment]:
+    """The card's photos and the report's voice, as far as this channel can show them."""
+    files = [Attachment("photo", ref) for source, ref in found.photos if shows_photo(source, channel)]
+    if found.voice is not None and shows_photo(found.voice[0], channel):
+        files.append(Attachment("voice", found.voice[1], duration=found.voice[2]))
+    return files
+
+
 def card(ctx: Context, ticket_id: int) -> Reply:
     """The task card: the problem, where, the deadline, with the buttons that fit its state."""
     found = views.task_card(ctx.work, ctx.actor(), ticket_id)
@@ -112,11 +120,7 @@ def card(ctx: Context, ticket_id: int) -> Reply:
         "tasks.card",
         found.context,
         [*rows, [Button(actions.Menu(command="/tasks").encode(), "tasks.btn_list")]],
-        photos=[
-            Attachment("photo", ref)
-            for channel, ref in found.photos
-            if shows_photo(channel, ctx.person.channel)
-        ],
+        photos=_files(found, ctx.person.channel),
     )
 
 
@@ -141,11 +145,7 @@ def staff_card_for_code(ctx: Context, ticket_id: int) -> Reply | None:
         "tasks.card",
         found.context,
         rows,
-        photos=[
-            Attachment("photo", ref)
-            for channel, ref in found.photos
-            if shows_photo(channel, ctx.person.channel)
-        ],
+        photos=_files(found, ctx.person.channel),
     )
 
 
