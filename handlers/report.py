@@ -506,7 +506,7 @@ def _describe(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]
     elif text:
         draft.description, draft.voice = text, None
     elif any(a.kind == "photo" for a in inbound.attachments):  # a photo alone: kept; words still needed
-        return [*full, Reply("report.photo_kept", {"photos": len(draft.photos)}), _ask_description(draft)]
+        return [*full, _ask_description(draft)]  # which says how many photos it has
     else:
         return [Reply("report.need_description"), _ask_description(draft)]
     return [*full, *_go_on(ctx, draft)]

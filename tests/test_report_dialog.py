@@ -85,7 +85,7 @@ def test_a_photo_alone_is_kept_and_words_are_still_asked_for(owner: ChatUser, ap
     owner.say("/report")
     owner.press("公共设施损坏")
     owner.photo("photo-first")
-    assert "照片已收到" in owner.text and "描述" in owner.text and "请确认" not in owner.text
+    assert "已收到 1 张照片" in owner.text and "描述" in owner.text and "请确认" not in owner.text
     owner.say("单元门禁坏了")
     assert "请确认" in owner.text and "照片：1 张" in owner.text
     owner.press("删除照片")
