@@ -163,3 +163,68 @@ def test_a_parked_draft_survives_a_restart(app: App) -> None:
         ] or [None]
     assert conversation is None  # filed: no draft left anywhere
     restarted.engine.dispose()
+
+
+def test_any_flow_that_declares_resume_keeps_its_draft(
+    app: App, staff: ChatUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mechanism is the router's: the poll composer, given `resume`, is parked and brought back."""
+    import dataclasses
+
+    from handlers import newpoll, router
+    from handlers.newpoll.draft import PollDraft
+
+    def resume(ctx: object) -> list[object]:  # what the flow would declare: re-ask the missing answer
+        draft = PollDraft.of(ctx.state)  # type: ignore[attr-defined]
+        return newpoll._settle(ctx, draft, newpoll.advance(ctx, draft))  # type: ignore[arg-type]
+
+    resumable = dataclasses.replace(newpoll.FLOW, resume=resume)  # type: ignore[arg-type]
+    monkeypatch.setitem(router.BY_NAME, newpoll.NAME, resumable)
+    monkeypatch.setitem(router.PRESSES, newpoll.NewPoll, resumable)
+    monkeypatch.setitem(router.TEXTS, newpoll.NAME, resumable)
+    staff.say("/newpoll")
+    if "请选择小区" in staff.text:
+        staff.press("阳光花园")
+    staff.press("整个小区")
+    staff.say("关于加装电梯的表决")
+    assert "请输入表决说明" in staff.text
+    staff.say("/queue")
+    assert "您刚才的表决草稿已保存" in staff.text
+    staff.press("继续发起表决")
+    assert "请输入表决说明" in staff.text
+    staff.say("拟在1栋加装电梯，费用按楼层分摊。")
+    assert "请选择表决事项" in staff.text  # the brought-back draft goes on where it was
+    staff.say("/cancel")
+    assert "放弃这份表决草稿吗" in staff.text
+
+
+def test_a_photo_of_a_parked_draft_is_not_cleaned_up_as_an_orphan(owner: ChatUser, app: App) -> None:
+    from db.files import referenced_names
+
+    stored = "Zr3v6mPq0xYt8Lk2Wn4Bs9Hd.jpg"  # a name the web chat gives a stored photo
+    owner.say("/report")
+    owner.press("公共设施损坏")
+    owner.photo(stored, caption="单元门坏了")
+    owner.say("/my")
+    assert KEPT in owner.text
+    with app.sessions() as session:
+        assert stored in referenced_names(session)
+
+
+def test_the_draft_lines_speak_english(owner: ChatUser) -> None:
+    from core.actions import Language
+
+    owner.data(Language(locale="en").encode())
+    owner.say("/report")
+    owner.press("Noise")
+    owner.say("Drilling every night after 11")
+    owner.say("/my")
+    assert "Your unfinished report is kept" in owner.last[-1].text
+    assert owner.buttons()[-1] == "▶️ Go on with the report"
+    owner.say("/report")
+    assert "unfinished report" in owner.text and "Drilling every night" in owner.text
+    assert owner.buttons() == ["▶️ Go on", "Start again"]
+    owner.press("Go on")
+    owner.say("/cancel")
+    assert "Throw away this report draft?" in owner.text
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in owner.text + "".join(owner.buttons()))

@@ -67,7 +67,9 @@ def test_draft_resumes_and_confirmed_ticket_exists_once_after_kills(bot: BotProc
     bot.kill()  # in the middle of the report
     bot.start()
     user.open(bot.url)  # same cookie: same resident
-    assert "问题发生在哪里" in user.send(bot.url, button=actions.Report("e", part="l").encode(), label="改位置")
+    assert "问题发生在哪里" in user.send(
+        bot.url, button=actions.Report("e", part="l").encode(), label="改位置"
+    )
     summary = user.send(bot.url, button=actions.Report("l", where="s").encode(), label="不填位置")
     assert "电梯按钮失灵" in summary
     filed = user.send(bot.url, msg_id="submit-1", button=actions.Report("ok").encode(), label="提交")
