@@ -233,15 +233,15 @@ def _button(ctx: Context, data: str) -> list[Reply]:
     if flow is None or flow.on_press is None:
         return [stale()]
     on_press = flow.on_press
-    if flow.name and flow.resume is not None:
-        if ctx.state.flow != flow.name and ctx.state.parked.get("flow") == flow.name:
-            swapped = _restore(ctx)  # an old button of the parked draft brings it back
-            return [*_applied(ctx, flow, on_press(ctx, press)), *swapped]
-        if ctx.state.flow == flow.name:
-            return _applied(ctx, flow, on_press(ctx, press))
     if flow.name and ctx.state.flow == flow.name:
-        return on_press(ctx, press)
-    return _detour(ctx, lambda: on_press(ctx, press), False, flow.name)
+        return _applied(ctx, flow, on_press(ctx, press))
+    replies = _detour(ctx, lambda: on_press(ctx, press), False, flow.name)
+    if _is_stale(replies) and flow.resume is not None and ctx.state.parked.get("flow") == flow.name:
+        # An old button of the parked draft (one that works outside it, such as reading a notice, was
+        # answered above): the draft comes back, and the press applies to it or its step is asked again.
+        swapped = _restore(ctx)
+        return [*_applied(ctx, flow, on_press(ctx, press)), *swapped]
+    return replies
 
 
 def _applied(ctx: Context, flow: Flow, replies: list[Reply]) -> list[Reply]:
