@@ -253,10 +253,11 @@ def _too_long(text: str) -> Reply:
 
 
 def may_offer(ctx: Context, inbound: Inbound) -> bool:
-    """Whether what a person sent outside any flow is offered as a report: a verified resident's words,
-    photo or voice."""
-    sent = inbound.text.strip() or any(a.kind in ("photo", "voice") for a in inbound.attachments)
-    return bool(sent) and bool(ctx.residencies("verified"))
+    """Whether what a person sent outside any flow is offered as a report: a verified resident's words
+    (letters or characters, not only digits or signs), photo or voice."""
+    words = any(ch.isalpha() for ch in inbound.text)  # not a bare number or a sign ("3", "👍")
+    sent = words or any(a.kind in ("photo", "voice") for a in inbound.attachments)
+    return sent and bool(ctx.residencies("verified"))
 
 
 def offer(ctx: Context, inbound: Inbound) -> list[Reply]:

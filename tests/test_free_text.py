@@ -113,6 +113,9 @@ def test_a_ticket_number_and_commands_are_not_offered(owner: ChatUser) -> None:
     assert OFFER not in owner.text and "楼上装修太吵" in owner.text
     owner.say("/help")
     assert OFFER not in owner.text
+    for sign in ("3", "👍", "？"):  # a stray number (an old numbered menu) or a sign: no report
+        owner.say(sign)
+        assert OFFER not in owner.text and "报事" in " ".join(owner.buttons())
 
 
 def test_english_words_propose_an_english_category(owner: ChatUser, app: App) -> None:
@@ -161,3 +164,14 @@ def test_bad_keywords_are_refused_naming_the_entry(tmp_path: Path, keywords: str
     with pytest.raises(ValueError, match=error) as raised:
         load_catalog(path)
     assert "(lift)" in str(raised.value)
+
+
+def test_a_voice_message_outside_a_flow_is_offered_and_needs_no_words(owner: ChatUser, app: App) -> None:
+    owner.voice("voice-9", 8)
+    assert "要把这段语音作为报事吗" in owner.text
+    owner.press("噪音扰民")
+    assert "请确认" in owner.text and "语音：8 秒" in owner.text
+    owner.press("提交")
+    with app.sessions() as session:
+        [voice] = session.exec(select(Attachment).where(Attachment.kind == "voice")).all()
+    assert voice.ref == "voice-9" and tickets(app)[0].category == "noise"
