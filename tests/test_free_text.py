@@ -175,3 +175,17 @@ def test_a_voice_message_outside_a_flow_is_offered_and_needs_no_words(owner: Cha
     with app.sessions() as session:
         [voice] = session.exec(select(Attachment).where(Attachment.kind == "voice")).all()
     assert voice.ref == "voice-9" and tickets(app)[0].category == "noise"
+
+
+def test_a_resident_with_two_homes_picks_the_home_after_the_category(app: App) -> None:
+    user = ChatUser(app.service, "two-homes")
+    user.say("/start DEMO-OWNER")
+    user.say("/start DEMO-OWNER2")
+    user.say("楼道灯不亮")
+    user.press("是，报事")
+    assert "多处住址" in user.text
+    home = user.buttons()[1]
+    user.press(home)
+    assert "请确认" in user.text and f"住址：{home}" in user.text and "楼道灯不亮" in user.text
+    user.press("提交")
+    assert tickets(app)[0].description == "楼道灯不亮"
