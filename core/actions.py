@@ -202,7 +202,8 @@ class Verify(Press):
 @dataclass(frozen=True, slots=True)
 class Report(Press):
     """The report flow: home, category, photos done, location, submit, edit, share, me-too, new, cancel;
-    "not a report" (o) for words typed outside a flow that were offered as one."""
+    "not a report" (o) for words typed outside a flow that were offered as one, or (a)dd them to the
+    report left mid-way."""
 
     FAMILY = "r"
     SHAPES: ClassVar[Shapes] = {
@@ -217,6 +218,7 @@ class Report(Press):
         "m": ("ticket",),
         "n": (),
         "o": (),
+        "a": (),
     }
     KINDS: ClassVar[Kinds] = {
         "home": "id",

@@ -297,11 +297,34 @@ def _offer_reply(ctx: Context, draft: ReportDraft) -> Reply:
             _press("c", category=proposed.key), "offer_category", args={"category": name}, primary=True
         )
         rows.insert(0, [first])
+    if ctx.state.parked.get("flow") == NAME:  # perhaps the rest of the report left for a detour
+        rows.append([Button(_press("a"), "add_to_draft")])
     return Reply(
         "report.offer",
         {**_filled(ctx, draft), "proposed": proposed is not None},
         [*rows, [Button(_press("o"), "not_a_report")]],
     )
+
+
+def _add_to_parked(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    """The words, photos or voice offered go into the report left mid-way, which comes back."""
+    parked = ctx.state.parked
+    if parked.get("flow") != NAME:
+        return [stale()]
+    earlier = ReportDraft.of(State(NAME, str(parked.get("step", "")), dict(parked.get("data") or {})))
+    text = "\n".join(t for t in (earlier.description, draft.description) if t)
+    if len(text) > filing.MAX_DESCRIPTION:
+        return [_too_long(text), _offer_reply(ctx, draft)]
+    earlier.description = text
+    earlier.photos = [*earlier.photos, *draft.photos][: filing.MAX_PHOTOS]
+    earlier.voice = earlier.voice or draft.voice
+    for name in ReportDraft.model_fields:  # the draft kept after this press is the earlier one
+        setattr(draft, name, getattr(earlier, name))
+    ctx.state.go(NAME, str(parked.get("step", "")))
+    ctx.state.parked = {}
+    if ctx.state.step == "describe" and draft.category and (draft.description or draft.voice):
+        return _go_on(ctx, draft)  # the words it was waiting for
+    return _resume(ctx, draft)
 
 
 # --- buttons, by step --------------------------------------------------------------------------------
@@ -441,6 +464,7 @@ PRESSES: dict[tuple[str, str], Press] = {
     ("c", "category"): _chose_category,
     ("c", OFFER): _offered_category,
     ("o", OFFER): _not_a_report,
+    ("a", OFFER): _add_to_parked,
     ("m", "metoo"): _me_too,
     ("n", "metoo"): _new_report,
     ("l", "location"): _where,

@@ -228,3 +228,36 @@ def test_the_draft_lines_speak_english(owner: ChatUser) -> None:
     owner.say("/cancel")
     assert "Throw away this report draft?" in owner.text
     assert not any("\u4e00" <= ch <= "\u9fff" for ch in owner.text + "".join(owner.buttons()))
+
+
+def test_words_typed_after_a_detour_can_go_into_the_parked_report(resident: ChatUser, app: App) -> None:
+    resident.say("/report")
+    resident.press("公共设施损坏")
+    resident.say("/notices")
+    resident.say("/my")  # nothing typed yet: not kept
+    resident.say("/report")
+    resident.press("公共设施损坏")
+    resident.say("楼道灯不亮")
+    resident.say("/my")
+    resident.photo("lamp.jpg", caption="已经三天了")  # no flow open: offered, with the parked report
+    assert "要把这段话作为报事吗" in resident.text
+    resident.press("加到刚才的报事里")
+    assert (
+        "请确认" in resident.text
+        and "楼道灯不亮\n已经三天了" in resident.text
+        and "照片：1 张" in resident.text
+    )
+    resident.press("提交")
+    [ticket] = tickets(app)
+    assert ticket.description == "楼道灯不亮\n已经三天了"
+
+
+def test_words_added_to_a_report_parked_at_the_description_go_straight_on(owner: ChatUser, app: App) -> None:
+    owner.say("/report")
+    owner.press("噪音扰民")
+    owner.photo("noise.jpg")  # a photo, no words yet: kept, and worth keeping
+    owner.say("/polls")
+    assert KEPT in owner.text
+    owner.say("楼上每天半夜拖椅子")
+    owner.press("加到刚才的报事里")
+    assert "请确认" in owner.text and "类别：噪音扰民" in owner.text and "照片：1 张" in owner.text
