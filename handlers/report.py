@@ -35,6 +35,10 @@ NAME = "report"
 OFFER = "offer"  # the step of words typed outside a flow, offered as a report
 HOMES = 10  # homes offered as buttons
 EXCERPT = 24  # characters of the description shown when a draft is offered back
+# Typed on the summary, these confirm it rather than add to the description.
+CONFIRMING = frozenset(
+    {"提交", "确认", "确定", "好", "好的", "是", "是的", "对", "可以", "ok", "yes", "submit"}
+)
 
 
 class ReportDraft(Draft):
@@ -539,7 +543,7 @@ def _describe(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]
 
 def _at_summary(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
     """On the summary: photos are added, a location replaces the building, more words are added to the
-    description; the summary shows again."""
+    description (a word that only confirms is pointed to ✅提交); the summary shows again."""
     text = inbound.text.strip()
     if inbound.location is not None:
         draft.latitude, draft.longitude = inbound.location.latitude, inbound.location.longitude
@@ -549,6 +553,8 @@ def _at_summary(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Repl
     voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
     if voice is not None:
         draft.voice = (inbound.channel, voice.ref, voice.duration or 0)
+    if text.lower().strip("。.!！ ") in CONFIRMING:  # "好的" means the summary is right, not more words
+        return [Reply("report.tap_submit"), _summary(ctx, draft)]
     if text:
         longer = f"{draft.description}\n{text}" if draft.description else text
         if len(longer) > filing.MAX_DESCRIPTION:

@@ -197,3 +197,15 @@ def test_the_resident_decides_whether_the_property_company_sees_who_reported(
 def test_report_texts_name_no_slash_command(owner: ChatUser) -> None:
     owner.report("噪音扰民", "楼上装修太吵")
     assert "/my" not in owner.text and "工单" in owner.text
+
+
+def test_words_typed_on_the_summary_are_added_and_a_yes_points_to_submit(owner: ChatUser, app: App) -> None:
+    owner.say("/report")
+    owner.press("公共设施损坏")
+    owner.say("单元门坏了")
+    owner.say("关不上，一推就开")
+    assert "描述：单元门坏了\n关不上，一推就开" in owner.text
+    owner.say("好的")
+    assert "请点下方「✅ 提交」" in owner.text and "好的" not in owner.last[-1].text
+    owner.press("提交")
+    assert tickets(app)[0].description == "单元门坏了\n关不上，一推就开"
