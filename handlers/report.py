@@ -591,6 +591,7 @@ def _waiting(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
 TEXTS: dict[str, Text] = {
     "describe": _describe,
     "confirm": _at_summary,
+    "photos": _at_summary,  # a draft saved by an older release at its photo step: photos go on the summary
     "location": _location,
     OFFER: _offered,
     "category": _waiting,

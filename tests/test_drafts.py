@@ -261,3 +261,18 @@ def test_words_added_to_a_report_parked_at_the_description_go_straight_on(owner:
     owner.say("楼上每天半夜拖椅子")
     owner.press("加到刚才的报事里")
     assert "请确认" in owner.text and "类别：噪音扰民" in owner.text and "照片：1 张" in owner.text
+
+
+def test_a_draft_saved_at_the_old_photo_step_takes_its_photo_and_shows_the_summary(
+    owner: ChatUser, app: App
+) -> None:
+    half_written(owner)
+    with app.sessions() as session:
+        [conversation] = session.exec(select(Conversation).where(Conversation.flow == "report")).all()
+        conversation.step = "photos"  # as the release before this one left it
+        session.add(conversation)
+        session.commit()
+    owner.photo("old-step.jpg")
+    assert "请确认" in owner.text and "照片：1 张" in owner.text
+    owner.data(Report("p").encode())  # that release's 完成
+    assert "请确认" in owner.text and "失效" not in owner.text
