@@ -204,7 +204,9 @@ class Verify(Press):
 @family
 @dataclass(frozen=True, slots=True)
 class Report(Press):
-    """The report flow: home, category, photos done, location, submit, edit, share, me-too, new, cancel."""
+    """The report flow: home, category, photos done, location, submit, edit, share, me-too, new, cancel;
+    "not a report" (o) for words typed outside a flow that were offered as one, or (a)dd them to the
+    report left mid-way."""
 
     FAMILY = "r"
     SHAPES: ClassVar[Shapes] = {
@@ -218,6 +220,8 @@ class Report(Press):
         "s": (),
         "m": ("ticket",),
         "n": (),
+        "o": (),
+        "a": (),
     }
     KINDS: ClassVar[Kinds] = {
         "home": "id",
@@ -232,6 +236,20 @@ class Report(Press):
     where: str | None = None
     part: str | None = None
     ticket: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Drafts(Press):
+    """A draft a person left: (r)esume the parked one, start the flow a(n)ew, or, asked before a typed
+    draft is thrown away, discard it (x) or (k)eep filling it in. Each names its flow, so a press left
+    over from another draft does nothing to this one."""
+
+    FAMILY = "d"
+    SHAPES: ClassVar[Shapes] = {verb: ("flow",) for verb in ("r", "n", "x", "k")}
+    KINDS: ClassVar[Kinds] = {"flow": "word"}
+
+    flow: str | None = None
 
 
 @family

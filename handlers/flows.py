@@ -3,6 +3,11 @@ with typed text while a person is inside it, and the typed draft it keeps betwee
 
 The router is built from these declarations (handlers/router.py `DECLARED`); adding a flow is one module
 with a `FLOW = Flow(...)` and its templates, plus one line there.
+
+A flow that declares `resume` keeps its draft through detours: a command, menu button or another flow's
+button that leaves it parks the draft (`State.parked`, one slot, the latest), and the person is offered to
+go on where they left off; an old button of the parked flow brings the draft back. `/cancel` asks before
+throwing away a draft the flow says is worth keeping.
 """
 
 from __future__ import annotations
@@ -40,6 +45,20 @@ class Flow:
     press: type[Press] | None = None  # the button family it answers
     on_press: Callable[[Context, Any], list[Reply]] | None = None  # takes a decoded `press`
     on_text: Callable[[Context, Inbound], list[Reply]] | None = None  # text while inside the flow
+    # Re-asks the current step of the draft in `ctx.state` (brought back from the parking slot); a flow
+    # that declares it has its drafts parked on a detour instead of dropped.
+    resume: Callable[[Context], list[Reply]] | None = None
+    # Whether the draft in a state holds something the person gave (parked, and asked before /cancel);
+    # default: any draft at all.
+    keeps: Callable[[State], bool] | None = None
+    # The longest text the flow takes: it refuses longer text itself, with this limit, at any step.
+    text_limit: int | None = None
+
+    def worth_keeping(self, state: State) -> bool:
+        """Whether leaving this flow in this state would lose something the person gave."""
+        if self.resume is None or state.flow != self.name or not self.name:
+            return False
+        return self.keeps(state) if self.keeps is not None else bool(state.data)
 
 
 class Draft(BaseModel):

@@ -1,7 +1,13 @@
-"""/report: category, description (text or voice), photos, location, confirm, then the ticket code.
+"""/report: category, description (text or voice, photos alongside), a summary to confirm, the ticket code.
+
+Five taps from the menu: 报事 → a category → type and send the description → ✅提交. The location is the
+resident's own building unless changed on the summary (改位置); photos sent with the description or at the
+summary are added to the draft. Words or a photo a verified resident sends outside any flow are offered
+as the start of a report ("offer"), with a category proposed from the words.
 
 The steps are declared once, below: which button each step takes (`PRESSES`) and what it does with typed
-text, voice, photos or a location (`TEXTS`); the draft is a typed model kept between turns.
+text, voice, photos or a location (`TEXTS`); the draft is a typed model kept between turns, and parked
+by the router when the resident leaves it mid-way (`resume` re-asks its step).
 """
 
 from __future__ import annotations
@@ -13,17 +19,26 @@ from pydantic import Field
 
 from core import actions, tickets
 from core import ticket_views as views
+from core.actions import Drafts
 from core.tickets import TicketError
 from db import people
 from db import tickets as filing
 from db.categories import Category
-from handlers.common import stale
+from db.conversations import State
+from handlers import drafts
+from handlers.common import menu_buttons, stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
 from handlers.types import Button, Inbound, Reply
 
 NAME = "report"
+OFFER = "offer"  # the step of words typed outside a flow, offered as a report
 HOMES = 10  # homes offered as buttons
+EXCERPT = 24  # characters of the description shown when a draft is offered back
+# Typed on the summary, these confirm it rather than add to the description.
+CONFIRMING = frozenset(
+    {"提交", "确认", "确定", "好", "好的", "是", "是的", "对", "可以", "ok", "yes", "submit"}
+)
 
 
 class ReportDraft(Draft):
@@ -45,11 +60,9 @@ class ReportDraft(Draft):
     editing: bool = False  # one field is being changed from the summary, which comes back next
     match_id: int | None = None  # the open ticket offered as "me too"
 
-    def reset(self, **values: Any) -> None:
-        """Start afresh with these values, everything else at its default."""
-        fresh = type(self)(**values)
-        for name in type(self).model_fields:
-            setattr(self, name, getattr(fresh, name))
+    def given(self) -> bool:
+        """Whether the resident has given anything: words, a voice or a photo."""
+        return bool(self.description or self.voice or self.photos)
 
 
 def _press(verb: str, **fields: Any) -> str:
@@ -61,19 +74,31 @@ def _cancel_row() -> list[Button]:
 
 
 def start(ctx: Context) -> list[Reply]:
-    """Begin a report: the resident must live somewhere verified; pick the home when there are several."""
+    """Begin a report: the resident must live somewhere verified; pick the home when there are several.
+    A report left mid-way is offered first (继续 or 重新开始)."""
     homes = ctx.residencies("verified")
     if not homes:
         waiting = ctx.residencies("pending")
-        return [Reply("report.not_verified" if waiting else "report.join_first")]
+        if waiting:
+            return [Reply("report.not_verified")]
+        return [Reply("report.join_first", {}, [[Button.of(actions.Join("c"), "choose_home")]])]
+    if ctx.state.parked.get("flow") == NAME:
+        parked = State(NAME, str(ctx.state.parked.get("step", "")), dict(ctx.state.parked.get("data") or {}))
+        return [_resume_offer(ctx, ReportDraft.of(parked))]
     if len(homes) > 1:
         ctx.state.go(NAME, "home")
-        rows = [[Button(_press("h", home=r.home_id), text=_label(ctx, r.home_id))] for r in homes[:HOMES]]
-        return [Reply("report.choose_home", {}, [*rows, _cancel_row()])]
+        return [_choose_home(ctx)]
     draft = ReportDraft()
-    replies = _ask_category(ctx, draft, homes[0].home_id)
+    _set_home(ctx, draft, homes[0].home_id)
+    ctx.state.go(NAME, "category")
     draft.keep(ctx.state)
-    return replies
+    return [_category_reply(ctx)]
+
+
+def _choose_home(ctx: Context) -> Reply:
+    homes = ctx.residencies("verified")
+    rows = [[Button(_press("h", home=r.home_id), text=_label(ctx, r.home_id))] for r in homes[:HOMES]]
+    return Reply("report.choose_home", {}, [*rows, _cancel_row()])
 
 
 def _label(ctx: Context, home_id: int | None) -> str:
@@ -81,17 +106,16 @@ def _label(ctx: Context, home_id: int | None) -> str:
     return view.label if view else str(home_id)
 
 
-def _ask_category(ctx: Context, draft: ReportDraft, home_id: int) -> list[Reply]:
+def _set_home(ctx: Context, draft: ReportDraft, home_id: int) -> None:
+    """The home reported from; the location is its building until the resident changes it."""
     view = people.home_view(ctx.session, home_id)
-    ctx.state.go(NAME, "category")
-    draft.reset(
-        home_id=home_id,
-        building_id=view.building_id if view else None,
-        compound_id=view.compound_id if view else None,
-        building=view.building if view else "",
-        home=view.label if view else "",
-    )
-    return [_category_reply(ctx)]
+    draft.home_id = home_id
+    draft.building_id = view.building_id if view else None
+    draft.compound_id = view.compound_id if view else None
+    draft.building = view.building if view else ""
+    draft.home = view.label if view else ""
+    draft.latitude = draft.longitude = None
+    draft.location_text = draft.building
 
 
 def _category_reply(ctx: Context) -> Reply:
@@ -104,17 +128,9 @@ def _category(ctx: Context, draft: ReportDraft) -> Category | None:
     return ctx.catalog.get(draft.category)
 
 
-def _ask_description() -> Reply:
-    return Reply("report.ask_description", {"limit": filing.MAX_DESCRIPTION}, [_cancel_row()])
-
-
-def _ask_photos(ctx: Context, draft: ReportDraft) -> Reply:
-    count = len(draft.photos)
-    return Reply(
-        "report.ask_photos",
-        {"count": count, "limit": filing.MAX_PHOTOS},
-        [[Button(_press("p"), "photos_done" if count else "skip")], _cancel_row()],
-    )
+def _ask_description(draft: ReportDraft) -> Reply:
+    context = {"limit": filing.MAX_DESCRIPTION, "photos": len(draft.photos), "max_photos": filing.MAX_PHOTOS}
+    return Reply("report.ask_description", context, [_cancel_row()])
 
 
 def _ask_location(ctx: Context, draft: ReportDraft) -> Reply:
@@ -123,16 +139,44 @@ def _ask_location(ctx: Context, draft: ReportDraft) -> Reply:
         {"building": draft.building},
         [
             [Button(_press("l", where="b"), "my_building", args={"building": draft.building})],
-            [Button(_press("l", where="s"), "skip")],
+            [Button(_press("l", where="s"), "no_location")],
             _cancel_row(),
         ],
         ask_location=True,
     )
 
 
+def _filled(ctx: Context, draft: ReportDraft) -> dict[str, Any]:
+    """What a draft holds, briefly: for offering it back."""
+    category = _category(ctx, draft)
+    text = draft.description
+    return {
+        "category": category.name(ctx.locale) if category else "",
+        "description": text if len(text) <= EXCERPT else text[:EXCERPT] + "…",
+        "voice": draft.voice[2] if draft.voice else None,
+        "photos": len(draft.photos),
+    }
+
+
+def _resume_offer(ctx: Context, draft: ReportDraft) -> Reply:
+    """继续刚才的报事: what the parked report holds, to go on with it or start again."""
+    return Reply(
+        "report.resume_offer",
+        _filled(ctx, draft),
+        [
+            [Button.of(Drafts("r", flow=NAME), "resume", primary=True)],
+            [Button.of(Drafts("n", flow=NAME), "start_over")],
+        ],
+    )
+
+
 def _summary(ctx: Context, draft: ReportDraft) -> Reply:
     category = _category(ctx, draft)
     ctx.state.step = "confirm"
+    draft.editing = False
+    photos_row = [Button(_press("e", part="l"), "edit_location")]
+    if draft.photos:
+        photos_row.insert(0, Button(_press("e", part="p"), "edit_photos"))
     return Reply(
         "report.summary",
         {
@@ -141,17 +185,18 @@ def _summary(ctx: Context, draft: ReportDraft) -> Reply:
             "description": draft.description,
             "voice": list(draft.voice) if draft.voice else None,
             "photos": len(draft.photos),
+            "max_photos": filing.MAX_PHOTOS,
             "location": _location_text(draft),
             "home": draft.home or _label(ctx, draft.home_id),
             "share": draft.share,
         },
         [
-            [Button(_press("ok"), "submit")],
+            [Button(_press("ok"), "submit", primary=True)],
             [
                 Button(_press("e", part="c"), "edit_category"),
                 Button(_press("e", part="d"), "edit_description"),
             ],
-            [Button(_press("e", part="p"), "edit_photos"), Button(_press("e", part="l"), "edit_location")],
+            photos_row,
             [Button(_press("s"), "share_off" if draft.share else "share_on")],
             _cancel_row(),
         ],
@@ -164,17 +209,126 @@ def _location_text(draft: ReportDraft) -> str:
     return draft.location_text
 
 
-def _after(ctx: Context, draft: ReportDraft, default_next: str) -> list[Reply]:
-    """Go on to the next step, or back to the summary when the resident was editing one field."""
-    if draft.editing:
-        draft.editing = False
-        return [_summary(ctx, draft)]
-    ctx.state.step = default_next
-    return [{"photos": _ask_photos, "location": _ask_location}[default_next](ctx, draft)]
-
-
 def _danger(ctx: Context, category: Category) -> list[Reply]:
     return [Reply("report.danger", {"category": category.name(ctx.locale)})] if category.danger else []
+
+
+def _go_on(ctx: Context, draft: ReportDraft) -> list[Reply]:
+    """After the description: an open ticket to join ("me too") when one matches, else the summary."""
+    if not draft.editing:
+        match = views.me_too_for(ctx.work, ctx.actor(), draft.building_id, draft.category)
+        if match is not None:
+            draft.match_id = match.id
+            ctx.state.step = "metoo"
+            category = _category(ctx, draft)
+            return [
+                Reply(
+                    "report.me_too",
+                    {
+                        "code": match.id,
+                        "category": category.name(ctx.locale) if category else "",
+                        "weight": match.weight,
+                        "created_at": match.created_at,
+                    },
+                    [
+                        [Button(_press("m", ticket=match.id), "me_too", args={"code": match.id})],
+                        [Button(_press("n"), "new_report")],
+                        _cancel_row(),
+                    ],
+                )
+            ]
+    return [_summary(ctx, draft)]
+
+
+def _add_photos(draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    """Keep the photos sent (up to the limit); a line when some did not fit."""
+    photos = [a for a in inbound.attachments if a.kind == "photo"]
+    room = filing.MAX_PHOTOS - len(draft.photos)
+    draft.photos.extend((inbound.channel, p.ref) for p in photos[: max(room, 0)])
+    return [Reply("report.photos_full", {"limit": filing.MAX_PHOTOS})] if len(photos) > room else []
+
+
+def _too_long(text: str) -> Reply:
+    limits = {"limit": filing.MAX_DESCRIPTION, "length": len(text)}
+    return Reply("report.too_long", limits, keeps_input=True)
+
+
+# --- words outside a flow, offered as a report --------------------------------------------------------
+
+
+def may_offer(ctx: Context, inbound: Inbound) -> bool:
+    """Whether what a person sent outside any flow is offered as a report: a verified resident's words
+    (letters or characters, not only digits or signs), photo or voice."""
+    words = any(ch.isalpha() for ch in inbound.text)  # not a bare number or a sign ("3", "👍")
+    sent = words or any(a.kind in ("photo", "voice") for a in inbound.attachments)
+    return sent and bool(ctx.residencies("verified"))
+
+
+def offer(ctx: Context, inbound: Inbound) -> list[Reply]:
+    """要把这段话作为报事吗？ The words (and photo) become a draft, with a category proposed from them."""
+    text = inbound.text.strip()
+    if len(text) > filing.MAX_DESCRIPTION:
+        return [_too_long(text)]
+    draft = ReportDraft()
+    _set_home(ctx, draft, ctx.residencies("verified")[0].home_id)
+    ctx.state.go(NAME, OFFER)
+    full = _take(draft, inbound, text)
+    draft.keep(ctx.state)
+    return [*full, _offer_reply(ctx, draft)]
+
+
+def _take(draft: ReportDraft, inbound: Inbound, text: str) -> list[Reply]:
+    """Words, voice and photos sent while a report is offered: added to the draft."""
+    voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
+    if voice is not None:
+        draft.voice = (inbound.channel, voice.ref, voice.duration or 0)
+    if text:
+        draft.description = f"{draft.description}\n{text}" if draft.description else text
+    return _add_photos(draft, inbound)
+
+
+def _offer_reply(ctx: Context, draft: ReportDraft) -> Reply:
+    proposed = ctx.catalog.propose(draft.description)
+    others = [
+        Button(_press("c", category=c.key), text=c.name(ctx.locale))
+        for c in ctx.catalog.ordered
+        if c != proposed
+    ]
+    rows = [others[i : i + 2] for i in range(0, len(others), 2)]
+    if proposed is not None:
+        name = proposed.name(ctx.locale)
+        first = Button(
+            _press("c", category=proposed.key), "offer_category", args={"category": name}, primary=True
+        )
+        rows.insert(0, [first])
+    if ctx.state.parked.get("flow") == NAME:  # perhaps the rest of the report left for a detour
+        rows.append([Button(_press("a"), "add_to_draft")])
+    return Reply(
+        "report.offer",
+        {**_filled(ctx, draft), "proposed": proposed is not None},
+        [*rows, [Button(_press("o"), "not_a_report")]],
+    )
+
+
+def _add_to_parked(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    """The words, photos or voice offered go into the report left mid-way, which comes back."""
+    parked = ctx.state.parked
+    if parked.get("flow") != NAME:
+        return [stale()]
+    earlier = ReportDraft.of(State(NAME, str(parked.get("step", "")), dict(parked.get("data") or {})))
+    text = "\n".join(t for t in (earlier.description, draft.description) if t)
+    if len(text) > filing.MAX_DESCRIPTION:
+        return [_too_long(text), _offer_reply(ctx, draft)]
+    earlier.description = text
+    earlier.photos = [*earlier.photos, *draft.photos][: filing.MAX_PHOTOS]
+    earlier.voice = earlier.voice or draft.voice
+    for name in ReportDraft.model_fields:  # the draft kept after this press is the earlier one
+        setattr(draft, name, getattr(earlier, name))
+    ctx.state.go(NAME, str(parked.get("step", "")))
+    ctx.state.parked = {}
+    if ctx.state.step == "describe" and draft.category and (draft.description or draft.voice):
+        return _go_on(ctx, draft)  # the words it was waiting for
+    return _resume(ctx, draft)
 
 
 # --- buttons, by step --------------------------------------------------------------------------------
@@ -185,7 +339,11 @@ Press = Callable[[Context, ReportDraft, actions.Report], list[Reply]]
 def _home(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
     if press.home not in {r.home_id for r in ctx.residencies("verified")}:
         return [stale()]
-    return _ask_category(ctx, draft, press.home)
+    _set_home(ctx, draft, press.home)
+    if draft.category and draft.given():  # started from words outside a flow: on to the summary
+        return _go_on(ctx, draft)
+    ctx.state.step = "category"
+    return [_category_reply(ctx)]
 
 
 def _chose_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
@@ -194,10 +352,29 @@ def _chose_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> 
         return [stale()]
     draft.category = category.key
     if draft.editing and (draft.description or draft.voice):
-        draft.editing = False
         return [*_danger(ctx, category), _summary(ctx, draft)]
     ctx.state.step = "describe"
-    return [*_danger(ctx, category), _ask_description()]
+    return [*_danger(ctx, category), _ask_description(draft)]
+
+
+def _offered_category(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    """One tap on the offer: the category, and straight on (the home first if the resident has several)."""
+    category = ctx.catalog.get(press.category or "")
+    if category is None:
+        return [stale()]
+    draft.category = category.key
+    if len(ctx.residencies("verified")) > 1:
+        ctx.state.step = "home"
+        return [*_danger(ctx, category), _choose_home(ctx)]
+    if not (draft.description or draft.voice):  # a photo alone: words or a voice still needed
+        ctx.state.step = "describe"
+        return [*_danger(ctx, category), _ask_description(draft)]
+    return [*_danger(ctx, category), *_go_on(ctx, draft)]
+
+
+def _not_a_report(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    ctx.state.clear()
+    return [Reply("common.idle", {}, menu_buttons(ctx))]
 
 
 def _me_too(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
@@ -207,18 +384,14 @@ def _me_too(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Rep
         joined = tickets.join(ctx.work, ctx.actor(), press.ticket, draft.description)
     except TicketError:
         draft.match_id = None
-        return [Reply("report.match_gone"), *_after(ctx, draft, "photos")]
+        return [Reply("report.match_gone"), _summary(ctx, draft)]
     ctx.state.clear()
     return [Reply("report.joined", {"code": joined.ticket_id, "weight": joined.weight})]
 
 
 def _new_report(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
     draft.match_id = None
-    return _after(ctx, draft, "photos")
-
-
-def _photos_done(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
-    return _after(ctx, draft, "location")
+    return [_summary(ctx, draft)]
 
 
 def _where(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
@@ -226,18 +399,18 @@ def _where(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Repl
         return [stale()]
     draft.latitude = draft.longitude = None
     draft.location_text = draft.building if press.where == "b" else ""
-    draft.editing = False
     return [_summary(ctx, draft)]
 
 
 def _edit(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if press.part == "p":  # 删除照片: new ones can be sent on the summary
+        draft.photos = []
+        return [_summary(ctx, draft)]
     if press.part not in EDITS:
         return [stale()]
     draft.editing = True
     step, ask = EDITS[press.part]
     ctx.state.step = step
-    if step == "photos":
-        draft.photos = []
     return [ask(ctx, draft)]
 
 
@@ -276,20 +449,28 @@ def _share(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Repl
     return [_summary(ctx, draft)]
 
 
+def _cancel(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
+    if draft.given() and ctx.state.step != OFFER:
+        return [drafts.ask_discard(NAME)]  # something typed: asked before it is thrown away
+    ctx.state.clear()
+    return [Reply("report.cancelled")]
+
+
 # What the summary's edit buttons go back to: the step, and what it asks.
 EDITS: dict[str, tuple[str, Callable[[Context, ReportDraft], Reply]]] = {
     "c": ("category", lambda ctx, _: _category_reply(ctx)),
-    "d": ("describe", lambda ctx, _: _ask_description()),
-    "p": ("photos", _ask_photos),
+    "d": ("describe", lambda ctx, draft: _ask_description(draft)),
     "l": ("location", _ask_location),
 }
-# (button verb, step) → what it does; any other press is stale.
+# (button verb, step) → what it does; any other press is stale (the router then re-asks the step).
 PRESSES: dict[tuple[str, str], Press] = {
     ("h", "home"): _home,
     ("c", "category"): _chose_category,
+    ("c", OFFER): _offered_category,
+    ("o", OFFER): _not_a_report,
+    ("a", OFFER): _add_to_parked,
     ("m", "metoo"): _me_too,
     ("n", "metoo"): _new_report,
-    ("p", "photos"): _photos_done,
     ("l", "location"): _where,
     ("e", "confirm"): _edit,
     ("ok", "confirm"): _submit,
@@ -301,10 +482,7 @@ def on_press(ctx: Context, press: actions.Report) -> list[Reply]:
     """Buttons of the report flow; any that do not fit the current step are stale."""
     if ctx.state.flow != NAME:
         return [stale()]
-    if press.verb == "x":
-        ctx.state.clear()
-        return [Reply("report.cancelled")]
-    act = PRESSES.get((press.verb, ctx.state.step))
+    act = _cancel if press.verb == "x" else PRESSES.get((press.verb, ctx.state.step))
     if act is None:
         return [stale()]
     return _kept(ctx, act, press)
@@ -319,6 +497,30 @@ def _kept(ctx: Context, act: Callable[..., list[Reply]], *args: Any) -> list[Rep
     return replies
 
 
+def resume(ctx: Context) -> list[Reply]:
+    """Re-ask the current step of a report brought back from the parking slot (or left unanswered)."""
+    return _kept(ctx, _resume)
+
+
+def _resume(ctx: Context, draft: ReportDraft) -> list[Reply]:
+    step = ctx.state.step
+    if step == "home":
+        return [_choose_home(ctx)]
+    if step == OFFER:
+        return [_offer_reply(ctx, draft)]
+    filled = [Reply("report.resumed", _filled(ctx, draft))] if draft.category or draft.given() else []
+    if step == "category" or not draft.category:
+        ctx.state.step = "category"
+        return [*filled, _category_reply(ctx)]
+    if step == "location":
+        return [*filled, _ask_location(ctx, draft)]
+    if step == "describe" or not (draft.description or draft.voice):
+        ctx.state.step = "describe"
+        return [*filled, _ask_description(draft)]
+    draft.match_id = None  # the "me too" question, or a step of an older release: the summary
+    return [_summary(ctx, draft)]
+
+
 # --- typed text, voice, photos and locations, by step ------------------------------------------------
 
 Text = Callable[[Context, ReportDraft, Inbound], list[Reply]]
@@ -326,81 +528,93 @@ Text = Callable[[Context, ReportDraft, Inbound], list[Reply]]
 
 def _describe(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
     text = inbound.text.strip()
-    photos = [a for a in inbound.attachments if a.kind == "photo"]
     voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
-    if len(text) > filing.MAX_DESCRIPTION:
-        return [Reply("report.too_long", {"limit": filing.MAX_DESCRIPTION, "length": len(text)})]
+    full = _add_photos(draft, inbound)
     if voice is not None:
         draft.voice, draft.description = (inbound.channel, voice.ref, voice.duration or 0), text
     elif text:
         draft.description, draft.voice = text, None
+    elif any(a.kind == "photo" for a in inbound.attachments):  # a photo alone: kept; words still needed
+        return [*full, _ask_description(draft)]  # which says how many photos it has
     else:
-        return [Reply("report.need_description"), _ask_description()]
-    if photos and len(draft.photos) < filing.MAX_PHOTOS:
-        draft.photos.append((inbound.channel, photos[-1].ref))
-    if not draft.editing:
-        match = views.me_too_for(ctx.work, ctx.actor(), draft.building_id, draft.category)
-        if match is not None:
-            draft.match_id = match.id
-            ctx.state.step = "metoo"
-            category = _category(ctx, draft)
-            return [
-                Reply(
-                    "report.me_too",
-                    {
-                        "code": match.id,
-                        "category": category.name(ctx.locale) if category else "",
-                        "weight": match.weight,
-                        "created_at": match.created_at,
-                    },
-                    [
-                        [Button(_press("m", ticket=match.id), "me_too", args={"code": match.id})],
-                        [Button(_press("n"), "new_report")],
-                        _cancel_row(),
-                    ],
-                )
-            ]
-    return _after(ctx, draft, "photos")
+        return [Reply("report.need_description"), _ask_description(draft)]
+    return [*full, *_go_on(ctx, draft)]
 
 
-def _photo(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
-    photos = [a for a in inbound.attachments if a.kind == "photo"]
-    if not photos:
-        return [Reply("report.photos_expected"), _ask_photos(ctx, draft)]
-    if len(draft.photos) >= filing.MAX_PHOTOS:
-        return [Reply("report.photos_full", {"limit": filing.MAX_PHOTOS}), _ask_photos(ctx, draft)]
-    draft.photos.append((inbound.channel, photos[-1].ref))
-    if len(draft.photos) >= filing.MAX_PHOTOS:
-        return _after(ctx, draft, "location")
-    return [_ask_photos(ctx, draft)]
+def _at_summary(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    """On the summary: photos are added, a location replaces the building, more words are added to the
+    description (a word that only confirms is pointed to ✅提交); the summary shows again."""
+    text = inbound.text.strip()
+    if inbound.location is not None:
+        draft.latitude, draft.longitude = inbound.location.latitude, inbound.location.longitude
+        draft.location_text = ""
+        return [_summary(ctx, draft)]
+    full = _add_photos(draft, inbound)
+    voice = next((a for a in inbound.attachments if a.kind == "voice"), None)
+    if voice is not None:
+        draft.voice = (inbound.channel, voice.ref, voice.duration or 0)
+    if text.lower().strip("。.!！ ") in CONFIRMING:  # "好的" means the summary is right, not more words
+        return [Reply("report.tap_submit"), _summary(ctx, draft)]
+    if text:
+        longer = f"{draft.description}\n{text}" if draft.description else text
+        if len(longer) > filing.MAX_DESCRIPTION:
+            return [_too_long(longer), _summary(ctx, draft)]
+        draft.description = longer
+    if not (text or voice or inbound.attachments):
+        return [Reply("report.use_buttons"), _summary(ctx, draft)]
+    return [*full, _summary(ctx, draft)]
 
 
 def _location(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
     if inbound.location is None:
         return [Reply("report.location_expected"), _ask_location(ctx, draft)]
     draft.latitude, draft.longitude = inbound.location.latitude, inbound.location.longitude
-    draft.location_text, draft.editing = "", False
+    draft.location_text = ""
     return [_summary(ctx, draft)]
+
+
+def _offered(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    """More words or photos while the offer is open: added, and the offer shows again."""
+    text = inbound.text.strip()
+    if len(f"{draft.description}\n{text}") > filing.MAX_DESCRIPTION:
+        return [_too_long(f"{draft.description}\n{text}")]
+    full = _take(draft, inbound, text)
+    return [*full, _offer_reply(ctx, draft)]
+
+
+def _waiting(ctx: Context, draft: ReportDraft, inbound: Inbound) -> list[Reply]:
+    """A step that takes a button: photos sent meanwhile are kept, anything else is asked again."""
+    full = _add_photos(draft, inbound)
+    return [*full, Reply("report.use_buttons"), *_resume(ctx, draft)]
 
 
 TEXTS: dict[str, Text] = {
     "describe": _describe,
-    "photos": _photo,
+    "confirm": _at_summary,
+    "photos": _at_summary,  # a draft saved by an older release at its photo step: photos go on the summary
     "location": _location,
-    "category": lambda ctx, draft, _: [Reply("report.use_buttons"), _category_reply(ctx)],
-    "confirm": lambda ctx, draft, _: [Reply("report.use_buttons"), _summary(ctx, draft)],
+    OFFER: _offered,
+    "category": _waiting,
     "metoo": lambda ctx, draft, _: [Reply("report.use_buttons")],
-    "home": lambda ctx, draft, _: [Reply("report.use_buttons")],
+    "home": _waiting,
 }
 
 
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
-    """Typed text, voice, photos and locations inside the report flow."""
+    """Typed text, voice, photos and locations inside the report flow; text longer than a description
+    may be is refused at any step, with the limit the prompt states."""
+    if len(inbound.text.strip()) > filing.MAX_DESCRIPTION:
+        return [_too_long(inbound.text.strip())]
     step = TEXTS.get(ctx.state.step)
     if step is None:
-        ctx.state.clear()
-        return [stale()]
+        return _kept(ctx, _resume)  # a step of an older release
     return _kept(ctx, step, inbound)
+
+
+def keeps(state: State) -> bool:
+    """A report is worth keeping once the resident gave words, a voice or a photo (not while it is only
+    offered)."""
+    return state.step != OFFER and ReportDraft.of(state).given()
 
 
 FLOW = Flow(
@@ -409,4 +623,7 @@ FLOW = Flow(
     actions.Report,
     on_press,
     on_message,
+    resume=resume,
+    keeps=keeps,
+    text_limit=filing.MAX_DESCRIPTION,
 )

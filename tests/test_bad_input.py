@@ -44,13 +44,13 @@ def test_unknown_update_kind_gets_a_reply_and_no_change(owner: ChatUser, app: Ap
     assert state_of(app, owner) == before
 
 
-def test_photo_where_text_is_expected_is_not_taken_as_description(owner: ChatUser, app: App) -> None:
+def test_photo_where_text_is_expected_is_kept_but_not_taken_as_description(owner: ChatUser, app: App) -> None:
     owner.say("/report")
     owner.press("停车")
     owner.photo("tg-photo-x")
-    assert "请先用文字或语音描述" in owner.text
+    assert "请用文字描述问题" in owner.text
     _, step, data = state_of(app, owner)
-    assert step == "describe" and not data.get("photos")
+    assert step == "describe" and data["photos"] == [["web", "tg-photo-x"]] and not data["description"]
 
 
 def test_forged_and_stale_buttons_change_nothing(owner: ChatUser, app: App) -> None:
@@ -95,8 +95,6 @@ def test_double_submit_with_the_same_update_is_processed_once(owner: ChatUser, a
     owner.say("/report")
     owner.press("其他")
     owner.say("单元门禁坏了")
-    owner.press("跳过")
-    owner.press("跳过")
     submit = next(data for m in owner.last for row in m.buttons for label, data in row if "提交" in label)
     owner._send(button=submit, update_id="same-click")
     first = owner.text
@@ -110,7 +108,9 @@ def test_cancel_leaves_the_flow_and_saves_nothing(owner: ChatUser, app: App) -> 
     owner.press("其他")
     owner.say("草稿内容")
     owner.say("/cancel")
-    assert "已取消" in owner.text
+    assert "放弃这份报事草稿吗" in owner.text  # something typed: asked first
+    owner.press("放弃")
+    assert "草稿已删除" in owner.text
     assert state_of(app, owner)[0] == ""
     owner.say("/cancel")
     assert "没有进行中" in owner.text

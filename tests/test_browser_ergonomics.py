@@ -246,12 +246,7 @@ def test_axe_finds_no_serious_violation(server: str, browser: Any, open_phones: 
     tap(page, "公共设施损坏")
     page.fill("#text", "3号楼楼道灯不亮")
     page.tap("#send")
-    bot_says(page, "请发送现场照片")
-    shot(page, "ergo-photo-step.png")
-    tap(page, "跳过")
-    bot_says(page, "问题发生在哪里")
-    tap(page, "跳过")
-    bot_says(page, "请确认报事内容")
+    bot_says(page, "请确认报事内容")  # straight on: no photo or location step
     assert axe(page, "the report summary") == []
     shot(page, "ergo-summary.png")
     assert page.errors == []
@@ -362,7 +357,7 @@ def test_hold_to_talk_sends_a_voice_that_plays(
     )
     audio = page.locator("#log .row.me:not(.pending) .bubble audio").last
     expect(audio).to_be_visible()
-    bot_says(page, "请发送现场照片")
+    bot_says(page, "请确认报事内容")
     src = audio.get_attribute("src")
     assert src and re.fullmatch(r"/chat/files/[A-Za-z0-9_-]+\.webm", src)
     played = audio.evaluate(
@@ -374,10 +369,6 @@ def test_hold_to_talk_sends_a_voice_that_plays(
     shot(page, "ergo-voice.png")
 
     # The grid worker's task card carries the voice, and it plays on their page too.
-    tap(page, "跳过")
-    bot_says(page, "问题发生在哪里")
-    tap(page, "跳过")
-    bot_says(page, "请确认报事内容")
     tap(page, "提交")
     bot_says(page, "工单编号")
     heard = worker.locator("#log .row:not(.me) .bubble audio").last
@@ -410,7 +401,7 @@ def test_a_photo_opens_full_size(server: str, browser: Any, open_phones: list[An
     tap(page, "公共设施损坏")
     page.fill("#text", "路灯不亮")
     page.tap("#send")
-    bot_says(page, "请发送现场照片")
+    bot_says(page, "请确认报事内容")  # photos are added on the summary
     page.set_input_files("#photo", str(chart))
     thumb = page.locator("#log .row.me:not(.pending) .bubble img").last
     expect(thumb).to_be_visible()

@@ -134,8 +134,6 @@ def test_a_photo_taken_in_the_web_chat_reaches_a_grid_worker_on_telegram(app: Ap
     owner.press("公共设施损坏")
     owner.say("楼道灯坏了")
     owner.photo(stored)
-    owner.press("完成")
-    owner.press("跳过")
     owner.press("提交")
     worker = ChatUser(app.service, "tg-worker", channel="telegram")
     worker.say("/start DEMO-GRID")
@@ -163,8 +161,6 @@ def test_the_property_company_sees_the_complainant_only_when_allowed(
     owner.say("/report")
     owner.press("物业服务")
     owner.say("保洁很久没来了")
-    owner.press("跳过")
-    owner.press("跳过")
     if share:
         owner.press("允许物业看到")
     owner.press("提交")

@@ -98,9 +98,6 @@ def test_draft_survives_a_restart_of_the_service(app: App, owner: ChatUser) -> N
     restarted = build(app.settings, clock=app.clock)  # a new process: nothing kept in memory
     again = ChatUser(restarted.service, owner.user_ref)
     again.photo("photo-after-restart")
-    assert "已收到 1 张" in again.text
-    again.press("完成")
-    again.press("跳过")
     assert "2号电梯门关不上" in again.text and "照片：1 张" in again.text
     again.press("提交")
     assert "#1" in again.text

@@ -62,13 +62,15 @@ def test_draft_resumes_and_confirmed_ticket_exists_once_after_kills(bot: BotProc
     assert "绑定成功" in user.send(bot.url, text="/start DEMO-OWNER")
     assert "类别" in user.send(bot.url, text="/report")
     user.send(bot.url, button=actions.Report("c", category="elevator").encode(), label="电梯故障")
-    assert "照片" in user.send(bot.url, text="电梯按钮失灵，老人上不了楼")
+    assert "请确认" in user.send(bot.url, text="电梯按钮失灵，老人上不了楼")
 
     bot.kill()  # in the middle of the report
     bot.start()
     user.open(bot.url)  # same cookie: same resident
-    assert "问题发生在哪里" in user.send(bot.url, button=actions.Report("p").encode(), label="跳过")
-    summary = user.send(bot.url, button=actions.Report("l", where="s").encode(), label="跳过")
+    assert "问题发生在哪里" in user.send(
+        bot.url, button=actions.Report("e", part="l").encode(), label="改位置"
+    )
+    summary = user.send(bot.url, button=actions.Report("l", where="s").encode(), label="不填位置")
     assert "电梯按钮失灵" in summary
     filed = user.send(bot.url, msg_id="submit-1", button=actions.Report("ok").encode(), label="提交")
     code = re.search(r"#(\d+)", filed).group(1)  # type: ignore[union-attr]

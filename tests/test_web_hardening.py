@@ -109,7 +109,7 @@ def test_a_php_file_dressed_as_a_jpeg_is_refused_and_nothing_is_stored(app: App,
     truncated = phone.upload(jpeg(64, 64)[:300], "cut.jpg", "image/jpeg")
     assert truncated.status_code == 415
     assert stored_files(app) == []
-    assert "请发送现场照片" in phone.last_reply  # the report still waits for its photo
+    assert "照片：0 张" in phone.last_reply  # the report still waits on its summary, no photo taken
 
 
 def test_an_upload_is_stored_upright_without_exif_or_gps_and_at_most_2560_px(

@@ -54,7 +54,7 @@ def test_only_old_files_that_no_row_mentions_are_deleted(any_app: App, clock: Fi
         put_file(folder, name, timedelta(hours=1) if name == names["young"] else old, clock)
     notes = put_file(folder, "notes.txt", old, clock)
     drafting.photo(names["draft"])  # held by a report still being written (the conversation's draft)
-    assert "已收到 1 张照片" in drafting.text
+    assert "照片：1 张" in drafting.text
     owner_id = person_of(app, "owner-1")
     with app.sessions() as session:
         ticket = session.exec(select(Ticket)).one()

@@ -33,8 +33,6 @@ def steps(user: WxUser, code: str) -> list[str]:
         user.click("cmd:/report"),
         user.tap(actions.Report("c", category="elevator").encode(), "电梯"),
         user.text(f"电梯按钮失灵（{user.openid}）"),
-        user.tap(actions.Report("p").encode(), "完成"),
-        user.tap(actions.Report("l", where="s").encode(), "跳过"),
         user.tap(actions.Report("ok").encode(), "提交"),
     ]
 

@@ -51,7 +51,7 @@ async def test_join_and_a_photo_over_http_in_safe_mode(
             await api.wait_for(lambda: "照片" in wx.said(OPENID)[-1], what="the photo step")
             delivery = await wx.post(user.image(photo))
             assert delivery.status == 200 and len(delivery.tries) == 1
-            await api.wait_for(lambda: "已收到 1 张照片" in wx.said(OPENID)[-1], what="the photo taken")
+            await api.wait_for(lambda: "照片：1 张" in wx.said(OPENID)[-1], what="the photo taken")
         assert [c.path for c in api.calls if c.path == "/cgi-bin/media/get"] == ["/cgi-bin/media/get"]
         assert api.calls[0].path == "/cgi-bin/stable_token"
     wx.app.engine.dispose()
