@@ -286,13 +286,15 @@ class Rate(Press):
 @dataclass(frozen=True, slots=True)
 class Task(Press):
     """A grid worker's task: (v)iew, (a)ccept, (p)rogress, ask (q), (t)ransfer, (r)esolve, closure kind (c),
-    (d)one, cancel (x)."""
+    (d)one, cancel (x); and their duty: go of(f) duty, back o(n)."""
 
     FAMILY = "k"
     SHAPES: ClassVar[Shapes] = {
         **{verb: ("ticket",) for verb in ("v", "a", "p", "q", "t", "r", "d")},
         "c": ("ticket", "closure"),
         "x": ("=0",),
+        "f": (),
+        "n": (),
     }
     KINDS: ClassVar[Kinds] = {"ticket": "id", "closure": "word"}
 

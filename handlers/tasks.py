@@ -8,10 +8,11 @@ from pydantic import Field
 from core import actions, tickets
 from core import duty as duties
 from core import ticket_views as views
-from core.permissions import Action, may
+from core.permissions import Action, Role, may
 from core.tickets import TicketError
 from db.cases.resolution import PHOTO_KINDS
 from db.cases.states import CLOSURE_KINDS, OPEN_STATES
+from db.models import Person
 from db.tickets import MAX_NOTE, MAX_PHOTOS
 from handlers.common import stale
 from handlers.context import Context
@@ -76,7 +77,7 @@ def list_tasks(ctx: Context) -> list[Reply]:
     except TicketError:
         return [Reply("tasks.not_staff")]
     if not items:
-        return [Reply("tasks.none")]
+        return [Reply("tasks.none", {}, _duty_rows(ctx))]
     rows = [
         {
             "code": t.id,
@@ -99,7 +100,23 @@ def list_tasks(ctx: Context) -> list[Reply]:
         Reply(
             "tasks.list",
             {"tasks": rows, "now": ctx.now},
-            [buttons[i : i + 3] for i in range(0, len(buttons), 3)],
+            [*(buttons[i : i + 3] for i in range(0, len(buttons), 3)), *_duty_rows(ctx)],
+        )
+    ]
+
+
+def _duty_rows(ctx: Context) -> list[list[Button]]:
+    """A grid worker's duty switch under their task list: off duty, or back on."""
+    if not any(g.role == Role.GRID_WORKER for g in ctx.roles()):
+        return []
+    person = ctx.session.get(Person, ctx.person_id)
+    return [_duty_button(bool(person and person.off_duty))]
+
+
+def _duty_button(off: bool) -> list[Button]:
+    return [
+        Button(
+            actions.Task("n" if off else "f").encode(), "tasks.btn_on_duty" if off else "tasks.btn_off_duty"
         )
     ]
 
@@ -167,6 +184,8 @@ def on_press(ctx: Context, press: actions.Task) -> list[Reply]:
             return [stale()]
         ctx.state.clear()
         return [Reply("common.cancelled")]
+    if press.verb in ("f", "n"):
+        return duty(ctx, "off" if press.verb == "f" else "on")
     if not is_worker(ctx):
         return [Reply("tasks.not_staff")]
     if press.verb in ("c", "d"):
@@ -353,7 +372,9 @@ def duty(ctx: Context, args: str = "") -> list[Reply]:
     except TicketError as error:
         return [stale()] if error.reason == "not_found" else [Reply("tasks.duty_not_grid")]
     grids = [{"name": g.name, "backup": g.backup, "backup_name": g.backup_name} for g in found.grids]
-    return [Reply("tasks.duty", {"off": found.off, "grids": grids, "held": found.held})]
+    return [
+        Reply("tasks.duty", {"off": found.off, "grids": grids, "held": found.held}, [_duty_button(found.off)])
+    ]
 
 
 FLOW = Flow(

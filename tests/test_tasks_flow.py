@@ -262,16 +262,21 @@ def test_duty_off_sends_new_tickets_to_the_backup(
 ) -> None:
     backup = ChatUser(app.service, "grid-2", name="陈备岗")
     backup.say("/start DEMO-GRID")  # the grid has a worker already: the second one becomes its backup
-    worker.say("/duty")
-    assert "已设为休息" in worker.text and "陈备岗" in worker.text
+    worker.say("/tasks")  # the duty switch sits under the task list: no command to remember
+    worker.press("休息")
+    assert "已设为休息" in worker.text and "陈备岗" in worker.text and "恢复在岗" in worker.text
     owner.report("停水/漏水", "停水了")
     assert ticket(app).holder_id == person_id(app, backup)
-    worker.say("/duty")
+    worker.press("恢复在岗")
     assert "已恢复在岗" in worker.text
     neighbour.report("噪音扰民", "楼下广场舞")
     assert ticket(app).holder_id == person_id(app, worker)
+    worker.say("/duty")  # typed, it still switches
+    assert "已设为休息" in worker.text
     owner.say("/duty")
-    assert "仅供网格员" in owner.text
+    assert "只有网格员" in owner.text
+    owner.data(actions.Task("f").encode())  # a forged duty button changes nothing for a resident
+    assert "只有网格员" in owner.text
 
 
 def test_another_workers_task_and_residents_pressing_staff_buttons_are_refused(

@@ -261,4 +261,5 @@ FLOW = Flow(
     NewPoll,
     on_press,
     on_text,
+    resume=resume,
 )

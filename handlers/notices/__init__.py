@@ -45,4 +45,5 @@ FLOW = Flow(
     actions.Notices,
     on_press,
     compose.on_message,
+    resume=compose.resume,
 )
