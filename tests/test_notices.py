@@ -282,10 +282,11 @@ def test_staff_cannot_send_outside_their_jurisdiction(
     staff.say("越界通知")
     staff.say("正文")
     assert "幸福社区" not in " ".join(staff.buttons())
+    # Refused: the draft's step is asked again, still inside the community.
     staff.data(Notices("d", node=other).encode())
-    assert "已失效" in staff.text
+    assert "发布范围：铁西区 / 北沟街道 / 英雄社区。" in staff.text
     staff.data(Notices("d", node=street).encode())
-    assert "已失效" in staff.text
+    assert "发布范围：铁西区 / 北沟街道 / 英雄社区。" in staff.text
     staff.data(Notices("u").encode())  # already at the top of their jurisdiction: stays there
     assert "范围：铁西区 / 北沟街道 / 英雄社区" in staff.text
     staff.say("/cancel")
