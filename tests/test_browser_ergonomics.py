@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import CHROMIUM, bot_says, running
+from tests.test_browser import ARTIFACTS, CHROMIUM, bot_says, running
 from tests.test_webchat import png_bytes
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1.min.js"
-SHOTS = Path("/work/notes/shots")
+SHOTS = ARTIFACTS  # screenshots to look at; not kept in the repository
 MIN_TARGET = 44  # CSS px, WCAG 2.5.5
 # Everything a finger can press; inline links inside a sentence are exempt (WCAG 2.5.5).
 TARGETS = """() => [...document.querySelectorAll(
@@ -428,15 +428,27 @@ def test_too_long_text_stays_in_the_box(server: str, browser: Any, open_phones: 
 
     page = new_phone(browser, open_phones)
     join(page, server)
-    mine = page.locator("#log .row.me").count()
-    long_text = "楼道灯不亮" * 1000  # 5000 characters, over the 4096 a message holds
-    page.fill("#text", long_text)
-    page.tap("#send")
-    expect(page.locator(".notice.error", has_text="4096")).to_be_visible()
-    assert min(page.evaluate(FONT, ".notice")) >= 17
-    expect(page.locator("#text")).to_have_value(long_text)
-    assert page.locator("#log .row.me").count() == mine  # nothing was sent
+    page.locator("#menu button", has_text="报事").tap()
+    tap(page, "公共设施损坏")
+    bot_says(page, "1000 字以内")
+    # 5000 and 1500 characters: both refused with the limit the prompt named, the text back in the box.
+    for long_text in ("楼道灯不亮" * 1000, "楼道灯不亮" * 300):
+        page.fill("#text", long_text)
+        page.tap("#send")
+        bot_says(page, f"（{len(long_text)} 字），最多 1000 字")
+        expect(page.locator("#text")).to_have_value(long_text)
+    assert "4096" not in page.locator("#log").inner_text()
     shot(page, "ergo-too-long.png")
+
+    # Beyond what the page may send at all, it refuses by itself and keeps the text.
+    mine = page.locator("#log .row.me").count()
+    huge = "楼" * 20_001
+    page.fill("#text", huge)
+    page.tap("#send")
+    expect(page.locator(".notice.error", has_text="20000")).to_be_visible()
+    assert min(page.evaluate(FONT, ".notice")) >= 17
+    expect(page.locator("#text")).to_have_value(huge)
+    assert page.locator("#log .row.me").count() == mine  # nothing was sent
 
     # A reply that refuses what was typed (too long for this step) hands the text back as well.
     refused = {"id": 10**6, "outgoing": True, "text": "描述最多 1000 字", "buttons": [], "keeps_input": True}
@@ -459,4 +471,59 @@ def test_too_long_text_stays_in_the_box(server: str, browser: Any, open_phones: 
     assert box["width"] >= MIN_TARGET and box["height"] >= MIN_TARGET
     expect(page.locator("#text")).to_have_value("楼道灯不亮" * 300)
     assert small_targets(page) == []
+    assert page.errors == []
+
+
+# --- the whole report, counted in taps ------------------------------------------------------------------
+
+
+def test_a_report_takes_five_taps_and_a_photo_adds_at_most_two(
+    server: str, browser: Any, open_phones: list[Any], tmp_path: Path
+) -> None:
+    """From the chat's first screen after joining: 报事, a category, the text box, 发送, ✅提交 — five taps
+    and the description typed; with a photo, the camera and the picture (sent with the words) instead of
+    发送, then 提交."""
+    from playwright.sync_api import expect
+
+    photo = tmp_path / "lamp.png"
+    photo.write_bytes(png_bytes(160, 120, (240, 160, 40)))
+    taps: list[str] = []
+
+    def press(page: Any, what: str, locator: Any) -> None:
+        taps.append(what)
+        locator.tap()
+
+    page = new_phone(browser, open_phones)
+    join(page, server)
+    press(page, "报事", page.locator("#menu button", has_text="报事"))
+    bot_says(page, "请选择问题类别")
+    press(page, "category", page.locator("#log .buttons button:enabled", has_text="公共设施损坏").last)
+    bot_says(page, "请用文字描述问题")
+    press(page, "text box", page.locator("#text"))
+    page.keyboard.type("2号楼楼道灯不亮，晚上看不见台阶")
+    press(page, "发送", page.locator("#send"))
+    bot_says(page, "请确认报事内容")
+    summary = page.locator("#log .row:not(.me) .bubble", has_text="请确认报事内容").last
+    expect(summary).to_contain_text("1栋")  # the place: the resident's own building, untyped
+    press(page, "提交", page.locator("#log .buttons button.primary:enabled", has_text="提交").last)
+    bot_says(page, "工单编号")
+    assert taps == ["报事", "category", "text box", "发送", "提交"], taps
+    shot(page, "taps-report.png")
+
+    taps.clear()
+    press(page, "报事", page.locator("#menu button", has_text="报事"))
+    press(page, "category", page.locator("#log .buttons button:enabled", has_text="公共设施损坏").last)
+    bot_says(page, "请用文字描述问题")
+    press(page, "text box", page.locator("#text"))
+    page.keyboard.type("3号楼门口路灯坏了")
+    with page.expect_file_chooser() as chooser:
+        press(page, "camera", page.locator("#photo-btn"))
+    taps.append("pick")  # choosing the picture in the phone's gallery
+    chooser.value.set_files(str(photo))
+    bot_says(page, "请确认报事内容")
+    expect(page.locator("#log .row:not(.me) .bubble", has_text="照片：1 张").last).to_be_visible()
+    press(page, "提交", page.locator("#log .buttons button.primary:enabled", has_text="提交").last)
+    bot_says(page, "工单编号")
+    assert len(taps) <= 5 + 2 and taps == ["报事", "category", "text box", "camera", "pick", "提交"], taps
+    shot(page, "taps-report-photo.png")
     assert page.errors == []

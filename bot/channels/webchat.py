@@ -32,7 +32,7 @@ from core.permissions import Actor
 from db import people, prefs
 from db.models import Identity
 from db.rows import id_of
-from handlers.common import MAX_TEXT, bottom_menu
+from handlers.common import bottom_menu
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 if TYPE_CHECKING:
@@ -356,7 +356,7 @@ class WebChat:
                 words=self._words(lang),
                 menu=self._menu(account, lang),
                 large_text=self._large_text(account),
-                max_text=MAX_TEXT,
+                max_text=MAX_WEB_TEXT,
                 public_url=self.config.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),

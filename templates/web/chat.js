@@ -4,7 +4,7 @@
   // Someone who joined elsewhere (the Official Account's chat) gets the menu, not the invite form.
   const joined = meta('linli-joined').content === '1';
   const opening = meta('linli-open');  // a link's view to press on load
-  const MAX_TEXT = parseInt(meta('linli-max-text').content, 10) || 4096;  // the handlers' own limit
+  const MAX_TEXT = parseInt(meta('linli-max-text').content, 10) || 20000;  // what the server takes at all
   let lang = meta('linli-lang').content;
   // The page's words in the person's language; a language switch (/lang) sends the new ones.
   let words = JSON.parse(meta('linli-words').content);
