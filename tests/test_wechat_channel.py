@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from bot.channels.wechat_wire import callback_fields, update_id_of
 from bot.clock import FixedClock
+from tests.support.chat import ChatUser, file_report
 from tests.support.wechat_app import WeChat, wechat_harness
 from tests.support.wechat_server import WeChatServer
 
@@ -286,3 +287,19 @@ async def test_healthz_reports_the_webhook_intake(wx: WeChat) -> None:
     entry = health["channels"]["wechat"]
     assert health["status"] == "ok" and entry["mode"] == "webhook" and entry["unprocessed"] == 0
     assert entry["last_ok"] is not None
+
+
+async def test_numbers_still_pick_from_a_long_list_followed_by_a_kept_drafts_line(wx: WeChat) -> None:
+    user = await wx.joined(OPENID)
+    resident = ChatUser(wx.app.service, OPENID, channel="wechat")
+    for n in range(12):  # more than a 客服 menu holds: "my reports" becomes numbered lines
+        file_report(resident, f"第 {n + 1} 件事：楼道灯不亮")
+    await wx.post(user.text("/report"))
+    await wx.post(user.text("9"))  # 公共设施损坏, from the numbered categories
+    await wx.post(user.text("2号楼电梯按钮不亮"))  # a draft worth keeping, at its summary
+    await wx.post(user.text("/my"))  # the long list, then the line saying the draft is kept
+    assert "草稿已保存" in wx.last(OPENID)
+    third = next(line for line in wx.last(OPENID, 3).splitlines() if line.startswith("3. "))
+    code = third.removeprefix("3. ").split()[0]  # "#10"
+    await wx.post(user.text("3"))  # the list's third item, not the kept draft's one button
+    assert wx.last(OPENID).startswith(f"工单 {code}") or code in wx.last(OPENID).splitlines()[0]

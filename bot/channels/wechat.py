@@ -37,6 +37,7 @@ from bot.channels.wechat_templates import TemplateBook
 from bot.channels.wechat_wire import (
     CHANNEL,
     MENU,
+    MENU_ITEMS,
     NUMBER,
     BadCallback,
     Incoming,
@@ -395,8 +396,13 @@ class WeChatChannel:
             # starts again with the 客服 messages the answers will take when the first goes passively (a
             # late first one is counted when it is sent); one that fails to leave stays counted, which
             # only turns a push into a template message sooner.
+            # Typed numbers pick from the last list shown as numbered lines (too long for a menu), else
+            # from the last menu: a short line after a long list (a kept draft's button) must not take
+            # the list's numbers away.
             shown = [message for message in rendered if message.buttons]
-            choices = [data for _, data in flat_buttons(shown[-1])] if shown else []
+            numbered = [m for m in shown if len(flat_buttons(m)) > MENU_ITEMS]
+            last = numbered[-1] if numbered else shown[-1] if shown else None
+            choices = [data for _, data in flat_buttons(last)] if last is not None else []
             first = 1 if rendered and plain(rendered[0]) else 0
             sent = sum(self.sender.count(message) for message in rendered[first:])
             connection = session.connection()
