@@ -85,9 +85,7 @@ def to_confirm_on_the_web(resident: WebResident, bot: BotProcess, code: str, tag
             {"text": f"/start {code}"},
             {"text": "/report"},
             {"button": Report("c", category="elevator").encode()},
-            {"text": f"电梯按钮失灵 {tag}"},
-            {"button": Report("p").encode()},
-            {"button": Report("l", where="s").encode()},
+            {"text": f"电梯按钮失灵 {tag}"},  # the summary comes next
         ]
     ):
         resident.send(bot, f"{tag}-{number}", **body)
@@ -181,9 +179,7 @@ async def _telegram_races(api: BotApi, a: BotProcess, b: BotProcess, codes: list
                 user.start(code),
                 user.command("report"),
                 user.callback(Report("c", category="elevator").encode()),
-                user.text(f"电梯按钮失灵 t{trial}"),
-                user.callback(Report("p").encode()),
-                user.callback(Report("l", where="s").encode()),
+                user.text(f"电梯按钮失灵 t{trial}"),  # the summary comes next
             ):
                 await deliver(a, update)
                 await settled(update)
