@@ -169,7 +169,8 @@ class Language(Press):
 @dataclass(frozen=True, slots=True)
 class Join(Press):
     """The home chooser: c(hoose), com(p)ound, (b)uilding, (e)ntrance, (h)ome, (k)ind of residence; then
-    the applicant's (n)ame as the platform shows it, or e(x)it the registration."""
+    the applicant's (n)ame as the platform shows it, or e(x)it the registration; staff who joined without
+    a name give one (m)."""
 
     FAMILY = "j"
     SHAPES: ClassVar[Shapes] = {
@@ -181,6 +182,7 @@ class Join(Press):
         "k": ("home", "kind"),
         "n": (),
         "x": (),
+        "m": (),
     }
     KINDS: ClassVar[Kinds] = {"node": "id", "home": "id", "kind": "word"}
 

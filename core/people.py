@@ -215,6 +215,17 @@ def set_language(work: Work, person_id: int, locale: str) -> None:
     people.set_locale(work.session, person_id, locale)
 
 
+def name_staff(work: Work, actor: Actor, name: str) -> str:
+    """Staff who joined by invite without a name give one: cards and assignments show it."""
+    if actor.person_id is None or not actor.grants:
+        raise PeopleError("not_staff")
+    given = person_name(name)
+    if given is None:
+        raise PeopleError("name")
+    people.set_name(work.session, actor.person_id, given)
+    return given
+
+
 # --- staff deciding ----------------------------------------------------------------------------------
 
 

@@ -439,6 +439,15 @@ def set_contact(session: Session, person_id: int, name: str, phone: str) -> None
         session.flush()
 
 
+def set_name(session: Session, person_id: int, name: str) -> None:
+    """Keep the name a person gave (staff name themselves after joining by invite)."""
+    person = session.get(Person, person_id)
+    if person is not None:
+        person.name = name[:100]
+        session.add(person)
+        session.flush()
+
+
 @dataclass(frozen=True, slots=True)
 class Resident:
     """Someone registered at a home (verified or waiting): their residency, name, owner or tenant, status."""

@@ -58,8 +58,8 @@ BOTTOM: tuple[tuple[str, tuple[Action, ...]], ...] = (
     ("/pending", (Action.APPROVE_RESIDENT,)),
     ("/report", (Action.REPORT,)),
     ("/my", (Action.FOLLOW,)),
-    ("/polls", (Action.SEE_POLLS, Action.RUN_POLL)),
     ("/stats", (Action.VIEW_STATS,)),
+    ("/polls", (Action.SEE_POLLS, Action.RUN_POLL)),
     ("/notices", ()),
 )
 BOTTOM_SIZE = 5
@@ -68,6 +68,8 @@ BOTTOM_SIZE = 5
 def bottom_menu(actor: Actor) -> tuple[str, ...]:
     """The commands of a person's bottom menu (at most five, help last), by what their roles allow."""
     chosen = [name for name, needs in BOTTOM if not needs or any(may(actor, a) for a in needs)]
+    if "/queue" in chosen and "/tasks" in chosen:
+        chosen.remove("/tasks")  # staff start from the queue; their own tasks stay in the full menu
     return (*chosen[: BOTTOM_SIZE - 1], "/help")
 
 

@@ -15,6 +15,7 @@ from sqlmodel import select
 from core import actions, people
 from core.actions import Join
 from core.people import PeopleError
+from core.permissions import ResidentKind
 from db import org
 from db.models import OrgNode
 from db.people import home_view
@@ -73,13 +74,14 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
         return [Reply("onboarding.invite_invalid", {}, [_choose_home_row()])]
     ctx.forget_membership()
     ctx.state.clear()
-    return [
-        Reply(
-            "onboarding.joined",
-            {"kind": joined.kind, "where": joined.where},
-            menu_buttons(ctx),
-        )
-    ]
+    rows = menu_buttons(ctx)
+    if (
+        joined.kind not in (ResidentKind.OWNER, ResidentKind.TENANT)
+        and people.person_name(ctx.person.name) is None
+    ):
+        # Cards and assignments name the person who handles a case: staff without one are asked.
+        rows = [[Button.of(Join("m"), "give_name", primary=True)], *rows]
+    return [Reply("onboarding.joined", {"kind": joined.kind, "where": joined.where}, rows)]
 
 
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
@@ -88,6 +90,8 @@ def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     step = ctx.state.step
     if step == "name":
         return _on_name(ctx, inbound)
+    if step == "staff_name":
+        return _on_staff_name(ctx, inbound)
     if step == "phone":
         return _on_phone(ctx, inbound)
     if step == "document":
@@ -209,6 +213,8 @@ def _grid(buttons: list[Button], per_row: int) -> list[list[Button]]:
 
 
 def _compounds(ctx: Context, _: Join) -> list[Reply]:
+    if ctx.state.flow == FLOW_NAME and ctx.state.step in ASKING and not is_member(ctx):
+        return [_ask(ctx, resume=True)]  # half-way through: taken up where it stopped, not restarted
     compounds = ctx.session.exec(
         select(OrgNode).where(OrgNode.kind == "compound").order_by(OrgNode.name)
     ).all()
@@ -260,8 +266,29 @@ def _use_name(ctx: Context, _: Join) -> list[Reply]:
     return _named(ctx, name)
 
 
+def _ask_staff_name(ctx: Context, _: Join) -> list[Reply]:
+    """Staff who joined without a name: what colleagues and residents will call them."""
+    if not ctx.roles():
+        return [stale()]
+    ctx.state.go(FLOW_NAME, "staff_name")
+    return [Reply("onboarding.ask_staff_name", {}, [[Button.of(Join("x"), "cancel")]])]
+
+
+def _on_staff_name(ctx: Context, inbound: Inbound) -> list[Reply]:
+    try:
+        name = people.name_staff(ctx.work, ctx.actor(), inbound.text)
+    except PeopleError:
+        return [Reply("onboarding.bad_name", {"limit": people.MAX_NAME}, [_cancel_row()], keeps_input=True)]
+    ctx.person.name = name
+    ctx.state.clear()
+    return [Reply("onboarding.staff_named", {"name": name}, menu_buttons(ctx))]
+
+
 def _exit(ctx: Context, _: Join) -> list[Reply]:
     """Leave the registration: nothing was sent to staff."""
+    if ctx.state.step == "staff_name":
+        ctx.state.clear()
+        return [Reply("common.cancelled", {}, menu_buttons(ctx))]
     ctx.state.go(FLOW_NAME, "code")
     return [Reply("onboarding.cancelled", {}, [_choose_home_row()])]
 
@@ -275,6 +302,7 @@ _PRESSES = {
     "k": _kind,
     "n": _use_name,
     "x": _exit,
+    "m": _ask_staff_name,
 }
 
 

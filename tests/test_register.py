@@ -22,7 +22,7 @@ from db.models import Identity, OrgNode, Person, Residency, Ticket, WebMessage
 from handlers.types import Rendered
 from tests.conftest import make_app
 from tests.support.botapi import BotApi, InProcessRequest, TgUser
-from tests.support.chat import ChatUser
+from tests.support.chat import ChatUser, file_report
 from tests.test_telegram_adapter import TOKEN, Telegram
 from tests.test_webchat import Browser, png_bytes
 
@@ -449,3 +449,22 @@ def test_the_web_page_uploads_the_certificate_before_the_person_has_joined(app: 
     request = request_of(staff, "王阿姨")
     assert len(request.photos) == 1 and (app.settings.files_dir / request.photos[0].ref).is_file()
     phone.client.close()
+
+
+def test_staff_who_joined_without_a_name_give_one_and_cards_show_it(app: App, owner: ChatUser) -> None:
+    worker = ChatUser(app.service, "grid-noname")  # a web page: no platform name
+    worker.say("/start DEMO-GRID")
+    assert "绑定成功" in worker.text
+    worker.press("填写我的称呼")
+    assert "请输入您的姓名" in worker.text
+    worker.say("1234")  # not a name: asked again, nothing kept
+    assert "姓名" in worker.text
+    worker.say("王建国")
+    assert "好的，王建国" in worker.text
+    file_report(owner, "3号楼楼道灯不亮", category="公共设施损坏")
+    staff = ChatUser(app.service, "staff-noname")
+    staff.say("/start DEMO-STAFF")
+    staff.say("#1")
+    assert "办理人：王建国" in staff.text
+    owner.data(actions.Join("m").encode())  # a resident has no such step
+    assert "失效" in owner.text

@@ -20,7 +20,7 @@ from tests.support.process import BotProcess
 
 TOKEN = "123:ABC"
 RESIDENTS = 300
-KILL_AFTER_MESSAGES = (400, 900)  # two kills mid-flow, before 提交: messages delivered by then (of about 1 500)
+KILL_AFTER_MESSAGES = (400, 900)  # two kills before 提交: messages delivered by then (of about 1 500)
 KILL_AFTER_TICKETS = 120  # the third kill while residents are pressing 提交
 
 

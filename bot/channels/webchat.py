@@ -28,6 +28,7 @@ from bot.render import TEMPLATES, Renderer
 from bot.stores import FILE_NAME, FileStore, Identities
 from bot.throttle import Throttle
 from bot.uploads import NotAnImage, TooManyPixels, audio_extension, reencode
+from core import actions
 from core.permissions import Actor
 from db import people, prefs
 from db.models import Identity
@@ -357,6 +358,7 @@ class WebChat:
                 menu=self._menu(account, lang),
                 large_text=self._large_text(account),
                 max_text=MAX_WEB_TEXT,
+                choose_home=actions.Join("c").encode(),
                 public_url=self.config.public_url,
                 script=self._asset_url("chat.js"),
                 style=self._asset_url("chat.css"),

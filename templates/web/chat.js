@@ -252,6 +252,7 @@
         method: 'POST', headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
         body: JSON.stringify(body)});
       const fresh = data.messages.filter(m => !seen.has(m.id));
+      setBusy(false);  // before the answer shows: a tap on its new buttons must not be swallowed
       data.messages.forEach(show);
       follow(data);
       return fresh;
@@ -438,7 +439,9 @@
     const code = input.value.trim();
     if (code) send({text: '/start ' + code, label: say('join')}); else input.focus();
   });
-  document.getElementById('nocode-btn').addEventListener('click', () => send({text: '/start', label: say('nocode')}));
+  // Straight to the home chooser (a registration left half-way is taken up where it stopped).
+  const nocode = document.getElementById('nocode-btn');
+  nocode.addEventListener('click', () => send({button: nocode.dataset.press, label: say('nocode')}));
   const demo = document.getElementById('demo-btn');  // only while the public demo is on
   if (demo) demo.addEventListener('click', () => send({text: '/start DEMO-OWNER', label: say('demo')}));
   document.addEventListener('visibilitychange', () => { if (!document.hidden) poll(); });
