@@ -244,14 +244,16 @@ class Report(Press):
 @dataclass(frozen=True, slots=True)
 class Drafts(Press):
     """A draft a person left: (r)esume the parked one, start the flow a(n)ew, or, asked before a typed
-    draft is thrown away, discard it (x) or (k)eep filling it in. Each names its flow, so a press left
-    over from another draft does nothing to this one."""
+    draft is thrown away, discard it (x) or (k)eep filling it in. Each names its flow; the two that throw
+    a draft away also carry a tag of the draft they were shown with, so a press left over from another
+    draft does nothing to this one."""
 
     FAMILY = "d"
-    SHAPES: ClassVar[Shapes] = {verb: ("flow",) for verb in ("r", "n", "x", "k")}
-    KINDS: ClassVar[Kinds] = {"flow": "word"}
+    SHAPES: ClassVar[Shapes] = {"r": ("flow",), "k": ("flow",), "n": ("flow", "tag"), "x": ("flow", "tag")}
+    KINDS: ClassVar[Kinds] = {"flow": "word", "tag": "id"}
 
     flow: str | None = None
+    tag: int | None = None
 
 
 @family

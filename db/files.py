@@ -13,9 +13,11 @@ from sqlmodel import Session, SQLModel, col, select
 
 from db.models import Conversation, Identity, Residency, RoleGrant, WebMessage
 
-# The names the web chat gives stored photos (random, so a name found in any text is a reference).
-STORED_NAME = re.compile(r"[A-Za-z0-9_-]{20,64}\.(?:jpg|png|gif|webp)")
-_EXTENSIONS = (".jpg", ".png", ".gif", ".webp")
+# The names we give stored photos and voices (random, so a name found in any text is a reference); the
+# same extensions as bot.stores.FILE_NAME, so a discarded recording is cleaned up like a photo.
+_KINDS = ("jpg", "png", "gif", "webp", "amr", "mp3", "speex", "webm", "ogg", "m4a", "aac", "wav")
+STORED_NAME = re.compile(r"[A-Za-z0-9_-]{20,64}\.(?:" + "|".join(_KINDS) + ")")
+_EXTENSIONS = tuple(f".{kind}" for kind in _KINDS)
 # The conversation's flow and step while a self-registering owner is asked for the certificate photo.
 REGISTERING = ("join", "document")
 

@@ -6,6 +6,10 @@ cancel button asks before discarding, like /cancel).
 
 from __future__ import annotations
 
+import json
+import zlib
+from typing import Any
+
 from core.actions import Drafts
 from handlers.common import menu_buttons
 from handlers.context import Context
@@ -22,14 +26,26 @@ def parked(flow: str) -> Reply:
     return Reply("drafts.parked", {"flow": flow}, [[resume_button(flow)]])
 
 
-def ask_discard(flow: str) -> Reply:
+def tag_of(data: dict[str, Any]) -> int:
+    """A short tag of a draft's content (1 … 2³¹−1): a button that throws a draft away names the draft
+    it was shown with, and is stale for any other."""
+    digest = zlib.crc32(json.dumps(data, sort_keys=True, ensure_ascii=False, default=str).encode())
+    return digest % (2**31 - 2) + 1
+
+
+def start_over_button(flow: str, parked: dict[str, Any]) -> Button:
+    """重新开始: the parked draft it names is thrown away and the flow starts afresh."""
+    return Button.of(Drafts("n", flow=flow, tag=tag_of(dict(parked.get("data") or {}))), "start_over")
+
+
+def ask_discard(flow: str, data: dict[str, Any]) -> Reply:
     """放弃这份草稿吗？ asked before a draft with something typed in it is thrown away."""
     return Reply(
         "drafts.ask_discard",
         {"flow": flow},
         [
             [Button.of(Drafts("k", flow=flow), "keep_draft", primary=True)],
-            [Button.of(Drafts("x", flow=flow), "discard_draft")],
+            [Button.of(Drafts("x", flow=flow, tag=tag_of(data)), "discard_draft")],
         ],
     )
 

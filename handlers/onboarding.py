@@ -286,7 +286,9 @@ def _on_staff_name(ctx: Context, inbound: Inbound) -> list[Reply]:
 
 def _exit(ctx: Context, _: Join) -> list[Reply]:
     """Leave the registration: nothing was sent to staff."""
-    if ctx.state.step == "staff_name":
+    if ctx.state.flow != FLOW_NAME:
+        return [stale()]  # an old 取消 of a registration that is over: nothing to leave
+    if ctx.state.step == "staff_name" or is_member(ctx):
         ctx.state.clear()
         return [Reply("common.cancelled", {}, menu_buttons(ctx))]
     ctx.state.go(FLOW_NAME, "code")

@@ -165,7 +165,7 @@ def _resume_offer(ctx: Context, draft: ReportDraft) -> Reply:
         _filled(ctx, draft),
         [
             [Button.of(Drafts("r", flow=NAME), "resume", primary=True)],
-            [Button.of(Drafts("n", flow=NAME), "start_over")],
+            [drafts.start_over_button(NAME, ctx.state.parked)],
         ],
     )
 
@@ -451,7 +451,8 @@ def _share(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Repl
 
 def _cancel(ctx: Context, draft: ReportDraft, press: actions.Report) -> list[Reply]:
     if draft.given() and ctx.state.step != OFFER:
-        return [drafts.ask_discard(NAME)]  # something typed: asked before it is thrown away
+        # something typed: asked before it is thrown away (the state holds the draft as kept after this)
+        return [drafts.ask_discard(NAME, draft.model_dump(mode="json"))]
     ctx.state.clear()
     return [Reply("report.cancelled")]
 
@@ -603,8 +604,12 @@ TEXTS: dict[str, Text] = {
 def on_message(ctx: Context, inbound: Inbound) -> list[Reply]:
     """Typed text, voice, photos and locations inside the report flow; text longer than a description
     may be is refused at any step, with the limit the prompt states."""
-    if len(inbound.text.strip()) > filing.MAX_DESCRIPTION:
-        return [_too_long(inbound.text.strip())]
+    text = inbound.text.strip()
+    if len(text) > filing.MAX_DESCRIPTION:
+        if ctx.state.step in ("describe", "confirm") and any(a.kind == "photo" for a in inbound.attachments):
+            # The words are refused, not the photo: it joins the draft, and the words go back to the box.
+            return _kept(ctx, lambda ctx, draft: [*_add_photos(draft, inbound), _too_long(text)])
+        return [_too_long(text)]
     step = TEXTS.get(ctx.state.step)
     if step is None:
         return _kept(ctx, _resume)  # a step of an older release

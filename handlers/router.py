@@ -146,7 +146,8 @@ def _command(ctx: Context, name: str, args: str) -> list[Reply]:
     if name == "/cancel":
         flow = BY_NAME.get(ctx.state.flow)
         if flow is not None and flow.worth_keeping(ctx.state):
-            return [drafts.ask_discard(flow.name)]  # something typed: asked before it is thrown away
+            # something typed: asked before it is thrown away
+            return [drafts.ask_discard(flow.name, ctx.state.data)]
         return entry.handler(ctx, args)
     return _detour(ctx, lambda: entry.handler(ctx, args), entry.leaves_flow, OWNER.get(name, ""))
 
@@ -202,12 +203,14 @@ def _draft_press(ctx: Context, press: actions.Drafts) -> list[Reply]:
         return [stale()]
     in_it, parked = ctx.state.flow == name, ctx.state.parked.get("flow") == name
     if press.verb == "x":
-        if not in_it:
-            return [stale()]
+        if not in_it or press.tag != drafts.tag_of(ctx.state.data):
+            return [stale()]  # not the draft the question was about
         ctx.state.clear()
         return [drafts.discarded(ctx, name)]
     if press.verb == "n":
         if parked:
+            if press.tag != drafts.tag_of(dict(ctx.state.parked.get("data") or {})):
+                return [stale()]  # another draft is parked now: it is not thrown away unasked
             ctx.state.parked = {}
         return _command(ctx, START[name], "") if name in START else [stale()]
     # r: the parked draft first (its button says so); k: the draft the person is in first
@@ -238,9 +241,11 @@ def _button(ctx: Context, data: str) -> list[Reply]:
     replies = _detour(ctx, lambda: on_press(ctx, press), False, flow.name)
     if _is_stale(replies) and flow.resume is not None and ctx.state.parked.get("flow") == flow.name:
         # An old button of the parked draft (one that works outside it, such as reading a notice, was
-        # answered above): the draft comes back, and the press applies to it or its step is asked again.
+        # answered above): the draft comes back at the step it was left, and the press is not applied —
+        # an old 确认 or 取消 may belong to an earlier draft of the same flow, and must not send or
+        # throw away this one unseen.
         swapped = _restore(ctx)
-        return [*_applied(ctx, flow, on_press(ctx, press)), *swapped]
+        return [*flow.resume(ctx), *swapped]
     return replies
 
 

@@ -527,3 +527,28 @@ def test_a_report_takes_five_taps_and_a_photo_adds_at_most_two(
     assert len(taps) <= 5 + 2 and taps == ["报事", "category", "text box", "camera", "pick", "提交"], taps
     shot(page, "taps-report-photo.png")
     assert page.errors == []
+
+
+def test_a_pushed_cards_buttons_stay_active_after_the_person_says_something_else(
+    server: str, browser: Any, open_phones: list[Any], worker: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    page = new_phone(browser, open_phones)
+    join(page, server, "DEMO-OWNER2")
+    page.locator("#menu button", has_text="报事").tap()
+    tap(page, "噪音扰民")
+    page.fill("#text", "楼上每晚装修到十一点")
+    page.tap("#send")
+    bot_says(page, "请确认报事内容")
+    tap(page, "提交")
+    bot_says(page, "工单编号")
+    card = worker.locator("#log .row:not(.me) .bubble", has_text="楼上每晚装修到十一点").last
+    expect(card).to_be_visible(timeout=15000)  # pushed to the grid worker's page
+    worker.locator("#menu button", has_text="帮助").tap()  # the worker does something else first
+    bot_says(worker, "点下面的按钮就能办理")
+    expect(card.locator("button").first).to_be_enabled()  # the pushed card still answers
+    worker.reload()
+    card = worker.locator("#log .row:not(.me) .bubble", has_text="楼上每晚装修到十一点").last
+    expect(card.locator("button").first).to_be_enabled()
+    assert worker.locator("#log .row:not(.me) .bubble", has_text="点下面的按钮就能办理").count() >= 1

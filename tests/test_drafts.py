@@ -9,8 +9,9 @@ from sqlmodel import select
 from bot.bootstrap import App, build
 from bot.clock import FixedClock
 from core.actions import Menu, Report
-from db.models import Conversation, Ticket
+from db.models import Conversation, Notice, Ticket
 from tests.support.chat import ChatUser
+from tests.test_notices import compose
 from tests.test_polls_flow import button, make_poll
 
 CHANNELS = ["web", "telegram", "wechat"]
@@ -40,17 +41,47 @@ def half_written(user: ChatUser, text: str = "楼道灯不亮") -> str:
     return next(data for m in user.last for row in m.buttons for label, data in row if "提交" in label)
 
 
-def test_the_menu_mid_report_keeps_the_draft_and_its_old_submit_button_files_it(
+def test_the_menu_mid_report_keeps_the_draft_and_its_old_submit_button_shows_it_again(
     resident: ChatUser, app: App
 ) -> None:
     submit = half_written(resident)
     resident.data(Menu(command="/my").encode())  # 工单 in the bottom menu
     assert "您还没有工单" in resident.last[0].text  # the detour's own answer, unchanged
     assert KEPT in resident.last[-1].text and "继续报事" in resident.buttons()[-1]
-    resident.data(submit)  # back in the chat, the summary's 提交 from before
-    assert "工单编号" in resident.text and "失效" not in resident.text
+    # Back in the chat, the summary's 提交 from before: the draft comes back to be looked at, not sent
+    # unseen (the same button of an earlier report would look no different).
+    resident.data(submit)
+    assert "请确认" in resident.text and "楼道灯不亮" in resident.text and "失效" not in resident.text
+    assert tickets(app) == []
+    resident.press("提交")
     [ticket] = tickets(app)
     assert ticket.description == "楼道灯不亮" and ticket.category == "facility"
+
+
+def test_an_old_confirm_of_a_sent_notice_does_not_send_the_parked_draft(app: App, staff: ChatUser) -> None:
+    compose(staff, title="停水通知")
+    old_confirm = next(data for row in staff.last[-1].buttons for label, data in row if "确认" in label)
+    staff.data(old_confirm)  # the first notice, sent
+    compose(staff, title="第二份通知")  # at its summary, not yet confirmed
+    staff.data(Menu(command="/queue").encode())  # a detour: the draft is parked
+    staff.data(old_confirm)  # the first notice's button, still in the chat
+    assert "第二份通知" in staff.text and "确认" in " ".join(staff.buttons())
+    with app.sessions() as session:
+        assert [n.title for n in session.exec(select(Notice)).all()] == ["停水通知"]
+
+
+def test_an_old_discard_button_does_not_throw_away_a_newer_draft(resident: ChatUser, app: App) -> None:
+    half_written(resident)
+    resident.say("/cancel")
+    discard = next(data for row in resident.last[-1].buttons for label, data in row if "放弃" in label)
+    resident.press("继续填写")
+    resident.press("提交")  # the first report, filed
+    half_written(resident, "电梯门夹人")
+    resident.data(discard)  # the question about the first draft
+    assert "失效" in resident.text
+    with app.sessions() as session:
+        kept = [c.data.get("description") for c in session.exec(select(Conversation)).all()]
+    assert "电梯门夹人" in kept and len(tickets(app)) == 1
 
 
 def test_an_old_button_that_no_longer_fits_shows_where_the_draft_was(resident: ChatUser, app: App) -> None:

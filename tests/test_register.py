@@ -468,3 +468,10 @@ def test_staff_who_joined_without_a_name_give_one_and_cards_show_it(app: App, ow
     assert "办理人：王建国" in staff.text
     owner.data(actions.Join("m").encode())  # a resident has no such step
     assert "失效" in owner.text
+
+
+def test_an_old_registration_cancel_does_nothing_to_a_resident(app: App, owner: ChatUser) -> None:
+    owner.data(actions.Join("x").encode())  # 取消 of a registration long over
+    assert "失效" in owner.text
+    owner.say("电梯又坏了")  # still offered as a report, not taken as an invite code
+    assert "作为报事" in owner.text

@@ -209,3 +209,12 @@ def test_words_typed_on_the_summary_are_added_and_a_yes_points_to_submit(owner: 
     assert "请点下方「✅ 提交」" in owner.text and "好的" not in owner.last[-1].text
     owner.press("提交")
     assert tickets(app)[0].description == "单元门坏了\n关不上，一推就开"
+
+
+def test_a_photo_with_too_long_a_caption_keeps_the_photo_and_hands_the_words_back(owner: ChatUser) -> None:
+    owner.say("/report")
+    owner.press("公共设施损坏")
+    owner.photo("lamp-photo", caption="灯" * 1200)
+    assert "最多 1000 字" in owner.text and owner.last[-1].keeps_input
+    owner.say("3号楼门口路灯不亮")
+    assert "照片：1 张" in owner.text  # the photo stayed with the draft

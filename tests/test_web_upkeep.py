@@ -134,3 +134,19 @@ def test_the_upkeep_job_forgets_and_cleans_in_one_pass(app: App, clock: FixedClo
     assert upkeep(app) == (1, 1)
     assert not orphan.exists()
     assert upkeep(app) == (0, 0)
+
+
+def test_recorded_voices_nobody_mentions_are_cleaned_up_like_photos(app: App, clock: FixedClock) -> None:
+    folder, old = app.settings.files_dir, timedelta(days=3)
+    owner = ChatUser(app.service, "owner-1")
+    owner.say("/start DEMO-OWNER")
+    kept, discarded = photo_name("webm"), photo_name("webm")
+    for name in (kept, discarded):
+        put_file(folder, name, old, clock)
+    owner.say("/report")
+    owner.press("公共设施损坏")
+    owner.voice(kept, 6)  # described by voice, then filed: the ticket holds the recording
+    owner.press("提交")
+    with app.sessions() as session:
+        assert delete_orphaned_files(session, folder, clock.now() - timedelta(days=1)) == 1
+    assert {p.name for p in folder.iterdir()} == {kept}  # the recording of a discarded draft is gone

@@ -179,7 +179,9 @@ class WebChat:
     async def push(self, identity: Identity, message: Rendered) -> None:
         """Store a pushed message; the page picks it up on its next poll."""
         # Off the event loop: a broadcast must not hold up the pages being served meanwhile.
-        await asyncio.to_thread(self.history.push, id_of(identity), _body(message))
+        # Marked as pushed: its buttons (a rating asked for, an approval, a notice to acknowledge) stay
+        # active when the person says something else, unlike the answers to their own turns.
+        await asyncio.to_thread(self.history.push, id_of(identity), {**_body(message), "pushed": True})
 
     # --- session and request checks ---------------------------------------------------------------
 

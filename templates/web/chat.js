@@ -97,9 +97,10 @@
     if (b) send({button: 'cmd:' + b.dataset.command, label: b.querySelector('.label').textContent});
   });
 
-  // The buttons of every bot message before the person's latest own message are spent: shown inactive.
+  // The buttons of every answer before the person's latest own message are spent: shown inactive.
+  // Pushed messages (a rating asked for, an approval, a notice to acknowledge) keep theirs.
   function spendButtons() {
-    for (const b of log.querySelectorAll('.buttons button:not(:disabled)')) {
+    for (const b of log.querySelectorAll('.buttons:not(.pushed) button:not(:disabled)')) {
       b.disabled = true;
       b.classList.add('spent');
     }
@@ -166,7 +167,7 @@
     }
     if (msg.text) appendText(bubble, msg.text, msg.outgoing);  // only the bot's own texts get links
     if ((msg.buttons && msg.buttons.length) || msg.ask_location) {
-      const box = el('div', 'buttons');
+      const box = el('div', msg.pushed ? 'buttons pushed' : 'buttons');
       for (const line of msg.buttons || []) {
         const lineEl = el('div', 'line');
         for (const [label, data] of line) {
@@ -300,6 +301,8 @@
       const data = await call(`/chat/api/${kind}?after=${last}`, {method: 'POST', headers: {'X-CSRF-Token': csrf}, body: form});
       row.remove();
       data.messages.forEach(show);
+      // A caption refused (too long) goes back into the box; the picture itself was kept.
+      if (caption && !text.value && data.messages.some(m => m.keeps_input)) { text.value = caption; grow(); }
     } catch (e) {
       row.classList.replace('pending', 'failed');
       status.textContent = say('not_sent');
