@@ -21,9 +21,10 @@ def resume_button(flow: str, primary: bool = False) -> Button:
     return Button.of(Drafts("r", flow=flow), "resume_draft", args={"flow": flow}, primary=primary)
 
 
-def parked(flow: str) -> Reply:
-    """The line appended to a detour's answer: the draft of this flow is kept, with a button back."""
-    return Reply("drafts.parked", {"flow": flow}, [[resume_button(flow)]])
+def parked(flow: str, replaced: bool = False) -> Reply:
+    """The line appended to a detour's answer: the draft of this flow is kept, with a button back (and,
+    when another draft was kept before, that this one took its place)."""
+    return Reply("drafts.parked", {"flow": flow, "replaced": replaced}, [[resume_button(flow)]])
 
 
 def tag_of(data: dict[str, Any]) -> int:

@@ -295,14 +295,17 @@ def _offer_reply(ctx: Context, draft: ReportDraft) -> Reply:
         if c != proposed
     ]
     rows = [others[i : i + 2] for i in range(0, len(others), 2)]
+    # With a report left for a detour, these words are most likely its rest: adding them comes first,
+    # and a new report from them (which would take the kept one's place) is the second choice.
+    parked = ctx.state.parked.get("flow") == NAME
     if proposed is not None:
         name = proposed.name(ctx.locale)
         first = Button(
-            _press("c", category=proposed.key), "offer_category", args={"category": name}, primary=True
+            _press("c", category=proposed.key), "offer_category", args={"category": name}, primary=not parked
         )
         rows.insert(0, [first])
-    if ctx.state.parked.get("flow") == NAME:  # perhaps the rest of the report left for a detour
-        rows.append([Button(_press("a"), "add_to_draft")])
+    if parked:
+        rows.insert(0, [Button(_press("a"), "add_to_draft", primary=True)])
     return Reply(
         "report.offer",
         {**_filled(ctx, draft), "proposed": proposed is not None},

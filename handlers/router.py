@@ -173,7 +173,9 @@ def _detour(ctx: Context, run: Callable[[], list[Reply]], leaves: bool, owner: s
         return replies
     if owner == flow.name and ctx.state.flow != flow.name:
         return replies  # its own command, which offers to go on with the draft itself
-    return [*replies, drafts.parked(flow.name)]
+    # Another draft was kept before: the one slot now holds this one, and the person is told.
+    replaced = bool(earlier) and earlier.get("data") != ctx.state.parked.get("data")
+    return [*replies, drafts.parked(flow.name, replaced)]
 
 
 def _restore(ctx: Context) -> list[Reply]:

@@ -307,3 +307,14 @@ def test_a_draft_saved_at_the_old_photo_step_takes_its_photo_and_shows_the_summa
     assert "请确认" in owner.text and "照片：1 张" in owner.text
     owner.data(Report("p").encode())  # that release's 完成
     assert "请确认" in owner.text and "失效" not in owner.text
+
+
+def test_a_second_kept_draft_says_it_replaced_the_first(resident: ChatUser) -> None:
+    half_written(resident, "水管漏水")
+    resident.data(Menu(command="/my").encode())  # the first draft is kept
+    resident.say("门禁坏了")  # offered as a report: adding it to the kept one comes first
+    assert resident.last[-1].primary == resident.last[-1].buttons[0][0][1]
+    assert "加到刚才的报事里" in resident.last[-1].buttons[0][0][0]
+    resident.press("是，报事")  # a new report after all
+    resident.data(Menu(command="/my").encode())
+    assert KEPT in resident.text and "替换" in resident.text
