@@ -327,6 +327,43 @@ class WebChat:
         headers = {"Retry-After": str(wait), "Cache-Control": "no-store"}
         return HTMLResponse(html, status_code=429, headers=headers)
 
+    async def _received(
+        self, request: Request, id: str, caption: str, file: UploadFile, what: str
+    ) -> tuple[Account, bytes]:
+        """An upload's checks (our page, the budget, the message, joined, the day's quota, the size) and
+        its bytes; one budget for all the uploads of a page."""
+        account = self._check_post(request)
+        self._limit(request, "photo", account)
+        if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
+            raise HTTPException(422, "bad message")
+        await run_in_threadpool(self._may_upload, account)
+        limit = self.config.max_upload_bytes
+        data = await file.read(limit + 1)
+        if len(data) > limit:
+            raise HTTPException(413, f"{what} larger than {limit // (1024 * 1024)} MB")
+        return account, data
+
+    async def _upload_turn(
+        self,
+        account: Account,
+        id: str,
+        caption: str,
+        attachment: Attachment,
+        shown: dict[str, Any],
+        after: int,
+    ) -> JSONResponse:
+        """The turn of a stored upload with its caption; the person's bubble shows `shown` beside it."""
+        inbound = Inbound(
+            channel=account.channel,
+            user_ref=account.external_id,
+            chat_ref=account.external_id,
+            update_id=account.update_id(id),
+            text=caption,
+            attachments=(attachment,),
+        )
+        shown = {"text": caption, **shown}
+        return JSONResponse(await run_in_threadpool(self._turn, account, inbound, shown, after))
+
     # --- routes -----------------------------------------------------------------------------------
 
     def router(self) -> APIRouter:
@@ -447,15 +484,7 @@ class WebChat:
             caption: str = Form(""),
             after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
-            account = self._check_post(request)
-            self._limit(request, "photo", account)
-            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
-                raise HTTPException(422, "bad message")
-            await run_in_threadpool(self._may_upload, account)
-            limit = self.config.max_upload_bytes
-            data = await file.read(limit + 1)
-            if len(data) > limit:
-                raise HTTPException(413, f"photo larger than {limit // (1024 * 1024)} MB")
+            account, data = await self._received(request, id, caption, file, "photo")
             try:
                 # Decoded and written anew: upright, at most 2560 px, no EXIF/GPS; a non-image never lands.
                 stored, ext = await anyio.to_thread.run_sync(reencode, data, limiter=self.encoders)
@@ -465,18 +494,8 @@ class WebChat:
                 raise HTTPException(415, "not a JPEG, PNG, GIF or WebP image") from None
             name = f"{secrets.token_urlsafe(24)}.{ext}"
             await run_in_threadpool(self.files.save, name, stored)
-            inbound = Inbound(
-                channel=account.channel,
-                user_ref=account.external_id,
-                chat_ref=account.external_id,
-                update_id=account.update_id(id),
-                text=caption,
-                attachments=(Attachment("photo", name, size=len(stored)),),
-            )
-            result = await run_in_threadpool(
-                self._turn, account, inbound, {"text": caption, "photos": [name]}, after
-            )
-            return JSONResponse(result)
+            attachment = Attachment("photo", name, size=len(stored))
+            return await self._upload_turn(account, id, caption, attachment, {"photos": [name]}, after)
 
         @router.post("/chat/api/voice")
         async def voice(
@@ -487,31 +506,16 @@ class WebChat:
             caption: str = Form(""),
             after: int = Query(0, ge=0, le=MAX_AFTER),
         ) -> JSONResponse:
-            account = self._check_post(request)
-            self._limit(request, "photo", account)  # one budget for the uploads of a page
-            if not CLIENT_ID.match(id) or len(caption) > MAX_WEB_TEXT or not _plain(caption):
-                raise HTTPException(422, "bad message")
-            await run_in_threadpool(self._may_upload, account)
-            limit = self.config.max_upload_bytes
-            data = await file.read(limit + 1)
-            if len(data) > limit:
-                raise HTTPException(413, f"recording larger than {limit // (1024 * 1024)} MB")
+            account, data = await self._received(request, id, caption, file, "recording")
             ext = audio_extension(data)  # by its first bytes, whatever the browser says it is
             if ext is None:
                 raise HTTPException(415, "not a WebM, Ogg, MP4, AAC, MP3 or WAV recording")
             name = f"{secrets.token_urlsafe(24)}.{ext}"
             await run_in_threadpool(self.files.save, name, data)
-            inbound = Inbound(
-                channel=account.channel,
-                user_ref=account.external_id,
-                chat_ref=account.external_id,
-                update_id=account.update_id(id),
-                text=caption,
-                attachments=(Attachment("voice", name, duration=seconds, size=len(data)),),
+            attachment = Attachment("voice", name, duration=seconds, size=len(data))
+            return await self._upload_turn(
+                account, id, caption, attachment, {"voices": [[name, seconds]]}, after
             )
-            shown = {"text": caption, "voices": [[name, seconds]]}
-            result = await run_in_threadpool(self._turn, account, inbound, shown, after)
-            return JSONResponse(result)
 
         @router.get("/chat/files/{name}")
         def file(request: Request, name: str) -> FileResponse:
