@@ -126,6 +126,12 @@ def _sequence(node: yaml.Node | None, what: str) -> list[yaml.Node]:
     return list(node.value)
 
 
+def _optional_flag(mapping: dict[str, yaml.Node], key: str, line: int) -> bool | None:
+    """A yes/no field that may be left out (None: the setting stays as it is)."""
+    node = mapping.get(key)
+    return None if node is None else parse_flag(_scalar(node, line, key), _line(node), key)
+
+
 def _scalar(node: yaml.Node | None, line: int, what: str) -> str:
     if node is None:
         raise ImportError_(line, f"{what} is missing")
@@ -162,14 +168,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                 comp_map = _mapping(comp_node, "a compound")
                 line = _line(comp_node)
                 compound = _name(_scalar(comp_map.get("name"), line, "compound name"), line, "compound")
-                document_node = comp_map.get("owner_document")
-                owner_document = (
-                    None
-                    if document_node is None
-                    else parse_flag(
-                        _scalar(document_node, line, "owner_document"), _line(document_node), "owner_document"
-                    )
-                )
+                owner_document = _optional_flag(comp_map, "owner_document", line)
                 for b_node in _sequence(comp_map.get("buildings"), "buildings"):
                     b_map = _mapping(b_node, "a building")
                     line = _line(b_node)
@@ -185,14 +184,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                             area_node = h_map.get("area")
                             area_line = _line(area_node) if area_node is not None else line
                             area = parse_area(_scalar(area_node, line, "area"), area_line)
-                            unsold_node = h_map.get("unsold")
-                            unsold = (
-                                None
-                                if unsold_node is None
-                                else parse_flag(
-                                    _scalar(unsold_node, line, "unsold"), _line(unsold_node), "unsold"
-                                )
-                            )
+                            unsold = _optional_flag(h_map, "unsold", line)
                             names = (district, street, community, compound, building, entrance)
                             homes.append(HomeRow(line, names, number, area, unsold, owner_document))
             for g_node in _sequence(comm_map.get("grids"), "grids"):
