@@ -17,7 +17,7 @@ import anyio
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels import wechat_oauth
@@ -31,7 +31,7 @@ from bot.uploads import NotAnImage, TooManyPixels, audio_extension, reencode
 from core import actions
 from core.permissions import Actor
 from db import people, prefs
-from db.models import Identity
+from db.models import Identity, Person
 from db.rows import id_of
 from handlers.common import bottom_menu
 from handlers.types import Attachment, Inbound, Location, Rendered
@@ -216,11 +216,6 @@ class WebChat:
             raise HTTPException(403, "missing or stale session; reload the page")
         return account
 
-    def _locale(self, account: Account | None) -> str:
-        """The language the person chose with /lang, else the default (the page's own labels follow it)."""
-        chosen = self.accounts[account.channel].locale_of(account.external_id) if account else None
-        return chosen or self.config.default_locale
-
     def _joined(self, account: Account | None) -> bool:
         """Whether the session's person has joined (a home or a role), e.g. through the Official Account."""
         if account is None:
@@ -228,15 +223,22 @@ class WebChat:
         # `uploads` answers None exactly when the person has not joined; since now, it reads nothing more.
         return self.uploads[account.channel].uploads(account.external_id, self.clock.now()) is not None
 
-    def _menu(self, account: Account | None, locale: str) -> list[dict[str, str]]:
-        """The bottom menu for the session's person, by their roles: command, icon and label."""
-        person_id = self.accounts[account.channel].person_of(account.external_id) if account else None
-        if person_id is None:
-            actor = Actor(None)
-        else:
+    def _person(self, account: Account | None) -> tuple[str, list[dict[str, str]]]:
+        """The session's person's language and bottom menu (by their roles: command, icon, label), read
+        in one database session: every send's answer carries both."""
+        found = None
+        actor = Actor(None)
+        if account is not None:
             with self.history.sessions() as session:
-                actor = people.actor(session, person_id)
-        return [
+                found = session.exec(
+                    select(Identity.person_id, Person.locale)
+                    .join(Person, col(Person.id) == Identity.person_id)
+                    .where(Identity.channel == account.channel, Identity.external_id == account.external_id)
+                ).first()
+                if found is not None:
+                    actor = people.actor(session, found[0])
+        locale = (found[1] if found is not None else "") or self.config.default_locale
+        menu = [
             {
                 "command": command,
                 "icon": MENU_ICONS.get(command, ""),
@@ -244,6 +246,7 @@ class WebChat:
             }
             for command in bottom_menu(actor)
         ]
+        return locale, menu
 
     def _large_text(self, account: Account | None) -> bool:
         person_id = self.accounts[account.channel].person_of(account.external_id) if account else None
@@ -261,8 +264,8 @@ class WebChat:
     def _page_state(self, account: Account, shown_locale: str) -> dict[str, Any]:
         """What a send's answer tells the page besides the messages: the person's language (with the
         page's words when it changed since the page was drawn) and their bottom menu."""
-        locale = self._locale(account)
-        state: dict[str, Any] = {"locale": locale, "menu": self._menu(account, locale)}
+        locale, menu = self._person(account)
+        state: dict[str, Any] = {"locale": locale, "menu": menu}
         if locale != shown_locale:
             state["words"] = self._words(locale)
         return state
@@ -385,7 +388,7 @@ class WebChat:
                 account = account_of(request, create=True)
             if not isinstance(request.session.get("csrf"), str):
                 request.session["csrf"] = secrets.token_urlsafe(24)
-            lang = self._locale(account)
+            lang, menu = self._person(account)
             html = self.renderer.page(
                 "chat.html",
                 csrf=request.session["csrf"],
@@ -394,7 +397,7 @@ class WebChat:
                 joined=self._joined(account),
                 lang=lang,
                 words=self._words(lang),
-                menu=self._menu(account, lang),
+                menu=menu,
                 large_text=self._large_text(account),
                 max_text=MAX_WEB_TEXT,
                 choose_home=actions.Join("c").encode(),
