@@ -88,8 +88,8 @@ def server(tmp_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def chromium() -> Iterator[Any]:
-    """Headless Chromium (Debian's), closed afterwards."""
+def chromium(*flags: str) -> Iterator[Any]:
+    """Headless Chromium (Debian's) with any extra command-line flags, closed afterwards."""
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
     from playwright.sync_api import sync_playwright
@@ -97,7 +97,7 @@ def chromium() -> Iterator[Any]:
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", *flags],
         )
         try:
             yield browser
@@ -105,14 +105,15 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def phone(browser: Any) -> Any:
-    """A phone-sized page (390×844, Chinese), own cookies; script and CSP errors go to `page.errors`."""
+def phone(browser: Any, locale: str = "zh-CN") -> Any:
+    """A phone-sized page (390×844, Chinese unless asked), own cookies; script and CSP errors go to
+    `page.errors`."""
     context = browser.new_context(
         viewport={"width": 390, "height": 844},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
-        locale="zh-CN",
+        locale=locale,
     )
     context.set_default_timeout(8000)
     page = context.new_page()

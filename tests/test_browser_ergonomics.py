@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, CHROMIUM, bot_says, running
+from tests.test_browser import ARTIFACTS, bot_says, chromium, phone, running
 from tests.test_webchat import png_bytes
 
 pytestmark = pytest.mark.browser
@@ -53,26 +53,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless Chromium with a fake microphone that needs no permission prompt."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium to run the browser test")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--use-fake-ui-for-media-stream",
-                "--use-fake-device-for-media-stream",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium(
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        "--autoplay-policy=no-user-gesture-required",
+    ) as launched:
+        yield launched
 
 
 @pytest.fixture
@@ -95,23 +81,10 @@ def worker(server: str, browser: Any) -> Iterator[Any]:
 
 
 def new_phone(browser: Any, opened: list[Any], locale: str = "zh-CN") -> Any:
-    """A phone-sized page with its own cookies; script and CSP errors go to `page.errors`."""
-    context = browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-        locale=locale,
-    )
-    opened.append(context)
-    context.set_default_timeout(8000)
-    page = context.new_page()
-    page.errors = []
-    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda msg: page.errors.append(msg.text) if "Content Security Policy" in msg.text else None,
-    )
+    """A phone-sized page with its own cookies, closed with the test; script and CSP errors go to
+    `page.errors`."""
+    page = phone(browser, locale)
+    opened.append(page.context)
     return page
 
 
