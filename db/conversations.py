@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,10 @@ class State:
     def go(self, flow: str, step: str, **data: Any) -> None:
         """Enter a flow at a step, replacing the draft."""
         self.flow, self.step, self.data = flow, step, dict(data)
+
+    def snapshot(self) -> dict[str, Any]:
+        """The flow, step and a copy of the draft: what parking a draft keeps."""
+        return {"flow": self.flow, "step": self.step, "data": copy.deepcopy(self.data)}
 
     def clear(self) -> None:
         """Leave any flow."""

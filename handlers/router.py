@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 
@@ -162,7 +161,7 @@ def _detour(ctx: Context, run: Callable[[], list[Reply]], leaves: bool, owner: s
             ctx.state.clear()
         return run()
     earlier = ctx.state.parked
-    ctx.state.parked = {"flow": flow.name, "step": ctx.state.step, "data": copy.deepcopy(ctx.state.data)}
+    ctx.state.parked = ctx.state.snapshot()
     if leaves:
         ctx.state.clear()
     replies = run()
@@ -184,11 +183,7 @@ def _restore(ctx: Context) -> list[Reply]:
     parked = ctx.state.parked
     current = BY_NAME.get(ctx.state.flow)
     swapped = current is not None and current.worth_keeping(ctx.state)
-    ctx.state.parked = (
-        {"flow": ctx.state.flow, "step": ctx.state.step, "data": copy.deepcopy(ctx.state.data)}
-        if swapped
-        else {}
-    )
+    ctx.state.parked = ctx.state.snapshot() if swapped else {}
     ctx.state.go(str(parked.get("flow", "")), str(parked.get("step", "")), **dict(parked.get("data") or {}))
     return [drafts.parked(current.name)] if swapped and current is not None else []
 
