@@ -99,11 +99,7 @@ def next_update(api: BotApi, resident: Resident) -> dict[str, Any] | None:
             return _press(api, user, "r:n")  # a neighbour's open ticket matched: file a new one
         resident.step += 1
         step = 5
-    if step == 5:
-        return _press(api, user, "r:p")
-    if step == 6:
-        return _press(api, user, "r:l:s")
-    if step == 7:
+    if step == 5:  # the summary (the place is the resident's building): submit
         return _press(api, user, "r:ok")
     resident.done = True
     return None

@@ -111,9 +111,8 @@ def next_callback(resident: Resident, numbers: dict[str, int], menus: dict[str, 
             return user.tap("r:n", "新建")  # a neighbour's open ticket matched: file a new one
         resident.step += 1
         step = 5
-    presses = {5: "r:p", 6: "r:l:s", 7: "r:ok"}
-    if step in presses:
-        return user.tap(presses[step], "…")
+    if step == 5:  # the summary (the place is the resident's building): submit
+        return user.tap("r:ok", "…")
     return None
 
 
