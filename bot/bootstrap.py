@@ -19,6 +19,7 @@ from bot.channels.wechat import fetch_token as wechat_token
 from bot.channels.wecom import WeComChannel, WeComConfig
 from bot.channels.wecom import fetch_token as wecom_token
 from bot.clock import Clock, SystemClock
+from bot.console.desk import Kit
 from bot.delivery import Dispatcher, RateLimit
 from bot.platform_tokens import SharedToken
 from bot.render import Renderer
@@ -47,6 +48,7 @@ class App:
     dispatcher: Dispatcher
     channels: dict[str, Channel] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    console: Kit | None = None
 
 
 def build(settings: Settings | None = None, clock: Clock | None = None, telegram_request: Any = None) -> App:
@@ -131,8 +133,32 @@ def build(settings: Settings | None = None, clock: Clock | None = None, telegram
             SharedToken(sessions, clock, f"wecom:{wecom.corp_id}:{wecom.agent_id}", wecom_token(wecom)),
             budget=limits["wecom"],
         )
+    console = Kit(
+        sessions,
+        clock,
+        policy,
+        catalog,
+        settings.zone,
+        settings.public_url,
+        settings.default_locale,
+        files_dir=settings.files_dir,
+        seal_key=settings.seal_key,
+        on_push=lambda: service.on_push() if service.on_push is not None else None,
+        extras={"renderer": renderer, "library": library},
+    )
     return App(
-        settings, engine, sessions, renderer, catalog, policy, clock, service, dispatcher, channels, extras
+        settings,
+        engine,
+        sessions,
+        renderer,
+        catalog,
+        policy,
+        clock,
+        service,
+        dispatcher,
+        channels,
+        extras,
+        console,
     )
 
 

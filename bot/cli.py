@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cli_common import settings_or_exit
+from bot.cli_console import add_console_link
 from bot.cli_invite import add_invite
 from bot.settings import Settings, SettingsError
 
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("file", help="path to a .yaml/.yml or .csv file")
     imp.set_defaults(func=cmd_import_org)
     add_invite(sub)
+    add_console_link(sub)
     rep = sub.add_parser(
         "report",
         help="write a month's three rates and counts as CSV",

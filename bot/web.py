@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.sessions import SessionMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from bot import console
 from bot.channels.base import Intake
 from bot.middleware import BodyLimit, SecurityHeaders, clear_errors
 from db import inbound, polls
@@ -46,6 +47,7 @@ def create_web_app(app: App) -> FastAPI:
             "/chat/api/photo": app.settings.max_upload_bytes + 64 * 1024,  # the photo and its form fields
             "/chat/api/voice": app.settings.max_upload_bytes + 64 * 1024,  # a recording and its fields
             "/telegram/webhook/": MAX_BODY,
+            "/console/org": 4 * 1024 * 1024,  # an organisation file of a whole street
         },
     )
     web.add_middleware(SecurityHeaders, cookie=SESSION_COOKIE)
@@ -53,6 +55,8 @@ def create_web_app(app: App) -> FastAPI:
         # Only these addresses may say who the client is and whether it came over https.
         web.add_middleware(ProxyHeadersMiddleware, trusted_hosts=app.settings.proxies)
     web.add_exception_handler(RequestValidationError, _invalid)
+    if app.console is not None:
+        console.mount(web, app.console)
     for channel in app.channels.values():
         routes = channel.router()
         if routes is not None:

@@ -61,6 +61,9 @@ class Action(StrEnum):
     APPROVE_RESIDENT = "approve_resident"  # /pending: verify or reject a resident who joined alone
     SEND_NOTICE = "send_notice"  # /notice, and the delivery reports, cancel and remind of /notices
     RUN_POLL = "run_poll"  # /newpoll, and turnout and withdrawal of polls in /polls
+    USE_CONSOLE = "use_console"  # /console: sign in to the staff console at a desk
+    IMPORT_ORG = "import_org"  # upload an organisation file for the part of the tree one answers for
+    VIEW_AUDIT = "view_audit"  # read the audit log of staff actions under one's jurisdiction
     # On one object:
     VOTE = "vote"  # cast a ballot in a poll over the target
     HOLD_TICKET = "hold_ticket"  # be given a ticket to handle
@@ -108,6 +111,11 @@ RULES: dict[Action, tuple[Role, ...]] = {
     Action.APPROVE_RESIDENT: (COMMUNITY, STREET, ADMIN),
     Action.SEND_NOTICE: STAFF_ROLES,
     Action.RUN_POLL: (COMMUNITY, STREET, DEPARTMENT, ADMIN, COMMITTEE),
+    # Grid workers work from the chat on the move; the desk is for staff and owners' committees.
+    Action.USE_CONSOLE: (*STAFF_ROLES, COMMITTEE),
+    Action.IMPORT_ORG: (STREET, ADMIN),
+    # Supervisors: community staff over their grid workers and property companies, and those above them.
+    Action.VIEW_AUDIT: (COMMUNITY, STREET, DEPARTMENT, ADMIN),
     Action.HOLD_TICKET: HOLDER_ROLES,
     Action.ASSIGN_TICKET: STAFF_ROLES,
     Action.DECIDE_TRANSFER: (COMMUNITY, STREET, ADMIN),

@@ -21,6 +21,7 @@ class Work:
     now: datetime
     policy: Policy
     events: list[Event] = field(default_factory=list)
+    via: str = "chat"  # where the actor acts from, for the audit log: chat | console | cli | scheduler
 
     def record(self, *events: Event) -> None:
         """Remember events to publish when the work is finished."""

@@ -461,3 +461,62 @@ class PlatformToken(SQLModel, table=True):
     expires_at: datetime | None = _time(nullable=True)
     lease_until: datetime | None = _time(nullable=True)
     lease_owner: str = Field(default="", max_length=64)
+
+
+class ConsoleLink(SQLModel, table=True):
+    """A one-time sign-in link to the staff console: only its hash is kept; it works once, for ten minutes."""
+
+    __tablename__ = "console_link"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = _time(nullable=False)
+    expires_at: datetime = _time(nullable=False)
+    used_at: datetime | None = _time(nullable=True)
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in console session: the cookie carries a random id whose hash is the key; it ends on
+    sign-out or after being idle too long."""
+
+    __tablename__ = "console_session"
+
+    id_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    csrf: str = Field(max_length=64)  # the token every form of this session carries
+    created_at: datetime = _time(nullable=False)
+    last_seen_at: datetime = _time(nullable=False)
+    ended_at: datetime | None = _time(nullable=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """One staff action, in the console or the chat: who, in which role, what, to what, where in the org
+    tree, when, and the state before and after. Rows are only ever added."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (Index("ix_audit_path_id", "node_path", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(nullable=False, index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id", index=True)
+    actor_role: str = Field(default="", max_length=24)
+    via: str = Field(default="chat", max_length=16)  # chat | console | cli | scheduler
+    action: str = Field(max_length=40)  # e.g. ticket.assign, notice.publish, resident.approve
+    subject: str = Field(default="", max_length=24)  # ticket | notice | poll | residency | org
+    subject_id: int | None = Field(default=None)
+    node_path: str = Field(default="", max_length=200)  # where it happened: supervisors above it see it
+    before: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    after: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class SavedFilter(SQLModel, table=True):
+    """A ticket-list filter a staff member named and kept, as its query string."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("person_id", "name", name="uq_saved_filter_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    name: str = Field(max_length=60)
+    query: str = Field(max_length=1000)
+    created_at: datetime = _time(nullable=False)

@@ -32,6 +32,7 @@ COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
     "/pending": (Action.APPROVE_RESIDENT,),
     "/notice": (Action.SEND_NOTICE,),
     "/newpoll": (Action.RUN_POLL,),
+    "/console": (Action.USE_CONSOLE,),
 }
 _COMMAND_LEVEL = frozenset(a for needs in COMMAND_ACTIONS.values() for a in needs)
 # The menu's rows: each button with the action that offers it there (None: everyone). /polls appears
@@ -46,6 +47,7 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
     (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
     (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
     (("/notice", Action.SEND_NOTICE), ("/notices", None)),
+    (("/console", Action.USE_CONSOLE),),
     (("/policy", None), ("/help", None), ("/lang", None)),
 )
 

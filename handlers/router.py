@@ -9,6 +9,7 @@ from core import actions
 from core.actions import Press
 from db.types import parse_id
 from handlers import (
+    console,
     drafts,
     followup,
     general,
@@ -46,6 +47,7 @@ DECLARED: tuple[Flow, ...] = (
     notices.FLOW,
     policy.FLOW,
     Flow("", {"/stats": Command(stats.stats)}),
+    console.FLOW,
     polls.FLOW,
     newpoll.FLOW,
 )

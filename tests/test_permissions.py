@@ -101,6 +101,9 @@ approve_resident     place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   N/N 
 send_notice          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 send_notice          building              N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 run_poll             place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
+use_console          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
+import_org           place                 N/N  N/N  N/N  Y/N    N/N  Y/N   N/N  N/N   N/N    N/N     N/N
+view_audit           place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 vote                 place                 N/N  N/N  N/N  N/N    N/N  N/N   N/N  Y/N   N/N    N/N     N/N
 vote                 poll over my building N/N  N/N  N/N  N/N    N/N  N/N   N/N  Y/N   N/N    N/N     N/N
 hold_ticket          place                 Y/N  Y/N  Y/N  N/N    N/N  N/N   N/N  N/N   N/N    N/N     N/N
@@ -209,12 +212,12 @@ EXPECTED: dict[str, set[str]] = {
     "owner": EVERYONE | RESIDENT,
     "tenant": EVERYONE | RESIDENT,
     "grid": EVERYONE | {"/tasks", "/duty"},
-    "prop": EVERYONE | {"/tasks", "/queue", "/stats", "/notice"},
-    "comm": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice"} | POLL_AUTHOR,
-    "street": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice"} | POLL_AUTHOR,
-    "dept": EVERYONE | {"/tasks", "/queue", "/stats", "/notice"} | POLL_AUTHOR,
-    "admin": EVERYONE | {"/queue", "/stats", "/pending", "/notice"} | POLL_AUTHOR,
-    "cmte": EVERYONE | POLL_AUTHOR,
+    "prop": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"},
+    "comm": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
+    "street": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
+    "dept": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"} | POLL_AUTHOR,
+    "admin": EVERYONE | {"/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
+    "cmte": EVERYONE | POLL_AUTHOR | {"/console"},
 }
 TYPED_ONLY = {"/duty", "/mute", "/cancel"}
 # A staff command and the answer that refuses it.
@@ -226,6 +229,7 @@ REFUSALS = {
     "/pending": "staff.not_staff",
     "/notice": "notices.not_staff",
     "/newpoll": "newpoll.not_allowed",
+    "/console": "console.not_staff",
 }
 DEMO_CODES = {
     "owner": "DEMO-OWNER",

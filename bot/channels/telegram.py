@@ -67,6 +67,7 @@ COMMANDS = (
     "tasks",
     "queue",
     "stats",
+    "console",
     "notices",
     "policy",
     "help",

@@ -1,0 +1,66 @@
+"""Console test support: sign a chat user in to the console as they would (the /console link, the
+button), and post forms with the session's CSRF token."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from bot.bootstrap import App
+from bot.web import create_web_app
+from tests.support.chat import ChatUser
+
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+LINK = re.compile(r"(https?://\S+/console/signin\?t=\S+)")
+
+
+class Desk:
+    """A browser at the console for one person: `get`, and `post` that adds the CSRF token."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.csrf = ""
+
+    def get(self, path: str, **kw: Any) -> Response:
+        """GET a console page (remembering the CSRF token it carries)."""
+        response = self.client.get(path, **kw)
+        found = CSRF.search(response.text)
+        if found:
+            self.csrf = found.group(1)
+        return response
+
+    def post(self, path: str, data: dict[str, Any] | None = None, **kw: Any) -> Response:
+        """POST a form from a console page, with this session's CSRF token."""
+        if not self.csrf:
+            self.get("/console")
+        return self.client.post(path, data={"csrf": self.csrf, **(data or {})}, **kw)
+
+
+def link_token(user: ChatUser) -> str:
+    """Ask for /console in the chat and return the token of the link it answers with."""
+    user.say("/console")
+    found = LINK.search(user.text)
+    assert found, user.text
+    return parse_qs(urlsplit(found.group(1)).query)["t"][0]
+
+
+def client(app: App) -> TestClient:
+    """A browser on the app's web server (cookies kept between requests; redirects not followed)."""
+    return TestClient(create_web_app(app), base_url="http://testserver", follow_redirects=False)
+
+
+def sign_in(app: App, user: ChatUser, browser: TestClient | None = None) -> Desk:
+    """Sign the user in to the console the way they would: the link from the chat, then the button."""
+    browser = browser or client(app)
+    token = link_token(user)
+    landing = browser.get(f"/console/signin?t={token}")
+    assert landing.status_code == 200, landing.text
+    done = browser.post("/console/signin", data={"t": token})
+    assert done.status_code == 303 and done.headers["location"] == "/console", done.text
+    desk = Desk(browser)
+    desk.get("/console")
+    return desk
