@@ -64,3 +64,53 @@ def sign_in(app: App, user: ChatUser, browser: TestClient | None = None) -> Desk
     desk = Desk(browser)
     desk.get("/console")
     return desk
+
+
+def grant(app: App, user: ChatUser, role: str, path: str) -> ChatUser:
+    """Give a chat user a role over an org node (names joined with '/'), as an invite would."""
+    from db import org, people
+
+    with app.sessions() as session:
+        node = org.find_node(session, path)
+        assert node is not None, path
+        code = people.create_invite(session, role, app.clock.now(), node_id=node.id).code
+        session.commit()
+    user.say(f"/start {code}")
+    return user
+
+
+ELSEWHERE = "铁西区/北沟街道/幸福社区"
+
+
+def another_community(app: App) -> str:
+    """A second community under the same street (幸福社区 with one compound and home); its path."""
+    from db import org
+
+    rows = "district,street,community,compound,building,entrance,home,area\n"
+    rows += "铁西区,北沟街道,幸福社区,幸福家园,1栋,1单元,101,80\n"
+    with app.sessions() as session:
+        homes, grids = org.parse_csv(rows)
+        org.load_rows(session, homes, grids, app.clock.now())
+        session.commit()
+    return ELSEWHERE
+
+
+def forced_desk(app: App, user: ChatUser) -> Desk:
+    """A console session opened straight in the database for someone the sign-in would refuse (a
+    resident, a grid worker): what an attacker with a stolen or forged session would hold."""
+    from sqlmodel import select
+
+    from db import console
+    from db.models import Identity
+
+    with app.sessions() as session:
+        person_id = session.exec(
+            select(Identity.person_id).where(Identity.external_id == user.user_ref)
+        ).one()
+        opened = console.open_session(session, person_id, app.clock.now())
+        session.commit()
+    browser = client(app)
+    browser.cookies.set("linli_console", opened.session_id, path="/console")
+    desk = Desk(browser)
+    desk.csrf = opened.csrf
+    return desk
