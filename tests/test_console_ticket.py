@@ -5,8 +5,10 @@ one audited."""
 from __future__ import annotations
 
 import asyncio
+import io
 import re
 
+from PIL import Image
 from sqlmodel import col, func, select
 
 from bot.bootstrap import App
@@ -334,6 +336,30 @@ def test_transfer_duplicate_and_an_honest_close_from_the_desk(
     assert [e.action for e in audits(app, first)] == ["ticket.transfer_approve", "ticket.resolve"]
     assert [e.action for e in audits(app, second)] == ["ticket.duplicate"]
     assert all(e.via == "console" for e in audits(app, first) + audits(app, second))
+
+
+def test_a_facility_repair_is_closed_with_an_after_photo_uploaded_at_the_desk(
+    app: App, owner: ChatUser, staff: ChatUser
+) -> None:
+    code = report(owner, "单元门坏了", category="公共设施损坏")
+    desk = sign_in(app, staff)
+    assert "需要上传处理后的照片" in post(desk, code, "resolve", kind="fixed", note="已更换门锁")
+    assert ticket(app, code).state == "new"
+    image = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(image, "PNG")
+    sent = desk.client.post(
+        f"/console/tickets/{code}/resolve",
+        data={"csrf": desk.csrf, "kind": "fixed", "note": "已更换门锁"},
+        files={"photo": ("after.png", image.getvalue(), "image/png")},
+    )
+    assert sent.status_code == 303 and "done=resolve" in sent.headers["location"]
+    assert ticket(app, code).state == "resolved"
+    page = desk.get(f"/console/tickets/{code}").text
+    after = page.split("办结照片（处理后）", 1)[1].split("</div>", 2)[0]
+    found = re.search(rf'src="(/console/tickets/{code}/files/\d+)"', after)
+    assert found, after
+    assert desk.get(found.group(1)).headers["content-type"] == "image/jpeg"  # written anew, no metadata
+    assert any("已更换门锁" in t for t in pushed_to(app, owner))
 
 
 # --- refusals, escaping, languages ----------------------------------------------------------------

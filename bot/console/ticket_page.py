@@ -5,15 +5,18 @@ the whole timeline with photos and internal notes — and its actions as plain f
 from __future__ import annotations
 
 import mimetypes
+import secrets
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
 
 from bot.console import replies
 from bot.console.desk import Desk, Kit, Refused, require
 from bot.stores import FileStore
+from bot.uploads import NotAnImage, TooManyPixels, reencode
 from core import ticket_views as views
 from core import tickets
 from core.permissions import Action
@@ -26,6 +29,7 @@ from db.types import parse_id
 from handlers.types import KEEPS_FILES
 
 MAX_TEXT = 2000  # a note, reason or reply, as the timeline keeps it
+MAX_PHOTO = 10 * 1024 * 1024  # an "after" photo uploaded with a resolution
 ACTIONS = (
     "assign",
     "transfer",
@@ -167,7 +171,14 @@ def routes(kit: Kit) -> APIRouter:
             return act(ticket_id, desk, name, lambda w: use(w, actor, ticket_id, note))
         if name == "resolve":
             kind, note = text("kind"), text("note")
-            return act(ticket_id, desk, name, lambda w: _resolve(kit, w, desk, ticket_id, kind, note))
+            upload = form.get("photo")
+            photos: list[tuple[str, str]] = []
+            if isinstance(upload, UploadFile) and upload.filename:
+                stored = await _store_photo(store, upload)
+                if stored is None:
+                    return _back(ticket_id, refused="bad_photo")
+                photos.append(("web", stored))  # our own file: every channel can show it
+            return act(ticket_id, desk, name, lambda w: _resolve(kit, w, desk, ticket_id, kind, note, photos))
         if name == "internal":
             note = text("note")
             return act(ticket_id, desk, name, lambda w: tickets.internal_note(w, actor, ticket_id, note))
@@ -178,12 +189,32 @@ def routes(kit: Kit) -> APIRouter:
     return router
 
 
-def _resolve(kit: Kit, work: Work, desk: Desk, ticket_id: int, kind: str, note: str) -> object:
-    """Close honestly: a closure kind and a note (a facility's repair still wants its "after" photo)."""
+def _resolve(
+    kit: Kit, work: Work, desk: Desk, ticket_id: int, kind: str, note: str, photos: list[tuple[str, str]]
+) -> object:
+    """Close honestly: a closure kind and a note (a facility's repair with its "after" photo)."""
     found = views.desk_ticket(work, desk.actor, ticket_id)
     category = kit.catalog.get(found.ticket.category) if found is not None else None
     facility = bool(category and category.facility)
-    return tickets.resolve(work, desk.actor, ticket_id, kind, note, [], facility)
+    return tickets.resolve(work, desk.actor, ticket_id, kind, note, photos, facility)
+
+
+async def _store_photo(store: FileStore | None, upload: UploadFile) -> str | None:
+    """Keep an uploaded "after" photo as our own file (decoded and written anew, without its metadata)
+    under a random name; None when it is no photo, too big, or there is nowhere to keep it. A photo of
+    a refused resolution is no row's: the nightly clean-up removes it."""
+    if store is None:
+        return None
+    data = await upload.read(MAX_PHOTO + 1)
+    if not data or len(data) > MAX_PHOTO:
+        return None
+    try:
+        stored, ext = reencode(data)
+    except (NotAnImage, TooManyPixels):
+        return None
+    name = f"{secrets.token_urlsafe(24)}.{ext}"
+    store.save(name, stored)
+    return name
 
 
 def _back(ticket_id: int, done: str = "", refused: str = "") -> RedirectResponse:
