@@ -14,7 +14,7 @@ from sqlmodel import col, func, select
 from bot.bootstrap import App
 from bot.clock import FixedClock
 from db import org, people
-from db.models import AuditEntry, Identity, OrgNode, Outbox, Person, Ticket, WebMessage
+from db.models import Attachment, AuditEntry, Identity, OrgNode, Outbox, Person, Ticket, WebMessage
 from tests.support.chat import ChatUser
 from tests.support.console import Desk, sign_in
 
@@ -411,15 +411,22 @@ def test_user_text_is_shown_escaped(app: App, clock: FixedClock, staff: ChatUser
 def test_both_languages_render_and_a_photo_we_do_not_hold_is_a_placeholder(
     app: App, owner: ChatUser, staff: ChatUser
 ) -> None:
-    code = report(owner, "水管漏水", photo="telegram-file-id")
+    code = report(owner, "水管漏水", photo="lost-photo")
+    second = report(owner, "水管又漏了", photo="AgACAgUAAxkBAAI")
+    with app.sessions() as session:  # a photo that came through Telegram is only Telegram's to show
+        for item in session.exec(select(Attachment).where(Attachment.ticket_id == second)).all():
+            item.channel = "telegram"
+        session.commit()
     desk = sign_in(app, staff)
+    assert "照片保存在Telegram，请在Telegram中查看" in desk.get(f"/console/tickets/{second}").text
     post(desk, code, "internal", note="先联系物业")
     text = desk.get(f"/console/tickets/{code}").text
     assert "处理过程" in text
-    assert "照片保存在web平台" in text and "/files/" not in text  # a photo we do not hold on disk
+    assert "照片文件已不在服务器上" in text and "/files/" not in text  # a web photo gone from the disk
     switched = desk.post("/console/lang", {"locale": "en"})
     assert switched.status_code == 303
     text = desk.get(f"/console/tickets/{code}").text
     assert "Timeline" in text and "Internal note" in text and "Reply to the residents" in text
     assert "Hello, we have received your report" in text
     assert "处理过程" not in text
+    assert "This photo is kept by Telegram" in desk.get(f"/console/tickets/{second}").text

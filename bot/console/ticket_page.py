@@ -81,7 +81,7 @@ def routes(kit: Kit) -> APIRouter:
                 "found": found,
                 "workers": workers,
                 "requester": shown_name(session, requester),
-                "held": {item.id: on_disk(item) for step in found.steps for item in step.files},
+                "held": {item.id: _kept(item, on_disk(item)) for step in found.steps for item in step.files},
                 "before": [f for s in found.steps if s.event.actor_role == "resident" for f in s.files],
                 "after": [f for s in found.steps if s.event.kind == "resolved" for f in s.files],
                 "categories": kit.catalog.ordered,
@@ -187,6 +187,13 @@ def routes(kit: Kit) -> APIRouter:
         return act(ticket_id, desk, name, lambda w: tickets.reply(w, actor, ticket_id, said))
 
     return router
+
+
+def _kept(item: Attachment, on_disk: bool) -> str:
+    """Where a ticket's file is: on our disk, gone from it, or with the platform it came through."""
+    if on_disk:
+        return "disk"
+    return "missing" if item.channel in KEEPS_FILES else "platform"
 
 
 def _resolve(
