@@ -390,6 +390,14 @@ def test_refusals_say_why_and_change_nothing(app: App, owner: ChatUser, staff: C
     assert [e.action for e in audits(app, other)] == ["ticket.duplicate"]
     assert audits(app, code) == []
 
+    # The owners' committee uses the console for polls, and sees no tickets.
+    committee = ChatUser(app.service, "committee-1", name="赵委员")
+    committee.say("/start DEMO-COMMITTEE")
+    member = sign_in(app, committee)
+    assert member.get(f"/console/tickets/{code}").status_code == 403
+    assert member.post(f"/console/tickets/{code}/internal", {"note": "看看"}).status_code == 403
+    assert member.get(f"/console/tickets/{code}/files/1").status_code == 403
+
 
 def test_user_text_is_shown_escaped(app: App, clock: FixedClock, staff: ChatUser) -> None:
     resident = ChatUser(app.service, "owner-x", name=XSS)
