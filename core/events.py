@@ -107,6 +107,35 @@ class TicketClosedAsDuplicate(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class TicketReclassified(Event):
+    """Staff changed the ticket's category or urgency with a reason; its deadlines follow the new class."""
+
+    ticket_id: int
+    category: str
+    urgent: bool
+    reason: str
+    due: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketReplied(Event):
+    """Staff or the handler answered the residents in words they chose (a reply template, edited)."""
+
+    ticket_id: int
+    role: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class TicketSupervised(Event):
+    """Staff above the ticket's level sent whoever holds it a supervision reminder (督办) with a note."""
+
+    ticket_id: int
+    role: str
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
 class TicketReminded(Event):
     """A reminder point of the running clock passed: `point` is its fraction of the clock."""
 
@@ -123,6 +152,7 @@ class TicketEscalated(Event):
     ticket_id: int
     from_level: str
     to_level: str
+    by_hand: bool = False  # staff above pushed it up (督办), rather than a clock running out
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,21 @@ from sqlmodel import col, select
 
 from core import permissions, tickets
 from core.permissions import LEVEL_ROLE, Action, grants_for, may
-from core.ticket_cards import Actions, card_context, phone_tail, photo_counts, shown_name, task_actions
+from core.ticket_cards import (
+    Actions,
+    card_context,
+    mask_phone,
+    phone_tail,
+    photo_counts,
+    shown_name,
+    task_actions,
+)
 from core.work import Work
 from db import people
 from db import tickets as filing
 from db.cases import clocks, places, states
-from db.models import Grid, OrgNode, Person, Ticket, TicketEvent
+from db.cases.timeline import STAFF_ONLY
+from db.models import Attachment, Grid, OrgNode, Person, Ticket, TicketEvent
 from db.org import in_subtrees
 from db.rows import id_of
 
@@ -276,4 +285,113 @@ def ticket_page(work: Work, actor: permissions.Actor, ticket_id: int) -> Page:
     mine = found.reporter_id == actor.person_id
     # Someone who joined with "me too" sees the problem, never the reporter's home.
     view = people.home_view(work.session, found.home_id) if found.home_id and mine else None
-    return Page(found, mine, view.label if view else "", filing.timeline(work.session, ticket_id))
+    # Internal notes and supervision reminders are the staff's: the residents' view never has them.
+    timeline = filing.timeline(work.session, ticket_id)
+    timeline = [(event, files) for event, files in timeline if event.kind not in STAFF_ONLY]
+    return Page(found, mine, view.label if view else "", timeline)
+
+
+# --- the desk's ticket page ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One event of the timeline as staff see it: who (by name), their role, what, with its files."""
+
+    event: TicketEvent
+    name: str
+    files: list[Attachment]
+    staff_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """The complainant as DESIGN §3 lets this viewer see them: name, masked phone, home."""
+
+    name: str
+    phone: str
+    home: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeskTicket:
+    """A ticket's page at the desk: the ticket, where it lies, who holds it, the reporter (None when the
+    viewer may not see them), the whole timeline, and what the viewer may do to it."""
+
+    ticket: Ticket
+    compound: str
+    building: str
+    entrance: str
+    holder: str
+    holder_tail: str
+    overdue: bool
+    reporter: Reporter | None
+    steps: list[Step]
+    may: dict[str, bool]
+
+
+def desk_ticket(work: Work, actor: permissions.Actor, ticket_id: int) -> DeskTicket | None:
+    """A ticket in the actor's jurisdiction (the same check as `#N` for staff), with its whole timeline
+    and internal notes; None outside it or unknown (as not found)."""
+    ticket = work.session.get(Ticket, ticket_id)
+    if ticket is None:
+        return None
+    target = places.ticket_target(work.session, ticket)
+    if not may(actor, Action.VIEW_QUEUE, target):
+        return None
+    session = work.session
+    sees = may(actor, Action.SEE_REPORTER, target)
+    view = people.home_view(session, ticket.home_id) if ticket.home_id else None
+    compound = session.get(OrgNode, ticket.compound_id) if ticket.compound_id else None
+    building = session.get(OrgNode, ticket.building_id) if ticket.building_id else None
+    reporter = None
+    if sees:
+        person = session.get(Person, ticket.reporter_id)
+        reporter = Reporter(
+            person.name if person else "",
+            mask_phone(person.phone) if person else "",
+            view.label if view else "",
+        )
+    holder = session.get(Person, ticket.holder_id) if ticket.holder_id is not None else None
+    names: dict[int, str] = {}
+    steps: list[Step] = []
+    for event, files in filing.timeline(session, ticket_id):
+        if event.actor_id is not None and event.actor_id not in names:
+            names[event.actor_id] = shown_name(session, session.get(Person, event.actor_id))
+        # The residents' names are the reporter's to show: a viewer who may not see them sees a role.
+        name = names.get(event.actor_id, "") if event.actor_id is not None else ""
+        if event.actor_role == "resident" and not sees:
+            name = ""
+        steps.append(Step(event, name, files, event.kind in STAFF_ONLY))
+    is_open = states.is_open(ticket)
+    allowed = {
+        "assign": is_open and may(actor, Action.ASSIGN_TICKET, target),
+        "transfer": ticket.transfer_requested_by is not None and may(actor, Action.DECIDE_TRANSFER, target),
+        "duplicate": is_open and may(actor, Action.CLOSE_DUPLICATE, target),
+        "reclassify": is_open and may(actor, Action.ASSIGN_TICKET, target),
+        "resolve": is_open and may(actor, Action.WORK_TICKET, target),
+        "supervise": is_open and _supervises(work, actor, ticket),
+        "reply": ticket.state in states.FOLLOWED,
+        "internal": True,
+    }
+    return DeskTicket(
+        ticket,
+        compound.name if compound else (view.compound if view else ""),
+        building.name if building else (view.building if view else ""),
+        view.entrance if view and sees else "",
+        shown_name(session, holder),
+        phone_tail(holder.phone) if holder is not None else "",
+        overdue(ticket, work.now),
+        reporter,
+        steps,
+        allowed,
+    )
+
+
+def _supervises(work: Work, actor: permissions.Actor, ticket: Ticket) -> bool:
+    """Whether the actor is above the ticket's level over its place (the supervise and escalate forms)."""
+    try:
+        tickets.check_above(work, actor, ticket)
+    except TicketError:
+        return False
+    return True

@@ -12,16 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from core import permissions
+from core import audit, permissions
 from core.events import ResidentUnreachable
-from core.permissions import Action, may
+from core.permissions import LEVEL_ROLE, STAFF_ROLES, SUPERVISOR_ROLES, Action, may
 from core.work import Work
 from db import people
 from db import tickets as filing
 from db.cases import dispatch, handling, ladder, places, resolution, states, transfers
+from db.cases import reclassify as reclassing
 from db.cases.states import TicketError
 from db.cases.timeline import Actor, number
+from db.categories import Category
 from db.models import Person, Ticket
 
 __all__ = ["Assigned", "Done", "TicketError", "Withdrawn"]
@@ -93,6 +96,37 @@ def _staff(work: Work, actor: permissions.Actor, ticket: Ticket, action: Action)
     if role is None:
         raise TicketError("not_allowed")
     return Actor(actor.person_id, role)
+
+
+# --- the audit log ------------------------------------------------------------------------------------
+
+STAFF_ROLE_VALUES = frozenset(r.value for r in STAFF_ROLES)
+
+
+def _snapshot(ticket: Ticket) -> dict[str, Any]:
+    """What the audit log keeps of a ticket before and after a staff action."""
+    return {
+        "state": ticket.state,
+        "holder_id": ticket.holder_id,
+        "category": ticket.category,
+        "urgent": ticket.urgent,
+        "level": ticket.level,
+    }
+
+
+def _audit(
+    work: Work,
+    actor: permissions.Actor,
+    who: Actor,
+    ticket: Ticket,
+    action: str,
+    before: dict[str, Any],
+    **extra: Any,
+) -> None:
+    """Log a staff action on a ticket (chat or console: `work.via` tells) where its compound lies."""
+    paths = places.ticket_target(work.session, ticket).paths
+    after = {**_snapshot(ticket), **extra}
+    audit.record(work, actor, who.role, action, "ticket", ticket.id, paths[0] if paths else "", before, after)
 
 
 def _holder(work: Work, actor: permissions.Actor, ticket: Ticket) -> Actor:
@@ -241,9 +275,12 @@ def resolve(
     """The handler resolves the ticket (a facility repair with an "after" photo); the reporter rates it."""
     with _about(_load(work, ticket_id)) as ticket:
         who = _holder(work, actor, ticket)
+        before = _snapshot(ticket)
         events = resolution.resolve(
             work.session, ticket, who, kind, note, photos, facility, work.now, work.policy
         )
+    if who.role in STAFF_ROLE_VALUES:  # a grid worker's own work is on the timeline, not the staff log
+        _audit(work, actor, who, ticket, "ticket.resolve", before, closure_kind=kind, note=note.strip())
     work.record(*events)
     return _done(ticket)
 
@@ -255,7 +292,10 @@ def decide_transfer(work: Work, actor: permissions.Actor, ticket_id: int, approv
     """Community staff approve a transfer request (the ticket returns to their queue) or refuse it."""
     with _about(_load(work, ticket_id)) as ticket:
         who = _staff(work, actor, ticket, Action.DECIDE_TRANSFER)
+        before = _snapshot(ticket)
         work.record(*transfers.decide_transfer(work.session, ticket, who, approve, work.now, work.policy))
+    decided = "ticket.transfer_approve" if approve else "ticket.transfer_refuse"
+    _audit(work, actor, who, ticket, decided, before)
     return _done(ticket)
 
 
@@ -282,7 +322,9 @@ def assign(work: Work, actor: permissions.Actor, ticket_id: int, worker_id: int)
         holder = permissions.Actor(worker_id, people.grants_of(work.session, worker_id))
         if _role(work, holder, ticket, Action.HOLD_TICKET) is None:
             raise TicketError("worker_outside")
+        before = _snapshot(ticket)
         work.record(*dispatch.assign(work.session, ticket, who, worker_id, work.now, work.policy))
+    _audit(work, actor, who, ticket, "ticket.assign", before)
     return Assigned(ticket_id, worker.name)
 
 
@@ -305,7 +347,102 @@ def close_duplicate(work: Work, actor: permissions.Actor, ticket_id: int, origin
         if states.is_open(ticket) and (original.id == ticket.id or not states.is_open(original)):
             raise TicketError("bad_original")
         who = _staff(work, actor, ticket, Action.CLOSE_DUPLICATE)
+        before = _snapshot(ticket)
         work.record(*resolution.close_duplicate(work.session, ticket, who, original, work.now))
+    _audit(work, actor, who, ticket, "ticket.duplicate", before, duplicate_of=original.id)
+    return _done(ticket)
+
+
+def reclassify(
+    work: Work, actor: permissions.Actor, ticket_id: int, category: Category, urgent: bool, reason: str
+) -> Done:
+    """Staff who may assign the ticket change its category or urgency with a reason: its SLA class and
+    deadlines follow the policy, and the residents are told."""
+    with _about(_load(work, ticket_id)) as ticket:
+        who = _staff(work, actor, ticket, Action.ASSIGN_TICKET)
+        before = _snapshot(ticket)
+        events = reclassing.reclassify(
+            work.session, ticket, who, category.key, category.sla, urgent, reason, work.now, work.policy
+        )
+    _audit(work, actor, who, ticket, "ticket.reclassify", before, reason=reason.strip())
+    work.record(*events)
+    return _done(ticket)
+
+
+def _rank(level: str) -> int:
+    return places.LEVELS.index(level) if level in places.LEVELS else 0
+
+
+def _above(work: Work, actor: permissions.Actor, ticket: Ticket) -> Actor:
+    """Staff whose level on the ladder lies above the ticket's, over its place (the supervisors above
+    the whole ladder too): who may supervise it or push it up (refused: not_above)."""
+    states.require_open(ticket)
+    target = places.ticket_target(work.session, ticket)
+    top = len(places.LEVELS)
+    for grant in actor.grants:
+        level = next((lvl for lvl, role in LEVEL_ROLE.items() if role is grant.role), None)
+        rank = _rank(level) if level else (top if grant.role in SUPERVISOR_ROLES else -1)
+        if rank > _rank(ticket.level) and permissions.covers(grant, target):
+            return Actor(actor.person_id, grant.role.value)
+    raise TicketError("not_above")
+
+
+def check_above(work: Work, actor: permissions.Actor, ticket: Ticket) -> None:
+    """Whether the actor may supervise or push up the open ticket (refused: not_above, not_open)."""
+    _above(work, actor, ticket)
+
+
+def escalate(work: Work, actor: permissions.Actor, ticket_id: int, note: str) -> Done:
+    """Staff above the ticket's level push it one level up by hand (督办上报), with an optional note for
+    the staff's side of the timeline."""
+    with _about(_load(work, ticket_id)) as ticket:
+        who = _above(work, actor, ticket)
+        before = _snapshot(ticket)
+        events = ladder.escalate_by_hand(work.session, ticket, who, work.now, work.policy)
+        if note.strip():
+            handling.internal_note(work.session, ticket, who, note, work.now)
+    _audit(work, actor, who, ticket, "ticket.escalate", before, note=note.strip())
+    work.record(*events)
+    return _done(ticket)
+
+
+def supervise(work: Work, actor: permissions.Actor, ticket_id: int, note: str) -> Done:
+    """Staff above the ticket's level send whoever holds it a supervision reminder (督办) with a note."""
+    with _about(_load(work, ticket_id)) as ticket:
+        who = _above(work, actor, ticket)
+        before = _snapshot(ticket)
+        events = ladder.supervise(work.session, ticket, who, note, work.now)
+    _audit(work, actor, who, ticket, "ticket.supervise", before, note=note.strip())
+    work.record(*events)
+    return _done(ticket)
+
+
+def _desk_role(work: Work, actor: permissions.Actor, ticket: Ticket) -> Actor:
+    """Who may write on a ticket's timeline from the desk: whoever works it, or staff over its place."""
+    role = _role(work, actor, ticket, Action.WORK_TICKET) or _role(work, actor, ticket, Action.VIEW_QUEUE)
+    if role is None:
+        raise TicketError("not_allowed")
+    return Actor(actor.person_id, role)
+
+
+def reply(work: Work, actor: permissions.Actor, ticket_id: int, text: str) -> Done:
+    """Staff or the handler answer the residents of the ticket; the reporter and those who joined get it."""
+    with _about(_load(work, ticket_id)) as ticket:
+        who = _desk_role(work, actor, ticket)
+        before = _snapshot(ticket)
+        events = handling.reply(work.session, ticket, who, text, work.now)
+    _audit(work, actor, who, ticket, "ticket.reply", before, note=text.strip())
+    work.record(*events)
+    return _done(ticket)
+
+
+def internal_note(work: Work, actor: permissions.Actor, ticket_id: int, text: str) -> Done:
+    """A note for staff and the holder only: never shown to the residents, pushed to nobody."""
+    with _about(_load(work, ticket_id)) as ticket:
+        who = _desk_role(work, actor, ticket)
+        before = _snapshot(ticket)
+        handling.internal_note(work.session, ticket, who, text, work.now)
+    _audit(work, actor, who, ticket, "ticket.internal_note", before, note=text.strip())
     return _done(ticket)
 
 

@@ -21,9 +21,12 @@ from core.events import (
     TicketBreached,
     TicketClosedAsDuplicate,
     TicketEscalated,
+    TicketReclassified,
     TicketReminded,
     TicketReopened,
+    TicketReplied,
     TicketResolved,
+    TicketSupervised,
     TransferDecided,
     TransferRequested,
 )
@@ -185,6 +188,28 @@ def _duplicate(work: Work, event: TicketClosedAsDuplicate) -> list[Message]:
     return _tell(work, ticket, residents, "cases.duplicate", {"original": event.original_id})
 
 
+@tells(TicketReclassified)
+def _reclassified(work: Work, event: TicketReclassified) -> list[Message]:
+    ticket = _ticket(work, event.ticket_id)
+    context = {"urgent": event.urgent, "reason": event.reason, "due": iso(event.due)}
+    return _tell(work, ticket, places.residents_of(work.session, ticket), "cases.reclassified", context)
+
+
+@tells(TicketReplied)
+def _replied(work: Work, event: TicketReplied) -> list[Message]:
+    ticket = _ticket(work, event.ticket_id)
+    context = {"role": event.role, "note": event.note}
+    return _tell(work, ticket, places.residents_of(work.session, ticket), "cases.reply", context)
+
+
+@tells(TicketSupervised)
+def _supervised(work: Work, event: TicketSupervised) -> list[Message]:
+    ticket = _ticket(work, event.ticket_id)
+    context = {"role": event.role, "note": event.note}
+    holders = places.holders_of(work.session, ticket)
+    return _tell(work, ticket, holders, "cases.supervised", context, _task_buttons(ticket), urgent=True)
+
+
 @tells(TicketReminded)
 def _reminded(work: Work, event: TicketReminded) -> list[Message]:
     ticket = _ticket(work, event.ticket_id)
@@ -199,9 +224,12 @@ def _escalated(work: Work, event: TicketEscalated) -> list[Message]:
     staff = places.level_staff(work.session, ticket)
     holder = [ticket.holder_id] if ticket.holder_id is not None else []
     # The whole task card (its template needs it): the new level's staff may never have seen the ticket.
-    cards = _task_cards(work, ticket, "cases.escalated_task", list(dict.fromkeys([*staff, *holder])))
+    recipients = list(dict.fromkeys([*staff, *holder]))
+    extra = {"by_hand": event.by_hand}
+    cards = _task_cards(work, ticket, "cases.escalated_task", recipients, extra)
     residents = places.residents_of(work.session, ticket)
-    return cards + _tell(work, ticket, residents, "cases.escalated", {"level": event.to_level})
+    context = {"level": event.to_level, "by_hand": event.by_hand}
+    return cards + _tell(work, ticket, residents, "cases.escalated", context)
 
 
 @tells(TicketBreached)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from core.events import Event, ProgressPosted, ResidentAnswered, ResidentAsked, TicketAccepted
+from core.events import Event, ProgressPosted, ResidentAnswered, ResidentAsked, TicketAccepted, TicketReplied
 from db.cases import clocks, states
 from db.cases.timeline import Actor, attach, number, record
 from db.models import Ticket
@@ -56,3 +56,22 @@ def resume(ticket: Ticket, now: datetime, policy: Policy) -> bool:
 def resident_answered(ticket: Ticket, now: datetime, policy: Policy) -> list[Event]:
     """The resident added something while the ticket waited for them: the clocks run again, shifted."""
     return [ResidentAnswered(number(ticket))] if resume(ticket, now, policy) else []
+
+
+def reply(session: Session, ticket: Ticket, actor: Actor, text: str, now: datetime) -> list[Event]:
+    """Staff or the handler answer the residents (a reply template, edited): on the timeline they see,
+    and pushed to the reporter and those who joined."""
+    if ticket.state not in states.FOLLOWED:
+        raise states.TicketError("not_open")
+    if not text.strip():
+        raise states.TicketError("note_required")
+    record(session, ticket, actor, "reply", text.strip(), now)
+    return [TicketReplied(number(ticket), actor.role, text.strip())]
+
+
+def internal_note(session: Session, ticket: Ticket, actor: Actor, text: str, now: datetime) -> list[Event]:
+    """A note for staff and the holder only: the residents never see it and nobody is pushed."""
+    if not text.strip():
+        raise states.TicketError("note_required")
+    record(session, ticket, actor, "internal", text.strip(), now)
+    return []

@@ -11,9 +11,9 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from core.events import Event, TicketBreached, TicketEscalated, TicketReminded
+from core.events import Event, TicketBreached, TicketEscalated, TicketReminded, TicketSupervised
 from db.cases import clocks, places, states
-from db.cases.timeline import SYSTEM, number, record
+from db.cases.timeline import SYSTEM, Actor, number, record
 from db.models import Ticket
 from db.sla import Policy
 
@@ -60,3 +60,29 @@ def step(session: Session, ticket: Ticket, now: datetime, policy: Policy) -> tup
     record(session, ticket, SYSTEM, "escalated", f"{previous}>{ticket.level}", now)
     clocks.start(ticket, stage, now, policy)
     return f"escalated_{ticket.level}", [TicketEscalated(number(ticket), previous, ticket.level)]
+
+
+def escalate_by_hand(
+    session: Session, ticket: Ticket, actor: Actor, now: datetime, policy: Policy
+) -> list[Event]:
+    """Staff above the ticket's level push it one level up (督办上报), as a breach would: the new level's
+    staff are told, a running clock starts afresh there, the residents hear who handles it now."""
+    states.require_open(ticket)
+    previous = ticket.level
+    if not climb(session, ticket):
+        raise states.TicketError("at_top")
+    states.unheld(ticket)
+    record(session, ticket, actor, "escalated", f"{previous}>{ticket.level}", now)
+    if ticket.paused_at is None and ticket.clock_stage in (clocks.ACCEPT, clocks.RESOLVE):
+        clocks.start(ticket, ticket.clock_stage, now, policy)
+    return [TicketEscalated(number(ticket), previous, ticket.level, by_hand=True)]
+
+
+def supervise(session: Session, ticket: Ticket, actor: Actor, note: str, now: datetime) -> list[Event]:
+    """Staff above the ticket's level send whoever holds it a supervision reminder (督办) with a note; it
+    stays on the staff's side of the timeline."""
+    states.require_open(ticket)
+    if not note.strip():
+        raise states.TicketError("note_required")
+    record(session, ticket, actor, "supervised", note.strip(), now)
+    return [TicketSupervised(number(ticket), actor.role, note.strip())]

@@ -11,6 +11,9 @@ from sqlmodel import Session
 from db.models import Attachment, Ticket, TicketEvent
 
 MAX_PHOTOS = 5
+# Timeline events only staff and the holder see: an internal note, a supervision reminder. The residents'
+# view of the timeline leaves them out and no push is made of them.
+STAFF_ONLY = ("internal", "supervised")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +37,8 @@ def number(ticket: Ticket) -> int:
 def record(
     session: Session, ticket: Ticket, actor: Actor, kind: str, note: str, now: datetime
 ) -> TicketEvent:
-    """Write an event on the ticket's timeline; the ticket counts as changed now."""
+    """Write an event on the ticket's timeline; the ticket counts as changed now (for the residents: a
+    staff-only event changes nothing they see, not even when it last changed)."""
     event = TicketEvent(
         ticket_id=number(ticket),
         at=now,
@@ -45,7 +49,8 @@ def record(
     )
     session.add(event)
     session.flush()
-    ticket.updated_at = now
+    if kind not in STAFF_ONLY:
+        ticket.updated_at = now
     return event
 
 
