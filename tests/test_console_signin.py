@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from bot.bootstrap import App
 from bot.clock import FixedClock
 from tests.support.chat import ChatUser
