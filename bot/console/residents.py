@@ -111,14 +111,21 @@ def routes(kit: Kit) -> APIRouter:
         chosen = [i for i in (_int(v) for v in (ids or [])[:MAX_BULK]) if i is not None]
         if not chosen:
             raise Refused(400, "bad_request")
-        approved, other = 0, ""
+        approved, other, refused = 0, "", None
         for residency_id in chosen:
-            # Each on its own: one already decided or missing its certificate does not hold up the rest.
-            outcome = decide_one(desk, residency_id, True)
+            # Each on its own: one already decided, missing its certificate or (a forged id) not ours
+            # does not hold up the rest.
+            try:
+                outcome = decide_one(desk, residency_id, True)
+            except Refused as refusal:
+                refused = refused or refusal
+                continue
             if outcome == "approved":
                 approved += 1
             else:
                 other = other or outcome
+        if refused is not None and not approved and not other:
+            raise refused
         done = "approved" if approved or not other else other
         return RedirectResponse(f"/console/residents?done={done}&count={approved}", status_code=303)
 
