@@ -9,17 +9,31 @@ layer turns into pushes. A refusal is a `PeopleError` with a short `reason`.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlmodel import col, select
 
+from core import audit
 from core.events import ResidentAwaitsApproval
-from core.permissions import Action, Actor, ResidentKind, Role, may, place
+from core.permissions import (
+    Action,
+    Actor,
+    ResidentKind,
+    Role,
+    acting_role,
+    grants_for,
+    may,
+    path_ids,
+    place,
+)
 from core.ticket_cards import mask_phone
 from core.work import Work
 from db import people
 from db.models import Home, OrgNode, Person, Residency
+from db.org import in_subtrees
 from db.rows import id_of
 
 INVITE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{4,32}$")
@@ -41,10 +55,12 @@ class PeopleError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Joined:
-    """An invite redeemed: what it made the person (owner, tenant, a role) and where."""
+    """An invite redeemed: what it made the person (owner, tenant, a role) and where; an entrance's
+    printed invite makes them nothing yet (`kind` "entrance", `node_id` the entrance to choose a home in)."""
 
     kind: str
     where: str
+    node_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +104,7 @@ class Waiting:
     others: tuple[Neighbour, ...] = ()
     document: tuple[str, str] | None = None
     document_missing: bool = False
+    since: datetime | None = None  # when they asked
 
     def context(self) -> dict[str, object]:
         """What the staff templates show of the request."""
@@ -149,6 +166,19 @@ def home_label(work: Work, home_id: int) -> str:
     return view.label if view else ""
 
 
+def place_label(work: Work, node_id: int) -> str:
+    """A node's address from its compound down (`阳光花园 1栋 1单元`), its name when above a compound."""
+    node = work.session.get(OrgNode, node_id)
+    if node is None:
+        return ""
+    names = []
+    for ancestor_id in path_ids(node.path):
+        ancestor = work.session.get(OrgNode, ancestor_id)
+        if ancestor is not None and ancestor.kind in ("compound", "building", "entrance"):
+            names.append(ancestor.name)
+    return " ".join(names) or node.name
+
+
 # --- joining -----------------------------------------------------------------------------------------
 
 
@@ -161,6 +191,8 @@ def redeem_invite(work: Work, person_id: int, code: str) -> Joined:
     if invite is None:
         raise PeopleError("invite_invalid")
     where = ""
+    if invite.kind == people.ENTRANCE and invite.node_id is not None:
+        return Joined(invite.kind, place_label(work, invite.node_id), invite.node_id)
     if invite.home_id is not None:
         where = home_label(work, invite.home_id)
     elif invite.node_id is not None:
@@ -263,6 +295,7 @@ def waiting(work: Work, residency: Residency) -> Waiting:
         others,
         document,
         document_missing(work, residency),
+        residency.created_at,
     )
 
 
@@ -314,5 +347,91 @@ def decide_residency(work: Work, actor: Actor, residency_id: int, approve: bool)
         raise PeopleError("already_decided", residency.status)
     if approve and document_missing(work, residency):
         raise PeopleError("document_missing")
+    before = residency.status
     work.record(people.decide_residency(work.session, residency, approve, actor.person_id, work.now))
+    entrance = work.session.get(OrgNode, home.entrance_id) if home is not None else None
+    role = acting_role(actor, Action.APPROVE_RESIDENT, place(compound.path))
+    audit.record(
+        work,
+        actor,
+        role.value if role is not None else "",
+        "resident.approve" if approve else "resident.reject",
+        "residency",
+        residency_id,
+        entrance.path if entrance is not None else compound.path,
+        {"status": before},
+        {"status": residency.status, "home": home_label(work, residency.home_id), "kind": residency.kind},
+    )
     return Decided(approve, home_label(work, residency.home_id))
+
+
+# --- staff looking after the people of their jurisdiction (the console) --------------------------------
+
+
+def last_four(phone: str) -> str:
+    """A phone as a search result shows it: its last four digits only (`****5678`)."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"****{digits[-4:]}" if len(digits) >= 4 else ""
+
+
+def jurisdiction(actor: Actor) -> list[str]:
+    """The node paths under which the actor looks after residents (their APPROVE_RESIDENT grants)."""
+    return [grant.path for grant in grants_for(actor, Action.APPROVE_RESIDENT)]
+
+
+def search(work: Work, actor: Actor, text: str, limit: int = 50) -> list[people.Found]:
+    """People of the actor's jurisdiction whose name holds `text` or whose phone holds its digits, with
+    the phone cut to its last four digits (`not_staff` when they look after no residents)."""
+    paths = jurisdiction(actor)
+    if not paths:
+        raise PeopleError("not_staff")
+    return [
+        dataclasses.replace(found, phone=last_four(found.phone))
+        for found in people.search_people(work.session, paths, text, limit)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class EntranceInvite:
+    """The printed invite of one entrance: its address and code."""
+
+    entrance_id: int
+    place: str
+    code: str
+
+
+def entrance_invites(work: Work, actor: Actor, under_node: int | None = None) -> list[EntranceInvite]:
+    """Every entrance of the actor's jurisdiction (or of one node in it) with its printed invite code,
+    made on first use; `not_staff` when they look after no residents, `not_allowed` for a node outside."""
+    paths = jurisdiction(actor)
+    if not paths:
+        raise PeopleError("not_staff")
+    if under_node is not None:
+        node = work.session.get(OrgNode, under_node)
+        if node is None or not may(actor, Action.APPROVE_RESIDENT, place(node.path)):
+            raise PeopleError("not_allowed")
+        paths = [node.path]
+    entrances = work.session.exec(
+        select(OrgNode)
+        .where(OrgNode.kind == "entrance", in_subtrees(col(OrgNode.path), paths))
+        .order_by(col(OrgNode.path))
+    ).all()
+    labelled = sorted(((place_label(work, id_of(e)), id_of(e)) for e in entrances), key=_address_order)
+    codes = people.entrance_invites(work.session, [i for _, i in labelled], work.now)
+    return [EntranceInvite(i, label, codes[i]) for label, i in labelled]
+
+
+def _address_order(item: tuple[str, int]) -> tuple[object, ...]:
+    """`阳光花园 2栋 1单元` before `阳光花园 10栋 1单元`: numbers in names compare as numbers."""
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", item[0]))
+
+
+def compounds_of(work: Work, actor: Actor) -> list[tuple[int, str]]:
+    """The compounds of the actor's jurisdiction: (node id, name), by name."""
+    paths = jurisdiction(actor)
+    rows = work.session.exec(
+        select(OrgNode)
+        .where(OrgNode.kind == "compound", in_subtrees(col(OrgNode.path), paths))
+        .order_by(col(OrgNode.name))
+    ).all()
+    return [(id_of(node), node.name) for node in rows]

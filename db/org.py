@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
+from core.permissions import path_ids
 from db import people
 from db.models import Grid, GridBuilding, Home, OrgNode
 from db.rows import id_of
@@ -379,22 +380,73 @@ def _existing_building(session: Session, community: OrgNode, compound: str, buil
     return parent
 
 
+NOT_UTF8 = "not UTF-8 text (save the file as UTF-8, e.g. 'CSV UTF-8' in Excel)"
+NOT_TEXT = "not a text file (give the YAML or CSV organisation file)"
+
+
 def read_org_text(path: Path) -> str:
     """The file as UTF-8 text; a file in another encoding (GBK from Excel) is an ImportError_."""
-    data = path.read_bytes()
+    return org_text(path.read_bytes())
+
+
+def org_text(data: bytes) -> str:
+    """An org file's bytes as UTF-8 text; another encoding (GBK from Excel) or a binary file (a
+    spreadsheet, a photo) is an ImportError_ on the line where it shows."""
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        reason = "not UTF-8 text (save the file as UTF-8, e.g. 'CSV UTF-8' in Excel)"
-        raise ImportError_(line, reason) from None
+        raise ImportError_(line, NOT_UTF8) from None
+    if "\x00" in text:
+        raise ImportError_(text[: text.index("\x00")].count("\n") + 1, NOT_TEXT)
+    return text
+
+
+def parse_org(text: str, file_name: str) -> tuple[list[HomeRow], list[GridRow]]:
+    """Rows of an org file: CSV when its name ends in .csv, else the YAML tree."""
+    return parse_csv(text) if file_name.lower().endswith(".csv") else parse_yaml(text)
+
+
+def names_of(session: Session, path: str) -> tuple[str, ...]:
+    """The names of the nodes on a materialised path, from the district down."""
+    names: list[str] = []
+    for node_id in path_ids(path):
+        node = session.get(OrgNode, node_id)
+        if node is None:
+            return ()
+        names.append(node.name)
+    return tuple(names)
+
+
+def outside(homes: list[HomeRow], grids: list[GridRow], within: list[tuple[str, ...]]) -> ImportError_ | None:
+    """The first row (by line) that lies under none of the `within` name chains (`("铁西区", "北沟街道")`:
+    that street and all under it), as the error to report; None when every row lies inside."""
+    chains = [c for c in within if c]
+    bad: list[tuple[int, tuple[str, ...]]] = [
+        (row.line, row.names) for row in homes if not any(row.names[: len(c)] == c for c in chains)
+    ]
+    bad += [
+        (row.line, row.community)
+        for row in grids
+        if not any(len(c) <= 3 and row.community[: len(c)] == c for c in chains)
+    ]
+    if not bad:
+        return None
+    line, names = min(bad)
+    allowed = "; ".join("/".join(c) for c in chains) or "nothing"
+    return ImportError_(line, f"{'/'.join(names[:3])} is outside your jurisdiction ({allowed})")
 
 
 def import_org_file(session: Session, path: Path, now: datetime | None = None) -> dict[str, int]:
     """Parse a YAML or CSV org file and merge it; on a bad file raise ImportError_ and change nothing."""
-    text = read_org_text(path)
-    parse = parse_csv if path.suffix.lower() == ".csv" else parse_yaml
-    homes, grids = parse(text)
+    homes, grids = parse_org(read_org_text(path), path.name)
+    return load_all(session, homes, grids, now)
+
+
+def load_all(
+    session: Session, homes: list[HomeRow], grids: list[GridRow], now: datetime | None = None
+) -> dict[str, int]:
+    """Merge parsed rows all or nothing: on an ImportError_ nothing of them stays."""
     savepoint = session.begin_nested()
     try:
         counts = load_rows(session, homes, grids, now)

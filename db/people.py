@@ -24,11 +24,14 @@ from core.permissions import (
     path_ids,
     roles_for,
 )
-from db.models import Grid, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
+from db.models import Grid, GridBuilding, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
 from db.rows import id_of, table_of
 
 RESIDENT_KINDS: tuple[str, ...] = tuple(k.value for k in ResidentKind)
 ROLES: tuple[str, ...] = tuple(r.value for r in Role)  # every role an invite may grant
+# An entrance's printed invite: it grants nothing, it opens the home chooser at that entrance, so a
+# resident picks their home, gives name and phone, and staff approve as for any self-registration.
+ENTRANCE = "entrance"
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I: codes are read aloud and typed
 
 
@@ -271,9 +274,9 @@ def create_invite(
     (`wecom_userid`) is redeemed by their first message in the WeCom app."""
     if kind in RESIDENT_KINDS and home_id is None:
         raise ValueError("a resident invite needs a home")
-    if kind in ROLES and node_id is None:
-        raise ValueError("a staff invite needs a node of the org tree")
-    if kind not in RESIDENT_KINDS + ROLES:
+    if kind in (*ROLES, ENTRANCE) and node_id is None:
+        raise ValueError("a staff or entrance invite needs a node of the org tree")
+    if kind not in (*RESIDENT_KINDS, *ROLES, ENTRANCE):
         raise ValueError(f"unknown invite kind {kind!r}")
     if wecom_userid is not None and uses != 1:
         raise ValueError("an invite bound to a WeCom member is used once, by that member")
@@ -338,6 +341,8 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
         return None
     if invite.wecom_userid is not None and not _holds_wecom(session, person_id, invite.wecom_userid):
         return None  # bound to one WeCom member: nobody else may use its code
+    if invite.kind == ENTRANCE:
+        return invite  # binds nothing: the chat goes on to the home chooser of its entrance
     lived: Residency | None = None
     if invite.kind in RESIDENT_KINDS:
         assert invite.home_id is not None
@@ -503,3 +508,174 @@ def decide_residency(
     residency.status = "verified" if approve else "rejected"
     residency.decided_at, residency.decided_by = now, by
     return ResidencyDecided(id_of(residency), residency.person_id, residency.home_id, approve)
+
+
+def entrance_invites(session: Session, entrance_ids: list[int], now: datetime) -> dict[int, str]:
+    """The printed invite code of each entrance, made the first time it is asked for (unlimited uses, no
+    expiry: it hangs in the stairwell for years and grants nothing by itself)."""
+    if not entrance_ids:
+        return {}
+    found: dict[int, str] = {}
+    for node_id, code in session.exec(
+        select(Invite.node_id, Invite.code)
+        .where(Invite.kind == ENTRANCE, col(Invite.node_id).in_(entrance_ids))
+        .order_by(col(Invite.id))
+    ).all():
+        if node_id is not None:
+            found.setdefault(node_id, code)
+    for entrance_id in entrance_ids:
+        if entrance_id not in found:
+            found[entrance_id] = create_invite(session, ENTRANCE, now, node_id=entrance_id, uses=None).code
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A person found by staff: name, phone (to be masked by the caller), homes and roles."""
+
+    person_id: int
+    name: str
+    phone: str
+    off_duty: bool
+    homes: tuple[tuple[str, str, str], ...]  # (address, owner | tenant, status)
+    roles: tuple[tuple[str, str], ...]  # (role, node name)
+
+
+def search_people(session: Session, paths: list[str], text: str, limit: int = 50) -> list[Found]:
+    """People of a jurisdiction (`paths`, node paths): residents of its homes and those granted a role
+    under it, whose name holds `text` or whose phone holds its digits (3 or more); only what lies under
+    `paths` is listed of each."""
+    from db.org import in_subtrees  # db.org imports this module
+
+    text = text.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not paths or not text:
+        return []
+    match = col(Person.name).contains(text, autoescape=True)
+    if len(digits) >= 3:
+        match = or_(match, col(Person.phone).contains(digits))
+    entrance = _NODE.alias()
+    lived = (
+        sa_select(col(Residency.person_id))
+        .select_from(
+            table_of(Residency)
+            .join(_HOME, _HOME.c.id == table_of(Residency).c.home_id)
+            .join(entrance, entrance.c.id == _HOME.c.entrance_id)
+        )
+        .where(in_subtrees(entrance.c.path, paths), col(Residency.status).in_(("pending", "verified")))
+    )
+    granted = (
+        sa_select(col(RoleGrant.person_id))
+        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+        .where(in_subtrees(col(OrgNode.path), paths))
+    )
+    persons = session.exec(
+        select(Person)
+        .where(match, or_(col(Person.id).in_(lived), col(Person.id).in_(granted)))
+        .order_by(col(Person.name), col(Person.id))
+        .limit(limit)
+    ).all()
+    found: list[Found] = []
+    for person in persons:
+        homes = []
+        for residency in residencies(session, id_of(person)):
+            home = session.get(Home, residency.home_id)
+            entrance_node = session.get(OrgNode, home.entrance_id) if home is not None else None
+            view = home_view(session, residency.home_id)
+            if residency.status == "rejected" or entrance_node is None or view is None:
+                continue
+            if in_any(entrance_node.path, paths):
+                homes.append((view.label, residency.kind, residency.status))
+        grants = tuple(
+            (role, node.name)
+            for role, node in session.exec(
+                select(RoleGrant.role, OrgNode)
+                .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+                .where(RoleGrant.person_id == person.id)
+                .order_by(col(RoleGrant.id))
+            ).all()
+            if in_any(node.path, paths)
+        )
+        found.append(Found(id_of(person), person.name, person.phone, person.off_duty, tuple(homes), grants))
+    return found
+
+
+def in_any(path: str, paths: list[str]) -> bool:
+    """Whether a node path lies under one of `paths`."""
+    return any(p and path.startswith(p) for p in paths)
+
+
+@dataclass(frozen=True, slots=True)
+class GridView:
+    """A grid as staff manage it: its community, worker and backup (id, name, off duty) and buildings."""
+
+    grid_id: int
+    name: str
+    community: str
+    community_path: str
+    worker: tuple[int, str, bool] | None
+    backup: tuple[int, str, bool] | None
+    buildings: tuple[str, ...]
+
+
+def grids_under(session: Session, paths: list[str]) -> list[GridView]:
+    """The grids of the communities under `paths`, by community and name."""
+    from db.org import in_subtrees  # db.org imports this module
+
+    rows = session.exec(
+        select(Grid, OrgNode)
+        .join(OrgNode, col(OrgNode.id) == Grid.community_id)
+        .where(in_subtrees(col(OrgNode.path), paths))
+        .order_by(col(OrgNode.name), col(Grid.name), col(Grid.id))
+    ).all()
+    return [grid_view(session, grid, community) for grid, community in rows]
+
+
+def grid_view(session: Session, grid: Grid, community: OrgNode) -> GridView:
+    """One grid with the names of its people and buildings."""
+
+    def who(person_id: int | None) -> tuple[int, str, bool] | None:
+        person = session.get(Person, person_id) if person_id is not None else None
+        return (id_of(person), person.name, person.off_duty) if person is not None else None
+
+    compound = _NODE.alias()
+    building = _NODE.alias()
+    names = (
+        session.connection()
+        .execute(
+            sa_select(compound.c.name, building.c.name)
+            .select_from(
+                table_of(GridBuilding)
+                .join(building, building.c.id == table_of(GridBuilding).c.building_id)
+                .join(compound, compound.c.id == building.c.parent_id)
+            )
+            .where(table_of(GridBuilding).c.grid_id == grid.id)
+            .order_by(compound.c.name, building.c.name)
+        )
+        .all()
+    )
+    return GridView(
+        id_of(grid),
+        grid.name,
+        community.name,
+        community.path,
+        who(grid.worker_id),
+        who(grid.backup_id),
+        tuple(f"{c} {b}" for c, b in names),
+    )
+
+
+def grid_workers_of(session: Session, community_path: str) -> list[tuple[int, str]]:
+    """The grid workers granted on a community or under it: (person id, name), by name."""
+    rows = session.exec(
+        select(Person.id, Person.name)
+        .join(RoleGrant, col(RoleGrant.person_id) == Person.id)
+        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+        .where(RoleGrant.role == Role.GRID_WORKER.value, col(OrgNode.path).startswith(community_path))
+        .order_by(col(Person.name), col(Person.id))
+    ).all()
+    seen: dict[int, str] = {}
+    for person_id, name in rows:
+        if person_id is not None:
+            seen.setdefault(person_id, name)
+    return list(seen.items())

@@ -18,7 +18,7 @@ from core.people import PeopleError
 from core.permissions import ResidentKind
 from db import org
 from db.models import OrgNode
-from db.people import home_view
+from db.people import ENTRANCE, home_view
 from db.rows import id_of
 from handlers.common import given, menu_buttons, stale
 from handlers.context import Context
@@ -72,6 +72,13 @@ def redeem(ctx: Context, code: str) -> list[Reply]:
     except PeopleError:
         ctx.forget_membership()
         return [Reply("onboarding.invite_invalid", {}, [_choose_home_row()])]
+    if joined.kind == ENTRANCE and joined.node_id is not None:
+        # The code printed in the stairwell: straight to this entrance's homes, then name, phone and
+        # staff approval as for anyone registering without a code.
+        ctx.state.go(FLOW_NAME, "code")
+        homes = org.homes_in(ctx.session, joined.node_id)
+        rows = _grid([Button.of(Join("h", home=h.id), text=h.number) for h in homes], 4)
+        return [Reply("onboarding.choose_home", {"place": joined.where}, rows)]
     ctx.forget_membership()
     ctx.state.clear()
     rows = menu_buttons(ctx)
