@@ -22,7 +22,7 @@ from db.models import OrgNode, Poll
 from db.polls import authoring, ballots, counting, electorate, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
-from db.polls.electorate import Electorate
+from db.polls.electorate import Electorate, Reach
 from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: refusals
 from db.polls.views import Turnout
 from db.rows import id_of
@@ -89,6 +89,7 @@ class Summary:
     buildings: list[str]  # the names of the buildings it is limited to ([] = all)
     electorate: Electorate  # homes in scope now (the real electorate is frozen when voting opens)
     audience: int  # owners and tenants in scope who would get the announcement now
+    reach: Reach | None = None  # the best turnout verified owners could bring now
 
 
 def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
@@ -103,6 +104,7 @@ def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
         electorate.preview(work.session, checked.node_id, checked.buildings),
         # The announcement cannot be muted (a legal requirement): everyone in scope hears of it.
         len(notices.audience(work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO))),
+        electorate.reach(work.session, checked.node_id, checked.buildings),
     )
 
 
