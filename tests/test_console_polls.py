@@ -127,7 +127,7 @@ def test_a_short_notice_needs_its_reason_and_the_form_keeps_what_was_typed(
     assert poll_count(app) == 0
 
 
-def test_turnout_on_the_poll_page_matches_the_use_case(
+def test_turnout_matches_the_use_case_and_after_the_close_the_result_and_receipts_show(
     app: App, clock: FixedClock, staff: ChatUser, owner: ChatUser
 ) -> None:
     poll_id = make_poll(app, clock)
@@ -156,27 +156,37 @@ def test_turnout_on_the_poll_page_matches_the_use_case(
     listing = desk.get("/console/polls")
     assert "续聘阳光物业" in listing.text and "投票中" in listing.text
 
-
-def test_after_the_close_the_result_and_receipts_digest_show(
-    app: App, clock: FixedClock, staff: ChatUser, owner: ChatUser
-) -> None:
-    poll_id = make_poll(app, clock)
-    vote_yes(owner, poll_id)
     clock.advance(days=7, minutes=1)
     assert "closed" in run_due(app, clock)
-    page = staff_desk(app, staff).get(f"/console/polls/{poll_id}")
+    closed = staff_desk(app, staff).get(f"/console/polls/{poll_id}")  # a week on: signed in afresh
     with app.sessions() as session:
         poll = session.get(Poll, poll_id)
         assert poll is not None
         digest = poll.result["digest"]
-    assert "表决结果" in page.text and f'<code id="digest">{digest}</code>' in page.text
-    assert f'href="/polls/{poll_id}/receipts.txt"' in page.text
-    assert "撤销表决" not in page.text
+    assert "表决结果" in closed.text and f'<code id="digest">{digest}</code>' in closed.text
+    assert f'href="/polls/{poll_id}/receipts.txt"' in closed.text
+    assert "撤销表决" not in closed.text and "王芳" not in closed.text
 
 
-def test_withdrawing_before_voting_opens_is_audited(app: App, clock: FixedClock, staff: ChatUser) -> None:
+def test_withdrawing_before_voting_opens_is_audited_and_another_communitys_staff_get_404(
+    app: App, clock: FixedClock, staff: ChatUser
+) -> None:
     running = make_poll(app, clock)
     coming = make_poll(app, clock, open_now=False, title="改建车棚", matter=7)
+    add_second_community(app)
+    with app.sessions() as session:
+        node = org.find_node(session, "铁西区/北沟街道/幸福社区")
+        assert node is not None
+        code = people.create_invite(session, "community_staff", app.clock.now(), node_id=node.id).code
+        session.commit()
+    stranger_user = ChatUser(app.service, "staff-other", name="孙主任")
+    stranger_user.say(f"/start {code}")
+    stranger = sign_in(app, stranger_user)
+    assert stranger.get(f"/console/polls/{coming}").status_code == 404
+    assert stranger.post(f"/console/polls/{coming}/withdraw").status_code == 404
+    assert "改建车棚" not in stranger.get("/console/polls").text
+    assert audits(app, "poll.withdraw") == []
+
     desk = staff_desk(app, staff)
     assert "撤销表决" not in desk.get(f"/console/polls/{running}").text
     refused = desk.post(f"/console/polls/{running}/withdraw")
@@ -189,48 +199,30 @@ def test_withdrawing_before_voting_opens_is_audited(app: App, clock: FixedClock,
     assert entry.after == {"state": "cancelled"}
 
 
-def test_another_communitys_staff_get_404(app: App, clock: FixedClock, staff: ChatUser) -> None:
-    poll_id = make_poll(app, clock, open_now=False)
-    add_second_community(app)
-    with app.sessions() as session:
-        node = org.find_node(session, "铁西区/北沟街道/幸福社区")
-        assert node is not None
-        code = people.create_invite(session, "community_staff", app.clock.now(), node_id=node.id).code
-        session.commit()
-    stranger_user = ChatUser(app.service, "staff-other", name="孙主任")
-    stranger_user.say(f"/start {code}")
-    stranger = sign_in(app, stranger_user)
-    assert stranger.get(f"/console/polls/{poll_id}").status_code == 404
-    assert stranger.post(f"/console/polls/{poll_id}/withdraw").status_code == 404
-    assert "续聘阳光物业" not in stranger.get("/console/polls").text
-    with app.sessions() as session:
-        poll = session.get(Poll, poll_id)
-        assert poll is not None and poll.state == "announced"
-
-
-def test_titles_and_bodies_are_escaped_everywhere(app: App, clock: FixedClock, staff: ChatUser) -> None:
-    poll_id = make_poll(app, clock, title=XSS, body=XSS)
-    desk = staff_desk(app, staff)
-    pages = [
-        desk.get("/console/polls"),
-        desk.get(f"/console/polls/{poll_id}"),
-        desk.post("/console/polls/new", {**fields(app, clock, title=XSS, body=XSS), "go": "check"}),
-    ]
-    for page in pages:
-        assert page.status_code == 200
-        assert XSS not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
-
-
-def test_both_languages_render(app: App, clock: FixedClock, staff: ChatUser, owner: ChatUser) -> None:
-    running = make_poll(app, clock)
+def test_titles_and_bodies_are_escaped_everywhere_in_both_languages(
+    app: App, clock: FixedClock, staff: ChatUser, owner: ChatUser
+) -> None:
+    running = make_poll(app, clock, title=XSS, body=XSS)
     vote_yes(owner, running)
     desk = staff_desk(app, staff)
-    paths = ("/console/polls", "/console/polls/new", f"/console/polls/{running}")
-    assert all(desk.get(path).status_code == 200 for path in paths)
-    assert desk.post("/console/lang", {"locale": "en"}).status_code == 303
-    english = [desk.get(path) for path in paths]
-    assert all(page.status_code == 200 for page in english)
-    assert "New poll" in english[0].text and "Check and preview" in english[1].text
-    assert "Turnout" in english[2].text and "Two thirds" in english[2].text
-    summary = desk.post("/console/polls/new", {**fields(app, clock), "go": "check"})
-    assert "Check before creating" in summary.text and "Notice period: 16 days." in summary.text
+    paths = ("/console/polls", f"/console/polls/{running}", "/console/polls/new")
+    for locale in ("zh_CN", "en"):
+        if locale == "en":
+            assert desk.post("/console/lang", {"locale": "en"}).status_code == 303
+        pages = [desk.get(path) for path in paths]
+        pages.append(
+            desk.post("/console/polls/new", {**fields(app, clock, title=XSS, body=XSS), "go": "check"})
+        )
+        assert all(page.status_code == 200 for page in pages)
+        for page in (pages[0], pages[1], pages[3]):
+            assert XSS not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+        if locale == "zh_CN":
+            assert (
+                "发起表决" in pages[0].text
+                and "须达到" in pages[1].text
+                and "公告期 16 天" in pages[3].text
+            )
+        else:
+            assert "New poll" in pages[0].text and "Check and preview" in pages[2].text
+            assert "Turnout" in pages[1].text and "Two thirds" in pages[1].text
+            assert "Check before creating" in pages[3].text and "Notice period: 16 days." in pages[3].text

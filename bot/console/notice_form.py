@@ -26,12 +26,17 @@ class NoticeForm(BaseModel):
     body: str = ""
     node: str = ""
     buildings: list[str] = []
-    roles: list[str] = list(rules.DEFAULT_ROLES)
+    roles: list[str] = []  # none ticked sends none (a new form starts with `blank`)
     when: str = "now"  # now | later
     send_at: str = ""  # local YYYY-MM-DDTHH:MM when later
     days: str = "0"
     ack: str = ""  # "1" when acknowledgement is required
     go: str = ""  # the button pressed: preview | send
+
+
+def blank() -> NoticeForm:
+    """A new form: to owners and tenants, as /notice starts."""
+    return NoticeForm(roles=list(rules.DEFAULT_ROLES))
 
 
 def _ids(values: list[str]) -> list[int]:

@@ -51,7 +51,7 @@ def routes(kit: Kit) -> APIRouter:
         desk = kit.desk(request)
         require(desk, ACTION)
         with kit.work() as work:
-            return _compose(kit, request, desk, work, NoticeForm(), {}, fragment=False)
+            return _compose(kit, request, desk, work, notice_form.blank(), {}, fragment=False)
 
     @router.post("/console/notices/new", include_in_schema=False)
     def submit(

@@ -154,7 +154,7 @@ def _chart(overall: use.Turnout, buildings: list[use.Turnout], words: dict[str, 
                 "markLine": {
                     "symbol": "none",
                     "lineStyle": {"type": "dashed", "color": "#b3261e"},
-                    "label": {"formatter": words["quorum_line"]},
+                    "label": {"formatter": words["quorum_line"], "position": "insideEndTop"},
                     "data": [{"yAxis": line}],
                 },
             },
