@@ -218,9 +218,7 @@ def test_titles_and_bodies_are_escaped_everywhere_in_both_languages(
             assert XSS not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
         if locale == "zh_CN":
             assert (
-                "发起表决" in pages[0].text
-                and "须达到" in pages[1].text
-                and "公告期 16 天" in pages[3].text
+                "发起表决" in pages[0].text and "须达到" in pages[1].text and "公告期 16 天" in pages[3].text
             )
         else:
             assert "New poll" in pages[0].text and "Check and preview" in pages[2].text
