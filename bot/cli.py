@@ -180,7 +180,7 @@ def cmd_notice_send(args: argparse.Namespace) -> int:
     with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
-            work = Work(session, now, policy)
+            work = Work(session, now, policy, via="cli")
             author = people.actor(session, spec.author_id) if spec.author_id is not None else SYSTEM
             draft = notices.NoticeDraft(
                 kind=spec.kind,
@@ -225,7 +225,7 @@ def cmd_poll_create(args: argparse.Namespace) -> int:
     with run.sessions() as session:
         try:
             spec = load(session, path, settings.zone, now)
-            work = Work(session, now, policy)
+            work = Work(session, now, policy, via="cli")
             created = polls.create_poll(work, SYSTEM, spec.draft)
             notify.publish(work)
         except PollFileError as exc:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
-from core.permissions import VERIFIED, Action, Actor, grants_for, may, place
+from core import audit
+from core.permissions import VERIFIED, Action, Actor, acting_role, grants_for, may, place
 from core.work import Work
 from db import notices
 from db.models import Notice, OrgNode
@@ -135,6 +137,21 @@ def _managed(work: Work, actor: Actor, notice_id: int) -> Notice:
     return notice
 
 
+def _audit(
+    work: Work,
+    actor: Actor,
+    action: str,
+    notice: Notice,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Note a staff action on a notice in the audit log, under the node it was sent over."""
+    node = work.session.get(OrgNode, notice.node_id)
+    path = node.path if node is not None else ""
+    role = acting_role(actor, Action.SEND_NOTICE, place(path)) if path else None
+    audit.record(work, actor, role.value if role else "", action, "notice", notice.id, path, before, after)
+
+
 def _person(actor: Actor) -> int:
     """The person acting; the system reads no notices and mutes nothing."""
     if actor.person_id is None:
@@ -143,6 +160,33 @@ def _person(actor: Actor) -> int:
 
 
 # --- writing -----------------------------------------------------------------------------------------
+
+
+def places(work: Work, actor: Actor) -> list[OrgNode]:
+    """Every node the actor may send notices over, down to compounds (buildings are chosen under a
+    compound), in tree order."""
+    return notices.places_under(work.session, jurisdiction(work, actor))
+
+
+def check_notice(work: Work, actor: Actor, draft: NoticeDraft) -> None:
+    """Check a draft as publishing would (NoticeError naming the first rule broken), without writing."""
+    node = work.session.get(OrgNode, draft.node_id)
+    if node is None:
+        raise NoticeError("node")
+    if not may_send(actor, node):
+        raise NoticeError("not_allowed")
+    notices.check(
+        work.session,
+        draft.kind,
+        draft.title,
+        draft.body,
+        draft.node_id,
+        list(draft.buildings),
+        list(draft.roles),
+        draft.send_at,
+        draft.publicity_until,
+        work.now,
+    )
 
 
 def preview_notice(work: Work, draft: NoticeDraft) -> Preview:
@@ -183,6 +227,14 @@ def publish_notice(work: Work, actor: Actor, draft: NoticeDraft) -> Published:
     )
     work.record(published)
     goes = notices.release_time(notice.urgent, notice.send_at, work.now, work.policy)
+    after = {
+        "kind": notice.kind,
+        "title": notice.title,
+        "audience": notice.audience_size,
+        "send_at": notice.send_at.isoformat(),
+        "ack_required": notice.ack_required,
+    }
+    _audit(work, actor, "notice.publish", notice, after=after)
     return Published(published.notice_id, notice.audience_size, goes)
 
 
@@ -208,6 +260,36 @@ def notices_for(work: Work, actor: Actor, limit: int = 10) -> Board:
         done = notices.acked(work.session, person_id, [n.id for n in shown if n.id is not None])
         seen = [Seen(n, n.id in done) for n in shown]
     return Board(managed, seen)
+
+
+def state_of(work: Work, notice: Notice) -> str:
+    """A notice's state as staff read it: cancelled, scheduled (its pushes not due yet) or sent."""
+    if notice.state == "cancelled":
+        return "cancelled"
+    waits = notices.release_time(notice.urgent, notice.send_at, work.now, work.policy)
+    return "scheduled" if waits is not None else "sent"
+
+
+def managed_page(work: Work, actor: Actor, limit: int = 50, after_id: int | None = None) -> list[Managed]:
+    """A page of the notices under the actor's jurisdiction with their delivery counts, newest first;
+    `after_id` is the last notice of the page before (it must be one they manage)."""
+    roots = jurisdiction(work, actor)
+    after = _managed(work, actor, after_id) if after_id is not None else None
+    found = []
+    for notice in notices.authored_under(work.session, roots, limit, after):
+        node = work.session.get(OrgNode, notice.node_id)
+        found.append(Managed(notice, node.name if node else "", notices.report(work.session, id_of(notice))))
+    return found
+
+
+def managed_notice(work: Work, actor: Actor, notice_id: int) -> Managed:
+    """A notice the actor manages, with its place, delivery counts and who has not acknowledged it
+    (names masked); NoticeError("not_found" | "not_allowed") otherwise."""
+    notice = _managed(work, actor, notice_id)
+    node = work.session.get(OrgNode, notice.node_id)
+    counts = notices.report(work.session, notice_id)
+    waiting = _waiting(work, notice) if notice.ack_required else []
+    return Managed(notice, node.name if node else "", counts, waiting)
 
 
 def view_notice(work: Work, actor: Actor, notice_id: int) -> Viewed:
@@ -261,13 +343,19 @@ def acknowledge(work: Work, actor: Actor, notice_id: int) -> Acknowledged:
 
 def cancel_notice(work: Work, actor: Actor, notice_id: int) -> int:
     """Hold back what of a managed notice has not gone out; how many messages were held back."""
-    return notices.cancel(work.session, _managed(work, actor, notice_id), work.now)
+    notice = _managed(work, actor, notice_id)
+    before = {"state": notice.state}
+    held = notices.cancel(work.session, notice, work.now)
+    _audit(work, actor, "notice.cancel", notice, before, {"state": notice.state, "held_back": held})
+    return held
 
 
 def remind(work: Work, actor: Actor, notice_id: int) -> int:
     """Remind everyone a managed notice reached who has not acknowledged it; how many were reminded."""
-    reminder = notices.remind(work.session, _managed(work, actor, notice_id))
+    notice = _managed(work, actor, notice_id)
+    reminder = notices.remind(work.session, notice)
     work.record(reminder)
+    _audit(work, actor, "notice.remind", notice, after={"reminded": len(reminder.recipients)})
     return len(reminder.recipients)
 
 

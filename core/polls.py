@@ -14,14 +14,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from core.permissions import Action, Actor, may, place
+from core import audit
+from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
 from db import notices
 from db.models import OrgNode, Poll
 from db.polls import authoring, ballots, counting, electorate, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
-from db.polls.electorate import Electorate
+from db.polls.electorate import Electorate, Reach
 from db.polls.terms import ANNOUNCED_TO, CODE_LENGTH, SPECIAL_MATTERS, PollError  # PollError: refusals
 from db.polls.views import Turnout
 from db.rows import id_of
@@ -88,6 +89,7 @@ class Summary:
     buildings: list[str]  # the names of the buildings it is limited to ([] = all)
     electorate: Electorate  # homes in scope now (the real electorate is frozen when voting opens)
     audience: int  # owners and tenants in scope who would get the announcement now
+    reach: Reach | None = None  # the best turnout verified owners could bring now
 
 
 def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
@@ -102,6 +104,7 @@ def summarise(work: Work, actor: Actor, draft: Draft) -> Summary:
         electorate.preview(work.session, checked.node_id, checked.buildings),
         # The announcement cannot be muted (a legal requirement): everyone in scope hears of it.
         len(notices.audience(work.session, checked.node_id, list(checked.buildings), list(ANNOUNCED_TO))),
+        electorate.reach(work.session, checked.node_id, checked.buildings),
     )
 
 
@@ -114,14 +117,38 @@ class Created:
     notice_id: int | None
 
 
+def _audit(
+    work: Work,
+    actor: Actor,
+    action: str,
+    poll: Poll,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """Note a staff action on a poll in the audit log, under the poll's compound."""
+    node = work.session.get(OrgNode, poll.node_id)
+    path = node.path if node is not None else ""
+    role = acting_role(actor, Action.RUN_POLL, place(path)) if path else None
+    audit.record(work, actor, role.value if role else "", action, "poll", poll.id, path, before, after)
+
+
 def create_poll(work: Work, actor: Actor, draft: Draft) -> Created:
     """Create a poll and announce it (公示) to the owners and tenants in scope."""
     _may_author(work, actor, draft)
     poll, events = authoring.create(work.session, actor.person_id, draft, work.now, work.policy)
     work.record(*events)
-    return Created(
-        poll, authoring.audience_of(work.session, poll.announce_notice_id), poll.announce_notice_id
-    )
+    audience = authoring.audience_of(work.session, poll.announce_notice_id)
+    after = {
+        "title": poll.title,
+        "matter": poll.matter,
+        "kind": poll.kind,
+        "opens_at": poll.opens_at.isoformat(),
+        "closes_at": poll.closes_at.isoformat(),
+        "secret": poll.secret,
+        "audience": audience,
+    }
+    _audit(work, actor, "poll.create", poll, after=after)
+    return Created(poll, audience, poll.announce_notice_id)
 
 
 def withdraw_poll(work: Work, actor: Actor, poll_id: int) -> Poll:
@@ -129,7 +156,9 @@ def withdraw_poll(work: Work, actor: Actor, poll_id: int) -> Poll:
     poll = authoring.lock(work.session, poll_id)
     if not runs(work, actor, poll):
         raise PollError("not_allowed")
+    before = {"state": poll.state}
     work.record(*authoring.withdraw(work.session, poll, work.now, work.policy))
+    _audit(work, actor, "poll.withdraw", poll, before, {"state": poll.state})
     return poll
 
 
@@ -144,11 +173,12 @@ class Listing:
     run: list[Poll]
 
 
-def polls_for(work: Work, actor: Actor) -> Listing:
-    """The polls over the actor's homes (recent and coming), and the latest where they run polls."""
+def polls_for(work: Work, actor: Actor, run_limit: int = 10) -> Listing:
+    """The polls over the actor's homes (recent and coming), and the latest (`run_limit`) where they run
+    polls."""
     mine = views.for_resident(work.session, actor.person_id, work.now) if actor.person_id else []
     compounds = [id_of(c) for c in compounds_for(work, actor)]
-    return Listing(mine, views.in_compounds(work.session, compounds))
+    return Listing(mine, views.in_compounds(work.session, compounds, run_limit))
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ STAFF_GRANTS = tuple(r.value for r in STAFF_ROLES)  # whom the audience "staff" 
 MAX_TITLE = 100
 MAX_BODY = 3500
 DEFAULT_PUBLICITY = timedelta(days=30)  # a notice without a publicity period is listed this long
+PLACE_KINDS = ("district", "street", "community", "compound")  # sent over; buildings chosen under one
 STATUSES = ("sent", "pending", "failed", "unreachable", "cancelled")
 
 
@@ -132,6 +133,20 @@ def recipients(
 # --- writing --------------------------------------------------------------------------------------
 
 
+def places_under(session: Session, roots: list[OrgNode]) -> list[OrgNode]:
+    """The nodes a notice may be sent over inside these nodes (themselves, and down to compounds), in
+    tree order."""
+    if not roots:
+        return []
+    found = session.exec(
+        select(OrgNode).where(
+            col(OrgNode.kind).in_(PLACE_KINDS), in_subtrees(col(OrgNode.path), [r.path for r in roots])
+        )
+    ).all()
+    unique = {n.id: n for n in [*roots, *found]}
+    return sorted(unique.values(), key=lambda n: path_ids(n.path))
+
+
 def check_buildings(session: Session, node: OrgNode, buildings: list[int]) -> list[int]:
     """The building ids, each checked to be a building under the node."""
     if not buildings:
@@ -147,6 +162,40 @@ def release_time(urgent: bool, send_at: datetime, now: datetime, policy: Policy)
     """When a notice's rows may go: urgent ones at the send time; others also after quiet hours."""
     moment = send_at if urgent else max(send_at, policy.quiet_until(send_at))
     return moment if moment > now else None
+
+
+def check(
+    session: Session,
+    kind: str,
+    title: str,
+    body: str,
+    node_id: int,
+    buildings: list[int],
+    roles: list[str],
+    send_at: datetime | None,
+    publicity_until: datetime | None,
+    now: datetime,
+) -> tuple[str, str, list[str], list[int], datetime]:
+    """A notice's fields checked (the first broken rule raises, in the order the chat asks them):
+    the trimmed title and body, the roles in their order, the building ids, the send time."""
+    if kind not in KINDS:
+        raise NoticeError("kind")
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > MAX_TITLE:
+        raise NoticeError("title")
+    if not body or len(body) > MAX_BODY:
+        raise NoticeError("body")
+    roles = [r for r in ROLES if r in set(roles)]
+    if not roles:
+        raise NoticeError("roles")
+    node = session.get(OrgNode, node_id)
+    if node is None:
+        raise NoticeError("node")
+    building_ids = check_buildings(session, node, buildings)
+    send_at = max(send_at or now, now)
+    if publicity_until is not None and publicity_until <= send_at:
+        raise NoticeError("publicity")
+    return title, body, roles, building_ids, send_at
 
 
 def create(
@@ -172,23 +221,9 @@ def create(
     structured content the templates render in each reader's language (a poll's result).
     `mutable=False` reaches those who muted the kind too (a poll's legally required notice and result).
     """
-    if kind not in KINDS:
-        raise NoticeError("kind")
-    title, body = title.strip(), body.strip()
-    if not title or len(title) > MAX_TITLE:
-        raise NoticeError("title")
-    if not body or len(body) > MAX_BODY:
-        raise NoticeError("body")
-    roles = [r for r in ROLES if r in set(roles)]
-    if not roles:
-        raise NoticeError("roles")
-    node = session.get(OrgNode, node_id)
-    if node is None:
-        raise NoticeError("node")
-    building_ids = check_buildings(session, node, buildings)
-    send_at = max(send_at or now, now)
-    if publicity_until is not None and publicity_until <= send_at:
-        raise NoticeError("publicity")
+    title, body, roles, building_ids, send_at = check(
+        session, kind, title, body, node_id, buildings, roles, send_at, publicity_until, now
+    )
     att_kind, att_channel, att_ref = attachment or ("", "", "")
     notice = Notice(
         kind=kind,
@@ -425,16 +460,25 @@ def visible(session: Session, person_id: int, now: datetime, limit: int = 20) ->
     )
 
 
-def authored_under(session: Session, nodes: list[OrgNode], limit: int = 10) -> list[Notice]:
-    """The latest notices sent to any node under these nodes (a staff member's view)."""
+def authored_under(
+    session: Session, nodes: list[OrgNode], limit: int = 10, after: Notice | None = None
+) -> list[Notice]:
+    """The latest notices sent to any node under these nodes (a staff member's view), newest first;
+    with `after`, those that come after that notice in this order (the next page)."""
     if not nodes:
         return []
+    query = (
+        select(Notice)
+        .join(OrgNode, col(OrgNode.id) == Notice.node_id)
+        .where(in_subtrees(col(OrgNode.path), [n.path for n in nodes]))
+    )
+    if after is not None:
+        query = query.where(
+            or_(
+                col(Notice.created_at) < after.created_at,
+                and_(col(Notice.created_at) == after.created_at, col(Notice.id) < after.id),
+            )
+        )
     return list(
-        session.exec(
-            select(Notice)
-            .join(OrgNode, col(OrgNode.id) == Notice.node_id)
-            .where(in_subtrees(col(OrgNode.path), [n.path for n in nodes]))
-            .order_by(col(Notice.created_at).desc(), col(Notice.id).desc())
-            .limit(limit)
-        ).all()
+        session.exec(query.order_by(col(Notice.created_at).desc(), col(Notice.id).desc()).limit(limit)).all()
     )

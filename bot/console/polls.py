@@ -1,12 +1,199 @@
-"""The console's polls section (being built)."""
+"""表决: the polls of one's jurisdiction with live turnout against the two-thirds quorum, a poll's page
+(turnout while open, the result and receipts digest after the close, withdrawal before it opens), and
+creating a poll as /newpoll does.
+
+Every read and write goes through core.polls, as /polls and /newpoll do in the chat: the same right to
+run polls in a compound, the same rules, the same announcement and audit entry. Nothing here shows who
+voted what: turnout is counted by owner units, never by name.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fractions import Fraction
+from typing import Annotated, Any
 
-from bot.console.desk import Kit
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from bot.console import poll_form
+from bot.console.desk import Desk, Kit, Refused, require
+from bot.console.poll_form import PollForm
+from core import polls as use
+from core.permissions import Action
+from core.work import Work
+from db.polls import KINDS, MATTERS, NOTICE_PERIOD, buildings_of
+from db.polls.views import path_names
+from db.tally import QUORUM
+
+ACTION = Action.RUN_POLL
+LIMIT = 100  # the latest polls of one's compounds: a compound holds a few a year
 
 
 def routes(kit: Kit) -> APIRouter:
-    """This section's routes."""
-    return APIRouter()
+    """GET /console/polls, GET/POST /console/polls/new, GET /console/polls/{id},
+    POST /console/polls/{id}/withdraw."""
+    router = APIRouter()
+
+    @router.get("/console/polls", include_in_schema=False)
+    def listing(request: Request) -> HTMLResponse:
+        desk = kit.desk(request)
+        require(desk, ACTION)
+        with kit.work() as work:
+            polls = use.polls_for(work, desk.actor, run_limit=LIMIT).run
+            items = []
+            for poll in polls:
+                live = use.turnout(work, desk.actor, poll) if poll.state == "open" else None
+                place = use.place_of(work, poll)[0]
+                items.append({"poll": poll, "place": place, "turnout": live[0] if live else None})
+            can_create = bool(use.compounds_for(work, desk.actor))
+            return kit.page(request, desk, "polls/list.html", items=items, can_create=can_create)
+
+    @router.get("/console/polls/new", include_in_schema=False)
+    def new(request: Request) -> HTMLResponse:
+        desk = kit.desk(request)
+        require(desk, ACTION)
+        with kit.work() as work:
+            form = poll_form.blank(work.now, kit.zone)
+            return _new_page(kit, request, desk, work, form, None, {})
+
+    @router.post("/console/polls/new", include_in_schema=False)
+    def submit(
+        request: Request, form: Annotated[PollForm, Form()], desk: Desk = Depends(kit.posting)
+    ) -> Response:
+        require(desk, ACTION)
+        with kit.work() as work:
+            summary, errors = poll_form.summarised(work, desk.actor, form, kit.zone)
+            if summary is None or form.go != "create":
+                status = 422 if errors else 200
+                return _new_page(kit, request, desk, work, form, summary, errors, status)
+            try:
+                created = use.create_poll(work, desk.actor, summary.draft)
+            except use.PollError as exc:
+                errors = {poll_form.FIELD_OF.get(exc.reason, "form"): exc.reason}
+                return _new_page(kit, request, desk, work, form, None, errors, 422)
+            poll_id = use.id_of(created.poll)
+        done = f"/console/polls/{poll_id}?done=created&n={created.audience}"
+        return RedirectResponse(done, status_code=303)
+
+    @router.get("/console/polls/{poll_id:int}", include_in_schema=False)
+    def page(request: Request, poll_id: int, done: str = "", n: int = 0, error: str = "") -> HTMLResponse:
+        desk = kit.desk(request)
+        require(desk, ACTION)
+        with kit.work() as work:
+            seen = use.view(work, desk.actor, poll_id)
+            if seen is None or not seen.author:  # another compound's poll: as if there were none
+                raise Refused(404, "not_found")
+            poll = seen.poll
+            words = kit.words(desk.locale)["polls"]
+            context: dict[str, Any] = {
+                "poll": poll,
+                "place": use.place_of(work, poll),
+                "turnout": seen.turnout,
+                "buildings": seen.buildings,
+                "quorum": _quorum(seen.turnout) if seen.turnout else None,
+                "chart": _chart(seen.turnout, seen.buildings, words) if seen.turnout else None,
+                "result": use.shown_result(poll) if poll.state == "closed" and poll.result else None,
+                "special": poll.matter in use.SPECIAL_MATTERS,
+                "withdrawable": poll.state == "announced",
+                "done": done if done in ("created", "withdrawn") else "",
+                "n": n,
+                "error": error if error in words["errors"] else "",
+            }
+            return kit.page(request, desk, "polls/show.html", **context)
+
+    @router.post("/console/polls/{poll_id:int}/withdraw", include_in_schema=False)
+    def withdraw(poll_id: int, desk: Desk = Depends(kit.posting)) -> Response:
+        require(desk, ACTION)
+        try:
+            with kit.work() as work:
+                use.withdraw_poll(work, desk.actor, poll_id)
+        except use.PollError as exc:
+            if exc.reason in ("not_found", "not_allowed"):
+                raise Refused(404, "not_found") from exc
+            return RedirectResponse(f"/console/polls/{poll_id}?error={exc.reason}", status_code=303)
+        return RedirectResponse(f"/console/polls/{poll_id}?done=withdrawn", status_code=303)
+
+    return router
+
+
+def _needed(total: int) -> int:
+    """The least count that reaches two thirds of a total (the tally's quorum: reaching it is enough)."""
+    return -(-total * QUORUM.numerator // QUORUM.denominator)
+
+
+def _quorum(turnout: use.Turnout) -> dict[str, Any]:
+    """What the quorum line asks of this poll: area and owners needed, and whether each is reached."""
+    area, owners = _needed(turnout.total_area), _needed(turnout.total_owners)
+    return {
+        "area": area,
+        "owners": owners,
+        "area_met": turnout.total_area > 0 and turnout.area >= area,
+        "owners_met": turnout.total_owners > 0 and turnout.owners >= owners,
+    }
+
+
+def _percent(part: int, whole: int) -> float:
+    return round(float(Fraction(part * 100, whole)), 2) if whole else 0.0
+
+
+def _chart(overall: use.Turnout, buildings: list[use.Turnout], words: dict[str, Any]) -> dict[str, Any]:
+    """The ECharts option: area and owner turnout overall and per building, the quorum as a line."""
+    rows = [overall, *buildings]
+    line = round(float(QUORUM * 100), 2)
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"data": [words["area"], words["owners"]]},
+        "grid": {"left": 48, "right": 24, "bottom": 40, "containLabel": True},
+        "xAxis": {"type": "category", "data": [words["overall"], *(t.name for t in buildings)]},
+        "yAxis": {"type": "value", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
+        "series": [
+            {
+                "name": words["area"],
+                "type": "bar",
+                "data": [_percent(t.area, t.total_area) for t in rows],
+                "markLine": {
+                    "symbol": "none",
+                    "lineStyle": {"type": "dashed", "color": "#b3261e"},
+                    "label": {"formatter": words["quorum_line"], "position": "insideEndTop"},
+                    "data": [{"yAxis": line}],
+                },
+            },
+            {
+                "name": words["owners"],
+                "type": "bar",
+                "data": [_percent(t.owners, t.total_owners) for t in rows],
+            },
+        ],
+    }
+
+
+def _new_page(
+    kit: Kit,
+    request: Request,
+    desk: Desk,
+    work: Work,
+    form: PollForm,
+    summary: use.Summary | None,
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    """The new-poll form for what was typed, with the summary once it passes every rule."""
+    compounds = use.compounds_for(work, desk.actor)
+    if not compounds:
+        raise Refused(403, "not_allowed")
+    chosen = next((c for c in compounds if str(c.id) == form.node), compounds[0])
+    if not form.node:
+        form = form.model_copy(update={"node": str(chosen.id)})
+    context: dict[str, Any] = {
+        "form": form,
+        "summary": summary,
+        "errors": errors,
+        "compounds": [(c, " / ".join(path_names(work.session, c))) for c in compounds],
+        "building_options": buildings_of(work.session, use.id_of(chosen)),
+        "matters": list(MATTERS),
+        "kinds": KINDS,
+        "shortened": summary is not None and summary.draft.opens_at < work.now + NOTICE_PERIOD,
+        "notice_days": (summary.draft.opens_at - work.now).days if summary is not None else 0,
+        "opens_now": summary is not None and summary.draft.opens_at <= work.now,
+    }
+    return kit.page(request, desk, "polls/new.html", status=status, **context)
