@@ -106,9 +106,22 @@ def make_app(
     return app
 
 
+@pytest.fixture(scope="session")
+def demo_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file with the demo organisation loaded, per test run: loading it costs more
+    than most tests, and every `app` starts from it."""
+    folder = tmp_path_factory.mktemp("demo")
+    path = folder / "linli.db"
+    shutil.copy(sqlite_template, path)
+    make_app(f"sqlite:///{path}", folder, FixedClock()).engine.dispose()
+    return path
+
+
 @pytest.fixture
-def app(sqlite_url: str, tmp_path: Path, clock: FixedClock) -> Iterator[App]:
-    """The app on a fresh SQLite database with the demo org."""
+def app(sqlite_url: str, demo_template: Path, tmp_path: Path, clock: FixedClock) -> Iterator[App]:
+    """The app on a fresh SQLite database with the demo org (a copy of the demo template, at the path
+    `sqlite_url` names, so a test that asks for both sees one database)."""
+    shutil.copy(demo_template, tmp_path / "linli.db")
     application = make_app(sqlite_url, tmp_path, clock)
     yield application
     application.engine.dispose()
