@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from core.permissions import outermost
 from db.cases.states import ENDED_UNRESOLVED
-from db.models import Grid, OrgNode, Ticket
+from db.models import Grid, OrgNode, Person, Ticket
 from db.org import in_subtrees
 from db.rates import GROUPS, Rates, Record, by_group, compute, percent
 
@@ -56,6 +56,25 @@ def month(year: int, number: int, zone: ZoneInfo) -> Period:
     return Period(start, end, f"{year:04d}-{number:02d}")
 
 
+def last_months(now: datetime, zone: ZoneInfo, count: int) -> list[Period]:
+    """The `count` calendar months up to and including the current one, oldest first."""
+    local = now.astimezone(zone)
+    index = local.year * 12 + local.month - 1
+    return [month(n // 12, n % 12 + 1, zone) for n in range(index - count + 1, index + 1)]
+
+
+def by_period(records: Iterable[Record], periods: list[Period]) -> dict[str, list[Record]]:
+    """The records split by the period each was created in (every period present, maybe empty); one
+    query over the whole span and this split keep a year's trend to a single read."""
+    split: dict[str, list[Record]] = {p.label: [] for p in periods}
+    for record in records:
+        for period in periods:
+            if period.start <= record.created_at < period.end:
+                split[period.label].append(record)
+                break
+    return split
+
+
 def parse_period(text: str, now: datetime, zone: ZoneInfo) -> Period | None:
     """`2026-11` (a month), `7d`/`30d` (the last days up to now), or the current month when empty."""
     text = text.strip().lower()
@@ -79,14 +98,17 @@ def _outermost(nodes: Iterable[OrgNode]) -> list[OrgNode]:
     return [by_path[p] for p in outermost(by_path)]
 
 
-def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> list[Record]:
-    """The tickets created in the period whose compound lies under one of the nodes, as rate records."""
+def load_records(
+    session: Session, nodes: Iterable[OrgNode], period: Period, grid_id: int | None = None
+) -> list[Record]:
+    """The tickets created in the period whose compound lies under one of the nodes (and, given a grid,
+    that belong to it), as rate records."""
     roots = _outermost(nodes)
     if not roots:
         return []
     compound = aliased(OrgNode)
     community = aliased(OrgNode)
-    rows = session.exec(
+    statement = (
         select(Ticket, compound.name, community.name, Grid.name)
         .join(compound, col(compound.id) == Ticket.compound_id)
         .join(community, col(community.id) == compound.parent_id, isouter=True)
@@ -96,17 +118,21 @@ def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> 
             col(Ticket.created_at) >= period.start,
             col(Ticket.created_at) < period.end,
         )
-        .order_by(col(Ticket.id))
-    ).all()
+    )
+    if grid_id is not None:
+        statement = statement.where(col(Ticket.grid_id) == grid_id)
+    rows = session.exec(statement.order_by(col(Ticket.id))).all()
     # Compounds of the same name in different communities are told apart by their community.
     communities: dict[str, set[str]] = {}
     for _, compound_name, community_name, _ in rows:
         communities.setdefault(compound_name, set()).add(community_name or "")
+    holders = _holders(session, {t.holder_id for t, *_ in rows if t.holder_id is not None})
     records = []
     for ticket, compound_name, community_name, grid_name in rows:
         label = compound_name
         if len(communities[compound_name]) > 1:
             label = f"{community_name}/{compound_name}"
+        holder = holders.get(ticket.holder_id, "") if ticket.holder_id is not None else ""
         ended = None
         if ticket.resolved_at is None and ticket.state in ENDED_UNRESOLVED:
             ended = ticket.closed_at or ticket.updated_at  # withdrawing leaves closed_at empty
@@ -121,12 +147,24 @@ def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> 
                 grid=grid_name or "",
                 category=ticket.category,
                 compound=label,
+                holder=holder,
                 state=ticket.state,
                 paused_at=ticket.paused_at,
                 ended_at=ended,
             )
         )
     return records
+
+
+def _holders(session: Session, ids: set[int]) -> dict[int, str]:
+    """Holders' names by person id (one query); people of the same name are told apart by their number."""
+    if not ids:
+        return {}
+    names = {
+        i: n for i, n in session.exec(select(Person.id, Person.name).where(col(Person.id).in_(ids))) if i
+    }
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {i: f"{n} #{i}" if n in shared or not n else n for i, n in names.items()}
 
 
 @dataclass(frozen=True, slots=True)
