@@ -8,9 +8,6 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-
 # What a spreadsheet reads as the start of a formula (a tab or return may hide one after it).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 Cell = str | int | float | None
@@ -33,6 +30,10 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
 
 def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     """Rows as one XLSX sheet: numbers as numbers, every string as a text cell (never a formula)."""
+    # Imported here: openpyxl takes a while to load, and only a download needs it.
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook has one sheet
