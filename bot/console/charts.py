@@ -65,7 +65,12 @@ def trend(
     points = [values(r) for r in rates]
     option = _frame(title, subtitle, series)
     option["grid"] = {"left": 8, "right": 24, "top": 64, "bottom": 8, "containLabel": True}
-    option["xAxis"] = {"type": "category", "data": list(months), "boundaryGap": False}
+    option["xAxis"] = {
+        "type": "category",
+        "data": list(months),
+        "boundaryGap": False,
+        "axisLabel": {"interval": 0, "rotate": 40 if len(months) > 6 else 0},  # every month named
+    }
     option["yAxis"] = _percent_axis()
     option["series"] = [
         {
