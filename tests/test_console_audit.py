@@ -222,6 +222,8 @@ def test_filters_pages_and_export(app: App, staff: ChatUser, worker: ChatUser) -
     assert desk.get("/console/audit?action=bogus").status_code == 400
     assert desk.get("/console/audit?since=yesterday").status_code == 400
     assert desk.get("/console/audit?subject_id=abc").status_code == 400
+    assert desk.get("/console/audit?before_id=x").status_code == 400
+    assert rows_of(desk.get("/console/audit?subject=ticket&subject_id=%2312").text) == rows_of(twelve.text)
     assert rows_of(desk.get("/console/audit?actor=nobody-by-that-name").text) == []
 
     export = desk.get("/console/audit/export.csv?action=resident.")

@@ -189,6 +189,7 @@ def test_the_page_shows_the_chats_rates_by_month_and_by_group(
     assert "这个月没有受理的工单" in none_there.text
     assert desk.get("/console/stats?month=2026-13").status_code == 400
     assert desk.get("/console/stats?months=7").status_code == 400
+    assert desk.get("/console/stats?months=abc").status_code == 400
     assert desk.get("/console/stats?node=x1").status_code == 400
 
     assert desk.post("/console/lang", {"locale": "en"}).status_code == 303

@@ -68,14 +68,14 @@ def routes(kit: Kit) -> APIRouter:
         subject_id: str = "",
         since: str = "",
         until: str = "",
-        before_id: int | None = None,
+        before_id: str = "",
     ) -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, Action.VIEW_AUDIT)
         filters = Filters(action, actor[:60], subject, subject_id, since, until)
         with kit.sessions() as session:
             query = _query(kit, session, desk, filters)
-            found = audit.entries(session, query, before_id, audit.PAGE + 1)
+            found = audit.entries(session, query, _number(before_id), audit.PAGE + 1)
             page, more = found[: audit.PAGE], len(found) > audit.PAGE
             lines = _lines(session, page)
         return kit.page(
@@ -86,7 +86,7 @@ def routes(kit: Kit) -> APIRouter:
             actions=ACTIONS,
             subjects=SUBJECTS,
             lines=lines,
-            first=before_id is not None,
+            first=bool(before_id),
             next_query=filters.query_string(before_id=page[-1].id) if more and page else "",
             export_query=filters.query_string(),
             first_query=filters.query_string(),
@@ -142,7 +142,7 @@ def _query(kit: Kit, session: Session, desk: Desk, filters: Filters) -> audit.Qu
         raise Refused(400, "bad_request")
     if filters.subject and filters.subject not in SUBJECTS:
         raise Refused(400, "bad_request")
-    subject_id = _number(filters.subject_id)
+    subject_id = _number(filters.subject_id.strip().removeprefix("#"))
     actor_id: int | None = None
     actor_ids: tuple[int, ...] | None = None
     who = filters.actor.strip()

@@ -57,15 +57,16 @@ def routes(kit: Kit) -> APIRouter:
     router = APIRouter()
 
     @router.get("/console/stats", include_in_schema=False)
-    def stats_page(request: Request, node: str = "", month: str = "", months: int = 6) -> HTMLResponse:
+    def stats_page(request: Request, node: str = "", month: str = "", months: str = "6") -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, Action.VIEW_STATS)
-        if months not in RANGES:
+        count = next((n for n in RANGES if str(n) == months.strip()), 0)
+        if not count:
             raise Refused(400, "bad_request")
         now = kit.clock.now()
         period = _month(kit, month, now)
         words = kit.words(desk.locale)["stats"]
-        periods = reports.last_months(now, kit.zone, months)
+        periods = reports.last_months(now, kit.zone, count)
         span = reports.Period(periods[0].start, periods[-1].end, "")
         with kit.sessions() as session:
             scope = _scope(kit, session, desk, node)
@@ -76,7 +77,7 @@ def routes(kit: Kit) -> APIRouter:
                 chosen = reports.load_records(session, scope.nodes, period, scope.grid_id)
         series = tuple(words["series"])
         monthly = [compute(split[p.label], now) for p in periods]
-        trend_title = words["trend_title"].format(n=months)
+        trend_title = words["trend_title"].format(n=count)
         trend = {
             "option": charts.trend(trend_title, scope.label, series, [p.label for p in periods], monthly),
             "rows": [_line(p.label, r) for p, r in zip(periods, monthly, strict=True)],
@@ -102,7 +103,7 @@ def routes(kit: Kit) -> APIRouter:
             scope=scope,
             node=node,
             month=period.label,
-            months=months,
+            months=count,
             ranges=RANGES,
             trend=trend,
             by=by,
