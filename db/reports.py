@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -65,13 +67,18 @@ def last_months(now: datetime, zone: ZoneInfo, count: int) -> list[Period]:
 
 def by_period(records: Iterable[Record], periods: list[Period]) -> dict[str, list[Record]]:
     """The records split by the period each was created in (every period present, maybe empty); one
-    query over the whole span and this split keep a year's trend to a single read."""
+    query over the whole span and this split keep a year's trend to a single read. `periods` follow each
+    other without gaps (as `last_months` gives them)."""
     split: dict[str, list[Record]] = {p.label: [] for p in periods}
+    if not periods:
+        return split
+    # Compared in UTC, as the records' times are: comparing across time zones is several times slower.
+    starts = [p.start.astimezone(UTC) for p in periods]
+    end = periods[-1].end.astimezone(UTC)
     for record in records:
-        for period in periods:
-            if period.start <= record.created_at < period.end:
-                split[period.label].append(record)
-                break
+        index = bisect_right(starts, record.created_at) - 1
+        if index >= 0 and record.created_at < end:
+            split[periods[index].label].append(record)
     return split
 
 
@@ -108,8 +115,26 @@ def load_records(
         return []
     compound = aliased(OrgNode)
     community = aliased(OrgNode)
+    # Columns, not Ticket objects: a year of a street's tickets is tens of thousands of rows, and building
+    # an ORM object for each costs several times the query.
     statement = (
-        select(Ticket, compound.name, community.name, Grid.name)
+        sa_select(
+            col(Ticket.created_at),
+            col(Ticket.accept_due_at),
+            col(Ticket.accepted_at),
+            col(Ticket.resolve_due_at),
+            col(Ticket.resolved_at),
+            col(Ticket.rating),
+            col(Ticket.category),
+            col(Ticket.state),
+            col(Ticket.paused_at),
+            col(Ticket.closed_at),
+            col(Ticket.updated_at),
+            col(Ticket.holder_id),
+            col(compound.name),
+            col(community.name),
+            col(Grid.name),
+        )
         .join(compound, col(compound.id) == Ticket.compound_id)
         .join(community, col(community.id) == compound.parent_id, isouter=True)
         .join(Grid, col(Grid.id) == Ticket.grid_id, isouter=True)
@@ -121,35 +146,51 @@ def load_records(
     )
     if grid_id is not None:
         statement = statement.where(col(Ticket.grid_id) == grid_id)
-    rows = session.exec(statement.order_by(col(Ticket.id))).all()
+    session.flush()  # the connection's read sees what this session wrote
+    rows = session.connection().execute(statement.order_by(col(Ticket.id))).all()
     # Compounds of the same name in different communities are told apart by their community.
     communities: dict[str, set[str]] = {}
-    for _, compound_name, community_name, _ in rows:
-        communities.setdefault(compound_name, set()).add(community_name or "")
-    holders = _holders(session, {t.holder_id for t, *_ in rows if t.holder_id is not None})
+    for row in rows:
+        communities.setdefault(row[12], set()).add(row[13] or "")
+    holders = _holders(session, {row[11] for row in rows if row[11] is not None})
     records = []
-    for ticket, compound_name, community_name, grid_name in rows:
+    for (
+        created_at,
+        accept_due_at,
+        accepted_at,
+        resolve_due_at,
+        resolved_at,
+        rating,
+        category,
+        state,
+        paused_at,
+        closed_at,
+        updated_at,
+        holder_id,
+        compound_name,
+        community_name,
+        grid_name,
+    ) in rows:
         label = compound_name
         if len(communities[compound_name]) > 1:
             label = f"{community_name}/{compound_name}"
-        holder = holders.get(ticket.holder_id, "") if ticket.holder_id is not None else ""
         ended = None
-        if ticket.resolved_at is None and ticket.state in ENDED_UNRESOLVED:
-            ended = ticket.closed_at or ticket.updated_at  # withdrawing leaves closed_at empty
+        if resolved_at is None and state in ENDED_UNRESOLVED:
+            ended = closed_at or updated_at  # withdrawing leaves closed_at empty
         records.append(
             Record(
-                created_at=ticket.created_at,
-                accept_due_at=ticket.accept_due_at,
-                accepted_at=ticket.accepted_at,
-                resolve_due_at=ticket.resolve_due_at,
-                resolved_at=ticket.resolved_at,
-                rating=ticket.rating,
+                created_at=created_at,
+                accept_due_at=accept_due_at,
+                accepted_at=accepted_at,
+                resolve_due_at=resolve_due_at,
+                resolved_at=resolved_at,
+                rating=rating,
                 grid=grid_name or "",
-                category=ticket.category,
+                category=category,
                 compound=label,
-                holder=holder,
-                state=ticket.state,
-                paused_at=ticket.paused_at,
+                holder=holders.get(holder_id, "") if holder_id is not None else "",
+                state=state,
+                paused_at=paused_at,
                 ended_at=ended,
             )
         )
