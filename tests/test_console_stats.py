@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.bootstrap import App
@@ -170,13 +171,23 @@ def test_the_page_shows_the_chats_rates_by_month_and_by_group(
     assert chart(page.text, "holder")["yAxis"]["data"] == ["刘网格"]
     assert "阳光花园" in section(page.text, "compound")
 
-    december = desk.get("/console/stats")
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM ticket" in statement:
+            reads.append(statement)
+
+    event.listen(app.engine, "before_cursor_execute", count)
+    december = desk.get("/console/stats?months=12")
+    event.remove(app.engine, "before_cursor_execute", count)
+    assert len(reads) == 1  # a year of tickets in one read, split by month in Python
     assert "2026-12 月度统计" in december.text
     assert re.findall(r'<td class="num">(\d+)</td>', total_row(december.text))[0] == "1"
     assert "英雄社区第二网格" in section(december.text, "grid")
     assert "英雄社区第一网格" not in section(december.text, "grid")
     assert "未指派" in section(december.text, "holder")
-    trend = chart(december.text, "trend")
+    assert len(chart(december.text, "trend")["xAxis"]["data"]) == 12
+    trend = chart(desk.get("/console/stats").text, "trend")
     assert len(trend["xAxis"]["data"]) == 6 and trend["xAxis"]["data"][-2:] == ["2026-11", "2026-12"]
 
     # Narrowed to one compound, and to one grid, of the jurisdiction.
