@@ -53,7 +53,7 @@ def _frame(title: str, subtitle: str, series: Sequence[str]) -> dict[str, Any]:
             "subtextStyle": {"color": "#52606d"},
         },
         "legend": {"data": list(series), "top": 4, "right": 0, "textStyle": {"color": "#1f2933"}},
-        "tooltip": {"trigger": "axis", "confine": True},
+        "tooltip": {"trigger": "axis", "confine": True, "renderMode": "richText"},  # drawn on the canvas: no HTML
         "textStyle": {"fontFamily": "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif"},
     }
 
