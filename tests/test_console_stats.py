@@ -338,6 +338,7 @@ def test_chart_options_hold_percentages_and_gaps() -> None:
     assert charts.value(Fraction(2, 3)) == 66.7 and charts.value(None) is None
     option = charts.trend("t", "s", ("a", "b", "c"), ["2026-10", "2026-11"], [Rates(), half])
     assert [s["data"] for s in option["series"]] == [[None, 66.7], [None, None], [None, None]]
+    assert option["tooltip"]["renderMode"] == "richText"  # names are drawn, never parsed as HTML
     many = charts.bars("t", "s", ("a", "b", "c"), [(f"g{n}", half) for n in range(30)])
     assert many["dataZoom"] and many["yAxis"]["data"][0] == "g0" and many["xAxis"]["max"] == 100
     assert charts.size(2) == "s" and charts.size(30) == "l"
