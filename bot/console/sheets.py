@@ -52,6 +52,8 @@ def xlsx_bytes(title: str, header: Sequence[str], rows: Iterable[Sequence[Cell]]
                 widths[c - 1] = max(widths[c - 1], min(40, len(value) * 2))
             else:
                 cell.value = value
+                if isinstance(value, float):
+                    cell.number_format = "0.0"  # a rate: 50.0, as the CSV writes it
     for c, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(c)].width = max(8, width + 2)
     sheet.freeze_panes = "A2"
