@@ -52,7 +52,8 @@ def _frame(title: str, subtitle: str, series: Sequence[str]) -> dict[str, Any]:
             "textStyle": {"fontSize": 15, "color": "#1f2933"},
             "subtextStyle": {"color": "#52606d"},
         },
-        "legend": {"data": list(series), "top": 4, "right": 0, "textStyle": {"color": "#1f2933"}},
+        # Below the plot: a long title (English) never runs into it.
+        "legend": {"data": list(series), "bottom": 0, "left": "center", "textStyle": {"color": "#1f2933"}},
         # Drawn on the canvas: a user-typed name never becomes HTML, and no inline style meets the CSP.
         "tooltip": {"trigger": "axis", "confine": True, "renderMode": "richText"},
         "textStyle": {"fontFamily": "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif"},
@@ -65,7 +66,7 @@ def trend(
     """A line per rate over the months (oldest first), on a 0–100 % axis."""
     points = [values(r) for r in rates]
     option = _frame(title, subtitle, series)
-    option["grid"] = {"left": 8, "right": 24, "top": 64, "bottom": 8, "containLabel": True}
+    option["grid"] = {"left": 8, "right": 24, "top": 64, "bottom": 32, "containLabel": True}
     option["xAxis"] = {
         "type": "category",
         "data": list(months),
@@ -96,7 +97,7 @@ def bars(
     names = [name for name, _ in groups]
     points = [values(r) for _, r in groups]
     option = _frame(title, subtitle, series)
-    option["grid"] = {"left": 8, "right": 56, "top": 64, "bottom": 8, "containLabel": True}
+    option["grid"] = {"left": 8, "right": 56, "top": 64, "bottom": 32, "containLabel": True}
     option["xAxis"] = _percent_axis()
     option["yAxis"] = {
         "type": "category",
