@@ -54,6 +54,7 @@ class Query:
     paths: tuple[str, ...]
     action: str = ""
     actor_id: int | None = None
+    actor_ids: tuple[int, ...] | None = None  # any of these people (a name search); () matches nobody
     subject: str = ""
     subject_id: int | None = None
     since: datetime | None = None
@@ -71,6 +72,8 @@ def entries(
         statement = statement.where(col(AuditEntry.action).startswith(query.action))
     if query.actor_id is not None:
         statement = statement.where(AuditEntry.actor_id == query.actor_id)
+    if query.actor_ids is not None:
+        statement = statement.where(col(AuditEntry.actor_id).in_(query.actor_ids))
     if query.subject:
         statement = statement.where(AuditEntry.subject == query.subject)
     if query.subject_id is not None:

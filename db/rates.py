@@ -49,6 +49,7 @@ class Record:
     grid: str = ""
     category: str = ""
     compound: str = ""
+    holder: str = ""  # who holds (or last held) it, as staff know them; "" when nobody
     state: str = "new"
     paused_at: datetime | None = None  # waiting for the resident since
     ended_at: datetime | None = None  # withdrawn or closed (as a duplicate …) without being resolved

@@ -5,17 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from core.permissions import outermost
 from db.cases.states import ENDED_UNRESOLVED
-from db.models import Grid, OrgNode, Ticket
+from db.models import Grid, OrgNode, Person, Ticket
 from db.org import in_subtrees
 from db.rates import GROUPS, Rates, Record, by_group, compute, percent
 
@@ -56,6 +58,30 @@ def month(year: int, number: int, zone: ZoneInfo) -> Period:
     return Period(start, end, f"{year:04d}-{number:02d}")
 
 
+def last_months(now: datetime, zone: ZoneInfo, count: int) -> list[Period]:
+    """The `count` calendar months up to and including the current one, oldest first."""
+    local = now.astimezone(zone)
+    index = local.year * 12 + local.month - 1
+    return [month(n // 12, n % 12 + 1, zone) for n in range(index - count + 1, index + 1)]
+
+
+def by_period(records: Iterable[Record], periods: list[Period]) -> dict[str, list[Record]]:
+    """The records split by the period each was created in (every period present, maybe empty); one
+    query over the whole span and this split keep a year's trend to a single read. `periods` follow each
+    other without gaps (as `last_months` gives them)."""
+    split: dict[str, list[Record]] = {p.label: [] for p in periods}
+    if not periods:
+        return split
+    # Compared in UTC, as the records' times are: comparing across time zones is several times slower.
+    starts = [p.start.astimezone(UTC) for p in periods]
+    end = periods[-1].end.astimezone(UTC)
+    for record in records:
+        index = bisect_right(starts, record.created_at) - 1
+        if index >= 0 and record.created_at < end:
+            split[periods[index].label].append(record)
+    return split
+
+
 def parse_period(text: str, now: datetime, zone: ZoneInfo) -> Period | None:
     """`2026-11` (a month), `7d`/`30d` (the last days up to now), or the current month when empty."""
     text = text.strip().lower()
@@ -79,15 +105,36 @@ def _outermost(nodes: Iterable[OrgNode]) -> list[OrgNode]:
     return [by_path[p] for p in outermost(by_path)]
 
 
-def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> list[Record]:
-    """The tickets created in the period whose compound lies under one of the nodes, as rate records."""
+def load_records(
+    session: Session, nodes: Iterable[OrgNode], period: Period, grid_id: int | None = None
+) -> list[Record]:
+    """The tickets created in the period whose compound lies under one of the nodes (and, given a grid,
+    that belong to it), as rate records."""
     roots = _outermost(nodes)
     if not roots:
         return []
     compound = aliased(OrgNode)
     community = aliased(OrgNode)
-    rows = session.exec(
-        select(Ticket, compound.name, community.name, Grid.name)
+    # Columns, not Ticket objects: a year of a street's tickets is tens of thousands of rows, and building
+    # an ORM object for each costs several times the query.
+    statement = (
+        sa_select(
+            col(Ticket.created_at),
+            col(Ticket.accept_due_at),
+            col(Ticket.accepted_at),
+            col(Ticket.resolve_due_at),
+            col(Ticket.resolved_at),
+            col(Ticket.rating),
+            col(Ticket.category),
+            col(Ticket.state),
+            col(Ticket.paused_at),
+            col(Ticket.closed_at),
+            col(Ticket.updated_at),
+            col(Ticket.holder_id),
+            col(compound.name),
+            col(community.name),
+            col(Grid.name),
+        )
         .join(compound, col(compound.id) == Ticket.compound_id)
         .join(community, col(community.id) == compound.parent_id, isouter=True)
         .join(Grid, col(Grid.id) == Ticket.grid_id, isouter=True)
@@ -96,37 +143,69 @@ def load_records(session: Session, nodes: Iterable[OrgNode], period: Period) -> 
             col(Ticket.created_at) >= period.start,
             col(Ticket.created_at) < period.end,
         )
-        .order_by(col(Ticket.id))
-    ).all()
+    )
+    if grid_id is not None:
+        statement = statement.where(col(Ticket.grid_id) == grid_id)
+    session.flush()  # the connection's read sees what this session wrote
+    rows = session.connection().execute(statement.order_by(col(Ticket.id))).all()
     # Compounds of the same name in different communities are told apart by their community.
     communities: dict[str, set[str]] = {}
-    for _, compound_name, community_name, _ in rows:
-        communities.setdefault(compound_name, set()).add(community_name or "")
+    for row in rows:
+        communities.setdefault(row[12], set()).add(row[13] or "")
+    holders = _holders(session, {row[11] for row in rows if row[11] is not None})
     records = []
-    for ticket, compound_name, community_name, grid_name in rows:
+    for (
+        created_at,
+        accept_due_at,
+        accepted_at,
+        resolve_due_at,
+        resolved_at,
+        rating,
+        category,
+        state,
+        paused_at,
+        closed_at,
+        updated_at,
+        holder_id,
+        compound_name,
+        community_name,
+        grid_name,
+    ) in rows:
         label = compound_name
         if len(communities[compound_name]) > 1:
             label = f"{community_name}/{compound_name}"
         ended = None
-        if ticket.resolved_at is None and ticket.state in ENDED_UNRESOLVED:
-            ended = ticket.closed_at or ticket.updated_at  # withdrawing leaves closed_at empty
+        if resolved_at is None and state in ENDED_UNRESOLVED:
+            ended = closed_at or updated_at  # withdrawing leaves closed_at empty
         records.append(
             Record(
-                created_at=ticket.created_at,
-                accept_due_at=ticket.accept_due_at,
-                accepted_at=ticket.accepted_at,
-                resolve_due_at=ticket.resolve_due_at,
-                resolved_at=ticket.resolved_at,
-                rating=ticket.rating,
+                created_at=created_at,
+                accept_due_at=accept_due_at,
+                accepted_at=accepted_at,
+                resolve_due_at=resolve_due_at,
+                resolved_at=resolved_at,
+                rating=rating,
                 grid=grid_name or "",
-                category=ticket.category,
+                category=category,
                 compound=label,
-                state=ticket.state,
-                paused_at=ticket.paused_at,
+                holder=holders.get(holder_id, "") if holder_id is not None else "",
+                state=state,
+                paused_at=paused_at,
                 ended_at=ended,
             )
         )
     return records
+
+
+def _holders(session: Session, ids: set[int]) -> dict[int, str]:
+    """Holders' names by person id (one query); people of the same name are told apart by their number."""
+    if not ids:
+        return {}
+    names = {
+        i: n for i, n in session.exec(select(Person.id, Person.name).where(col(Person.id).in_(ids))) if i
+    }
+    shared = {n for n in names.values() if list(names.values()).count(n) > 1}
+    return {i: f"{n} #{i}" if n in shared or not n else n for i, n in names.items()}
 
 
 @dataclass(frozen=True, slots=True)
