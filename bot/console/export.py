@@ -74,6 +74,11 @@ def holder_chains(session: Session, ticket_ids: Sequence[int]) -> dict[int, list
     return chains
 
 
+def _ending_with(chain: list[str], holder: str) -> list[str]:
+    """The chain ending with who holds the ticket now (dispatch at filing names nobody on its event)."""
+    return [*chain, holder] if holder and (not chain or chain[-1] != holder) else chain
+
+
 def _minutes(start: datetime | None, end: datetime | None) -> int | str:
     return int((end - start).total_seconds() // 60) if start and end else ""
 
@@ -110,7 +115,7 @@ def rows(
             when(t.closed_at),
             _minutes(t.created_at, t.accepted_at),
             _hours(t.created_at, t.resolved_at),
-            " → ".join(chains.get(t.id or 0, [])),
+            " → ".join(_ending_with(chains.get(t.id or 0, []), line.holder)),
             word("level", t.level),
             word("rating", t.rating) if t.rating else "",
             t.rating_comment,
