@@ -7,7 +7,8 @@ the demo organisation and adds 99 other communities (one compound each), then bu
 (SQLite: the driver's executemany; PostgreSQL: COPY): `--community` tickets (default 10 000) in 英雄社区,
 spread over a year, most closed, some open with clocks running out around now; at the larger size the
 rest (990 000 by default) are spread evenly over the other communities. It then times, for the community
-staff of 英雄社区 (p50 and p95 of `--repeat` runs each):
+staff of 英雄社区 (p50 and p95 of `--repeat` runs each; the sizes' runs take turns, so that whatever else
+the machine is doing weighs on every size alike):
 
 - the 工单 list's first page with three filters (state open, a category, a compound) and its capped count;
 - the 工作台: the five queue counts and today's deadlines.
@@ -28,7 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -312,59 +313,72 @@ def fill(engine: Engine, source: Iterator[dict[str, Any]]) -> None:
         raw.close()
 
 
-def timed(run: Callable[[], Any], repeat: int) -> tuple[list[float], Any]:
-    """Seconds of each of `repeat` runs (after one warm-up run), and the last run's answer."""
-    answer = run()
-    runs = []
-    for _ in range(repeat):
-        begin = time.perf_counter()
-        answer = run()
-        runs.append(time.perf_counter() - begin)
-    return runs, answer
+@dataclass
+class Prepared:
+    """One filled database and the two things timed on it."""
+
+    size: int
+    fill_seconds: float
+    page: Callable[[], int]
+    home: Callable[[], dict[str, int]]
 
 
-def measure(backend: str, size: int, community: int, repeat: int) -> Result:
-    """Fill one database (`community` tickets in 英雄社区, the rest of `size` elsewhere) and time the list
-    and the home page's counts for its staff."""
-    with database(backend) as url:
-        engine = make_engine(url)
-        try:
-            mine, others, reporter_id, actor = prepare_org(engine)
-            holders = (actor.person_id,)
+def prepare(url: str, size: int, community: int) -> tuple[Prepared, Engine]:
+    """Fill a database (`community` tickets in 英雄社区, the rest of `size` elsewhere) and make the two
+    timed calls for its community staff: the list's first page with its count, and the home counts."""
+    engine = make_engine(url)
+    mine, others, reporter_id, actor = prepare_org(engine)
+    holders = (actor.person_id,)
 
-            def everything() -> Iterator[dict[str, Any]]:
-                yield from rows(mine, min(size, community), reporter_id, holders)
-                if size > community:
-                    yield from rows(others, size - community, reporter_id, holders)
+    def everything() -> Iterator[dict[str, Any]]:
+        yield from rows(mine, min(size, community), reporter_id, holders)
+        if size > community:
+            yield from rows(others, size - community, reporter_id, holders)
 
-            started = time.perf_counter()
-            fill(engine, everything())
-            fill_seconds = time.perf_counter() - started
-            sessions = session_factory(engine)
-            compound_id = mine[0].compound_id
-            filters = search.parse(
-                {"state": "open", "category": "water", "compound": str(compound_id)}, CATEGORIES
-            )
+    started = time.perf_counter()
+    fill(engine, everything())
+    fill_seconds = time.perf_counter() - started
+    sessions = session_factory(engine)
+    filters = search.parse(
+        {"state": "open", "category": "water", "compound": str(mine[0].compound_id)}, CATEGORIES
+    )
 
-            def page() -> int:
-                with sessions() as session:
-                    scope = search.scope_for(session, actor, NOW, ZONE)
-                    found = search.search(session, scope, filters, "newest", "", 50)
-                    search.count(session, scope, filters, 1000)
-                    return len(found.lines)
+    def page() -> int:
+        with sessions() as session:
+            scope = search.scope_for(session, actor, NOW, ZONE)
+            found = search.search(session, scope, filters, "newest", "", 50)
+            search.count(session, scope, filters, 1000)
+            return len(found.lines)
 
-            def home() -> dict[str, int]:
-                with sessions() as session:
-                    scope = search.scope_for(session, actor, NOW, ZONE)
-                    counts = search.queue_counts(session, scope, 1000)
-                    counts["due_today"] = len(search.due_today(session, scope))
-                    return counts
+    def home() -> dict[str, int]:
+        with sessions() as session:
+            scope = search.scope_for(session, actor, NOW, ZONE)
+            counts = search.queue_counts(session, scope, 1000)
+            counts["due_today"] = len(search.due_today(session, scope))
+            return counts
 
-            list_runs, shown = timed(page, repeat)
-            home_runs, counts = timed(home, repeat)
-        finally:
-            engine.dispose()
-    return Result(backend, size, fill_seconds, list_runs, home_runs, shown, counts)
+    return Prepared(size, fill_seconds, page, home), engine
+
+
+def measure(backend: str, sizes: list[int], community: int, repeat: int) -> list[Result]:
+    """Fill one database per size, then time them in turns (one run of each per round), so that whatever
+    else the machine does at the time weighs on every size alike."""
+    with ExitStack() as stack:
+        prepared: list[Prepared] = []
+        for size in sizes:
+            one, engine = prepare(stack.enter_context(database(backend)), size, community)
+            stack.callback(engine.dispose)
+            prepared.append(one)
+            print(f"{backend:8} {size:>9,} tickets filled in {one.fill_seconds:.1f} s", flush=True)
+        runs: dict[int, tuple[list[float], list[float]]] = {p.size: ([], []) for p in prepared}
+        answers: dict[int, tuple[int, dict[str, int]]] = {p.size: (p.page(), p.home()) for p in prepared}
+        for _ in range(repeat):
+            for one in prepared:
+                for spent, call in zip(runs[one.size], (one.page, one.home), strict=True):
+                    begin = time.perf_counter()
+                    call()
+                    spent.append(time.perf_counter() - begin)
+    return [Result(backend, p.size, p.fill_seconds, *runs[p.size], *answers[p.size]) for p in prepared]
 
 
 def main() -> None:
@@ -383,11 +397,10 @@ def main() -> None:
         print(f"PostgreSQL skipped: {reason}")
     results: list[Result] = []
     for backend in backends:
-        for size in args.sizes:
-            r = measure(backend, size, args.community, args.repeat)
+        for r in measure(backend, args.sizes, args.community, args.repeat):
             results.append(r)
             print(
-                f"{backend:8} {size:>9,} tickets: fill {r.fill_seconds:6.1f} s · "
+                f"{backend:8} {r.size:>9,} tickets: "
                 f"list p50 {statistics.median(r.list_runs) * 1000:6.1f} ms"
                 f" p95 {p(r.list_runs, 0.95) * 1000:6.1f} ms"
                 f" ({r.shown} rows) · home p50 {statistics.median(r.home_runs) * 1000:6.1f} ms"

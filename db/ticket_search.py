@@ -165,26 +165,14 @@ def paths_of(actor: Actor, action: Action = Action.VIEW_QUEUE) -> list[str]:
 
 
 def compounds_under(session: Session, paths: Sequence[str]) -> list[int]:
-    """The ids of the compounds under the paths (a grant on a building's compound counts that compound)."""
+    """The ids of the compounds under the paths: where the policy's `covers` holds a ticket (its target is
+    its compound's path, so a grant below a compound covers none)."""
     if not paths:
         return []
     found = session.exec(
         select(OrgNode.id).where(OrgNode.kind == "compound", in_subtrees(col(OrgNode.path), paths))
     ).all()
-    # A grant below a compound (a building) still sees its compound's tickets only through the compound.
-    above = session.exec(
-        select(OrgNode.id).where(
-            OrgNode.kind == "compound", col(OrgNode.path).in_([_compound_prefix(p) for p in paths])
-        )
-    ).all()
-    return sorted({i for i in (*found, *above) if i is not None})
-
-
-def _compound_prefix(path: str) -> str:
-    """The path of the compound above a building or entrance (district/street/community/compound: the
-    fourth level), or the path itself."""
-    parts = [p for p in path.strip("/").split("/") if p]
-    return "/" + "/".join(parts[:4]) + "/" if len(parts) > 4 else path
+    return sorted(i for i in found if i is not None)
 
 
 @dataclass(frozen=True, slots=True)
