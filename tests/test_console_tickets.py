@@ -15,7 +15,7 @@ from sqlmodel import col, select
 from bot.bootstrap import App
 from bot.clock import FixedClock
 from db import org, people
-from db.models import Identity, OrgNode, Ticket, WebMessage
+from db.models import Identity, OrgNode, Ticket, TicketEvent, WebMessage
 from tests.support.chat import ChatUser, file_report
 from tests.support.console import Desk, sign_in
 
@@ -308,6 +308,18 @@ def test_home_counts_match_the_list_and_both_languages_render(
     assert sorted(numbers(desk.get("/console/tickets?queue=overdue").text)) == sorted(
         numbers(desk.get("/console/tickets?overdue=1").text)
     )
+
+    # a ticket that climbed to the community's level is escalated to its staff
+    with app.sessions() as session:
+        climbed = session.get(Ticket, code)
+        community = org.find_node(session, COMMUNITY)
+        assert climbed is not None and community is not None
+        climbed.level, climbed.holder_node_id = "community", community.id
+        session.add(TicketEvent(ticket_id=code, at=clock.now(), actor_role="system", kind="escalated"))
+        session.commit()
+    home = desk.get("/console").text
+    assert tile(home, "escalated") == "1"
+    assert numbers(desk.get("/console/tickets?queue=escalated").text) == [code]
 
     assert desk.post("/console/lang", {"locale": "en"}).status_code == 303
     home = desk.get("/console").text
