@@ -86,11 +86,6 @@ class Filters:
                 out[f.name] = str(value) if not isinstance(value, date) else value.isoformat()
         return out
 
-    @property
-    def narrowed(self) -> bool:
-        """Whether any filter is set."""
-        return bool(self.params())
-
 
 def _id(value: str) -> int | None:
     return int(value) if value.isdigit() and 0 < int(value) < 2**53 else None

@@ -115,8 +115,6 @@ def routes(kit: Kit) -> APIRouter:
             categories=kit.catalog.ordered,
             sla_classes=sorted(kit.policy.classes),
             states=search.ALL_STATES,
-            levels=search.LEVELS,
-            ratings=search.RATINGS,
             result=_result(params),
             **context,
         )
