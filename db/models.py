@@ -155,6 +155,12 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_next_due", "next_due_at"),
         Index("ix_ticket_holder", "holder_id", "state"),
         Index("ix_ticket_holder_node", "holder_node_id", "state"),
+        # The console's list and counts keep to the jurisdiction's compounds, then page by id, deadline or
+        # last change (migration 0010).
+        Index("ix_ticket_compound_state_id", "compound_id", "state", "id"),
+        Index("ix_ticket_compound_due", "compound_id", "clock_due_at", "id"),
+        Index("ix_ticket_compound_updated", "compound_id", "updated_at", "id"),
+        Index("ix_ticket_compound_created", "compound_id", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
