@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook  # type: ignore[import-untyped]  # no stubs pinned; only Workbook is used
+from openpyxl import Workbook
 from sqlmodel import Session, col, select
 
 from db.models import Person, TicketEvent
