@@ -99,7 +99,7 @@ HOLDER_ROLES: tuple[Role, ...] = (GRID, COMMUNITY, PROPERTY)
 # supervise a ticket except the property company (DESIGN §3).
 REPORTER_ROLES: tuple[Role, ...] = (GRID, COMMUNITY, STREET, DEPARTMENT, ADMIN)
 # How the person working a ticket is named on its timeline (a holder with none of these: grid worker).
-WORKER_LABELS: tuple[Role, ...] = (GRID, COMMUNITY, STREET, DEPARTMENT)
+WORKER_LABELS: tuple[Role, ...] = (GRID, PROPERTY, COMMUNITY, STREET, DEPARTMENT)
 
 # Which roles may do an action, over the subtree of the node they were granted on.
 RULES: dict[Action, tuple[Role, ...]] = {

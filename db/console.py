@@ -15,6 +15,7 @@ from db.models import ConsoleLink, ConsoleSession
 
 LINK_LIFETIME = timedelta(minutes=10)
 IDLE_TIMEOUT = timedelta(minutes=30)
+LONGEST = timedelta(hours=12)  # a working day: a tab kept busy still signs in again the next morning
 TOUCH_EVERY = timedelta(minutes=1)  # a session's last_seen is written at most this often
 
 
@@ -83,7 +84,7 @@ def find_session(
     found = session.get(ConsoleSession, digest(session_id))
     if found is None or found.ended_at is not None:
         return None
-    if now - found.last_seen_at > idle:
+    if now - found.last_seen_at > idle or now - found.created_at > LONGEST:
         found.ended_at = now
         return None
     if now - found.last_seen_at >= TOUCH_EVERY:

@@ -543,8 +543,8 @@ class Found:
 
 def search_people(session: Session, paths: list[str], text: str, limit: int = 50) -> list[Found]:
     """People of a jurisdiction (`paths`, node paths): residents of its homes and those granted a role
-    under it, whose name holds `text` or whose phone holds its digits (3 or more); only what lies under
-    `paths` is listed of each."""
+    under it, whose name holds `text` or whose phone ends in its four digits or holds all eleven; only
+    what lies under `paths` is listed of each."""
     from db.org import in_subtrees  # db.org imports this module
 
     text = text.strip()
@@ -552,7 +552,11 @@ def search_people(session: Session, paths: list[str], text: str, limit: int = 50
     if not paths or not text:
         return []
     match = col(Person.name).contains(text, autoescape=True)
-    if len(digits) >= 3:
+    # The last four digits, or the whole number: never a prefix, which would let a number be rebuilt
+    # digit by digit from a list that shows only the last four.
+    if len(digits) == 4:
+        match = or_(match, col(Person.phone).endswith(digits))
+    elif len(digits) >= 11:
         match = or_(match, col(Person.phone).contains(digits))
     entrance = _NODE.alias()
     lived = (

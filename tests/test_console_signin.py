@@ -83,3 +83,12 @@ def test_a_post_without_or_with_a_wrong_csrf_token_changes_nothing(app: App, sta
     assert other_site.status_code == 403
     assert desk.post("/console/lang", {"locale": "en"}).status_code == 303
     assert "Home" in desk.get("/console").text
+
+
+def test_a_busy_session_still_ends_after_a_working_day(app: App, staff: ChatUser, clock: FixedClock) -> None:
+    desk = sign_in(app, staff)
+    for _ in range(25):  # a tab that asks every half hour
+        clock.advance(minutes=29)
+        if desk.get("/console").status_code != 200:
+            break
+    assert desk.get("/console").status_code == 303

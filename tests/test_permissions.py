@@ -194,7 +194,9 @@ def test_the_timeline_names_the_role_a_person_works_under() -> None:
     held = Target((COMPOUND,), ME, "grid")
     assert acting_role(PROFILES["comm"], Action.WORK_TICKET, held) is Role.COMMUNITY_STAFF
     assert acting_role(PROFILES["street"], Action.WORK_TICKET, held) is Role.STREET_STAFF
-    assert acting_role(PROFILES["prop"], Action.WORK_TICKET, held) is Role.GRID_WORKER  # as it always was
+    # The property company works what it is given under its own name, so the timeline and the audit log
+    # say who closed it.
+    assert acting_role(PROFILES["prop"], Action.WORK_TICKET, held) is Role.PROPERTY_STAFF
     queued = Target((COMPOUND,), None, "community")
     assert acting_role(PROFILES["comm"], Action.WORK_TICKET, queued) is Role.COMMUNITY_STAFF
     assert acting_role(PROFILES["street"], Action.WORK_TICKET, queued) is None

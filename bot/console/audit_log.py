@@ -22,8 +22,9 @@ from bot.console.desk import Desk, Kit, Refused, require
 from core.permissions import Action, grants_for, outermost, path_ids
 from db import audit
 from db.models import AuditEntry, OrgNode, Person
+from db.types import parse_id
 
-ACTIONS = ("ticket.", "notice.", "poll.", "resident.", "org.", "console.")
+ACTIONS = ("ticket.", "notice.", "poll.", "resident.", "org.", "grid.", "console.")
 SUBJECTS = ("ticket", "notice", "poll", "residency", "person", "org")
 EXPORT_LIMIT = 20_000  # rows in one export: a year of a busy street office
 VALUE_WIDTH = 60  # characters of a before/after value shown on the page
@@ -177,8 +178,9 @@ def _number(text: str, strict: bool = True) -> int | None:
     text = text.strip()
     if not text:
         return None
-    if text.isdigit() and len(text) <= 12:
-        return int(text)
+    found = parse_id(text)
+    if found is not None:
+        return found
     if strict:
         raise Refused(400, "bad_request")
     return None

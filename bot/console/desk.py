@@ -14,11 +14,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from fastapi import Request
+from fastapi import Path as PathParam
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import sessionmaker
@@ -32,10 +33,22 @@ from db import console, outbox, people
 from db.categories import Catalog
 from db.models import Person
 from db.sla import Policy
+from db.types import MAX_ID, parse_id
 
 TEMPLATES = Path(__file__).resolve().parent.parent.parent / "templates" / "console"
 COOKIE = "linli_console"
 LOCALES = ("zh_CN", "en")
+
+
+# An id in a console address or query: beyond what a row can have it is refused (422), never sent to the
+# database (SQLite cannot bind it, PostgreSQL refuses it).
+PathId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+QueryId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+def number(text: str) -> int | None:
+    """An id typed or posted in a form ("12", "#12"), or None when it is not one (ASCII digits only)."""
+    return parse_id(text.strip().removeprefix("#").removeprefix("＃"))
 
 
 class Refused(Exception):

@@ -13,6 +13,7 @@ from core import notices as use
 from core.permissions import Actor
 from core.work import Work
 from db import notices as rules
+from db.types import parse_id
 
 MAX_AHEAD = timedelta(days=365)  # as far ahead as /notice lets a send time be typed
 MAX_PUBLICITY_DAYS = 365  # as `linli notice send` allows
@@ -40,13 +41,13 @@ def blank() -> NoticeForm:
 
 
 def _ids(values: list[str]) -> list[int]:
-    return [int(v) for v in values if v.strip().isdigit()]
+    return [found for found in (parse_id(v.strip()) for v in values) if found is not None]
 
 
 def read(form: NoticeForm, zone: ZoneInfo, now: datetime) -> tuple[use.NoticeDraft | None, dict[str, str]]:
     """The draft the form describes, or the fields that cannot be read with why (a word key each)."""
     errors: dict[str, str] = {}
-    node_id = int(form.node) if form.node.strip().isdigit() else 0
+    node_id = parse_id(form.node.strip()) or 0
     if not node_id:
         errors["node"] = "node"
     send_at: datetime | None = None
@@ -54,7 +55,7 @@ def read(form: NoticeForm, zone: ZoneInfo, now: datetime) -> tuple[use.NoticeDra
         send_at = parse_local(form.send_at, zone)
         if send_at is None or not now < send_at <= now + MAX_AHEAD:
             errors["send_at"] = "bad_time"
-    days = int(form.days) if form.days.strip().isdigit() else -1
+    days = int(form.days.strip()) if form.days.strip().isascii() and form.days.strip().isdigit() else -1
     if not 0 <= days <= MAX_PUBLICITY_DAYS:
         errors["days"] = "days"
     if errors:

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.console import notice_form
-from bot.console.desk import Desk, Kit, Refused, require
+from bot.console.desk import Desk, Kit, PathId, QueryId, Refused, require
 from bot.console.notice_form import NoticeForm
 from bot.console.when import local_input
 from core import notices as use
@@ -33,7 +33,7 @@ def routes(kit: Kit) -> APIRouter:
     router = APIRouter()
 
     @router.get("/console/notices", include_in_schema=False)
-    def listing(request: Request, after: int | None = None) -> HTMLResponse:
+    def listing(request: Request, after: QueryId = None) -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, ACTION)
         with kit.work() as work:
@@ -80,7 +80,9 @@ def routes(kit: Kit) -> APIRouter:
             return _compose(kit, request, desk, work, form, {}, fragment=True)
 
     @router.get("/console/notices/{notice_id:int}", include_in_schema=False)
-    def report(request: Request, notice_id: int, done: str = "", n: int = 0, error: str = "") -> HTMLResponse:
+    def report(
+        request: Request, notice_id: PathId, done: str = "", n: int = 0, error: str = ""
+    ) -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, ACTION)
         with kit.work() as work:
@@ -109,12 +111,12 @@ def routes(kit: Kit) -> APIRouter:
             return kit.page(request, desk, "notices/show.html", **context)
 
     @router.post("/console/notices/{notice_id:int}/cancel", include_in_schema=False)
-    def cancel(notice_id: int, desk: Desk = Depends(kit.posting)) -> Response:
+    def cancel(notice_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:
         require(desk, ACTION)
         return _act(kit, desk, notice_id, use.cancel_notice, "cancelled")
 
     @router.post("/console/notices/{notice_id:int}/remind", include_in_schema=False)
-    def remind(notice_id: int, desk: Desk = Depends(kit.posting)) -> Response:
+    def remind(notice_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:
         require(desk, ACTION)
         return _act(kit, desk, notice_id, use.remind, "reminded")
 
@@ -174,7 +176,8 @@ def _compose(
     buildings = org.children(work.session, chosen.id, "building") if chosen.kind == "compound" else []
     seen = None
     draft, unread = notice_form.read(form, kit.zone, work.now)
-    if draft is not None and use.may_send(desk.actor, chosen):
+    # Only a node the person may send to is counted: a typed id of another community's node counts nothing.
+    if draft is not None and draft.node_id == chosen.id and use.may_send(desk.actor, chosen):
         seen = use.preview_notice(work, draft)
     context: dict[str, Any] = {
         "form": form,

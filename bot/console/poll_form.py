@@ -13,6 +13,7 @@ from core import polls as use
 from core.permissions import Actor
 from core.work import Work
 from db.polls import NOTICE_PERIOD
+from db.types import parse_id
 
 OPEN_HOUR = 9  # the suggested opening: 09:00 local on the first day after the full notice period
 DEFAULT_DAYS = 7  # the suggested voting window
@@ -51,10 +52,10 @@ def blank(now: datetime, zone: ZoneInfo) -> PollForm:
 def read(form: PollForm, zone: ZoneInfo) -> tuple[use.Draft | None, dict[str, str]]:
     """The draft the form describes, or the fields that cannot be read with why (a word key each)."""
     errors: dict[str, str] = {}
-    node_id = int(form.node) if form.node.strip().isdigit() else 0
+    node_id = parse_id(form.node.strip()) or 0
     if not node_id:
         errors["node"] = "node"
-    matter = int(form.matter) if form.matter.strip().isdigit() else 0
+    matter = parse_id(form.matter.strip()) or 0
     if not matter:
         errors["matter"] = "matter"
     opens, closes = parse_local(form.opens, zone), parse_local(form.closes, zone)
@@ -63,7 +64,7 @@ def read(form: PollForm, zone: ZoneInfo) -> tuple[use.Draft | None, dict[str, st
     if closes is None:
         errors["closes"] = "bad_time"
     election = form.kind == "election"
-    seats = int(form.seats) if form.seats.strip().isdigit() else 0
+    seats = parse_id(form.seats.strip()) or 0
     if election and not seats:
         errors["seats"] = "seats"
     if errors or opens is None or closes is None:
@@ -78,7 +79,7 @@ def read(form: PollForm, zone: ZoneInfo) -> tuple[use.Draft | None, dict[str, st
             kind=form.kind,
             opens_at=opens,
             closes_at=closes,
-            buildings=tuple(int(b) for b in form.buildings if b.strip().isdigit()),
+            buildings=tuple(b for b in (parse_id(v.strip()) for v in form.buildings) if b is not None),
             candidates=candidates if election else (),
             seats=seats if election else 0,
             secret=form.secret == "1",

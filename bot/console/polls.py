@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.console import poll_form
-from bot.console.desk import Desk, Kit, Refused, require
+from bot.console.desk import Desk, Kit, PathId, Refused, require
 from bot.console.poll_form import PollForm
 from core import polls as use
 from core.permissions import Action
@@ -76,7 +76,7 @@ def routes(kit: Kit) -> APIRouter:
         return RedirectResponse(done, status_code=303)
 
     @router.get("/console/polls/{poll_id:int}", include_in_schema=False)
-    def page(request: Request, poll_id: int, done: str = "", n: int = 0, error: str = "") -> HTMLResponse:
+    def page(request: Request, poll_id: PathId, done: str = "", n: int = 0, error: str = "") -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, ACTION)
         with kit.work() as work:
@@ -102,7 +102,7 @@ def routes(kit: Kit) -> APIRouter:
             return kit.page(request, desk, "polls/show.html", **context)
 
     @router.post("/console/polls/{poll_id:int}/withdraw", include_in_schema=False)
-    def withdraw(poll_id: int, desk: Desk = Depends(kit.posting)) -> Response:
+    def withdraw(poll_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:
         require(desk, ACTION)
         try:
             with kit.work() as work:

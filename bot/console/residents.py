@@ -141,7 +141,7 @@ def routes(kit: Kit) -> APIRouter:
             if residency is None or compound is None:
                 raise Refused(404, "not_found")
             if not people.may_approve(desk.actor, compound):
-                raise Refused(403, "not_allowed")
+                raise Refused(404, "not_found")  # as unknown: another community's registrations stay unseen
             ref = residency.document_ref
         path = store.path(ref) if store is not None and ref else None
         if path is None or Path(path).suffix not in PHOTO_TYPES:

@@ -61,7 +61,12 @@ def routes(kit: Kit) -> APIRouter:
     @router.post("/console/signout", include_in_schema=False)
     def signout(desk: Desk = Depends(kit.posting)) -> Response:
         with kit.sessions() as session:
-            console.end_session(session, desk.session_id, kit.clock.now())
+            now = kit.clock.now()
+            console.end_session(session, desk.session_id, now)
+            work = Work(session, now, kit.policy, via="console")
+            role = next((g.role.value for g in desk.actor.grants), "")
+            path = next((g.path for g in desk.actor.grants), "")
+            audit.record(work, desk.actor, role, "console.signout", "person", desk.person_id, path)
             session.commit()
         response = RedirectResponse("/console/signin?out=1", status_code=303)
         response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="strict", secure=kit.https)

@@ -27,6 +27,7 @@ from db import reports
 from db.models import Grid, GridBuilding, OrgNode
 from db.org import in_subtrees
 from db.rates import Rates, Record, by_group, compute, percent
+from db.types import parse_id
 from handlers.stats import CHART_TEXT
 
 RANGES = (6, 12)
@@ -153,18 +154,18 @@ def _scope(kit: Kit, session: Session, desk: Desk, key: str) -> Scope:
     whole = "、".join(n.name for n in nodes)
     if not key:
         return Scope(nodes, None, whole, compounds, grids)
-    kind, number = key[:1], key[1:]
-    if kind not in ("c", "g") or not number.isdigit() or len(number) > 12:
+    kind, found = key[:1], parse_id(key[1:])
+    if kind not in ("c", "g") or found is None:
         raise Refused(400, "bad_request")
     if kind == "c":
-        node = session.get(OrgNode, int(number))
+        node = session.get(OrgNode, found)
         if node is None or node.kind != "compound":
             raise Refused(404, "not_found")
         if not may(desk.actor, Action.VIEW_STATS, place(node.path)):
             raise Refused(403, "not_allowed")
         label = next((c.label for c in compounds if c.key == key), node.name)
         return Scope([node], None, label, compounds, grids)
-    grid = session.get(Grid, int(number))
+    grid = session.get(Grid, found)
     if grid is None:
         raise Refused(404, "not_found")
     label = next((c.label for c in grids if c.key == key), "")

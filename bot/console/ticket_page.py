@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 from bot.console import replies
-from bot.console.desk import Desk, Kit, Refused, require
+from bot.console.desk import Desk, Kit, PathId, Refused, require
 from bot.stores import FileStore
 from bot.uploads import NotAnImage, TooManyPixels, reencode
 from core import ticket_views as views
@@ -60,7 +60,7 @@ def routes(kit: Kit) -> APIRouter:
         return store is not None and item.channel in KEEPS_FILES and store.path(item.ref) is not None
 
     @router.get("/console/tickets/{ticket_id:int}", include_in_schema=False)
-    def page(request: Request, ticket_id: int) -> HTMLResponse:
+    def page(request: Request, ticket_id: PathId) -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, Action.VIEW_QUEUE)
         with kit.sessions() as session:
@@ -96,7 +96,7 @@ def routes(kit: Kit) -> APIRouter:
             return kit.page(request, desk, "ticket.html", **context)
 
     @router.get("/console/tickets/{ticket_id:int}/files/{attachment_id:int}", include_in_schema=False)
-    def file(request: Request, ticket_id: int, attachment_id: int) -> Response:
+    def file(request: Request, ticket_id: PathId, attachment_id: PathId) -> Response:
         desk = kit.desk(request)
         require(desk, Action.VIEW_QUEUE)
         with kit.sessions() as session:
@@ -113,7 +113,8 @@ def routes(kit: Kit) -> APIRouter:
         return FileResponse(
             path,
             media_type=media,
-            headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"},
+            # not kept by the browser: after sign-out on a shared desk computer nothing stays behind
+            headers={"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"},
         )
 
     def act(ticket_id: int, desk: Desk, name: str, run: Callable[[Work], object]) -> RedirectResponse:
@@ -129,7 +130,7 @@ def routes(kit: Kit) -> APIRouter:
 
     @router.post("/console/tickets/{ticket_id:int}/{name}", include_in_schema=False)
     async def post(
-        request: Request, ticket_id: int, name: str, desk: Desk = Depends(kit.posting)
+        request: Request, ticket_id: PathId, name: str, desk: Desk = Depends(kit.posting)
     ) -> Response:
         require(desk, Action.VIEW_QUEUE)
         if name not in ACTIONS:
@@ -174,6 +175,8 @@ def routes(kit: Kit) -> APIRouter:
             upload = form.get("photo")
             photos: list[tuple[str, str]] = []
             if isinstance(upload, UploadFile) and upload.filename:
+                with kit.sessions() as session:  # nothing is written to disk for a ticket not theirs
+                    visible(Work(session, kit.clock.now(), kit.policy, via="console"), desk, ticket_id)
                 stored = await _store_photo(store, upload)
                 if stored is None:
                     return _back(ticket_id, refused="bad_photo")

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from bot.console import export
-from bot.console.desk import Desk, Kit, Refused, require
+from bot.console.desk import Desk, Kit, PathId, Refused, number, require
 from core import tickets as cases
 from core.permissions import Action
 from core.ticket_views import overdue
@@ -54,8 +54,9 @@ def _ids(values: list[str]) -> list[int]:
     """The ticked tickets' numbers (anything else dropped), in order, once each."""
     seen: dict[int, None] = {}
     for value in values:
-        if value.isdigit() and 0 < int(value) < 2**53:
-            seen.setdefault(int(value), None)
+        found = number(value)
+        if found is not None:
+            seen.setdefault(found, None)
     return list(seen)[:MAX_BULK]
 
 
@@ -161,8 +162,7 @@ def routes(kit: Kit) -> APIRouter:
             raise Refused(400, "bad_request")
         if not numbers:
             return RedirectResponse(_back(back, done="none"), status_code=303)
-        target = str(form.get("worker" if action == "assign" else "original", "")).strip().lstrip("#")
-        other = int(target) if target.isdigit() and 0 < int(target) < 2**53 else None
+        other = number(str(form.get("worker" if action == "assign" else "original", "")))
         if other is None:
             return RedirectResponse(_back(back, done=f"{action}_missing"), status_code=303)
         done, refused = _apply(kit, desk, action, numbers, other)
@@ -198,7 +198,7 @@ def routes(kit: Kit) -> APIRouter:
         return RedirectResponse(_back(kept, done="saved"), status_code=303)
 
     @router.post("/console/tickets/filters/{filter_id}/delete", include_in_schema=False)
-    def delete_filter(filter_id: int, desk: Desk = Depends(kit.posting)) -> Response:
+    def delete_filter(filter_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:
         require(desk, Action.VIEW_QUEUE)
         with kit.sessions() as session:
             found = session.get(SavedFilter, filter_id)
@@ -262,10 +262,11 @@ def _result(params: Any) -> dict[str, Any] | None:
     ok = params.get("ok", "")
     refused = []
     for part in params.get("no", "").split(",")[:MAX_BULK]:
-        number, _, reason = part.partition(":")
-        if number.isdigit() and reason.isidentifier():
-            refused.append((int(number), reason))
-    return {"done": done[:30], "ok": int(ok) if ok.isdigit() else 0, "refused": refused}
+        code, _, reason = part.partition(":")
+        ticket = number(code)
+        if ticket is not None and reason.isidentifier():
+            refused.append((ticket, reason))
+    return {"done": done[:30], "ok": number(ok) or 0, "refused": refused}
 
 
 def _namer(kit: Kit, w: dict[str, Any], locale: str) -> Callable[[str, str], str]:
