@@ -19,14 +19,16 @@ def cmd_console_link(args: argparse.Namespace) -> int:
     from db.engine import make_engine, session_factory
     from db.migrate import upgrade
     from db.models import Person
+    from db.types import parse_id
 
     settings = settings_or_exit()
     upgrade(settings.db_url)
     sessions = session_factory(make_engine(settings.db_url))
     given = str(args.person).strip()
     with sessions() as session:
-        if given.isdigit() and len(given) < 10:
-            found = [p for p in [session.get(Person, int(given))] if p is not None]
+        number = parse_id(given)
+        if number is not None:
+            found = [p for p in [session.get(Person, number)] if p is not None]
         else:
             found = list(session.exec(select(Person).where(Person.name == given).limit(2)).all())
         if len(found) != 1:

@@ -155,6 +155,9 @@ def test_a_working_day_at_the_desk(server: str, browser: Any, tmp_path: Path) ->
     expect(desk.locator(f'a[href="/console/tickets/{rubbish}"]')).to_have_count(0)
     desk.get_by_role("link", name="清除").click()
     expect(desk.locator(f'a[href="/console/tickets/{rubbish}"]')).to_be_visible()
+    desk.get_by_role("link", name="最早提交").click()  # the oldest first: the lamp leads
+    first = desk.locator('#bulk tbody a[href^="/console/tickets/"]').first
+    expect(first).to_have_attribute("href", f"/console/tickets/{lamp}")
     shot(desk, "tickets")
     # The description with markup shows as typed, not as markup.
     desk.goto(f"{server}/console/tickets/{lamp}")

@@ -280,3 +280,33 @@ def test_a_plain_postgresql_url_uses_the_installed_driver(
     for name, value in TEST_KEYS.items():
         monkeypatch.setenv(name, value)
     assert load_settings().db_url == "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def test_console_link_signs_in_the_first_admin_once(
+    env: dict[str, str], tmp_path: Path, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.console import client
+
+    app = make_app(env["DATABASE_URL"], tmp_path, clock)
+    try:
+        ChatUser(app.service, "cli-staff-2", name="钱主任").say("/start DEMO-STAFF")
+        ChatUser(app.service, "cli-owner-2", name="孙阿姨").say("/start DEMO-OWNER")
+        status, out, err = run(["console-link", "钱主任"], capsys)
+        assert status == 0, err
+        link = out.strip()
+        assert "/console/signin?t=" in link and "once" in err
+        token = link.split("t=", 1)[1]
+        browser = client(app)
+        assert browser.post("/console/signin", data={"t": token}).status_code == 303
+        assert browser.get("/console").status_code == 200
+        assert client(app).post("/console/signin", data={"t": token}).status_code == 403  # used
+        for who, says in (
+            ("孙阿姨", "no staff"),
+            ("无此人", "no person"),
+            ("²", "no person"),
+            ("9" * 30, "no person"),
+        ):
+            status, _, err = run(["console-link", who], capsys)
+            assert status == 1 and says in err, (who, err)
+    finally:
+        app.engine.dispose()

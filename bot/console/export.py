@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
 from sqlmodel import Session, col, select
 
 from db.models import Person, TicketEvent
@@ -136,6 +135,8 @@ def to_csv(header: Sequence[str], body: Iterable[list[Any]]) -> bytes:
 def to_xlsx(header: Sequence[str], body: Iterable[list[Any]], title: str) -> bytes:
     """An XLSX workbook; every text cell is stored as a string (never a formula), made safe like CSV's so
     a copy pasted elsewhere stays harmless."""
+    from openpyxl import Workbook  # loaded when a workbook is written, not at every start
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet(title[:31] or "tickets")
     sheet.append([safe(h) for h in header])
