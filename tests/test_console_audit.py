@@ -13,40 +13,15 @@ from sqlmodel import col, select
 
 from bot.bootstrap import App
 from bot.web import create_web_app
-from db import audit, org, people
-from db.models import AuditEntry, Identity, OrgNode, Person
+from db import audit, org
+from db.models import AuditEntry, Identity, Person
 from tests.support.chat import ChatUser
-from tests.support.console import sign_in
+from tests.support.console import bare_community, sign_in, staff_on
 
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 SUNSHINE = f"{COMMUNITY}/阳光花园"
 OTHER = "铁西区/北沟街道/光明社区"
 XSS = "<script>alert(1)</script>"
-
-
-def joined(app: App, ref: str, name: str, role: str, path: str) -> ChatUser:
-    """Someone who joined with a fresh staff invite on a node."""
-    with app.sessions() as session:
-        node = org.find_node(session, path)
-        assert node is not None
-        code = people.create_invite(session, role, app.clock.now(), node_id=node.id).code
-        session.commit()
-    user = ChatUser(app.service, ref, name=name)
-    user.say(f"/start {code}")
-    return user
-
-
-def other_community(app: App) -> str:
-    """光明社区, a second community of the same street; its path."""
-    with app.sessions() as session:
-        street = org.find_node(session, "铁西区/北沟街道")
-        assert street is not None
-        other = OrgNode(kind="community", name="光明社区", parent_id=street.id)
-        session.add(other)
-        session.flush()
-        other.path = f"{street.path}{other.id}/"
-        session.commit()
-        return other.path
 
 
 def path_of(app: App, where: str) -> str:
@@ -85,10 +60,10 @@ def rows_of(html: str) -> list[str]:
 
 
 def test_each_reader_sees_the_entries_under_their_jurisdiction(app: App, staff: ChatUser) -> None:
-    other_path = other_community(app)
+    other_path = bare_community(app)
     sunshine = path_of(app, SUNSHINE)
     staff_id = person_of(app, staff)
-    stranger = joined(app, "staff-other", "光明社区李干事", "community_staff", OTHER)
+    stranger = staff_on(app, "staff-other", "光明社区李干事", "community_staff", OTHER)
     with app.sessions() as session:
         villain = Person(name=XSS, created_at=app.clock.now())
         session.add(villain)
@@ -150,10 +125,10 @@ def test_each_reader_sees_the_entries_under_their_jurisdiction(app: App, staff: 
     assert "Audit log" in english.text and "Assigned a ticket" in english.text
     assert "Signed in to the console" in english.text and "Console" in english.text
 
-    company = sign_in(app, joined(app, "property-1", "物业老周", "property_staff", SUNSHINE))
+    company = sign_in(app, staff_on(app, "property-1", "物业老周", "property_staff", SUNSHINE))
     assert company.get("/console/audit").status_code == 403
     assert company.get("/console/audit/export.csv").status_code == 403
-    committee = sign_in(app, joined(app, "cmte-1", "赵委员", "owners_committee", SUNSHINE))
+    committee = sign_in(app, staff_on(app, "cmte-1", "赵委员", "owners_committee", SUNSHINE))
     assert committee.get("/console/audit").status_code == 403
 
 

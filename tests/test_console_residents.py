@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlmodel import col, select
 
 from bot.bootstrap import App
-from db import org, people
+from db import org
 from db.models import AuditEntry, Grid, Invite, Person, Residency
 from tests.support.chat import ChatUser
-from tests.support.console import sign_in
+from tests.support.console import grant, sign_in
 from tests.test_register import person, pushed_to, residencies, walk_to_kind
 
 DATA = Path(__file__).parent / "data"
@@ -29,16 +29,6 @@ def register(app: App, ref: str, name: str, phone: str, building: str = "2栋", 
     resident.say(phone)
     assert "已提交登记申请" in resident.text
     return resident
-
-
-def grant(app: App, user: ChatUser, role: str, path: str) -> None:
-    """Give a chat user a role over a node, as an invite made there would."""
-    with app.sessions() as session:
-        node = org.find_node(session, path)
-        assert node is not None
-        code = people.create_invite(session, role, app.clock.now(), node_id=node.id).code
-        session.commit()
-    user.say(f"/start {code}")
 
 
 def other_community_staff(app: App) -> ChatUser:

@@ -13,10 +13,10 @@ from sqlmodel import col, func, select
 
 from bot.bootstrap import App
 from bot.clock import FixedClock
-from db import org, people
-from db.models import Attachment, AuditEntry, Identity, OrgNode, Outbox, Person, Ticket, WebMessage
+from db import people
+from db.models import Attachment, AuditEntry, Identity, Outbox, Person, Ticket, WebMessage
 from tests.support.chat import ChatUser
-from tests.support.console import Desk, sign_in
+from tests.support.console import Desk, other_community_staff, sign_in, staff_on
 
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 PHOTO = "resident-photo-0123456789abcdef.jpg"  # a name we give stored files
@@ -39,31 +39,6 @@ def report(user: ChatUser, text: str, category: str = "其他", photo: str = "")
     found = re.search(r"#(\d+)", user.text)
     assert found, user.text
     return int(found.group(1))
-
-
-def join(app: App, ref: str, name: str, role: str, path: str) -> ChatUser:
-    """Someone who joins with a staff invite on a node of the org tree."""
-    with app.sessions() as session:
-        node = org.find_node(session, path)
-        assert node is not None
-        code = people.create_invite(session, role, app.clock.now(), node_id=node.id).code
-        session.commit()
-    user = ChatUser(app.service, ref, name=name)
-    user.say(f"/start {code}")
-    return user
-
-
-def other_community_staff(app: App) -> ChatUser:
-    """Community staff of 光明社区, a second community of the same street."""
-    with app.sessions() as session:
-        street = org.find_node(session, "铁西区/北沟街道")
-        assert street is not None
-        other = OrgNode(kind="community", name="光明社区", parent_id=street.id)
-        session.add(other)
-        session.flush()
-        other.path = f"{street.path}{other.id}/"
-        session.commit()
-    return join(app, "staff-other", "光明社区李干事", "community_staff", "铁西区/北沟街道/光明社区")
 
 
 def ticket(app: App, code: int) -> Ticket:
@@ -150,7 +125,7 @@ def test_property_staff_see_no_reporter_community_staff_do_and_another_community
     app: App, owner: ChatUser, staff: ChatUser
 ) -> None:
     code = report(owner, "电梯异响")
-    keeper = join(app, "property-1", "物业小赵", "property_staff", f"{COMMUNITY}/阳光花园")
+    keeper = staff_on(app, "property-1", "物业小赵", "property_staff", f"{COMMUNITY}/阳光花园")
     text = sign_in(app, keeper).get(f"/console/tickets/{code}").text
     assert "电梯异响" in text
     assert "王芳" not in text and "1单元" not in text
@@ -291,7 +266,7 @@ def test_escalate_moves_the_level_and_supervise_reminds_the_holder(
     text = post(desk, code, "escalate", note="")
     assert "只有高于工单当前层级的工作人员才能督办" in text
     assert ticket(app, code).level == "community"
-    street = join(app, "street-1", "街道孙科长", "street_staff", "铁西区/北沟街道")
+    street = staff_on(app, "street-1", "街道孙科长", "street_staff", "铁西区/北沟街道")
     post(sign_in(app, street), code, "escalate", note="")
     assert ticket(app, code).level == "street"
     actions = [(e.action, e.via, e.actor_role) for e in audits(app, code)]
@@ -367,7 +342,7 @@ def test_a_facility_repair_is_closed_with_an_after_photo_uploaded_at_the_desk(
 
 def test_refusals_say_why_and_change_nothing(app: App, owner: ChatUser, staff: ChatUser) -> None:
     code = report(owner, "健身器材坏了")
-    keeper = join(app, "property-1", "物业小赵", "property_staff", f"{COMMUNITY}/阳光花园")
+    keeper = staff_on(app, "property-1", "物业小赵", "property_staff", f"{COMMUNITY}/阳光花园")
     other = report(owner, "健身器材坏了，螺丝松了")
     property_desk = sign_in(app, keeper)
     text = post(property_desk, other, "duplicate", original=str(code))

@@ -15,9 +15,9 @@ from sqlmodel import col, select
 from bot.bootstrap import App
 from bot.clock import FixedClock
 from db import org, people
-from db.models import Identity, OrgNode, Ticket, TicketEvent, WebMessage
+from db.models import Identity, Ticket, TicketEvent, WebMessage
 from tests.support.chat import ChatUser, file_report
-from tests.support.console import Desk, sign_in
+from tests.support.console import Desk, other_community_staff, sign_in
 
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 HEPING_HOME = f"{COMMUNITY}/和平里小区/1号楼/1单元/101"  # 1号楼 is in 第二网格, which has no worker
@@ -74,24 +74,6 @@ def heping_owner(app: App) -> ChatUser:
         session.commit()
     user = ChatUser(app.service, "owner-heping", name="陈和平")
     user.say("/start HEPING-OWNER")
-    return user
-
-
-def other_community_staff(app: App) -> ChatUser:
-    """Community staff of 光明社区, a second community of the same street: outside 英雄社区."""
-    with app.sessions() as session:
-        street = org.find_node(session, "铁西区/北沟街道")
-        assert street is not None
-        other = OrgNode(kind="community", name="光明社区", parent_id=street.id)
-        session.add(other)
-        session.flush()
-        other.path = f"{street.path}{other.id}/"
-        people.create_invite(
-            session, "community_staff", app.clock.now(), node_id=other.id, code="OTHER-STAFF", uses=None
-        )
-        session.commit()
-    user = ChatUser(app.service, "staff-other", name="光明社区李干事")
-    user.say("/start OTHER-STAFF")
     return user
 
 

@@ -22,8 +22,9 @@ from bot.digest import morning_digest
 from core import actions, notify, tickets
 from core.work import Work
 from db import org, people
-from db.models import Identity, OrgNode, Outbox, Person, Ticket, TicketFollower, WebMessage
+from db.models import Identity, Outbox, Person, Ticket, TicketFollower, WebMessage
 from tests.support.chat import ChatUser
+from tests.support.console import other_community_staff
 
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 HEPING_HOME = f"{COMMUNITY}/和平里小区/1号楼/1单元/101"  # 1号楼 is in 第二网格, which has no worker
@@ -40,24 +41,6 @@ def invite_home(app: App, code: str, path: str) -> None:
         assert home is not None
         people.create_invite(session, "owner", app.clock.now(), home_id=home.id, code=code, uses=None)
         session.commit()
-
-
-def other_community_staff(app: App) -> ChatUser:
-    """Community staff of 光明社区, a second community of the same street: outside 英雄社区."""
-    with app.sessions() as session:
-        street = org.find_node(session, "铁西区/北沟街道")
-        assert street is not None
-        other = OrgNode(kind="community", name="光明社区", parent_id=street.id)
-        session.add(other)
-        session.flush()
-        other.path = f"{street.path}{other.id}/"
-        people.create_invite(
-            session, "community_staff", app.clock.now(), node_id=other.id, code="OTHER-STAFF", uses=None
-        )
-        session.commit()
-    user = ChatUser(app.service, "staff-other", name="光明社区李干事")
-    user.say("/start OTHER-STAFF")
-    return user
 
 
 def file_report(user: ChatUser, category: str, description: str) -> int:

@@ -114,3 +114,30 @@ def forced_desk(app: App, user: ChatUser) -> Desk:
     desk = Desk(browser)
     desk.csrf = opened.csrf
     return desk
+
+
+def staff_on(app: App, ref: str, name: str, role: str, path: str) -> ChatUser:
+    """Someone new who joins with a fresh invite for a role on a node (names joined with '/')."""
+    return grant(app, ChatUser(app.service, ref, name=name), role, path)
+
+
+def bare_community(app: App, name: str = "光明社区") -> str:
+    """A second community of the same street, with nothing in it yet; its path."""
+    from db import org
+    from db.models import OrgNode
+
+    with app.sessions() as session:
+        street = org.find_node(session, "铁西区/北沟街道")
+        assert street is not None
+        other = OrgNode(kind="community", name=name, parent_id=street.id)
+        session.add(other)
+        session.flush()
+        other.path = f"{street.path}{other.id}/"
+        session.commit()
+        return other.path
+
+
+def other_community_staff(app: App) -> ChatUser:
+    """Community staff of 光明社区, a second community of the same street: outside 英雄社区."""
+    bare_community(app)
+    return staff_on(app, "staff-other", "光明社区李干事", "community_staff", "铁西区/北沟街道/光明社区")
