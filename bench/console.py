@@ -26,11 +26,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -44,16 +42,15 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
+from bench.scratch import database, pg_reason  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from core.permissions import Actor, Grant, Role  # noqa: E402
 from db import org  # noqa: E402
 from db import ticket_choices as choices  # noqa: E402
 from db import ticket_search as search  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
 from db.models import OrgNode, Person, Ticket  # noqa: E402
 
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 ZONE = ZoneInfo("Asia/Shanghai")
 COMMUNITY = "铁西区/北沟街道/英雄社区"
@@ -95,40 +92,6 @@ def p(runs: list[float], q: float) -> float:
     """The q-quantile of the runs (nearest rank)."""
     ordered = sorted(runs)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def pg_reason() -> str | None:
-    """None when PostgreSQL answers, else why not."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_DSN, connect_timeout=2):
-            return None
-    except Exception as exc:
-        return str(exc).splitlines()[0][:120]
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    """A fresh, migrated, empty database URL, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            upgrade(url)
-            yield url
-        return
-    import psycopg
-
-    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _node(session: Session, kind: str, name: str, parent: OrgNode) -> OrgNode:

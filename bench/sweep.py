@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,16 +33,15 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
+from bench.scratch import database, pg_reason  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from bot.sweep_job import sweep  # noqa: E402
 from db import org  # noqa: E402
 from db.cases import places  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402
-from db.migrate import upgrade  # noqa: E402
 from db.models import Grid, Person, Ticket  # noqa: E402
 from db.sla import load_policy  # noqa: E402
 
-PG_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=test"
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: no quiet hours
 HOME = "铁西区/北沟街道/英雄社区/阳光花园/1栋/1单元/101"
 COLUMNS = [c.name for c in Ticket.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
@@ -63,40 +59,6 @@ class Result:
     runs: list[float]
     peak_bytes: int
     plan: str
-
-
-def pg_reason() -> str | None:
-    """None when PostgreSQL answers, else why not."""
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_DSN, connect_timeout=2):
-            return None
-    except Exception as exc:
-        return str(exc).splitlines()[0][:120]
-
-
-@contextmanager
-def database(backend: str) -> Iterator[str]:
-    """A fresh, migrated, empty database URL, removed afterwards."""
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="linli-bench-") as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            upgrade(url)
-            yield url
-        return
-    import psycopg
-
-    name = f"linli_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        upgrade(url)
-        yield url
-    finally:
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare_org(engine: Engine) -> dict[str, Any]:
