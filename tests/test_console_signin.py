@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from bot.bootstrap import App
 from bot.clock import FixedClock
+from tests.conftest import make_app
 from tests.support.chat import ChatUser
-from tests.support.console import client, link_token, sign_in
+from tests.support.console import Desk, client, link_token, sign_in
 
 
 def test_staff_sign_in_with_the_link_from_the_chat_and_land_on_their_desk(app: App, staff: ChatUser) -> None:
@@ -92,3 +97,30 @@ def test_a_busy_session_still_ends_after_a_working_day(app: App, staff: ChatUser
         if desk.get("/console").status_code != 200:
             break
     assert desk.get("/console").status_code == 303
+
+
+@pytest.mark.postgres
+def test_two_processes_on_one_postgresql_share_links_and_sessions(
+    postgres_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Behind a load balancer a link issued by one process signs in on the other, the session works on
+    both, one link lets only one browser in, and signing out on one ends it on both."""
+    first = make_app(postgres_url, tmp_path / "a", clock)
+    second = make_app(postgres_url, tmp_path / "b", clock)
+    try:
+        staff = ChatUser(first.service, "pg-staff", name="周主任")
+        staff.say("/start DEMO-STAFF")
+        token = link_token(staff)
+        racing = [client(second).post("/console/signin", data={"t": token}) for _ in range(2)]
+        assert sorted(r.status_code for r in racing) == [303, 403]
+        cookie = next(r for r in racing if r.status_code == 303).headers["set-cookie"].split(";")[0]
+        on_first, on_second = client(first), client(second)
+        for browser in (on_first, on_second):
+            browser.headers["Cookie"] = cookie
+            assert browser.get("/console").status_code == 200
+        desk = Desk(on_first)
+        assert desk.post("/console/signout").status_code == 303
+        assert on_second.get("/console").status_code == 303
+    finally:
+        first.engine.dispose()
+        second.engine.dispose()
