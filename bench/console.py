@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bench.scratch import database, pg_reason  # noqa: E402
+from bench.scratch import copy_value, database, pg_reason, sqlite_value  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from core.permissions import Actor, Grant, Role  # noqa: E402
 from db import org  # noqa: E402
@@ -201,24 +201,6 @@ def rows(
         yield row
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite storage format
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)  # our texts hold no tab, newline or backslash
-
-
 def fill(engine: Engine, source: Iterator[dict[str, Any]]) -> None:
     """Bulk-insert the tickets straight through the driver (secondary indexes dropped before and rebuilt
     after, foreign keys not checked per row: every id exists), then refresh the planner's statistics."""
@@ -239,7 +221,7 @@ def fill(engine: Engine, source: Iterator[dict[str, Any]]) -> None:
                 dbapi.execute(f'DROP INDEX "{name}"')
             batch: list[tuple[Any, ...]] = []
             for row in source:
-                batch.append(tuple(_sqlite_value(row[c]) for c in COLUMNS))
+                batch.append(tuple(sqlite_value(row[c]) for c in COLUMNS))
                 if len(batch) >= CHUNK:
                     dbapi.executemany(insert, batch)
                     batch.clear()
@@ -262,7 +244,7 @@ def fill(engine: Engine, source: Iterator[dict[str, Any]]) -> None:
             with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 chunk: list[bytes] = []
                 for row in source:
-                    chunk.append(("\t".join(_copy_value(row[c]) for c in COLUMNS) + "\n").encode())
+                    chunk.append(("\t".join(copy_value(row[c]) for c in COLUMNS) + "\n").encode())
                     if len(chunk) >= CHUNK:
                         copy.write(b"".join(chunk))
                         chunk.clear()

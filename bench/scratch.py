@@ -6,7 +6,9 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from db.migrate import upgrade
 
@@ -45,3 +47,24 @@ def database(backend: str) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def sqlite_value(value: Any) -> Any:
+    """A value as SQLAlchemy stores it in SQLite, for rows inserted straight through the driver."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, bool):
+        return int(value)
+    return value
+
+
+def copy_value(value: Any) -> str:
+    """A value as PostgreSQL's COPY text format reads it (the benches' texts hold no tab, newline or
+    backslash)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, event, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bench.scratch import database, pg_reason  # noqa: E402
+from bench.scratch import copy_value, database, pg_reason, sqlite_value  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from bot.sweep_job import sweep  # noqa: E402
 from db import org  # noqa: E402
@@ -168,24 +168,6 @@ def ticket_row(kind: str, k: int, ids: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # SQLAlchemy's SQLite storage format
-    if isinstance(value, bool):
-        return int(value)
-    return value
-
-
-def _copy_value(value: Any) -> str:
-    if value is None:
-        return "\\N"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)  # our texts hold no tab, newline or backslash
-
-
 def fill(engine: Engine, size: int, due: int, ids: dict[str, Any]) -> None:
     """Bulk-insert the tickets straight through the driver, in chunks, then refresh planner statistics.
 
@@ -215,7 +197,7 @@ def fill(engine: Engine, size: int, due: int, ids: dict[str, Any]) -> None:
                 value = tuples.get(key)
                 if value is None:
                     row = ticket_row(*key, ids)
-                    value = tuples[key] = tuple(_sqlite_value(row[c]) for c in COLUMNS)
+                    value = tuples[key] = tuple(sqlite_value(row[c]) for c in COLUMNS)
                 batch.append(value)
                 if len(batch) >= CHUNK:
                     dbapi.executemany(insert, batch)
@@ -243,7 +225,7 @@ def fill(engine: Engine, size: int, due: int, ids: dict[str, Any]) -> None:
                     line = lines.get(key)
                     if line is None:
                         row = ticket_row(*key, ids)
-                        line = lines[key] = ("\t".join(_copy_value(row[c]) for c in COLUMNS) + "\n").encode()
+                        line = lines[key] = ("\t".join(copy_value(row[c]) for c in COLUMNS) + "\n").encode()
                     chunk.append(line)
                     if len(chunk) >= CHUNK:
                         copy.write(b"".join(chunk))

@@ -10,6 +10,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -108,3 +109,18 @@ async def test_two_residents_join_and_report_through_long_polling(bot_api: BotAp
         (codes[0], "1栋电梯停在3楼不动了"),
         (codes[1], "2单元电梯门关不上"),
     ]
+
+    # Community staff ask for the desk console in Telegram: the link in the message signs them in once.
+    staff = api.user(9003, "张主任")
+    await reply_to(api, staff, staff.start("DEMO-STAFF"), "绑定成功")
+    assert any(c["command"] == "console" for c in api.commands[None])  # in the published menu
+    said = await reply_to(api, staff, staff.command("console"), "/console/signin?t=")
+    link = re.search(r"(http://\S+/console/signin\?t=(\S+))", said)
+    assert link is not None, said
+    async with httpx.AsyncClient(follow_redirects=False) as browser:
+        assert (await browser.get(link.group(1))).status_code == 200  # a preview changes nothing
+        origin = link.group(1).split("/console")[0]
+        signed = await browser.post(f"{origin}/console/signin", data={"t": link.group(2)})
+        assert signed.status_code == 303
+        desk = await browser.get(f"{origin}/console")
+        assert desk.status_code == 200 and "待分派" in desk.text

@@ -4,7 +4,6 @@ spreadsheet could run as a formula."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -13,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot.console import sheets
 from db.models import Person, TicketEvent
 from db.ticket_search import Line
 
@@ -37,8 +37,6 @@ COLUMNS = (
     "rating_comment",
     "description",
 )
-# A cell starting with one of these is read as a formula (or a DDE call) by spreadsheet programs.
-RISKY = ("=", "+", "-", "@", "\t", "\r")
 # Who works a ticket, as the timeline names them: their acts make the holder chain.
 HOLDING_KINDS = ("accepted", "progress", "asked", "resolved", "transfer_requested")
 CHUNK = 500
@@ -47,7 +45,7 @@ CHUNK = 500
 def safe(value: object) -> str:
     """A cell's text that no spreadsheet runs as a formula: a risky first character gets an apostrophe."""
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(RISKY) else text
+    return sheets.text_cell(text)
 
 
 def holder_chains(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[str]]:
@@ -122,19 +120,9 @@ def rows(
         ]
 
 
-def to_csv(header: Sequence[str], body: Iterable[list[Any]]) -> bytes:
-    """CSV in UTF-8 with a BOM; text cells made safe, numbers left as numbers."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([safe(h) for h in header])
-    for row in body:
-        writer.writerow([v if isinstance(v, int | float) else safe(v) for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
-
-
 def to_xlsx(header: Sequence[str], body: Iterable[list[Any]], title: str) -> bytes:
-    """An XLSX workbook; every text cell is stored as a string (never a formula), made safe like CSV's so
-    a copy pasted elsewhere stays harmless."""
+    """An XLSX workbook written as a stream (up to the export's 50 000 rows); every text cell is stored
+    as a string made safe like the CSV's, so a copy pasted elsewhere stays harmless too."""
     from openpyxl import Workbook  # loaded when a workbook is written, not at every start
 
     book = Workbook(write_only=True)

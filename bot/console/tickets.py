@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from bot.console import export
+from bot.console import export, sheets
 from bot.console.desk import Desk, Kit, PathId, Refused, number, require
 from core import tickets as cases
 from core.permissions import Action
@@ -138,7 +138,7 @@ def routes(kit: Kit) -> APIRouter:
         header = [w["columns"][c] for c in export.COLUMNS]
         stamp = kit.clock.now().astimezone(kit.zone).strftime("%Y%m%d-%H%M")
         if kind == "csv":
-            data, media = export.to_csv(header, body), "text/csv; charset=utf-8"
+            data, media = sheets.csv_bytes(header, body), "text/csv; charset=utf-8"
         else:
             data = export.to_xlsx(header, body, w["title"])
             media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
