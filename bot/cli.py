@@ -301,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     send = notice_sub.add_parser(
         "send",
         help="send the notice a YAML file describes",
-        description="FILE is YAML with kind (policy, fees, meeting, outage, safety), title, body, node "
+        description="FILE is YAML with kind (policy, fees, meeting, outage, safety, rating), title, body, "
+        "node "
         "(names joined with '/'), and optionally buildings (names under the node), roles (owners, "
         "tenants, grid_workers, staff; default owners and tenants), send_at (YYYY-MM-DD HH:MM local "
         "time; default now), publicity_days, ack (true/false) and author (a staff invite code or a "

@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot import demo
 from bot.bootstrap import App
 from bot.digest import send_digests
+from bot.governance_job import advance_governance
 from bot.polls_job import advance_polls
 from bot.sweep_job import sweep
 from bot.web import create_web_app
@@ -68,6 +69,7 @@ def make_scheduler(app: App) -> AsyncIOScheduler:
     add(drain_outbox, "outbox", "interval", seconds=3)
     add(run_sweep, "sweep", "interval", seconds=60, next_run_time=now)
     add(run_polls, "polls", "interval", seconds=60, next_run_time=now)
+    add(run_governance, "governance", "interval", seconds=60, next_run_time=now)
     if any(isinstance(c, Recovering) for c in app.channels.values()):
         add(recover_intake, "intake", "interval", seconds=60)
     add(run_upkeep, "upkeep", "interval", hours=1)
@@ -171,6 +173,14 @@ async def run_polls(app: App) -> None:
     )
     if done:
         log.info("polls: %s", dict(done))
+        await app.dispatcher.drain()
+
+
+async def run_governance(app: App) -> None:
+    """Send the reminders of accounts, surveys and committee terms that are due, then what they queued."""
+    done = await asyncio.to_thread(advance_governance, app.sessions, app.clock.now(), app.policy)
+    if done:
+        log.info("governance: %s", dict(done))
         await app.dispatcher.drain()
 
 

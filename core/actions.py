@@ -442,4 +442,16 @@ class NewPoll(Press):
     yes: bool | None = None
 
 
+# --- 收支公示 (DESIGN §4.4): the families of /accounts ------------------------------------------------
+
+
+# --- 物业评价 (DESIGN §4.5): the families of /rating and the satisfaction survey ----------------------
+
+
+# --- 业委会 (DESIGN §4.6): the families of /committee -------------------------------------------------
+
+
+# --- 热点 (DESIGN §4.7): the families of hot spots -----------------------------------------------------
+
+
 FAMILIES: dict[str, type[Press]] = _FAMILIES  # read-only by convention: the registry, for tests and docs

@@ -64,8 +64,20 @@ class Action(StrEnum):
     USE_CONSOLE = "use_console"  # /console: sign in to the staff console at a desk
     IMPORT_ORG = "import_org"  # upload an organisation file for the part of the tree one answers for
     VIEW_AUDIT = "view_audit"  # read the audit log of staff actions under one's jurisdiction
+    # Governance (DESIGN §4.4–4.7):
+    SEE_ACCOUNTS = "see_accounts"  # /accounts: the 收支公示 of one's compound (residents: their own)
+    FILE_STATEMENT = "file_statement"  # draft, file and publish a compound's statement of accounts
+    VIEW_RATING = "view_rating"  # /rating: the ranking of companies (property staff: their own breakdown)
+    RUN_SURVEY = "run_survey"  # open and close the owners' satisfaction survey of a company
+    ENTER_RECORD = "enter_record"  # enter a good or bad record of a property company, decide its appeal
+    APPEAL_RECORD = "appeal_record"  # a property company appeals a record against it, once
+    PUBLISH_RATING = "publish_rating"  # publish the 红黑榜 as a notice
+    SEE_COMMITTEE = "see_committee"  # /committee: who serves on the compound's committee, since and until
+    MANAGE_COMMITTEE = "manage_committee"  # set a compound's owners' committee, its members and its term
+    SET_UP_MANAGEMENT = "set_up_management"  # set up a 物管会 where no committee is in office
     # On one object:
     VOTE = "vote"  # cast a ballot in a poll over the target
+    ANSWER_SURVEY = "answer_survey"  # answer the satisfaction survey of the target compound, once per home
     HOLD_TICKET = "hold_ticket"  # be given a ticket to handle
     WORK_TICKET = "work_ticket"  # accept, post progress, ask the resident, request a transfer, resolve
     ASSIGN_TICKET = "assign_ticket"
@@ -116,6 +128,20 @@ RULES: dict[Action, tuple[Role, ...]] = {
     Action.IMPORT_ORG: (STREET, ADMIN),
     # Supervisors: community staff over their grid workers and property companies, and those above them.
     Action.VIEW_AUDIT: (COMMUNITY, STREET, DEPARTMENT, ADMIN),
+    # Staff and the committee read the accounts of their jurisdiction; residents theirs (`may`).
+    Action.SEE_ACCOUNTS: (*STAFF_ROLES, COMMITTEE),
+    # The company files fees and common-part income, the committee the fund it manages (DESIGN §4.4).
+    Action.FILE_STATEMENT: (PROPERTY, COMMITTEE, ADMIN),
+    # A property company's jurisdiction is the compounds it serves: it sees its own breakdown only.
+    Action.VIEW_RATING: (PROPERTY, COMMUNITY, STREET, DEPARTMENT, ADMIN),
+    Action.RUN_SURVEY: (COMMUNITY, STREET, DEPARTMENT, ADMIN),
+    # Only street and district staff grade companies (DESIGN §4.5).
+    Action.ENTER_RECORD: (STREET, DEPARTMENT, ADMIN),
+    Action.APPEAL_RECORD: (PROPERTY,),
+    Action.PUBLISH_RATING: (STREET, DEPARTMENT, ADMIN),
+    Action.SEE_COMMITTEE: (*STAFF_ROLES, COMMITTEE),
+    Action.MANAGE_COMMITTEE: (COMMUNITY, STREET, ADMIN),
+    Action.SET_UP_MANAGEMENT: (STREET, ADMIN),
     Action.HOLD_TICKET: HOLDER_ROLES,
     Action.ASSIGN_TICKET: STAFF_ROLES,
     Action.DECIDE_TRANSFER: (COMMUNITY, STREET, ADMIN),
@@ -126,6 +152,8 @@ RULES: dict[Action, tuple[Role, ...]] = {
 del GRID, PROPERTY, COMMUNITY, STREET, DEPARTMENT, ADMIN, COMMITTEE
 # Offered to verified residents, and to someone who holds no role yet (the answer tells them how to join).
 RESIDENT_ACTIONS = frozenset({Action.REPORT, Action.FOLLOW, Action.SEE_POLLS})
+# Read by staff over their jurisdiction and by verified residents (owners and tenants) over their compound.
+RESIDENT_READS = frozenset({Action.SEE_ACCOUNTS, Action.SEE_COMMITTEE})
 
 
 # --- who and what --------------------------------------------------------------------------------------
@@ -254,6 +282,13 @@ def may(actor: Actor, action: Action, target: Target | None = None) -> bool:
         return True  # the system: the CLI and the scheduler act for the operator
     if action in RESIDENT_ACTIONS:
         return not actor.grants or any(r.status == VERIFIED for r in actor.residences)
+    if action in RESIDENT_READS and lives_in(actor, target):
+        return True  # a verified resident reads their own compound's accounts and committee
+    if action is Action.ANSWER_SURVEY:
+        return any(
+            is_voter(r.kind, r.status) and (target is None or any(under(r.path, p) for p in target.paths))
+            for r in actor.residences
+        )
     if action is Action.VOTE:
         return any(
             is_voter(r.kind, r.status) and (target is None or any(under(r.path, p) for p in target.paths))
@@ -270,6 +305,14 @@ def may(actor: Actor, action: Action, target: Target | None = None) -> bool:
             or any(g.role is Role.PROPERTY_STAFF and covers(g, target) for g in actor.grants)
         )
     return acting_role(actor, action, target) is not None
+
+
+def lives_in(actor: Actor, target: Target | None) -> bool:
+    """Whether the actor is a verified resident of a home under the target (anywhere when None)."""
+    return any(
+        r.status == VERIFIED and (target is None or any(under(r.path, p) for p in target.paths))
+        for r in actor.residences
+    )
 
 
 def is_voter(kind: str, status: str) -> bool:

@@ -143,6 +143,8 @@ class Invite(SQLModel, table=True):
     expires_at: datetime | None = _time(nullable=True)
     # Bound to one WeCom member: their first message in the app redeems it, no code to type.
     wecom_userid: str | None = Field(default=None, max_length=64, index=True)
+    # A property-staff invite for a company: its jurisdiction is the compounds the company serves.
+    company_id: int | None = Field(default=None, foreign_key="property_company.id")
 
 
 class Ticket(SQLModel, table=True):
@@ -308,7 +310,7 @@ class Notice(SQLModel, table=True):
     """A notice or policy publicity sent to an audience: a node of the org tree, buildings, roles."""
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=12)  # policy | fees | meeting | outage | safety
+    kind: str = Field(max_length=12)  # policy | fees | meeting | outage | safety | rating
     title: str = Field(max_length=100)
     body: str = Field(max_length=4000)
     attachment_kind: str = Field(default="", max_length=10)  # photo | document

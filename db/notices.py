@@ -28,7 +28,7 @@ from db.org import in_subtrees
 from db.rows import id_of, table_of
 from db.sla import Policy
 
-KINDS = ("policy", "fees", "meeting", "outage", "safety")
+KINDS = ("policy", "fees", "meeting", "outage", "safety", "rating")  # fees: 收支公示; rating: 红黑榜
 URGENT_KINDS = ("outage", "safety")
 UNMUTABLE = ("safety",)
 ROLES = ("owners", "tenants", "grid_workers", "staff")

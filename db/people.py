@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, bindparam, insert, or_, update
 from sqlalchemy import select as sa_select
@@ -24,6 +25,8 @@ from core.permissions import (
     path_ids,
     roles_for,
 )
+from db.companies import company_grants
+from db.companies import join as join_company
 from db.models import Grid, GridBuilding, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
 from db.rows import id_of, table_of
 
@@ -247,11 +250,15 @@ def grants_of(session: Session, person_id: int) -> tuple[Grant, ...]:
     return tuple(Grant(Role(r), n, p, k) for r, n, p, k in rows if r in ROLE_VALUES)
 
 
-def actor(session: Session, person_id: int) -> Actor:
-    """A person as the permission policy sees them: their grants and their residences."""
+def actor(session: Session, person_id: int, on: date | None = None) -> Actor:
+    """A person as the permission policy sees them: their grants (with those their property company's
+    contracts give on day `on`, today when None) and their residences."""
     rows = session.exec(_RESIDENCES, params={"b_person_id": person_id}).all()
     residences = tuple(Residence(ResidentKind(k), s, h, p) for k, s, h, p in rows if k in RESIDENT_KINDS)
-    return Actor(person_id, grants_of(session, person_id), residences)
+    # A contract's end is a date, not an instant: the calendar day is close enough where no clock is given.
+    today = on if on is not None else datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    grants = grants_of(session, person_id) + company_grants(session, person_id, today)
+    return Actor(person_id, grants, residences)
 
 
 def new_invite_code() -> str:
@@ -269,12 +276,16 @@ def create_invite(
     uses: int | None = 1,
     expires_at: datetime | None = None,
     wecom_userid: str | None = None,
+    company_id: int | None = None,
 ) -> Invite:
     """Create an invite for a home (owner/tenant) or a staff role over a node; one bound to a WeCom member
-    (`wecom_userid`) is redeemed by their first message in the WeCom app."""
+    (`wecom_userid`) is redeemed by their first message in the WeCom app; a property-staff invite for a
+    company (`company_id`) makes its user one of the company's staff, over the compounds it serves."""
     if kind in RESIDENT_KINDS and home_id is None:
         raise ValueError("a resident invite needs a home")
-    if kind in (*ROLES, ENTRANCE) and node_id is None:
+    if company_id is not None and kind != Role.PROPERTY_STAFF:
+        raise ValueError("only a property-staff invite names a company")
+    if kind in (*ROLES, ENTRANCE) and node_id is None and company_id is None:
         raise ValueError("a staff or entrance invite needs a node of the org tree")
     if kind not in (*RESIDENT_KINDS, *ROLES, ENTRANCE):
         raise ValueError(f"unknown invite kind {kind!r}")
@@ -289,6 +300,7 @@ def create_invite(
         created_at=now,
         expires_at=expires_at,
         wecom_userid=wecom_userid,
+        company_id=company_id,
     )
     session.add(invite)
     session.flush()
@@ -377,6 +389,8 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
         else:
             lived.kind, lived.status, lived.decided_at = invite.kind, "verified", now
             lived.invite_id = invite.id
+    elif invite.company_id is not None:
+        join_company(session, person_id, invite.company_id)
     elif invite.node_id is not None:
         session.add(
             RoleGrant(person_id=person_id, role=invite.kind, node_id=invite.node_id, invite_id=invite.id)

@@ -33,6 +33,9 @@ COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
     "/notice": (Action.SEND_NOTICE,),
     "/newpoll": (Action.RUN_POLL,),
     "/console": (Action.USE_CONSOLE,),
+    "/accounts": (Action.SEE_ACCOUNTS, Action.FILE_STATEMENT),
+    "/committee": (Action.SEE_COMMITTEE, Action.MANAGE_COMMITTEE),
+    "/rating": (Action.VIEW_RATING, Action.ENTER_RECORD),
 }
 _COMMAND_LEVEL = frozenset(a for needs in COMMAND_ACTIONS.values() for a in needs)
 # The menu's rows: each button with the action that offers it there (None: everyone). /polls appears
@@ -47,6 +50,11 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
     (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
     (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
     (("/notice", Action.SEND_NOTICE), ("/notices", None)),
+    (
+        ("/accounts", Action.SEE_ACCOUNTS),
+        ("/committee", Action.SEE_COMMITTEE),
+        ("/rating", Action.VIEW_RATING),
+    ),
     (("/console", Action.USE_CONSOLE),),
     (("/policy", None), ("/help", None), ("/lang", None)),
 )

@@ -9,6 +9,8 @@ from core import actions
 from core.actions import Press
 from db.types import parse_id
 from handlers import (
+    accounts,
+    committee,
     console,
     drafts,
     followup,
@@ -20,9 +22,11 @@ from handlers import (
     polls,
     progress,
     queue,
+    rating,
     report,
     staff,
     stats,
+    survey,
     tasks,
 )
 from handlers.common import MAX_TEXT, menu_buttons, stale
@@ -50,6 +54,10 @@ DECLARED: tuple[Flow, ...] = (
     console.FLOW,
     polls.FLOW,
     newpoll.FLOW,
+    accounts.FLOW,
+    rating.FLOW,
+    survey.FLOW,
+    committee.FLOW,
 )
 
 

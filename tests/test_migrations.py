@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers every table)
+import db.tables  # noqa: F401  (registers every table)
 from db.engine import make_engine
 from db.migrate import alembic_config
 

@@ -120,6 +120,17 @@ see_reporter         shared                Y/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N 
 see_reporter         held by them, shared  Y/Y  Y/Y  Y/Y  Y/Y    Y/Y  Y/Y   Y/Y  Y/Y   Y/Y    Y/Y     Y/Y
 digest_tasks         place                 Y/N  N/N  N/N  N/N    N/N  N/N   N/N  N/N   N/N    N/N     N/N
 digest_jurisdiction  place                 N/N  N/N  Y/N  Y/N    N/N  N/N   N/N  N/N   N/N    N/N     N/N
+see_accounts         place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   Y/N  Y/N   Y/N    N/N     N/N
+file_statement       place                 N/N  Y/N  N/N  N/N    N/N  Y/N   Y/N  N/N   N/N    N/N     N/N
+view_rating          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
+run_survey           place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
+enter_record         place                 N/N  N/N  N/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
+appeal_record        place                 N/N  Y/N  N/N  N/N    N/N  N/N   N/N  N/N   N/N    N/N     N/N
+publish_rating       place                 N/N  N/N  N/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
+see_committee        place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   Y/N  Y/N   Y/N    N/N     N/N
+manage_committee     place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   N/N  N/N   N/N    N/N     N/N
+set_up_management    place                 N/N  N/N  N/N  Y/N    N/N  Y/N   N/N  N/N   N/N    N/N     N/N
+answer_survey        place                 N/N  N/N  N/N  N/N    N/N  N/N   N/N  Y/N   N/N    N/N     N/N
 """
 
 
@@ -209,17 +220,26 @@ def test_the_timeline_names_the_role_a_person_works_under() -> None:
 EVERYONE = {"/notices", "/mute", "/policy", "/lang", "/cancel", "/help"}
 RESIDENT = {"/report", "/my", "/polls"}
 POLL_AUTHOR = {"/newpoll", "/polls"}
+GOVERNED = {"/accounts", "/committee"}  # a compound's accounts and committee: its residents and its staff
+RATING = {"/rating"}
+SUPERVISOR = GOVERNED | RATING
 EXPECTED: dict[str, set[str]] = {
     "new": EVERYONE | RESIDENT,
-    "owner": EVERYONE | RESIDENT,
-    "tenant": EVERYONE | RESIDENT,
+    "owner": EVERYONE | RESIDENT | GOVERNED,
+    "tenant": EVERYONE | RESIDENT | GOVERNED,
     "grid": EVERYONE | {"/tasks", "/duty"},
-    "prop": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"},
-    "comm": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
-    "street": EVERYONE | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
-    "dept": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"} | POLL_AUTHOR,
-    "admin": EVERYONE | {"/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR,
-    "cmte": EVERYONE | POLL_AUTHOR | {"/console"},
+    "prop": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"} | SUPERVISOR,
+    "comm": EVERYONE
+    | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"}
+    | POLL_AUTHOR
+    | SUPERVISOR,
+    "street": EVERYONE
+    | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"}
+    | POLL_AUTHOR
+    | SUPERVISOR,
+    "dept": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"} | POLL_AUTHOR | SUPERVISOR,
+    "admin": EVERYONE | {"/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR | SUPERVISOR,
+    "cmte": EVERYONE | POLL_AUTHOR | {"/console"} | GOVERNED,
 }
 TYPED_ONLY = {"/duty", "/mute", "/cancel"}
 # A staff command and the answer that refuses it.

@@ -7,12 +7,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.console import (
+    accounts,
     assets,
     audit_log,
+    committees,
     home,
+    hotspots,
     notices,
     org,
     polls,
+    rating,
     residents,
     signin,
     stats,
@@ -21,7 +25,23 @@ from bot.console import (
 )
 from bot.console.desk import Kit, Refused
 
-SECTIONS = (signin, assets, home, tickets, ticket_page, stats, notices, polls, residents, org, audit_log)
+SECTIONS = (
+    signin,
+    assets,
+    home,
+    tickets,
+    ticket_page,
+    stats,
+    hotspots,
+    notices,
+    polls,
+    accounts,
+    rating,
+    committees,
+    residents,
+    org,
+    audit_log,
+)
 
 
 def mount(web: FastAPI, kit: Kit) -> None:

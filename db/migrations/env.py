@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import db.models  # noqa: F401  (registers the tables on the metadata)
+import db.tables  # noqa: F401  (registers every table on the metadata)
 from db.engine import make_engine
 
 config = context.config

@@ -1,0 +1,1 @@
+"""Owners' committee terms and 换届 (DESIGN §4.6)."""

@@ -1,0 +1,3 @@
+"""The tables of Property-company evaluation."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Hot spots (主动治理, DESIGN §4.7)."""

@@ -1,0 +1,3 @@
+"""The tables of Hot spots."""
+
+from __future__ import annotations

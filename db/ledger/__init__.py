@@ -1,0 +1,1 @@
+"""Statements of accounts (收支公示, DESIGN §4.4)."""

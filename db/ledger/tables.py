@@ -1,0 +1,3 @@
+"""The tables of Statements of accounts."""
+
+from __future__ import annotations
