@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
@@ -18,7 +18,8 @@ from sqlmodel import Session, col, select
 
 from bot.settings import Settings
 from core.permissions import ResidentKind, Role
-from db import org, people
+from db import companies, org, people
+from db.companies import CompanyStaff
 from db.models import Grid, Home, Invite, OrgNode, Residency, RoleGrant
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,11 @@ DEMO_INVITES: dict[str, tuple[str, str, str]] = {
     "DEMO-STREET": (Role.STREET_STAFF.value, "铁西区/北沟街道", ""),
     "DEMO-DISTRICT": (Role.DEPARTMENT_STAFF.value, "铁西区", ""),
     "DEMO-COMMITTEE": (Role.OWNERS_COMMITTEE.value, f"{COMMUNITY}/阳光花园", ""),
+    # Staff of the demo's property company, which serves 阳光花园 (DEMO_COMPANY): they see that compound only.
+    "DEMO-PROPERTY": (Role.PROPERTY_STAFF.value, f"{COMMUNITY}/阳光花园", ""),
 }
+# The demo's property company: its name, the compounds it serves and since when.
+DEMO_COMPANY = ("阳光物业服务有限公司", (f"{COMMUNITY}/阳光花园",), date(2026, 1, 1))
 WARNING = (
     "DEMO MODE: public demo codes (DEMO-DISTRICT, DEMO-STAFF, ...) give anyone staff powers; "
     "set LINLI_DEMO=0 or run `linli import-org` before real use"
@@ -106,6 +111,10 @@ def retire(session: Session) -> int:
                     .values({column: None})
                 )
     session.exec(delete(RoleGrant).where(col(RoleGrant.invite_id).in_(ids)))
+    demo_company = companies.by_name(session, DEMO_COMPANY[0])
+    if demo_company is not None and any(invite.company_id == demo_company.id for invite in invites):
+        # Staff joined the demo company through its public code: the company's access goes with the code.
+        session.exec(delete(CompanyStaff).where(col(CompanyStaff.company_id) == demo_company.id))
     session.exec(delete(Residency).where(col(Residency.invite_id).in_(ids)))
     _warn_unrecorded(session, invites)
     for invite in invites:
@@ -158,7 +167,19 @@ def _demo_names() -> tuple[Names, Names, Names]:
     )
 
 
+def _ensure_company(session: Session, now: datetime) -> int:
+    name, compounds, since = DEMO_COMPANY
+    company = companies.ensure(session, name, now)
+    assert company.id is not None
+    for path in compounds:
+        node = org.find_node(session, path)
+        if node is not None and node.id is not None:
+            companies.sign(session, company.id, node.id, since, None)
+    return company.id
+
+
 def _ensure_invites(session: Session, now: datetime) -> None:
+    company_id = _ensure_company(session, now)
     for code, (kind, path, grid_name) in DEMO_INVITES.items():
         if session.exec(select(Invite).where(Invite.code == code)).first() is not None:
             continue
@@ -171,7 +192,10 @@ def _ensure_invites(session: Session, now: datetime) -> None:
             node = org.find_node(session, path)
             if node is None:
                 continue
-            invite = people.create_invite(session, kind, now, node_id=node.id, code=code, uses=None)
+            company = company_id if kind == Role.PROPERTY_STAFF else None
+            invite = people.create_invite(
+                session, kind, now, node_id=node.id, code=code, uses=None, company_id=company
+            )
             if grid_name:
                 grid = session.exec(select(Grid).where(Grid.name == grid_name)).first()
                 invite.grid_id = grid.id if grid else None

@@ -25,7 +25,8 @@ from core.permissions import (
     path_ids,
     roles_for,
 )
-from db.companies import company_grants
+from db.committee.grants import committee_grants
+from db.companies import CompanyStaff, company_grants
 from db.companies import join as join_company
 from db.models import Grid, GridBuilding, Home, Identity, Invite, OrgNode, Person, Residency, RoleGrant
 from db.rows import id_of, table_of
@@ -257,7 +258,11 @@ def actor(session: Session, person_id: int, on: date | None = None) -> Actor:
     residences = tuple(Residence(ResidentKind(k), s, h, p) for k, s, h, p in rows if k in RESIDENT_KINDS)
     # A contract's end is a date, not an instant: the calendar day is close enough where no clock is given.
     today = on if on is not None else datetime.now(ZoneInfo("Asia/Shanghai")).date()
-    grants = grants_of(session, person_id) + company_grants(session, person_id, today)
+    grants = (
+        grants_of(session, person_id)
+        + company_grants(session, person_id, today)
+        + committee_grants(session, person_id, today)
+    )
     return Actor(person_id, grants, residences)
 
 
@@ -363,6 +368,9 @@ def redeem_invite(session: Session, code: str, person_id: int, now: datetime) ->
         ).one_or_none()
         if lived is not None and lived.kind == invite.kind and lived.status == "verified":
             return invite  # sending the same code again must not use up another place
+    elif invite.company_id is not None:
+        if session.get(CompanyStaff, (person_id, invite.company_id)) is not None:
+            return invite
     else:
         assert invite.node_id is not None
         params = {"b_person_id": person_id, "b_role": invite.kind, "b_node_id": invite.node_id}

@@ -5,7 +5,11 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
+from sqlalchemy.orm import sessionmaker
+from sqlmodel import Session, select
+
 from bot.service import Service
+from db.models import Identity
 from handlers.types import Attachment, Inbound, Location, Rendered
 
 _ids = itertools.count(1)
@@ -98,3 +102,11 @@ def file_report(user: ChatUser, text: str, category: str = "其他", photos: int
         user.photo(f"photo-{user.user_ref}-{n}")
     user.press("提交")
     return user.text
+
+
+def person_of(sessions: sessionmaker[Session], user: ChatUser) -> int:
+    """The person id behind a chat user (who must have written at least once)."""
+    with sessions() as session:
+        found = session.exec(select(Identity.person_id).where(Identity.external_id == user.user_ref)).first()
+    assert found is not None, f"{user.user_ref} has not written yet"
+    return found
