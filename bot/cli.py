@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from bot.cli_common import settings_or_exit
 from bot.cli_console import add_console_link
 from bot.cli_invite import add_invite
+from bot.cli_ledger import add_ledger
+from bot.cli_rating import add_rating
 from bot.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
@@ -284,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.set_defaults(func=cmd_import_org)
     add_invite(sub)
     add_console_link(sub)
+    add_ledger(sub)
+    add_rating(sub)
     rep = sub.add_parser(
         "report",
         help="write a month's three rates and counts as CSV",
