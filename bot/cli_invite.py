@@ -8,6 +8,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from bot.cli_common import positive, settings_or_exit
 from bot.settings import Settings
@@ -15,7 +16,11 @@ from core.permissions import Role
 from db.people import RESIDENT_KINDS, ROLES
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from db.models import Invite
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # contracts run by the local calendar day
 
 
 def cmd_invite(args: argparse.Namespace) -> int:
@@ -48,6 +53,12 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 print(f"linli: {problem}", file=sys.stderr)
                 return 1
             assert invite is not None  # _unusable says so
+        elif args.company:
+            invite_or_problem = _company_invite(session, args, now)
+            if isinstance(invite_or_problem, str):
+                print(f"linli: {invite_or_problem}", file=sys.stderr)
+                return 1
+            invite = invite_or_problem
         elif args.role in people.RESIDENT_KINDS:
             home = org.find_home(session, args.target)
             if home is None:
@@ -95,11 +106,38 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return _write_qr(settings, code, Path(args.qr)) if args.qr else 0
 
 
+def _company_invite(session: Session, args: argparse.Namespace, now: datetime) -> Invite | str:
+    """A property-staff invite for the named company, over the compounds it serves (or, with a compound
+    as the target, only when the company serves it); a sentence saying why not otherwise."""
+    from db import companies, org, people
+
+    company = companies.by_name(session, args.company)
+    if company is None or company.id is None:
+        return f"no property company {args.company!r}: name it under its compounds in the organisation file"
+    today = now.astimezone(SHANGHAI).date()
+    served = companies.compounds_of(session, company.id, today)
+    node_id = None
+    if args.target:
+        node = org.find_node(session, args.target)
+        if node is None or node.id not in served:
+            return f"{company.name} does not serve {args.target!r} today"
+        node_id = node.id
+    elif not served:
+        return f"{company.name} serves no compound today: its staff would see nothing"
+    return people.create_invite(
+        session, args.role, now, node_id=node_id, uses=args.uses, company_id=company.id
+    )
+
+
 def _invite_args_problem(args: argparse.Namespace) -> str:
     """What is wrong with the invite command's arguments, or ""; fills in a new invite's defaults."""
     if args.code:
-        if args.target or args.role or args.grid or args.uses:
-            return "--code prints an existing invite: give no HOME, --role, --grid or --uses with it"
+        if args.target or args.role or args.grid or args.uses or args.company:
+            return "--code prints an existing invite: give no HOME, --role, --grid, --uses or --company"
+    elif args.company:
+        if (args.role or Role.PROPERTY_STAFF) != Role.PROPERTY_STAFF or args.grid or args.wecom_userid:
+            return "--company makes a property-staff invite: give no other --role, --grid or --wecom-userid"
+        args.role, args.uses = Role.PROPERTY_STAFF.value, args.uses or 1
     elif not args.target:
         return "give the HOME (or a staff role's org node) of a new invite, or --code of an existing one"
     else:
@@ -183,6 +221,12 @@ def add_invite(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="what the invite grants (default: owner)",
     )
     inv.add_argument("--grid", default="", help="for grid_worker: the grid's name in that community")
+    inv.add_argument(
+        "--company",
+        default="",
+        help="for property_staff: the company's name (from the organisation file); its staff see the "
+        "compounds it serves, whatever HOME says (HOME, if given, must be one of them)",
+    )
     inv.add_argument("--uses", type=positive, default=None, help="how many people may use it (default 1)")
     inv.add_argument(
         "--wecom-userid",

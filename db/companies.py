@@ -123,6 +123,23 @@ def sign(session: Session, company_id: int, compound_id: int, starts_on: date, e
     session.flush()
 
 
+def end_contracts(session: Session, compound_id: int, last_day: date) -> None:
+    """End every contract of a compound still running after `last_day` on that day (another company takes
+    over the next day); contracts that had not begun by then are dropped."""
+    running = session.exec(
+        select(CompanyContract).where(
+            CompanyContract.compound_id == compound_id,
+            or_(col(CompanyContract.ends_on).is_(None), col(CompanyContract.ends_on) > last_day),
+        )
+    ).all()
+    for contract in running:
+        if contract.starts_on > last_day:
+            session.delete(contract)
+        else:
+            contract.ends_on = last_day
+    session.flush()
+
+
 def join(session: Session, person_id: int, company_id: int) -> None:
     """Make a person one of a company's staff (idempotent)."""
     if session.get(CompanyStaff, (person_id, company_id)) is None:

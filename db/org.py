@@ -7,17 +7,18 @@ import io
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from sqlalchemy import ColumnElement, false, or_
 from sqlmodel import Session, select
 
 from core.permissions import path_ids
-from db import people
+from db import companies, people
 from db.models import Grid, GridBuilding, Home, OrgNode
 from db.rows import id_of
 from db.types import MAX_ID
@@ -28,6 +29,7 @@ TRUE_WORDS = frozenset({"1", "true", "yes", "y", "是"})
 FALSE_WORDS = frozenset({"0", "false", "no", "n", "否"})
 MAX_NAME = 100
 MAX_HOME_NUMBER = 20  # Home.number's column width
+SHANGHAI = ZoneInfo("Asia/Shanghai")  # contracts run by the local calendar day
 WECOM_USERID = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
@@ -38,6 +40,15 @@ class ImportError_(ValueError):
         super().__init__(f"line {line}: {reason}")
         self.line = line
         self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyTerm:
+    """The property company a compound's row names, and the contract's first and last day (None: open)."""
+
+    name: str
+    starts_on: date
+    ends_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +63,7 @@ class HomeRow:
     # The compound's `owner_document` (owners registering alone send a certificate photo); None: not
     # stated, so an existing compound keeps its setting.
     owner_document: bool | None = None
+    company: CompanyTerm | None = None  # the compound's property company; None: not stated, nothing changes
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +182,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                 line = _line(comp_node)
                 compound = _name(_scalar(comp_map.get("name"), line, "compound name"), line, "compound")
                 owner_document = _optional_flag(comp_map, "owner_document", line)
+                company = _company(comp_map.get("company"), line)
                 for b_node in _sequence(comp_map.get("buildings"), "buildings"):
                     b_map = _mapping(b_node, "a building")
                     line = _line(b_node)
@@ -187,7 +200,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                             area = parse_area(_scalar(area_node, line, "area"), area_line)
                             unsold = _optional_flag(h_map, "unsold", line)
                             names = (district, street, community, compound, building, entrance)
-                            homes.append(HomeRow(line, names, number, area, unsold, owner_document))
+                            homes.append(HomeRow(line, names, number, area, unsold, owner_document, company))
             for g_node in _sequence(comm_map.get("grids"), "grids"):
                 g_map = _mapping(g_node, "a grid")
                 line = _line(g_node)
@@ -201,6 +214,34 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
     if not homes:
         raise ImportError_(1, "the file lists no homes")
     return homes, grids
+
+
+def parse_day(value: str, line: int, what: str) -> date:
+    """A day written YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ImportError_(line, f"{what} must be a day written YYYY-MM-DD, not {value!r}") from None
+
+
+def _company(node: yaml.Node | None, line: int) -> CompanyTerm | None:
+    """A compound's `company`: its name alone (serving from the import on), or a mapping with name, since
+    and optionally until (YYYY-MM-DD)."""
+    if node is None:
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        return CompanyTerm(_name(node.value, _line(node), "company"), date.min)
+    found = _mapping(node, "company")
+    where = _line(node)
+    name = _name(_scalar(found.get("name"), where, "company name"), where, "company")
+    since = parse_day(_scalar(found.get("since"), where, "company since"), where, "company since")
+    until_node = found.get("until")
+    until = None
+    if until_node is not None:
+        until = parse_day(_scalar(until_node, where, "company until"), where, "company until")
+    if until is not None and until < since:
+        raise ImportError_(where, f"the company's contract ends ({until}) before it starts ({since})")
+    return CompanyTerm(name, since, until)
 
 
 def _wecom_userid(node: yaml.Node | None, line: int) -> str:
@@ -219,7 +260,7 @@ def _wecom_userid(node: yaml.Node | None, line: int) -> str:
 
 
 def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
-    """Read the flat CSV format: one home a line, with optional `grid` and `unsold` columns."""
+    """Read the flat CSV format: one home a line, with optional `grid`, `unsold` and `company` columns."""
     text = text.lstrip("\ufeff")
     if not text.strip():
         raise ImportError_(1, "the file is empty")
@@ -242,7 +283,9 @@ def parse_csv(text: str) -> tuple[list[HomeRow], list[GridRow]]:
         names = (district, street, community, compound, building, entrance)
         number = _name(row["home"], line, "home")
         unsold = parse_flag(row["unsold"], line, "unsold") if "unsold" in header else None
-        homes.append(HomeRow(line, names, number, parse_area(row["area"], line), unsold))
+        named = row.get("company")
+        company = CompanyTerm(_name(named, line, "company"), date.min) if named else None
+        homes.append(HomeRow(line, names, number, parse_area(row["area"], line), unsold, None, company))
         if row.get("grid"):
             key = ((names[0], names[1], names[2]), _name(row["grid"], line, "grid"))
             grid_lines.setdefault(key, line)
@@ -292,6 +335,7 @@ def load_rows(
     seen: dict[tuple[int, str], int] = {}
     counts = {"homes": 0, "grids": 0}
     buildings: dict[tuple[int, str, str], OrgNode] = {}
+    terms: dict[int, tuple[int, CompanyTerm]] = {}  # compound id → where its company was named, and how
     for row in homes:
         parent: OrgNode | None = None
         chain: list[OrgNode] = []
@@ -301,6 +345,8 @@ def load_rows(
         entrance = chain[-1]
         if row.owner_document is not None:
             chain[3].owner_document = row.owner_document
+        if row.company is not None:
+            terms.setdefault(id_of(chain[3]), (row.line, row.company))
         key = (id_of(entrance), row.number)
         if key in seen:
             raise ImportError_(row.line, f"home {row.number!r} is listed twice (first on line {seen[key]})")
@@ -362,8 +408,27 @@ def load_rows(
         if grid_row.wecom_userid:
             people.bind_wecom_worker(session, grid, grid_row.wecom_userid, now or datetime.now(UTC))
         counts["grids"] += 1
+    for compound_id, (_, term) in terms.items():
+        _serve(session, compound_id, term, now or datetime.now(UTC))
     session.flush()
     return counts
+
+
+def _serve(session: Session, compound_id: int, term: CompanyTerm, now: datetime) -> None:
+    """Record that the named company serves the compound: a dated term as written; an undated one from
+    today, ending the contract of the company it replaces the day before (importing it again changes
+    nothing)."""
+    company = companies.ensure(session, term.name, now)
+    assert company.id is not None
+    if term.starts_on != date.min:
+        companies.sign(session, company.id, compound_id, term.starts_on, term.ends_on)
+        return
+    today = now.astimezone(SHANGHAI).date()
+    current = companies.serving(session, compound_id, today)
+    if current is not None and current.id == company.id:
+        return
+    companies.end_contracts(session, compound_id, today - timedelta(days=1))
+    companies.sign(session, company.id, compound_id, today, None)
 
 
 def _existing_building(session: Session, community: OrgNode, compound: str, building: str) -> OrgNode | None:
