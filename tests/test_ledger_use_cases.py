@@ -163,8 +163,8 @@ def test_the_committee_files_the_fund_and_a_correction_keeps_both_versions(app: 
     assert new.summary.totals.fund_balance_fen == 32109 - 480000
 
 
-def test_a_resident_asks_about_a_line_and_everyone_sees_the_answer(
-    app: App, owner: ChatUser, neighbour: ChatUser, worker: ChatUser, staff: ChatUser
+def test_a_resident_asks_about_a_line_the_filer_answers_and_everyone_sees_it(
+    app: App, owner: ChatUser, neighbour: ChatUser
 ) -> None:
     clerk = _join(app, "prop", "DEMO-PROPERTY")
     statement_id = _file(app, clerk, SUNSHINE)
@@ -175,17 +175,21 @@ def test_a_resident_asks_about_a_line_and_everyone_sees_the_answer(
     with app.sessions() as session:
         ticket = session.get(Ticket, asked.ticket_id)
         link = session.exec(select(LedgerQuestion)).one()
+        told = session.exec(select(Outbox.person_id).where(Outbox.ticket_id == asked.ticket_id)).all()
     assert ticket is not None and ticket.category == "fees" and "停车费收入怎么算的？" in ticket.description
     assert "2026Q3 第1行 停车费 12,345.50元" in ticket.description
-    assert link.line_id == line_id
+    assert ticket.holder_id == clerk.person_id  # the company that filed the statement answers for it
+    assert clerk.person_id in told
+    assert link.line_id == line_id and link.text == "停车费收入怎么算的？"
     with work(app) as w:
         waiting = ledger.statement(w, them, statement_id).lines[0].questions
-    assert [(q.ticket_id, q.answers, q.mine) for q in waiting] == [(asked.ticket_id, (), False)]
-    handler = _user(app, worker)
+    assert [(q.ticket_id, q.text, q.answers, q.mine) for q in waiting] == [
+        (asked.ticket_id, "停车费收入怎么算的？", (), False)
+    ]
     with work(app) as w:
-        tickets.accept(w, handler, asked.ticket_id)
+        tickets.accept(w, clerk, asked.ticket_id)
         tickets.resolve(
-            w, handler, asked.ticket_id, "fixed", "按 120 个车位每月收费计算，明细见附件。", [], False
+            w, clerk, asked.ticket_id, "fixed", "按 120 个车位每月收费计算，明细见附件。", [], False
         )
     with work(app) as w:
         answered = ledger.statement(w, them, statement_id).lines[0].questions
@@ -194,7 +198,16 @@ def test_a_resident_asks_about_a_line_and_everyone_sees_the_answer(
         answered[0].answers == ("按 120 个车位每月收费计算，明细见附件。",)
         and answered[0].state == "resolved"
     )
-    assert mine[0].mine
+    assert answered[0].answered_at is not None and mine[0].mine
+    # A correction keeps the question under the line of the same number.
+    with work(app) as w:
+        fixed = ledger.correct(
+            w, clerk, statement_id, "停车费更正", [income("parking", 1234500), expense("cleaning", 800000)]
+        )
+        ledger.publish(w, clerk, fixed.statement_id)
+    with work(app) as w:
+        carried = ledger.statement(w, them, fixed.statement_id).lines[0].questions
+    assert [(q.ticket_id, q.version) for q in carried] == [(asked.ticket_id, 1)]
 
 
 def test_asking_is_for_residents_of_that_compound_about_a_published_line(

@@ -89,6 +89,7 @@ class LedgerQuestion(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", unique=True)
     asked_by: int = Field(foreign_key="person.id")
     asked_at: datetime = _time(nullable=False)
+    text: str = Field(default="", max_length=500)  # what the resident asked, as they wrote it
 
 
 class LedgerDue(SQLModel, table=True):

@@ -93,6 +93,7 @@ def upgrade() -> None:
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("asked_by", sa.Integer(), nullable=False),
         sa.Column("asked_at", TIME, nullable=False),
+        sa.Column("text", _text(500), nullable=False),
         sa.ForeignKeyConstraint(["line_id"], ["ledger_line.id"]),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"]),
         sa.ForeignKeyConstraint(["asked_by"], ["person.id"]),
