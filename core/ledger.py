@@ -14,6 +14,7 @@ parts (filer "company"); the owners' committee files the maintenance fund (filer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,12 +44,22 @@ from db.categories import Category
 from db.ledger import reminders
 from db.ledger import statements as rules
 from db.ledger.categories import LedgerCatalog, default_catalog
-from db.ledger.lines import MAX_FEN, MAX_NOTE, BadLine, LineDraft, LinesError, RawLine, check_lines, yuan
+from db.ledger.lines import (
+    MAX_FEN,
+    MAX_NOTE,
+    MAX_PROJECT,
+    BadLine,
+    LineDraft,
+    LinesError,
+    RawLine,
+    check_lines,
+    yuan,
+)
 from db.ledger.periods import Period
 from db.ledger.statements import LedgerError
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
 from db.ledger.totals import Diff, Totals, totals
-from db.models import Home, OrgNode, RoleGrant, Ticket, TicketEvent
+from db.models import Home, OrgNode, Person, RoleGrant, Ticket, TicketEvent
 from db.org import in_subtrees
 from db.rows import id_of
 
@@ -364,24 +375,31 @@ def check_one(raw: RawLine, filer: str) -> LineDraft:
     return check([raw], filer)[0]
 
 
-def _line_fits(statement: LedgerStatement, line: LineDraft) -> None:
-    """A line built by a caller (not read by `check`) must still be one this statement's filer files."""
+def _misfit(filer: str, line: LineDraft) -> str:
+    """Why a line built by a caller (not read by `check`) is not one this filer files, or ""."""
     category = catalog().get(line.category)
-    reason = ""
     if category is None:
-        reason = "unknown_category"
-    elif category.side != line.side:
-        reason = "wrong_side"
-    elif category.fund != (statement.filer == "committee"):
-        reason = "wrong_filer"
-    elif type(line.amount_fen) is not int or not 0 < line.amount_fen <= MAX_FEN:
-        reason = "amount"
-    elif len(line.note) > MAX_NOTE:
-        reason = "note_too_long"
-    elif category.fund and category.side == "expense" and not line.project.strip():
-        reason = "project_required"
-    if reason:
-        raise LinesError([BadLine(1, reason)])
+        return "unknown_category"
+    if category.side != line.side:
+        return "wrong_side"
+    if category.fund != (filer == "committee"):
+        return "wrong_filer"
+    if type(line.amount_fen) is not int or not 0 < line.amount_fen <= MAX_FEN:
+        return "amount"
+    if len(line.note) > MAX_NOTE:
+        return "note_too_long"
+    if len(line.project) > MAX_PROJECT:
+        return "project_too_long"
+    if category.fund and category.side == "expense" and not line.project.strip():
+        return "project_required"
+    return ""
+
+
+def _lines_fit(filer: str, lines: Sequence[LineDraft], first: int = 1) -> None:
+    """LinesError naming every line (numbered from `first`) this filer may not file as it is."""
+    bad = [BadLine(n, why) for n, line in enumerate(lines, start=first) if (why := _misfit(filer, line))]
+    if bad:
+        raise LinesError(bad)
 
 
 def draft_statement(work: Work, actor: Actor, draft: StatementDraft) -> Filed:
@@ -393,15 +411,7 @@ def draft_statement(work: Work, actor: Actor, draft: StatementDraft) -> Filed:
     compound = _compound(work, draft.compound_id)
     company_id = _company(work, draft)
     role = _filing_role(work, actor, compound, draft.filer, company_id)
-    probe = LedgerStatement(
-        compound_id=draft.compound_id,
-        period_start=draft.period.start,
-        period_end=draft.period.end,
-        filer=draft.filer,
-        company_id=company_id,
-    )
-    for line in draft.lines:
-        _line_fits(probe, line)
+    _lines_fit(draft.filer, draft.lines)
     statement = rules.create(
         work.session,
         draft.compound_id,
@@ -459,8 +469,7 @@ def edit_draft(
 ) -> Filed:
     """Replace a draft's lines (and openings, when given); LedgerError("published") for a published one."""
     statement, role = _editable(work, actor, statement_id)
-    for line in lines:
-        _line_fits(statement, line)
+    _lines_fit(statement.filer, lines)
     before = _snapshot(work, statement)
     rules.replace_lines(work.session, statement, lines, opening_income_fen, opening_fund_fen)
     _audit(work, actor, role, "ledger.draft", statement, before, _snapshot(work, statement))
@@ -470,7 +479,7 @@ def edit_draft(
 def add_line(work: Work, actor: Actor, statement_id: int, line: LineDraft) -> int:
     """Append a checked line to a draft; the new line's id."""
     statement, _ = _editable(work, actor, statement_id)
-    _line_fits(statement, line)
+    _lines_fit(statement.filer, [line], len(rules.lines_of(work.session, statement_id)) + 1)
     return id_of(rules.add_line(work.session, statement, line))
 
 
@@ -519,8 +528,7 @@ def correct(
     role = _may_file(work, actor, statement)
     if role is None:
         raise LedgerError("not_found" if not _may_see(work, actor, statement) else "not_allowed")
-    for line in lines:
-        _line_fits(statement, line)
+    _lines_fit(statement.filer, lines)
     corrected = rules.correct(
         work.session,
         statement,
@@ -781,6 +789,11 @@ def _questions_by_seq(
     return by_seq
 
 
+def _person_name(work: Work, person_id: int | None) -> str:
+    person = work.session.get(Person, person_id) if person_id is not None else None
+    return person.name if person is not None else ""
+
+
 def _asker_home(work: Work, actor: Actor, compound: OrgNode) -> Home | None:
     """A home of the compound the actor is a verified resident of."""
     for residence in actor.residences:
@@ -808,7 +821,7 @@ def statement(work: Work, actor: Actor, statement_id: int) -> StatementView:
     newest = chain[-1].id == found.id
     return StatementView(
         summary=summary,
-        author_name=found.author_name,
+        author_name=found.author_name or _person_name(work, found.author_id),
         change_note=found.change_note,
         supersedes=found.supersedes,
         notice_id=found.notice_id,

@@ -145,8 +145,10 @@ def test_the_committee_files_the_fund_and_a_correction_keeps_both_versions(app: 
             [income("fund_interest", 32109), expense("fund_use", 480000, project="1栋电梯", note="合同价")],
         )
         with pytest.raises(ledger.LinesError) as caught:
-            ledger.edit_draft(w, committee, fixed.statement_id, [income("parking", 1)])
-        assert caught.value.bad[0].reason == "wrong_filer"
+            ledger.edit_draft(
+                w, committee, fixed.statement_id, [income("fund_interest", 1), income("parking", 1)]
+            )
+        assert [(b.number, b.reason) for b in caught.value.bad] == [(2, "wrong_filer")]
         published = ledger.publish(w, committee, fixed.statement_id)
     assert published.changes is not None
     assert [(c.seq, c.kind, c.before_fen, c.after_fen) for c in published.changes.changes] == [
