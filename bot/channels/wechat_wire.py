@@ -25,16 +25,24 @@ MAX_FIELD = 20_000  # a callback field longer than this is not WeChat's
 NUMBER = re.compile(r"^\s*([0-9０-９]{1,3})\s*[.。、)）]?\s*$")
 Text = Callable[[str, dict[str, Any] | None], str]  # a template block rendered in the account's language
 
-# The account's menu (自定义菜单): three buttons, the last with five below it; each a CLICK whose key is
-# the encoded press of the command, as a Telegram menu button carries it.
+# The account's menu (自定义菜单): three buttons, at most five below each; each a CLICK whose key is the
+# encoded press of the command, as a Telegram menu button carries it. Reporting stays one tap; what is about
+# the resident's own compound (their tickets, polls, accounts, committee) sits together under 我的小区.
 MENU: Menu = (
     ("menu_report", (("", "/report"),)),
-    ("menu_my", (("", "/my"),)),
+    (
+        "menu_compound",
+        (
+            ("menu_my", "/my"),
+            ("menu_polls", "/polls"),
+            ("menu_accounts", "/accounts"),
+            ("menu_committee", "/committee"),
+        ),
+    ),
     (
         "menu_more",
         (
             ("menu_notices", "/notices"),
-            ("menu_polls", "/polls"),
             ("menu_policy", "/policy"),
             ("menu_help", "/help"),
             ("menu_lang", "/lang"),

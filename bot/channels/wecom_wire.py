@@ -219,7 +219,7 @@ MENU: Menu = (
         (
             ("menu_notices", "/notices"),
             ("menu_stats", "/stats"),
-            ("menu_policy", "/policy"),
+            ("menu_rating", "/rating"),
             ("menu_help", "/help"),
             ("menu_lang", "/lang"),
         ),
