@@ -278,6 +278,7 @@ def install(
         starts_on=starts_on,
         ends_on=ends_on,
         filed_on=filed_on,
+        current=True,
         installed_by_poll_id=poll_id,
         chair_id=chair,
         created_by=by,

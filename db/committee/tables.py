@@ -38,7 +38,7 @@ class Committee(SQLModel, table=True):
     ends_on: date = Field(sa_column=Column(Date(), nullable=False))
     filed_on: date | None = Field(default=None, sa_column=Column(Date(), nullable=True))
     state: str = Field(default="in_office", max_length=10)  # in_office | ended | replaced
-    current: bool | None = Field(default=True)  # True while in office, NULL after: one per compound
+    current: bool | None = Field(default=None)  # True while in office, NULL otherwise: one per compound
     installed_by_poll_id: int | None = Field(default=None, foreign_key="poll.id")
     chair_id: int | None = Field(default=None, foreign_key="person.id")
     created_by: int | None = Field(default=None, foreign_key="person.id")
