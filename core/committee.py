@@ -27,6 +27,7 @@ from db.committee.rules import CommitteeError, Owner, Seat
 from db.committee.tables import Committee, CommitteeMember, Handover
 from db.models import OrgNode, Person, Poll
 from db.org import in_subtrees
+from db.polls.authoring import buildings_of
 from db.rows import id_of
 
 __all__ = ["CommitteeError", "Owner", "Seat"]
@@ -356,3 +357,8 @@ def member_ids(session: Session, committee_id: int) -> list[int]:
             select(CommitteeMember.person_id).where(CommitteeMember.committee_id == committee_id)
         ).all()
     )
+
+
+def buildings(work: Work, compound_id: int) -> list[OrgNode]:
+    """A compound's buildings, by name (to list its owners building by building)."""
+    return buildings_of(work.session, compound_id)
