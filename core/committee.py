@@ -25,7 +25,7 @@ from core.work import Work
 from db.committee import rules
 from db.committee.rules import CommitteeError, Owner, Seat
 from db.committee.tables import Committee, CommitteeMember, Handover
-from db.models import OrgNode, Person, Poll
+from db.models import Home, OrgNode, Person, Poll
 from db.org import in_subtrees
 from db.polls.authoring import buildings_of
 from db.rows import id_of
@@ -55,10 +55,11 @@ def compounds_for(work: Work, actor: Actor, action: Action) -> list[OrgNode]:
             ).all()
         )
     if action is Action.SEE_COMMITTEE:
-        homes = {r.path for r in actor.residences if r.status == "verified"}
-        ids = {int(p.strip("/").split("/")[3]) for p in homes if len(p.strip("/").split("/")) > 3}
+        homes = [r.home_id for r in actor.residences if r.status == "verified"]
         known = {n.id for n in found}
-        found += [n for n in _nodes(work.session, ids - {i for i in known if i is not None})]
+        if homes:
+            ids = set(work.session.exec(select(Home.compound_id).where(col(Home.id).in_(homes))).all())
+            found += _nodes(work.session, ids - {i for i in known if i is not None})
     return sorted(found, key=lambda n: (n.name, n.path))
 
 

@@ -213,7 +213,7 @@ def _people(ctx: Context, draft: CommitteeDraft, found: list[tuple[int, str, str
         return [Reply("committee.no_people", {"text": text}), *_members(ctx, draft)]
     chosen = {p for p, _ in draft.seats}
     rows = [
-        [Button.of(Committees("p", person=p), text=f"{name} · {where}" if where else name)]
+        [Button.of(Committees("p", person=p), text=f"{name or '？'} · {where}" if where else name or "？")]
         for p, name, where in found[:MAX_PEOPLE]
         if p not in chosen
     ]
