@@ -6,8 +6,10 @@ elected owners with a handover for the committee it replaces."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -18,6 +20,7 @@ from core.committee import CommitteeError
 from core.permissions import Action, Role, may, place
 from db import people
 from db.committee import rules
+from db.committee.grants import committee_grants
 from db.committee.tables import Committee, Handover
 from db.models import AuditEntry, Poll
 from db.polls import ballots
@@ -33,8 +36,6 @@ BUILDING = ("1栋",)
 def _committee_role(app: App, person_id: int, on: date) -> bool:
     with app.sessions() as session:
         actor = people.actor(session, person_id, on)
-        node = session.get(Committee, 1)
-        assert node is not None
     return any(g.role is Role.OWNERS_COMMITTEE for g in actor.grants)
 
 
@@ -172,10 +173,6 @@ def test_the_committee_role_follows_membership_up_to_the_last_day(app: App) -> N
     assert not _committee_role(app, member, ends + timedelta(days=1))  # gone without anyone taking it away
     with app.sessions() as session:
         actor = people.actor(session, member, ends)
-        compound = session.get(Committee, 1)
-        assert compound is not None
-        path = rules.current(session, compound.compound_id)
-        assert path is not None
     # The role is the committee's: it may run polls over its compound.
     grant = next(g for g in actor.grants if g.role is Role.OWNERS_COMMITTEE)
     assert may(actor, Action.RUN_POLL, place(grant.path)) and grant.node_kind == "compound"
@@ -290,3 +287,25 @@ def test_a_failed_or_consultative_election_installs_nobody(app: App, clock: Fixe
     compound = cm.compound_id(app)
     with app.sessions() as session:
         assert rules.current(session, compound) is None
+
+
+def test_the_role_is_read_in_one_indexed_query(app: App) -> None:
+    member = cm.owner(app, "周委员", "1栋/1单元/301")
+    cm.set_committee(app, [(member, "chair")], START, END)
+    statements: list[tuple[str, Any]] = []
+
+    def seen(conn: object, cursor: object, statement: str, parameters: Any, *args: object) -> None:
+        statements.append((statement, parameters))
+
+    with app.sessions() as session:
+        event.listen(app.engine, "before_cursor_execute", seen)
+        try:
+            grants = committee_grants(session, member, START)
+        finally:
+            event.remove(app.engine, "before_cursor_execute", seen)
+        assert [g.role for g in grants] == [Role.OWNERS_COMMITTEE]
+        selects = [(q, p) for q, p in statements if q.lstrip().upper().startswith("SELECT")]
+        assert len(selects) == 1
+        query, parameters = selects[0]
+        plan = session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters).all()
+    assert any("ix_committee_member_person_id" in str(row) for row in plan), plan
