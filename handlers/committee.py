@@ -197,9 +197,8 @@ def _members(ctx: Context, draft: CommitteeDraft, note: str = "") -> list[Reply]
         rows.append([Button.of(Committees("f"), "committee.btn_staff")])
     for person_id, _ in draft.seats:
         name = draft.names.get(person_id, "")
-        rows.append(
-            [Button.of(Committees("r", person=person_id), "committee.btn_remove", args={"name": name})]
-        )
+        remove = Committees("r", person=person_id)
+        rows.append([Button.of(remove, "committee.btn_remove", args={"name": name or "？"})])
     if draft.seats:
         rows.append([Button.of(Committees("d"), "committee.btn_done", primary=True)])
     rows.append(_cancel_row())
@@ -218,11 +217,11 @@ def _people(ctx: Context, draft: CommitteeDraft, found: list[tuple[int, str, str
         if p not in chosen
     ]
     draft.names.update({p: name for p, name, _ in found[:MAX_PEOPLE]})
+    ctx.state.go(NAME, "choosing")  # "back" from here returns to the members list
     draft.keep(ctx.state)
     context = {"count": len(found), "shown": min(len(found), MAX_PEOPLE), "text": text}
-    return [
-        Reply("committee.choose_person", context, [*rows, [Button.of(Committees("d"), "committee.btn_back")]])
-    ]
+    back = [Button.of(Committees("d"), "committee.btn_back")]
+    return [Reply("committee.choose_person", context, [*rows, back])]
 
 
 def _owners(ctx: Context, draft: CommitteeDraft, building: int | None, text: str = "") -> list[Reply]:

@@ -195,3 +195,26 @@ def test_a_management_committee_is_not_for_community_staff(app: App, staff: Chat
     assert "成立物管会" not in staff.buttons()
     staff.data(Committees("g", compound=cm.compound_id(app)).encode())
     assert "不能设置" in staff.text
+
+
+def test_back_from_a_list_of_owners_returns_to_the_members(
+    app: App, staff: ChatUser, owner: ChatUser, neighbour: ChatUser
+) -> None:
+    staff.say("/committee")
+    staff.press("阳光花园")
+    staff.press("设置业委会")
+    staff.press("今天")
+    staff.press("任期 3 年")
+    assert "2026-11-20 至 2029-11-19" in staff.text
+    staff.press("今天已备案")
+    staff.press("1栋")
+    staff.press("王芳 · 1栋1单元101")
+    staff.press("委员")
+    staff.press("2栋")
+    assert "这里还没有可以选的人" in staff.text and "委员：王芳" in staff.text
+    staff.press("1栋")
+    assert "王芳 · 1栋1单元101" not in staff.buttons()  # already chosen
+    staff.press("返回")
+    assert "成员（1 人）" in staff.text and "请核对" not in staff.text
+    staff.press("去掉 王芳")
+    assert "还没有选" in staff.text and "选好了" not in staff.buttons()
