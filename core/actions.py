@@ -451,6 +451,51 @@ class NewPoll(Press):
 # --- 业委会 (DESIGN §4.6): the families of /committee -------------------------------------------------
 
 
+@family
+@dataclass(frozen=True, slots=True)
+class Committees(Press):
+    """/committee: (v)iew a compound's committee; set one (s) or set up a 物管会 (g); the first day is
+    today (sd), the term in years (ty), filed today or not yet (fd); owners of a (b)uilding, staff over the
+    compound (f), (p)ick a person, give them a p(o)st, (r)emove them; done (d), confirm (ok), cancel (x);
+    a handover done (h)."""
+
+    FAMILY = "cm"
+    SHAPES: ClassVar[Shapes] = {
+        "v": ("compound",),
+        "s": ("compound",),
+        "g": ("compound",),
+        "sd": (),
+        "ty": ("years",),
+        "fd": ("yes",),
+        "b": ("building",),
+        "f": (),
+        "p": ("person",),
+        "o": ("person", "post"),
+        "r": ("person",),
+        "d": (),
+        "ok": (),
+        "x": (),
+        "h": ("handover",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "compound": "id",
+        "years": "num",
+        "yes": "flag",
+        "building": "id",
+        "person": "id",
+        "post": "word",
+        "handover": "id",
+    }
+
+    compound: int | None = None
+    years: int | None = None
+    yes: bool | None = None
+    building: int | None = None
+    person: int | None = None
+    post: str | None = None
+    handover: int | None = None
+
+
 # --- 热点 (DESIGN §4.7): the families of hot spots -----------------------------------------------------
 
 

@@ -307,3 +307,61 @@ class LineQuestioned(Event):
     statement_id: int
     line_id: int
     ticket_id: int
+
+
+# --- committees ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeInstalled(Event):
+    """A committee (kind owners | management) took office in a compound, replacing `replaced_id` if any;
+    `poll_id` when an election installed it."""
+
+    committee_id: int
+    compound_id: int
+    kind: str
+    replaced_id: int | None = None
+    poll_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeTermReminder(Event):
+    """A committee's term ends in `months` months: the committee, community and street staff are told."""
+
+    committee_id: int
+    compound_id: int
+    months: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeLapsed(Event):
+    """A committee's term is over with no committee in office: `months` whole months since the end."""
+
+    committee_id: int
+    compound_id: int
+    months: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverOpened(Event):
+    """An outgoing committee owes its successor a handover by its deadline."""
+
+    handover_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverOverdue(Event):
+    """A handover is past its deadline by `days_late` days and not done."""
+
+    handover_id: int
+    days_late: int
+
+
+@dataclass(frozen=True, slots=True)
+class ElectionUnmatched(Event):
+    """An election passed but some elected names match no single verified owner of the compound."""
+
+    poll_id: int
+    compound_id: int
+    names: tuple[str, ...]
+    installed: bool

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from core import audit
+from core import audit, committee
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
 from db import notices
@@ -308,4 +308,6 @@ def advance(work: Work, poll: Poll, key: bytes) -> str:
     ("opened", "reminded", "closed", or "" for nothing)."""
     done, events = schedule.step(work.session, poll, work.now, work.policy, key)
     work.record(*events)
+    if done == "closed":
+        committee.after_poll(work, poll)  # a passed election of the committee installs it (DESIGN §4.6)
     return done

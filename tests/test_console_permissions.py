@@ -44,6 +44,7 @@ def fill(path: str, ids: dict[str, int]) -> str:
         "residency_id": ids["residency"],
         "grid_id": ids["grid"],
         "filter_id": ids["filter"],
+        "compound_id": ids["compound"],
         "kind": "csv",
         "name": "assign",
     }
