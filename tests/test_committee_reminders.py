@@ -14,7 +14,6 @@ from sqlmodel import select
 from bot import committee_job
 from bot.bootstrap import App
 from bot.clock import FixedClock
-from bot.governance_job import advance_governance
 from core import committee as use_cases
 from core.work import Work
 from db import people as db_people
@@ -34,7 +33,7 @@ SECOND = timedelta(seconds=1)
 
 def run(app: App, at: datetime) -> Counter[str]:
     app.clock.current = at  # type: ignore[attr-defined]
-    return advance_governance(app.sessions, at, app.policy)
+    return committee_job.advance(app.sessions, at, app.policy)
 
 
 def people(app: App) -> dict[str, int]:
