@@ -271,3 +271,39 @@ class ResidencyDecided(Event):
     person_id: int
     home_id: int
     approved: bool
+
+
+# --- statements of accounts (收支公示) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatementPublished(Event):
+    """A statement of accounts was published as notice `notice_id` (its own NoticePublished tells the
+    residents); `version` > 1 is a correction of the version it supersedes."""
+
+    statement_id: int
+    compound_id: int
+    notice_id: int
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLate(Event):
+    """A period's statement is still not published: `stage` "filer" reminds those who file it (30 days
+    after the period ended), "community" the community staff over the compound (7 days later)."""
+
+    compound_id: int
+    period_start: str  # ISO date
+    period_end: str
+    filer: str  # company | committee
+    stage: str  # filer | community
+    recipients: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LineQuestioned(Event):
+    """A resident asked about a line of a published statement; it became ticket `ticket_id`."""
+
+    statement_id: int
+    line_id: int
+    ticket_id: int
