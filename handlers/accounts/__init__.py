@@ -77,7 +77,9 @@ def keeps(state: State) -> bool:
 
 FLOW = Flow(
     FLOW_NAME,
-    {"/accounts": Command(reading.listing, leaves_flow=True, members_only=True)},
+    # Not `members_only`: a property company's staff hold their grants through the company, not as role
+    # rows, and the listing itself shows a visitor how to join.
+    {"/accounts": Command(reading.listing, leaves_flow=True)},
     Accounts,
     on_press,
     on_text,

@@ -131,7 +131,9 @@ def _ask_category(ctx: Context, draft: Draft) -> Answer:
     table = names.of(ctx)
     buttons = [
         Button.of(
-            Accounts("k", category=c.key), "accounts.btn_category", args={"side": c.side, "name": table[c.key]}
+            Accounts("k", category=c.key),
+            "accounts.btn_category",
+            args={"side": c.side, "name": table[c.key]},
         )
         for side in ("income", "expense")
         for c in use.catalog().of(side, fund)
@@ -156,7 +158,9 @@ def _on_category(ctx: Context, draft: Draft, press: Accounts) -> Answer:
 
 def _ask_amount(ctx: Context, draft: Draft) -> Answer:
     name = names.of(ctx).get(draft.category, draft.category)
-    return [Reply("accounts.ask_amount", {"category": name}, [[Button.of(Accounts("x"), "accounts.btn_cancel")]])]
+    return [
+        Reply("accounts.ask_amount", {"category": name}, [[Button.of(Accounts("x"), "accounts.btn_cancel")]])
+    ]
 
 
 def _amount(ctx: Context, draft: Draft, inbound: Inbound) -> Answer:

@@ -13,7 +13,7 @@ from core import ledger_links
 from core.actions import Accounts
 from core.permissions import Action, may
 from db.ledger.tables import LedgerLine
-from handlers import drafts
+from handlers import drafts, onboarding
 from handlers.accounts import names
 from handlers.accounts.draft import FLOW_NAME
 from handlers.accounts.draft import Accounts as Draft
@@ -48,6 +48,8 @@ def listing(ctx: Context, _: str = "") -> list[Reply]:
     filings = use.filings(ctx.work, actor)
     items = use.statements_for(ctx.work, actor)
     if not items and not filings and not may(actor, Action.SEE_ACCOUNTS):
+        if not onboarding.is_member(ctx) and not actor.grants:
+            return onboarding.start(ctx, "")  # a visitor is shown how to join first
         return [Reply("accounts.not_allowed", {}, menu_buttons(ctx))]
     items = latest(items)[:LISTED]
     rows = [
@@ -57,7 +59,9 @@ def listing(ctx: Context, _: str = "") -> list[Reply]:
     if filings:
         rows.append([Button.of(Accounts("n"), "accounts.btn_new")])
     if ctx.state.parked.get("flow") == FLOW_NAME:
-        rows.insert(0, [drafts.resume_button(FLOW_NAME, primary=True)])  # a statement or question left mid-way
+        rows.insert(
+            0, [drafts.resume_button(FLOW_NAME, primary=True)]
+        )  # a statement or question left mid-way
     compounds = sorted({s.compound_name for s in items} | {f.compound_name for f in filings})
     context = {"items": items, "compounds": compounds[:3], "filer": bool(filings)}
     return [Reply("accounts.list", context, rows)]
@@ -152,7 +156,9 @@ def versions(ctx: Context, press: Accounts) -> list[Reply]:
     if view is None:
         return refused()
     buttons = [
-        Button.of(Accounts("o", statement=v.statement_id), "accounts.btn_version", args={"version": v.version})
+        Button.of(
+            Accounts("o", statement=v.statement_id), "accounts.btn_version", args={"version": v.version}
+        )
         for v in view.versions
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]

@@ -1,0 +1,222 @@
+"""/accounts walked in chat: a property clerk drafts a quarter's statement line by line and publishes it;
+a resident lists, opens and asks about a line (a 物业收费 ticket linked to it), and reads the answer under
+the line; the clerk corrects the statement and both versions stay visible. Bad amounts, another
+compound's statement, forged buttons and detours change nothing and lose nothing."""
+
+from __future__ import annotations
+
+from sqlmodel import col, func, select
+
+from bot.bootstrap import App
+from core import ledger
+from core import tickets as ticket_use
+from core.actions import Accounts
+from db.ledger.periods import parse_period
+from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
+from db.models import Ticket
+from db.rows import id_of
+from tests.support.chat import ChatUser, person_of
+from tests.support.companies import company_serving, company_staff
+from tests.support.ledger import PEACE, actor_of, expense, income, node_id, work
+
+
+def clerk_of(app: App) -> ChatUser:
+    """A clerk of the demo company that serves 阳光花园."""
+    user = ChatUser(app.service, "clerk-1", name="赵会计")
+    user.say("/start DEMO-PROPERTY")
+    return user
+
+
+def statements(app: App) -> list[LedgerStatement]:
+    """Every statement stored, oldest first."""
+    with app.sessions() as session:
+        return list(session.exec(select(LedgerStatement).order_by(col(LedgerStatement.id))).all())
+
+
+def line_count(app: App) -> int:
+    """How many lines are stored."""
+    with app.sessions() as session:
+        return session.exec(select(func.count()).select_from(LedgerLine)).one()
+
+
+def publish_in_chat(clerk: ChatUser) -> None:
+    """The clerk files 2026Q3 with two lines (one with a voucher photo) and publishes it."""
+    clerk.say("/accounts")
+    clerk.press("新建收支公示")
+    assert "2026Q3" in clerk.text  # the last finished quarter is offered
+    clerk.press("2026Q3")
+    clerk.press("收 · 物业服务费")
+    assert "金额是多少元" in clerk.text
+    clerk.say("128,000.50")
+    clerk.say("7-9月物业费实收")
+    clerk.press("跳过")
+    assert "已记下" in clerk.text and "¥128,000.50" in clerk.text
+    clerk.press("再加一项")
+    clerk.press("支 · 公共设施维修")
+    clerk.say("8000")
+    clerk.say("电梯维保")
+    clerk.photo("invoice-1")
+    assert "收入合计 ¥128,000.50" in clerk.text and "支出合计 ¥8,000.00" in clerk.text
+    clerk.press("发布")
+    assert "已发布" in clerk.text, clerk.text
+
+
+def test_a_clerk_publishes_and_a_resident_reads_asks_and_sees_the_answer(
+    app: App, owner: ChatUser, staff: ChatUser
+) -> None:
+    clerk = clerk_of(app)
+    publish_in_chat(clerk)
+    [filed] = statements(app)
+    assert (filed.state, filed.version, filed.filer) == ("published", 1, "company")
+    assert "/accounts/" in clerk.text and "?t=" in clerk.text  # the page's signed link
+
+    owner.say("/accounts")
+    assert "2026年第3季度" in owner.text and "阳光物业" in owner.text
+    assert "收入 ¥128,000.50" in owner.text
+    owner.press("2026年第3季度")
+    assert "收入合计 ¥128,000.50" in owner.text and "本期收支差额 ¥120,000.50" in owner.text
+    assert "电梯维保" in owner.text and "📎" in owner.text
+    owner.press("对这一项有疑问")
+    assert "回复这一项的序号" in owner.text
+    owner.say("9")  # no such line: asked again, nothing filed
+    assert "没有这一项" in owner.text
+    owner.say("2")
+    assert "您对这一项有什么疑问" in owner.text and "电梯维保" in owner.text
+    owner.say("电梯维保为什么要8000元？")
+    assert "#" in owner.text and "已提交" in owner.text
+    with app.sessions() as session:
+        ticket = session.exec(select(Ticket)).one()
+        question = session.exec(select(LedgerQuestion)).one()
+        assert ticket.category == "fees" and question.ticket_id == ticket.id
+        ticket_id = id_of(ticket)
+
+    # The ticket is answered on the normal ladder; the answer is shown under the line to every resident.
+    with work(app) as unit:
+        ticket_use.resolve(
+            unit,
+            actor_of(app, person_of(app.sessions, staff)),
+            ticket_id,
+            "no_action_needed",
+            "全年电梯维保合同8000元/季度，发票已附。",
+            [],
+            False,
+        )
+    owner.say("/accounts")
+    owner.press("2026年第3季度")
+    assert "全年电梯维保合同8000元/季度" in owner.text
+
+
+def test_a_bad_amount_is_refused_and_nothing_is_saved(app: App) -> None:
+    clerk = clerk_of(app)
+    clerk.say("/accounts")
+    clerk.press("新建收支公示")
+    clerk.press("2026Q3")
+    clerk.press("收 · 停车费")
+    for typed in ("一万", "-500", "12.345", "0"):
+        clerk.say(typed)
+        assert "不是一个金额" in clerk.text and "还没有保存" in clerk.text
+        assert clerk.last[0].keeps_input
+    assert line_count(app) == 0 and statements(app) == []
+    clerk.say("５００元")  # full-width digits as phones type them
+    assert "说明" in clerk.text
+
+
+def test_a_detour_keeps_the_draft(app: App) -> None:
+    clerk = clerk_of(app)
+    clerk.say("/accounts")
+    clerk.press("新建收支公示")
+    clerk.press("2026Q3")
+    clerk.press("收 · 停车费")
+    clerk.say("3600")
+    clerk.press("跳过")
+    clerk.press("跳过")
+    clerk.say("/help")  # read on the way: still in the draft
+    clerk.say("/queue")  # a detour out of it: the draft is parked, with a button back
+    assert "已保存" in clerk.text or "继续" in " ".join(clerk.buttons())
+    clerk.press("继续")
+    assert "停车费 ¥3,600.00" in clerk.text
+    clerk.say("/accounts")  # its own command offers the parked draft too
+    clerk.press("继续")
+    clerk.press("发布")
+    assert "已发布" in clerk.text
+
+
+def test_a_correction_is_a_new_version_and_both_stay_visible(app: App, owner: ChatUser) -> None:
+    clerk = clerk_of(app)
+    publish_in_chat(clerk)
+    clerk.say("/accounts")
+    clerk.press("2026年第3季度")
+    clerk.press("更正")
+    assert "改第2项" in clerk.buttons()
+    clerk.press("改第2项")
+    clerk.say("8800")
+    clerk.press("提交更正")
+    assert "更正说明" in clerk.text
+    clerk.say("第2项电梯维保少算了800元")
+    assert "第2版" in clerk.text
+    first, second = statements(app)
+    assert (first.state, second.state, second.version, second.supersedes) == (
+        "published",
+        "published",
+        2,
+        first.id,
+    )
+    owner.say("/accounts")
+    owner.press("2026年第3季度")
+    assert "第2版" in owner.text and "少算了800元" in owner.text and "本次更正" in owner.text
+    owner.press("历次版本")
+    assert "第1版" in owner.text and "第2版" in owner.text
+    owner.press("第1版")
+    assert "已被更正" in owner.text and "¥8,000.00" in owner.text
+
+
+def test_another_compounds_statement_is_refused(app: App, owner: ChatUser) -> None:
+    company = company_serving(app, "和平物业", PEACE)
+    other = company_staff(app, company, "peace-clerk")
+    with work(app) as unit:
+        actor = actor_of(app, person_of(app.sessions, other))
+        draft = ledger.StatementDraft(
+            node_id(app, PEACE),
+            parse_period("2026Q3"),
+            "company",
+            (income("parking", 50000), expense("cleaning", 20000)),
+        )
+        filed = ledger.draft_statement(unit, actor, draft)
+        ledger.publish(unit, actor, filed.statement_id)
+    with app.sessions() as session:
+        lines = select(LedgerLine.id).where(LedgerLine.statement_id == filed.statement_id)
+        line_id = session.exec(lines).first()
+    assert line_id is not None
+    owner.say("/accounts")
+    assert "和平里" not in owner.text
+    for press in (
+        Accounts("o", statement=filed.statement_id),
+        Accounts("qs", statement=filed.statement_id),
+        Accounts("q", line=line_id),
+        Accounts("r", statement=filed.statement_id),
+        Accounts("m", statement=filed.statement_id, start=1),
+    ):
+        owner.data(press.encode())
+        assert "找不到这份账目" in owner.text, press
+        assert "¥500.00" not in owner.text
+    with app.sessions() as session:
+        assert session.exec(select(func.count()).select_from(Ticket)).one() == 0
+    # The company serving 阳光花园 does not see 和平里小区's accounts either.
+    clerk = clerk_of(app)
+    clerk.data(Accounts("o", statement=filed.statement_id).encode())
+    assert "找不到这份账目" in clerk.text
+    clerk.data(Accounts("c", compound=node_id(app, PEACE), filer="company").encode())
+    assert statements(app)[-1].compound_id == node_id(app, PEACE) and len(statements(app)) == 1
+
+
+def test_staff_who_only_see_accounts_cannot_file(app: App, staff: ChatUser, owner: ChatUser) -> None:
+    publish_in_chat(clerk_of(app))
+    staff.say("/accounts")
+    assert "2026年第3季度" in staff.text and "新建收支公示" not in staff.buttons()
+    staff.press("2026年第3季度")
+    assert "更正" not in " ".join(staff.buttons()) and "对这一项有疑问" not in " ".join(staff.buttons())
+    staff.data(Accounts("n").encode())
+    assert "只有为本小区服务的物业企业" in staff.text
+    staff.data(Accounts("r", statement=statements(app)[0].id or 0).encode())
+    assert "没有这项权限" in staff.text or "找不到" in staff.text
+    assert len(statements(app)) == 1
