@@ -23,6 +23,11 @@ class Period:
     start: date
     end: date
 
+    @classmethod
+    def from_iso(cls, start: str, end: str) -> Period:
+        """A period from its ISO dates (as events carry them)."""
+        return cls(date.fromisoformat(start), date.fromisoformat(end))
+
     def label(self) -> str:
         """The period's short name: 2026Q3, 2026H2, 2026-07, 2026, or 2026-07-01~2026-08-15."""
         s, e = self.start, self.end

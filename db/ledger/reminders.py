@@ -2,10 +2,10 @@
 ends its filer is reminded, 7 days later the community staff over the compound; each once.
 
 How due rows come to be: the first time the job runs after a quarter has ended, it writes one `LedgerDue`
-row per compound a company served at the quarter's end (filer "company") and per compound with an owners'
-committee (filer "committee"), in one INSERT … SELECT, and marks the quarter seeded (`LedgerSeed`), so a
-later run reads one row by its key instead of any statement. Each row then waits on the index of
-`next_due_at`; publishing the statement settles it. The job locks due rows with db/due.py.
+row per compound a company served on the quarter's last day (filer "company") and per compound with an
+owners' committee (filer "committee"), and marks the quarter seeded (`LedgerSeed`), so every later run
+reads one row by its key and no statement at all. Each row then waits on the index of `next_due_at`;
+its step reads the statement's versions by their indexed key, and publishing settles the row at once.
 """
 
 from __future__ import annotations
@@ -13,11 +13,13 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from core.events import StatementLate
 from core.permissions import Role, path_ids
 from db import companies
+from db.companies import CompanyContract, CompanyStaff
 from db.due import lock_due
 from db.ledger.periods import ESCALATE, Period, late_at, previous_quarter
 from db.ledger.tables import LedgerDue, LedgerSeed, LedgerStatement
@@ -38,24 +40,126 @@ def settle(session: Session, statement: LedgerStatement) -> None:
         session.flush()
 
 
+def owed(session: Session, period: Period) -> list[tuple[int, str]]:
+    """The (compound id, filer) pairs that owe a statement for a period: compounds a company served on its
+    last day, and compounds with an owners' committee."""
+    served = session.exec(
+        select(CompanyContract.compound_id).where(
+            col(CompanyContract.starts_on) <= period.end,
+            or_(col(CompanyContract.ends_on).is_(None), col(CompanyContract.ends_on) >= period.end),
+        )
+    ).all()
+    committees = session.exec(
+        select(RoleGrant.node_id)
+        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+        .where(RoleGrant.role == Role.OWNERS_COMMITTEE.value, OrgNode.kind == "compound")
+    ).all()
+    pairs = {(c, "company") for c in served} | {(c, "committee") for c in committees}
+    return sorted(pairs)
+
+
 def seed(session: Session, now: datetime, zone: ZoneInfo) -> int:
-    """Write the due rows of the last quarter that ended before `now`, once; how many were written."""
+    """Write the due rows of the last quarter that ended before `now`, once per quarter; how many. Two
+    processes seeding together collide on the quarter's LedgerSeed key: the loser's flush raises."""
     period = previous_quarter(now.astimezone(zone).date())
     if session.get(LedgerSeed, period.start) is not None:
         return 0
     session.add(LedgerSeed(period_start=period.start, seeded_at=now))
-    return 0
-    del period
+    session.flush()
+    pairs = owed(session, period)
+    when = late_at(period, zone)
+    for compound_id, filer in pairs:
+        session.add(
+            LedgerDue(
+                compound_id=compound_id,
+                period_start=period.start,
+                period_end=period.end,
+                filer=filer,
+                stage="filer",
+                next_due_at=when,
+            )
+        )
+    session.flush()
+    return len(pairs)
 
 
 def due(session: Session, now: datetime, limit: int) -> list[LedgerDue]:
-    """Lock a batch of due rows (db/due.py)."""
+    """Lock a batch of due rows, oldest due first (db/due.py)."""
     return lock_due(session, LedgerDue, now, limit)
 
 
+def published(session: Session, row: LedgerDue) -> bool:
+    """Whether a version of the row's statement is published (read by the statement's indexed key)."""
+    found = session.exec(
+        select(LedgerStatement.id).where(
+            LedgerStatement.compound_id == row.compound_id,
+            LedgerStatement.period_start == row.period_start,
+            LedgerStatement.filer == row.filer,
+            LedgerStatement.state == "published",
+        )
+    ).first()
+    return found is not None
+
+
+def filer_people(session: Session, row: LedgerDue) -> list[int]:
+    """Who files the row's statement: the staff of the company serving the compound on the period's last
+    day, or the compound's owners' committee."""
+    if row.filer == "company":
+        company = companies.serving(session, row.compound_id, row.period_end)
+        if company is None:
+            return []
+        people = session.exec(
+            select(CompanyStaff.person_id).where(CompanyStaff.company_id == company.id)
+        ).all()
+        return sorted(set(people))
+    people = session.exec(
+        select(RoleGrant.person_id).where(
+            RoleGrant.node_id == row.compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value
+        )
+    ).all()
+    return sorted(set(people))
+
+
+def community_people(session: Session, row: LedgerDue) -> list[int]:
+    """The community staff over the row's compound (granted on it or on a node above it)."""
+    compound = session.get(OrgNode, row.compound_id)
+    if compound is None:
+        return []
+    people = session.exec(
+        select(RoleGrant.person_id).where(
+            col(RoleGrant.node_id).in_(path_ids(compound.path)),
+            RoleGrant.role == Role.COMMUNITY_STAFF.value,
+        )
+    ).all()
+    return sorted(set(people))
+
+
 def step(session: Session, row: LedgerDue, now: datetime, zone: ZoneInfo) -> tuple[str, StatementLate | None]:
-    """Apply a due row's step: remind the filer, or community staff; ("", None) when nothing is owed."""
+    """Apply a due row's step: "settled" once the statement is out, else remind the filer ("late_filer")
+    then, 7 days later, the community staff ("late_community"); each once, as `stage` moves on."""
+    period = Period(row.period_start, row.period_end)
+    if published(session, row):
+        row.stage, row.next_due_at = "done", None
+        return "settled", None
+    if row.stage == "filer":
+        people = filer_people(session, row)
+        row.filer_reminded_at, row.stage = now, "community"
+        row.next_due_at = now + ESCALATE  # 7 days after the filer heard, however late the job ran
+        return "late_filer", _late(row, "filer", people)
+    if row.stage == "community":
+        people = community_people(session, row)
+        row.community_reminded_at, row.stage, row.next_due_at = now, "done", None
+        return "late_community", _late(row, "community", people)
+    row.next_due_at = None
     return "", None
 
 
-__all__ = ["ESCALATE", "OrgNode", "Period", "Role", "RoleGrant", "col", "companies", "late_at", "path_ids"]
+def _late(row: LedgerDue, stage: str, people: list[int]) -> StatementLate:
+    return StatementLate(
+        row.compound_id,
+        row.period_start.isoformat(),
+        row.period_end.isoformat(),
+        row.filer,
+        stage,
+        tuple(people),
+    )
