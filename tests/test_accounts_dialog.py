@@ -8,16 +8,14 @@ from __future__ import annotations
 from sqlmodel import col, func, select
 
 from bot.bootstrap import App
-from core import ledger
 from core import tickets as ticket_use
 from core.actions import Accounts
-from db.ledger.periods import parse_period
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
 from db.models import Ticket
 from db.rows import id_of
+from tests.support import accounts
 from tests.support.chat import ChatUser, person_of
-from tests.support.companies import company_serving, company_staff
-from tests.support.ledger import PEACE, actor_of, expense, income, node_id, work
+from tests.support.ledger import PEACE, actor_of, node_id, work
 
 
 def clerk_of(app: App) -> ChatUser:
@@ -171,30 +169,19 @@ def test_a_correction_is_a_new_version_and_both_stay_visible(app: App, owner: Ch
 
 
 def test_another_compounds_statement_is_refused(app: App, owner: ChatUser) -> None:
-    company = company_serving(app, "和平物业", PEACE)
-    other = company_staff(app, company, "peace-clerk")
-    with work(app) as unit:
-        actor = actor_of(app, person_of(app.sessions, other))
-        draft = ledger.StatementDraft(
-            node_id(app, PEACE),
-            parse_period("2026Q3"),
-            "company",
-            (income("parking", 50000), expense("cleaning", 20000)),
-        )
-        filed = ledger.draft_statement(unit, actor, draft)
-        ledger.publish(unit, actor, filed.statement_id)
+    statement_id = accounts.published(app, PEACE, "和平物业")
     with app.sessions() as session:
-        lines = select(LedgerLine.id).where(LedgerLine.statement_id == filed.statement_id)
+        lines = select(LedgerLine.id).where(LedgerLine.statement_id == statement_id)
         line_id = session.exec(lines).first()
     assert line_id is not None
     owner.say("/accounts")
     assert "和平里" not in owner.text
     for press in (
-        Accounts("o", statement=filed.statement_id),
-        Accounts("qs", statement=filed.statement_id),
+        Accounts("o", statement=statement_id),
+        Accounts("qs", statement=statement_id),
         Accounts("q", line=line_id),
-        Accounts("r", statement=filed.statement_id),
-        Accounts("m", statement=filed.statement_id, start=1),
+        Accounts("r", statement=statement_id),
+        Accounts("m", statement=statement_id, start=1),
     ):
         owner.data(press.encode())
         assert "找不到这份账目" in owner.text, press
@@ -203,7 +190,7 @@ def test_another_compounds_statement_is_refused(app: App, owner: ChatUser) -> No
         assert session.exec(select(func.count()).select_from(Ticket)).one() == 0
     # The company serving 阳光花园 does not see 和平里小区's accounts either.
     clerk = clerk_of(app)
-    clerk.data(Accounts("o", statement=filed.statement_id).encode())
+    clerk.data(Accounts("o", statement=statement_id).encode())
     assert "找不到这份账目" in clerk.text
     clerk.data(Accounts("c", compound=node_id(app, PEACE), filer="company").encode())
     assert statements(app)[-1].compound_id == node_id(app, PEACE) and len(statements(app)) == 1

@@ -11,13 +11,12 @@ from datetime import timedelta
 from sqlmodel import col, func, select
 
 from bot.bootstrap import App
-from core import ledger, ledger_links
-from db.ledger.periods import parse_period
+from core import ledger_links
 from db.ledger.tables import LedgerLine, LedgerStatement
+from tests.support import accounts
 from tests.support.chat import ChatUser, person_of
-from tests.support.companies import company_serving, company_staff
 from tests.support.console import client, forced_desk, sign_in
-from tests.support.ledger import PEACE, actor_of, expense, income, node_id, work
+from tests.support.ledger import PEACE, node_id
 
 GOOD_CSV = "category,amount,note\nservice_fee,128000.50,7-9月物业费实收\nrepairs,8000,电梯维保\n"
 BAD_CSV = "category,amount,note\nservice_fee,128000.50,ok\nrepairs,八千,typo\nfund_use,10,wrong filer\n"
@@ -120,19 +119,7 @@ def test_a_correction_without_a_note_or_with_a_bad_line_changes_nothing(app: App
 
 def peace_statement(app: App) -> int:
     """A published statement of 和平里小区, filed by the company that serves it."""
-    company = company_serving(app, "和平物业", PEACE)
-    other = company_staff(app, company, "peace-clerk")
-    with work(app) as unit:
-        actor = actor_of(app, person_of(app.sessions, other))
-        draft = ledger.StatementDraft(
-            node_id(app, PEACE),
-            parse_period("2026Q3"),
-            "company",
-            (income("parking", 50000), expense("cleaning", 20000)),
-        )
-        filed = ledger.draft_statement(unit, actor, draft)
-        ledger.publish(unit, actor, filed.statement_id)
-    return filed.statement_id
+    return accounts.published(app, PEACE, "和平物业")
 
 
 def test_a_company_sees_only_the_compounds_it_serves(app: App) -> None:

@@ -78,7 +78,7 @@ def keeps(state: State) -> bool:
 FLOW = Flow(
     FLOW_NAME,
     # Not `members_only`: a property company's staff hold their grants through the company, not as role
-    # rows, and the listing itself shows a visitor how to join.
+    # rows; the listing itself tells anyone who may not read accounts who may.
     {"/accounts": Command(reading.listing, leaves_flow=True)},
     Accounts,
     on_press,

@@ -13,7 +13,7 @@ from core import ledger_links
 from core.actions import Accounts
 from core.permissions import Action, may
 from db.ledger.tables import LedgerLine
-from handlers import drafts, onboarding
+from handlers import drafts
 from handlers.accounts import names
 from handlers.accounts.draft import FLOW_NAME
 from handlers.accounts.draft import Accounts as Draft
@@ -48,8 +48,6 @@ def listing(ctx: Context, _: str = "") -> list[Reply]:
     filings = use.filings(ctx.work, actor)
     items = use.statements_for(ctx.work, actor)
     if not items and not filings and not may(actor, Action.SEE_ACCOUNTS):
-        if not onboarding.is_member(ctx) and not actor.grants:
-            return onboarding.start(ctx, "")  # a visitor is shown how to join first
         return [Reply("accounts.not_allowed", {}, menu_buttons(ctx))]
     items = latest(items)[:LISTED]
     rows = [
