@@ -14,6 +14,7 @@ parts (filer "company"); the owners' committee files the maintenance fund (filer
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,16 +38,28 @@ from core.permissions import (
 from core.work import Work
 from db import companies, notices
 from db import tickets as filing
+from db.cases import dispatch
+from db.cases.timeline import SYSTEM as TIMELINE_SYSTEM
 from db.categories import Category
 from db.ledger import reminders
 from db.ledger import statements as rules
 from db.ledger.categories import LedgerCatalog, default_catalog
-from db.ledger.lines import MAX_FEN, MAX_NOTE, BadLine, LineDraft, LinesError, RawLine, check_lines, yuan
+from db.ledger.lines import (
+    MAX_FEN,
+    MAX_NOTE,
+    MAX_PROJECT,
+    BadLine,
+    LineDraft,
+    LinesError,
+    RawLine,
+    check_lines,
+    yuan,
+)
 from db.ledger.periods import Period
 from db.ledger.statements import LedgerError
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
 from db.ledger.totals import Diff, Totals, totals
-from db.models import Home, OrgNode, Ticket, TicketEvent
+from db.models import Home, OrgNode, Person, RoleGrant, Ticket, TicketEvent
 from db.org import in_subtrees
 from db.rows import id_of
 
@@ -146,14 +159,18 @@ class Summary:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A question asked about a line: its ticket, the ticket's state, and the answers (the resolution
-    notes, once the ticket is resolved or closed; empty before)."""
+    """A question asked about a line (or about the line of the same number in an earlier version): its
+    ticket, the ticket's state, what was asked, and the answer (the resolution note, once the ticket is
+    resolved or closed; empty before)."""
 
     ticket_id: int
     state: str
     asked_at: datetime
     mine: bool
     answers: tuple[str, ...]
+    text: str = ""
+    answered_at: datetime | None = None
+    version: int = 1  # the version of the statement the question was asked on
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,24 +375,31 @@ def check_one(raw: RawLine, filer: str) -> LineDraft:
     return check([raw], filer)[0]
 
 
-def _line_fits(statement: LedgerStatement, line: LineDraft) -> None:
-    """A line built by a caller (not read by `check`) must still be one this statement's filer files."""
+def _misfit(filer: str, line: LineDraft) -> str:
+    """Why a line built by a caller (not read by `check`) is not one this filer files, or ""."""
     category = catalog().get(line.category)
-    reason = ""
     if category is None:
-        reason = "unknown_category"
-    elif category.side != line.side:
-        reason = "wrong_side"
-    elif category.fund != (statement.filer == "committee"):
-        reason = "wrong_filer"
-    elif type(line.amount_fen) is not int or not 0 < line.amount_fen <= MAX_FEN:
-        reason = "amount"
-    elif len(line.note) > MAX_NOTE:
-        reason = "note_too_long"
-    elif category.fund and category.side == "expense" and not line.project.strip():
-        reason = "project_required"
-    if reason:
-        raise LinesError([BadLine(1, reason)])
+        return "unknown_category"
+    if category.side != line.side:
+        return "wrong_side"
+    if category.fund != (filer == "committee"):
+        return "wrong_filer"
+    if type(line.amount_fen) is not int or not 0 < line.amount_fen <= MAX_FEN:
+        return "amount"
+    if len(line.note) > MAX_NOTE:
+        return "note_too_long"
+    if len(line.project) > MAX_PROJECT:
+        return "project_too_long"
+    if category.fund and category.side == "expense" and not line.project.strip():
+        return "project_required"
+    return ""
+
+
+def _lines_fit(filer: str, lines: Sequence[LineDraft], first: int = 1) -> None:
+    """LinesError naming every line (numbered from `first`) this filer may not file as it is."""
+    bad = [BadLine(n, why) for n, line in enumerate(lines, start=first) if (why := _misfit(filer, line))]
+    if bad:
+        raise LinesError(bad)
 
 
 def draft_statement(work: Work, actor: Actor, draft: StatementDraft) -> Filed:
@@ -387,15 +411,7 @@ def draft_statement(work: Work, actor: Actor, draft: StatementDraft) -> Filed:
     compound = _compound(work, draft.compound_id)
     company_id = _company(work, draft)
     role = _filing_role(work, actor, compound, draft.filer, company_id)
-    probe = LedgerStatement(
-        compound_id=draft.compound_id,
-        period_start=draft.period.start,
-        period_end=draft.period.end,
-        filer=draft.filer,
-        company_id=company_id,
-    )
-    for line in draft.lines:
-        _line_fits(probe, line)
+    _lines_fit(draft.filer, draft.lines)
     statement = rules.create(
         work.session,
         draft.compound_id,
@@ -453,8 +469,7 @@ def edit_draft(
 ) -> Filed:
     """Replace a draft's lines (and openings, when given); LedgerError("published") for a published one."""
     statement, role = _editable(work, actor, statement_id)
-    for line in lines:
-        _line_fits(statement, line)
+    _lines_fit(statement.filer, lines)
     before = _snapshot(work, statement)
     rules.replace_lines(work.session, statement, lines, opening_income_fen, opening_fund_fen)
     _audit(work, actor, role, "ledger.draft", statement, before, _snapshot(work, statement))
@@ -464,7 +479,7 @@ def edit_draft(
 def add_line(work: Work, actor: Actor, statement_id: int, line: LineDraft) -> int:
     """Append a checked line to a draft; the new line's id."""
     statement, _ = _editable(work, actor, statement_id)
-    _line_fits(statement, line)
+    _lines_fit(statement.filer, [line], len(rules.lines_of(work.session, statement_id)) + 1)
     return id_of(rules.add_line(work.session, statement, line))
 
 
@@ -513,8 +528,7 @@ def correct(
     role = _may_file(work, actor, statement)
     if role is None:
         raise LedgerError("not_found" if not _may_see(work, actor, statement) else "not_allowed")
-    for line in lines:
-        _line_fits(statement, line)
+    _lines_fit(statement.filer, lines)
     corrected = rules.correct(
         work.session,
         statement,
@@ -716,39 +730,68 @@ def statements_for(
     return _summaries(work, rows[:limit])
 
 
-def _questions(work: Work, actor: Actor, line_ids: list[int]) -> dict[int, list[Question]]:
-    """The questions on these lines with their tickets' states and, once resolved, their answers."""
+def _questions(work: Work, actor: Actor, line_ids: dict[int, int]) -> dict[int, list[Question]]:
+    """The questions on these lines (line id → the version it belongs to), by line id, with their tickets'
+    states and, once resolved, their answers."""
     found: dict[int, list[Question]] = {}
     if not line_ids:
         return found
     rows = work.session.exec(
         select(LedgerQuestion, Ticket)
         .join(Ticket, col(Ticket.id) == LedgerQuestion.ticket_id)
-        .where(col(LedgerQuestion.line_id).in_(line_ids))
+        .where(col(LedgerQuestion.line_id).in_(list(line_ids)))
         .order_by(col(LedgerQuestion.id))
     ).all()
     answered = [id_of(t) for _, t in rows if t.state in ANSWERED]
-    notes: dict[int, list[str]] = {}
+    notes: dict[int, tuple[str, datetime]] = {}
     if answered:
-        for ticket_id, note in work.session.exec(
-            select(TicketEvent.ticket_id, TicketEvent.note)
+        for ticket_id, note, at in work.session.exec(
+            select(TicketEvent.ticket_id, TicketEvent.note, TicketEvent.at)
             .where(col(TicketEvent.ticket_id).in_(answered), TicketEvent.kind == "resolved")
             .order_by(col(TicketEvent.id))
         ).all():
             if note.strip():
-                notes.setdefault(ticket_id, []).append(note.strip())
+                notes[ticket_id] = (note.strip(), at)  # the latest resolution answers
     for question, ticket in rows:
-        answers = notes.get(id_of(ticket), [])[-1:] if ticket.state in ANSWERED else []
+        answer = notes.get(id_of(ticket)) if ticket.state in ANSWERED else None
         found.setdefault(question.line_id, []).append(
             Question(
-                id_of(ticket),
-                ticket.state,
-                question.asked_at,
-                question.asked_by == actor.person_id,
-                tuple(answers),
+                ticket_id=id_of(ticket),
+                state=ticket.state,
+                asked_at=question.asked_at,
+                mine=question.asked_by == actor.person_id,
+                answers=(answer[0],) if answer else (),
+                text=question.text,
+                answered_at=answer[1] if answer else None,
+                version=line_ids[question.line_id],
             )
         )
     return found
+
+
+def _questions_by_seq(
+    work: Work, actor: Actor, chain: list[LedgerStatement], shown: LedgerStatement
+) -> dict[int, list[Question]]:
+    """The questions asked about each line number of this version and of the published versions before
+    it: a question asked on version 1 still shows under the same line of its correction."""
+    seq_of: dict[int, int] = {}
+    version_of: dict[int, int] = {}
+    for version in chain:
+        if version.version > shown.version or (version.state != "published" and version.id != shown.id):
+            continue
+        for line in rules.lines_of(work.session, id_of(version)):
+            seq_of[id_of(line)], version_of[id_of(line)] = line.seq, version.version
+    by_seq: dict[int, list[Question]] = {}
+    for line_id, items in _questions(work, actor, version_of).items():
+        by_seq.setdefault(seq_of[line_id], []).extend(items)
+    for items in by_seq.values():
+        items.sort(key=lambda q: (q.asked_at, q.ticket_id))
+    return by_seq
+
+
+def _person_name(work: Work, person_id: int | None) -> str:
+    person = work.session.get(Person, person_id) if person_id is not None else None
+    return person.name if person is not None else ""
 
 
 def _asker_home(work: Work, actor: Actor, compound: OrgNode) -> Home | None:
@@ -772,13 +815,13 @@ def statement(work: Work, actor: Actor, statement_id: int) -> StatementView:
     lines = rules.lines_of(work.session, statement_id)
     line_ids = [id_of(line) for line in lines]
     vouchers = rules.vouchers_of(work.session, line_ids)
-    questions = _questions(work, actor, line_ids) if found.state == "published" else {}
     chain = rules.versions(work.session, found.compound_id, found.period_start, found.filer)
+    questions = _questions_by_seq(work, actor, chain, found) if found.state == "published" else {}
     role = _may_file(work, actor, found)
     newest = chain[-1].id == found.id
     return StatementView(
         summary=summary,
-        author_name=found.author_name,
+        author_name=found.author_name or _person_name(work, found.author_id),
         change_note=found.change_note,
         supersedes=found.supersedes,
         notice_id=found.notice_id,
@@ -793,7 +836,7 @@ def statement(work: Work, actor: Actor, statement_id: int) -> StatementView:
                 line.project,
                 line.poll_id,
                 tuple(vouchers.get(id_of(line), [])),
-                tuple(questions.get(id_of(line), [])),
+                tuple(questions.get(line.seq, [])),
             )
             for line in lines
         ),
@@ -846,8 +889,44 @@ def ask(work: Work, actor: Actor, line_id: int, text: str, fees: Category | None
     )
     done = tickets.report(work, actor, draft)
     work.session.add(
-        LedgerQuestion(line_id=line_id, ticket_id=done.ticket_id, asked_by=actor.person_id, asked_at=work.now)
+        LedgerQuestion(
+            line_id=line_id, ticket_id=done.ticket_id, asked_by=actor.person_id, asked_at=work.now, text=text
+        )
     )
     work.session.flush()
+    _route(work, found, done.ticket_id)
     work.record(LineQuestioned(id_of(found), line_id, done.ticket_id))
     return Asked(done.ticket_id, line_id, id_of(found))
+
+
+def answerer(work: Work, statement: LedgerStatement) -> int | None:
+    """Who answers questions about a statement: its author while they still file for it (staff of the
+    filing company, or a member of the compound's committee), else the first such person; None when
+    nobody does (the ticket then stays with whom dispatch gave it)."""
+    if statement.filer == "company":
+        if statement.company_id is None:
+            return None
+        staff = work.session.exec(
+            select(companies.CompanyStaff.person_id)
+            .where(companies.CompanyStaff.company_id == statement.company_id)
+            .order_by(col(companies.CompanyStaff.person_id))
+        ).all()
+    else:
+        staff = work.session.exec(
+            select(RoleGrant.person_id)
+            .where(RoleGrant.node_id == statement.compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value)
+            .order_by(col(RoleGrant.person_id))
+        ).all()
+    if statement.author_id in staff:
+        return statement.author_id
+    return staff[0] if staff else None
+
+
+def _route(work: Work, statement: LedgerStatement, ticket_id: int) -> None:
+    """Give a question's ticket to whoever filed the statement: they know the accounts and answer under
+    the line; the ticket's clocks and the ladder above them are the normal ones (DESIGN §4.1, §4.4)."""
+    person_id = answerer(work, statement)
+    ticket = work.session.get(Ticket, ticket_id)
+    if person_id is None or ticket is None or ticket.holder_id == person_id:
+        return
+    work.record(*dispatch.assign(work.session, ticket, TIMELINE_SYSTEM, person_id, work.now, work.policy))

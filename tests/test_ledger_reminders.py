@@ -135,3 +135,30 @@ def test_a_reminder_is_sent_once_when_the_job_runs_twice_or_after_a_restart(
         assert each and len(each) == len(set(each))  # once per person and statement, never twice
     finally:
         restarted.engine.dispose()
+
+
+def test_two_jobs_running_at_once_remind_once(any_app: App, clock: FixedClock) -> None:
+    """Two processes' jobs at the same minute: the quarter is seeded once and each reminder goes once
+    (PostgreSQL: SKIP LOCKED and the seed's key; SQLite: one writer at a time)."""
+    import threading
+
+    clerk, committee, _ = _people(any_app)
+    clock.current = LATE
+    results: list[Counter[str]] = []
+    errors: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            results.append(ledger_job.advance(any_app.sessions, LATE, any_app.policy))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert sum(r["late_filer"] for r in results) == 2  # the company's and the committee's statements
+    filers = _pushes(any_app, "ledger.late_filer")
+    assert filers.count(clerk) == 1 and filers.count(committee) == 1

@@ -137,7 +137,6 @@ def community_people(session: Session, row: LedgerDue) -> list[int]:
 def step(session: Session, row: LedgerDue, now: datetime, zone: ZoneInfo) -> tuple[str, StatementLate | None]:
     """Apply a due row's step: "settled" once the statement is out, else remind the filer ("late_filer")
     then, 7 days later, the community staff ("late_community"); each once, as `stage` moves on."""
-    period = Period(row.period_start, row.period_end)
     if published(session, row):
         row.stage, row.next_due_at = "done", None
         return "settled", None

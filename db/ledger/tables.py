@@ -39,7 +39,7 @@ class LedgerStatement(SQLModel, table=True):
     author_id: int | None = Field(default=None, foreign_key="person.id")
     author_name: str = Field(default="", max_length=100)  # as a file named the author, when no person
     version: int = Field(default=1)
-    supersedes: int | None = Field(default=None, foreign_key="ledger_statement.id")
+    supersedes: int | None = Field(default=None, foreign_key="ledger_statement.id", index=True)
     change_note: str = Field(default="", max_length=500)
     state: str = Field(default="draft", max_length=10)  # draft | published
     created_at: datetime = _time(nullable=False)
@@ -89,6 +89,7 @@ class LedgerQuestion(SQLModel, table=True):
     ticket_id: int = Field(foreign_key="ticket.id", unique=True)
     asked_by: int = Field(foreign_key="person.id")
     asked_at: datetime = _time(nullable=False)
+    text: str = Field(default="", max_length=500)  # what the resident asked, as they wrote it
 
 
 class LedgerDue(SQLModel, table=True):

@@ -59,6 +59,7 @@ def upgrade() -> None:
         "ix_ledger_statement_compound_period", "ledger_statement", ["compound_id", "period_start"]
     )
     op.create_index("ix_ledger_statement_company_id", "ledger_statement", ["company_id"])
+    op.create_index("ix_ledger_statement_supersedes", "ledger_statement", ["supersedes"])
     op.create_table(
         "ledger_line",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -93,6 +94,7 @@ def upgrade() -> None:
         sa.Column("ticket_id", sa.Integer(), nullable=False),
         sa.Column("asked_by", sa.Integer(), nullable=False),
         sa.Column("asked_at", TIME, nullable=False),
+        sa.Column("text", _text(500), nullable=False),
         sa.ForeignKeyConstraint(["line_id"], ["ledger_line.id"]),
         sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"]),
         sa.ForeignKeyConstraint(["asked_by"], ["person.id"]),
@@ -134,6 +136,7 @@ def downgrade() -> None:
     op.drop_table("ledger_voucher")
     op.drop_index("ix_ledger_line_statement_id", table_name="ledger_line")
     op.drop_table("ledger_line")
+    op.drop_index("ix_ledger_statement_supersedes", table_name="ledger_statement")
     op.drop_index("ix_ledger_statement_company_id", table_name="ledger_statement")
     op.drop_index("ix_ledger_statement_compound_period", table_name="ledger_statement")
     op.drop_table("ledger_statement")
