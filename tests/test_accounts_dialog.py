@@ -41,8 +41,8 @@ def publish_in_chat(clerk: ChatUser) -> None:
     """The clerk files 2026Q3 with two lines (one with a voucher photo) and publishes it."""
     clerk.say("/accounts")
     clerk.press("新建收支公示")
-    assert "2026Q3" in clerk.text  # the last finished quarter is offered
-    clerk.press("2026Q3")
+    assert "2026年第3季度" in clerk.text  # the last finished quarter is offered
+    clerk.press("2026年第3季度")
     clerk.press("收 · 物业服务费")
     assert "金额是多少元" in clerk.text
     clerk.say("128,000.50")
@@ -110,7 +110,7 @@ def test_a_bad_amount_is_refused_and_nothing_is_saved(app: App) -> None:
     clerk = clerk_of(app)
     clerk.say("/accounts")
     clerk.press("新建收支公示")
-    clerk.press("2026Q3")
+    clerk.press("2026年第3季度")
     clerk.press("收 · 停车费")
     for typed in ("一万", "-500", "12.345", "0"):
         clerk.say(typed)
@@ -125,7 +125,7 @@ def test_a_detour_keeps_the_draft(app: App) -> None:
     clerk = clerk_of(app)
     clerk.say("/accounts")
     clerk.press("新建收支公示")
-    clerk.press("2026Q3")
+    clerk.press("2026年第3季度")
     clerk.press("收 · 停车费")
     clerk.say("3600")
     clerk.press("跳过")
