@@ -209,3 +209,50 @@ def test_staff_who_only_see_accounts_cannot_file(app: App, staff: ChatUser, owne
     staff.data(Accounts("r", statement=statements(app)[0].id or 0).encode())
     assert "没有这项权限" in staff.text or "找不到" in staff.text
     assert len(statements(app)) == 1
+
+
+def test_the_committee_files_the_maintenance_fund_with_its_project(app: App, owner: ChatUser) -> None:
+    committee = ChatUser(app.service, "cmte-1", name="业委会老周")
+    committee.say("/start DEMO-COMMITTEE")
+    committee.say("/accounts")
+    committee.press("新建收支公示")
+    committee.say("2026q3")  # typed instead of pressed
+    assert "维修资金使用" in " ".join(committee.buttons()) and "物业服务费" not in " ".join(
+        committee.buttons()
+    )
+    committee.press("支 · 维修资金使用")
+    committee.say("65000")
+    assert "哪个项目" in committee.text
+    committee.say("3栋电梯更换")
+    committee.press("跳过")
+    committee.press("跳过")
+    assert "项目：3栋电梯更换" in committee.text
+    committee.press("发布")
+    assert "已发布" in committee.text, committee.text
+    [filed] = statements(app)
+    assert filed.filer == "committee"
+    owner.say("/accounts")
+    owner.press("2026年第3季度")
+    assert "业主委员会" in owner.text and "项目：3栋电梯更换" in owner.text and "维修资金余额" in owner.text
+
+
+def test_a_bad_period_typed_is_asked_again(app: App) -> None:
+    clerk = clerk_of(app)
+    clerk.say("/accounts")
+    clerk.press("新建收支公示")
+    clerk.say("下个季度")
+    assert "不是一个期间" in clerk.text and clerk.last[0].keeps_input
+    assert statements(app) == []
+
+
+def test_a_question_left_for_a_detour_comes_back(app: App, owner: ChatUser) -> None:
+    publish_in_chat(clerk_of(app))
+    owner.say("/accounts")
+    owner.press("2026年第3季度")
+    owner.press("对这一项有疑问")
+    owner.press("1. 物业服务费")
+    owner.say("/my")  # a detour out of the question
+    owner.press("继续")
+    assert "您对这一项有什么疑问" in owner.text and "物业服务费" in owner.text
+    owner.say("物业费收缴率是多少？")
+    assert "已提交" in owner.text

@@ -96,6 +96,9 @@ def test_a_clerk_uploads_publishes_and_corrects(app: App, owner: ChatUser) -> No
     assert "电梯维保少算800元" in page and "本次更正" in page and "第1版" in page
     listing = desk.get("/console/accounts").text
     assert "第2版" in listing and "已被更正" in listing
+    assert 'id="statements"' not in desk.get("/console/accounts?state=draft").text  # both published
+    assert 'id="statements"' in desk.get("/console/accounts?period=2026Q3").text
+    assert 'id="statements"' not in desk.get("/console/accounts?period=2026Q2").text
 
 
 def test_a_correction_without_a_note_or_with_a_bad_line_changes_nothing(app: App) -> None:

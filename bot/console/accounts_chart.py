@@ -51,7 +51,13 @@ def option(view: ledger.StatementView, names: dict[str, str], words: dict[str, A
         # Drawn on the canvas: a category name never becomes HTML, and no inline style meets the CSP.
         "tooltip": {"trigger": "axis", "confine": True, "renderMode": "richText"},
         "grid": {"left": 8, "right": 72, "top": 36, "bottom": 36, "containLabel": True},
-        "xAxis": {"type": "value", "splitLine": {"lineStyle": {"color": "#e4e7eb"}}},
+        # Few ticks whose labels never overlap: the page is read on a phone first.
+        "xAxis": {
+            "type": "value",
+            "splitNumber": 3,
+            "axisLabel": {"hideOverlap": True},
+            "splitLine": {"lineStyle": {"color": "#e4e7eb"}},
+        },
         "yAxis": {"type": "category", "data": labels, "inverse": True, "axisLabel": {"fontSize": 13}},
         "series": series,
         "textStyle": {"fontFamily": "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif"},

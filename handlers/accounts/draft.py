@@ -10,7 +10,18 @@ from handlers.flows import Draft
 FLOW_NAME = "accounts"
 # The steps of asking about a line, and of filing a statement.
 ASKING = ("pick", "ask")
-FILING = ("compound", "period", "category", "amount", "note", "voucher", "lines", "edit", "change_note")
+FILING = (
+    "compound",
+    "period",
+    "category",
+    "amount",
+    "project",
+    "note",
+    "voucher",
+    "lines",
+    "edit",
+    "change_note",
+)
 
 
 class TypedLine(BaseModel):
@@ -20,6 +31,7 @@ class TypedLine(BaseModel):
     category: str
     amount_fen: int
     note: str = ""
+    project: str = ""  # a maintenance fund expense names the project it paid for
     photo: tuple[str, str] | None = None  # channel, file reference
 
 
@@ -35,6 +47,7 @@ class Accounts(Draft):
     category: str = ""  # the line being typed: its category, then its amount and note
     amount_fen: int | None = None
     note: str = ""
+    project: str = ""
     editing: int | None = None  # the index of a line whose amount is typed again
     correcting: int | None = None  # the published version a correction supersedes
     version: int = 0  # the version corrected (shown)

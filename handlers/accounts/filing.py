@@ -26,6 +26,7 @@ from handlers.types import Button, Inbound, Reply
 
 Answer = list[Reply]
 MAX_NOTE = 200
+MAX_PROJECT = 100
 MAX_CHANGE_NOTE = 500
 MAX_LINES = 60  # a statement typed in chat; longer ones come as a file (linli ledger file, the console)
 
@@ -170,6 +171,24 @@ def _amount(ctx: Context, draft: Draft, inbound: Inbound) -> Answer:
         bad = Reply("accounts.bad_amount", {"typed": inbound.text.strip()[:40]}, keeps_input=True)
         return [bad]
     draft.amount_fen = fen
+    category = use.catalog().get(draft.category)
+    if category is not None and category.fund and category.side == "expense":
+        return _go(ctx, draft, "project")  # spending the maintenance fund names its project
+    return _go(ctx, draft, "note")
+
+
+def _ask_project(ctx: Context, draft: Draft) -> Answer:
+    cancel = [[Button.of(Accounts("x"), "accounts.btn_cancel")]]
+    return [Reply("accounts.ask_project", {}, cancel)]
+
+
+def _project(ctx: Context, draft: Draft, inbound: Inbound) -> Answer:
+    text = inbound.text.strip()
+    if len(text) > MAX_PROJECT:
+        return [Reply("accounts.too_long", {"limit": MAX_PROJECT, "length": len(text)}, keeps_input=True)]
+    if not text:
+        return _go(ctx, draft, "project")
+    draft.project = text
     return _go(ctx, draft, "note")
 
 
@@ -212,10 +231,15 @@ def _line_done(ctx: Context, draft: Draft, photo: tuple[str, str] | None) -> Ans
     if category is None or draft.amount_fen is None:
         return _go(ctx, draft, "category")
     line = TypedLine(
-        side=category.side, category=category.key, amount_fen=draft.amount_fen, note=draft.note, photo=photo
+        side=category.side,
+        category=category.key,
+        amount_fen=draft.amount_fen,
+        note=draft.note,
+        project=draft.project,
+        photo=photo,
     )
     draft.lines.append(line)
-    draft.category, draft.amount_fen, draft.note = "", None, ""
+    draft.category, draft.amount_fen, draft.note, draft.project = "", None, "", ""
     ctx.state.step = "lines"
     draft.keep(ctx.state)
     return _summary(ctx, draft, added=line)
@@ -279,7 +303,8 @@ def correct(ctx: Context, press: Accounts) -> Answer:
     if not view.may_correct:
         return reading.refused("superseded" if view.summary.superseded_by else "not_allowed")
     lines = [
-        TypedLine(side=x.side, category=x.category, amount_fen=x.amount_fen, note=x.note) for x in view.lines
+        TypedLine(side=x.side, category=x.category, amount_fen=x.amount_fen, note=x.note, project=x.project)
+        for x in view.lines
     ]
     m = view.summary
     draft = Draft(
@@ -358,7 +383,9 @@ def _publish(ctx: Context, draft: Draft, change_note: str) -> Answer:
         ctx.state.clear()
         return reading.refused("not_allowed")
     lines = [
-        LineDraft(x.side, x.category, x.amount_fen, x.note, vouchers=((x.photo,) if x.photo else ()))
+        LineDraft(
+            x.side, x.category, x.amount_fen, x.note, x.project, vouchers=((x.photo,) if x.photo else ())
+        )
         for x in draft.lines
     ]
     try:
@@ -371,8 +398,10 @@ def _publish(ctx: Context, draft: Draft, change_note: str) -> Answer:
         published = use.publish(ctx.work, ctx.actor(), filed.statement_id)
     except use.LedgerError as exc:
         return _go(ctx, draft, "lines", Reply("accounts.refused", {"reason": str(exc.reason)}))
-    except (LinesError, periods.PeriodError):
-        return _go(ctx, draft, "lines", Reply("accounts.refused", {"reason": "bad_line"}))
+    except LinesError as exc:
+        return _go(ctx, draft, "lines", Reply("accounts.refused", {"reason": exc.bad[0].reason}))
+    except periods.PeriodError:
+        return _go(ctx, draft, "period", Reply("accounts.refused", {"reason": "bad_period"}))
     ctx.state.clear()
     income, expense = draft.totals()
     context = {
@@ -400,6 +429,7 @@ ASKS: dict[str, Callable[[Context, Draft], Answer]] = {
     "period": _ask_period,
     "category": _ask_category,
     "amount": _ask_amount,
+    "project": _ask_project,
     "note": _ask_note,
     "voucher": _ask_voucher,
     "lines": _ask_lines,
@@ -412,6 +442,7 @@ PRESSES: dict[str, dict[str, Callable[[Context, Draft, Accounts], Answer]]] = {
     "period": {"p": _on_period},
     "category": {"k": _on_category, "d": _done},
     "amount": {},
+    "project": {},
     "note": {"sn": _skip_note},
     "voucher": {"sv": _skip_voucher},
     "lines": {"a": _add, "u": _undo, "ok": _ok, "e": _edit, "d": _done},
@@ -421,6 +452,7 @@ PRESSES: dict[str, dict[str, Callable[[Context, Draft, Accounts], Answer]]] = {
 TYPED: dict[str, Callable[[Context, Draft, Inbound], Answer]] = {
     "period": _typed_period,
     "amount": _amount,
+    "project": _project,
     "note": _note,
     "voucher": _voucher,
     "edit": _edited,
