@@ -97,11 +97,12 @@ def routes(kit: Kit) -> APIRouter:
             errors: dict[str, Any] = {}
             if chosen is None:
                 errors["compound"] = True
+            wanted = None
             try:
                 wanted = parse_period(period)
             except PeriodError:
                 errors["period"] = True
-            if problems or errors or read is None or chosen is None:
+            if problems or errors or read is None or chosen is None or wanted is None:
                 return _upload_page(kit, request, desk, work, form, {**errors, **problems}, status=422)
             try:
                 lines = ledger.check(read.lines, chosen.filer)

@@ -94,9 +94,9 @@ def _yaml(text: str) -> Upload:
         items = fields.get("lines")  # type: ignore[assignment]
         opening = fields.get("opening")
         if isinstance(opening, yaml.MappingNode):
-            values = {str(k.value): v for k, v in opening.value}
-            income = _opening(values.get("income"))
-            fund = _opening(values.get("fund"))
+            given = {str(k.value): v for k, v in opening.value}
+            income = _opening(given.get("income"))
+            fund = _opening(given.get("fund"))
         if items is None:
             raise FileError(root.start_mark.line + 1, "no lines: give a list under lines:")
     if not isinstance(items, yaml.SequenceNode):
