@@ -278,7 +278,7 @@ def _may_file(work: Work, actor: Actor, statement: LedgerStatement) -> str | Non
 
 
 def filings(work: Work, actor: Actor) -> list[Filing]:
-    """The compounds and filers the actor may file statements for, today, in tree order: company staff
+    """The compounds and filers the actor may file statements for, today, by compound name: company staff
     their company's compounds; a committee its compound's fund; an admin every compound under them."""
     today = work.now.astimezone(work.policy.zone).date()
     found: list[Filing] = []

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlmodel import col, select
 
 from bot import ledger_job
@@ -162,3 +163,29 @@ def test_two_jobs_running_at_once_remind_once(any_app: App, clock: FixedClock) -
     assert sum(r["late_filer"] for r in results) == 2  # the company's and the committee's statements
     filers = _pushes(any_app, "ledger.late_filer")
     assert filers.count(clerk) == 1 and filers.count(committee) == 1
+
+
+def test_a_step_that_fails_leaves_nothing_behind_and_is_sent_once_later(
+    app: App, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from db.ledger import reminders
+
+    clerk, _, _ = _people(app)
+    clock.current = LATE
+    real = reminders.filer_people
+
+    def broken(session: object, row: LedgerDue) -> list[int]:
+        if row.filer == "company":
+            raise RuntimeError("the database went away mid-step")
+        return real(session, row)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reminders, "filer_people", broken)
+    assert _run(app)["failed"] == 1
+    assert clerk not in _pushes(app, "ledger.late_filer")
+    monkeypatch.setattr(reminders, "filer_people", real)
+    clock.advance(minutes=9)
+    assert _run(app)["late_filer"] == 0  # set aside for ten minutes
+    clock.advance(minutes=1)
+    assert _run(app)["late_filer"] == 1
+    _run(app)
+    assert _pushes(app, "ledger.late_filer").count(clerk) == 1
