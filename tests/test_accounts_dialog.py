@@ -15,7 +15,7 @@ from db.models import Ticket
 from db.rows import id_of
 from tests.support import accounts
 from tests.support.chat import ChatUser, person_of
-from tests.support.ledger import PEACE, actor_of, node_id, work
+from tests.support.ledger import PEACE, actor_of, expense, income, node_id, work
 
 
 def clerk_of(app: App) -> ChatUser:
@@ -256,3 +256,41 @@ def test_a_question_left_for_a_detour_comes_back(app: App, owner: ChatUser) -> N
     assert "您对这一项有什么疑问" in owner.text and "物业服务费" in owner.text
     owner.say("物业费收缴率是多少？")
     assert "已提交" in owner.text
+
+
+def test_a_long_statement_shows_its_first_lines_then_more(app: App, owner: ChatUser) -> None:
+    lines = tuple(expense("repairs", 10000 + n, f"维修{n}") for n in range(1, 13))
+    accounts.published(app, lines=(income("service_fee", 500000), *lines))
+    owner.say("/accounts")
+    owner.press("2026年第3季度")
+    assert "维修7" in owner.text and "维修8" not in owner.text and "还有 5 项" in owner.text
+    assert "/accounts/" in owner.text  # the whole statement on its page
+    owner.press("看更多")
+    assert "维修8" in owner.text and "维修12" in owner.text and "全部 13 项" in owner.text
+
+
+def test_the_accounts_in_english(app: App, owner: ChatUser) -> None:
+    clerk = clerk_of(app)
+    for user in (clerk, owner):
+        user.say("/lang")
+        user.press("English")
+    clerk.say("/accounts")
+    clerk.press("New statement")
+    assert "Q3 2026" in clerk.text
+    clerk.press("Q3 2026")
+    clerk.press("In · Parking fees")
+    clerk.say("abc")
+    assert "is not an amount" in clerk.text
+    clerk.say("1200.5")
+    clerk.press("Skip")
+    clerk.press("Skip")
+    assert "Total income ¥1,200.50" in clerk.text
+    clerk.press("Publish")
+    assert "Published" in clerk.text
+    owner.say("/accounts")
+    owner.press("Q3 2026")
+    assert "Total income ¥1,200.50" in owner.text and "Parking fees" in owner.text
+    owner.press("question about a line")
+    owner.say("1")
+    owner.say("Where are the parking fees kept?")
+    assert "ticket #" in owner.text
