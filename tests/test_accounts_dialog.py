@@ -294,3 +294,20 @@ def test_the_accounts_in_english(app: App, owner: ChatUser) -> None:
     owner.say("1")
     owner.say("Where are the parking fees kept?")
     assert "ticket #" in owner.text
+
+
+def test_publish_pressed_twice_files_once(app: App) -> None:
+    clerk = clerk_of(app)
+    clerk.say("/accounts")
+    clerk.press("新建收支公示")
+    clerk.press("2026年第3季度")
+    clerk.press("收 · 停车费")
+    clerk.say("3600")
+    clerk.press("跳过")
+    clerk.press("跳过")
+    publish = next(data for m in clerk.last for row in m.buttons for text, data in row if "发布" in text)
+    clerk.data(publish)
+    assert "已发布" in clerk.text
+    clerk.data(publish)  # a double tap, or the old button pressed again
+    assert "已发布" not in clerk.text
+    assert len(statements(app)) == 1
