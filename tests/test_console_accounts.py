@@ -91,6 +91,9 @@ def test_a_clerk_uploads_publishes_and_corrects(app: App, owner: ChatUser) -> No
     assert corrected.status_code == 303, corrected.text
     second = statements(app)[-1]
     assert (second.version, second.supersedes, second.state) == (2, draft.id, "draft")
+    owner.say("/accounts")  # a correction still in draft is the clerk's business only
+    owner.press("2026年第3季度")
+    assert "已被更正" not in owner.text and "第2版" not in owner.text
     desk.post(f"/console/accounts/{second.id}/publish")
     page = desk.get(f"/console/accounts/{second.id}").text
     assert "电梯维保少算800元" in page and "本次更正" in page and "第1版" in page
@@ -215,3 +218,15 @@ def test_ledger_lines_are_untouched_by_refused_requests(app: App) -> None:
     with app.sessions() as session:
         assert session.exec(select(func.count()).select_from(LedgerLine)).one() == 0
     assert timedelta(days=7) == ledger_links.LIFETIME
+
+
+def test_the_console_pages_in_english(app: App, owner: ChatUser) -> None:
+    desk = sign_in(app, clerk_of(app))
+    desk.post("/console/lang", {"locale": "en"})
+    assert "Upload a statement file" in desk.get("/console/accounts/upload").text
+    bad = upload(desk, "q3.csv", BAD_CSV)
+    assert bad.status_code == 422 and "line 3" in bad.text
+    done = upload(desk, "q3.csv", GOOD_CSV)
+    page = desk.get(done.headers["location"]).text
+    assert "Total income" in page and "Published" in page
+    assert "Q3 2026" in desk.get("/console/accounts").text

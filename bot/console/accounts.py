@@ -66,6 +66,7 @@ def routes(kit: Kit) -> APIRouter:
             desk,
             "accounts/list.html",
             items=items,
+            visible={s.statement_id for s in every},  # a draft correction only its filer sees
             compounds=compounds,
             periods=periods,
             chosen={"compound": compound, "period": period, "state": state},
