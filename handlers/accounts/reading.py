@@ -178,7 +178,9 @@ def pick(ctx: Context, press: Accounts) -> list[Reply]:
 
 
 def _pick_reply(ctx: Context, view: use.StatementView) -> Reply:
-    lines = ordered(view)
+    # By line number: a channel that turns a typed number into the N-th button (WeChat) then picks the
+    # line of that number, as the typed-number fallback here does.
+    lines = sorted(view.lines, key=lambda n: n.seq)
     table = names.of(ctx)
     rows = [
         [Button.of(Accounts("q", line=n.line_id), "accounts.btn_line", args={"n": n, "names": table})]
