@@ -5,9 +5,12 @@ compound's statement, forged buttons and detours change nothing and lose nothing
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from sqlmodel import col, func, select
 
 from bot.bootstrap import App
+from bot.clock import FixedClock
 from core import tickets as ticket_use
 from core.actions import Accounts
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
@@ -16,6 +19,7 @@ from db.rows import id_of
 from tests.support import accounts
 from tests.support.chat import ChatUser, person_of
 from tests.support.ledger import PEACE, actor_of, expense, income, node_id, work
+from tests.support.wechat_app import wechat_harness
 
 
 def clerk_of(app: App) -> ChatUser:
@@ -311,3 +315,28 @@ def test_publish_pressed_twice_files_once(app: App) -> None:
     clerk.data(publish)  # a double tap, or the old button pressed again
     assert "已发布" not in clerk.text
     assert len(statements(app)) == 1
+
+
+async def test_on_wechat_a_line_is_picked_by_its_number(
+    sqlite_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    wx = wechat_harness(sqlite_url, tmp_path, clock)
+    try:
+        openid = "o_owner_accounts_00000000000001"
+        user = await wx.joined(openid)
+        lines = (income("service_fee", 500000, "物业费"), expense("repairs", 80000, "电梯维保"))
+        accounts.published(wx.app, lines=lines)
+        await wx.post(user.click("cmd:/accounts"))
+        await wx.post(wx.tap(user, "2026年第3季度"))
+        assert "收入合计 ¥5,000.00" in wx.last(openid, 2)
+        await wx.post(wx.tap(user, "对这一项有疑问"))
+        await wx.post(user.text("2"))  # the second line, by its number
+        assert "电梯维保" in wx.last(openid, 2) and "您对这一项有什么疑问" in wx.last(openid, 2)
+        await wx.post(user.text("维保合同能公开吗？"))
+        assert "已提交" in wx.last(openid, 2)
+        with wx.app.sessions() as session:
+            question = session.exec(select(LedgerQuestion)).one()
+            line = session.get(LedgerLine, question.line_id)
+            assert line is not None and line.category == "repairs"
+    finally:
+        wx.app.engine.dispose()
