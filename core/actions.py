@@ -445,6 +445,45 @@ class NewPoll(Press):
 # --- 收支公示 (DESIGN §4.4): the families of /accounts ------------------------------------------------
 
 
+@family
+@dataclass(frozen=True, slots=True)
+class Accounts(Press):
+    """/accounts: the (l)ist, (o)pen a statement, (m)ore of its lines from a place, its (h)istory of
+    versions, ask about a line: which one (qs), this one (q); leave (x). Filers: a (n)ew statement, its
+    (c)ompound, (p)eriod, a line's category (k), skip the note (sn) or voucher (sv), (a)dd another line,
+    (u)ndo the last one, lines (d)one, publish (ok), (r)ecord a correction of a published one, (e)dit a line's
+    amount in it."""
+
+    FAMILY = "ac"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: () for verb in ("l", "x", "n", "sn", "sv", "a", "u", "d", "ok")},
+        **{verb: ("statement",) for verb in ("o", "h", "qs", "r")},
+        "m": ("statement", "start"),
+        "e": ("statement", "start"),
+        "q": ("line",),
+        "c": ("compound", "filer"),
+        "p": ("period",),
+        "k": ("category",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "filer": "word",
+        "statement": "id",
+        "start": "num",
+        "line": "id",
+        "compound": "id",
+        "period": "word",
+        "category": "word",
+    }
+
+    statement: int | None = None
+    start: int | None = None
+    line: int | None = None
+    compound: int | None = None
+    filer: str | None = None
+    period: str | None = None
+    category: str | None = None
+
+
 # --- 物业评价 (DESIGN §4.5): the families of /rating and the satisfaction survey ----------------------
 
 

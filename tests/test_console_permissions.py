@@ -15,7 +15,9 @@ from sqlmodel import func, select
 
 from bot.bootstrap import App
 from bot.web import create_web_app
+from db.ledger.tables import LedgerStatement
 from db.models import AuditEntry, Grid, Notice, OrgNode, Poll, Residency, SavedFilter, Ticket
+from tests.support import accounts
 from tests.support.chat import ChatUser, file_report
 from tests.support.console import ELSEWHERE, Desk, another_community, forced_desk, grant, sign_in
 from tests.test_polls_flow import make_poll
@@ -45,6 +47,7 @@ def fill(path: str, ids: dict[str, int]) -> str:
         "grid_id": ids["grid"],
         "filter_id": ids["filter"],
         "compound_id": ids["compound"],
+        "statement_id": ids["statement"],
         "kind": "csv",
         "name": "assign",
     }
@@ -86,6 +89,7 @@ def snapshot(app: App) -> tuple[Any, ...]:
             session.exec(
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "console.signin")
             ).one(),
+            tuple(session.exec(select(LedgerStatement.state)).all()),
         )
 
 
@@ -111,6 +115,7 @@ def world(app: App, owner: ChatUser, staff: ChatUser, worker: ChatUser) -> dict[
     )
     own.post("/console/tickets/filters", {"name": "mine", "query": "state=open"})
     poll_id = make_poll(app, app.clock, open_now=False)  # announced: withdraw is still offered
+    statement_id = accounts.published(app)
     walker = ChatUser(app.service, "walk-in", name="赵六")
     walker.say("/start")
     for label in ("选择住址", "阳光花园", "2栋", "1单元", "301", "租户"):
@@ -126,6 +131,7 @@ def world(app: App, owner: ChatUser, staff: ChatUser, worker: ChatUser) -> dict[
             "grid": session.exec(select(Grid.id)).first(),
             "filter": session.exec(select(SavedFilter.id)).first(),
             "compound": compound.id,
+            "statement": statement_id,
         }
     assert all(ids.values()), ids
     return {k: int(v) for k, v in ids.items() if v is not None}

@@ -253,6 +253,7 @@ REFUSALS = {
     "/newpoll": "newpoll.not_allowed",
     "/console": "console.not_staff",
     "/committee": "committee.not_allowed",
+    "/accounts": "accounts.not_allowed",
 }
 DEMO_CODES = {
     "owner": "DEMO-OWNER",
