@@ -106,7 +106,7 @@ def routes(kit: Kit) -> APIRouter:
             return _denied(kit, kit.default_locale, "no_link", 403)
         with kit.sessions() as session:
             locale = _locale(kit, session, person_id)
-            actor = people.actor(session, person_id)
+            actor = people.actor(session, person_id, now.astimezone(kit.zone).date())
             try:
                 view = ledger.statement(Work(session, now, kit.policy), actor, statement_id)
             except ledger.LedgerError:

@@ -60,7 +60,10 @@ class Context:
         """The person as the permission policy sees them (grants with their nodes, residences), read once
         per turn."""
         if self._actor is None:
-            self._actor = people.actor(self.session, self.person_id)
+            # Contracts and committee terms run by the local calendar day of the turn's own clock.
+            self._actor = people.actor(
+                self.session, self.person_id, self.now.astimezone(self.policy.zone).date()
+            )
         return self._actor
 
     @property

@@ -41,8 +41,9 @@ def looks_like_invite(text: str) -> bool:
 
 
 def is_member(ctx: Context) -> bool:
-    """Whether the person lives somewhere (verified) or holds a staff role."""
-    return bool(ctx.residencies("verified") or ctx.roles())
+    """Whether the person lives somewhere (verified) or holds a staff role (granted, or through their
+    property company or committee)."""
+    return bool(ctx.residencies("verified") or ctx.roles() or ctx.actor().grants)
 
 
 def _choose_home_row() -> list[Button]:

@@ -164,7 +164,7 @@ class Kit:
                 raise Refused(401, "signed_out")
             person = session.get(Person, found.person_id)
             assert person is not None  # a session belongs to a person
-            actor = people.actor(session, found.person_id)
+            actor = people.actor(session, found.person_id, self.clock.now().astimezone(self.zone).date())
             desk = Desk(
                 found.person_id,
                 person.name,

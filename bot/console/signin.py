@@ -34,7 +34,7 @@ def routes(kit: Kit) -> APIRouter:
             if person_id is None:
                 session.commit()
                 raise Refused(403, "link_used")
-            actor = people.actor(session, person_id)
+            actor = people.actor(session, person_id, now.astimezone(kit.zone).date())
             if not may(actor, Action.USE_CONSOLE):
                 session.commit()
                 raise Refused(403, "not_allowed")

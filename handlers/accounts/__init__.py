@@ -77,9 +77,7 @@ def keeps(state: State) -> bool:
 
 FLOW = Flow(
     FLOW_NAME,
-    # Not `members_only`: a property company's staff hold their grants through the company, not as role
-    # rows; the listing itself tells anyone who may not read accounts who may.
-    {"/accounts": Command(reading.listing, leaves_flow=True)},
+    {"/accounts": Command(reading.listing, leaves_flow=True, members_only=True)},
     Accounts,
     on_press,
     on_text,
