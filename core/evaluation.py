@@ -522,8 +522,8 @@ class SurveyProgress:
     complete: bool
 
 
-def _answerable(work: Work, actor: Actor, survey_id: int, home_id: int) -> tuple[Survey, int]:
-    """The open survey and the compound of the actor's home under it; refusals in the order met."""
+def _open_to(work: Work, actor: Actor, survey_id: int) -> Survey:
+    """The survey, open, to an owner; refusals in the order met: not_found, closed, not_owner."""
     survey = work.session.get(Survey, survey_id)
     if survey is None:
         raise EvaluationError("not_found")
@@ -531,6 +531,13 @@ def _answerable(work: Work, actor: Actor, survey_id: int, home_id: int) -> tuple
         raise EvaluationError("closed")
     if actor.person_id is None or not may(actor, Action.ANSWER_SURVEY):
         raise EvaluationError("not_owner")
+    return survey
+
+
+def _answerable(work: Work, actor: Actor, survey_id: int, home_id: int) -> tuple[Survey, int]:
+    """The open survey and the compound of the actor's home under it; refusals in the order met."""
+    survey = _open_to(work, actor, survey_id)
+    assert actor.person_id is not None
     compound_id = survey_rules.home_of(work.session, survey, actor.person_id, home_id)
     return survey, compound_id
 
@@ -578,10 +585,13 @@ def answer(
     one when `home_id` is None); the sixth completes it."""
     survey_rules.check_value(aspect, value)
     if home_id is None:
-        homes = homes_to_answer(work, actor, survey_id)
+        survey = _open_to(work, actor, survey_id)
+        assert actor.person_id is not None
+        homes = survey_rules.homes_to_answer(work.session, survey, actor.person_id)
         if not homes:
-            _answerable(work, actor, survey_id, 0)  # raises the reason: not_found, closed or not_owner
-            raise EvaluationError("already_answered")
+            owned = survey_rules.owners(work.session, [int(c) for c in survey.compounds])
+            mine = any(person == actor.person_id for person, _, _ in owned)
+            raise EvaluationError("already_answered" if mine else "not_owner")
         home_id = homes[0]
     survey, compound_id = _answerable(work, actor, survey_id, home_id)
     assert actor.person_id is not None
