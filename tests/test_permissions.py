@@ -252,6 +252,7 @@ REFUSALS = {
     "/notice": "notices.not_staff",
     "/newpoll": "newpoll.not_allowed",
     "/console": "console.not_staff",
+    "/rating": "rating.not_staff",
 }
 DEMO_CODES = {
     "owner": "DEMO-OWNER",
