@@ -1,5 +1,5 @@
-"""The owners' satisfaction survey in chat (DESIGN §4.5): six aspects, each answered with one tap on a row
-of five buttons (1 很不满意 … 5 很满意), once per home.
+"""The owners' satisfaction survey in chat (DESIGN §4.5): six aspects, each answered with one tap on one
+of five big buttons (1 很不满意 … 5 很满意, one a line so the words fit a phone), once per home.
 
 The push that opens a survey (core/notify/evaluation.py) carries `sv:o:<survey>:<home>` for each home the
 owner holds under it. The taps are kept in the chat draft and handed to the use case in one go after the
@@ -45,15 +45,18 @@ def _refused(reason: str) -> list[Reply]:
 
 
 def _ask(ctx: Context, draft: Answering) -> Reply:
-    """The next aspect with its row of five buttons, and the progress (第 2/6 项)."""
+    """The next aspect with its five buttons, and the progress (第 2/6 项)."""
     aspects = _aspects()
     number = len(draft.scores) + 1
-    row = [
-        Button.of(
-            Survey("a", survey=draft.survey, home=draft.home, aspect=number, score=s),
-            "survey.btn_score",
-            args={"score": s},
-        )
+    # Five big buttons, one a line: the words fit on a phone, and a finger hits the right one.
+    rows = [
+        [
+            Button.of(
+                Survey("a", survey=draft.survey, home=draft.home, aspect=number, score=s),
+                "survey.btn_score",
+                args={"score": s},
+            )
+        ]
         for s in SCORES
     ]
     stop = [Button.of(Survey("x", survey=draft.survey, home=draft.home), "survey.btn_later")]
@@ -65,7 +68,7 @@ def _ask(ctx: Context, draft: Answering) -> Reply:
         "half": draft.half,
         "first": number == 1,
     }
-    return Reply("survey.ask", context, [row, stop])
+    return Reply("survey.ask", context, [*rows, stop])
 
 
 def start(ctx: Context, press: Survey) -> list[Reply]:

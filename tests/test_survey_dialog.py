@@ -19,7 +19,7 @@ def answer_all(user: ChatUser, survey_id: int, home_id: int, taps: tuple[str, ..
     user.data(start_button(survey_id, home_id))
     for number, tap in enumerate(taps, start=1):
         assert f"第 {number}/6 项" in user.text
-        assert len(user.last[-1].buttons[0]) == 5  # one row of five: 1 很不满意 … 5 很满意
+        assert len(user.last[-1].buttons) == 6  # five big buttons, 1 很不满意 … 5 很满意, and 以后再答
         user.press(tap)
 
 
@@ -28,7 +28,7 @@ def test_six_taps_answer_the_survey_for_the_home(app: App, owner: ChatUser) -> N
     home_id = home_of(app, owner)
     owner.data(start_button(survey_id, home_id))
     assert "阳光物业服务有限公司" in owner.text and "第 1/6 项" in owner.text and "安保" in owner.text
-    labels = [label for label, _ in owner.last[-1].buttons[0]]
+    labels = [label for row in owner.last[-1].buttons[:5] for label, _ in row]
     assert labels == ["1 很不满意", "2 不满意", "3 一般", "4 满意", "5 很满意"]
     for tap, aspect in zip(
         ("5 很满意", "4 满意", "3 一般", "2 不满意", "4 满意"),
@@ -112,3 +112,11 @@ def test_typing_mid_survey_asks_the_same_aspect_again(app: App, owner: ChatUser)
     assert "请点按钮作答" in owner.text and "第 2/6 项" in owner.text
     owner.press("以后再答")
     assert "没有保存" in owner.text
+
+
+def test_an_owner_on_telegram_answers_with_the_same_taps(app: App) -> None:
+    owner = ChatUser(app.service, "tg-owner", channel="telegram", name="王芳")
+    owner.say("/start DEMO-OWNER")
+    survey_id = open_survey(app, street(app), sunny(app))
+    answer_all(owner, survey_id, home_of(app, owner), ("5 很满意",) * 6)
+    assert "谢谢您" in owner.text

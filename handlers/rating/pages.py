@@ -11,6 +11,7 @@ from core import evaluation as use
 from core.actions import Rating
 from core.permissions import Action, Actor, Role, grants_for, may, place
 from db import companies
+from db.evaluation.policy import default_policy
 from db.models import OrgNode
 from handlers import onboarding
 from handlers.context import Context
@@ -133,7 +134,8 @@ def company_context(name: str, half: str, evaluation: Any) -> dict[str, Any]:
         "half": half,
         "total": shown(evaluation.total),
         "grade": evaluation.grade,
-        "base": shown(evaluation.base),
+        "base": shown(evaluation.base),  # the indicators' points
+        "base_max": shown(default_policy().base),
         "lines": indicator_lines(evaluation),
         "good": {"count": evaluation.good.count, "points": shown(evaluation.good.counted)},
         "bad": {"count": evaluation.bad.count, "points": shown(evaluation.bad.counted)},
