@@ -217,3 +217,22 @@ def test_posts_need_the_csrf_token(app: App) -> None:
     assert bare.status_code == 403
     with app.sessions() as session:
         assert session.exec(select(Notice).where(Notice.kind == "rating")).all() == []
+
+
+def test_every_page_reads_in_english(app: App, owner: ChatUser) -> None:
+    grader = street(app)
+    record_id = enter(app, grader)
+    survey = sign_in(app, grader).post("/console/rating/surveys", {"company": sunny(app), "half": "2026H2"})
+    survey_path = survey.headers["location"].split("?")[0]
+    desk = sign_in(app, grader)
+    assert desk.post("/console/lang", {"locale": "en"}).status_code == 303
+    for path, words in (
+        ("/console/rating", "Company ratings"),
+        (f"/console/rating/companies/{sunny(app)}", "Response rate"),
+        ("/console/rating/surveys", "Satisfaction surveys"),
+        (survey_path, "Turnout"),
+        ("/console/rating/board", "Red list"),
+    ):
+        page = desk.get(path)
+        assert page.status_code == 200 and words in page.text, path
+    assert f'id="record-{record_id}"' in desk.get(f"/console/rating/companies/{sunny(app)}").text

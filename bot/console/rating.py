@@ -432,6 +432,7 @@ def _chart(items: list[dict[str, Any]], words: dict[str, Any], half: str) -> dic
     """Horizontal bars of the totals, best on top, each coloured and labelled with its grade."""
     return {
         "aria": {"enabled": True},
+        "animation": False,  # drawn at once: a printed or captured page shows the real lengths
         "title": {"text": words["chart_title"], "subtext": half, "left": 0, "textStyle": {"fontSize": 15}},
         "tooltip": {"trigger": "axis", "confine": True, "renderMode": "richText"},
         "textStyle": {"fontFamily": "Noto Sans CJK SC, PingFang SC, Microsoft YaHei, sans-serif"},
@@ -469,6 +470,7 @@ def _turnout_chart(turnout: list[Any], words: dict[str, Any]) -> dict[str, Any]:
     """Turnout per compound: answered homes against homes with an owner, as percentages."""
     return {
         "aria": {"enabled": True},
+        "animation": False,
         "title": {"text": words["turnout"], "left": 0, "textStyle": {"fontSize": 15}},
         "tooltip": {"trigger": "axis", "confine": True, "renderMode": "richText"},
         "grid": {"left": 8, "right": 56, "top": 48, "bottom": 16, "containLabel": True},
