@@ -130,11 +130,8 @@ def routes(kit: Kit) -> APIRouter:
                 raise Refused(404, "not_found") from exc
             entering = [c for c in use.companies_for(work, desk.actor, Action.ENTER_RECORD)]
             choice = next((c for c in entering if c.company_id == company_id), None)
-            mine = (
-                {c.company_id for c in use.companies_for(work, desk.actor, VIEW)}
-                if not ranks(desk.actor)
-                else set()
-            )
+            mine = set(use.own_company_ids(work, desk.actor))
+
             words = kit.words(desk.locale)["rating"]
             items = []
             for record in records:

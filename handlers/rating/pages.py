@@ -10,7 +10,6 @@ from typing import Any
 from core import evaluation as use
 from core.actions import Rating
 from core.permissions import Action, Actor, Role, grants_for, may, place
-from db import companies
 from db.evaluation.policy import default_policy
 from db.models import OrgNode
 from handlers import onboarding
@@ -206,7 +205,7 @@ def may_appeal(ctx: Context, record: Any) -> bool:
     """Whether the person may appeal the record now: one of its company's staff, before any appeal."""
     if record.appeal_text or not _may_on(ctx, Action.APPEAL_RECORD, record):
         return False
-    return any(c.id == record.company_id for c in companies.companies_of(ctx.session, ctx.person_id))
+    return record.company_id in use.own_company_ids(ctx.work, ctx.actor())
 
 
 def may_decide(ctx: Context, record: Any) -> bool:
