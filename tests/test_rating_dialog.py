@@ -10,6 +10,7 @@ from bot.bootstrap import App
 from core.actions import Rating
 from db.evaluation.tables import CompanyRecord
 from tests.support.chat import ChatUser
+from tests.support.evaluation import pushes
 from tests.support.rating import PEACE, SUNNY, clerk, peace, street, sunny
 
 STALE = "这个按钮已失效"
@@ -150,3 +151,25 @@ def test_forged_record_buttons_change_nothing(app: App) -> None:
     assert "1/6" in user.text  # the step is asked again
     user.data(Rating("v", record=999_999).encode())
     assert "没有找到" in user.text
+
+
+def pushed_buttons(app: App, template: str, user: ChatUser) -> list[str]:
+    """The button data of the pushes of a template to a chat user."""
+    return [b["data"] for row in pushes(app, template, user) for line in row.buttons for b in line]
+
+
+def test_the_pushes_buttons_open_the_record_where_it_is_appealed_and_decided(app: App) -> None:
+    grader, company = street(app), clerk(app)
+    record_id = enter_bad_record(grader)
+    (opened,) = pushed_buttons(app, "evaluation.record_entered", company)
+    company.data(opened)
+    assert f"#{record_id}" in company.text and "垃圾清运不及时" in company.text
+    company.press("申诉")
+    company.say("已于次日清运")
+    (decide,) = pushed_buttons(app, "evaluation.record_appealed", grader)
+    grader.say("/notices")  # elsewhere when the push comes
+    grader.data(decide)
+    assert "裁决记录" in grader.text
+    grader.press("申诉成立")
+    grader.say("核实属实")
+    assert "记录不再计分" in grader.text

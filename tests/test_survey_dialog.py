@@ -9,6 +9,7 @@ from bot.bootstrap import App
 from core.actions import Survey
 from db.evaluation.tables import SurveyAnswer
 from tests.support.chat import ChatUser
+from tests.support.evaluation import pushes
 from tests.support.rating import co_owner, home_of, open_survey, start_button, street, sunny
 
 STALE = "这个按钮已失效"
@@ -120,3 +121,16 @@ def test_an_owner_on_telegram_answers_with_the_same_taps(app: App) -> None:
     survey_id = open_survey(app, street(app), sunny(app))
     answer_all(owner, survey_id, home_of(app, owner), ("5 很满意",) * 6)
     assert "谢谢您" in owner.text
+
+
+def test_the_push_of_a_new_survey_starts_it_for_the_home(app: App, owner: ChatUser) -> None:
+    survey_id = open_survey(app, street(app), sunny(app))
+    (start,) = [
+        b["data"]
+        for row in pushes(app, "evaluation.survey_opened", owner)
+        for line in row.buttons
+        for b in line
+    ]
+    assert start == start_button(survey_id, home_of(app, owner))
+    owner.data(start)
+    assert "第 1/6 项" in owner.text
