@@ -91,7 +91,7 @@ def snapshot(app: App) -> tuple[Any, ...]:
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "console.signin")
             ).one(),
             tuple(session.exec(select(CompanyRecord.appeal_text, CompanyRecord.decision)).all()),
-            session.exec(select(func.count()).select_from(Survey)).one(),
+            tuple(session.exec(select(Survey.state)).all()),
         )
 
 

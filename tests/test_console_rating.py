@@ -194,8 +194,13 @@ def test_staff_open_a_survey_and_see_its_turnout_per_compound(
     assert "王芳" not in turnout
     twice = desk.post("/console/rating/surveys", {"company": sunny(app), "half": "2026H2"})
     assert "error=survey_exists" in twice.headers["location"]
+    closed = desk.post(f"/console/rating/surveys/{survey_id}/close")
+    assert "done=closed" in closed.headers["location"]
+    assert 'id="close-survey"' not in desk.get(f"/console/rating/surveys/{survey_id}").text
+    again = desk.post(f"/console/rating/surveys/{survey_id}/close")
+    assert "error=closed" in again.headers["location"]
     with app.sessions() as session:
-        assert len(session.exec(select(Survey)).all()) == 1
+        assert [s.state for s in session.exec(select(Survey)).all()] == ["closed"]
 
 
 def test_street_staff_publish_the_board_from_the_console(app: App) -> None:

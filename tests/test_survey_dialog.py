@@ -6,7 +6,10 @@ from __future__ import annotations
 from sqlmodel import select
 
 from bot.bootstrap import App
+from core import evaluation
 from core.actions import Survey
+from core.permissions import SYSTEM
+from core.work import Work
 from db.evaluation.tables import SurveyAnswer
 from tests.support.chat import ChatUser
 from tests.support.evaluation import pushes
@@ -134,3 +137,20 @@ def test_the_push_of_a_new_survey_starts_it_for_the_home(app: App, owner: ChatUs
     assert start == start_button(survey_id, home_of(app, owner))
     owner.data(start)
     assert "第 1/6 项" in owner.text
+
+
+def test_a_survey_closed_meanwhile_is_said_to_be_over(app: App, owner: ChatUser) -> None:
+    grader = street(app)
+    survey_id = open_survey(app, grader, sunny(app))
+    home_id = home_of(app, owner)
+    owner.data(start_button(survey_id, home_id))
+    for _ in range(5):
+        owner.press("4 满意")
+    with app.sessions() as session:
+        work = Work(session, app.clock.now(), app.policy)
+        evaluation.close_survey(work, SYSTEM, survey_id)
+        session.commit()
+    owner.press("4 满意")
+    assert "已经结束" in owner.text
+    owner.data(start_button(survey_id, home_id))
+    assert "已经结束" in owner.text

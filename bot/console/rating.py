@@ -41,7 +41,7 @@ def routes(kit: Kit) -> APIRouter:
     """GET /console/rating, /console/rating/export.csv, /console/rating/companies/{id},
     /console/rating/records/{id}/photo, /console/rating/surveys, /console/rating/surveys/{id},
     /console/rating/board; POST /console/rating/records, /console/rating/records/{id}/appeal and /decide,
-    /console/rating/surveys, /console/rating/board."""
+    /console/rating/surveys, /console/rating/surveys/{id}/close, /console/rating/board."""
     router = APIRouter()
     store = FileStore(kit.files_dir) if kit.files_dir is not None else None
 
@@ -302,7 +302,7 @@ def routes(kit: Kit) -> APIRouter:
         return RedirectResponse(f"/console/rating/surveys/{survey_id}?done=opened", status_code=303)
 
     @router.get("/console/rating/surveys/{survey_id:int}", include_in_schema=False)
-    def survey_page(request: Request, survey_id: PathId, done: str = "") -> HTMLResponse:
+    def survey_page(request: Request, survey_id: PathId, done: str = "", error: str = "") -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, Action.RUN_SURVEY)
         with kit.work() as work:
@@ -324,8 +324,23 @@ def routes(kit: Kit) -> APIRouter:
                 "chart": _turnout_chart(turnout, words) if turnout else None,
                 "aspects": ASPECTS,
                 "done": done if done in words["done"] else "",
+                "error": error if error in words["errors"] else "",
             }
             return kit.page(request, desk, "rating_survey.html", **context)
+
+    @router.post("/console/rating/surveys/{survey_id:int}/close", include_in_schema=False)
+    def close_survey(survey_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:
+        require(desk, Action.RUN_SURVEY)
+        try:
+            with kit.work() as work:
+                use.close_survey(work, desk.actor, survey_id)
+        except use.EvaluationError as exc:
+            if exc.reason in REFUSED:
+                raise Refused(404, "not_found") from exc
+            return RedirectResponse(
+                f"/console/rating/surveys/{survey_id}?error={exc.reason}", status_code=303
+            )
+        return RedirectResponse(f"/console/rating/surveys/{survey_id}?done=closed", status_code=303)
 
     @router.get("/console/rating/board", include_in_schema=False)
     def board(request: Request, half: str = "") -> HTMLResponse:
