@@ -137,6 +137,12 @@ def routes(kit: Kit) -> APIRouter:
             for record in records:
                 item = record_item(record)
                 item["photo"] = _photo_state(record, store)
+                # moments as datetimes: the page shows them in the service's time zone
+                item["when"] = {
+                    "entered": record.entered_at,
+                    "appealed": record.appealed_at,
+                    "decided": record.decided_at,
+                }
                 item["may_appeal"] = (
                     not record.appeal_text and company_id in mine and desk.may(Action.APPEAL_RECORD)
                 )
