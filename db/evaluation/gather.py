@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_
+from sqlalchemy import and_, bindparam, case, exists, func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -87,20 +87,15 @@ def windows(
     return found
 
 
-def _count(session: Session, window: Window, policy: EvaluationPolicy, now: datetime) -> TicketCounts:
-    """The ticket counts of one compound's window, in SQL (one GROUP BY category on the compound index)."""
-    at_now = literal(now, UTCDateTime())
-    ended = case(
-        (
-            and_(
-                col(Ticket.resolved_at).is_(None),
-                col(Ticket.state).in_(ENDED_UNRESOLVED),
-                func.coalesce(Ticket.closed_at, Ticket.updated_at) < at_now,
-            ),
-            func.coalesce(Ticket.closed_at, Ticket.updated_at),
-        ),
-        else_=at_now,
+def _counting_statement() -> Any:
+    """The count of one compound's window, GROUP BY category, built once with bound parameters (so it
+    is compiled once and cached): b_compound, b_start, b_end, b_categories, b_now."""
+    at_now = bindparam("b_now", type_=UTCDateTime())
+    finished = func.coalesce(Ticket.closed_at, Ticket.updated_at)
+    ended_unresolved = and_(
+        col(Ticket.resolved_at).is_(None), col(Ticket.state).in_(ENDED_UNRESOLVED), finished < at_now
     )
+    ended = case((ended_unresolved, finished), else_=at_now)
     running = col(Ticket.paused_at).is_(None)  # paused ones are judged one by one (_paused)
 
     def due(done: Any, deadline: Any) -> Any:
@@ -124,7 +119,7 @@ def _count(session: Session, window: Window, policy: EvaluationPolicy, now: date
     escalated = exists().where(
         col(TicketEvent.ticket_id) == col(Ticket.id), col(TicketEvent.kind) == "escalated"
     )
-    query = (
+    return (
         sa_select(
             func.count(),
             total(accept_due),
@@ -139,46 +134,57 @@ def _count(session: Session, window: Window, policy: EvaluationPolicy, now: date
             # A home's second and later tickets of one category in the window are repeat complaints.
             func.count(col(Ticket.home_id)) - func.count(func.distinct(col(Ticket.home_id))),
         )
-        .where(
-            col(Ticket.compound_id) == window.compound_id,
-            col(Ticket.created_at) >= window.start,
-            col(Ticket.created_at) < window.end,
-            col(Ticket.category).in_(sorted(policy.categories)),
-        )
+        .where(*_IN_WINDOW)
         .group_by(col(Ticket.category))
     )
-    counts = TicketCounts()
-    for row in session.connection().execute(query).all():
-        counts = counts + TicketCounts(*(int(v or 0) for v in row))
-    return counts + _paused(session, window, policy, now)
 
 
-PAUSED_COLUMNS: tuple[Any, ...] = (
-    Ticket.created_at,
-    Ticket.accept_due_at,
-    Ticket.accepted_at,
-    Ticket.resolve_due_at,
-    Ticket.resolved_at,
-    Ticket.state,
-    Ticket.paused_at,
+# The tickets of one compound's window in the answered categories: the (compound_id, created_at) index.
+_IN_WINDOW = (
+    col(Ticket.compound_id) == bindparam("b_compound"),
+    col(Ticket.created_at) >= bindparam("b_start", type_=UTCDateTime()),
+    col(Ticket.created_at) < bindparam("b_end", type_=UTCDateTime()),
+    col(Ticket.category).in_(bindparam("b_categories", expanding=True)),
 )
-
-
-def _paused(session: Session, window: Window, policy: EvaluationPolicy, now: datetime) -> TicketCounts:
-    """Accept, resolve and overdue counts of the tickets waiting for the resident now, judged by db.rates."""
-    rows = (
-        session.connection()
-        .execute(
-            sa_select(*PAUSED_COLUMNS).where(
-                col(Ticket.compound_id) == window.compound_id,
-                col(Ticket.created_at) >= window.start,
-                col(Ticket.created_at) < window.end,
-                col(Ticket.category).in_(sorted(policy.categories)),
-                col(Ticket.paused_at).is_not(None),
-            )
+_COUNTING = _counting_statement()
+_PAUSED = sa_select(
+    *(
+        col(c)
+        for c in (
+            Ticket.created_at,
+            Ticket.accept_due_at,
+            Ticket.accepted_at,
+            Ticket.resolve_due_at,
+            Ticket.resolved_at,
+            Ticket.state,
+            Ticket.paused_at,
         )
-        .all()
     )
+).where(*_IN_WINDOW, col(Ticket.paused_at).is_not(None))
+
+
+def _params(window: Window, policy: EvaluationPolicy, now: datetime) -> dict[str, Any]:
+    return {
+        "b_compound": window.compound_id,
+        "b_start": window.start,
+        "b_end": window.end,
+        "b_categories": sorted(policy.categories),
+        "b_now": now,
+    }
+
+
+def _count(session: Session, window: Window, policy: EvaluationPolicy, now: datetime) -> TicketCounts:
+    """The ticket counts of one compound's window, in SQL (one GROUP BY category on the compound index)."""
+    params = _params(window, policy, now)
+    counts = TicketCounts()
+    for row in session.connection().execute(_COUNTING, params).all():
+        counts = counts + TicketCounts(*(int(v or 0) for v in row))
+    return counts + _paused(session, params, now)
+
+
+def _paused(session: Session, params: dict[str, Any], now: datetime) -> TicketCounts:
+    """Accept, resolve and overdue counts of the tickets waiting for the resident now, judged by db.rates."""
+    rows: list[Any] = list(session.connection().execute(_PAUSED, params).all())
     if not rows:
         return TicketCounts()
     found = rates.compute(
@@ -189,10 +195,10 @@ def _paused(session: Session, window: Window, policy: EvaluationPolicy, now: dat
                 accepted_at=a,
                 resolve_due_at=rd,
                 resolved_at=r,
-                state=s,
+                state=st,
                 paused_at=p,
             )
-            for c, ad, a, rd, r, s, p in rows
+            for c, ad, a, rd, r, st, p in rows
         ),
         now,
     )
