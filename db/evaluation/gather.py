@@ -219,9 +219,12 @@ def _paused(
         )
         .all()
     )
+    by_compound: dict[int, list[Any]] = {}
+    for row in rows:
+        by_compound.setdefault(row[0], []).append(row)
     result = []
     for window in found:
-        mine = [r for r in rows if r[0] == window.compound_id and window.start <= r[1] < window.end]
+        mine = [r for r in by_compound.get(window.compound_id, []) if window.start <= r[1] < window.end]
         if not mine:
             result.append(TicketCounts())
             continue
