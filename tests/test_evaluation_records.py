@@ -317,3 +317,24 @@ def test_a_ranking_under_a_node_outside_the_jurisdiction_is_refused(app: App, st
     with working(app) as work:
         _refused("not_allowed", evaluation.ranking, work, community, "2026H2", "/1/")
         _refused("not_allowed", evaluation.ranking, work, resident, "2026H2")
+
+
+def test_the_batched_ranking_scores_each_company_as_alone(app: App, street: ChatUser) -> None:
+    other = company_serving(app, "安居物业", PEACE)
+    at = datetime(2026, 8, 1, 2, 0, tzinfo=UTC)
+    for n, compound in enumerate([SUNSHINE, PEACE, SUNSHINE, PEACE, SUNSHINE]):
+        fields: dict[str, object] = {"accepted_at": at + timedelta(minutes=10 * n), "state": "accepted"}
+        if n % 2:
+            fields |= {"state": "waiting_for_resident", "paused_at": at + timedelta(days=1)}
+        add_ticket(app, compound, ("water", "elevator", "fees")[n % 3], at, **fields)
+    _enter(app, street, points=7)
+    _enter(app, street, compound_id=node_id(app, PEACE), company_id=other, good=True, points=3, evidence=None)
+    with app.sessions() as session:
+        ranked = gather.rank(session, "2026H2", "", default_policy(), app.clock.now())
+        alone = {
+            e.company_id: gather.evaluate(session, e.company_id, "2026H2", default_policy(), app.clock.now())
+            for e in ranked
+        }
+    assert {e.company_id for e in ranked} == {company_id(app), other}
+    for e in ranked:
+        assert alone[e.company_id] == e

@@ -137,3 +137,13 @@ def of_company(
     return list(
         session.exec(query.order_by(col(CompanyRecord.entered_at).desc(), col(CompanyRecord.id).desc()))
     )
+
+
+def in_half(session: Session, half: str, compound_ids: list[int]) -> list[CompanyRecord]:
+    """Every company's records of a half-year in some compounds (one query), oldest first."""
+    if not compound_ids:
+        return []
+    query = select(CompanyRecord).where(
+        CompanyRecord.half == half, col(CompanyRecord.compound_id).in_(compound_ids)
+    )
+    return list(session.exec(query.order_by(col(CompanyRecord.id))))

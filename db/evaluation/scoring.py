@@ -25,11 +25,11 @@ How things count (the policy file says the weights and cut-offs):
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
 from fractions import Fraction
+from itertools import compress
 from operator import attrgetter
 
 from db.evaluation.policy import ASPECTS, EvaluationPolicy
@@ -162,41 +162,36 @@ class Evaluation:
         return next((line for line in self.lines if line.key == key), None)
 
 
-_KEY = attrgetter(
-    "category",
-    "accepted_in_time",
-    "resolved_in_time",
-    "rating",
-    "overdue",
-    "escalated",
-    "reopened",
-    "repeat",
+_CATEGORY, _ACCEPTED, _RESOLVED, _RATING = (
+    attrgetter(name) for name in ("category", "accepted_in_time", "resolved_in_time", "rating")
 )
+_FLAGS = ("overdue", "escalated", "reopened", "repeat")
 
 
 def tally(tickets: Iterable[TicketRecord], categories: frozenset[str]) -> TicketCounts:
-    """Count ticket records of the answered categories (one pass; alike records are counted together)."""
-    c = dict.fromkeys(TicketCounts.__dataclass_fields__, 0)
-    for (category, accepted, resolved, rating, overdue, escalated, reopened, repeat), n in Counter(
-        map(_KEY, tickets)
-    ).items():
-        if category not in categories:
-            continue
-        c["tickets"] += n
-        if accepted is not None:
-            c["accept_due"] += n
-            c["accepted_in_time"] += n * accepted
-        if resolved is not None:
-            c["resolve_due"] += n
-            c["resolved_in_time"] += n * resolved
-        if rating in RATED:
-            c["rated"] += n
-            c["satisfied"] += n * (rating in SATISFIED)
-        c["overdue"] += n * overdue
-        c["escalated"] += n * escalated
-        c["reopened"] += n * reopened
-        c["repeat"] += n * repeat
-    return TicketCounts(**c)
+    """Count ticket records of the answered categories.
+
+    Each count is a pass in C (map over an attribute getter, then list.count or sum) rather than a Python
+    loop per record, so a million records are counted in a fraction of a second."""
+    every = tickets if isinstance(tickets, (list, tuple)) else list(tickets)
+    kinds = list(map(_CATEGORY, every))
+    scope = every if set(kinds) <= categories else list(compress(every, map(categories.__contains__, kinds)))
+    accepted = list(map(_ACCEPTED, scope))
+    resolved = list(map(_RESOLVED, scope))
+    ratings = list(map(_RATING, scope))
+    in_time, late = accepted.count(True), accepted.count(False)
+    resolved_in_time, resolved_late = resolved.count(True), resolved.count(False)
+    satisfied = sum(ratings.count(r) for r in SATISFIED)
+    return TicketCounts(
+        tickets=len(scope),
+        accept_due=in_time + late,
+        accepted_in_time=in_time,
+        resolve_due=resolved_in_time + resolved_late,
+        resolved_in_time=resolved_in_time,
+        rated=satisfied + ratings.count("dissatisfied"),
+        satisfied=satisfied,
+        **{name: sum(map(attrgetter(name), scope)) for name in _FLAGS},
+    )
 
 
 def _inputs(key: str, cases: TicketCounts, survey: tuple[int, int]) -> tuple[int, int]:

@@ -250,6 +250,33 @@ def responses(
     return [SurveyResponse(tuple(int(v) for v in row[:-1]), int(row[-1])) for row in rows]
 
 
+def of_half(session: Session, half: str, company_ids: list[int]) -> dict[int, Survey]:
+    """The surveys of a half-year of some companies, by company (one query)."""
+    if not company_ids:
+        return {}
+    rows = session.exec(select(Survey).where(Survey.half == half, col(Survey.company_id).in_(company_ids)))
+    return {s.company_id: s for s in rows}
+
+
+def responses_of(session: Session, survey_ids: list[int]) -> dict[int, dict[int, list[SurveyResponse]]]:
+    """The completed answers of some surveys as plain responses, per survey and compound; alike answers
+    counted together in SQL (one query)."""
+    if not survey_ids:
+        return {}
+    columns = [col(getattr(SurveyAnswer, a)) for a in ASPECTS]
+    keys = [col(SurveyAnswer.survey_id), col(SurveyAnswer.compound_id)]
+    query = (
+        sa_select(*keys, *columns, func.count())
+        .where(col(SurveyAnswer.survey_id).in_(survey_ids), col(SurveyAnswer.completed_at).is_not(None))
+        .group_by(*keys, *columns)
+    )
+    found: dict[int, dict[int, list[SurveyResponse]]] = {}
+    for row in session.connection().execute(query).all():
+        answer = SurveyResponse(tuple(int(v) for v in row[2:-1]), int(row[-1]))
+        found.setdefault(int(row[0]), {}).setdefault(int(row[1]), []).append(answer)
+    return found
+
+
 def waiting_owners(session: Session, survey: Survey) -> list[tuple[int, int]]:
     """(person, home) of verified owners whose home has not finished answering."""
     done = set(
