@@ -4,14 +4,16 @@ and appeals a record once."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlmodel import select
 
 from bot.bootstrap import App
 from core.actions import Rating
 from db.evaluation.tables import CompanyRecord
 from tests.support.chat import ChatUser
-from tests.support.evaluation import pushes
-from tests.support.rating import PEACE, SUNNY, clerk, peace, street, sunny
+from tests.support.evaluation import add_ticket, pushes
+from tests.support.rating import PEACE, SUNNY, SUNNY_COMPOUND, clerk, peace, street, sunny
 
 STALE = "这个按钮已失效"
 
@@ -54,9 +56,20 @@ def test_street_staff_see_the_ranking_and_open_a_breakdown(app: App) -> None:
 
 
 def test_the_breakdown_shows_each_indicators_inputs(app: App) -> None:
+    at = datetime(2026, 8, 1, 2, 0, tzinfo=UTC)
+    ok = {"accepted_at": at + timedelta(minutes=10), "resolved_at": at + timedelta(days=1)}
+    late = {"accepted_at": at + timedelta(hours=3), "resolved_at": at + timedelta(days=9)}
+    add_ticket(app, SUNNY_COMPOUND, "water", at, state="closed", rating="satisfied", **ok)
+    add_ticket(
+        app, SUNNY_COMPOUND, "elevator", at, state="closed", rating="dissatisfied", reopen_count=1, **late
+    )
     user = street(app)
     user.data(Rating("c", company=sunny(app)).encode())
-    assert "→" in user.text and "分（满分" in user.text
+    text = user.text
+    assert "响应率 1/2 → 5.00 分（满分 10.00）" in text  # accepted in time ÷ due, × the weight
+    assert "满意率 1/2 → 7.50 分（满分 15.00）" in text
+    assert "不满意重办 1/2 → 5.00 分（满分 10.00）" in text  # less is better: weight × (1 − share)
+    assert "业主满意度调查 无人作答 → 5.00 分（满分 10.00）" in text
 
 
 def test_community_staff_see_the_ranking_but_enter_no_record(app: App, staff: ChatUser) -> None:
