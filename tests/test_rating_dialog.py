@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from bot.bootstrap import App
-from core.actions import Rating
+from core.actions import Language, Rating
 from db.evaluation.tables import CompanyRecord
 from tests.support.chat import ChatUser
 from tests.support.evaluation import add_ticket, pushes
@@ -186,3 +186,33 @@ def test_the_pushes_buttons_open_the_record_where_it_is_appealed_and_decided(app
     grader.press("申诉成立")
     grader.say("核实属实")
     assert "记录不再计分" in grader.text
+
+
+def test_the_whole_walk_reads_in_english(app: App) -> None:
+    grader, company = street(app), clerk(app)
+    for user in (grader, company):
+        user.data(Language(locale="en").encode())
+    grader.say("/rating")
+    assert "Ranking of property companies" in grader.text
+    grader.press(SUNNY)
+    assert "Response rate: no tickets → 10.00 points (of 10.00)" in grader.text and "grade A" in grader.text
+    grader.say("/rating")
+    grader.press("New record")
+    grader.press(SUNNY)
+    grader.press("阳光花园")
+    grader.press("Bad record")
+    grader.press("−2")
+    grader.say("Rubbish left out for three days")
+    grader.photo("evidence-en.jpg")
+    assert "Please check, then enter it" in grader.text
+    grader.press("Enter")
+    assert "bad record (−2 points) is entered" in grader.text
+    company.say("/rating")
+    company.press("Good and bad records")
+    company.press("#")
+    company.press("Appeal")
+    company.say("It was collected the next morning")
+    assert "Your appeal is sent" in company.text and "awaits the street's decision" in company.text
+    grader.say("/rating")
+    grader.press("Publish red/black list")
+    assert "Red list" in grader.text and "Black list" in grader.text

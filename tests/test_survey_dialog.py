@@ -7,7 +7,7 @@ from sqlmodel import select
 
 from bot.bootstrap import App
 from core import evaluation
-from core.actions import Survey
+from core.actions import Language, Survey
 from core.permissions import SYSTEM
 from core.work import Work
 from db.evaluation.tables import SurveyAnswer
@@ -154,3 +154,20 @@ def test_a_survey_closed_meanwhile_is_said_to_be_over(app: App, owner: ChatUser)
     assert "已经结束" in owner.text
     owner.data(start_button(survey_id, home_id))
     assert "已经结束" in owner.text
+
+
+def test_the_survey_reads_in_english(app: App, owner: ChatUser) -> None:
+    owner.data(Language(locale="en").encode())
+    survey_id = open_survey(app, street(app), sunny(app))
+    owner.data(start_button(survey_id, home_of(app, owner)))
+    assert "Question 1/6: how happy are you with security?" in owner.text
+    assert [label for row in owner.last[-1].buttons for label, _ in row][:5] == [
+        "1 very unhappy",
+        "2 unhappy",
+        "3 so-so",
+        "4 happy",
+        "5 very happy",
+    ]
+    for _ in range(6):
+        owner.press("4 happy")
+    assert "Thank you!" in owner.text and "· service attitude: 4 happy" in owner.text
