@@ -487,6 +487,59 @@ class Accounts(Press):
 # --- 物业评价 (DESIGN §4.5): the families of /rating and the satisfaction survey ----------------------
 
 
+@family
+@dataclass(frozen=True, slots=True)
+class Rating(Press):
+    """/rating: the ranking (h), a company's breakdown (c) and records (r), a record (v); a new record:
+    start (n), company (nc), compound (np), good or bad (nk), points (nn), no photo (ns), enter (ok);
+    appeal a record (a), decide an appeal (d) upholding it or not (du); the 红黑榜: preview (b), publish
+    (bok); cancel (x)."""
+
+    FAMILY = "rt"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: () for verb in ("h", "n", "ns", "ok", "b", "bok", "x")},
+        **{verb: ("company",) for verb in ("c", "r", "nc")},
+        **{verb: ("record",) for verb in ("v", "a", "d")},
+        "np": ("compound",),
+        "nk": ("good",),
+        "nn": ("points",),
+        "du": ("record", "good"),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "company": "id",
+        "record": "id",
+        "compound": "id",
+        "good": "flag",
+        "points": "num",
+    }
+
+    company: int | None = None
+    record: int | None = None
+    compound: int | None = None
+    good: bool | None = None  # a good record; for a decision: the appeal is upheld
+    points: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Survey(Press):
+    """The owners' satisfaction survey for one home: (o)pen it, (a)nswer one aspect (1..6) with a score
+    (1..5) in one tap, stop for now (x)."""
+
+    FAMILY = "sv"
+    SHAPES: ClassVar[Shapes] = {
+        "o": ("survey", "home"),
+        "a": ("survey", "home", "aspect", "score"),
+        "x": ("survey", "home"),
+    }
+    KINDS: ClassVar[Kinds] = {"survey": "id", "home": "id", "aspect": "num", "score": "num"}
+
+    survey: int | None = None
+    home: int | None = None  # the survey is answered once per home: the push names the home
+    aspect: int | None = None
+    score: int | None = None
+
+
 # --- 业委会 (DESIGN §4.6): the families of /committee -------------------------------------------------
 
 

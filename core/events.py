@@ -365,3 +365,52 @@ class ElectionUnmatched(Event):
     compound_id: int
     names: tuple[str, ...]
     installed: bool
+
+
+# --- property-company evaluation (DESIGN §4.5) ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RecordEntered(Event):
+    """Street or district staff entered a good or bad record of a company; its staff are to hear of it."""
+
+    record_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RecordAppealed(Event):
+    """A company appealed a record against it; the staff who entered it are to decide."""
+
+    record_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppealDecided(Event):
+    """Staff upheld or rejected a company's appeal; the company's staff are to hear which."""
+
+    record_id: int
+    upheld: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyOpened(Event):
+    """The owners' satisfaction survey of a company opened; every verified owner of a home it covers is
+    asked, once per home."""
+
+    survey_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyReminded(Event):
+    """The survey closes soon: owners whose homes have not answered are reminded once."""
+
+    survey_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyClosed(Event):
+    """The survey closed; those who opened it are told the turnout."""
+
+    survey_id: int
+    answered: int
+    homes: int

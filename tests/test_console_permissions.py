@@ -15,16 +15,18 @@ from sqlmodel import func, select
 
 from bot.bootstrap import App
 from bot.web import create_web_app
+from db.evaluation.tables import CompanyRecord, Survey
 from db.ledger.tables import LedgerStatement
 from db.models import AuditEntry, Grid, Notice, OrgNode, Poll, Residency, SavedFilter, Ticket
 from tests.support import accounts
 from tests.support.chat import ChatUser, file_report
 from tests.support.console import ELSEWHERE, Desk, another_community, forced_desk, grant, sign_in
+from tests.support.rating import SUNNY_COMPOUND, bad_record, open_survey, sunny
 from tests.test_polls_flow import make_poll
 
 OPEN = {"/console/signin", "/console/static/{name:path}", "/console/lang", "/console/signout"}
 # Which section each route belongs to (by its path), for the profiles that may use some sections only.
-SECTION = re.compile(r"^/console/(tickets|stats|notices|polls|residents|org|audit)")
+SECTION = re.compile(r"^/console/(tickets|stats|notices|polls|residents|org|audit|rating)")
 
 
 def routes(app: App) -> list[tuple[str, str]]:
@@ -50,6 +52,9 @@ def fill(path: str, ids: dict[str, int]) -> str:
         "statement_id": ids["statement"],
         "kind": "csv",
         "name": "assign",
+        "company_id": ids["company"],
+        "record_id": ids["record"],
+        "survey_id": ids["survey"],
     }
     return re.sub(r"\{(\w+)(?::\w+)?\}", lambda m: str(values[m.group(1)]), path)
 
@@ -90,6 +95,8 @@ def snapshot(app: App) -> tuple[Any, ...]:
                 select(func.count()).select_from(AuditEntry).where(AuditEntry.action != "console.signin")
             ).one(),
             tuple(session.exec(select(LedgerStatement.state)).all()),
+            tuple(session.exec(select(CompanyRecord.appeal_text, CompanyRecord.decision)).all()),
+            tuple(session.exec(select(Survey.state)).all()),
         )
 
 
@@ -122,6 +129,12 @@ def world(app: App, owner: ChatUser, staff: ChatUser, worker: ChatUser) -> dict[
         walker.press(label)
     walker.say("赵六")
     walker.say("13900001111")
+    company = sunny(app)
+    graded = {
+        "company": company,
+        "record": bad_record(app, company, SUNNY_COMPOUND, 3),
+        "survey": open_survey(app, staff, company),
+    }
     with app.sessions() as session:
         ids = {
             "ticket": session.exec(select(Ticket.id)).first(),
@@ -132,6 +145,7 @@ def world(app: App, owner: ChatUser, staff: ChatUser, worker: ChatUser) -> dict[
             "filter": session.exec(select(SavedFilter.id)).first(),
             "compound": compound.id,
             "statement": statement_id,
+            **graded,
         }
     assert all(ids.values()), ids
     return {k: int(v) for k, v in ids.items() if v is not None}
@@ -185,7 +199,7 @@ def test_staff_of_another_community_reach_none_of_our_objects(app: App, world: d
                 assert f'href="/console/tickets/{world["ticket"]}"' not in desk.get(path).text
     after = snapshot(app)
     # Their own saved filter is theirs to keep; nothing of ours changed.
-    assert after[:5] == before[:5] and after[6] == before[6], (before, after)
+    assert after[:5] == before[:5] and after[6:] == before[6:], (before, after)
 
 
 def test_the_property_company_works_tickets_but_never_sees_the_reporter(
@@ -228,7 +242,8 @@ def test_the_owners_committee_reaches_only_its_polls(app: App, world: dict[str, 
         status = _request(desk, method, fill(path, world), form(path, world))
         assert status == 403, (method, path, status)
     assert desk.get(f"/console/polls/{world['poll']}").status_code == 200
-    assert snapshot(app)[:6] == before[:6]
+    after = snapshot(app)
+    assert after[:6] == before[:6] and after[7:] == before[7:]
 
 
 @pytest.mark.parametrize("bad", ["2" * 40, str(2**63), "²", "-1", "0"])

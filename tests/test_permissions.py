@@ -254,6 +254,7 @@ REFUSALS = {
     "/console": "console.not_staff",
     "/committee": "committee.not_allowed",
     "/accounts": "accounts.not_allowed",
+    "/rating": "rating.not_staff",
 }
 DEMO_CODES = {
     "owner": "DEMO-OWNER",
