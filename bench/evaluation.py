@@ -192,11 +192,12 @@ def ticket_row(n: int, compound: tuple[int, int, int]) -> dict[str, Any]:
     created = datetime(2026, 7, 1, tzinfo=UTC) + timedelta(hours=n * 11 % 4000)
     row: dict[str, Any] = {name: None for name in COLUMNS}
     kind = n % 10
+    waiting = n % SHAPES == SHAPES - 1  # one ticket in 360 waits for the resident now (its clock paused)
     row.update(
         category=CATEGORIES[n % len(CATEGORIES)],
         sla_class="general",
         urgent=False,
-        state="closed" if kind < 7 else ("accepted" if kind < 9 else "waiting_for_resident"),
+        state="closed" if kind < 7 else ("waiting_for_resident" if waiting else "accepted"),
         reporter_id=reporter,
         home_id=home_id + n % 5,
         compound_id=compound_id,
@@ -214,8 +215,8 @@ def ticket_row(n: int, compound: tuple[int, int, int]) -> dict[str, Any]:
         closed_at=created + timedelta(days=10) if kind < 7 else None,
         clock_stage="",
         reminders_sent=0,
-        paused_at=created + timedelta(days=1) if kind == 9 else None,
-        paused_state="accepted" if kind == 9 else "",
+        paused_at=created + timedelta(days=1) if waiting else None,
+        paused_state="accepted" if waiting else "",
         rating=("satisfied", "basically", "dissatisfied", "")[n % 4] if kind < 7 else "",
         rating_comment="",
         closure_kind="fixed" if kind < 7 else "",

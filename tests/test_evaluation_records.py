@@ -338,3 +338,88 @@ def test_the_batched_ranking_scores_each_company_as_alone(app: App, street: Chat
     assert {e.company_id for e in ranked} == {company_id(app), other}
     for e in ranked:
         assert alone[e.company_id] == e
+
+
+def test_the_sql_counts_agree_with_db_rates_on_mixed_tickets(app: App) -> None:
+    import random
+
+    from db import rates
+    from db.cases.states import ENDED_UNRESOLVED
+    from db.evaluation.scoring import TicketCounts
+    from db.models import Home
+
+    rng = random.Random(14)
+    with app.sessions() as session:
+        homes = [h.id for h in session.exec(select(Home).where(Home.compound_id == node_id(app, SUNSHINE)))][
+            :3
+        ]
+    now = app.clock.now()
+    made = []
+    for _ in range(60):
+        at = datetime(2026, 7, 1, tzinfo=UTC) + timedelta(hours=rng.randint(0, 3400))
+        state = rng.choice(["new", "accepted", "resolved", "closed", "withdrawn", "duplicate", "reopened"])
+        accepted = (
+            at + timedelta(minutes=rng.choice([20, 90])) if state != "new" and rng.random() < 0.8 else None
+        )
+        resolved = at + timedelta(days=rng.choice([2, 9])) if state in ("resolved", "closed") else None
+        closed = (
+            at + timedelta(days=rng.randint(0, 12)) if state in ("closed", "withdrawn", "duplicate") else None
+        )
+        fields = {
+            "state": state,
+            "category": rng.choice(["water", "elevator", "gas", "fees"]),
+            "accepted_at": accepted,
+            "resolved_at": resolved,
+            "closed_at": closed,
+            "rating": rng.choice(["", "satisfied", "basically", "dissatisfied"]) if resolved else "",
+            "home_id": rng.choice([*homes, None]),
+            "reopen_count": rng.choice([0, 0, 1]),
+            "escalated": rng.random() < 0.2,
+            "paused_at": at + timedelta(days=1) if state == "accepted" and rng.random() < 0.3 else None,
+        }
+        category = str(fields.pop("category"))
+        add_ticket(app, SUNSHINE, category, at, **fields)
+        made.append((category, at, fields))
+    expected = TicketCounts()
+    answered = default_policy().categories
+    for category in sorted({c for c, _, _ in made} & answered):
+        mine = [(at, f) for c, at, f in made if c == category]
+        counted = rates.compute(
+            (
+                rates.Record(
+                    created_at=at,
+                    accept_due_at=at + timedelta(hours=1),
+                    accepted_at=f["accepted_at"],
+                    resolve_due_at=at + timedelta(days=7),
+                    resolved_at=f["resolved_at"],
+                    rating=f["rating"],
+                    state=f["state"],
+                    paused_at=f["paused_at"],
+                    ended_at=(f["closed_at"] or at)
+                    if f["resolved_at"] is None and f["state"] in ENDED_UNRESOLVED
+                    else None,
+                )
+                for at, f in mine
+            ),
+            now,
+        )
+        with_home = [f["home_id"] for _, f in mine if f["home_id"] is not None]
+        expected = expected + TicketCounts(
+            tickets=len(mine),
+            accept_due=counted.accept_due,
+            accepted_in_time=counted.accepted_in_time,
+            resolve_due=counted.resolve_due,
+            resolved_in_time=counted.resolved_in_time,
+            rated=counted.rated,
+            satisfied=counted.satisfied,
+            overdue=counted.overdue,
+            escalated=sum(bool(f["escalated"]) for _, f in mine),
+            reopened=sum(f["reopen_count"] > 0 for _, f in mine),
+            repeat=len(with_home) - len(set(with_home)),
+        )
+    with app.sessions() as session:
+        records, _ = gather.gather(session, company_id(app), "2026H2", default_policy(), now)
+    total = TicketCounts()
+    for counts in records.counts:
+        total = total + counts
+    assert total == expected
