@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/broadcast.py
 	$(BIN)/python bench/wechat.py
 	$(BIN)/python bench/console.py
+	$(BIN)/python bench/evaluation.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
