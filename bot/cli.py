@@ -62,22 +62,24 @@ def cmd_run(_: argparse.Namespace) -> int:
 
 
 def cmd_import_org(args: argparse.Namespace) -> int:
-    """Load an organisation (district → homes, grids) from a YAML or CSV file, all or nothing."""
+    """Load an organisation (district → homes, grids, companies, committees) from a YAML or CSV file, all
+    or nothing."""
     from bot import demo
-    from db.engine import make_engine, session_factory
-    from db.migrate import upgrade
-    from db.org import ImportError_, import_org_file
+    from core import notify
+    from core.org_import import import_org
+    from core.permissions import SYSTEM
+    from core.work import Work
+    from db.org import ImportError_
 
-    settings = settings_or_exit()
-    path = Path(args.file)
-    if not path.is_file():
-        print(f"linli: {path}: no such file", file=sys.stderr)
+    run = _file_run(args)
+    if run is None:
         return 2
-    upgrade(settings.db_url)
-    sessions = session_factory(make_engine(settings.db_url))
-    with sessions() as session:
+    path = run.path
+    with run.sessions() as session:
         try:
-            counts = import_org_file(session, path)
+            work = Work(session, run.now, run.policy, via="cli")
+            done = import_org(work, SYSTEM, path.name, path.read_bytes())
+            notify.publish(work)  # a committee put in office tells its members
         except ImportError_ as exc:
             session.rollback()
             print(f"linli: {path}:{exc.line}: {exc.reason} (nothing was imported)", file=sys.stderr)
@@ -85,7 +87,8 @@ def cmd_import_org(args: argparse.Namespace) -> int:
         # A real organisation ends the demo: its public codes must never reach real homes and nodes.
         retired = 0 if demo.only_demo_org(session) else demo.retire(session)
         session.commit()
-    print(f"imported {counts['homes']} homes and {counts['grids']} grids from {path}")
+    seated = f" and put {done.committees} committee(s) in office" if done.committees else ""
+    print(f"imported {done.homes} homes and {done.grids} grids from {path}{seated}")
     if retired:
         print(f"demo off: the {retired} public demo codes no longer work")
     return 0

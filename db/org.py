@@ -52,6 +52,39 @@ class CompanyTerm:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatRow:
+    """A member the file names for a compound's committee: their home (`building/entrance/number` in the
+    compound), their name as registered, and their post (chair, deputy or member)."""
+
+    line: int
+    home: str
+    name: str
+    post: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommitteeTerm:
+    """The owners' committee a compound's entry names: its term, its filing day and its members."""
+
+    line: int
+    starts_on: date
+    ends_on: date
+    filed_on: date | None
+    seats: tuple[SeatRow, ...]
+
+
+# The committee's posts as the file may write them, in Chinese or as Linli's codes.
+POSTS = {
+    "主任": "chair",
+    "副主任": "deputy",
+    "委员": "member",
+    "chair": "chair",
+    "deputy": "deputy",
+    "member": "member",
+}
+
+
+@dataclass(frozen=True, slots=True)
 class HomeRow:
     """One home with the names of every level above it, and where it was read."""
 
@@ -64,6 +97,7 @@ class HomeRow:
     # stated, so an existing compound keeps its setting.
     owner_document: bool | None = None
     company: CompanyTerm | None = None  # the compound's property company; None: not stated, nothing changes
+    committee: CommitteeTerm | None = None  # the compound's owners' committee; None: not stated
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +217,7 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                 compound = _name(_scalar(comp_map.get("name"), line, "compound name"), line, "compound")
                 owner_document = _optional_flag(comp_map, "owner_document", line)
                 company = _company(comp_map.get("company"), line)
+                committee = _committee(comp_map.get("committee"))
                 for b_node in _sequence(comp_map.get("buildings"), "buildings"):
                     b_map = _mapping(b_node, "a building")
                     line = _line(b_node)
@@ -200,7 +235,9 @@ def parse_yaml(text: str) -> tuple[list[HomeRow], list[GridRow]]:
                             area = parse_area(_scalar(area_node, line, "area"), area_line)
                             unsold = _optional_flag(h_map, "unsold", line)
                             names = (district, street, community, compound, building, entrance)
-                            homes.append(HomeRow(line, names, number, area, unsold, owner_document, company))
+                            homes.append(
+                                HomeRow(line, names, number, area, unsold, owner_document, company, committee)
+                            )
             for g_node in _sequence(comm_map.get("grids"), "grids"):
                 g_map = _mapping(g_node, "a grid")
                 line = _line(g_node)
@@ -242,6 +279,36 @@ def _company(node: yaml.Node | None, line: int) -> CompanyTerm | None:
     if until is not None and until < since:
         raise ImportError_(where, f"the company's contract ends ({until}) before it starts ({since})")
     return CompanyTerm(name, since, until)
+
+
+def _committee(node: yaml.Node | None) -> CommitteeTerm | None:
+    """A compound's `committee`: starts, ends and optionally filed (YYYY-MM-DD), and members, each with
+    home (building/entrance/number), name and post (主任, 副主任, 委员)."""
+    if node is None:
+        return None
+    found = _mapping(node, "committee")
+    where = _line(node)
+
+    def day(key: str) -> date:
+        return parse_day(_scalar(found.get(key), where, f"committee {key}"), where, f"committee {key}")
+
+    starts, ends = day("starts"), day("ends")
+    filed = day("filed") if found.get("filed") is not None else None
+    seats: list[SeatRow] = []
+    for m_node in _sequence(found.get("members"), "committee members"):
+        m_map = _mapping(m_node, "a committee member")
+        line = _line(m_node)
+        home = _scalar(m_map.get("home"), line, "member home").strip()
+        if not home or len(home) > MAX_NAME * 3:
+            raise ImportError_(line, "a member's home is written building/entrance/number")
+        name = _name(_scalar(m_map.get("name"), line, "member name"), line, "member name")
+        post = _scalar(m_map.get("post"), line, "member post").strip()
+        if post not in POSTS:
+            raise ImportError_(line, f"post {post!r} is not one of 主任, 副主任, 委员")
+        seats.append(SeatRow(line, home, name, POSTS[post]))
+    if not seats:
+        raise ImportError_(where, "the committee lists no members")
+    return CommitteeTerm(where, starts, ends, filed, tuple(seats))
 
 
 def _wecom_userid(node: yaml.Node | None, line: int) -> str:
