@@ -1,19 +1,23 @@
 """The ticket sweep job: apply each due ladder step (reminders, escalations, unrated closes) through the
-use case, exactly once, even with two sweepers."""
+use case, exactly once, even with two sweepers; then look for hot spots among the tickets filed since the
+last sweep (core/hotspots.py), which opens one proactive ticket per cluster."""
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from datetime import datetime
 
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
-from core import notify, tickets
+from core import hotspots, notify, tickets
 from core.work import Work
 from db.due import lock_due, run_due
 from db.models import Ticket
 from db.sla import Policy
+
+log = logging.getLogger(__name__)
 
 
 def claim_due(session: Session, now: datetime, limit: int) -> list[Ticket]:
@@ -38,4 +42,21 @@ def sweep(
         notify.publish(work)
         return done
 
-    return run_due(sessions, now, claim_due, step, "sweep", "ticket", batch, max_batches)
+    done = run_due(sessions, now, claim_due, step, "sweep", "ticket", batch, max_batches)
+    done.update(detect_hot_spots(sessions, now, policy))
+    return done
+
+
+def detect_hot_spots(sessions: sessionmaker[Session], now: datetime, policy: Policy) -> Counter[str]:
+    """Open or grow hot spots from the tickets filed since the last run, in one transaction with what it
+    queued; a failure is logged and the next sweep looks again from the same watermark."""
+    try:
+        with sessions() as session:
+            work = Work(session, now, policy, via="scheduler")
+            found = hotspots.detect_new(work)
+            notify.publish(work)
+            session.commit()
+            return found
+    except Exception:
+        log.exception("sweep: hot-spot detection failed; trying again at the next sweep")
+        return Counter()

@@ -99,4 +99,4 @@ def publish(work: Work) -> int:
 
 
 # The modules that register tellers, one per aggregate; importing them is what registers them.
-from core.notify import digest, notices, people, polls, tickets  # noqa: E402, F401
+from core.notify import digest, hotspots, notices, people, polls, tickets  # noqa: E402, F401
