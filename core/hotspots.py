@@ -51,23 +51,32 @@ class HotSpotError(Exception):
 
 def detect_new(work: Work) -> Counter[str]:
     """Look at the tickets filed since the last run: open a proactive ticket per new cluster, gather tickets
-    into clusters still open; returns what was done ("hotspot_opened", "hotspot_joined"). Nothing when
-    another sweeper is detecting right now."""
+    into clusters still open; returns what was done ("hotspot_opened", "hotspot_joined", and
+    "hotspot_later" when a ticket was busy). Nothing when another sweeper is detecting right now.
+
+    A ticket another transaction holds (the ladder's claim of another sweeper, a turn) is not waited for
+    beyond a moment: detection stops there, keeps its watermark before it and goes on at the next sweep."""
     done: Counter[str] = Counter()
     session = work.session
     watch = detect.lock_watch(session)
     if watch is None:
         return done
     policy = work.policy
+    seen = detect.Seen.empty()
     batch = detect.new_tickets(session, watch, work.now, policy.cluster_window)
     while batch:
+        taken = detect.clustered(session, [number(t) for t in batch])
         for ticket in batch:
-            if not detect.clustered(session, number(ticket)):
+            if number(ticket) not in taken:
                 try:
                     with session.begin_nested():
-                        outcome = _examine(work, watch, ticket)
-                except Exception:  # one odd ticket must not stop detection for the others
+                        outcome = _examine(work, watch, seen, ticket)
+                except Exception as exc:  # one odd ticket must not stop detection for the others
+                    if detect.busy(exc):
+                        done["hotspot_later"] += 1
+                        return done
                     log.exception("hot spots: ticket %s could not be examined", ticket.id)
+                    seen = detect.Seen.empty()  # what it read may have been rolled back
                     outcome = ""
                 if outcome:
                     done[outcome] += 1
@@ -79,16 +88,16 @@ def detect_new(work: Work) -> Counter[str]:
     return done
 
 
-def _examine(work: Work, watch: HotSpotWatch, ticket: Ticket) -> str:
+def _examine(work: Work, watch: HotSpotWatch, seen: detect.Seen, ticket: Ticket) -> str:
     policy = work.policy
     found = detect.examine(
-        work.session, ticket, policy.cluster_size, policy.cluster_window, policy.repeat_window
+        work.session, seen, ticket, policy.cluster_size, policy.cluster_window, policy.repeat_window
     )
     if found is None:
         return ""
     if found.hot_spot is not None:
         return "hotspot_joined" if _join(work, found.hot_spot, [ticket]) else ""
-    _open(work, watch, found)
+    seen.opened(_open(work, watch, found))
     return "hotspot_opened"
 
 

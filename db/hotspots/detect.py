@@ -23,7 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, func, select
 
 from db.cases.states import OPEN_STATES, WITHDRAWN
@@ -35,6 +36,9 @@ WATCH_ID = 1
 SETTLE = timedelta(minutes=5)
 BATCH = 500
 SYSTEM_NAME = "主动发现"  # the reporter the system files proactive tickets as (no account, no home)
+# How long detection waits for a ticket row another transaction holds (PostgreSQL) before leaving it to
+# the next sweep: linking a ticket takes a key-share lock that a claimed (FOR UPDATE) row holds up.
+LOCK_WAIT = "2s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +56,7 @@ def lock_watch(session: Session) -> HotSpotWatch | None:
     """The watermark row, locked for this transaction; None while another sweeper holds it."""
     query = select(HotSpotWatch).where(HotSpotWatch.id == WATCH_ID)
     if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
         query = query.with_for_update(skip_locked=True)
     found = session.exec(query).first()
     if found is None and session.get_bind().dialect.name != "postgresql":
@@ -59,6 +64,11 @@ def lock_watch(session: Session) -> HotSpotWatch | None:
         session.add(found)
         session.flush()
     return found
+
+
+def busy(error: BaseException) -> bool:
+    """Whether an error is a lock wait that ran out (PostgreSQL's lock_not_available)."""
+    return isinstance(error, OperationalError) and getattr(error.orig, "sqlstate", "") == "55P03"
 
 
 def system_reporter(session: Session, watch: HotSpotWatch, now: datetime) -> int:
@@ -105,19 +115,50 @@ def after(session: Session, moment: datetime, ticket_id: int, now: datetime) -> 
     )
 
 
-def clustered(session: Session, ticket_id: int) -> bool:
-    """Whether a ticket is already in a cluster."""
-    found = session.exec(select(HotSpotTicket.hot_spot_id).where(HotSpotTicket.ticket_id == ticket_id))
-    return found.first() is not None
+def clustered(session: Session, ticket_ids: list[int]) -> set[int]:
+    """Which of these tickets are already in a cluster (one query for a batch)."""
+    if not ticket_ids:
+        return set()
+    found = session.exec(select(HotSpotTicket.ticket_id).where(col(HotSpotTicket.ticket_id).in_(ticket_ids)))
+    return set(found.all())
 
 
-def _latest(session: Session, kind: str, place_id: int, category: str) -> HotSpot | None:
-    return session.exec(
-        select(HotSpot)
-        .where(HotSpot.kind == kind, HotSpot.place_id == place_id, HotSpot.category == category)
-        .order_by(col(HotSpot.opened_at).desc(), col(HotSpot.id).desc())
-        .limit(1)
-    ).first()
+Place = tuple[str, int, str]  # kind, building or home, category
+
+
+@dataclass(slots=True)
+class Seen:
+    """What one detection run has already read: the latest cluster of each place and category, and
+    whether it is still open (a batch of reports about one lift reads it once)."""
+
+    latest: dict[Place, tuple[HotSpot | None, datetime | None, bool]]
+
+    @classmethod
+    def empty(cls) -> Seen:
+        """Nothing read yet."""
+        return cls({})
+
+    def opened(self, spot: HotSpot) -> None:
+        """A cluster this run opened is the latest of its place, and open."""
+        self.latest[(spot.kind, spot.place_id, spot.category)] = (spot, None, True)
+
+
+def _latest(
+    session: Session, seen: Seen, kind: str, place_id: int, category: str
+) -> tuple[HotSpot | None, datetime | None, bool]:
+    """The latest cluster of a kind at a place and category, when its proactive ticket stopped being worked
+    on, and whether it is still open."""
+    key = (kind, place_id, category)
+    if key not in seen.latest:
+        spot = session.exec(
+            select(HotSpot)
+            .where(HotSpot.kind == kind, HotSpot.place_id == place_id, HotSpot.category == category)
+            .order_by(col(HotSpot.opened_at).desc(), col(HotSpot.id).desc())
+            .limit(1)
+        ).first()
+        ended = _ended(session, spot) if spot is not None else None
+        seen.latest[key] = (spot, ended, spot is not None and ended is None)
+    return seen.latest[key]
 
 
 def _ended(session: Session, spot: HotSpot) -> datetime | None:
@@ -136,23 +177,23 @@ def by_key(session: Session, key: str) -> HotSpot | None:
 
 
 def examine(
-    session: Session, ticket: Ticket, policy_size: int, window: timedelta, repeat: timedelta
+    session: Session, seen: Seen, ticket: Ticket, size: int, window: timedelta, repeat: timedelta
 ) -> Found | None:
     """What one new ticket does: open or join a building cluster, else a repeat cluster, else nothing."""
     if ticket.building_id is None or ticket.state == WITHDRAWN:
         return None
-    return _building(session, ticket, policy_size, window) or _repeat(session, ticket, repeat)
+    return _building(session, seen, ticket, size, window) or _repeat(session, seen, ticket, repeat)
 
 
-def _building(session: Session, ticket: Ticket, size: int, window: timedelta) -> Found | None:
+def _building(session: Session, seen: Seen, ticket: Ticket, size: int, window: timedelta) -> Found | None:
     assert ticket.building_id is not None
-    latest = _latest(session, BUILDING, ticket.building_id, ticket.category)
+    latest, ended, still_open = _latest(session, seen, BUILDING, ticket.building_id, ticket.category)
     start = ticket.created_at - window
     if latest is not None:
-        ended = _ended(session, latest)
-        if ended is None:
+        if still_open:
             return Found(ticket, BUILDING, hot_spot=latest)
-        start = max(start, ended)
+        if ended is not None:
+            start = max(start, ended)
     # At most `size` of them: enough to decide, however many a building files.
     gathered = list(
         session.exec(
@@ -178,11 +219,11 @@ def _building(session: Session, ticket: Ticket, size: int, window: timedelta) ->
     return Found(ticket, BUILDING, key=key, tickets=tuple(gathered))
 
 
-def _repeat(session: Session, ticket: Ticket, repeat: timedelta) -> Found | None:
+def _repeat(session: Session, seen: Seen, ticket: Ticket, repeat: timedelta) -> Found | None:
     if ticket.home_id is None:
         return None
-    latest = _latest(session, REPEAT, ticket.home_id, ticket.category)
-    if latest is not None and _ended(session, latest) is None:
+    latest, _, still_open = _latest(session, seen, REPEAT, ticket.home_id, ticket.category)
+    if latest is not None and still_open:
         return Found(ticket, REPEAT, hot_spot=latest)
     earlier = session.exec(
         select(Ticket)
@@ -206,12 +247,14 @@ def _repeat(session: Session, ticket: Ticket, repeat: timedelta) -> Found | None
 
 
 def link(session: Session, spot: HotSpot, tickets: list[Ticket], now: datetime) -> list[int]:
-    """Gather tickets into a cluster (those already in it are left); returns the numbers added."""
+    """Gather tickets into a cluster (those already in one are left); returns the numbers added."""
     added = []
     assert spot.id is not None
+    ids = [t.id for t in tickets if t.id is not None]
+    taken = clustered(session, ids) if len(ids) > 1 else set()  # a single one was checked by the caller
     for ticket in tickets:
         assert ticket.id is not None
-        if session.get(HotSpotTicket, (spot.id, ticket.id)) is not None:
+        if ticket.id in taken:
             continue
         session.add(HotSpotTicket(hot_spot_id=spot.id, ticket_id=ticket.id, joined_at=now))
         spot.size += 1

@@ -58,8 +58,28 @@ def resolve(app: App, ticket_id: int) -> None:
 
 
 def run(app: App) -> Counter[str]:
-    """One sweep at the clock's moment."""
-    return sweep(app.sessions, app.clock.now(), app.policy)
+    """One sweep at the clock's moment; what its detection did, read from the database ("hotspot_opened",
+    "hotspot_joined": clusters opened, tickets gathered into clusters that were already open)."""
+    before = _counts(app)
+    sweep(app.sessions, app.clock.now(), app.policy)
+    return found_between(before, _counts(app))
+
+
+def _counts(app: App) -> tuple[dict[int, int], int]:
+    with app.sessions() as session:
+        sizes = {s.id or 0: s.size for s in session.exec(select(HotSpot)).all()}
+    return sizes, sum(sizes.values())
+
+
+def found_between(before: tuple[dict[int, int], int], after: tuple[dict[int, int], int]) -> Counter[str]:
+    """What detection did between two readings of the clusters."""
+    done: Counter[str] = Counter()
+    for spot_id, size in after[0].items():
+        if spot_id not in before[0]:
+            done["hotspot_opened"] += 1
+        else:
+            done["hotspot_joined"] += size - before[0][spot_id]
+    return +done
 
 
 def spots(app: App) -> list[HotSpot]:
