@@ -152,7 +152,7 @@ def _open(work: Work, watch: HotSpotWatch, found: detect.Found) -> HotSpot:
     session.add(spot)
     session.flush()
     gathered = detect.link(session, spot, list(found.tickets), now)
-    _note(work, spot, list(found.tickets))
+    _note(work, spot, [t for t in found.tickets if t.id in gathered])  # not one another cluster holds
     assert spot.id is not None
     work.record(HotSpotOpened(spot.id, number(proactive), found.kind, tuple(gathered)))
     return spot
