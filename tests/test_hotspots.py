@@ -359,3 +359,21 @@ def test_a_policy_file_may_set_other_numbers(app: App, clock: FixedClock, tmp_pa
     path.write_text(text + "\nhot_spots: {tickets: 2, within: 2d}\n", encoding="utf-8")
     policy = load_policy(path, ZoneInfo("Asia/Shanghai"))
     assert (policy.cluster_size, policy.cluster_window) == (2, timedelta(days=2))
+
+
+def test_residents_never_meet_the_proactive_ticket(app: App, clock: FixedClock, owner: ChatUser) -> None:
+    """It has no building or home of its own: never offered as "me too", never in a resident's list."""
+    cluster_of_three(app, clock)
+    [spot] = spots(app)
+    owner.say("/report")
+    owner.press("电梯故障")
+    owner.say("电梯又坏了")
+    assert "同楼栋已有相同类别的工单" in owner.text
+    assert f"#{spot.ticket_id}" not in owner.text
+    owner.press("新建")
+    owner.press("提交")
+    assert run(app)["hotspot_joined"] == 1
+    owner.say("/my")
+    assert f"#{spot.ticket_id}" not in owner.text
+    owner.say(f"#{spot.ticket_id}")
+    assert "主动发现" not in owner.text
