@@ -66,7 +66,7 @@ def test_home_and_stats_link_to_the_hot_spots(app: App, clock: FixedClock, staff
     home = desk.get("/console")
     assert 'href="/console/hotspots" data-tile="hotspots"><span class="n">1</span>' in home.text
     stats = desk.get("/console/stats?month=2026-11")
-    assert 'data-hotspots="1"' in stats.text and "本月新发现热点 1 个" in stats.text
+    assert 'data-hotspots="1"' in stats.text and "当月新发现热点 1 个" in stats.text
     assert 'href="/console/hotspots"' in stats.text
     report = desk.get("/console/stats/report.csv?month=2026-11")
     rows = list(csv.reader(io.StringIO(report.content.decode("utf-8-sig"))))
