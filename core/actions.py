@@ -591,4 +591,16 @@ class Committees(Press):
 # --- 热点 (DESIGN §4.7): the families of hot spots -----------------------------------------------------
 
 
+@family
+@dataclass(frozen=True, slots=True)
+class HotSpotPress(Press):
+    """Hot spots: (t)ell the building — asks first — and (ok) tell it, (x) not now; each names the cluster."""
+
+    FAMILY = "hs"
+    SHAPES: ClassVar[Shapes] = {verb: ("spot",) for verb in ("t", "ok", "x")}
+    KINDS: ClassVar[Kinds] = {"spot": "id"}
+
+    spot: int | None = None
+
+
 FAMILIES: dict[str, type[Press]] = _FAMILIES  # read-only by convention: the registry, for tests and docs

@@ -414,3 +414,35 @@ class SurveyClosed(Event):
     survey_id: int
     answered: int
     homes: int
+
+
+# --- hot spots -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class HotSpotOpened(Event):
+    """The sweep found a cluster (`kind`: building or repeat) and opened proactive ticket `ticket_id` for
+    the community, gathering `tickets`."""
+
+    hot_spot_id: int
+    ticket_id: int
+    kind: str
+    tickets: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HotSpotJoined(Event):
+    """A new ticket joined a cluster whose proactive ticket is still open; it now gathers `size`."""
+
+    hot_spot_id: int
+    ticket_id: int
+    joined: int
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class HotSpotTold(Event):
+    """Staff told the building's residents, once, that the cluster's problem is known and handled."""
+
+    hot_spot_id: int
+    recipients: tuple[int, ...]

@@ -1,4 +1,7 @@
-"""Reports over a jurisdiction and a period: load ticket records, group them, lay them out as rows or CSV."""
+"""Reports over a jurisdiction and a period: load ticket records, group them, lay them out as rows or CSV.
+
+Each row also counts the hot spots opened in the period (DESIGN §4.7): a hot spot's proactive ticket is
+filed when the hot spot opens, so it is a record of the period like any other, marked `proactive`."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import csv
 import io
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from core.permissions import outermost
 from db.cases.states import ENDED_UNRESOLVED
+from db.hotspots.tables import HotSpot
 from db.models import Grid, OrgNode, Person, Ticket
 from db.org import in_subtrees
 from db.rates import GROUPS, Rates, Record, by_group, compute, percent
@@ -39,7 +44,15 @@ CSV_HEADER = (
     "rated",
     "satisfied",
     "satisfaction_rate_pct",
+    "hotspots",
 )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord(Record):
+    """A rate record that also says whether the ticket is a hot spot's proactive ticket (主动发现)."""
+
+    proactive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +147,12 @@ def load_records(
             col(compound.name),
             col(community.name),
             col(Grid.name),
+            col(HotSpot.id),
         )
         .join(compound, col(compound.id) == Ticket.compound_id)
         .join(community, col(community.id) == compound.parent_id, isouter=True)
         .join(Grid, col(Grid.id) == Ticket.grid_id, isouter=True)
+        .join(HotSpot, col(HotSpot.ticket_id) == Ticket.id, isouter=True)
         .where(
             in_subtrees(col(compound.path), [n.path for n in roots]),
             col(Ticket.created_at) >= period.start,
@@ -153,7 +168,7 @@ def load_records(
     for row in rows:
         communities.setdefault(row[12], set()).add(row[13] or "")
     holders = _holders(session, {row[11] for row in rows if row[11] is not None})
-    records = []
+    records: list[Record] = []
     for (
         created_at,
         accept_due_at,
@@ -170,6 +185,7 @@ def load_records(
         compound_name,
         community_name,
         grid_name,
+        hot_spot_id,
     ) in rows:
         label = compound_name
         if len(communities[compound_name]) > 1:
@@ -178,7 +194,7 @@ def load_records(
         if resolved_at is None and state in ENDED_UNRESOLVED:
             ended = closed_at or updated_at  # withdrawing leaves closed_at empty
         records.append(
-            Record(
+            TicketRecord(
                 created_at=created_at,
                 accept_due_at=accept_due_at,
                 accepted_at=accepted_at,
@@ -192,9 +208,23 @@ def load_records(
                 state=state,
                 paused_at=paused_at,
                 ended_at=ended,
+                proactive=hot_spot_id is not None,
             )
         )
     return records
+
+
+def compound_ids(session: Session, nodes: Iterable[OrgNode]) -> list[int]:
+    """The compounds under the nodes (for counts kept per compound, such as hot spots)."""
+    roots = _outermost(nodes)
+    if not roots:
+        return []
+    found = session.exec(
+        select(OrgNode.id).where(
+            OrgNode.kind == "compound", in_subtrees(col(OrgNode.path), [n.path for n in roots])
+        )
+    ).all()
+    return [i for i in found if i is not None]
 
 
 def _holders(session: Session, ids: set[int]) -> dict[int, str]:
@@ -215,6 +245,12 @@ class Row:
     group: str  # total | grid | category | compound
     name: str
     rates: Rates
+    hotspots: int = 0  # hot spots opened in the period (their proactive tickets among the records)
+
+
+def proactive(record: Record) -> bool:
+    """Whether a record is a hot spot's proactive ticket."""
+    return bool(getattr(record, "proactive", False))
 
 
 def report_rows(
@@ -225,11 +261,12 @@ def report_rows(
     total: str = "合计",
 ) -> list[Row]:
     """The total, then a row per grid, per category and per compound."""
-    rows = [Row("total", total, compute(records, now))]
+    rows = [Row("total", total, compute(records, now), sum(1 for r in records if proactive(r)))]
     for group in GROUPS:
+        spots = Counter(getattr(r, group) for r in records if proactive(r))
         for key, rates in by_group(records, now, group).items():
             name = category_name(key) if group == "category" else key
-            rows.append(Row(group, name or no_grid, rates))
+            rows.append(Row(group, name or no_grid, rates, spots[key]))
     return rows
 
 
@@ -257,6 +294,7 @@ def to_csv(rows: list[Row]) -> str:
                 r.rated,
                 r.satisfied,
                 percent(r.satisfaction),
+                row.hotspots,
             ]
         )
     return out.getvalue()

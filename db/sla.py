@@ -1,4 +1,5 @@
-"""The SLA policy: clock lengths per category × urgency, reminders, follow-up and quiet hours."""
+"""The SLA policy: clock lengths per category × urgency, reminders, follow-up, quiet hours and what the
+sweep counts as a hot spot."""
 
 from __future__ import annotations
 
@@ -43,6 +44,11 @@ class Policy:
     quiet_start: time = time(22, 0)
     quiet_end: time = time(7, 0)
     zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
+    # Hot spots (DESIGN §4.7): this many tickets of one category in one building within `cluster_window`
+    # make a cluster; a home reporting a category again within `repeat_window` of a resolution makes one.
+    cluster_size: int = 3
+    cluster_window: timedelta = timedelta(days=7)
+    repeat_window: timedelta = timedelta(days=30)
 
     def clocks(self, category: str, sla_class: str, urgent: bool) -> Clocks:
         """The clocks for a ticket: the first matching override, else its class."""
@@ -106,6 +112,7 @@ def load_policy(path: Path, zone: ZoneInfo) -> Policy:
     if any(not 0 < x < 1 for x in reminders) or list(reminders) != sorted(reminders):
         raise ValueError(f"{path}: reminders must be increasing fractions between 0 and 1")
     quiet = raw.get("quiet_hours") or {}
+    size, window, repeat = _hot_spots(raw.get("hot_spots") or {}, f"{path}: hot_spots")
     return Policy(
         classes=classes,
         overrides=tuple(overrides),
@@ -114,4 +121,27 @@ def load_policy(path: Path, zone: ZoneInfo) -> Policy:
         quiet_start=_clock_time(quiet.get("start", "22:00"), f"{path}: quiet_hours.start"),
         quiet_end=_clock_time(quiet.get("end", "07:00"), f"{path}: quiet_hours.end"),
         zone=zone,
+        cluster_size=size,
+        cluster_window=window,
+        repeat_window=repeat,
     )
+
+
+def _hot_spots(raw: object, where: str) -> tuple[int, timedelta, timedelta]:
+    """The hot-spot settings: (tickets that make a cluster, its window, the repeat window)."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: must be a mapping of tickets, within and repeat_within")
+    unknown = set(raw) - {"tickets", "within", "repeat_within"}
+    if unknown:
+        raise ValueError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
+    size = raw.get("tickets", 3)
+    if isinstance(size, bool) or not isinstance(size, int) or not 2 <= size <= 100:
+        raise ValueError(f"{where}.tickets: {size!r} must be a whole number from 2 to 100")
+    try:
+        window = parse_duration(raw.get("within", "7d"))
+        repeat = parse_duration(raw.get("repeat_within", "30d"))
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+    if window > timedelta(days=90) or repeat > timedelta(days=365):
+        raise ValueError(f"{where}: within is at most 90d and repeat_within at most 365d")
+    return size, window, repeat

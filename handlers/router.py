@@ -50,7 +50,7 @@ DECLARED: tuple[Flow, ...] = (
     queue.FLOW,
     notices.FLOW,
     policy.FLOW,
-    Flow("", {"/stats": Command(stats.stats)}),
+    stats.FLOW,
     console.FLOW,
     polls.FLOW,
     newpoll.FLOW,

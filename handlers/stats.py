@@ -1,4 +1,5 @@
-"""`/stats [period]`: the three rates and counts for a staff member's jurisdiction, as a table and a chart."""
+"""`/stats [period]`: the three rates and counts for a staff member's jurisdiction, as a table and a chart,
+then the current hot spots (主动发现); and the hot-spot card's button that tells a building once."""
 
 from __future__ import annotations
 
@@ -6,13 +7,17 @@ import logging
 from fractions import Fraction
 from typing import Any, TypedDict
 
+from core import actions, hotspots
 from core.permissions import Action
 from core.ticket_views import jurisdiction
 from db import reports
+from db.hotspots import detect
 from db.rates import GROUPS, Rates, percent
 from handlers import chart
+from handlers.common import stale
 from handlers.context import Context
-from handlers.types import Attachment, Reply
+from handlers.flows import Command, Flow
+from handlers.types import Attachment, Button, Reply
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +99,9 @@ def stats(ctx: Context, args: str) -> list[Reply]:
     scope = "、".join(n.name for n in nodes)
     records = reports.load_records(ctx.session, nodes, period)
     context: dict[str, Any] = {"period": period.label, "scope": scope}
+    spots = _hot_spots(ctx)
     if not records:
-        return [Reply("stats.empty", context)]
+        return [Reply("stats.empty", context), *spots]
     words = CHART_TEXT.get(ctx.locale, CHART_TEXT["zh_CN"])
     rows = reports.report_rows(
         records,
@@ -105,11 +111,68 @@ def stats(ctx: Context, args: str) -> list[Reply]:
         total=words["total"],
     )
     context["rows"] = [_row(r) for r in rows]
+    context["hotspots"] = detect.opened_between(
+        ctx.session, reports.compound_ids(ctx.session, nodes), period.start, period.end
+    )
     photos = []
     name = _draw(ctx, rows, words, f"{scope} · {period.label}")
     if name is not None:
         photos.append(Attachment("photo", name))
-    return [Reply("stats.table", context, photos=photos)]
+    return [Reply("stats.table", context, photos=photos), *spots]
+
+
+def _hot_spots(ctx: Context) -> list[Reply]:
+    """The current hot spots of the jurisdiction, when there are any."""
+    lines = hotspots.listed(ctx.work, ctx.actor(), current_only=True, limit=20)
+    if not lines:
+        return []
+    shown = [
+        {
+            "ticket_id": line.ticket_id,
+            "category": line.category,
+            "kind": line.kind,
+            "compound": line.compound,
+            "building": line.building,
+            "size": line.size,
+            "since": line.since.isoformat(),
+            "told": line.told_at is not None,
+        }
+        for line in lines
+    ]
+    return [Reply("hotspots.list", {"lines": shown})]
+
+
+def on_press(ctx: Context, press: actions.HotSpotPress) -> list[Reply]:
+    """告知本楼居民 on a hot spot's card: ask first, then tell the building once."""
+    spot_id = press.spot
+    if spot_id is None:
+        return [stale()]
+    try:
+        if press.verb == "x":
+            return [Reply("hotspots.not_now")]
+        if press.verb == "t":
+            spot = hotspots.check_tell(ctx.work, ctx.actor(), spot_id)
+            line, _ = hotspots.one(ctx.work, ctx.actor(), spot_id)
+            count = hotspots.audience_size(ctx.work, spot)
+            buttons = [
+                [
+                    Button.of(actions.HotSpotPress("ok", spot=spot_id), "hotspots.btn_tell_ok", primary=True),
+                    Button.of(actions.HotSpotPress("x", spot=spot_id), "hotspots.btn_not_now"),
+                ]
+            ]
+            context = {"code": spot.ticket_id, "where": f"{line.compound} {line.building}", "count": count}
+            return [Reply("hotspots.ask_tell", context, buttons)]
+        told = hotspots.tell(ctx.work, ctx.actor(), spot_id)
+        line, _ = hotspots.one(ctx.work, ctx.actor(), spot_id)
+        where = f"{line.compound} {line.building}"
+        return [
+            Reply("hotspots.told_done", {"code": told.ticket_id, "where": where, "count": told.recipients})
+        ]
+    except hotspots.HotSpotError as error:
+        return [Reply(f"hotspots.{error.reason}")]
+
+
+FLOW = Flow("", {"/stats": Command(stats)}, press=actions.HotSpotPress, on_press=on_press)
 
 
 def _category(ctx: Context, key: str) -> str:

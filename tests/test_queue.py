@@ -339,6 +339,9 @@ def test_linli_report_writes_the_month_as_csv(
     out = tmp_path / "report.csv"
     assert main(["report", "--month", "2026-11", "--node", COMMUNITY, "--out", str(out)]) == 0
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
+    # The last column counts the hot spots opened in the month: none here.
+    assert rows[0][-1] == "hotspots" and all(r[-1] == "0" for r in rows[1:])
+    rows = [r[:-1] for r in rows]
     assert rows[0] == [
         "group", "name", "filed", "open", "overdue", "unrated",
         "accept_due", "accepted_in_time", "response_rate_pct",

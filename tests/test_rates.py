@@ -141,8 +141,8 @@ def test_report_rows_and_csv() -> None:
     assert [r.group for r in rows][:1] == ["total"]
     lines = to_csv(rows).splitlines()
     assert lines[0].startswith("group,name,filed,open,overdue,unrated,accept_due,accepted_in_time,response")
-    assert lines[1] == "total,合计,10,5,2,1,8,6,75.0,5,3,60.0,4,3,75.0"
-    assert "grid,—,1,0,0,0,0,0,,0,0,,0,0," in lines  # no grid, nothing due: empty rates
+    assert lines[1] == "total,合计,10,5,2,1,8,6,75.0,5,3,60.0,4,3,75.0,0"  # the last: hot spots opened
+    assert "grid,—,1,0,0,0,0,0,,0,0,,0,0,,0" in lines  # no grid, nothing due: empty rates
     assert any(line.startswith("category,停水/漏水,") for line in lines)
 
 

@@ -11,7 +11,9 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from bot.console.desk import Desk, Kit
+from core import hotspots
 from core.permissions import Action, grants_for
+from core.work import Work
 from db import reports
 from db import ticket_search as search
 from db.models import OrgNode
@@ -28,7 +30,7 @@ def routes(kit: Kit) -> APIRouter:
     @router.get("/console", include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
         desk = kit.desk(request)
-        context: dict[str, Any] = {"tiles": [], "due": [], "rates": None, "overdue": set()}
+        context: dict[str, Any] = {"tiles": [], "due": [], "rates": None, "overdue": set(), "hotspots": None}
         with kit.sessions() as session:
             if desk.may(Action.VIEW_QUEUE):
                 scope = search.scope_for(session, desk.actor, kit.clock.now(), kit.zone)
@@ -45,6 +47,8 @@ def routes(kit: Kit) -> APIRouter:
                 }
             if desk.may(Action.VIEW_STATS):
                 context["rates"] = _rates(kit, session, desk)
+                work = Work(session, kit.clock.now(), kit.policy, via="console")
+                context["hotspots"] = len(hotspots.listed(work, desk.actor, current_only=True, limit=CAP))
         return kit.page(
             request,
             desk,

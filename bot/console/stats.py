@@ -97,6 +97,7 @@ def routes(kit: Kit) -> APIRouter:
             if groups[key]
         ]
         total = compute(chosen, now)
+        found = sum(1 for record in chosen if reports.proactive(record))
         return kit.page(
             request,
             desk,
@@ -109,13 +110,14 @@ def routes(kit: Kit) -> APIRouter:
             trend=trend,
             by=by,
             total=_line(words["total"], total),
+            hotspots=found,
             query=f"node={node}&month={period.label}",
         )
 
     @router.get("/console/stats/report.csv", include_in_schema=False)
     def report_csv(request: Request, node: str = "", month: str = "") -> Response:
         period, rows = _report(kit, request, node, month)
-        safe = [reports.Row(r.group, sheets.text_cell(r.name), r.rates) for r in rows]
+        safe = [reports.Row(r.group, sheets.text_cell(r.name), r.rates, r.hotspots) for r in rows]
         body = ("\ufeff" + reports.to_csv(safe)).encode("utf-8")  # the BOM lets Excel read the Chinese
         return _download(body, f"linli-report-{period.label}.csv", "text/csv; charset=utf-8")
 
@@ -297,6 +299,7 @@ def _cells(row: reports.Row) -> list[sheets.Cell]:
         r.rated,
         r.satisfied,
         charts.value(r.satisfaction),
+        row.hotspots,
     ]
 
 

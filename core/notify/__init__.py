@@ -99,4 +99,14 @@ def publish(work: Work) -> int:
 
 
 # The modules that register tellers, one per aggregate; importing them is what registers them.
-from core.notify import committee, digest, evaluation, ledger, notices, people, polls, tickets  # noqa: E402, F401
+from core.notify import (  # noqa: E402, F401
+    committee,
+    digest,
+    evaluation,
+    hotspots,
+    ledger,
+    notices,
+    people,
+    polls,
+    tickets,
+)
