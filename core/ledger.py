@@ -59,7 +59,7 @@ from db.ledger.periods import Period
 from db.ledger.statements import LedgerError
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
 from db.ledger.totals import Diff, Totals, totals
-from db.models import Home, OrgNode, Person, RoleGrant, Ticket, TicketEvent
+from db.models import Home, OrgNode, Person, Ticket, TicketEvent
 from db.org import in_subtrees
 from db.rows import id_of
 
@@ -912,11 +912,8 @@ def answerer(work: Work, statement: LedgerStatement) -> int | None:
             .order_by(col(companies.CompanyStaff.person_id))
         ).all()
     else:
-        staff = work.session.exec(
-            select(RoleGrant.person_id)
-            .where(RoleGrant.node_id == statement.compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value)
-            .order_by(col(RoleGrant.person_id))
-        ).all()
+        today = work.now.astimezone(work.policy.zone).date()
+        staff = reminders.committee_people(work.session, statement.compound_id, today)
     if statement.author_id in staff:
         return statement.author_id
     return staff[0] if staff else None
