@@ -214,6 +214,29 @@ def test_the_web_chats_own_session_opens_the_page(app: App) -> None:
     assert browser.get(f"/accounts/{ours}").status_code == 200
 
 
+def test_a_refused_upload_and_publish_saves_no_draft(app: App) -> None:
+    desk = sign_in(app, clerk_of(app))
+    empty = upload(desk, "q3.csv", "category,amount,note\n", publish=True)
+    assert empty.status_code == 422
+    assert statements(app) == []
+    good = upload(desk, "q3.csv", GOOD_CSV, publish=True)
+    assert good.status_code == 303
+    assert [s.state for s in statements(app)] == ["published"]
+
+
+def test_amounts_in_another_form_than_plain_yuan_are_named_by_line(app: App) -> None:
+    desk = sign_in(app, clerk_of(app))
+    body = "category,amount,note\nservice_fee,1e3,a\nrepairs,1e999997,b\nrepairs,1e1000000,c\n"
+    body += "repairs,NaN,d\nrepairs,-5,e\n"
+    bad = upload(desk, "q3.csv", body, publish=False)
+    assert bad.status_code == 422
+    assert all(f"第 {n} 行" in bad.text for n in range(2, 7)) and "金额不对" in bad.text
+    assert statements(app) == []
+    grouped = upload(desk, "q3.csv", 'category,amount,note\nservice_fee,"12,345.6",a\n', publish=False)
+    assert grouped.status_code == 303
+    assert [s.state for s in statements(app)] == ["draft"]
+
+
 def test_ledger_lines_are_untouched_by_refused_requests(app: App) -> None:
     with app.sessions() as session:
         assert session.exec(select(func.count()).select_from(LedgerLine)).one() == 0
