@@ -72,3 +72,16 @@ def test_the_committee_answers_a_question_on_a_fund_line(app: App, owner: ChatUs
     with app.sessions() as session:
         holders = [session.get(Ticket, t).holder_id for t in (first.ticket_id, second.ticket_id)]  # type: ignore[union-attr]
     assert holders == [member, chair]
+
+
+def test_a_role_granted_by_hand_is_not_reminded_once_a_committee_is_in_office(
+    app: App, clock: FixedClock
+) -> None:
+    clock.current = LATE
+    granted = ChatUser(app.service, "cmte", name="业委会")
+    granted.say("/start DEMO-COMMITTEE")
+    chair = cs.owner(app, "张三", "1栋/1单元/301")
+    cs.set_committee(app, [(chair, "chair")], *TERM)
+    ledger_job.advance(app.sessions, app.clock.now(), app.policy)
+    reminded = _reminded(app)
+    assert chair in reminded and person_of(app.sessions, granted) not in reminded
