@@ -97,7 +97,7 @@ def routes(kit: Kit) -> APIRouter:
     @router.get("/accounts/{statement_id:int}", include_in_schema=False)
     def page(request: Request, statement_id: PathId, t: Token = "") -> HTMLResponse:
         now = kit.clock.now()
-        person_id = ledger_links.person_of(kit.seal_key, t, now) if t else None
+        person_id = ledger_links.person_of(kit.seal_key, t, statement_id, now) if t else None
         if t and person_id is None:
             return _denied(kit, kit.default_locale, "expired", 403)
         if person_id is None:
@@ -113,7 +113,12 @@ def routes(kit: Kit) -> APIRouter:
                 return _denied(kit, locale, "not_found", 404)
 
             def link(other: int) -> str:
-                return f"/accounts/{other}?t={t}" if t else f"/accounts/{other}"
+                # A link opens one statement: another version gets its own token, as long-lived.
+                if not t:
+                    return f"/accounts/{other}"
+                return (
+                    f"/accounts/{other}?t={ledger_links.for_statement(kit.seal_key, t, statement_id, other)}"
+                )
 
             context = statement_context(kit, view, locale, link)
             title = f"{view.summary.compound_name} · {period_name(view.summary.label, locale)}"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlmodel import col, select
@@ -59,7 +59,7 @@ from db.ledger.periods import Period
 from db.ledger.statements import LedgerError
 from db.ledger.tables import LedgerLine, LedgerQuestion, LedgerStatement
 from db.ledger.totals import Diff, Totals, totals
-from db.models import Home, OrgNode, Person, RoleGrant, Ticket, TicketEvent
+from db.models import Home, OrgNode, Person, Ticket, TicketEvent
 from db.org import in_subtrees
 from db.rows import id_of
 
@@ -83,6 +83,7 @@ __all__ = [
 ASK_CATEGORY = "fees"  # 物业收费: a question about a line is a ticket of this category
 ASK_SLA = "complex"  # its SLA class when the caller passes no catalog entry (as data/categories.yaml)
 MAX_QUESTION = 500
+OUTGOING = timedelta(days=120)  # how long a company that left a compound may still file its last periods
 LIST_LIMIT = 50
 ANSWERED = ("resolved", "closed")  # a linked ticket in these states shows its resolution under the line
 
@@ -249,9 +250,17 @@ def _filing_roles(actor: Actor, compound: OrgNode) -> set[Role]:
     return {g.role for g in grants_for(actor, Action.FILE_STATEMENT) if covers(g, target)}
 
 
-def _filing_role(work: Work, actor: Actor, compound: OrgNode, filer: str, company_id: int | None) -> str:
+def _filing_role(
+    work: Work,
+    actor: Actor,
+    compound: OrgNode,
+    filer: str,
+    company_id: int | None,
+    period_end: date | None = None,
+) -> str:
     """The role the actor files as for this compound and filer ("system" for the CLI and scheduler);
-    LedgerError("not_allowed") when they may not. Company staff file only for their own company."""
+    LedgerError("not_allowed") when they may not. Company staff file only for their own company; an
+    outgoing company still files a period it served on the last day of, for `OUTGOING` days after it."""
     if actor.person_id is None:
         return "system"
     roles = _filing_roles(actor, compound)
@@ -263,7 +272,21 @@ def _filing_role(work: Work, actor: Actor, compound: OrgNode, filer: str, compan
         mine = {c.id for c in companies.companies_of(work.session, actor.person_id)}
         if company_id in mine:
             return Role.PROPERTY_STAFF.value
+    if filer == "company" and company_id is not None and period_end is not None:
+        mine = {c.id for c in companies.companies_of(work.session, actor.person_id)}
+        if company_id in mine and _served_lately(work, id_of(compound), company_id, period_end):
+            return Role.PROPERTY_STAFF.value
     raise LedgerError("not_allowed")
+
+
+def _served_lately(work: Work, compound_id: int, company_id: int, period_end: date) -> bool:
+    """Whether the company served the compound on a period's last day, and that day is recent enough for
+    an outgoing company to still file it."""
+    today = work.now.astimezone(work.policy.zone).date()
+    if period_end < today - OUTGOING or period_end >= today:
+        return False
+    served = companies.serving(work.session, compound_id, period_end)
+    return served is not None and served.id == company_id
 
 
 def _may_file(work: Work, actor: Actor, statement: LedgerStatement) -> str | None:
@@ -272,7 +295,9 @@ def _may_file(work: Work, actor: Actor, statement: LedgerStatement) -> str | Non
     if compound is None:
         return None
     try:
-        return _filing_role(work, actor, compound, statement.filer, statement.company_id)
+        return _filing_role(
+            work, actor, compound, statement.filer, statement.company_id, statement.period_end
+        )
     except LedgerError:
         return None
 
@@ -286,6 +311,11 @@ def filings(work: Work, actor: Actor) -> list[Filing]:
     mine = companies.companies_of(work.session, actor.person_id) if actor.person_id is not None else []
     for company in mine:
         for compound_id in companies.compounds_of(work.session, id_of(company), today):
+            node = work.session.get(OrgNode, compound_id)
+            if node is not None:
+                found.append(Filing(compound_id, node.name, "company", company.id, company.name))
+        # A compound it left lately: it still files the periods it served to their last day.
+        for compound_id in _left_lately(work, id_of(company), today):
             node = work.session.get(OrgNode, compound_id)
             if node is not None:
                 found.append(Filing(compound_id, node.name, "company", company.id, company.name))
@@ -314,6 +344,18 @@ def filings(work: Work, actor: Actor) -> list[Filing]:
         found.append(Filing(id_of(node), node.name, "committee", None, ""))
     unique = {(f.compound_id, f.filer): f for f in found}
     return sorted(unique.values(), key=lambda f: (f.compound_name, f.filer))
+
+
+def _left_lately(work: Work, company_id: int, today: date) -> list[int]:
+    """The compounds whose contract with the company ended within the last `OUTGOING` days."""
+    rows = work.session.exec(
+        select(companies.CompanyContract.compound_id).where(
+            companies.CompanyContract.company_id == company_id,
+            col(companies.CompanyContract.ends_on) >= today - OUTGOING,
+            col(companies.CompanyContract.ends_on) < today,
+        )
+    ).all()
+    return sorted(set(rows))
 
 
 # --- the audit log ----------------------------------------------------------------------------------
@@ -410,7 +452,7 @@ def draft_statement(work: Work, actor: Actor, draft: StatementDraft) -> Filed:
     draft or correct the published one), filer, opening. LinesError for lines that do not fit the filer."""
     compound = _compound(work, draft.compound_id)
     company_id = _company(work, draft)
-    role = _filing_role(work, actor, compound, draft.filer, company_id)
+    role = _filing_role(work, actor, compound, draft.filer, company_id, draft.period.end)
     _lines_fit(draft.filer, draft.lines)
     statement = rules.create(
         work.session,
@@ -912,11 +954,8 @@ def answerer(work: Work, statement: LedgerStatement) -> int | None:
             .order_by(col(companies.CompanyStaff.person_id))
         ).all()
     else:
-        staff = work.session.exec(
-            select(RoleGrant.person_id)
-            .where(RoleGrant.node_id == statement.compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value)
-            .order_by(col(RoleGrant.person_id))
-        ).all()
+        today = work.now.astimezone(work.policy.zone).date()
+        staff = reminders.committee_people(work.session, statement.compound_id, today)
     if statement.author_id in staff:
         return statement.author_id
     return staff[0] if staff else None

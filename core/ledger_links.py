@@ -2,8 +2,9 @@
 while, so a resident on Telegram or WeChat opens the page without signing in anywhere.
 
 A link names the person and when it stops working, sealed with an HMAC under a key derived from the app's
-sealing key; the page still asks the permission policy whether that person may see the statement, so a
-link copied to someone else shows only what its owner may see, and a forged or expired one shows nothing.
+sealing key together with the statement it opens (a link to one statement opens no other); the page still
+asks the permission policy whether that person may see the statement, so a link copied to someone else
+shows only what its owner may see, and a forged or expired one shows nothing.
 """
 
 from __future__ import annotations
@@ -24,19 +25,25 @@ def _key(seal_key: bytes) -> bytes:
     return hmac.new(seal_key, _LABEL, hashlib.sha256).digest()
 
 
-def _mac(seal_key: bytes, person_id: int, expires: int) -> str:
-    digest = hmac.new(_key(seal_key), f"{person_id}:{expires}".encode(), hashlib.sha256).digest()
+def _mac(seal_key: bytes, person_id: int, statement_id: int, expires: int) -> str:
+    message = f"{person_id}:{statement_id}:{expires}".encode()
+    digest = hmac.new(_key(seal_key), message, hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:18]).decode()
 
 
-def issue(seal_key: bytes, person_id: int, now: datetime, lifetime: timedelta = LIFETIME) -> str:
-    """A token that lets this person open statement pages until `now + lifetime`."""
-    expires = int((now + lifetime).timestamp())
-    return f"{person_id}.{expires}.{_mac(seal_key, person_id, expires)}"
+def _token(seal_key: bytes, person_id: int, statement_id: int, expires: int) -> str:
+    return f"{person_id}.{expires}.{_mac(seal_key, person_id, statement_id, expires)}"
 
 
-def person_of(seal_key: bytes, token: str, now: datetime) -> int | None:
-    """The person a token speaks for, or None when it is malformed, forged or expired."""
+def issue(
+    seal_key: bytes, person_id: int, statement_id: int, now: datetime, lifetime: timedelta = LIFETIME
+) -> str:
+    """A token that lets this person open this statement's page until `now + lifetime`."""
+    return _token(seal_key, person_id, statement_id, int((now + lifetime).timestamp()))
+
+
+def _read(seal_key: bytes, token: str, statement_id: int) -> tuple[int, int] | None:
+    """The person and expiry a token carries for a statement, or None when it is malformed or forged."""
     parts = token.split(".") if len(token) <= 80 else []
     if len(parts) != 3 or not seal_key:
         return None
@@ -44,9 +51,30 @@ def person_of(seal_key: bytes, token: str, now: datetime) -> int | None:
     expires = int(parts[1]) if parts[1].isascii() and parts[1].isdigit() and len(parts[1]) <= 12 else None
     if person_id is None or expires is None:
         return None
-    if not hmac.compare_digest(parts[2], _mac(seal_key, person_id, expires)):
+    # Compared as bytes: a str holding other than ASCII would make compare_digest raise.
+    expected = _mac(seal_key, person_id, statement_id, expires).encode()
+    if not hmac.compare_digest(parts[2].encode("utf-8", "replace"), expected):
         return None
+    return person_id, expires
+
+
+def person_of(seal_key: bytes, token: str, statement_id: int, now: datetime) -> int | None:
+    """The person a token speaks for on this statement's page, or None when it is malformed, forged, for
+    another statement or expired."""
+    found = _read(seal_key, token, statement_id)
+    if found is None:
+        return None
+    person_id, expires = found
     return person_id if now.timestamp() < expires else None
+
+
+def for_statement(seal_key: bytes, token: str, statement_id: int, other_id: int) -> str:
+    """The same person's token, expiring at the same time, for another statement (another version of
+    the one open); "" when the token is not good for `statement_id`."""
+    found = _read(seal_key, token, statement_id)
+    if found is None:
+        return ""
+    return _token(seal_key, found[0], other_id, found[1])
 
 
 def page_url(public_url: str, statement_id: int, token: str) -> str:

@@ -179,19 +179,53 @@ def test_the_page_opens_from_the_chats_link_and_refuses_others(app: App, owner: 
     )
     assert "<script>" not in page.text  # no inline code: the chart's option is a JSON data block
     token = link.group(1).split("?t=")[1]
-    # The same person's link does not open another compound's statement.
+    # The same person's link does not open another compound's statement: it opens only its own.
     other = browser.get(f"/accounts/{peace}?t={token}")
-    assert other.status_code == 404 and "找不到这份收支公示" in other.text and "500.00" not in other.text
+    assert other.status_code == 403 and "500.00" not in other.text
     # A forged link, an expired one, or none at all.
     person = person_of(app.sessions, owner)
     forged = token.rsplit(".", 1)[0] + ".AAAAAAAAAAAAAAAAAAAAAAAA"
     assert browser.get(f"/accounts/{ours}?t={forged}").status_code == 403
-    someone = ledger_links.issue(b"another key entirely", person, app.clock.now())
+    someone = ledger_links.issue(b"another key entirely", person, ours, app.clock.now())
     assert browser.get(f"/accounts/{ours}?t={someone}").status_code == 403
     assert client(app).get(f"/accounts/{ours}").status_code == 403
     app.clock.advance(days=8)  # type: ignore[attr-defined]
     expired = browser.get(f"/accounts/{ours}?t={token}")
     assert expired.status_code == 403 and "已过期" in expired.text
+
+
+def test_a_link_opens_only_its_own_statement_and_its_versions_by_their_links(
+    app: App, owner: ChatUser
+) -> None:
+    desk = sign_in(app, clerk_of(app))
+    upload(desk, "q3.csv", GOOD_CSV)
+    first = statements(app)[-1].id
+    desk.post(
+        f"/console/accounts/{first}/correct",
+        {"note": "电梯维保少算800元"},
+        files={"file": ("q3.csv", GOOD_CSV.replace("8000", "8800").encode(), "text/csv")},
+    )
+    second = statements(app)[-1].id
+    desk.post(f"/console/accounts/{second}/publish")
+    person = person_of(app.sessions, owner)
+    token = ledger_links.issue(app.settings.seal_key, person, first, app.clock.now())
+    browser = client(app)
+    assert browser.get(f"/accounts/{first}?t={token}").status_code == 200
+    refused = browser.get(f"/accounts/{second}?t={token}")
+    assert refused.status_code == 403 and "8,800.00" not in refused.text
+    # The old version's page links to the newest with a link of its own, which opens it.
+    newest = re.search(
+        rf'href="(/accounts/{second}\?t=[^"]+)"', browser.get(f"/accounts/{first}?t={token}").text
+    )
+    assert newest, "no link to the newest version"
+    opened = browser.get(newest.group(1).replace("&amp;", "&"))
+    assert opened.status_code == 200 and "8,800.00" in opened.text
+    # A token with letters outside ASCII, or one past its time, shows the refusal page, not an error.
+    browser.raise_server_exceptions = False
+    odd = browser.get(f"/accounts/{first}?t=1.9999999999.%C3%A9")
+    assert odd.status_code == 403 and "收支公示" in odd.text
+    app.clock.advance(days=8)  # type: ignore[attr-defined]
+    assert browser.get(f"/accounts/{first}?t={token}").status_code == 403
 
 
 def test_the_web_chats_own_session_opens_the_page(app: App) -> None:
@@ -212,6 +246,29 @@ def test_the_web_chats_own_session_opens_the_page(app: App) -> None:
     )
     assert sent.status_code == 200, sent.text
     assert browser.get(f"/accounts/{ours}").status_code == 200
+
+
+def test_a_refused_upload_and_publish_saves_no_draft(app: App) -> None:
+    desk = sign_in(app, clerk_of(app))
+    empty = upload(desk, "q3.csv", "category,amount,note\n", publish=True)
+    assert empty.status_code == 422
+    assert statements(app) == []
+    good = upload(desk, "q3.csv", GOOD_CSV, publish=True)
+    assert good.status_code == 303
+    assert [s.state for s in statements(app)] == ["published"]
+
+
+def test_amounts_in_another_form_than_plain_yuan_are_named_by_line(app: App) -> None:
+    desk = sign_in(app, clerk_of(app))
+    body = "category,amount,note\nservice_fee,1e3,a\nrepairs,1e999997,b\nrepairs,1e1000000,c\n"
+    body += "repairs,NaN,d\nrepairs,-5,e\n"
+    bad = upload(desk, "q3.csv", body, publish=False)
+    assert bad.status_code == 422
+    assert all(f"第 {n} 行" in bad.text for n in range(2, 7)) and "金额不对" in bad.text
+    assert statements(app) == []
+    grouped = upload(desk, "q3.csv", 'category,amount,note\nservice_fee,"12,345.6",a\n', publish=False)
+    assert grouped.status_code == 303
+    assert [s.state for s in statements(app)] == ["draft"]
 
 
 def test_ledger_lines_are_untouched_by_refused_requests(app: App) -> None:

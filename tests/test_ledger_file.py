@@ -158,6 +158,29 @@ def test_bad_lines_are_named_and_nothing_is_filed(
     assert count(cli_app, LedgerStatement) == count(cli_app, LedgerLine) == count(cli_app, Notice) == 0
 
 
+def test_amounts_in_another_form_than_plain_yuan_are_named_by_line(
+    cli_app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = GOOD + (
+        '  - {category: rent, amount: "1e3"}\n'
+        '  - {category: rent, amount: "1e999997"}\n'
+        "  - {category: rent, amount: 1e1000000}\n"
+        '  - {category: rent, amount: "NaN"}\n'
+        '  - {category: rent, amount: "-5"}\n'
+    )
+    status, out, err = run(["ledger", "file", str(write(tmp_path, "bad.yaml", bad))], capsys)
+    assert status == 1 and out == ""
+    for number in range(4, 9):
+        assert f"line {number}: the amount must be a positive number of yuan with at most 2 decimals" in err
+    assert count(cli_app, LedgerStatement) == count(cli_app, LedgerLine) == 0
+    grouped = GOOD.replace('amount: "8000"', 'amount: "12,345.6"')
+    status, out, err = run(["ledger", "file", str(write(tmp_path, "q3.yaml", grouped))], capsys)
+    assert status == 0, err
+    with cli_app.sessions() as session:
+        amounts = session.exec(select(LedgerLine.amount_fen).order_by(LedgerLine.seq)).all()
+    assert amounts == [12000050, 345670, 1234560]
+
+
 def test_a_csv_of_lines_with_its_row_numbers(
     cli_app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

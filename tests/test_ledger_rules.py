@@ -34,6 +34,7 @@ NOW = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
         ("1234.50", 123450),
         ("1234.5", 123450),
         ("1,234.56", 123456),
+        ("12,345.6", 1234560),
         ("¥8", 800),
         ("0.01", 1),
         ("12元", 1200),
@@ -47,7 +48,27 @@ def test_yuan_become_fen_exactly(text: object, fen: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["0", "-1", "1.234", "abc", "", None, "NaN", "Infinity", "1e3.5", True, "0.00"]
+    "text",
+    [
+        "0",
+        "-1",
+        "1.234",
+        "abc",
+        "",
+        None,
+        "NaN",
+        "Infinity",
+        "1e3.5",
+        True,
+        "0.00",
+        "1e3",
+        "1E3",
+        "1e999997",
+        "1e1000000",
+        "-5",
+        "1,2,3",
+        "1234567890123",
+    ],
 )
 def test_amounts_that_are_not_positive_yuan_with_two_decimals_are_refused(text: object) -> None:
     assert parse_yuan(text) is None  # type: ignore[arg-type]

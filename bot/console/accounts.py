@@ -119,9 +119,11 @@ def routes(kit: Kit) -> APIRouter:
                 if publish:
                     ledger.publish(work, desk.actor, filed.statement_id)
             except ledger.LinesError as exc:
+                _undo(work)
                 bad = [(b.number, b.reason) for b in exc.bad]
                 return _upload_page(kit, request, desk, work, form, {"lines": bad}, status=422)
             except ledger.LedgerError as exc:
+                _undo(work)
                 return _upload_page(kit, request, desk, work, form, {"refused": exc.reason}, status=422)
         done = "published" if publish else "saved"
         return RedirectResponse(f"/console/accounts/{filed.statement_id}?done={done}", status_code=303)
@@ -196,6 +198,13 @@ async def _read_file(file: UploadFile | None) -> tuple[accounts_file.Upload | No
         return accounts_file.read(file.filename, data), {}
     except accounts_file.FileError as exc:
         return None, {"unreadable": (exc.line, exc.detail)}
+
+
+def _undo(work: Work) -> None:
+    """Forget what a refused upload wrote (a draft saved before its publishing was refused): the file is
+    taken whole or not at all, and the refusal page is shown over nothing changed."""
+    work.session.rollback()
+    work.events.clear()
 
 
 def _upload_page(

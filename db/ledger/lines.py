@@ -7,8 +7,9 @@ integers; the arithmetic is Decimal, never float.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from db.ledger.categories import SIDES, LedgerCatalog
 
@@ -73,27 +74,26 @@ class LinesError(ValueError):
         self.bad = bad
 
 
+# Digits (thousands may be grouped by commas: "1,234"), at most 12 of them, and at most two decimals.
+_PLAIN_YUAN = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3}){1,3}|[0-9]{1,12})(?:\.[0-9]{1,2})?", re.ASCII)
+
+
 def parse_yuan(value: str | int | float | Decimal | None) -> int | None:
     """An amount in yuan as fen, or None when it is not a positive amount with at most two decimals.
 
-    "1234.50" → 123450; "1,234.5" → 123450; "¥8" → 800; 0, -1, "1.234", "abc" → None. A float (as YAML
+    "1234.50" → 123450; "1,234.5" → 123450; "¥8" → 800; 0, -1, "1.234", "1e3", "abc" → None. A float (as YAML
     reads 12.5) is taken by its shortest decimal text, so 0.1 stays 10 fen."""
     if value is None or isinstance(value, bool):
         return None
     text = repr(value) if isinstance(value, float) else str(value)
-    text = text.strip().replace(",", "").replace("，", "").replace(" ", "")
+    text = text.strip().replace("，", ",").replace(" ", "")
     text = text.removeprefix("¥").removeprefix("￥").removesuffix("元")
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
+    # Only the plain written form: an exponent ("1e999997") would build a huge number or overflow.
+    if _PLAIN_YUAN.fullmatch(text) is None:
         return None
-    if not amount.is_finite() or amount <= 0:
-        return None
-    fen = amount * 100
-    if fen != fen.to_integral_value():
-        return None  # more than two decimals: a typing slip, not a rounding to make silently
-    result = int(fen)
-    return result if result <= MAX_FEN else None
+    whole, _, cents = text.replace(",", "").partition(".")
+    fen = int(whole) * 100 + int(cents.ljust(2, "0"))
+    return fen if 0 < fen <= MAX_FEN else None
 
 
 def yuan(fen: int) -> str:

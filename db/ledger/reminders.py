@@ -10,7 +10,8 @@ its step reads the statement's versions by their indexed key, and publishing set
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_
@@ -19,11 +20,54 @@ from sqlmodel import Session, col, select
 from core.events import StatementLate
 from core.permissions import Role, path_ids
 from db import companies
+from db.committee.tables import Committee, CommitteeMember
 from db.companies import CompanyContract, CompanyStaff
 from db.due import lock_due
 from db.ledger.periods import ESCALATE, Period, late_at, previous_quarter
 from db.ledger.tables import LedgerDue, LedgerSeed, LedgerStatement
 from db.models import OrgNode, RoleGrant
+
+
+def _in_office(on: date) -> list[Any]:
+    """The committee in office (the one `current` marker) whose term covers a day."""
+    return [
+        col(Committee.current).is_(True),
+        col(Committee.starts_on) <= on,
+        col(Committee.ends_on) >= on,
+    ]
+
+
+def committee_compounds(session: Session, on: date) -> list[int]:
+    """The compounds with an owners' committee on a day: a committee in office whose term covers it, or
+    (only where the compound has no committee in office at all) a person granted the role directly."""
+    seated = set(session.exec(select(Committee.compound_id).where(*_in_office(on))).all())
+    in_office = set(session.exec(select(Committee.compound_id).where(col(Committee.current).is_(True))).all())
+    granted = session.exec(
+        select(RoleGrant.node_id)
+        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
+        .where(RoleGrant.role == Role.OWNERS_COMMITTEE.value, OrgNode.kind == "compound")
+    ).all()
+    return sorted(seated | {c for c in granted if c not in in_office})
+
+
+def committee_people(session: Session, compound_id: int, on: date) -> list[int]:
+    """The members of a compound's owners' committee on a day (see `committee_compounds`), by id."""
+    in_office = session.exec(
+        select(Committee.id).where(Committee.compound_id == compound_id, col(Committee.current).is_(True))
+    ).first()
+    if in_office is not None:
+        people = session.exec(
+            select(CommitteeMember.person_id)
+            .join(Committee, col(Committee.id) == CommitteeMember.committee_id)
+            .where(Committee.compound_id == compound_id, *_in_office(on))
+        ).all()
+    else:
+        people = session.exec(
+            select(RoleGrant.person_id).where(
+                RoleGrant.node_id == compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value
+            )
+        ).all()
+    return sorted(set(people))
 
 
 def settle(session: Session, statement: LedgerStatement) -> None:
@@ -49,11 +93,7 @@ def owed(session: Session, period: Period) -> list[tuple[int, str]]:
             or_(col(CompanyContract.ends_on).is_(None), col(CompanyContract.ends_on) >= period.end),
         )
     ).all()
-    committees = session.exec(
-        select(RoleGrant.node_id)
-        .join(OrgNode, col(OrgNode.id) == RoleGrant.node_id)
-        .where(RoleGrant.role == Role.OWNERS_COMMITTEE.value, OrgNode.kind == "compound")
-    ).all()
+    committees = committee_compounds(session, period.end)
     pairs = {(c, "company") for c in served} | {(c, "committee") for c in committees}
     return sorted(pairs)
 
@@ -112,12 +152,7 @@ def filer_people(session: Session, row: LedgerDue) -> list[int]:
             select(CompanyStaff.person_id).where(CompanyStaff.company_id == company.id)
         ).all()
         return sorted(set(people))
-    people = session.exec(
-        select(RoleGrant.person_id).where(
-            RoleGrant.node_id == row.compound_id, RoleGrant.role == Role.OWNERS_COMMITTEE.value
-        )
-    ).all()
-    return sorted(set(people))
+    return committee_people(session, row.compound_id, row.period_end)
 
 
 def community_people(session: Session, row: LedgerDue) -> list[int]:

@@ -79,7 +79,7 @@ def page_url(ctx: Context, statement_id: int) -> str:
     """The statement page's address, signed for this person for a while ("" without a public address)."""
     if not ctx.public_url or not ctx.seal_key:
         return ""
-    token = ledger_links.issue(ctx.seal_key, ctx.person_id, ctx.now)
+    token = ledger_links.issue(ctx.seal_key, ctx.person_id, statement_id, ctx.now)
     return ledger_links.page_url(ctx.public_url, statement_id, token)
 
 
