@@ -24,8 +24,6 @@ with --compound, --period and --filer. The file is taken whole or not at all.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,7 +57,6 @@ REFUSALS = {
     "filer": "filer must be a company's name or committee",
     "opening": "the opening balances must be amounts in yuan",
 }
-CSV_COLUMNS = ("category", "amount", "side", "note", "project", "poll")
 YAML_FIELDS = ("compound", "period", "start", "end", "filer", "author", "opening", "lines", "lines_csv")
 
 
@@ -103,44 +100,21 @@ def _opening(value: Any, name: str) -> int:
 
 def read_csv_lines(path: Path) -> list[Any]:
     """The lines of a CSV file, each numbered by its row (the header is row 1)."""
-    from db.ledger.lines import RawLine
+    from db.ledger.lines_file import LinesFileError, csv_lines
 
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's BOM is no part of the header
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerFileError(str(path), f"cannot be read as UTF-8 ({exc})") from None
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise LedgerFileError(str(path), "is empty")
-    header = [h.strip().lower() for h in rows[0]]
-    unknown = [h for h in header if h not in CSV_COLUMNS]
-    if unknown or "category" not in header or "amount" not in header:
-        raise LedgerFileError(
-            "line 1",
-            f"the header must name category, amount and optionally side, note, project, poll "
-            f"(unknown: {', '.join(unknown) or 'none'})",
-        )
-    lines = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue  # a blank row a spreadsheet left behind
-        cells = dict(zip(header, (c.strip() for c in row), strict=False))
-        lines.append(
-            RawLine(
-                number,
-                cells.get("category", ""),
-                cells.get("amount", ""),
-                cells.get("side", ""),
-                cells.get("note", ""),
-                cells.get("project", ""),
-                cells.get("poll") or None,
-            )
-        )
-    return lines
+    try:
+        return list(csv_lines(text))
+    except LinesFileError as exc:
+        raise LedgerFileError(f"line {exc.line}" if exc.line else str(path), exc.detail) from None
 
 
 def _yaml_lines(raw: Any) -> list[Any]:
     from db.ledger.lines import RawLine
+    from db.ledger.lines_file import COLUMNS
 
     if not isinstance(raw, list):
         raise LedgerFileError(
@@ -150,10 +124,10 @@ def _yaml_lines(raw: Any) -> list[Any]:
     for number, item in enumerate(raw, start=1):
         if not isinstance(item, dict):
             raise LedgerFileError(f"line {number}", "must be a mapping (category: …, amount: …)")
-        unknown = [str(k) for k in item if k not in CSV_COLUMNS]
+        unknown = [str(k) for k in item if k not in COLUMNS]
         if unknown:
             raise LedgerFileError(
-                f"line {number}", f"unknown field {unknown[0]} (known: {', '.join(CSV_COLUMNS)})"
+                f"line {number}", f"unknown field {unknown[0]} (known: {', '.join(COLUMNS)})"
             )
         lines.append(
             RawLine(

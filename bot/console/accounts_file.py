@@ -6,16 +6,14 @@ where to look; the lines are then checked whole by core.ledger (every bad one na
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
 from db.ledger.lines import RawLine, parse_yuan
+from db.ledger.lines_file import COLUMNS, LinesFileError, csv_lines
 
-COLUMNS = ("category", "amount", "side", "note", "project", "poll")
 MAX_FILE = 512 * 1024
 
 
@@ -49,34 +47,10 @@ def read(name: str, data: bytes) -> Upload:
 
 
 def _csv(text: str) -> list[RawLine]:
-    rows = list(csv.reader(io.StringIO(text)))
-    if not rows:
-        raise FileError(0, "the file is empty")
-    header = [h.strip().lower() for h in rows[0]]
-    unknown = [h for h in header if h not in COLUMNS]
-    if unknown or "category" not in header or "amount" not in header:
-        raise FileError(
-            1,
-            f"the header names category, amount and optionally side, note, project, poll "
-            f"(unknown: {', '.join(unknown) or 'none'})",
-        )
-    lines = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not any(cell.strip() for cell in row):
-            continue
-        cells = dict(zip(header, (c.strip() for c in row), strict=False))
-        lines.append(
-            RawLine(
-                number,
-                cells.get("category", ""),
-                cells.get("amount", ""),
-                cells.get("side", ""),
-                cells.get("note", ""),
-                cells.get("project", ""),
-                cells.get("poll") or None,
-            )
-        )
-    return lines
+    try:
+        return csv_lines(text)
+    except LinesFileError as exc:
+        raise FileError(exc.line, exc.detail) from None
 
 
 def _yaml(text: str) -> Upload:
