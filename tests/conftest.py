@@ -16,6 +16,7 @@ from bot.runner import prepare
 from bot.settings import load_settings
 from db.migrate import upgrade
 from tests.support.chat import ChatUser
+from tests.support.cli import env  # noqa: F401  (a fixture: the CLI's clean environment)
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 # Explicit keys, as PostgreSQL requires them (at least 32 characters each).

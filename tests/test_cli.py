@@ -11,52 +11,17 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.cli import build_parser, main
+from bot.cli import build_parser
 from bot.clock import FixedClock
 from db.models import Home, Invite
 from tests.conftest import TEST_KEYS, make_app
 from tests.support.chat import ChatUser
+from tests.support.cli import SETTINGS, run
 
 DATA = Path(__file__).parent / "data"
 LINLI = Path(sys.executable).parent / "linli"
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 HOME_102 = f"{COMMUNITY}/阳光花园/1栋/1单元/102"
-SETTINGS = (
-    "DATABASE_URL",
-    "LINLI_VAR_DIR",
-    "WEB_PORT",
-    "WEB_HOST",
-    "TIME_ZONE",
-    "DEFAULT_LOCALE",
-    "TELEGRAM_BOT_TOKEN",
-    "LINLI_DEMO",
-    "SECRET_KEY",
-    "BALLOT_KEY",
-)
-
-
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str) -> dict[str, str]:
-    """A clean environment for the CLI: a fresh migrated SQLite database, no `.env` in the directory."""
-    for name in SETTINGS:
-        monkeypatch.delenv(name, raising=False)
-    work = tmp_path / "cwd"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    values = {"LINLI_VAR_DIR": str(tmp_path / "var"), "DATABASE_URL": sqlite_url}
-    for name, value in values.items():
-        monkeypatch.setenv(name, value)
-    return values
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run `linli ARGV` in this process; returns (exit status, stdout, stderr)."""
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def count_homes(url: str) -> int:

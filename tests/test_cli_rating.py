@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.bootstrap import App
-from bot.cli import main
+from tests.support.cli import run
 from tests.support.companies import company_serving
 from tests.support.evaluation import PEACE, SUNSHINE, add_ticket
 
@@ -24,15 +24,6 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app: App, sqlite_url: s
     monkeypatch.setenv("LINLI_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     return app
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def test_the_ranking_is_printed_and_written_as_csv_with_every_input(

@@ -15,7 +15,7 @@ from db import companies, org, people
 from db.companies import CompanyContract
 from tests.conftest import make_app
 from tests.support.chat import ChatUser, person_of
-from tests.test_cli import env, run  # noqa: F401  (the CLI's clean environment)
+from tests.support.cli import run
 
 DATA = Path(__file__).parent / "data"
 YOUTH = "沈河区/五里河街道/青年社区"
@@ -42,7 +42,7 @@ def _contracts(sessions: sessionmaker[Session], compound: str) -> list[tuple[str
 
 
 def test_a_dated_company_in_the_file_serves_its_compound(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -61,7 +61,7 @@ def test_a_dated_company_in_the_file_serves_its_compound(
 
 
 def test_a_new_company_takes_over_the_day_after_the_old_one_ends(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -91,7 +91,7 @@ def test_a_new_company_takes_over_the_day_after_the_old_one_ends(
 def test_a_bad_company_is_refused_with_its_line(
     block: str,
     says: str,
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -100,7 +100,7 @@ def test_a_bad_company_is_refused_with_its_line(
 
 
 def test_the_csv_company_column_names_the_compounds_company(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -121,7 +121,7 @@ def test_the_csv_company_column_names_the_compounds_company(
 
 
 def test_a_company_invite_lets_its_clerk_see_only_the_compounds_it_serves(
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -155,7 +155,7 @@ def test_a_company_invite_lets_its_clerk_see_only_the_compounds_it_serves(
 def test_a_company_invite_that_cannot_work_is_refused(
     argv: list[str],
     says: str,
-    env: dict[str, str],  # noqa: F811
+    env: dict[str, str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -17,11 +17,11 @@ import segno
 from PIL import Image, ImageChops
 from sqlmodel import select
 
-from bot.cli import main
 from bot.clock import FixedClock
 from bot.invite_qr import BORDER, PRINT_PIXELS, write_png
 from db.models import Invite
 from tests.conftest import TEST_KEYS, make_app
+from tests.support.cli import run
 from tests.support.wechat_oauth_double import ACCESS_TOKEN, APP_ID, APP_SECRET, WeChatOAuthDouble, serve
 
 PUBLIC = "https://linli.example.cn"
@@ -65,16 +65,6 @@ def wechat(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[WeC
         }.items():
             monkeypatch.setenv(name, value)
         yield double
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    """Run `linli ARGV` in this process; returns (exit status, stdout, stderr)."""
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def pixels(image: Image.Image) -> Image.Image:

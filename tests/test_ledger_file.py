@@ -10,11 +10,11 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.bootstrap import App
-from bot.cli import main
 from bot.clock import FixedClock
 from db.ledger.tables import LedgerLine, LedgerStatement
 from db.models import AuditEntry, Notice
 from tests.conftest import make_app
+from tests.support.cli import run
 
 COMPOUND = "铁西区/北沟街道/英雄社区/阳光花园"
 COMPANY = "阳光物业服务有限公司"
@@ -35,15 +35,6 @@ def cli_app(
     app = make_app(sqlite_url, tmp_path, clock)
     yield app
     app.engine.dispose()
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def count(app: App, model: type) -> int:

@@ -16,13 +16,14 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.bootstrap import App
-from bot.cli import build_parser, main
+from bot.cli import build_parser
 from bot.clock import FixedClock
 from core.actions import Language, NewPoll
 from db import org, people
 from db.models import Identity, Mute, Notice, Outbox, Poll, WebMessage
 from tests.conftest import make_app
 from tests.support.chat import ChatUser
+from tests.support.cli import run
 
 COMPOUND = "铁西区/北沟街道/英雄社区/阳光花园"
 OTHER = "铁西区/北沟街道/英雄社区/和平里小区"
@@ -528,15 +529,6 @@ def cli_app(
     app = make_app(sqlite_url, tmp_path, clock)
     yield app
     app.engine.dispose()
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 GOOD = """\

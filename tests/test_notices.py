@@ -13,7 +13,6 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.bootstrap import App
-from bot.cli import main
 from bot.clock import FixedClock
 from core import notices as use
 from core.actions import Notices
@@ -23,6 +22,7 @@ from db import notices, org, outbox, people
 from db.models import Identity, Notice, NoticeAck, Outbox, WebMessage
 from tests.conftest import make_app
 from tests.support.chat import ChatUser
+from tests.support.cli import run
 
 COMMUNITY = "铁西区/北沟街道/英雄社区"
 OTHER_COMMUNITY = "铁西区/北沟街道/幸福社区"
@@ -571,15 +571,6 @@ def cli_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sqlite_url: str, cl
     app = make_app(sqlite_url, tmp_path, clock)
     yield app  # type: ignore[misc]
     app.engine.dispose()
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        status = main(argv)
-    except SystemExit as exc:
-        status = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 GOOD = """\
