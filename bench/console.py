@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bench.scratch import copy_value, database, pg_reason, sqlite_value  # noqa: E402
+from bench.scratch import database, load_tickets, pg_reason  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from core.permissions import Actor, Grant, Role  # noqa: E402
 from db import org  # noqa: E402
@@ -62,7 +62,6 @@ CATEGORIES = (
 )  # fmt: skip
 OPEN = ("new", "assigned", "accepted", "waiting_for_resident", "reopened")
 OTHERS = 99
-CHUNK = 50_000
 SHAPES = 5000  # distinct row shapes, reused with each place's ids
 
 
@@ -202,62 +201,8 @@ def rows(
 
 
 def fill(engine: Engine, source: Iterator[dict[str, Any]]) -> None:
-    """Bulk-insert the tickets straight through the driver (secondary indexes dropped before and rebuilt
-    after, foreign keys not checked per row: every id exists), then refresh the planner's statistics."""
-    raw = engine.raw_connection()
-    try:
-        dbapi = raw.driver_connection
-        if engine.dialect.name == "sqlite":
-            insert = f"INSERT INTO ticket ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-            dbapi.execute("PRAGMA foreign_keys=OFF")
-            dbapi.execute("BEGIN")
-            indexes = list(
-                dbapi.execute(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ticket'"
-                    " AND sql IS NOT NULL"
-                )
-            )
-            for name, _ in indexes:
-                dbapi.execute(f'DROP INDEX "{name}"')
-            batch: list[tuple[Any, ...]] = []
-            for row in source:
-                batch.append(tuple(sqlite_value(row[c]) for c in COLUMNS))
-                if len(batch) >= CHUNK:
-                    dbapi.executemany(insert, batch)
-                    batch.clear()
-            dbapi.executemany(insert, batch)
-            for _, sql in indexes:
-                dbapi.execute(sql)
-            dbapi.execute("COMMIT")
-            dbapi.execute("PRAGMA foreign_keys=ON")
-            dbapi.execute("ANALYZE")
-            dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            dbapi.execute("SET session_replication_role = replica")
-            indexes = dbapi.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
-                " JOIN pg_index x ON x.indexrelid = c.oid"
-                " WHERE i.tablename = 'ticket' AND NOT x.indisprimary"
-            ).fetchall()
-            for name, _ in indexes:
-                dbapi.execute(f'DROP INDEX "{name}"')
-            with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                chunk: list[bytes] = []
-                for row in source:
-                    chunk.append(("\t".join(copy_value(row[c]) for c in COLUMNS) + "\n").encode())
-                    if len(chunk) >= CHUNK:
-                        copy.write(b"".join(chunk))
-                        chunk.clear()
-                copy.write(b"".join(chunk))
-            for _, sql in indexes:
-                dbapi.execute(sql)
-            dbapi.execute("SET session_replication_role = DEFAULT")
-            dbapi.commit()
-            dbapi.autocommit = True
-            dbapi.execute("VACUUM ANALYZE ticket")
-            dbapi.autocommit = False
-    finally:
-        raw.close()
+    """Bulk-insert the tickets, each row its own, through the driver."""
+    load_tickets(engine, COLUMNS, source, lambda row: row, cache=False)
 
 
 @dataclass

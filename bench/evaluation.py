@@ -37,7 +37,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bench.scratch import copy_value, database, pg_reason, sqlite_value  # noqa: E402
+from bench.scratch import database, load_tickets, pg_reason  # noqa: E402
 from db import companies, org  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402
 from db.evaluation import RecordEntry, Records, SurveyResponse, TicketRecord, default_policy, score  # noqa: E402
@@ -51,7 +51,6 @@ TARGET_S = 2.0
 TARGET_RATIO = 12
 CATEGORIES = ("water", "elevator", "facility", "sanitation", "parking", "fees", "service", "gas", "noise")
 COLUMNS = [c.name for c in Ticket.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
-CHUNK = 50_000
 ESCALATIONS = (  # one ticket in a hundred climbed the ladder
     "INSERT INTO ticket_event (ticket_id, at, actor_role, kind, note)"
     " SELECT id, created_at, 'system', 'escalated', 'grid>community' FROM ticket WHERE id % 100 = 0"
@@ -229,53 +228,10 @@ def ticket_row(n: int, compound: tuple[int, int, int]) -> dict[str, Any]:
 def fill(engine: Engine, size: int, compounds: list[tuple[int, int, int]]) -> None:
     """Bulk-insert `size` tickets spread over the compounds, 1 % with an escalation on their timeline."""
     per = size // len(compounds)
-    keys = [(n // per, n % SHAPES) for n in range(per * len(compounds))]
-    raw = engine.raw_connection()
-    try:
-        dbapi = raw.driver_connection
-        if engine.dialect.name == "sqlite":
-            insert = f"INSERT INTO ticket ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-            dbapi.execute("PRAGMA foreign_keys=OFF")
-            dbapi.execute("BEGIN")
-            tuples: dict[tuple[int, int], tuple[Any, ...]] = {}
-            batch: list[tuple[Any, ...]] = []
-            for key in keys:
-                value = tuples.get(key)
-                if value is None:
-                    row = ticket_row(key[1], compounds[key[0]])
-                    value = tuples[key] = tuple(sqlite_value(row[c]) for c in COLUMNS)
-                batch.append(value)
-                if len(batch) >= CHUNK:
-                    dbapi.executemany(insert, batch)
-                    batch.clear()
-            dbapi.executemany(insert, batch)
-            dbapi.execute(ESCALATIONS)
-            dbapi.execute("COMMIT")
-            dbapi.execute("PRAGMA foreign_keys=ON")
-            dbapi.execute("ANALYZE")
-        else:
-            dbapi.execute("SET session_replication_role = replica")
-            lines: dict[tuple[int, int], bytes] = {}
-            with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                chunk: list[bytes] = []
-                for key in keys:
-                    line = lines.get(key)
-                    if line is None:
-                        row = ticket_row(key[1], compounds[key[0]])
-                        line = lines[key] = ("\t".join(copy_value(row[c]) for c in COLUMNS) + "\n").encode()
-                    chunk.append(line)
-                    if len(chunk) >= CHUNK:
-                        copy.write(b"".join(chunk))
-                        chunk.clear()
-                copy.write(b"".join(chunk))
-            dbapi.execute(ESCALATIONS)
-            dbapi.execute("SET session_replication_role = DEFAULT")
-            dbapi.commit()
-            dbapi.autocommit = True
-            dbapi.execute("VACUUM ANALYZE")
-            dbapi.autocommit = False
-    finally:
-        raw.close()
+    keys = ((n // per, n % SHAPES) for n in range(per * len(compounds)))
+    load_tickets(
+        engine, COLUMNS, keys, lambda key: ticket_row(key[1], compounds[key[0]]), after=[ESCALATIONS]
+    )
 
 
 def gathered(backend: str, sizes: Sequence[int], runs: int) -> None:

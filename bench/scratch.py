@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Engine
 
 from db.migrate import upgrade
 
@@ -68,3 +70,116 @@ def copy_value(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+CHUNK = 50_000  # rows per executemany or COPY write
+
+
+def load_tickets(
+    engine: Engine,
+    columns: Sequence[str],
+    keys: Iterable[Any],
+    row_of: Callable[[Any], dict[str, Any]],
+    cache: bool = True,
+    after: Sequence[str] = (),
+) -> None:
+    """Bulk-insert ticket rows straight through the driver, then refresh the planner's statistics.
+
+    Each key gives a row (`row_of`); with `cache` the rows come in a few shapes, each converted to the
+    driver's form once and reused. Foreign keys are not checked row by row (every id exists by
+    construction) and the secondary indexes are dropped before the load and rebuilt after it from their own
+    stored definitions; `after` statements run once the rows are in (e.g. timeline events for some)."""
+    raw = engine.raw_connection()
+    try:
+        dbapi = raw.driver_connection
+        if engine.dialect.name == "sqlite":
+            _load_sqlite(dbapi, columns, keys, row_of, cache, after)
+        else:
+            _load_postgres(dbapi, columns, keys, row_of, cache, after)
+    finally:
+        raw.close()
+
+
+def _load_sqlite(
+    dbapi: Any,
+    columns: Sequence[str],
+    keys: Iterable[Any],
+    row_of: Callable[[Any], dict[str, Any]],
+    cache: bool,
+    after: Sequence[str],
+) -> None:
+    insert = f"INSERT INTO ticket ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+    dbapi.execute("PRAGMA foreign_keys=OFF")
+    dbapi.execute("BEGIN")
+    indexes = list(
+        dbapi.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ticket'"
+            " AND sql IS NOT NULL"
+        )
+    )
+    for name, _ in indexes:
+        dbapi.execute(f'DROP INDEX "{name}"')
+    shaped: dict[Any, tuple[Any, ...]] = {}
+    batch: list[tuple[Any, ...]] = []
+    for key in keys:
+        value = shaped.get(key) if cache else None
+        if value is None:
+            row = row_of(key)
+            value = tuple(sqlite_value(row[c]) for c in columns)
+            if cache:
+                shaped[key] = value
+        batch.append(value)
+        if len(batch) >= CHUNK:
+            dbapi.executemany(insert, batch)
+            batch.clear()
+    dbapi.executemany(insert, batch)
+    for _, sql in indexes:
+        dbapi.execute(sql)
+    for sql in after:
+        dbapi.execute(sql)
+    dbapi.execute("COMMIT")
+    dbapi.execute("PRAGMA foreign_keys=ON")
+    dbapi.execute("ANALYZE")
+    dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _load_postgres(
+    dbapi: Any,
+    columns: Sequence[str],
+    keys: Iterable[Any],
+    row_of: Callable[[Any], dict[str, Any]],
+    cache: bool,
+    after: Sequence[str],
+) -> None:
+    dbapi.execute("SET session_replication_role = replica")  # no per-row FK triggers: ids are valid
+    indexes = dbapi.execute(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
+        " JOIN pg_index x ON x.indexrelid = c.oid"
+        " WHERE i.tablename = 'ticket' AND NOT x.indisprimary"
+    ).fetchall()
+    for name, _ in indexes:
+        dbapi.execute(f'DROP INDEX "{name}"')
+    shaped: dict[Any, bytes] = {}
+    with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(columns)}) FROM STDIN") as copy:
+        chunk: list[bytes] = []
+        for key in keys:
+            line = shaped.get(key) if cache else None
+            if line is None:
+                row = row_of(key)
+                line = ("\t".join(copy_value(row[c]) for c in columns) + "\n").encode()
+                if cache:
+                    shaped[key] = line
+            chunk.append(line)
+            if len(chunk) >= CHUNK:
+                copy.write(b"".join(chunk))
+                chunk.clear()
+        copy.write(b"".join(chunk))
+    for _, sql in indexes:
+        dbapi.execute(sql)
+    for sql in after:
+        dbapi.execute(sql)
+    dbapi.execute("SET session_replication_role = DEFAULT")
+    dbapi.commit()
+    dbapi.autocommit = True
+    dbapi.execute("VACUUM ANALYZE")
+    dbapi.autocommit = False

@@ -35,7 +35,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import Engine, event, insert, text  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bench.scratch import copy_value, database, pg_reason, sqlite_value  # noqa: E402
+from bench.scratch import database, load_tickets, pg_reason  # noqa: E402
 from bot.demo import load_demo  # noqa: E402
 from bot.sweep_job import sweep  # noqa: E402
 from db import org  # noqa: E402
@@ -54,7 +54,6 @@ NEW_HOMES = [
 NEW_CATEGORIES = ("elevator", "water", "sanitation", "noise")
 WATERMARK = NOW - timedelta(minutes=2)  # where the previous sweep's detection stopped
 COLUMNS = [c.name for c in Ticket.__table__.columns if c.name != "id"]  # type: ignore[attr-defined]
-CHUNK = 50_000
 
 
 @dataclass
@@ -182,77 +181,8 @@ def ticket_row(kind: str, k: int, ids: dict[str, Any]) -> dict[str, Any]:
 
 
 def fill(engine: Engine, size: int, due: int, ids: dict[str, Any]) -> None:
-    """Bulk-insert the tickets straight through the driver, in chunks, then refresh planner statistics.
-
-    Rows come in a few hundred shapes; each shape is converted to the driver's form once and reused. The
-    foreign keys are not checked row by row during the load (every id is an existing demo org row), and the
-    secondary indexes are dropped before it and rebuilt after it from their own stored definitions.
-    """
-    raw = engine.raw_connection()
-    try:
-        dbapi = raw.driver_connection
-        if engine.dialect.name == "sqlite":
-            tuples: dict[tuple[str, int], tuple[Any, ...]] = {}
-            insert = f"INSERT INTO ticket ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-            dbapi.execute("PRAGMA foreign_keys=OFF")  # the ids are valid by construction; checks cost per row
-            dbapi.execute("BEGIN")
-            indexes = [
-                (name, sql)
-                for name, sql in dbapi.execute(
-                    "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'ticket'"
-                    " AND sql IS NOT NULL"
-                )
-            ]
-            for name, _ in indexes:
-                dbapi.execute(f'DROP INDEX "{name}"')
-            batch: list[tuple[Any, ...]] = []
-            for key in ticket_kinds(size, due):
-                value = tuples.get(key)
-                if value is None:
-                    row = ticket_row(*key, ids)
-                    value = tuples[key] = tuple(sqlite_value(row[c]) for c in COLUMNS)
-                batch.append(value)
-                if len(batch) >= CHUNK:
-                    dbapi.executemany(insert, batch)
-                    batch.clear()
-            dbapi.executemany(insert, batch)
-            for _, sql in indexes:
-                dbapi.execute(sql)
-            dbapi.execute("COMMIT")
-            dbapi.execute("PRAGMA foreign_keys=ON")
-            dbapi.execute("ANALYZE")
-            dbapi.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            lines: dict[tuple[str, int], bytes] = {}
-            dbapi.execute("SET session_replication_role = replica")  # no per-row FK triggers: ids are valid
-            indexes = dbapi.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname"
-                " JOIN pg_index x ON x.indexrelid = c.oid"
-                " WHERE i.tablename = 'ticket' AND NOT x.indisprimary"
-            ).fetchall()
-            for name, _ in indexes:
-                dbapi.execute(f'DROP INDEX "{name}"')
-            with dbapi.cursor() as cur, cur.copy(f"COPY ticket ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                chunk: list[bytes] = []
-                for key in ticket_kinds(size, due):
-                    line = lines.get(key)
-                    if line is None:
-                        row = ticket_row(*key, ids)
-                        line = lines[key] = ("\t".join(copy_value(row[c]) for c in COLUMNS) + "\n").encode()
-                    chunk.append(line)
-                    if len(chunk) >= CHUNK:
-                        copy.write(b"".join(chunk))
-                        chunk.clear()
-                copy.write(b"".join(chunk))
-            for _, sql in indexes:
-                dbapi.execute(sql)
-            dbapi.execute("SET session_replication_role = DEFAULT")
-            dbapi.commit()
-            dbapi.autocommit = True
-            dbapi.execute("VACUUM ANALYZE ticket")
-            dbapi.autocommit = False
-    finally:
-        raw.close()
+    """Bulk-insert the tickets (a few hundred shapes, each converted once) through the driver."""
+    load_tickets(engine, COLUMNS, ticket_kinds(size, due), lambda key: ticket_row(*key, ids))
 
 
 def reset_due(engine: Engine, due_ids: list[int]) -> None:
