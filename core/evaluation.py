@@ -475,10 +475,31 @@ def close_survey(work: Work, actor: Actor, survey_id: int) -> Survey:
     return survey
 
 
+SURVEYS_SHOWN = 200  # the newest surveys a list shows: four half-years of a district's companies
+
+
 def surveys_for(work: Work, actor: Actor) -> list[Survey]:
-    """The surveys the actor runs (over compounds all in their RUN_SURVEY jurisdiction), newest first."""
-    rows = work.session.exec(select(Survey).order_by(col(Survey.id).desc())).all()
-    return [s for s in rows if _runs(work, actor, s)]
+    """The newest surveys the actor runs (over compounds all in their RUN_SURVEY jurisdiction), newest
+    first, at most SURVEYS_SHOWN."""
+    query = select(Survey)
+    if actor.person_id is not None:
+        # In SQL, the surveys of companies that have served a compound in the jurisdiction; the exact rule
+        # (every compound of the survey in it) is checked below on these few rows.
+        paths = outermost(g.path for g in grants_for(actor, Action.RUN_SURVEY))
+        served = (
+            select(CompanyContract.company_id)
+            .join(OrgNode, col(OrgNode.id) == CompanyContract.compound_id)
+            .where(in_subtrees(col(OrgNode.path), paths))
+        )
+        query = query.where(col(Survey.company_id).in_(served))
+    rows = work.session.exec(query.order_by(col(Survey.id).desc()).limit(SURVEYS_SHOWN)).all()
+    compound_ids = {int(c) for s in rows for c in s.compounds}
+    # Loaded at once and held here (the session keeps only weak references), so the check below finds
+    # each node in the session instead of asking for it.
+    nodes = work.session.exec(select(OrgNode).where(col(OrgNode.id).in_(compound_ids))).all() if rows else []
+    shown = [s for s in rows if _runs(work, actor, s)]
+    del nodes
+    return shown
 
 
 @dataclass(frozen=True, slots=True)
