@@ -284,7 +284,8 @@ def after_poll(work: Work, poll: Poll) -> Committee | None:
     office for five years from the close and the committee in office is replaced (it owes a handover).
 
     Candidates are names: each is matched to the one verified owner of the compound of that name;
-    names matching nobody or several people are reported to community staff."""
+    names matching nobody or several people are reported to community staff, and so are the names matched,
+    with their homes, since a namesake owner may stand where an unregistered candidate was elected."""
     if poll.kind != "election" or poll.matter != 3 or poll.consultative:
         return None
     result = poll.result or {}
@@ -294,11 +295,13 @@ def after_poll(work: Work, poll: Poll) -> Committee | None:
     owners = rules.verified_owners(work.session, poll.node_id)
     seats: list[Seat] = []
     unmatched: list[str] = []
+    matched: list[tuple[str, str, str, str]] = []
     for name in names:
         people = work.session.exec(select(Person.id).where(Person.name == name.strip())).all()
         found = [p for p in people if p in owners]
         if len(found) == 1 and all(s.person_id != found[0] for s in seats):
             seats.append(Seat(found[0], "member"))
+            matched.append(_home_of(work, poll.node_id, found[0], name.strip()))
         else:
             unmatched.append(name)
     committee: Committee | None = None
@@ -322,9 +325,21 @@ def after_poll(work: Work, poll: Poll) -> Committee | None:
             work, SYSTEM, "", "committee.install", "committee", committee.id, node.path,
             _terms(old) if old is not None else None, {**_terms(committee, seats), "poll": poll.id},
         )  # fmt: skip
-    if unmatched:
-        work.record(ElectionUnmatched(id_of(poll), poll.node_id, tuple(unmatched), committee is not None))
+    if unmatched or matched:
+        work.record(
+            ElectionUnmatched(
+                id_of(poll), poll.node_id, tuple(unmatched), committee is not None, tuple(matched)
+            )
+        )
     return committee
+
+
+def _home_of(work: Work, compound_id: int, person_id: int, name: str) -> tuple[str, str, str, str]:
+    """The owner matched to an elected name, as staff check them: name, building, entrance, home."""
+    for found in rules.owners_of(work.session, compound_id, text=name, limit=1000):
+        if found.person_id == person_id:
+            return (found.name, found.building, found.entrance, found.number)
+    return (name, "", "", "")
 
 
 # --- the scheduler ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import col, select
 
 from core import audit
@@ -23,6 +24,7 @@ from core.events import AppealDecided, RecordAppealed, RecordEntered
 from core.permissions import Action, Actor, Role, acting_role, grants_for, may, outermost, place, under
 from core.work import Work
 from db import companies
+from db.companies import CompanyContract, CompanyStaff, PropertyCompany
 from db.evaluation import gather
 from db.evaluation import records as record_rules
 from db.evaluation import survey as survey_rules
@@ -32,6 +34,7 @@ from db.evaluation.records import EvaluationError
 from db.evaluation.scoring import Evaluation
 from db.evaluation.tables import CompanyRecord, Survey
 from db.models import OrgNode, Person
+from db.org import in_subtrees
 from db.rows import id_of
 
 __all__ = ["ASPECTS", "EvaluationError"]
@@ -104,26 +107,26 @@ def _staff_paths(actor: Actor, action: Action) -> list[str]:
 def companies_for(work: Work, actor: Actor, action: Action) -> list[CompanyChoice]:
     """The companies serving, today, compounds where the actor may do the action (for VIEW_RATING and
     APPEAL_RECORD a company's staff get their own company), with those compounds."""
-    today = _today(work)
-    paths = [""] if actor.person_id is None else _staff_paths(actor, action)
-    chosen: dict[int, list[CompoundRef]] = {}
-    for path in paths:
-        for company_id in gather.companies_under(work.session, current_half(work.now), path):
-            for compound_id in companies.compounds_of(work.session, company_id, today):
-                node = _node(work, compound_id)
-                if under(node.path, path):
-                    chosen.setdefault(company_id, []).append(CompoundRef(compound_id, node.name, node.path))
-    if action in (Action.VIEW_RATING, Action.APPEAL_RECORD) and may(actor, action):
-        for company_id in own_company_ids(work, actor):
-            for compound_id in companies.compounds_of(work.session, company_id, today):
-                node = _node(work, compound_id)
-                chosen.setdefault(company_id, []).append(CompoundRef(compound_id, node.name, node.path))
-    found = []
-    for company_id, refs in chosen.items():
-        company = work.session.get(companies.PropertyCompany, company_id)
-        if company is not None:
-            unique = tuple(dict.fromkeys(refs))
-            found.append(CompanyChoice(company_id, company.name, tuple(sorted(unique, key=lambda r: r.id))))
+    paths = [] if actor.person_id is None else _staff_paths(actor, action)
+    reach = in_subtrees(col(OrgNode.path), paths)
+    if action in (Action.VIEW_RATING, Action.APPEAL_RECORD) and may(actor, action) and actor.person_id:
+        own = select(CompanyStaff.company_id).where(CompanyStaff.person_id == actor.person_id)
+        reach = or_(reach, col(CompanyContract.company_id).in_(own))
+    # One query whatever the reach: the chat asks at every step of a record's entry, and district staff
+    # reach hundreds of compounds.
+    rows = work.session.exec(
+        select(col(PropertyCompany.id), col(PropertyCompany.name), OrgNode)
+        .join(CompanyContract, col(CompanyContract.company_id) == PropertyCompany.id)
+        .join(OrgNode, col(OrgNode.id) == CompanyContract.compound_id)
+        .where(companies.running(_today(work)), reach)
+        .order_by(col(OrgNode.id))
+    ).all()
+    chosen: dict[tuple[int, str], dict[CompoundRef, None]] = {}
+    for company_id, company_name, node in rows:
+        assert company_id is not None  # a stored row has its id
+        refs = chosen.setdefault((company_id, company_name), {})
+        refs[CompoundRef(id_of(node), node.name, node.path)] = None  # a compound once, however many contracts
+    found = [CompanyChoice(company_id, name, tuple(refs)) for (company_id, name), refs in chosen.items()]
     return sorted(found, key=lambda c: (c.name, c.company_id))
 
 
@@ -472,10 +475,31 @@ def close_survey(work: Work, actor: Actor, survey_id: int) -> Survey:
     return survey
 
 
+SURVEYS_SHOWN = 200  # the newest surveys a list shows: four half-years of a district's companies
+
+
 def surveys_for(work: Work, actor: Actor) -> list[Survey]:
-    """The surveys the actor runs (over compounds all in their RUN_SURVEY jurisdiction), newest first."""
-    rows = work.session.exec(select(Survey).order_by(col(Survey.id).desc())).all()
-    return [s for s in rows if _runs(work, actor, s)]
+    """The newest surveys the actor runs (over compounds all in their RUN_SURVEY jurisdiction), newest
+    first, at most SURVEYS_SHOWN."""
+    query = select(Survey)
+    if actor.person_id is not None:
+        # In SQL, the surveys of companies that have served a compound in the jurisdiction; the exact rule
+        # (every compound of the survey in it) is checked below on these few rows.
+        paths = outermost(g.path for g in grants_for(actor, Action.RUN_SURVEY))
+        served = (
+            select(CompanyContract.company_id)
+            .join(OrgNode, col(OrgNode.id) == CompanyContract.compound_id)
+            .where(in_subtrees(col(OrgNode.path), paths))
+        )
+        query = query.where(col(Survey.company_id).in_(served))
+    rows = work.session.exec(query.order_by(col(Survey.id).desc()).limit(SURVEYS_SHOWN)).all()
+    compound_ids = {int(c) for s in rows for c in s.compounds}
+    # Loaded at once and held here (the session keeps only weak references), so the check below finds
+    # each node in the session instead of asking for it.
+    nodes = work.session.exec(select(OrgNode).where(col(OrgNode.id).in_(compound_ids))).all() if rows else []
+    shown = [s for s in rows if _runs(work, actor, s)]
+    del nodes
+    return shown
 
 
 @dataclass(frozen=True, slots=True)

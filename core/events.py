@@ -359,12 +359,14 @@ class HandoverOverdue(Event):
 
 @dataclass(frozen=True, slots=True)
 class ElectionUnmatched(Event):
-    """An election passed but some elected names match no single verified owner of the compound."""
+    """An election passed: the elected names that match no single verified owner of the compound, and
+    those matched by name alone (name, building, entrance, home number), which staff confirm."""
 
     poll_id: int
     compound_id: int
     names: tuple[str, ...]
     installed: bool
+    matched: tuple[tuple[str, str, str, str], ...] = ()
 
 
 # --- property-company evaluation (DESIGN §4.5) ---------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, UniqueConstraint, bindparam, or_
+from sqlalchemy import ColumnElement, Date, UniqueConstraint, bindparam, or_
 from sqlmodel import Column, Field, Session, SQLModel, col, select
 
 from core.permissions import Grant, Role
@@ -64,8 +64,8 @@ def ensure(session: Session, name: str, now: datetime) -> PropertyCompany:
     return found
 
 
-def _running(on: date):  # type: ignore[no-untyped-def]
-    """Contracts that have begun by `on` and not ended before it."""
+def running(on: date) -> ColumnElement[bool]:
+    """SQL: contracts that have begun by `on` and not ended before it."""
     return (col(CompanyContract.starts_on) <= on) & or_(
         col(CompanyContract.ends_on).is_(None), col(CompanyContract.ends_on) >= on
     )
@@ -76,7 +76,7 @@ def serving(session: Session, compound_id: int, on: date) -> PropertyCompany | N
     return session.exec(
         select(PropertyCompany)
         .join(CompanyContract, col(CompanyContract.company_id) == PropertyCompany.id)
-        .where(CompanyContract.compound_id == compound_id, _running(on))
+        .where(CompanyContract.compound_id == compound_id, running(on))
         .order_by(col(CompanyContract.starts_on).desc())
     ).first()
 
@@ -85,7 +85,7 @@ def compounds_of(session: Session, company_id: int, on: date) -> list[int]:
     """The compounds a company serves on a day, by id."""
     rows = session.exec(
         select(CompanyContract.compound_id)
-        .where(CompanyContract.company_id == company_id, _running(on))
+        .where(CompanyContract.company_id == company_id, running(on))
         .order_by(col(CompanyContract.compound_id))
     ).all()
     return list(dict.fromkeys(rows))

@@ -26,6 +26,7 @@ from db.models import AuditEntry, Poll
 from db.polls import ballots
 from tests.support import committees as cm
 from tests.support.chat import ChatUser, person_of
+from tests.support.evaluation import pushes
 from tests.test_polls_flow import make_poll
 
 START = date(2026, 12, 1)
@@ -259,11 +260,41 @@ def test_a_passed_election_installs_the_elected_owners_and_opens_a_handover(
     community = person_of(app.sessions, staff)
     assert cm.pushes(app, "committee.push_handover") == {voters[5]: 1, voters[6]: 1, community: 1}
     assert cm.pushes(app, "committee.push_unmatched") == {community: 1}  # 王无名 is no owner here
+    [told] = pushes(app, "committee.push_unmatched", staff)
+    text = app.renderer.text("zh_CN", told.template, told.context)
+    assert "王无名" in text and "按姓名匹配：业主1（1栋1单元101）、业主2（1栋1单元102）" in text
     told = cm.pushes(app, "committee.push_installed")  # the old committee heard when it was set
     assert told == {voters[0]: 1, voters[1]: 1, voters[5]: 1, voters[6]: 1}
     assert _committee_role(app, voters[0], new.starts_on) and not _committee_role(
         app, voters[5], new.starts_on
     )
+
+
+def test_staff_are_told_which_seats_were_matched_by_name_and_to_which_home(
+    app: App, clock: FixedClock, staff: ChatUser
+) -> None:
+    voters = [
+        cm.owner(app, "张三" if home == "1栋/1单元/301" else f"业主{i}", home)
+        for i, home in enumerate(cm.homes(), 1)
+    ]
+    poll_id = make_poll(
+        app, clock, kind="election", matter=3, candidates=("张三",), seats=1, buildings=("1栋",)
+    )
+    for person_id in voters:
+        with app.sessions() as session:
+            ballots.vote(session, poll_id, person_id, "1", clock.now(), app.settings.seal_key)
+            session.commit()
+    clock.advance(days=7)
+    advance_polls(app.sessions, clock.now(), app.policy, app.settings.seal_key)
+    with app.sessions() as session:
+        new = rules.current(session, cm.compound_id(app))
+        assert new is not None and [m.person_id for m, _ in rules.members(session, new.id)] == [voters[4]]
+    [told] = pushes(app, "committee.push_unmatched", staff)  # the one name was matched: still said
+    chinese = app.renderer.text("zh_CN", told.template, told.context)
+    assert "按姓名匹配：张三（1栋1单元301）" in chinese and "请核对" in chinese
+    assert "没有对应到" not in chinese  # nobody is missing
+    english = app.renderer.text("en", told.template, told.context)
+    assert "Matched by name: 张三 (1栋 1单元 301)" in english
 
 
 def test_a_failed_or_consultative_election_installs_nobody(app: App, clock: FixedClock) -> None:

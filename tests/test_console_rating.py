@@ -64,6 +64,8 @@ def test_the_ranking_shows_grades_a_chart_and_downloads_as_csv(app: App) -> None
         and '<script type="application/json" id="rating-chart">' in page.text
     )
     assert 'href="/console/rating/board?half=2026H2"' in page.text
+    shown = re.sub(r'(value|href)="[^"]*"', "", page.text)  # the codes kept in links and form values
+    assert "2026年下半年" in shown and "2026H2" not in shown
     sheet = desk.get("/console/rating/export.csv?half=2026H2")
     assert sheet.status_code == 200 and sheet.headers["content-type"].startswith("text/csv")
     text = sheet.content.decode("utf-8-sig")

@@ -7,11 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.bootstrap import App
 from core import evaluation
-from core.evaluation import EvaluationError
+from core.evaluation import CompanyChoice, EvaluationError
+from core.permissions import Action, Actor
+from core.work import Work
+from db import companies
 from db.audit import AuditEntry
 from db.evaluation import default_policy, gather
 from db.evaluation.tables import CompanyRecord
@@ -28,6 +32,7 @@ from tests.support.evaluation import (
     pushes,
     working,
 )
+from tests.support.rating import compounds
 
 PHOTO = ("telegram", "photo-evidence-1")
 
@@ -423,3 +428,44 @@ def test_the_sql_counts_agree_with_db_rates_on_mixed_tickets(app: App) -> None:
     for counts in records.counts:
         total = total + counts
     assert total == expected
+
+
+def _choices_counted(app: App, actor: Actor, action: Action) -> tuple[list[CompanyChoice], int]:
+    """The companies in the actor's reach, and how many SQL statements finding them took."""
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with app.sessions() as session:
+        work = Work(session, app.clock.now(), app.policy)
+        event.listen(app.engine, "before_cursor_execute", seen)
+        try:
+            found = evaluation.companies_for(work, actor, action)
+        finally:
+            event.remove(app.engine, "before_cursor_execute", seen)
+    return found, len(statements)
+
+
+def test_the_companies_in_reach_take_as_many_queries_for_twenty_as_for_one(
+    app: App, street: ChatUser, clerk: ChatUser
+) -> None:
+    staffer = actor_of(app, street)
+    one, alone = _choices_counted(app, staffer, Action.ENTER_RECORD)
+    assert [(c.name, [r.name for r in c.compounds]) for c in one] == [("阳光物业服务有限公司", ["阳光花园"])]
+    names = [f"第{i:02d}物业公司" for i in range(1, 20)]
+    for name, path in zip(
+        names, compounds(app, "北沟街道", "幸福社区", *(f"幸福{i}区" for i in range(1, 20))), strict=True
+    ):
+        company_serving(app, name, path)
+    company_serving(app, "别的街道物业", *compounds(app, "南岭街道", "南岭社区", "南岭家园"))
+    ended = company_serving(app, "已解约物业")
+    with app.sessions() as session:
+        companies.sign(session, ended, node_id(app, PEACE), date(2026, 1, 1), date(2026, 3, 1))
+        session.commit()
+    twenty, queries = _choices_counted(app, staffer, Action.ENTER_RECORD)
+    assert queries == alone
+    assert sorted(c.name for c in twenty) == sorted([*names, "阳光物业服务有限公司"])
+    assert all(len(c.compounds) == 1 for c in twenty)
+    own, _ = _choices_counted(app, actor_of(app, clerk), Action.VIEW_RATING)
+    assert [(c.name, [r.name for r in c.compounds]) for c in own] == [("阳光物业服务有限公司", ["阳光花园"])]

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -14,6 +15,8 @@ from bot import evaluation_job
 from bot.bootstrap import App
 from core import evaluation
 from core.evaluation import EvaluationError
+from core.permissions import SYSTEM, Actor
+from core.work import Work
 from db.audit import AuditEntry
 from db.evaluation import gather
 from db.evaluation import survey as survey_rules
@@ -21,7 +24,9 @@ from db.evaluation.policy import ASPECTS, default_policy
 from db.evaluation.tables import Survey, SurveyAnswer
 from db.models import Residency
 from tests.support.chat import ChatUser, person_of
-from tests.support.evaluation import actor_of, company_id, pushes, working
+from tests.support.companies import company_serving
+from tests.support.evaluation import PEACE, actor_of, company_id, pushes, working
+from tests.support.rating import compounds
 
 FIVES = dict.fromkeys(ASPECTS, 5)
 
@@ -252,3 +257,40 @@ def test_staff_may_close_a_survey_early(app: App, staff: ChatUser, owner: ChatUs
         assert session.exec(select(AuditEntry.via).where(AuditEntry.action == "survey.close")).all() == [
             "chat"
         ]
+
+
+def _listed(app: App, actor: Actor) -> tuple[list[int], int]:
+    """The ids of the surveys the actor's list shows, and how many SQL statements it took."""
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with app.sessions() as session:
+        work = Work(session, app.clock.now(), app.policy)
+        event.listen(app.engine, "before_cursor_execute", seen)
+        try:
+            found = [s.id or 0 for s in evaluation.surveys_for(work, actor)]
+        finally:
+            event.remove(app.engine, "before_cursor_execute", seen)
+    return found, len(statements)
+
+
+def test_the_survey_list_shows_the_newest_in_reach_only(
+    app: App, staff: ChatUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    actor = actor_of(app, staff)
+    sunny = _open(app, staff).id
+    alone, queries = _listed(app, actor)
+    assert alone == [sunny]
+    peace = company_serving(app, "和平里物业管理有限公司", PEACE)
+    far = company_serving(app, "南岭物业", *compounds(app, "南岭街道", "南岭社区", "南岭家园"))
+    with working(app) as work:
+        nearby = evaluation.open_survey(work, actor, peace, "2026H2").id
+        elsewhere = evaluation.open_survey(work, SYSTEM, far, "2026H2").id
+    listed, more_queries = _listed(app, actor)
+    assert listed == [nearby, sunny]  # newest first; another street's survey is not theirs
+    assert more_queries == queries
+    assert _listed(app, SYSTEM)[0] == [elsewhere, nearby, sunny]
+    monkeypatch.setattr(evaluation, "SURVEYS_SHOWN", 1)
+    assert _listed(app, actor)[0] == [nearby]

@@ -171,3 +171,18 @@ def test_the_survey_reads_in_english(app: App, owner: ChatUser) -> None:
     for _ in range(6):
         owner.press("4 happy")
     assert "Thank you!" in owner.text and "· service attitude: 4 happy" in owner.text
+
+
+def test_residents_read_the_half_year_in_words_never_its_code(app: App, owner: ChatUser) -> None:
+    grader = street(app)
+    survey_id = open_survey(app, grader, sunny(app))
+    [push] = pushes(app, "evaluation.survey_opened", owner)
+    chinese = app.renderer.text("zh_CN", push.template, push.context)
+    english = app.renderer.text("en", push.template, push.context)
+    assert "2026年下半年" in chinese and "second half of 2026" in english
+    owner.data(start_button(survey_id, home_of(app, owner)))
+    assert "服务满意度调查（2026年下半年）" in owner.text
+    grader.say("/rating")
+    assert "物业服务企业评价排名（2026年下半年）" in grader.text
+    for text in (chinese, english, owner.text, grader.text):
+        assert "2026H2" not in text

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Path as PathParam
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import sessionmaker
 from sqlmodel import Session
 
@@ -114,7 +114,8 @@ class Kit:
 
     def __post_init__(self) -> None:
         self.pages = Environment(
-            loader=FileSystemLoader(TEMPLATES),
+            # The chat templates are reachable too, so a page words a thing with the chat's own macro.
+            loader=ChoiceLoader([FileSystemLoader(TEMPLATES), FileSystemLoader(TEMPLATES.parent)]),
             autoescape=select_autoescape(["html"]),
             undefined=StrictUndefined,
             trim_blocks=True,
@@ -122,6 +123,7 @@ class Kit:
         )
         self.pages.filters["localtime"] = self.localtime
         self.pages.globals["category_name"] = self.category_name
+        self.pages.globals["half_name"] = self.half_name
 
     @property
     def https(self) -> bool:
@@ -150,6 +152,11 @@ class Kit:
         """A category's name in a language (the key itself when unknown)."""
         category = self.catalog.get(key)
         return category.name(locale) if category else key
+
+    def half_name(self, half: str, locale: str) -> str:
+        """A half-year code such as 2026H2 in words (2026年下半年), by the chat's `_names.j2` macro."""
+        locale = locale if locale in LOCALES else self.default_locale
+        return str(self.pages.get_template(f"{locale}/_names.j2").module.half(half))  # type: ignore[attr-defined]
 
     # --- who is at the desk -----------------------------------------------------------------------
 

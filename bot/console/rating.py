@@ -78,7 +78,7 @@ def routes(kit: Kit) -> APIRouter:
                 "half": half,
                 "halves": halves(use.current_half(work.now)),
                 "items": items,
-                "chart": _chart(items, words, half) if items else None,
+                "chart": _chart(items, words, kit.half_name(half, desk.locale)) if items else None,
                 "may_publish": desk.may(Action.PUBLISH_RATING) and bool(items),
                 "may_survey": desk.may(Action.RUN_SURVEY),
                 "may_enter": desk.may(Action.ENTER_RECORD),

@@ -132,9 +132,14 @@ def handover_overdue(work: Work, event: HandoverOverdue) -> Iterable[Message]:
 
 @tells(ElectionUnmatched)
 def unmatched(work: Work, event: ElectionUnmatched) -> Iterable[Message]:
-    """Community staff hear which elected names match no single verified owner, to set them by hand."""
+    """Community staff hear which elected names match no single verified owner, to set them by hand, and
+    which were matched by name to an owner (who, which home), to confirm."""
     node = work.session.get(OrgNode, event.compound_id)
     context: dict[str, Any] = {"compound": node.name if node else "", "names": list(event.names)}
     context["installed"] = event.installed
+    context["matched"] = [
+        {"name": name, "building": building, "entrance": entrance, "number": number}
+        for name, building, entrance, number in event.matched
+    ]
     for person_id in _staff(work, event.compound_id, Role.COMMUNITY_STAFF):
         yield Message(person_id, "committee.push_unmatched", context, _view(event.compound_id))
