@@ -33,8 +33,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_health(base: str, process: subprocess.Popen[bytes], attempts: int = 150) -> None:
-    """Poll /healthz (bounded) until the server answers; fail with its output when it died."""
+def wait_for_health(base: str, process: subprocess.Popen[bytes], attempts: int = 600) -> None:
+    """Poll /healthz (bounded: a minute, for a machine busy with the rest of the suite) until the server
+    answers; fail with its output when it died."""
     for _ in range(attempts):
         if process.poll() is not None:
             output = process.stdout.read().decode(errors="replace") if process.stdout else ""

@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests import test_browser
 from tests.test_browser import ARTIFACTS, bot_says, chromium, join, phone, running
 
 pytestmark = pytest.mark.browser
 
 
-def test_staff_set_the_committee_and_a_resident_sees_it_on_a_phone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_staff_set_the_committee_and_a_resident_sees_it_on_a_phone(tmp_path: Path) -> None:
     from playwright.sync_api import expect
-
-    # On a busy machine the server may take longer than the usual 15 s to migrate and load the demo.
-    waited = test_browser.wait_for_health
-    monkeypatch.setattr(test_browser, "wait_for_health", lambda base, process: waited(base, process, 900))
 
     ARTIFACTS.mkdir(exist_ok=True)
     with running(tmp_path) as base, chromium() as browser:
