@@ -129,10 +129,11 @@ def phone(browser: Any, locale: str = "zh-CN") -> Any:
 
 
 def bot_says(page: Any, text: str) -> None:
-    """Wait until a bot bubble with `text` is shown."""
+    """Wait until a bot bubble with `text` is shown (up to 15 s: a turn waits its turn on a machine busy
+    with the rest of the suite)."""
     from playwright.sync_api import expect
 
-    expect(page.locator("#log .row:not(.me) .bubble", has_text=text).last).to_be_visible()
+    expect(page.locator("#log .row:not(.me) .bubble", has_text=text).last).to_be_visible(timeout=15000)
 
 
 def test_a_resident_reports_with_a_photo_and_finds_the_ticket(server: str, tmp_path: Path) -> None:
