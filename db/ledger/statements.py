@@ -74,23 +74,29 @@ def vouchers_of(session: Session, line_ids: list[int]) -> dict[int, list[tuple[s
 
 def _write_lines(session: Session, statement: LedgerStatement, lines: list[LineDraft]) -> None:
     """Write a draft's lines, numbered 1, 2, … in the order given, with their voucher photos."""
-    assert statement.id is not None
     for seq, draft in enumerate(lines, start=1):
-        line = LedgerLine(
-            statement_id=statement.id,
-            seq=seq,
-            side=draft.side,
-            category=draft.category,
-            amount_fen=draft.amount_fen,
-            note=draft.note,
-            project=draft.project,
-            poll_id=draft.poll_id,
-        )
-        session.add(line)
-        session.flush()
-        for channel, ref in draft.vouchers[:MAX_VOUCHERS]:
-            session.add(LedgerVoucher(line_id=id_of(line), channel=channel, ref=ref))
+        _write_line(session, statement, seq, draft)
+
+
+def _write_line(session: Session, statement: LedgerStatement, seq: int, draft: LineDraft) -> LedgerLine:
+    """Write one line with its voucher photos under a given number."""
+    assert statement.id is not None
+    line = LedgerLine(
+        statement_id=statement.id,
+        seq=seq,
+        side=draft.side,
+        category=draft.category,
+        amount_fen=draft.amount_fen,
+        note=draft.note,
+        project=draft.project,
+        poll_id=draft.poll_id,
+    )
+    session.add(line)
     session.flush()
+    for channel, ref in draft.vouchers[:MAX_VOUCHERS]:
+        session.add(LedgerVoucher(line_id=id_of(line), channel=channel, ref=ref))
+    session.flush()
+    return line
 
 
 def _check_openings(opening_income_fen: int, opening_fund_fen: int) -> None:
@@ -169,22 +175,7 @@ def add_line(session: Session, statement: LedgerStatement, draft: LineDraft) -> 
     require_draft(statement)
     assert statement.id is not None
     last = session.exec(select(func.max(LedgerLine.seq)).where(LedgerLine.statement_id == statement.id)).one()
-    line = LedgerLine(
-        statement_id=statement.id,
-        seq=(last or 0) + 1,
-        side=draft.side,
-        category=draft.category,
-        amount_fen=draft.amount_fen,
-        note=draft.note,
-        project=draft.project,
-        poll_id=draft.poll_id,
-    )
-    session.add(line)
-    session.flush()
-    for channel, ref in draft.vouchers[:MAX_VOUCHERS]:
-        session.add(LedgerVoucher(line_id=id_of(line), channel=channel, ref=ref))
-    session.flush()
-    return line
+    return _write_line(session, statement, (last or 0) + 1, draft)
 
 
 def remove_line(session: Session, statement: LedgerStatement, line: LedgerLine) -> None:
