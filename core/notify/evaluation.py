@@ -76,15 +76,7 @@ def _later(work: Work) -> Any:
 @tells(RecordEntered)
 def entered(work: Work, event: RecordEntered) -> Iterable[Message]:
     """The company's staff hear of a new record against (or for) it, with a button to open it."""
-    record = work.session.get(CompanyRecord, event.record_id)
-    if record is None:
-        return ()
-    context = _record_context(work, record)
-    button = ((Choice(Rating("v", record=record.id), "evaluation.btn_record"),),)
-    return [
-        Message(p, RECORD_ENTERED, context, button, not_before=_later(work))
-        for p in _staff_of(work, record.company_id)
-    ]
+    return _tell_company(work, event.record_id, RECORD_ENTERED)
 
 
 @tells(RecordAppealed)
@@ -101,15 +93,18 @@ def appealed(work: Work, event: RecordAppealed) -> Iterable[Message]:
 @tells(AppealDecided)
 def decided(work: Work, event: AppealDecided) -> Iterable[Message]:
     """The company's staff hear whether their appeal was upheld, and the note."""
-    record = work.session.get(CompanyRecord, event.record_id)
+    return _tell_company(work, event.record_id, APPEAL_DECIDED)
+
+
+def _tell_company(work: Work, record_id: int, template: str) -> list[Message]:
+    """A message about a record to each of its company's staff, with a button to open the record."""
+    record = work.session.get(CompanyRecord, record_id)
     if record is None:
-        return ()
+        return []
     context = _record_context(work, record)
     button = ((Choice(Rating("v", record=record.id), "evaluation.btn_record"),),)
-    return [
-        Message(p, APPEAL_DECIDED, context, button, not_before=_later(work))
-        for p in _staff_of(work, record.company_id)
-    ]
+    later = _later(work)
+    return [Message(p, template, context, button, not_before=later) for p in _staff_of(work, record.company_id)]
 
 
 def _home_labels(work: Work, home_ids: set[int]) -> dict[int, str]:
