@@ -104,7 +104,8 @@ def _tell_company(work: Work, record_id: int, template: str) -> list[Message]:
     context = _record_context(work, record)
     button = ((Choice(Rating("v", record=record.id), "evaluation.btn_record"),),)
     later = _later(work)
-    return [Message(p, template, context, button, not_before=later) for p in _staff_of(work, record.company_id)]
+    staff = _staff_of(work, record.company_id)
+    return [Message(person, template, context, button, not_before=later) for person in staff]
 
 
 def _home_labels(work: Work, home_ids: set[int]) -> dict[int, str]:
