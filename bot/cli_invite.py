@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
     from db.models import Invite
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")  # contracts run by the local calendar day
-
 
 def cmd_invite(args: argparse.Namespace) -> int:
     """Print a fresh invite for a home (owner/tenant) or for a staff role over a node, or an existing one
@@ -54,7 +52,7 @@ def cmd_invite(args: argparse.Namespace) -> int:
                 return 1
             assert invite is not None  # _unusable says so
         elif args.company:
-            invite_or_problem = _company_invite(session, args, now)
+            invite_or_problem = _company_invite(session, args, now, settings.zone)
             if isinstance(invite_or_problem, str):
                 print(f"linli: {invite_or_problem}", file=sys.stderr)
                 return 1
@@ -106,7 +104,9 @@ def cmd_invite(args: argparse.Namespace) -> int:
     return _write_qr(settings, code, Path(args.qr)) if args.qr else 0
 
 
-def _company_invite(session: Session, args: argparse.Namespace, now: datetime) -> Invite | str:
+def _company_invite(
+    session: Session, args: argparse.Namespace, now: datetime, zone: ZoneInfo
+) -> Invite | str:
     """A property-staff invite for the named company, over the compounds it serves (or, with a compound
     as the target, only when the company serves it); a sentence saying why not otherwise."""
     from db import companies, org, people
@@ -114,7 +114,7 @@ def _company_invite(session: Session, args: argparse.Namespace, now: datetime) -
     company = companies.by_name(session, args.company)
     if company is None or company.id is None:
         return f"no property company {args.company!r}: name it under its compounds in the organisation file"
-    today = now.astimezone(SHANGHAI).date()
+    today = now.astimezone(zone).date()  # contracts run by the local calendar day
     served = companies.compounds_of(session, company.id, today)
     node_id = None
     if args.target:

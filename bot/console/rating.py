@@ -26,6 +26,7 @@ from core import evaluation as use
 from core import rating_board
 from core.permissions import Action, may, place
 from core.work import Work
+from db.evaluation.gather import previous_half
 from db.evaluation.policy import ASPECTS, default_policy, parse_half
 from db.models import OrgNode
 from db.rows import id_of
@@ -54,11 +55,9 @@ def routes(kit: Kit) -> APIRouter:
         return half
 
     def halves(now_half: str) -> list[str]:
-        year, part = parse_half(now_half)
-        found = []
-        for _ in range(HALVES):
-            found.append(f"{year}H{part}")
-            year, part = (year, 1) if part == 2 else (year - 1, 2)
+        found = [now_half]
+        while len(found) < HALVES:
+            found.append(previous_half(found[-1]))
         return found
 
     @router.get("/console/rating", include_in_schema=False)
