@@ -235,6 +235,24 @@ class PollReminder(Event):
 
 
 @dataclass(frozen=True, slots=True)
+class PollAwaitingPaper(Event):
+    """Voting ended but the sealed paper ballots of a secret poll are still to be entered and confirmed: the
+    count waits for them; those who run the poll are told once."""
+
+    poll_id: int
+    sealed: int  # sealed ballots in the register
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyFlagged(Event):
+    """A person now holds proxies for more homes than the configured limit: staff of the compound are told."""
+
+    proxy_id: int  # the poll_proxy row that went over the limit
+    person_id: int
+    homes: int
+
+
+@dataclass(frozen=True, slots=True)
 class PollClosed(Event):
     """Voting closed: the ballots were counted and the result published as notice `notice_id`."""
 

@@ -61,6 +61,7 @@ class Action(StrEnum):
     APPROVE_RESIDENT = "approve_resident"  # /pending: verify or reject a resident who joined alone
     SEND_NOTICE = "send_notice"  # /notice, and the delivery reports, cancel and remind of /notices
     RUN_POLL = "run_poll"  # /newpoll, and turnout and withdrawal of polls in /polls
+    ENTER_BALLOT = "enter_ballot"  # enter paper ballots and proxy letters of a poll (DESIGN §4.8)
     USE_CONSOLE = "use_console"  # /console: sign in to the staff console at a desk
     IMPORT_ORG = "import_org"  # upload an organisation file for the part of the tree one answers for
     VIEW_AUDIT = "view_audit"  # read the audit log of staff actions under one's jurisdiction
@@ -123,6 +124,8 @@ RULES: dict[Action, tuple[Role, ...]] = {
     Action.APPROVE_RESIDENT: (COMMUNITY, STREET, ADMIN),
     Action.SEND_NOTICE: STAFF_ROLES,
     Action.RUN_POLL: (COMMUNITY, STREET, DEPARTMENT, ADMIN, COMMITTEE),
+    # Paper ballots are collected door to door by the committee and community staff (DESIGN §4.8).
+    Action.ENTER_BALLOT: (COMMUNITY, STREET, ADMIN, COMMITTEE),
     # Grid workers work from the chat on the move; the desk is for staff and owners' committees.
     Action.USE_CONSOLE: (*STAFF_ROLES, COMMITTEE),
     Action.IMPORT_ORG: (STREET, ADMIN),

@@ -270,11 +270,37 @@ def choice_of(poll: Poll, picked: list[int]) -> str:
     return ballots.canonical_choice(poll, ",".join(str(n) for n in picked))
 
 
-def cast_ballot(work: Work, actor: Actor, poll_id: int, choice: str, seal_key: bytes) -> Cast:
-    """Cast (or, where allowed, change) the actor's home's one vote; PollError with the reason."""
-    if actor.person_id is None or visible(work, actor, poll_id) is None:
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A home the actor may vote for in a poll: their own owner unit ("own") or a home they hold a proxy for
+    ("proxy"); `home_id` names it when voting (one home of the unit); `voted` when its ballot stands."""
+
+    home_id: int
+    unit: str
+    label: str  # the home as people say it: 3栋 1单元 101 (the unit's first home, "+N" when it holds more)
+    how: str  # own | proxy
+    voted: bool
+
+
+def targets(work: Work, actor: Actor, poll: Poll) -> list[Target]:
+    """The homes the actor may vote for in an open poll: their own owner units, then proxies."""
+    raise NotImplementedError
+
+
+def cast_ballot(
+    work: Work, actor: Actor, poll_id: int, choice: str, seal_key: bytes, home_id: int | None = None
+) -> Cast:
+    """Cast (or, where allowed, change) the one vote of the actor's owner unit, or of `home_id` (one of their
+    own units, or a home they hold a proxy for: the ballot records it was cast by proxy); PollError with the
+    reason ("which_home" when the actor votes for several homes and named none)."""
+    if actor.person_id is None or visible_to_voter(work, actor, poll_id) is None:
         raise PollError("not_found")
-    return ballots.vote(work.session, poll_id, actor.person_id, choice, work.now, seal_key)
+    return ballots.vote(work.session, poll_id, actor.person_id, choice, work.now, seal_key, home_id)
+
+
+def visible_to_voter(work: Work, actor: Actor, poll_id: int) -> Poll | None:
+    """The poll, when the actor may see it or holds a proxy in it (a proxy may live elsewhere)."""
+    raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)

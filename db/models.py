@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from db.types import UTCDateTime
@@ -414,13 +414,14 @@ class PollHome(SQLModel, table=True):
 
 
 class PollVoter(SQLModel, table=True):
-    """A verified owner, at opening, who may cast their owner unit's one vote."""
+    """A verified owner, at opening, who may cast the one vote of an owner unit they belong to (one row per
+    unit: a person owning one home alone and another with a spouse belongs to two owners, SPC Art. 9)."""
 
     __tablename__ = "poll_voter"
 
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
     person_id: int = Field(foreign_key="person.id", primary_key=True)
-    unit: str = Field(max_length=32)
+    unit: str = Field(max_length=32, primary_key=True)
 
 
 class PollTurnout(SQLModel, table=True):
@@ -433,9 +434,11 @@ class PollTurnout(SQLModel, table=True):
 
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
     unit: str = Field(max_length=32, primary_key=True)
-    person_id: int = Field(foreign_key="person.id")
+    person_id: int = Field(foreign_key="person.id")  # who cast it: the owner, their proxy, or who entered it
     voted_at: datetime = _time(nullable=False)
     changes: int = Field(default=0)
+    channel: str = Field(default="online", max_length=8)  # online | paper | proxy (DESIGN §4.8)
+    home_id: int | None = Field(default=None, foreign_key="home.id")  # the home named (paper, proxy)
 
 
 class PollBallot(SQLModel, table=True):
@@ -456,6 +459,85 @@ class PollBallot(SQLModel, table=True):
     choice: str = Field(max_length=200)  # yes | no | abstain, or candidate numbers "1,3"
     receipt: str = Field(max_length=64, unique=True)  # sha256(poll | choice | the voter's code)
     unit: str | None = Field(default=None, max_length=32)  # open polls only
+
+
+class PollPaper(SQLModel, table=True):
+    """A paper ballot as it was collected (DESIGN §4.8): for which home, how, by whom, when, and the photo
+    of the signed ballot. In a secret poll it is the register of a sealed ballot handed in (`sealed`): its
+    choice is entered only at the close, in a batch (poll_batch), and never beside this row."""
+
+    __tablename__ = "poll_paper"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    unit: str = Field(max_length=32, primary_key=True)  # with poll_turnout's key: one ballot per owner
+    home_id: int = Field(foreign_key="home.id")
+    method: str = Field(max_length=8)  # door (扫楼) | meeting (现场) | box (投票箱)
+    collector: str = Field(max_length=50)  # who collected it, as written on the ballot
+    collected_at: datetime = _time(nullable=False)
+    photo_channel: str = Field(default="", max_length=16)
+    photo_ref: str = Field(default="", max_length=200)
+    sealed: bool = Field(default=False)
+    entered_by: int = Field(foreign_key="person.id")
+    entered_at: datetime = _time(nullable=False)
+    source: str = Field(default="chat", max_length=8)  # chat | file | console
+
+
+class PollBatch(SQLModel, table=True):
+    """A secret poll's sealed paper ballots, entered at the close by one person and confirmed by another;
+    until confirmed the entered ballots are kept encrypted here and nothing is counted."""
+
+    __tablename__ = "poll_batch"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    state: str = Field(default="pending", max_length=10)  # pending | confirmed
+    ballots: str = Field(default="", sa_column=Column(Text, nullable=False))  # encrypted JSON until confirmed
+    count: int = Field(default=0)
+    entered_by: int = Field(foreign_key="person.id")
+    entered_at: datetime = _time(nullable=False)
+    confirmed_by: int | None = Field(default=None, foreign_key="person.id")
+    confirmed_at: datetime | None = _time(nullable=True)
+
+
+class PollStub(SQLModel, table=True):
+    """A receipt code printed on a paper ballot's stub for a secret poll: only its hash is kept, with no home,
+    so that the batch at the close takes genuine ballots only, each once."""
+
+    __tablename__ = "poll_stub"
+
+    poll_id: int = Field(foreign_key="poll.id", primary_key=True)
+    code_hash: str = Field(max_length=64, primary_key=True)  # sha256(poll | code)
+    issued_at: datetime = _time(nullable=False)
+    used: bool = Field(default=False)
+
+
+class PollProxy(SQLModel, table=True):
+    """An owner's written or chat authorisation (委托) for another person to vote for one home, in one poll
+    (`poll_id`) or for a term (`starts_on`..`ends_on`); offered with a one-time code the proxy claims."""
+
+    __tablename__ = "poll_proxy"
+    __table_args__ = (
+        Index("ix_poll_proxy_home", "home_id"),
+        Index("ix_poll_proxy_proxy", "proxy_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    compound_id: int = Field(foreign_key="org_node.id")
+    home_id: int = Field(foreign_key="home.id")
+    poll_id: int | None = Field(default=None, foreign_key="poll.id")  # None: for the term below
+    starts_on: date | None = Field(default=None)
+    ends_on: date | None = Field(default=None)
+    proxy_id: int | None = Field(default=None, foreign_key="person.id")  # None until the code is claimed
+    proxy_name: str = Field(default="", max_length=50)  # as written on the letter or by the owner
+    code_hash: str = Field(default="", max_length=64, index=True)  # the one-time claim code's hash
+    code_expires_at: datetime | None = _time(nullable=True)
+    source: str = Field(max_length=8)  # owner (in chat) | letter (委托书 entered by staff)
+    granted_by: int = Field(foreign_key="person.id")
+    photo_channel: str = Field(default="", max_length=16)
+    photo_ref: str = Field(default="", max_length=200)
+    created_at: datetime = _time(nullable=False)
+    claimed_at: datetime | None = _time(nullable=True)
+    revoked_at: datetime | None = _time(nullable=True)
+    revoked_by: int | None = Field(default=None, foreign_key="person.id")
 
 
 class PlatformToken(SQLModel, table=True):
