@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import select
+
 from core import audit, committee
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
-from db import notices
-from db.models import OrgNode, Poll
-from db.polls import authoring, ballots, counting, electorate, schedule, views
+from db import notices, people
+from db.models import OrgNode, Poll, PollHome, PollTurnout
+from db.polls import authoring, ballots, counting, electorate, proxies, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
 from db.polls.electorate import Electorate, Reach
@@ -284,7 +286,32 @@ class Target:
 
 def targets(work: Work, actor: Actor, poll: Poll) -> list[Target]:
     """The homes the actor may vote for in an open poll: their own owner units, then proxies."""
-    raise NotImplementedError
+    if actor.person_id is None or poll.state != "open":
+        return []
+    session = work.session
+    own = electorate.units_of(session, id_of(poll), actor.person_id)
+    found = [_target(work, poll, unit, None, "own") for unit in own]
+    for home_id in proxies.homes_for(session, poll, actor.person_id, work.now):
+        home = session.get(PollHome, (poll.id, home_id))
+        if home is not None and home.unit not in own:
+            found.append(_target(work, poll, home.unit, home_id, "proxy"))
+    return found
+
+
+def _target(work: Work, poll: Poll, unit: str, home_id: int | None, how: str) -> Target:
+    """A target for a unit: named by `home_id` (a proxy's home) or the unit's first home."""
+    homes = sorted(
+        work.session.exec(
+            select(PollHome.home_id).where(PollHome.poll_id == poll.id, PollHome.unit == unit)
+        ).all()
+    )
+    named = home_id if home_id is not None else homes[0]
+    view = people.home_view(work.session, named)
+    label = view.label if view else str(named)
+    if home_id is None and len(homes) > 1:
+        label += f" +{len(homes) - 1}"
+    voted = work.session.get(PollTurnout, (poll.id, unit)) is not None
+    return Target(named, unit, label, how, voted)
 
 
 def cast_ballot(
@@ -300,7 +327,13 @@ def cast_ballot(
 
 def visible_to_voter(work: Work, actor: Actor, poll_id: int) -> Poll | None:
     """The poll, when the actor may see it or holds a proxy in it (a proxy may live elsewhere)."""
-    raise NotImplementedError
+    poll = visible(work, actor, poll_id)
+    if poll is not None or actor.person_id is None:
+        return poll
+    poll = work.session.get(Poll, poll_id)
+    if poll is None or poll.state != "open":
+        return None
+    return poll if proxies.homes_for(work.session, poll, actor.person_id, work.now) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,3 +228,12 @@ def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str
     if any(is_voter(r.kind, r.status) for r, _ in residencies):
         return "outside"
     return "not_owner"
+
+
+def units_of(session: Session, poll_id: int, person_id: int) -> list[str]:
+    """The owner units a person votes for in a poll's frozen electorate, sorted."""
+    return sorted(
+        session.exec(
+            select(PollVoter.unit).where(PollVoter.poll_id == poll_id, PollVoter.person_id == person_id)
+        ).all()
+    )
