@@ -132,8 +132,8 @@ def entrances(work: Work, poll: Poll, building_id: int) -> list[OrgNode]:
 def homes(work: Work, poll: Poll, entrance_id: int) -> list[HomeRow]:
     """An entrance's homes in the frozen electorate, by number, each with the ballot that stands for it."""
     found = work.session.exec(
-        select(Home.id, Home.number)
-        .join(PollHome, (col(PollHome.home_id) == Home.id) & (col(PollHome.poll_id) == poll.id))
+        select(PollHome.home_id, Home.number)
+        .join(Home, (col(PollHome.home_id) == Home.id) & (col(PollHome.poll_id) == poll.id))
         .where(Home.entrance_id == entrance_id)
     ).all()
     voted = rules.homes_voted(work.session, id_of(poll), [home_id for home_id, _ in found])

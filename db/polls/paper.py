@@ -162,7 +162,9 @@ def _checked(poll: Poll, paper: PaperBallot, now: datetime) -> tuple[str, str]:
     if at.tzinfo is None or not poll.opens_at <= at <= now:
         raise PollError("collected_at")
     if poll.secret:
-        return "", collector  # sealed: the choice is in the envelope until the close
+        if paper.choice:
+            raise PollError("sealed_choice")  # nobody but the owner sees a secret ballot before the close
+        return "", collector
     if not paper.photo_ref:
         raise PollError("photo")  # the signed ballot is the evidence an open count rests on
     return canonical_choice(poll, paper.choice), collector
@@ -252,7 +254,7 @@ class FileBallot:
 def enter_many(
     session: Session,
     poll_id: int,
-    person_id: int,
+    person_id: int | None,
     rows: list[FileBallot],
     now: datetime,
     source: str = "file",
