@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from core import audit, committee
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
 from db import notices, people
-from db.models import OrgNode, Poll, PollHome, PollTurnout
+from db.models import OrgNode, Poll, PollHome, PollProxy, PollTurnout
 from db.polls import authoring, ballots, counting, electorate, proxies, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
@@ -179,8 +179,30 @@ def polls_for(work: Work, actor: Actor, run_limit: int = 10) -> Listing:
     """The polls over the actor's homes (recent and coming), and the latest (`run_limit`) where they run
     polls."""
     mine = views.for_resident(work.session, actor.person_id, work.now) if actor.person_id else []
+    if actor.person_id is not None:  # a proxy may live elsewhere: the polls they vote in by proxy come too
+        seen = {p.id for p in mine}
+        mine += [p for p in _proxied_polls(work, actor.person_id) if p.id not in seen]
     compounds = [id_of(c) for c in compounds_for(work, actor)]
     return Listing(mine, views.in_compounds(work.session, compounds, run_limit))
+
+
+def _proxied_polls(work: Work, person_id: int) -> list[Poll]:
+    """Open polls in which the person holds a proxy they may vote with now."""
+    compounds = set(
+        work.session.exec(
+            select(PollProxy.compound_id).where(
+                PollProxy.proxy_id == person_id, col(PollProxy.revoked_at).is_(None)
+            )
+        ).all()
+    )
+    if not compounds:
+        return []
+    running = work.session.exec(
+        select(Poll)
+        .where(col(Poll.node_id).in_(compounds), Poll.state == "open")
+        .order_by(col(Poll.closes_at))
+    ).all()
+    return [p for p in running if proxies.homes_for(work.session, p, person_id, work.now)]
 
 
 @dataclass(frozen=True, slots=True)
