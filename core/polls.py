@@ -52,11 +52,23 @@ def lives_in_scope(work: Work, actor: Actor, poll: Poll) -> bool:
 
 
 def visible(work: Work, actor: Actor, poll_id: int) -> Poll | None:
-    """The poll, when the actor may see it (over one of their homes, or where they run polls)."""
+    """The poll, when the actor may see it: over one of their homes, where they run polls, or an open poll
+    they hold a proxy in."""
     poll = work.session.get(Poll, poll_id)
-    if poll is None or not (lives_in_scope(work, actor, poll) or runs(work, actor, poll)):
+    if poll is None or not (
+        lives_in_scope(work, actor, poll) or runs(work, actor, poll) or _proxy_in(work, actor, poll)
+    ):
         return None
     return poll
+
+
+def _proxy_in(work: Work, actor: Actor, poll: Poll) -> bool:
+    """Whether the actor holds a proxy they may vote with in this open poll (a proxy may live elsewhere)."""
+    return (
+        actor.person_id is not None
+        and poll.state == "open"
+        and bool(proxies.homes_for(work.session, poll, actor.person_id, work.now))
+    )
 
 
 # --- creating and withdrawing -----------------------------------------------------------------------------
@@ -348,14 +360,8 @@ def cast_ballot(
 
 
 def visible_to_voter(work: Work, actor: Actor, poll_id: int) -> Poll | None:
-    """The poll, when the actor may see it or holds a proxy in it (a proxy may live elsewhere)."""
-    poll = visible(work, actor, poll_id)
-    if poll is not None or actor.person_id is None:
-        return poll
-    poll = work.session.get(Poll, poll_id)
-    if poll is None or poll.state != "open":
-        return None
-    return poll if proxies.homes_for(work.session, poll, actor.person_id, work.now) else None
+    """The poll, when the actor may see it (`visible` counts the proxies they hold)."""
+    return visible(work, actor, poll_id)
 
 
 @dataclass(frozen=True, slots=True)
