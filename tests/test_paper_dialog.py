@@ -167,6 +167,8 @@ def test_nothing_typed_is_lost_on_a_detour(app: App, clock: FixedClock, staff: C
 
 def test_only_those_who_may_enter_get_the_flow(app: App, clock: FixedClock, owner: ChatUser) -> None:
     poll_id = make_poll(app, clock, secret=False)
+    owner.say("/help")
+    assert "纸质票" not in owner.text
     owner.say("/ballots")
     assert "只限业委会成员和社区工作人员" in owner.text
     owner.data(f"pp:s:{poll_id}")
@@ -174,3 +176,13 @@ def test_only_those_who_may_enter_get_the_flow(app: App, clock: FixedClock, owne
     owner.say("/polls")
     owner.press("续聘阳光物业")
     assert "📝 录入纸质票" not in owner.buttons()
+
+
+def test_a_committee_member_enters_ballots_too(app: App, clock: FixedClock) -> None:
+    make_poll(app, clock, secret=False)
+    member = ChatUser(app.service, "committee-1", name="周委员")
+    member.say("/start DEMO-COMMITTEE")
+    member.say("/help")
+    assert "纸质票" in member.text and "/ballots" in member.text
+    _to_home(member, "1栋", "1单元", "101")
+    assert "选票上选的是" in member.text

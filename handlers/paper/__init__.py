@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from pydantic import ValidationError
+
 from core import paper
 from core.actions import Paper
 from core.permissions import Action, may
@@ -78,10 +80,23 @@ def list_polls(ctx: Context, _: str = "") -> list[Reply]:
     return [Reply("paper.polls", {"count": len(found), "shown": len(shown)}, rows)]
 
 
+def _last_collector(ctx: Context) -> str:
+    """The collector's name typed last in this entry, or in the entry parked on the way here."""
+    if ctx.state.flow == NAME:
+        return PaperDraft.of(ctx.state).last_collector
+    if ctx.state.parked.get("flow") == NAME:
+        try:
+            return PaperDraft.model_validate(dict(ctx.state.parked.get("data") or {})).last_collector
+        except ValidationError:
+            return ""
+    return ""
+
+
 def start(ctx: Context, poll: Poll) -> list[Reply]:
     """The buildings of a poll; the collector's name typed earlier in this entry is kept."""
-    earlier = PaperDraft.of(ctx.state) if ctx.state.flow == NAME else PaperDraft()
-    keep(ctx, "building", PaperDraft(poll=poll.id, last_collector=earlier.last_collector))
+    if poll.state != "open" and poll.id not in {p.id for p in paper.entry_polls(ctx.work, ctx.actor())}:
+        return [refused("not_open" if poll.state == "announced" else "closed", None)]
+    keep(ctx, "building", PaperDraft(poll=poll.id, last_collector=_last_collector(ctx)))
     return [entry.buildings_page(ctx, poll)]
 
 
@@ -104,7 +119,7 @@ def _draft_for(ctx: Context, poll: Poll) -> PaperDraft:
     """The draft of this poll the person is in, or a new one (the collector's name carried over)."""
     draft = PaperDraft.of(ctx.state) if ctx.state.flow == NAME else PaperDraft()
     if draft.poll != poll.id:
-        draft = PaperDraft(poll=poll.id, last_collector=draft.last_collector)
+        draft = PaperDraft(poll=poll.id, last_collector=_last_collector(ctx))
     return draft
 
 
