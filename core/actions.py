@@ -391,12 +391,52 @@ class Vote(Press):
         **{verb: ("poll",) for verb in ("v", "d", "ok", "r", "x", "cancel", "cancelok")},
         "c": ("poll", "choice"),
         "t": ("poll", "candidate"),
+        "h": ("poll", "home"),  # vote for this home (one's own, or one held by proxy)
     }
-    KINDS: ClassVar[Kinds] = {"poll": "id", "choice": "word", "candidate": "num"}
+    KINDS: ClassVar[Kinds] = {"poll": "id", "choice": "word", "candidate": "num", "home": "id"}
 
     poll: int | None = None
     choice: str | None = None
     candidate: int | None = None
+    home: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Paper(Press):
+    """Entering a paper ballot: (s)tart with a poll, a (b)uilding, an (e)ntrance (also 录入下一张), a
+    (h)ome; a decision's (c)hoice, (t)oggle a candidate, (d)one; how it was collected (m), the remembered
+    collector (n), when (w: now | typed), s(k)ip the photo, confirm (ok), cancel (x)."""
+
+    FAMILY = "pp"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: () for verb in ("d", "n", "k", "ok", "x")},
+        "s": ("poll",),
+        "b": ("poll", "node"),
+        "e": ("poll", "node"),
+        "h": ("poll", "home"),
+        "c": ("choice",),
+        "t": ("candidate",),
+        "m": ("method",),
+        "w": ("when",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "poll": "id",
+        "node": "id",
+        "home": "id",
+        "choice": "word",
+        "candidate": "num",
+        "method": "word",
+        "when": "word",
+    }
+
+    poll: int | None = None
+    node: int | None = None
+    home: int | None = None
+    choice: str | None = None
+    candidate: int | None = None
+    method: str | None = None
+    when: str | None = None
 
 
 @family

@@ -32,6 +32,7 @@ COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
     "/pending": (Action.APPROVE_RESIDENT,),
     "/notice": (Action.SEND_NOTICE,),
     "/newpoll": (Action.RUN_POLL,),
+    "/ballots": (Action.ENTER_BALLOT,),
     "/console": (Action.USE_CONSOLE,),
     "/accounts": (Action.SEE_ACCOUNTS, Action.FILE_STATEMENT),
     "/committee": (Action.SEE_COMMITTEE, Action.MANAGE_COMMITTEE),
@@ -48,7 +49,7 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
     (("/tasks", Action.LIST_TASKS),),
     (("/pending", Action.APPROVE_RESIDENT),),
     (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
-    (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
+    (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL), ("/ballots", Action.ENTER_BALLOT)),
     (("/notice", Action.SEND_NOTICE), ("/notices", None)),
     (
         ("/accounts", Action.SEE_ACCOUNTS),

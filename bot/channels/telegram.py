@@ -64,6 +64,7 @@ COMMANDS = (
     "report",
     "my",
     "polls",
+    "ballots",
     "tasks",
     "queue",
     "stats",
