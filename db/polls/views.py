@@ -13,6 +13,7 @@ from core.permissions import path_ids
 from db.models import Home, OrgNode, Poll, PollHome, PollTurnout, Residency
 from db.polls.authoring import buildings_of
 from db.polls.terms import OPEN_STATES, RESULT_PUBLICITY, in_scope
+from db.tally import QUORUM
 
 
 def _homes(session: Session, person_id: int) -> list[Home]:
@@ -110,6 +111,21 @@ class Turnout:
     owners: int
     total_owners: int
     channels: dict[str, Part] = field(default_factory=lambda: {c: Part() for c in CHANNELS})
+
+    @property
+    def area_needed(self) -> int:
+        """The least area that reaches the quorum line (two thirds of the total: reaching it is enough)."""
+        return needed(self.total_area)
+
+    @property
+    def owners_needed(self) -> int:
+        """The least number of owners that reaches the quorum line."""
+        return needed(self.total_owners)
+
+
+def needed(total: int) -> int:
+    """The least count that reaches two thirds of a total (the tally's quorum: reaching it is enough)."""
+    return -(-total * QUORUM.numerator // QUORUM.denominator)
 
 
 def _split(found: dict[str, Part]) -> dict[str, Part]:
