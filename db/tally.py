@@ -3,8 +3,12 @@
 How it counts (Civil Code Art. 278 and Art. 1259; SPC interpretation on building ownership Art. 8–9):
 
 - The electorate is one `Home` per exclusive part with its registered area in 0.01 m² (a positive int) and
-  an `owner_key`. Homes sharing an owner_key are one owner (several homes of one buyer; the developer's
-  unsold homes all carry one key such as `DEVELOPER`). Co-owners of a home are one `Home`, so one vote.
+  an `owner_key`. Homes sharing an owner_key are one owner; the caller keys homes on the EXACT set of
+  their owners (SPC Art. 9, "同一买受人拥有一个以上专有部分的，按一人计算"): homes whose owner sets are
+  equal share a key (one buyer's several homes, or a couple's two flats), while sets that merely overlap
+  do not: homes owned by H+W, W+M and M+X are three owners, not one chain merged into a single owner.
+  The developer's unsold homes all carry one key such as `DEVELOPER`. Co-owners of a home are one `Home`,
+  so one vote.
 - Total area = sum of all home areas; total owners = number of distinct owner keys.
 - One `Ballot` per home. A second ballot for the same home, or a ballot for a home outside the electorate,
   raises ValueError: the caller (the database's one-vote constraint, the first co-owner to vote, a vote

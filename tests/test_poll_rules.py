@@ -4,6 +4,7 @@ count against a tally done by hand, receipts, and ballots that link to no one.""
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from sqlmodel import Session, select
 from bot.bootstrap import App
 from db import org, people, polls
 from db.models import Home, Notice, OrgNode, Poll, PollBallot, PollHome, PollTurnout, PollVoter, Residency
-from db.polls import ballots
+from db.polls import ballots, electorate, views
 from tests.support import poll_cases
 
 COMMUNITY = ("铁西区", "北沟街道", "英雄社区")
@@ -24,7 +25,8 @@ COMMUNITY = ("铁西区", "北沟街道", "英雄社区")
 # A compound made for counting (areas in m²). Owners, set up in `Town`:
 #   甲 owns 1栋 1单元 101, 102 and 201 (one owner of three homes: 240.00 m², one vote)
 #   乙 and 丙 co-own 1栋 2单元 101 (one vote, 90.00 m²)
-#   丁 and 戊 co-own 1栋 2单元 102, and 丁 alone owns 2栋 1单元 101 (one owner: 120.00 m²)
+#   丁 and 戊 co-own 1栋 2单元 102 (one owner, 70.00 m²); 丁 alone owns 2栋 1单元 101 (another owner,
+#   50.00 m²: the owner sets differ, SPC Art. 9 counts a buyer once only over exactly equal sets)
 #   2栋 1单元 102 and 201 are the developer's unsold stock (one owner: 230.00 m², nobody to vote)
 #   2栋 1单元 202 has no registered owner (counts as an owner of its own, 75.50 m²)
 #   2栋 1单元 301: 己 asked to be its owner (pending), 庚 rents it (tenant) — counts as its own owner
@@ -64,7 +66,7 @@ streets:
                       - {number: "102", area: 55.55, unsold: false}
 """
 TOTAL_AREA = 24000 + 9000 + 12000 + 23000 + 7550 + 6525 + 8888 + 5555  # 965.18 m²
-TOTAL_OWNERS = 8  # 甲, 乙丙, 丁戊, developer, 202, 301, 辛, 2栋 2单元 102
+TOTAL_OWNERS = 9  # 甲, 乙丙, 丁戊, 丁, developer, 202, 301, 辛, 2栋 2单元 102
 
 
 @dataclass
@@ -189,11 +191,14 @@ def units(session: Session, poll_id: int) -> dict[int, str]:
     )
 
 
-def voters(session: Session, poll_id: int) -> dict[int, str]:
-    """person id -> owner unit, for those who may vote."""
-    return dict(
-        session.exec(select(PollVoter.person_id, PollVoter.unit).where(PollVoter.poll_id == poll_id)).all()
-    )
+def voters(session: Session, poll_id: int) -> dict[int, list[str]]:
+    """person id -> the owner units they vote for (sorted), for those who may vote."""
+    found: dict[int, list[str]] = {}
+    for person_id, unit in session.exec(
+        select(PollVoter.person_id, PollVoter.unit).where(PollVoter.poll_id == poll_id)
+    ).all():
+        found.setdefault(person_id, []).append(unit)
+    return {p: sorted(u) for p, u in found.items()}
 
 
 def test_import_marks_the_developers_unsold_homes(town: Town) -> None:
@@ -213,9 +218,11 @@ def test_owner_units_follow_owners_not_homes(town: Town) -> None:
         # One owner of three homes: one unit, the areas added up.
         assert unit[h["1栋/1单元/101"]] == unit[h["1栋/1单元/102"]] == unit[h["1栋/1单元/201"]]
         assert polls.unit_area(session, poll_id, unit[h["1栋/1单元/101"]]) == 24000
-        # 丁 co-owns 1栋 2单元 102 with 戊 and alone owns 2栋 1单元 101: all one unit.
-        assert unit[h["1栋/2单元/102"]] == unit[h["2栋/1单元/101"]]
-        assert polls.unit_area(session, poll_id, unit[h["2栋/1单元/101"]]) == 12000
+        # 丁 co-owns 1栋 2单元 102 with 戊 and alone owns 2栋 1单元 101: two owner sets, two units.
+        assert unit[h["1栋/2单元/102"]] == f"u{h['1栋/2单元/102']}"
+        assert unit[h["2栋/1单元/101"]] == f"u{h['2栋/1单元/101']}"
+        assert polls.unit_area(session, poll_id, unit[h["1栋/2单元/102"]]) == 7000
+        assert polls.unit_area(session, poll_id, unit[h["2栋/1单元/101"]]) == 5000
         # The developer's unsold homes: one unit.
         assert unit[h["2栋/1单元/102"]] == unit[h["2栋/1单元/201"]] == polls.DEVELOPER_UNIT
         assert polls.unit_area(session, poll_id, polls.DEVELOPER_UNIT) == 23000
@@ -226,13 +233,16 @@ def test_owner_units_follow_owners_not_homes(town: Town) -> None:
         poll = session.get(Poll, poll_id)
         assert poll is not None
         assert (poll.total_area, poll.total_owners) == (TOTAL_AREA, TOTAL_OWNERS)
-        # Who may vote: verified owners only; co-owners share their unit.
+        # Who may vote: verified owners only; co-owners share their unit; 丁 votes in both of his.
         vote_units = voters(session, poll_id)
         assert set(vote_units) == {p[n] for n in ("甲", "乙", "丙", "丁", "戊", "辛")}
-        assert vote_units[p["乙"]] == vote_units[p["丙"]] == unit[h["1栋/2单元/101"]]
-        assert vote_units[p["丁"]] == vote_units[p["戊"]] == unit[h["2栋/1单元/101"]]
-        assert vote_units[p["甲"]] == unit[h["1栋/1单元/201"]]
-        assert len(set(vote_units.values())) == 4
+        assert vote_units[p["乙"]] == vote_units[p["丙"]] == [unit[h["1栋/2单元/101"]]]
+        assert vote_units[p["戊"]] == [unit[h["1栋/2单元/102"]]]
+        assert vote_units[p["丁"]] == sorted([unit[h["1栋/2单元/102"]], unit[h["2栋/1单元/101"]]])
+        assert electorate.units_of(session, poll_id, p["丁"]) == vote_units[p["丁"]]
+        assert electorate.units_of(session, poll_id, p["壬"]) == []
+        assert vote_units[p["甲"]] == [unit[h["1栋/1单元/201"]]]
+        assert len({u for us in vote_units.values() for u in us}) == 5
 
 
 def test_owner_verified_after_opening_is_not_in_the_electorate(town: Town) -> None:
@@ -262,29 +272,35 @@ def test_count_equals_a_tally_done_by_hand(town: Town) -> None:
     at = town.now + timedelta(days=16)
     town.vote(poll_id, "甲", "yes", at)  # 240.00 m²
     town.vote(poll_id, "乙", "no", at)  # 90.00 m², for 乙 and 丙
-    town.vote(poll_id, "戊", "yes", at)  # 120.00 m², for 丁 and 戊
+    town.vote(poll_id, "戊", "yes", at)  # 70.00 m², for 丁 and 戊's home (not 丁's own 2栋 1单元 101)
     town.vote(poll_id, "辛", "abstain", at)  # 88.88 m²
-    for name in ("丙", "丁"):  # their co-owner already voted for the home
+    with pytest.raises(polls.PollError) as info:
+        town.vote(poll_id, "丙", "no", at)  # the co-owner already voted for the home
+    assert info.value.reason == "home_voted"
+    for name in ("甲", "戊"):
         with pytest.raises(polls.PollError) as info:
             town.vote(poll_id, name, "no", at)
-        assert info.value.reason == "home_voted"
-    with pytest.raises(polls.PollError) as info:
-        town.vote(poll_id, "甲", "no", at)
-    assert info.value.reason == "voted"
+        assert info.value.reason == "voted"
+    with town.session() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        # 丙's only unit was cast by 乙; 丁 still has his own home to vote for.
+        assert polls.standing(session, poll, town.person["丙"], at) == "home_voted"
+        assert polls.standing(session, poll, town.person["丁"], at) == "can_vote"
 
-    # By hand: 4 of 8 owners took part with 538.88 of 965.18 m² — short of two thirds on both counts.
-    participating_area = 24000 + 9000 + 12000 + 8888
+    # By hand: 4 of 9 owners took part with 488.88 of 965.18 m² — short of two thirds on both counts.
+    participating_area = 24000 + 9000 + 7000 + 8888
     with town.session() as session:
         poll = session.get(Poll, poll_id)
         assert poll is not None
         result = polls.count(session, poll, town.app.settings.seal_key)
-    assert (result.total_area, result.total_owners) == (96518, 8)
-    assert (result.participating_area, result.participating_owners, result.ballots) == (53888, 4, 4)
-    assert result.area_turnout == Fraction(53888, 96518) and result.owner_turnout == Fraction(1, 2)
+    assert (result.total_area, result.total_owners) == (96518, 9)
+    assert (result.participating_area, result.participating_owners, result.ballots) == (48888, 4, 4)
+    assert result.area_turnout == Fraction(48888, 96518) and result.owner_turnout == Fraction(4, 9)
     assert (result.quorum_area_met, result.quorum_owners_met, result.quorum) == (False, False, False)
     (yes,) = result.approvals
-    assert (yes.area, yes.owners) == (36000, 2)
-    assert yes.area_share == Fraction(36000, participating_area) == Fraction(1125, 1684)
+    assert (yes.area, yes.owners) == (31000, 2)
+    assert yes.area_share == Fraction(31000, participating_area) == Fraction(3875, 6111)
     assert yes.owner_share == Fraction(1, 2)
     assert (yes.area_met, yes.owners_met, yes.passed) == (True, False, False)  # exactly half of owners fails
     assert (result.no_area, result.no_owners, result.abstain_area, result.abstain_owners) == (
@@ -298,20 +314,20 @@ def test_count_equals_a_tally_done_by_hand(town: Town) -> None:
     poll = town.close(poll_id)
     stored = poll.result  # numbers only: exact shares as [numerator, denominator]
     assert stored["outcome"] == "no_quorum"
-    assert (stored["participating_area"], stored["total_area"]) == (53888, 96518)
-    assert (stored["area_turnout"], stored["owner_turnout"]) == ([26944, 48259], [1, 2])
+    assert (stored["participating_area"], stored["total_area"]) == (48888, 96518)
+    assert (stored["area_turnout"], stored["owner_turnout"]) == ([24444, 48259], [4, 9])
     assert (stored["quorum"], stored["quorum_area_met"], stored["quorum_owners_met"]) == (False, False, False)
-    assert stored["approvals"][0]["area_share"] == [1125, 1684]
+    assert stored["approvals"][0]["area_share"] == [3875, 6111]
     assert stored["approvals"][0]["owner_share"] == [1, 2]
     with town.session() as session:
         notice = session.get(Notice, poll.result_notice_id)
         assert notice is not None and notice.data["poll"]["event"] == "result"
-    # Formatted when shown, with two decimals: 53888 / 96518 = 55.83%; 1125/1684 = 66.805…%, half up.
+    # Formatted when shown, with two decimals: 48888 / 96518 = 50.65%; 4/9 = 44.44%; 3875/6111 = 63.41%.
     shown = town.app.renderer.text(
         "zh_CN", "pollpush.closed_author", {"title": poll.title, "poll": notice.data["poll"]}
     )
-    assert "（55.83%），业主 4 / 共 8 人（50.00%）" in shown
-    assert "（占参与面积 66.81%），2 人（占参与人数 50.00%）" in shown
+    assert "（50.65%），业主 4 / 共 9 人（44.44%）" in shown
+    assert "（占参与面积 63.41%），2 人（占参与人数 50.00%）" in shown
 
 
 @dataclass(frozen=True)
@@ -375,39 +391,207 @@ QUORUM_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", QUORUM_CASES, ids=lambda c: c.name)
-def test_quorum_boundary_is_two_thirds_inclusive(app: App, case: Case) -> None:
-    now = app.clock.now()
-    town = Town(app, now)
+def small_town(app: App, name: str, homes: list[tuple[str, str]]) -> Town:
+    """A compound `name` of one entrance whose homes 001, 002, … have these (owners, area in m²): each
+    letter of `owners` is one verified owner of the home ("" leaves it without a registered owner)."""
+    town = Town(app, app.clock.now())
     rows = [
-        org.HomeRow(
-            i + 1, (*COMMUNITY, "边界小区", "1栋", "1单元"), f"{i + 1:03d}", org.parse_area(area, i + 1)
-        )  # type: ignore[arg-type]
-        for i, (_, area) in enumerate(case.homes)
+        org.HomeRow(i + 1, (*COMMUNITY, name, "1栋", "1单元"), f"{i + 1:03d}", org.parse_area(area, i + 1))  # type: ignore[arg-type]
+        for i, (_, area) in enumerate(homes)
     ]
     with app.sessions() as session:
         org.load_rows(session, rows, [])
-        compound = org.find_node(session, "/".join((*COMMUNITY, "边界小区")))
+        compound = org.find_node(session, "/".join((*COMMUNITY, name)))
         assert compound is not None and compound.id is not None
         town.compound_id = compound.id
-        for (owner, _), row in zip(case.homes, rows, strict=True):
-            home = org.find_home(session, "/".join((*COMMUNITY, "边界小区", "1栋", "1单元", row.number)))
+        for (owners, _), row in zip(homes, rows, strict=True):
+            home = org.find_home(session, "/".join((*COMMUNITY, name, "1栋", "1单元", row.number)))
             assert home is not None and home.id is not None
             town.homes[row.number] = home.id
-            town.reside(session, owner, row.number)
+            for owner in owners:
+                town.reside(session, owner, row.number)
         session.commit()
+    return town
+
+
+def relabel(town: Town, poll_id: int, owner: str, channel: str) -> None:
+    """Store the owner's cast ballot as a paper or proxy ballot is stored: its turnout row names the
+    channel, the home and who entered it (a committee member, or the proxy), not the owner."""
+    with town.session() as session:
+        helper = town.person.get(f"录入{channel}") or town.add_person(session, f"录入{channel}")
+        (unit,) = electorate.units_of(session, poll_id, town.person[owner])
+        turnout = session.get(PollTurnout, (poll_id, unit))
+        assert turnout is not None
+        home = session.exec(
+            select(PollHome.home_id).where(PollHome.poll_id == poll_id, PollHome.unit == unit)
+        ).first()
+        turnout.channel, turnout.person_id, turnout.home_id = channel, helper, home
+        session.commit()
+
+
+def cast_for_home(town: Town, poll_id: int, home: str, by: str, choice: str, at: datetime) -> None:
+    """Store a ballot for one home of an open (non-secret) poll as a vote naming that home stores it: the
+    unit's turnout row, cast by `by`, and its ballot with the unit's area."""
+    with town.session() as session:
+        unit = session.exec(
+            select(PollHome.unit).where(PollHome.poll_id == poll_id, PollHome.home_id == town.homes[home])
+        ).one()
+        session.add(
+            PollTurnout(
+                poll_id=poll_id, unit=unit, person_id=town.person[by], voted_at=at, home_id=town.homes[home]
+            )
+        )
+        session.add(
+            PollBallot(
+                id=secrets.token_hex(16),
+                poll_id=poll_id,
+                seal=secrets.token_hex(32),
+                area_centi_m2=polls.unit_area(session, poll_id, unit),
+                choice=choice,
+                receipt=polls.receipt_hash(poll_id, choice, ballots.new_code()),
+                unit=unit,
+            )
+        )
+        session.commit()
+
+
+CHANNEL_MIXES = {"online": ("online",), "mixed": ("paper", "online", "proxy")}
+
+
+@pytest.mark.parametrize("mix", list(CHANNEL_MIXES))
+@pytest.mark.parametrize("case", QUORUM_CASES, ids=lambda c: c.name)
+def test_quorum_boundary_is_two_thirds_inclusive(app: App, case: Case, mix: str) -> None:
+    # The "mixed" run casts the same ballots by paper, online and proxy in turn: nothing may change.
+    town = small_town(app, "边界小区", [(owner, area) for owner, area in case.homes])
     poll_id = town.open()
-    for owner in case.voting:
-        town.vote(poll_id, owner, "yes", now + timedelta(days=16))
+    channels = CHANNEL_MIXES[mix]
+    for i, owner in enumerate(case.voting):
+        town.vote(poll_id, owner, "yes", town.now + timedelta(days=16))
+        if channels[i % len(channels)] != "online":
+            relabel(town, poll_id, owner, channels[i % len(channels)])
     with app.sessions() as session:
         poll = session.get(Poll, poll_id)
         assert poll is not None
         result = polls.count(session, poll, app.settings.seal_key)
+        overall, _ = views.turnout(session, poll)
     total = sum(org.parse_area(a, 1) for _, a in case.homes)
     assert result.total_area == total and result.total_owners == len({o for o, _ in case.homes})
     assert (result.area_turnout, result.owner_turnout) == (case.area_turnout, case.owner_turnout)
     assert result.quorum is case.quorum
     assert result.outcome == ("passed" if case.quorum else "no_quorum")  # everyone who voted said yes
+    # The live turnout agrees with the count, whichever way the ballots came.
+    assert (overall.area, overall.owners) == (result.participating_area, result.participating_owners)
+    assert sum(p.owners for p in overall.channels.values()) == len(case.voting)
+    if mix == "mixed":
+        assert overall.channels["paper"].owners == (len(case.voting) + 2) // 3
+    poll = town.close(poll_id)
+    assert poll.result["outcome"] == result.outcome
+    assert sum(poll.result["channels"].values()) == poll.result["ballots"] == len(case.voting)
+
+
+def test_equal_owner_sets_are_one_owner_and_a_chain_of_overlapping_sets_stays_apart(any_app: App) -> None:
+    # 夫+妻 own 001 and 004 (equal sets: one owner of 180 m²); 妻+母 own 002 and 母+弟 own 003: the chain
+    # 夫妻 – 妻母 – 母弟 is three owners, not one; 005 has no registered owner.
+    town = small_town(
+        any_app,
+        "买受人小区",
+        [("夫妻", "100"), ("妻母", "90"), ("母弟", "70"), ("夫妻", "80"), ("", "60")],
+    )
+    h, p = town.homes, town.person
+    poll_id = town.open(town.draft(secret=False))
+    with town.session() as session:
+        unit = units(session, poll_id)
+        assert unit[h["001"]] == unit[h["004"]] == f"u{h['001']}"
+        assert polls.unit_area(session, poll_id, unit[h["001"]]) == 18000
+        assert len({unit[h["001"]], unit[h["002"]], unit[h["003"]]}) == 3
+        assert unit[h["002"]] == f"u{h['002']}" and unit[h["003"]] == f"u{h['003']}"
+        assert unit[h["005"]] == f"h{h['005']}"
+        poll = session.get(Poll, poll_id)
+        assert poll is not None and (poll.total_owners, poll.total_area) == (4, 40000)
+        # 妻 and 母 each vote for two owners; everyone else for one.
+        assert electorate.units_of(session, poll_id, p["妻"]) == sorted([unit[h["001"]], unit[h["002"]]])
+        assert electorate.units_of(session, poll_id, p["母"]) == sorted([unit[h["002"]], unit[h["003"]]])
+        assert electorate.units_of(session, poll_id, p["夫"]) == [unit[h["001"]]]
+        assert electorate.voter_ids(session, poll_id) == sorted(p[n] for n in "夫妻母弟")
+    at = town.now + timedelta(days=16)
+    town.vote(poll_id, "夫", "yes", at)  # for 001 and 004
+    with town.session() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        # 妻 still has 002 to vote for; 弟 and 母 have not voted at all.
+        assert polls.standing(session, poll, p["妻"], at) == "can_vote"
+        assert electorate.non_voters(session, poll_id) == sorted(p[n] for n in "妻母弟")
+        own = electorate.own_turnout(session, poll_id, p["妻"])
+        assert own is not None and own.unit == unit[h["001"]] and own.person_id == p["夫"]
+    cast_for_home(town, poll_id, "002", "母", "no", at)  # 母 names 002, the home she owns with 妻
+    with town.session() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        # Both of 妻's owners have voted, neither by her; 母 cast one of hers and still has 003.
+        assert polls.standing(session, poll, p["妻"], at) == "home_voted"
+        assert polls.standing(session, poll, p["母"], at) == "can_vote"
+        assert electorate.non_voters(session, poll_id) == sorted(p[n] for n in "母弟")
+    town.vote(poll_id, "弟", "yes", at)  # 003, for 母 and 弟
+    with town.session() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        assert polls.standing(session, poll, p["母"], at) == "voted"  # all hers voted, one by her
+        assert polls.standing(session, poll, p["妻"], at) == "home_voted"
+        assert electorate.non_voters(session, poll_id) == []
+        result = polls.count(session, poll, town.app.settings.seal_key)
+        overall, (building,) = views.turnout(session, poll)
+    assert (overall.owners, overall.area, overall.channels["online"].owners) == (3, 34000, 3)
+    assert (building.owners, building.total_owners, building.total_area) == (3, 4, 40000)
+    # 3 of 4 owners with 340 of 400 m²: quorum; yes 250 m² and 2 of 3 owners.
+    assert (result.participating_owners, result.participating_area, result.quorum) == (3, 34000, True)
+    assert (result.approvals[0].owners, result.approvals[0].area, result.outcome) == (2, 25000, "passed")
+
+
+def test_turnout_and_the_result_are_split_by_channel(town: Town) -> None:
+    poll_id = town.open()
+    at = town.now + timedelta(days=16)
+    town.vote(poll_id, "甲", "yes", at)  # 1栋, 240.00 m², online
+    town.vote(poll_id, "乙", "no", at)  # 1栋, 90.00 m², entered from paper
+    relabel(town, poll_id, "乙", "paper")
+    town.vote(poll_id, "辛", "yes", at)  # 2栋, 88.88 m², cast by a proxy
+    relabel(town, poll_id, "辛", "proxy")
+    town.vote(poll_id, "戊", "abstain", at)  # 1栋, 70.00 m², on paper too
+    relabel(town, poll_id, "戊", "paper")
+    with town.session() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None
+        overall, buildings = views.turnout(session, poll)
+    assert (overall.area, overall.owners, overall.total_owners) == (48888, 4, TOTAL_OWNERS)
+    shown = {c: (part.area, part.owners) for c, part in overall.channels.items()}
+    assert shown == {"online": (24000, 1), "paper": (16000, 2), "proxy": (8888, 1)}
+    by_name = {b.name: b for b in buildings}
+    one, two = by_name["1栋"], by_name["2栋"]
+    assert {c: part.owners for c, part in one.channels.items()} == {"online": 1, "paper": 2, "proxy": 0}
+    assert (one.area, one.total_area, one.owners, one.total_owners) == (40000, 40000, 3, 3)
+    assert {c: part.area for c, part in two.channels.items()} == {"online": 0, "paper": 0, "proxy": 8888}
+    assert (two.area, two.total_area, two.owners, two.total_owners) == (8888, 56518, 1, 6)
+    # The quorum line: two thirds of 965.18 m² (643.46 rounded up) and of 9 owners (6).
+    assert (overall.area_needed, overall.owners_needed) == (64346, 6)
+
+    poll = town.close(poll_id)
+    assert poll.result["channels"] == {"online": 1, "paper": 2, "proxy": 1}
+    with town.session() as session:
+        notice = session.get(Notice, poll.result_notice_id)
+        assert notice is not None
+        assert notice.data["poll"]["channels"] == {"online": 1, "paper": 2, "proxy": 1}
+    renderer = town.app.renderer
+    context = {"title": poll.title, "poll": notice.data["poll"]}
+    assert "共 4 张选票：网上 1 票 · 纸质 2 票 · 委托 1 票。" in renderer.text(
+        "zh_CN", "pollpush.closed_author", context
+    )
+    assert "4 ballots: 1 online · 2 on paper · 1 by proxy." in renderer.text(
+        "en", "pollpush.closed_author", context
+    )
+    # A result stored before ballots were counted by channel still reads as it did.
+    old = {k: v for k, v in notice.data["poll"].items() if k != "channels"}
+    for locale, line in (("zh_CN", "共 4 张选票。"), ("en", "4 ballots.")):
+        text = renderer.text(locale, "pollpush.closed_author", {"title": poll.title, "poll": old})
+        assert line in text and "网上" not in text and "online" not in text
 
 
 def test_receipts_digest_can_be_recomputed_and_each_voter_finds_their_ballot(town: Town) -> None:
@@ -438,7 +622,7 @@ def test_ballots_carry_no_link_to_voters(town: Town) -> None:
     ballot_columns = {c["name"] for c in schema.get_columns("poll_ballot")}
     assert ballot_columns == {"id", "poll_id", "seal", "area_centi_m2", "choice", "receipt", "unit"}
     turnout_columns = {c["name"] for c in schema.get_columns("poll_turnout")}
-    assert turnout_columns == {"poll_id", "unit", "person_id", "voted_at", "changes"}
+    assert turnout_columns == {"poll_id", "unit", "person_id", "voted_at", "changes", "channel", "home_id"}
     assert not turnout_columns & {"choice", "receipt", "seal", "ballot_id", "area_centi_m2"}
     shared = {fk["referred_table"] for fk in schema.get_foreign_keys("poll_ballot")}
     assert shared == {"poll"}
@@ -447,7 +631,7 @@ def test_ballots_carry_no_link_to_voters(town: Town) -> None:
     open_ = town.open(town.draft(secret=False, title="公开表决：更换门禁"))
     at = town.now + timedelta(days=16)
     for poll_id in (secret, open_):
-        for name, choice in (("甲", "yes"), ("丙", "no"), ("丁", "abstain")):
+        for name, choice in (("甲", "yes"), ("丙", "no"), ("戊", "abstain")):
             town.vote(poll_id, name, choice, at)
     with town.session() as session:
         person_ids = set(town.person.values())
@@ -460,13 +644,13 @@ def test_ballots_carry_no_link_to_voters(town: Town) -> None:
             assert ballot.unit is None
             for column in ballot_columns - {"poll_id"}:
                 assert getattr(ballot, column) not in forbidden, column
-        vote_units = voters(session, open_)
+        vote_units = {p: us[0] for p, us in voters(session, open_).items() if len(us) == 1}
         open_ballots = session.exec(select(PollBallot).where(PollBallot.poll_id == open_)).all()
         assert {(b.unit, b.choice) for b in open_ballots} == {
             (vote_units[town.person["甲"]], "yes"),
             (vote_units[town.person["丙"]], "no"),
-            (vote_units[town.person["丁"]], "abstain"),
+            (vote_units[town.person["戊"]], "abstain"),
         }
         # The turnout says who voted, not what: its rows match the voters' units and nothing else.
         turnout = session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == secret)).all()
-        assert set(turnout) == {vote_units[town.person[n]] for n in ("甲", "丙", "丁")}
+        assert set(turnout) == {vote_units[town.person[n]] for n in ("甲", "丙", "戊")}

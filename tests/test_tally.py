@@ -184,6 +184,20 @@ def test_one_owner_with_three_homes_counts_once_with_the_summed_area() -> None:
     assert (result.no_owners, result.split_owners) == (1, 0)
 
 
+def test_homes_with_equal_owner_sets_are_one_owner_and_a_chain_of_overlapping_sets_is_three() -> None:
+    # Keys as the electorate writes them: one per exact owner set. 夫+妻 own 101 and 104 (one owner);
+    # 妻+母 own 102 and 母+弟 own 103: each set its own owner, so the chain 夫妻-妻母-母弟 is three owners.
+    key = {"101": "夫妻", "102": "妻母", "103": "母弟", "104": "夫妻"}
+    homes = [Home(h, 10_000, key[h]) for h in ("101", "102", "103", "104")]
+    result = tally(homes, [Ballot("101", YES), Ballot("104", YES), Ballot("102", NO)], 4)
+    (yes,) = result.approvals
+    assert (result.total_owners, result.participating_owners) == (3, 2)
+    assert (yes.owners, yes.area, result.no_owners, result.no_area) == (1, 20_000, 1, 10_000)
+    # Merging the chain into one key would make one owner of all four homes: the wrong count.
+    merged = tally([dataclasses.replace(h, owner_key="chain") for h in homes], [Ballot("102", NO)], 4)
+    assert merged.total_owners == 1 and merged.quorum_owners_met
+
+
 def test_owner_whose_homes_vote_differently_counts_with_the_majority_of_their_area() -> None:
     homes = [Home("a", 100, "wang"), Home("b", 200, "wang"), Home("c", 300, "wang"), Home("d", 500, "li")]
     ballots = [Ballot("a", YES), Ballot("b", NO), Ballot("c", YES), Ballot("d", ABSTAIN)]

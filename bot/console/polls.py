@@ -22,7 +22,7 @@ from core import polls as use
 from core.permissions import Action
 from core.work import Work
 from db.polls import KINDS, MATTERS, NOTICE_PERIOD, buildings_of
-from db.polls.views import path_names
+from db.polls.views import CHANNELS, path_names
 from db.tally import QUORUM
 
 ACTION = Action.RUN_POLL
@@ -116,14 +116,9 @@ def routes(kit: Kit) -> APIRouter:
     return router
 
 
-def _needed(total: int) -> int:
-    """The least count that reaches two thirds of a total (the tally's quorum: reaching it is enough)."""
-    return -(-total * QUORUM.numerator // QUORUM.denominator)
-
-
 def _quorum(turnout: use.Turnout) -> dict[str, Any]:
     """What the quorum line asks of this poll: area and owners needed, and whether each is reached."""
-    area, owners = _needed(turnout.total_area), _needed(turnout.total_owners)
+    area, owners = turnout.area_needed, turnout.owners_needed
     return {
         "area": area,
         "owners": owners,
@@ -137,33 +132,36 @@ def _percent(part: int, whole: int) -> float:
 
 
 def _chart(overall: use.Turnout, buildings: list[use.Turnout], words: dict[str, Any]) -> dict[str, Any]:
-    """The ECharts option: area and owner turnout overall and per building, the quorum as a line."""
+    """The ECharts option: area and owner turnout overall and per building, each bar stacked by the
+    channel its ballots came by (online, paper, proxy), the quorum as a line across both."""
     rows = [overall, *buildings]
-    line = round(float(QUORUM * 100), 2)
+    line = {
+        "symbol": "none",
+        "lineStyle": {"type": "dashed", "color": "#b3261e"},
+        "label": {"formatter": words["quorum_line"], "position": "insideEndTop"},
+        "data": [{"yAxis": round(float(QUORUM * 100), 2)}],
+    }
+    series: list[dict[str, Any]] = []
+    names: list[str] = []
+    for measure in ("area", "owners"):
+        for channel in CHANNELS:
+            name = f"{words[measure]} · {words['channels'][channel]}"
+            names.append(name)
+            data = [
+                _percent(t.channels[channel].area, t.total_area)
+                if measure == "area"
+                else _percent(t.channels[channel].owners, t.total_owners)
+                for t in rows
+            ]
+            series.append({"name": name, "type": "bar", "stack": measure, "data": data})
+    series[0]["markLine"] = line
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": [words["area"], words["owners"]]},
+        "legend": {"data": names},
         "grid": {"left": 48, "right": 24, "bottom": 40, "containLabel": True},
         "xAxis": {"type": "category", "data": [words["overall"], *(t.name for t in buildings)]},
         "yAxis": {"type": "value", "min": 0, "max": 100, "axisLabel": {"formatter": "{value}%"}},
-        "series": [
-            {
-                "name": words["area"],
-                "type": "bar",
-                "data": [_percent(t.area, t.total_area) for t in rows],
-                "markLine": {
-                    "symbol": "none",
-                    "lineStyle": {"type": "dashed", "color": "#b3261e"},
-                    "label": {"formatter": words["quorum_line"], "position": "insideEndTop"},
-                    "data": [{"yAxis": line}],
-                },
-            },
-            {
-                "name": words["owners"],
-                "type": "bar",
-                "data": [_percent(t.owners, t.total_owners) for t in rows],
-            },
-        ],
+        "series": series,
     }
 
 

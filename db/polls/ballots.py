@@ -219,7 +219,7 @@ def opened_ballots(session: Session, poll: Poll, key: bytes) -> list[tuple[str, 
     ).all()
     if not poll.secret:
         return [(i, a, c) for i, a, c in ballots]
-    box = _box(key)
+    box = _box(key)  # once: it derives the cipher's key
     return [(i, a, box.decrypt(c.encode()).decode()) for i, a, c in ballots]
 
 
@@ -242,35 +242,45 @@ def unreadable_polls(session: Session, key: bytes) -> list[int]:
 
 def reshuffle(session: Session, poll: Poll, key: bytes) -> None:
     """At the close: check every ballot decrypts, then write them all again in random order, under new
-    ids, seals and ciphertexts, in the closing transaction: no trace of the voting transactions remains."""
-    rows = session.exec(select(PollBallot).where(PollBallot.poll_id == poll.id)).all()
+    ids, seals and ciphertexts, in the closing transaction: no trace of the voting transactions remains.
+
+    Plain rows in, one DELETE and one executemany out: a box of 20 000 ballots is rewritten in seconds."""
+    rows = session.exec(
+        select(PollBallot.area_centi_m2, PollBallot.choice, PollBallot.receipt, PollBallot.unit).where(
+            PollBallot.poll_id == poll.id
+        )
+    ).all()
+    box = _box(key)
     opened = []
-    for row in rows:
+    for area, stored, receipt, unit in rows:
         try:
-            choice = _box(key).decrypt(row.choice.encode()).decode() if poll.secret else row.choice
+            choice = box.decrypt(stored.encode()).decode() if poll.secret else stored
         except InvalidToken:
             raise RuntimeError(
                 f"poll {poll.id}: a ballot cannot be decrypted (was BALLOT_KEY changed?)"
             ) from None
-        opened.append(
-            (row.area_centi_m2, _stored(poll, canonical_choice(poll, choice), key), row.receipt, row.unit)
-        )
+        choice = canonical_choice(poll, choice)
+        opened.append((area, box.encrypt(choice.encode()).decode() if poll.secret else choice, receipt, unit))
     session.exec(delete(PollBallot).where(col(PollBallot.poll_id) == poll.id))
     session.flush()
     secrets.SystemRandom().shuffle(opened)
-    session.add_all(
-        PollBallot(
-            id=secrets.token_hex(16),
-            poll_id=id_of(poll),
-            seal=secrets.token_hex(32),
-            area_centi_m2=area,
-            choice=choice,
-            receipt=receipt,
-            unit=unit,
+    if opened:
+        poll_id = id_of(poll)
+        session.connection().execute(
+            PollBallot.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": secrets.token_hex(16),
+                    "poll_id": poll_id,
+                    "seal": secrets.token_hex(32),
+                    "area_centi_m2": area,
+                    "choice": choice,
+                    "receipt": receipt,
+                    "unit": unit,
+                }
+                for area, choice, receipt, unit in opened
+            ],
         )
-        for area, choice, receipt, unit in opened
-    )
-    session.flush()
 
 
 def _possible_choices(poll: Poll) -> list[str]:

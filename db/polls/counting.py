@@ -1,21 +1,23 @@
 """The close's count: the ballots against the frozen electorate, and the result kept as numbers.
 
 A stored result (`poll.result`) holds counts, exact shares as [numerator, denominator] and the facts the
-tally decided on (quorum, approval, who was elected, by candidate number); the templates word and format
-them (percentages, names) when they are shown, in the reader's language.
+tally decided on (quorum, approval, who was elected, by candidate number) and how many ballots came by
+each channel (`channels`: online, paper, proxy; results stored before channels existed lack it); the
+templates word and format them (percentages, names) when they are shown, in the reader's language.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from fractions import Fraction
 from typing import Any, cast
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from db.models import Poll, PollHome, PollTurnout
 from db.polls.authoring import announcement
 from db.polls.ballots import opened_ballots
+from db.polls.views import CHANNELS
 from db.tally import Ballot, Choice, Result, tally
 from db.tally import Home as TallyHome
 
@@ -27,11 +29,14 @@ def count(session: Session, poll: Poll, key: bytes) -> Result:
     ballot's area); the multiset of those areas must equal that of the units that voted.
     """
     voted = set(session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == poll.id)).all())
-    unit_areas: dict[str, int] = defaultdict(int)
-    for unit, area in session.exec(
-        select(PollHome.unit, PollHome.area_centi_m2).where(PollHome.poll_id == poll.id)
-    ).all():
-        unit_areas[unit] += area
+    unit_areas = {
+        unit: int(area)
+        for unit, area in session.exec(
+            select(PollHome.unit, func.sum(PollHome.area_centi_m2))
+            .where(PollHome.poll_id == poll.id)
+            .group_by(col(PollHome.unit))
+        ).all()
+    }
     ballots = opened_ballots(session, poll, key)
     if sorted(a for _, a, _ in ballots) != sorted(unit_areas[u] for u in voted):
         raise RuntimeError(f"poll {poll.id}: ballots do not match the owners who voted")
@@ -50,9 +55,22 @@ def share(value: Fraction | None) -> list[int] | None:
     return None if value is None else [value.numerator, value.denominator]
 
 
-def facts(result: Result, receipt_digest: str) -> dict[str, Any]:
-    """The result as stored: numbers and decisions only (options are "yes" or candidate numbers)."""
-    return {
+def channels(session: Session, poll_id: int) -> dict[str, int]:
+    """How many ballots came by each channel (online, paper, proxy; zero included), from the turnout."""
+    found = dict(
+        session.exec(
+            select(PollTurnout.channel, func.count())
+            .where(PollTurnout.poll_id == poll_id)
+            .group_by(col(PollTurnout.channel))
+        ).all()
+    )
+    return {**{c: 0 for c in CHANNELS}, **{str(c): int(n) for c, n in found.items()}}
+
+
+def facts(result: Result, receipt_digest: str, by_channel: dict[str, int] | None = None) -> dict[str, Any]:
+    """The result as stored: numbers and decisions only (options are "yes" or candidate numbers), and
+    the ballots by channel when given."""
+    stored: dict[str, Any] = {
         "outcome": result.outcome,
         "total_area": result.total_area,
         "total_owners": result.total_owners,
@@ -88,6 +106,9 @@ def facts(result: Result, receipt_digest: str) -> dict[str, Any]:
         "runoff_seats": result.runoff_seats,
         "digest": receipt_digest,
     }
+    if by_channel is not None:
+        stored["channels"] = dict(by_channel)
+    return stored
 
 
 def published(poll: Poll) -> dict[str, Any]:

@@ -1,14 +1,15 @@
-"""Who may vote (DESIGN §4.2): homes in scope and their owner units (one buyer of several homes counts
-once, co-owners of a home cast one vote, the developer's unsold homes are one owner), frozen when voting
-opens, and where a person stands in a poll."""
+"""Who may vote (DESIGN §4.2, §4.8): homes in scope and their owner units (homes with exactly the same
+owners count once, co-owners of a home cast one vote, the developer's unsold homes are one owner), frozen
+when voting opens, and where a person stands in a poll."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import and_, func
 from sqlmodel import Session, col, select
 
 from core.permissions import VERIFIED, ResidentKind, is_voter
@@ -29,9 +30,7 @@ class Electorate:
 
 def preview(session: Session, compound_id: int, buildings: list[int] | tuple[int, ...] = ()) -> Electorate:
     """Homes in scope, their total area, and how many have a verified owner at this moment."""
-    scope = [col(Home.compound_id) == compound_id]
-    if buildings:
-        scope.append(col(Home.building_id).in_(list(buildings)))
+    scope = _scope(compound_id, buildings)
     homes, area = session.exec(
         select(func.count(), func.coalesce(func.sum(Home.area_centi_m2), 0)).select_from(Home).where(*scope)
     ).one()
@@ -44,30 +43,44 @@ def preview(session: Session, compound_id: int, buildings: list[int] | tuple[int
     return Electorate(int(homes), int(area), int(owned))
 
 
-def _scope_homes(session: Session, poll: Poll) -> list[Home]:
-    return _homes_in(session, poll.node_id, poll.buildings)
-
-
-def _homes_in(session: Session, compound_id: int, buildings: list[int] | tuple[int, ...]) -> list[Home]:
-    query = select(Home).where(Home.compound_id == compound_id)
+def _scope(compound_id: int, buildings: list[int] | tuple[int, ...]) -> list[Any]:
+    """The conditions on `home` for a poll's scope: a compound, or some of its buildings (a handful of
+    building ids, never one parameter per home)."""
+    scope = [col(Home.compound_id) == compound_id]
     if buildings:
-        query = query.where(col(Home.building_id).in_(list(buildings)))
-    return list(session.exec(query.order_by(col(Home.id))).all())
+        scope.append(col(Home.building_id).in_(list(buildings)))
+    return scope
 
 
-def _verified_owners(session: Session, homes: list[Home]) -> dict[int, list[int]]:
-    """The verified owners of each home, by home id (only they vote: is_voter)."""
-    owners: dict[int, list[int]] = defaultdict(list)
-    if homes:
-        rows = session.exec(
-            select(Residency.home_id, Residency.person_id).where(
-                col(Residency.home_id).in_([h.id for h in homes]),
-                Residency.kind == ResidentKind.OWNER.value,
-                Residency.status == VERIFIED,
-            )
-        ).all()
-        for home_id, person_id in rows:
-            owners[home_id].append(person_id)
+def _homes_in(
+    session: Session, compound_id: int, buildings: list[int] | tuple[int, ...]
+) -> list[tuple[int, int, int, bool]]:
+    """(id, building id, area, unsold) of the homes in scope, by id (plain rows: a compound may hold tens
+    of thousands)."""
+    rows = session.exec(
+        select(Home.id, Home.building_id, Home.area_centi_m2, Home.unsold)
+        .where(*_scope(compound_id, buildings))
+        .order_by(col(Home.id))
+    ).all()
+    return [(int(i), b, a, bool(u)) for i, b, a, u in rows if i is not None]
+
+
+def _verified_owners(
+    session: Session, compound_id: int, buildings: list[int] | tuple[int, ...]
+) -> dict[int, set[int]]:
+    """The verified owners of each home in scope, by home id (only they vote: is_voter)."""
+    owners: dict[int, set[int]] = defaultdict(set)
+    rows = session.exec(
+        select(Residency.home_id, Residency.person_id)
+        .join(Home, col(Home.id) == Residency.home_id)
+        .where(
+            *_scope(compound_id, buildings),
+            Residency.kind == ResidentKind.OWNER.value,
+            Residency.status == VERIFIED,
+        )
+    ).all()
+    for home_id, person_id in rows:
+        owners[home_id].add(person_id)
     return owners
 
 
@@ -89,11 +102,11 @@ def reach(session: Session, compound_id: int, buildings: list[int] | tuple[int, 
     """What turnout verified owners could bring at best (None: no homes in scope, or an area the tally
     cannot count, such as a home registered without one)."""
     homes = _homes_in(session, compound_id, buildings)
-    owners = _verified_owners(session, homes)
+    owners = _verified_owners(session, compound_id, buildings)
     home_unit, _ = _units(homes, owners)
-    electorate = [tally.Home(str(id_of(h)), h.area_centi_m2, home_unit[id_of(h)]) for h in homes]
+    electorate = [tally.Home(str(h), area, home_unit[h]) for h, _, area, _ in homes]
     # taking part is what counts for the quorum: an abstention takes part
-    ballots = [tally.Ballot(str(id_of(h)), "abstain") for h in homes if id_of(h) in owners]
+    ballots = [tally.Ballot(str(h), "abstain") for h, _, _, _ in homes if h in owners]
     try:
         best = tally.tally(electorate, ballots, matter=1)
     except ValueError:
@@ -109,57 +122,60 @@ def reach(session: Session, compound_id: int, buildings: list[int] | tuple[int, 
     )
 
 
-def _units(homes: list[Home], owners: dict[int, list[int]]) -> tuple[dict[int, str], dict[int, str]]:
-    """Owner units per home and per person: homes sharing an owner are one unit (SPC interpretation
-    Art. 9: one buyer of several homes counts once; co-owners of a home cast one vote); the developer's
-    unsold homes are one unit; a home whose owner is not registered here is a unit of its own."""
-    parent: dict[int, int] = {id_of(h): id_of(h) for h in homes}
+def _units(
+    homes: list[tuple[int, int, int, bool]], owners: dict[int, set[int]]
+) -> tuple[dict[int, str], set[tuple[int, str]]]:
+    """Owner units per home, and the (person, unit) pairs who vote for them.
 
-    def root(home_id: int) -> int:
-        while parent[home_id] != home_id:
-            parent[home_id] = parent[parent[home_id]]
-            home_id = parent[home_id]
-        return home_id
-
-    first_home: dict[int, int] = {}
-    for home_id, persons in owners.items():
-        for person_id in persons:
-            other = first_home.setdefault(person_id, home_id)
-            a, b = root(home_id), root(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+    SPC interpretation Art. 9 counts one buyer of several homes once: homes whose verified owners are
+    exactly the same set of people are one unit, keyed on the first of them ("u<home id>"); co-owners of a
+    home cast its one vote. Owner sets that merely overlap stay apart: H+W, W+M and M+X are three owners,
+    and W votes in two units. The developer's unsold homes are one unit; a home whose owner is not
+    registered here is a unit of its own ("h<home id>").
+    """
+    unit_of_set: dict[frozenset[int], str] = {}
     home_unit: dict[int, str] = {}
-    for home in homes:
-        assert home.id is not None
-        if home.id in owners:
-            home_unit[home.id] = f"u{root(home.id)}"
-        elif home.unsold:
-            home_unit[home.id] = DEVELOPER_UNIT
+    voters: set[tuple[int, str]] = set()
+    for home_id, _, _, unsold in homes:  # by id: the first home of a set names its unit
+        persons = owners.get(home_id)
+        if persons:
+            key = frozenset(persons)
+            unit = unit_of_set.get(key)
+            if unit is None:
+                unit = unit_of_set[key] = f"u{home_id}"
+                voters.update((p, unit) for p in key)
+            home_unit[home_id] = unit
+        elif unsold:
+            home_unit[home_id] = DEVELOPER_UNIT
         else:
-            home_unit[home.id] = f"h{home.id}"
-    person_unit = {p: home_unit[h] for p, h in first_home.items()}
-    return home_unit, person_unit
+            home_unit[home_id] = f"h{home_id}"
+    return home_unit, voters
 
 
 def freeze(session: Session, poll: Poll) -> None:
-    """Write the electorate as it stands now: every home in scope and the verified owners who vote."""
-    homes = _scope_homes(session, poll)
-    owners = _verified_owners(session, homes)
-    home_unit, person_unit = _units(homes, owners)
-    session.add_all(
-        PollHome(
-            poll_id=id_of(poll),
-            home_id=id_of(h),
-            building_id=h.building_id,
-            unit=home_unit[id_of(h)],
-            area_centi_m2=h.area_centi_m2,
+    """Write the electorate as it stands now: every home in scope and the verified owners who vote.
+
+    Homes and owners are read by the poll's scope (joins, no list of ids) and written in bulk: a compound
+    of 20 000 homes freezes in a few statements."""
+    homes = _homes_in(session, poll.node_id, poll.buildings)
+    owners = _verified_owners(session, poll.node_id, poll.buildings)
+    home_unit, voters = _units(homes, owners)
+    poll_id = id_of(poll)
+    connection = session.connection()
+    if homes:
+        connection.execute(
+            PollHome.__table__.insert(),  # type: ignore[attr-defined]
+            [
+                {"poll_id": poll_id, "home_id": h, "building_id": b, "unit": home_unit[h], "area_centi_m2": a}
+                for h, b, a, _ in homes
+            ],
         )
-        for h in homes
-    )
-    session.add_all(
-        PollVoter(poll_id=id_of(poll), person_id=p, unit=u) for p, u in sorted(person_unit.items())
-    )
-    poll.total_area = sum(h.area_centi_m2 for h in homes)
+    if voters:
+        connection.execute(
+            PollVoter.__table__.insert(),  # type: ignore[attr-defined]
+            [{"poll_id": poll_id, "person_id": p, "unit": u} for p, u in sorted(voters)],
+        )
+    poll.total_area = sum(a for _, _, a, _ in homes)
     poll.total_owners = len(set(home_unit.values()))
     session.flush()
 
@@ -175,44 +191,78 @@ def unit_area(session: Session, poll_id: int, unit: str) -> int:
     )
 
 
-def voter_ids(session: Session, poll_id: int) -> list[int]:
-    """Everyone in the frozen electorate who may vote."""
-    return list(session.exec(select(PollVoter.person_id).where(PollVoter.poll_id == poll_id)).all())
-
-
-def non_voters(session: Session, poll_id: int) -> list[int]:
-    """Owners in the electorate whose unit has not voted."""
-    voted = select(PollTurnout.unit).where(PollTurnout.poll_id == poll_id)
-    return list(
+def units_of(session: Session, poll_id: int, person_id: int) -> list[str]:
+    """The owner units a person votes for in a poll's frozen electorate, sorted (several when they own
+    homes with different co-owners)."""
+    return sorted(
         session.exec(
-            select(PollVoter.person_id).where(PollVoter.poll_id == poll_id, col(PollVoter.unit).not_in(voted))
+            select(PollVoter.unit).where(PollVoter.poll_id == poll_id, PollVoter.person_id == person_id)
         ).all()
     )
 
 
+def voter_ids(session: Session, poll_id: int) -> list[int]:
+    """Everyone in the frozen electorate who may vote, each once."""
+    return list(
+        session.exec(
+            select(PollVoter.person_id)
+            .where(PollVoter.poll_id == poll_id)
+            .distinct()
+            .order_by(col(PollVoter.person_id))
+        ).all()
+    )
+
+
+def non_voters(session: Session, poll_id: int) -> list[int]:
+    """Owners in the electorate with at least one unit that has not voted, each once."""
+    voted = select(PollTurnout.unit).where(PollTurnout.poll_id == poll_id)
+    return list(
+        session.exec(
+            select(PollVoter.person_id)
+            .where(PollVoter.poll_id == poll_id, col(PollVoter.unit).not_in(voted))
+            .distinct()
+            .order_by(col(PollVoter.person_id))
+        ).all()
+    )
+
+
+def _unit_turnouts(session: Session, poll_id: int, person_id: int) -> list[tuple[str, PollTurnout | None]]:
+    """Each of the person's units with its turnout row (None: that unit has not voted)."""
+    rows = session.exec(
+        select(PollVoter.unit, PollTurnout)
+        .outerjoin(
+            PollTurnout,
+            and_(col(PollTurnout.poll_id) == PollVoter.poll_id, col(PollTurnout.unit) == PollVoter.unit),
+        )
+        .where(PollVoter.poll_id == poll_id, PollVoter.person_id == person_id)
+        .order_by(col(PollVoter.unit))
+    ).all()
+    return [(unit, turnout) for unit, turnout in rows]
+
+
 def own_turnout(session: Session, poll_id: int, person_id: int) -> PollTurnout | None:
-    """The turnout row of the person's owner unit (whoever of its co-owners voted), if any."""
-    voter = session.get(PollVoter, (poll_id, person_id))
-    return session.get(PollTurnout, (poll_id, voter.unit)) if voter is not None else None
+    """The latest turnout row among the person's owner units (whoever cast it), if any voted."""
+    cast = [t for _, t in _unit_turnouts(session, poll_id, person_id) if t is not None]
+    return max(cast, key=lambda t: (t.voted_at, t.unit)) if cast else None
 
 
 def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str:
     """Where a person stands in a poll: "can_vote", "voted", "changeable", "home_voted", or why they
-    cannot vote: "not_open", "closed", "tenant", "pending", "not_owner", "outside", "after_freeze"."""
+    cannot vote: "not_open", "closed", "tenant", "pending", "not_owner", "outside", "after_freeze".
+
+    With several owner units, "can_vote" while any of them has not voted; once all have, "voted" (or
+    "changeable") if the person cast at least one of them, "home_voted" if co-owners cast them all."""
     if poll.state == "open":
-        voter = session.get(PollVoter, (poll.id, person_id))
-        if voter is not None:
-            turnout = session.get(PollTurnout, (poll.id, voter.unit))
-            if turnout is None:
+        units = _unit_turnouts(session, id_of(poll), person_id)
+        if units:
+            if any(t is None for _, t in units):
                 return "can_vote" if now < poll.closes_at else "closed"
-            if turnout.person_id != person_id:
+            if all(t is not None and t.person_id != person_id for _, t in units):
                 return "home_voted"
             return "changeable" if poll.changeable and now < poll.closes_at else "voted"
     elif poll.state == "closed" or poll.state == "cancelled":
-        voter = session.get(PollVoter, (poll.id, person_id))
-        if voter is not None and session.get(PollTurnout, (poll.id, voter.unit)) is not None:
-            return "voted"
-        return "closed"
+        units = _unit_turnouts(session, id_of(poll), person_id)
+        return "voted" if any(t is not None for _, t in units) else "closed"
     residencies = session.exec(
         select(Residency, Home)
         .join(Home, col(Home.id) == Residency.home_id)

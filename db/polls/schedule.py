@@ -15,7 +15,7 @@ from db.models import Poll
 from db.polls import paper
 from db.polls.authoring import publish
 from db.polls.ballots import digest, receipts, reshuffle
-from db.polls.counting import count, facts, published
+from db.polls.counting import channels, count, facts, published
 from db.polls.electorate import freeze
 from db.polls.terms import REMINDERS, RESULT_PUBLICITY
 from db.rows import id_of
@@ -89,7 +89,7 @@ def close(session: Session, poll: Poll, now: datetime, policy: Policy, key: byte
     poll.state, poll.closed_at = "closed", now
     result = count(session, poll, key)
     poll.digest = digest(receipts(session, id_of(poll)))
-    poll.result = facts(result, poll.digest)
+    poll.result = facts(result, poll.digest, channels(session, id_of(poll)))
     poll.result_notice_id, events = publish(
         session, poll, published(poll), now + RESULT_PUBLICITY, None, now, policy
     )

@@ -122,6 +122,9 @@ def _turnout_row(t: use_cases.Turnout) -> dict[str, Any]:
         "total_area": t.total_area,
         "owners": t.owners,
         "total_owners": t.total_owners,
+        "channels": {c: {"area": part.area, "owners": part.owners} for c, part in t.channels.items()},
+        "area_needed": t.area_needed,
+        "owners_needed": t.owners_needed,
     }
 
 
