@@ -279,11 +279,3 @@ def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str
         return "outside"
     return "not_owner"
 
-
-def units_of(session: Session, poll_id: int, person_id: int) -> list[str]:
-    """The owner units a person votes for in a poll's frozen electorate, sorted."""
-    return sorted(
-        session.exec(
-            select(PollVoter.unit).where(PollVoter.poll_id == poll_id, PollVoter.person_id == person_id)
-        ).all()
-    )
