@@ -21,6 +21,7 @@ from handlers import (
     policy,
     polls,
     progress,
+    proxies,
     queue,
     rating,
     report,
@@ -58,6 +59,7 @@ DECLARED: tuple[Flow, ...] = (
     rating.FLOW,
     survey.FLOW,
     committee.FLOW,
+    proxies.FLOW,
 )
 
 
