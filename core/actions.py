@@ -643,4 +643,56 @@ class HotSpotPress(Press):
     spot: int | None = None
 
 
+# --- 委托 (DESIGN §4.8): proxies for owners' polls ----------------------------------------------------
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Proxies(Press):
+    """/proxy: the (l)ist of one's proxies; an owner (o)ffers one — from a poll's page (op) —, picks the
+    (h)ome, this (pp)oll or a (t)erm until the committee's end (tc) or for a year (ty), then confirms (ok)
+    or cancels (x); (rv) asks before revoking, (rk) revokes; (c) claim by typing a code. Staff enter a
+    letter: (s) the polls, (sp) a poll, (sb) building, (se) entrance, (sh) home; (sl) the compound's
+    proxies; (f) holders flagged over the limit."""
+
+    FAMILY = "px"
+    SHAPES: ClassVar[Shapes] = {
+        "l": (),
+        "o": (),
+        "op": ("poll",),
+        "h": ("home",),
+        "pp": ("poll",),
+        "t": (),
+        "tc": (),
+        "ty": (),
+        "ok": (),
+        "x": (),
+        "rv": ("proxy",),
+        "rk": ("proxy",),
+        "c": (),
+        "s": (),
+        "sp": ("poll",),
+        "sb": ("building",),
+        "se": ("entrance",),
+        "sh": ("home",),
+        "sl": ("compound",),
+        "f": ("compound",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "poll": "id",
+        "home": "id",
+        "proxy": "id",
+        "building": "id",
+        "entrance": "id",
+        "compound": "id",
+    }
+
+    poll: int | None = None
+    home: int | None = None
+    proxy: int | None = None
+    building: int | None = None
+    entrance: int | None = None
+    compound: int | None = None
+
+
 FAMILIES: dict[str, type[Press]] = _FAMILIES  # read-only by convention: the registry, for tests and docs

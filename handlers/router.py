@@ -22,6 +22,7 @@ from handlers import (
     policy,
     polls,
     progress,
+    proxies,
     queue,
     rating,
     report,
@@ -60,6 +61,7 @@ DECLARED: tuple[Flow, ...] = (
     rating.FLOW,
     survey.FLOW,
     committee.FLOW,
+    proxies.FLOW,
 )
 
 
