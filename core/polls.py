@@ -67,7 +67,7 @@ def _proxy_in(work: Work, actor: Actor, poll: Poll) -> bool:
     return (
         actor.person_id is not None
         and poll.state == "open"
-        and bool(proxies.homes_for(work.session, poll, actor.person_id, work.now))
+        and bool(proxies.homes_for(work.session, poll, actor.person_id, work.now, work.policy.zone))
     )
 
 
@@ -214,7 +214,7 @@ def _proxied_polls(work: Work, person_id: int) -> list[Poll]:
         .where(col(Poll.node_id).in_(compounds), Poll.state == "open")
         .order_by(col(Poll.closes_at))
     ).all()
-    return [p for p in running if proxies.homes_for(work.session, p, person_id, work.now)]
+    return [p for p in running if proxies.homes_for(work.session, p, person_id, work.now, work.policy.zone)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +325,7 @@ def targets(work: Work, actor: Actor, poll: Poll) -> list[Target]:
     session = work.session
     own = electorate.units_of(session, id_of(poll), actor.person_id)
     found = [_target(work, poll, unit, None, "own") for unit in own]
-    for home_id in proxies.homes_for(session, poll, actor.person_id, work.now):
+    for home_id in proxies.homes_for(session, poll, actor.person_id, work.now, work.policy.zone):
         home = session.get(PollHome, (poll.id, home_id))
         if home is not None and home.unit not in own:
             found.append(_target(work, poll, home.unit, home_id, "proxy"))
@@ -356,7 +356,9 @@ def cast_ballot(
     reason ("which_home" when the actor votes for several homes and named none)."""
     if actor.person_id is None or visible_to_voter(work, actor, poll_id) is None:
         raise PollError("not_found")
-    return ballots.vote(work.session, poll_id, actor.person_id, choice, work.now, seal_key, home_id)
+    return ballots.vote(
+        work.session, poll_id, actor.person_id, choice, work.now, seal_key, home_id, work.policy.zone
+    )
 
 
 def visible_to_voter(work: Work, actor: Actor, poll_id: int) -> Poll | None:

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from itertools import combinations
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -103,6 +103,7 @@ def vote(
     now: datetime,
     seal_key: bytes,
     home_id: int | None = None,
+    zone: tzinfo | None = None,
 ) -> Cast:
     """Cast (or, where allowed, change) the one vote of the person's owner unit, or of `home_id`: one of their
     own units, or a home they hold a proxy for (the ballot is then recorded as cast by proxy); PollError with
@@ -118,7 +119,7 @@ def vote(
         raise PollError(
             "closed" if poll.state in ("closed", "cancelled") or now >= poll.closes_at else "not_open"
         )
-    unit, channel, home_id = _voting_for(session, poll, person_id, now, home_id)
+    unit, channel, home_id = _voting_for(session, poll, person_id, now, home_id, zone)
     choice = canonical_choice(poll, choice)
     code = new_code()
     receipt = receipt_hash(poll_id, choice, code)
@@ -175,7 +176,7 @@ def vote(
 
 
 def _voting_for(
-    session: Session, poll: Poll, person_id: int, now: datetime, home_id: int | None
+    session: Session, poll: Poll, person_id: int, now: datetime, home_id: int | None, zone: tzinfo | None
 ) -> tuple[str, str, int | None]:
     """The owner unit a vote is for, its channel ("online" for one's own, "proxy"), and the home named."""
     own = list(
@@ -194,7 +195,7 @@ def _voting_for(
         raise PollError("not_in_poll")
     if home.unit in own:
         return home.unit, "online", None
-    if home_id in proxies.homes_for(session, poll, person_id, now):
+    if home_id in proxies.homes_for(session, poll, person_id, now, zone):
         return home.unit, "proxy", home_id
     raise PollError("not_proxy")
 

@@ -278,4 +278,3 @@ def standing(session: Session, poll: Poll, person_id: int, now: datetime) -> str
     if any(is_voter(r.kind, r.status) for r, _ in residencies):
         return "outside"
     return "not_owner"
-
