@@ -313,7 +313,7 @@ class Target:
 
     home_id: int
     unit: str
-    label: str  # the home as people say it: 3栋 1单元 101 (the unit's first home, "+N" when it holds more)
+    label: str  # the home within the poll's compound: 3栋 1单元 101 (the unit's first, "+N" for more homes)
     how: str  # own | proxy
     voted: bool
 
@@ -341,7 +341,7 @@ def _target(work: Work, poll: Poll, unit: str, home_id: int | None, how: str) ->
     )
     named = home_id if home_id is not None else homes[0]
     view = people.home_view(work.session, named)
-    label = view.label if view else str(named)
+    label = f"{view.building} {view.entrance} {view.number}" if view else str(named)  # one compound per poll
     if home_id is None and len(homes) > 1:
         label += f" +{len(homes) - 1}"
     voted = work.session.get(PollTurnout, (poll.id, unit)) is not None
