@@ -219,29 +219,26 @@ def _proxied_polls(work: Work, person_id: int) -> list[Poll]:
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """Where the actor stands in a poll (see db.polls.electorate.standing), and when their home voted."""
+    """Where the actor stands in a poll (see db.polls.electorate.standing), when their home voted and how
+    (online, paper, proxy: an owner whose ballot came on paper is told so, not that a co-owner voted)."""
 
     reason: str
     voted_at: datetime | None = None
+    channel: str = ""
 
 
 def standing_in(work: Work, actor: Actor, poll: Poll) -> Standing:
-    """Where the actor stands in a poll: may vote, voted (when), or why they cannot vote."""
+    """Where the actor stands in a poll: may vote, voted (when, how), or why they cannot vote."""
     assert actor.person_id is not None
-    reason = electorate.standing(work.session, poll, actor.person_id, work.now)
-    return Standing(reason, _voted_at(work, actor, poll, reason))
-
-
-def _voted_at(work: Work, actor: Actor, poll: Poll, reason: str) -> datetime | None:
-    if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
-        return None
-    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
-    return turnout.voted_at if turnout else None
+    return standing_as(work, actor, poll, electorate.standing(work.session, poll, actor.person_id, work.now))
 
 
 def standing_as(work: Work, actor: Actor, poll: Poll, reason: str) -> Standing:
-    """A standing the actor was given by a refusal, with when their home voted."""
-    return Standing(reason, _voted_at(work, actor, poll, reason))
+    """A standing the actor was given by a refusal, with when and how their home voted."""
+    if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
+        return Standing(reason)
+    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
+    return Standing(reason, turnout.voted_at, turnout.channel) if turnout else Standing(reason)
 
 
 @dataclass(frozen=True, slots=True)

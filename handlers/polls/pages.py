@@ -62,7 +62,7 @@ def standing(ctx: Context, poll: Poll, reason: str | None = None) -> dict[str, A
         if reason is None
         else use_cases.standing_as(ctx.work, actor, poll, reason)
     )
-    return {"standing": found.reason, "voted_at": iso(found.voted_at)}
+    return {"standing": found.reason, "voted_at": iso(found.voted_at), "channel": found.channel}
 
 
 def view_row(poll: Poll) -> list[list[Button]]:
@@ -72,7 +72,7 @@ def view_row(poll: Poll) -> list[list[Button]]:
 
 def refused(ctx: Context, poll: Poll | None, reason: str) -> Reply:
     """Why the person cannot do what they asked, in the poll's words."""
-    context: dict[str, Any] = {"reason": reason, "title": "", "consultative": False, "voted_at": ""}
+    context: dict[str, Any] = {"reason": reason, "title": "", "consultative": False, "voted_at": "", "channel": ""}
     if poll is not None:
         context.update(head(ctx, poll))
         if reason in ("voted", "home_voted"):
@@ -189,6 +189,7 @@ def page(ctx: Context, poll: Poll) -> list[Reply]:
         "author": seen.author,
         "standing": seen.standing.reason if seen.standing else "",
         "voted_at": iso(seen.standing.voted_at) if seen.standing else "",
+        "channel": seen.standing.channel if seen.standing else "",
         "turnout": _turnout_row(seen.turnout) if seen.turnout else None,
         "buildings": [_turnout_row(t) for t in seen.buildings],
         "result": result,
