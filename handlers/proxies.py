@@ -127,14 +127,16 @@ def page(ctx: Context, args: str = "") -> list[Reply]:
 def _start_offer(ctx: Context, poll_id: int | None = None) -> list[Reply]:
     """委托他人投票: the home first when the owner has several (only those the poll covers, from its page)."""
     homes = use.homes_to_offer(ctx.work, ctx.actor())
-    poll = ctx.session.get(Poll, poll_id) if poll_id is not None else None
+    if not homes:
+        return [_refused("not_owner")]
     if poll_id is not None:
+        poll = ctx.session.get(Poll, poll_id)
         if poll is None:
             return [stale()]
         covered = set(use.covered(ctx.work, poll, [h for h, _ in homes]))
         homes = [(h, label) for h, label in homes if h in covered]
-    if not homes:
-        return [_refused("not_owner")]
+        if not homes or poll.state not in ("announced", "open"):
+            return [_refused("poll")]
     draft = ProxyDraft(mode="owner", poll=poll_id)
     if len(homes) == 1:
         draft.home = homes[0][0]
@@ -142,6 +144,16 @@ def _start_offer(ctx: Context, poll_id: int | None = None) -> list[Reply]:
     ctx.state.go(NAME, "home")
     draft.keep(ctx.state)
     return _ask(ctx, draft)
+
+
+def _homes(ctx: Context, draft: ProxyDraft) -> list[tuple[int, str]]:
+    """The owner's homes to choose from: those the draft's poll covers, when it came from a poll's page."""
+    homes = use.homes_to_offer(ctx.work, ctx.actor())
+    poll = ctx.session.get(Poll, draft.poll) if draft.poll is not None else None
+    if poll is None:
+        return homes
+    covered = set(use.covered(ctx.work, poll, [h for h, _ in homes]))
+    return [(h, label) for h, label in homes if h in covered]
 
 
 def _after_home(ctx: Context, draft: ProxyDraft) -> list[Reply]:
@@ -170,7 +182,7 @@ def _ask(ctx: Context, draft: ProxyDraft, note: str = "") -> list[Reply]:
     step = ctx.state.step
     context = {**_summary(ctx, draft), "note": note}
     if step == "home":
-        homes = use.homes_to_offer(ctx.work, ctx.actor())
+        homes = _homes(ctx, draft)
         rows = [[_btn(Proxies("h", home=h), text=label)] for h, label in homes[:MAX_BUTTONS]]
         return [Reply("proxies.ask_home", context, [*rows, _cancel_row()])]
     if step == "what":
@@ -439,7 +451,7 @@ def on_press(ctx: Context, press: Proxies) -> list[Reply]:
 def _owner_step(ctx: Context, draft: ProxyDraft, press: Proxies) -> list[Reply]:
     verb, step = press.verb, ctx.state.step
     if verb == "h" and step == "home":
-        if given(press.home) not in {h for h, _ in use.homes_to_offer(ctx.work, ctx.actor())}:
+        if given(press.home) not in {h for h, _ in _homes(ctx, draft)}:
             return [stale()]
         draft.home = press.home
         return _after_home(ctx, draft)

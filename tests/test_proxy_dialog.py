@@ -14,6 +14,7 @@ from bot.bootstrap import App
 from bot.clock import FixedClock
 from core import notify
 from core import polls as poll_use_cases
+from core.actions import Proxies
 from core.work import Work
 from db import people
 from db.models import AuditEntry, Identity, Poll, PollProxy, PollTurnout
@@ -149,8 +150,6 @@ def test_the_owner_cannot_claim_their_own_code_and_a_tenant_cannot_offer(
     tenant.say("/proxy")
     assert "委托他人投票" not in str(tenant.buttons)
     # an old offer button pressed by the tenant: refused with the reason
-    from core.actions import Proxies
-
     tenant.data(Proxies("o").encode())
     assert "只有已核实的业主才能委托" in tenant.text
 
@@ -196,6 +195,21 @@ def test_staff_enter_a_letter_with_its_photo_and_revoke_it(
     # the owner sees nothing of it any more
     owner.say("/proxy")
     assert "钱七" not in owner.text
+
+
+def test_from_a_polls_page_the_owner_goes_straight_to_the_name(
+    app: App, clock: FixedClock, owner: ChatUser, neighbour: ChatUser
+) -> None:
+    """The poll's page offers 委托他人投票 with the poll in its button: one home, so the name is asked."""
+    poll_id = make_poll(app, clock, buildings=("1栋",))
+    owner.data(Proxies("op", poll=poll_id).encode())
+    assert "请输入受托人的姓名" in owner.text and "续聘阳光物业" in owner.text
+    owner.say("赵六")
+    owner.press("确认委托")
+    assert code_in(owner)
+    outside = make_poll(app, clock, buildings=("2栋",), title="2栋加装电梯")
+    neighbour.data(Proxies("op", poll=outside).encode())
+    assert "不包括这户房屋" in neighbour.text  # none of their homes votes in that poll
 
 
 @pytest.mark.xfail(raises=NotImplementedError, reason="voting for a home by proxy is not written yet")
