@@ -19,6 +19,7 @@ from core.work import Work
 from db import people
 from db.models import AuditEntry, Identity, Poll, PollProxy, PollTurnout
 from db.polls import proxies as rules
+from tests.support import committees
 from tests.support.chat import ChatUser
 from tests.test_polls_flow import make_poll
 
@@ -231,3 +232,26 @@ def test_the_proxy_votes_for_the_home_and_the_ballot_says_so(
     with app.sessions() as session:
         turnout = session.exec(select(PollTurnout).where(PollTurnout.poll_id == poll_id)).one()
         assert turnout.channel == "proxy" and turnout.home_id == home
+
+
+def test_a_term_until_the_committees_end_and_staff_see_who_holds_many(
+    app: App, clock: FixedClock, owner: ChatUser, staff: ChatUser
+) -> None:
+    members = [committees.owner(app, f"委员{n}", home) for n, home in enumerate(committees.homes("2栋")[:5])]
+    today = clock.now().date()
+    ends = today.replace(year=today.year + 2)
+    posts = ["chair", "deputy", "member", "member", "member"]
+    committees.set_committee(app, list(zip(members, posts, strict=True)), today, ends)
+    owner.say("/proxy")
+    owner.press("委托他人投票")
+    owner.press("长期委托")
+    owner.press("本届")
+    assert f"至 {ends.isoformat()} 的各项表决" in owner.text
+    owner.say("赵六")
+    owner.press("确认委托")
+    son = stranger(app)
+    son.say(f"/proxy {code_in(owner)}")
+    staff.data(Proxies("f", compound=committees.compound_id(app)).encode())
+    assert "受托户数超过 5 户的人：目前没有" in staff.text
+    owner.data(Proxies("f", compound=committees.compound_id(app)).encode())
+    assert "没有办理这项委托的权限" in owner.text
