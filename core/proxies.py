@@ -138,6 +138,8 @@ def claim(work: Work, actor: Actor, code: str) -> PollProxy:
     proxy = rules.by_code(work.session, code)
     if proxy is None:
         raise PollError("not_found")
+    # One claim of a person at a time, so two codes claimed at once cannot both (or neither) see the crossing.
+    people.lock_person(work.session, actor.person_id)
     day = today(work)
     limit = work.policy.proxy_flag_homes
     before = rules.active_homes(work.session, proxy.compound_id, actor.person_id, day)
@@ -189,7 +191,6 @@ def view_of(work: Work, proxy: PollProxy) -> ProxyView:
     """A proxy as lists show it."""
     session = work.session
     poll = session.get(Poll, proxy.poll_id) if proxy.poll_id is not None else None
-    holder = session.get(Person, proxy.proxy_id) if proxy.proxy_id is not None else None
     granter = session.get(Person, proxy.granted_by)
     home = people.home_view(session, proxy.home_id)
     return ProxyView(
@@ -198,7 +199,7 @@ def view_of(work: Work, proxy: PollProxy) -> ProxyView:
         poll.title if poll else "",
         proxy.starts_on,
         proxy.ends_on,
-        (holder.name if holder and holder.name else proxy.proxy_name),
+        proxy.proxy_name,  # as the owner or the letter wrote it; the account's name may be a nickname
         granter.name if granter else "",
         rules.state_of(proxy, poll.state if poll else None, work.now, today(work)),
     )

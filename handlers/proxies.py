@@ -32,7 +32,7 @@ NAME = "proxy"
 MAX_BUTTONS = 30  # polls, buildings, entrances or homes listed as buttons in one answer
 MAX_TITLE = 30  # characters of a poll's title on a button
 DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
-ENDED = ("claimed", "revoked", "expired", "self", "poll", "term", "not_found")  # a claim's refusals
+MAX_HOMES = 96  # an entrance's homes as buttons (a chat keyboard holds about a hundred); more are typed
 
 
 class ProxyDraft(Draft):
@@ -127,14 +127,16 @@ def page(ctx: Context, args: str = "") -> list[Reply]:
 def _start_offer(ctx: Context, poll_id: int | None = None) -> list[Reply]:
     """委托他人投票: the home first when the owner has several (only those the poll covers, from its page)."""
     homes = use.homes_to_offer(ctx.work, ctx.actor())
-    poll = ctx.session.get(Poll, poll_id) if poll_id is not None else None
+    if not homes:
+        return [_refused("not_owner")]
     if poll_id is not None:
+        poll = ctx.session.get(Poll, poll_id)
         if poll is None:
             return [stale()]
         covered = set(use.covered(ctx.work, poll, [h for h, _ in homes]))
         homes = [(h, label) for h, label in homes if h in covered]
-    if not homes:
-        return [_refused("not_owner")]
+        if not homes or poll.state not in ("announced", "open"):
+            return [_refused("poll")]
     draft = ProxyDraft(mode="owner", poll=poll_id)
     if len(homes) == 1:
         draft.home = homes[0][0]
@@ -142,6 +144,16 @@ def _start_offer(ctx: Context, poll_id: int | None = None) -> list[Reply]:
     ctx.state.go(NAME, "home")
     draft.keep(ctx.state)
     return _ask(ctx, draft)
+
+
+def _homes(ctx: Context, draft: ProxyDraft) -> list[tuple[int, str]]:
+    """The owner's homes to choose from: those the draft's poll covers, when it came from a poll's page."""
+    homes = use.homes_to_offer(ctx.work, ctx.actor())
+    poll = ctx.session.get(Poll, draft.poll) if draft.poll is not None else None
+    if poll is None:
+        return homes
+    covered = set(use.covered(ctx.work, poll, [h for h, _ in homes]))
+    return [(h, label) for h, label in homes if h in covered]
 
 
 def _after_home(ctx: Context, draft: ProxyDraft) -> list[Reply]:
@@ -170,7 +182,7 @@ def _ask(ctx: Context, draft: ProxyDraft, note: str = "") -> list[Reply]:
     step = ctx.state.step
     context = {**_summary(ctx, draft), "note": note}
     if step == "home":
-        homes = use.homes_to_offer(ctx.work, ctx.actor())
+        homes = _homes(ctx, draft)
         rows = [[_btn(Proxies("h", home=h), text=label)] for h, label in homes[:MAX_BUTTONS]]
         return [Reply("proxies.ask_home", context, [*rows, _cancel_row()])]
     if step == "what":
@@ -206,7 +218,7 @@ def _ask(ctx: Context, draft: ProxyDraft, note: str = "") -> list[Reply]:
     if step == "claim":
         return [Reply("proxies.ask_code", {"note": note}, [_cancel_row()], keeps_input=bool(note))]
     if step in ("poll", "building", "entrance", "staff_home"):
-        return _ask_place(ctx, draft, context)
+        return _ask_place(ctx, draft, context, note)
     ctx.state.clear()
     return page(ctx)
 
@@ -325,7 +337,7 @@ def _start_letter(ctx: Context) -> list[Reply]:
     return _ask(ctx, ProxyDraft(mode="letter"))
 
 
-def _ask_place(ctx: Context, draft: ProxyDraft, context: dict[str, Any]) -> list[Reply]:
+def _ask_place(ctx: Context, draft: ProxyDraft, context: dict[str, Any], note: str = "") -> list[Reply]:
     """The letter's poll, then its home by building, entrance and number, as buttons."""
     step = ctx.state.step
     if step == "poll":
@@ -346,8 +358,28 @@ def _ask_place(ctx: Context, draft: ProxyDraft, context: dict[str, Any]) -> list
         buttons = [_btn(Proxies("se", entrance=e.id), text=e.name) for e in found[:MAX_BUTTONS]]
         return [Reply("proxies.ask_entrance", context, [*_rows(buttons, 3), _cancel_row()])]
     homes = use.homes(ctx.work, poll, given(draft.entrance))
-    buttons = [_btn(Proxies("sh", home=h.id), text=h.number) for h in homes[: MAX_BUTTONS * 2]]
-    return [Reply("proxies.ask_staff_home", context, [*_rows(buttons, 4), _cancel_row()])]
+    buttons = [_btn(Proxies("sh", home=h.id), text=h.number) for h in homes[:MAX_HOMES]]
+    context = {**context, "count": len(homes), "shown": len(buttons)}
+    return [
+        Reply("proxies.ask_staff_home", context, [*_rows(buttons, 4), _cancel_row()], keeps_input=bool(note))
+    ]
+
+
+def _typed_home(ctx: Context, draft: ProxyDraft, text: str) -> list[Reply]:
+    """A home number typed at the entrance's homes (a high-rise has more than its buttons show)."""
+    poll = ctx.session.get(Poll, given(draft.poll))
+    typed = text.strip().upper()
+    found = (
+        [h for h in use.homes(ctx.work, poll, given(draft.entrance)) if h.number.upper() == typed]
+        if poll
+        else []
+    )
+    if not found:
+        return _ask(ctx, draft, "number")
+    draft.home = found[0].id
+    ctx.state.go(NAME, "name")
+    draft.keep(ctx.state)
+    return _ask(ctx, draft)
 
 
 def _letter_step(ctx: Context, draft: ProxyDraft, press: Proxies) -> list[Reply]:
@@ -439,7 +471,7 @@ def on_press(ctx: Context, press: Proxies) -> list[Reply]:
 def _owner_step(ctx: Context, draft: ProxyDraft, press: Proxies) -> list[Reply]:
     verb, step = press.verb, ctx.state.step
     if verb == "h" and step == "home":
-        if given(press.home) not in {h for h, _ in use.homes_to_offer(ctx.work, ctx.actor())}:
+        if given(press.home) not in {h for h, _ in _homes(ctx, draft)}:
             return [stale()]
         draft.home = press.home
         return _after_home(ctx, draft)
@@ -487,6 +519,8 @@ def on_text(ctx: Context, inbound: Inbound) -> list[Reply]:
         return _set_term(ctx, draft, typed) if typed is not None else _ask(ctx, draft, "date")
     if step == "name" and text:
         return _set_name(ctx, draft, text)
+    if step == "staff_home" and text and draft.entrance is not None:
+        return _typed_home(ctx, draft, text)
     if step == "photo":
         photo = next((a for a in inbound.attachments if a.kind == "photo"), None)
         if photo is None:

@@ -14,10 +14,12 @@ from bot.bootstrap import App
 from bot.clock import FixedClock
 from core import notify
 from core import polls as poll_use_cases
+from core.actions import Proxies
 from core.work import Work
 from db import people
 from db.models import AuditEntry, Identity, Poll, PollProxy, PollTurnout
 from db.polls import proxies as rules
+from tests.support import committees
 from tests.support.chat import ChatUser
 from tests.test_polls_flow import make_poll
 
@@ -149,8 +151,6 @@ def test_the_owner_cannot_claim_their_own_code_and_a_tenant_cannot_offer(
     tenant.say("/proxy")
     assert "委托他人投票" not in str(tenant.buttons)
     # an old offer button pressed by the tenant: refused with the reason
-    from core.actions import Proxies
-
     tenant.data(Proxies("o").encode())
     assert "只有已核实的业主才能委托" in tenant.text
 
@@ -164,8 +164,11 @@ def test_staff_enter_a_letter_with_its_photo_and_revoke_it(
     staff.press("续聘阳光物业")
     staff.press("1栋")
     staff.press("1单元")
-    staff.press("101")
-    assert "请输入受托人的姓名" in staff.text
+    assert "或直接输入门牌号" in staff.text
+    staff.say("909")
+    assert "没有这个门牌号" in staff.text
+    staff.say("101")  # typed, as in a high-rise whose homes do not all fit as buttons
+    assert "请输入受托人的姓名" in staff.text and "1栋 1单元 101" in staff.text
     staff.say("钱七")
     assert "请拍照发送委托书" in staff.text
     staff.say("没有照片")
@@ -198,6 +201,21 @@ def test_staff_enter_a_letter_with_its_photo_and_revoke_it(
     assert "钱七" not in owner.text
 
 
+def test_from_a_polls_page_the_owner_goes_straight_to_the_name(
+    app: App, clock: FixedClock, owner: ChatUser, neighbour: ChatUser
+) -> None:
+    """The poll's page offers 委托他人投票 with the poll in its button: one home, so the name is asked."""
+    poll_id = make_poll(app, clock, buildings=("1栋",))
+    owner.data(Proxies("op", poll=poll_id).encode())
+    assert "请输入受托人的姓名" in owner.text and "续聘阳光物业" in owner.text
+    owner.say("赵六")
+    owner.press("确认委托")
+    assert code_in(owner)
+    outside = make_poll(app, clock, buildings=("2栋",), title="2栋加装电梯")
+    neighbour.data(Proxies("op", poll=outside).encode())
+    assert "不包括这户房屋" in neighbour.text  # none of their homes votes in that poll
+
+
 @pytest.mark.xfail(raises=NotImplementedError, reason="voting for a home by proxy is not written yet")
 def test_the_proxy_votes_for_the_home_and_the_ballot_says_so(
     app: App, clock: FixedClock, owner: ChatUser
@@ -217,3 +235,26 @@ def test_the_proxy_votes_for_the_home_and_the_ballot_says_so(
     with app.sessions() as session:
         turnout = session.exec(select(PollTurnout).where(PollTurnout.poll_id == poll_id)).one()
         assert turnout.channel == "proxy" and turnout.home_id == home
+
+
+def test_a_term_until_the_committees_end_and_staff_see_who_holds_many(
+    app: App, clock: FixedClock, owner: ChatUser, staff: ChatUser
+) -> None:
+    members = [committees.owner(app, f"委员{n}", home) for n, home in enumerate(committees.homes("2栋")[:5])]
+    today = clock.now().date()
+    ends = today.replace(year=today.year + 2)
+    posts = ["chair", "deputy", "member", "member", "member"]
+    committees.set_committee(app, list(zip(members, posts, strict=True)), today, ends)
+    owner.say("/proxy")
+    owner.press("委托他人投票")
+    owner.press("长期委托")
+    owner.press("本届")
+    assert f"至 {ends.isoformat()} 的各项表决" in owner.text
+    owner.say("赵六")
+    owner.press("确认委托")
+    son = stranger(app)
+    son.say(f"/proxy {code_in(owner)}")
+    staff.data(Proxies("f", compound=committees.compound_id(app)).encode())
+    assert "受托户数超过 5 户的人：目前没有" in staff.text
+    owner.data(Proxies("f", compound=committees.compound_id(app)).encode())
+    assert "没有办理这项委托的权限" in owner.text
