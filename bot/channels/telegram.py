@@ -65,6 +65,7 @@ COMMANDS = (
     "my",
     "polls",
     "ballots",
+    "proxy",
     "tasks",
     "queue",
     "stats",
