@@ -17,8 +17,9 @@ from bot.bootstrap import App
 from bot.clock import FixedClock
 from db.models import PollPaper, PollStub, PollTurnout
 from tests.conftest import make_app
+from tests.support.chat import ChatUser
 from tests.support.cli import run
-from tests.test_polls_flow import make_poll
+from tests.test_polls_flow import make_poll, person_of
 
 ZONE = ZoneInfo("Asia/Shanghai")
 SHEET = re.compile(r'<section class="sheet[^"]*" data-home="(\d+)"')
@@ -85,7 +86,13 @@ def test_sheets_of_one_building_and_of_a_secret_election(
     cli: App, clock: FixedClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     poll_id = make_poll(
-        cli, clock, kind="election", matter=3, candidates=("张伟", "王秀英", "李娜"), seats=2, title="选举业委会"
+        cli,
+        clock,
+        kind="election",
+        matter=3,
+        candidates=("张伟", "王秀英", "李娜"),
+        seats=2,
+        title="选举业委会",
     )
     out = tmp_path / "b2.html"
     status, said, err = run(["poll", "sheets", f"#{poll_id}", "--out", str(out), "--building", "2栋"], capsys)
@@ -122,7 +129,7 @@ def test_stubs_issue_unique_codes_and_keep_only_their_hashes(
     for code in codes:
         assert page.count(f'<code class="code">{code}</code>') == 2  # on the stub and on the ballot
     assert page.count("存根（业主保存）") == 5 and page.count("选票（装入信封）") == 5
-    assert page.count("专有部分面积 ________ ㎡") == 5 and page.count("沿虚线剪开") == 5
+    assert page.count("专有部分面积 ________ ㎡") == 5 and page.count('class="cut"') == 5
     assert "投票结束后可在 /polls 查验回执" in page and "border-top: 1.5pt dashed" in page
     stored = rows(cli, PollStub)
     assert len(stored) == 5 and not {s.code_hash for s in stored} & set(codes)
@@ -187,6 +194,9 @@ def test_a_good_csv_enters_every_ballot_as_paper(
     cli: App, clock: FixedClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     poll_id = make_poll(cli, clock, secret=False)
+    member = ChatUser(cli.service, "committee-1", name="赵委员")
+    member.say("/start DEMO-COMMITTEE")
+    by = person_of(cli, "committee-1")
     at = local(clock.now() + timedelta(hours=1))
     path = tmp_path / "ballots.csv"
     path.write_bytes(
@@ -197,16 +207,16 @@ def test_a_good_csv_enters_every_ballot_as_paper(
             + f"2栋,2单元,302,弃权,投票箱,钱委员,{at},\n"
         ).encode("utf-8-sig")  # as a spreadsheet saves it, with a BOM
     )
-    status, said, err = run(["poll", "ballots", str(poll_id), str(path)], capsys)
+    status, said, err = run(["poll", "ballots", str(poll_id), str(path), "--by", str(by)], capsys)
     assert (status, err) == (0, ""), err
     assert said.strip() == f"entered 3 paper ballots for poll #{poll_id}"
     papers = rows(cli, PollPaper)
     assert len(papers) == 3 and {p.method for p in papers} == {"door", "box"}
-    assert {p.source for p in papers} == {"file"}
+    assert {p.source for p in papers} == {"file"} and {p.entered_by for p in papers} == {by}
     assert [t.channel for t in rows(cli, PollTurnout)] == ["paper"] * 3
 
     # The same homes again: refused whole, one ballot per home, nothing more entered.
-    status, _, err = run(["poll", "ballots", str(poll_id), str(path)], capsys)
+    status, _, err = run(["poll", "ballots", str(poll_id), str(path), "--by", str(by)], capsys)
     assert status == 1 and "line 2: 这套房屋的业主已经投过票" in err and "nothing was entered" in err
     assert len(rows(cli, PollPaper)) == 3
 
@@ -220,3 +230,6 @@ def test_ballots_of_a_missing_file_or_poll_say_so(
     path.write_bytes(HEADER.encode() + "1栋".encode("gb18030") + b",1\xb5\n")
     status, _, err = run(["poll", "ballots", "1", str(path)], capsys)
     assert status == 1 and "line 1: 文件须是 UTF-8 编码的 CSV。" in err
+    path.write_text(HEADER, encoding="utf-8")
+    status, _, err = run(["poll", "ballots", "1", str(path), "--by", "4242"], capsys)
+    assert status == 2 and "--by '4242': no person with that id" in err
