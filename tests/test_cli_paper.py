@@ -112,6 +112,21 @@ def test_sheets_of_one_building_and_of_a_secret_election(
     assert status == 1 and err.strip() == "linli: no poll #99"
 
 
+def test_sheets_in_english(
+    cli: App, clock: FixedClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    poll_id = make_poll(cli, clock, buildings=("3栋",), secret=False, matter=7)
+    out = tmp_path / "en.html"
+    status, _, err = run(["poll", "sheets", str(poll_id), "--out", str(out), "--locale", "en"], capsys)
+    assert status == 0, err
+    page = out.read_text(encoding="utf-8")
+    assert '<html lang="en">' in page and len(SHEET.findall(page)) == 12
+    assert "Owners&#39; assembly ballot" in page and "3栋 1单元 No. 101" in page and "76.80 ㎡" in page
+    assert "Civil Code Art. 278, item (7): rebuilding or reconstructing" in page
+    assert "three quarters" in page  # a special matter's rule
+    assert "Owner&#39;s signature" in page and "Tick one box (one choice only)" in page
+
+
 # --- stubs -------------------------------------------------------------------------------------------
 
 

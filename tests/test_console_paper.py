@@ -80,6 +80,25 @@ def test_the_poll_page_links_the_printable_ballots_a_page_per_home(
     assert outside.status_code == 404
 
 
+def test_district_staff_who_run_polls_print_them_but_enter_no_ballots(app: App, clock: FixedClock) -> None:
+    poll_id = make_poll(app, clock)
+    district = ChatUser(app.service, "district-1", name="区住建局")
+    district.say("/start DEMO-DISTRICT")
+    desk = sign_in(app, district)
+    page = desk.get(f"/console/polls/{poll_id}")
+    assert page.status_code == 200 and 'id="print-link"' in page.text
+    assert 'name="building"' in page.text and "打印这一栋" in page.text  # the whole compound: 3 buildings
+    assert 'id="paper"' not in page.text  # entering paper ballots is not theirs
+    printed = desk.get(f"/console/polls/{poll_id}/print?building={node_id(app, COMPOUND + '/3栋')}")
+    assert (
+        printed.status_code == 200
+        and len(SHEET.findall(printed.text)) == 12
+        and "3栋 2单元 302 室" in printed.text
+    )
+    assert desk.post(f"/console/polls/{poll_id}/stubs", {"count": "2"}).status_code == 403
+    assert count(app, PollStub) == 0
+
+
 def test_only_those_who_run_the_poll_or_enter_its_ballots_print_it(
     app: App, clock: FixedClock, owner: ChatUser
 ) -> None:

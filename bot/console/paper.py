@@ -71,7 +71,6 @@ def section(work: Work, desk: Desk, poll: Poll, extra: dict[str, Any]) -> dict[s
     found: dict[str, Any] = {
         "total": total,
         "by_method": by_method,
-        "buildings": scope_buildings(work.session, poll),
         "ended": ended,
         "open": poll.state == "open" and not ended,
         "homes": len(scope_homes(work.session, poll)),

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from bot.console import paper, poll_form
 from bot.console.desk import Desk, Kit, PathId, Refused, require
 from bot.console.poll_form import PollForm
+from bot.print_pages import scope_buildings
 from core import polls as use
 from core.permissions import Action
 from core.work import Work
@@ -105,6 +106,7 @@ def routes(kit: Kit) -> APIRouter:
             "done": done if done in ("created", "withdrawn") else "",
             "n": extra.get("n", 0),
             "error": error if error in words["errors"] else "",
+            "print_buildings": scope_buildings(work.session, poll),
             "paper": paper.section(work, desk, poll, extra),
         }
         return kit.page(request, desk, "polls/show.html", status=status, **context)
