@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,10 +76,21 @@ def _write(out: str, html: str) -> Path:
     return path
 
 
+def _no_folder(out: str) -> bool:
+    """Whether --out names a file in a folder that does not exist (said before anything is done)."""
+    folder = Path(out).resolve().parent
+    if folder.is_dir():
+        return False
+    print(f"linli: --out {out}: no such folder {folder}", file=sys.stderr)
+    return True
+
+
 def cmd_sheets(args: argparse.Namespace) -> int:
     """Write the printable ballot and notice of a poll, one A4 page per home in its scope."""
     from bot.print_pages import Printer, natural, scope_buildings, scope_homes
 
+    if _no_folder(args.out):
+        return 2
     settings, sessions = _open()
     with sessions() as session:
         poll = _poll(session, args.poll)
@@ -103,21 +115,17 @@ def cmd_sheets(args: argparse.Namespace) -> int:
     return 0
 
 
-def _scope_size(session: Session, poll: Poll) -> int:
-    from bot.print_pages import scope_homes
-
-    return len(scope_homes(session, poll))
-
-
 def cmd_stubs(args: argparse.Namespace) -> int:
     """Issue receipt codes for a secret poll's paper ballots and write them as ballots with stubs."""
-    from bot.print_pages import Printer
+    from bot.print_pages import Printer, scope_count
     from core import notify, paper
     from core.permissions import SYSTEM
     from core.work import Work
     from db.polls.terms import PollError
     from db.sla import load_policy
 
+    if _no_folder(args.out):
+        return 2  # before any code is issued: codes nobody can print are no use
     settings, sessions = _open()
     said = words(settings.default_locale)
     policy = load_policy(settings.sla_policy_file, settings.zone)
@@ -128,7 +136,7 @@ def cmd_stubs(args: argparse.Namespace) -> int:
         if not poll.secret:
             print(f"linli: poll #{poll.id}: {said['reasons']['not_secret']}", file=sys.stderr)
             return 1
-        count = args.count or _scope_size(session, poll)
+        count = args.count or scope_count(session, poll)
         try:
             work = Work(session, _now(), policy, via="cli")
             codes = paper.issue_stubs(work, SYSTEM, poll.id or 0, count)
@@ -149,7 +157,7 @@ def cmd_stubs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _now() -> Any:
+def _now() -> datetime:
     from bot.clock import SystemClock
 
     return SystemClock().now()

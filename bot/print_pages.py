@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -66,6 +67,14 @@ def scope_homes(session: Session, poll: Poll, building_id: int | None = None) ->
         for home, b, e in session.exec(query).all()
     ]
     return sorted(rows, key=lambda h: (natural(h.building), natural(h.entrance), natural(h.number)))
+
+
+def scope_count(session: Session, poll: Poll) -> int:
+    """How many homes the poll's scope holds (counted by the database: a compound may have 20 000)."""
+    query = select(func.count()).select_from(Home).where(Home.compound_id == poll.node_id)
+    if poll.buildings:
+        query = query.where(col(Home.building_id).in_(list(poll.buildings)))
+    return int(session.exec(query).one())
 
 
 def scope_buildings(session: Session, poll: Poll) -> list[OrgNode]:

@@ -168,6 +168,9 @@ def test_stubs_are_refused_for_an_open_poll(
     assert not out.exists() and rows(cli, PollStub) == []
     status, _, err = run(["poll", "stubs", str(poll_id), "--out", str(out), "--count", "0"], capsys)
     assert status == 2 and "must be at least 1" in err
+    secret = make_poll(cli, clock)
+    status, _, err = run(["poll", "stubs", str(secret), "--out", str(tmp_path / "no" / "stubs.html")], capsys)
+    assert status == 2 and "no such folder" in err and rows(cli, PollStub) == []
 
 
 # --- a CSV of paper ballots --------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.console.desk import Desk, Kit, PathId, QueryId, Refused, require
-from bot.print_pages import Printer, scope_buildings, scope_homes
+from bot.print_pages import Printer, scope_buildings, scope_count, scope_homes
 from core import paper, proxies
 from core import polls as use
 from core.permissions import Action
@@ -73,7 +73,7 @@ def section(work: Work, desk: Desk, poll: Poll, extra: dict[str, Any]) -> dict[s
         "by_method": by_method,
         "ended": ended,
         "open": poll.state == "open" and not ended,
-        "homes": len(scope_homes(work.session, poll)),
+        "homes": scope_count(work.session, poll),
         "register": None,
         "batch": None,
         "flagged": proxies.flagged(work, desk.actor, poll.node_id),
