@@ -174,7 +174,7 @@ def test_the_sealed_batch_is_entered_by_one_person_and_confirmed_by_another(
     sealed = HEADER + f"1栋,1单元,101,,投票箱,赵委员,{at},\n" + f"1栋,1单元,102,,扫楼,赵委员,{at},\n"
     assert upload(entering, poll_id, sealed).status_code == 303
     page = entering.get(f"/console/polls/{poll_id}")
-    assert "密封选票登记（已交回的房屋）: 2" in page.text and 'id="paper-register"' in page.text
+    assert "密封选票登记：已交回 2 户" in page.text and 'id="paper-register"' in page.text
     assert f'action="/console/polls/{poll_id}/paper/batch"' not in page.text  # not before the close
     codes = TICKET.findall(entering.post(f"/console/polls/{poll_id}/stubs", {"count": "3"}).text)
     assert len(set(codes)) == 3
