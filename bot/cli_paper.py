@@ -67,6 +67,7 @@ def words(locale: str) -> dict[str, Any]:
 def reason_text(said: dict[str, Any], reason: str, detail: str = "") -> str:
     """A refused line's or action's reason in plain words, with the detail the rule gave."""
     text = str(said["reasons"].get(reason, reason))
+    detail = str(said["channels"].get(detail, detail))  # a ballot that stands: how it was cast
     return f"{text} ({detail})" if detail else text
 
 

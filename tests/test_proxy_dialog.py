@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from bot.bootstrap import App
@@ -216,7 +215,6 @@ def test_from_a_polls_page_the_owner_goes_straight_to_the_name(
     assert "不包括这户房屋" in neighbour.text  # none of their homes votes in that poll
 
 
-@pytest.mark.xfail(raises=NotImplementedError, reason="voting for a home by proxy is not written yet")
 def test_the_proxy_votes_for_the_home_and_the_ballot_says_so(
     app: App, clock: FixedClock, owner: ChatUser
 ) -> None:

@@ -177,7 +177,8 @@ def routes(kit: Kit, show: ShowPage) -> APIRouter:
         with kit.work() as work:
             _poll(work, desk, poll_id)
             try:
-                entered = paper.enter_batch(work, desk.actor, poll_id, paper.parse_batch(lines))
+                typed = paper.parse_batch(work, desk.actor, poll_id, lines)
+                entered = paper.enter_batch(work, desk.actor, poll_id, typed, kit.seal_key)
             except paper.PaperFileError as exc:
                 _undo(work)
                 problems = [(p.line, p.reason, p.detail) for p in exc.problems]
@@ -193,7 +194,7 @@ def routes(kit: Kit, show: ShowPage) -> APIRouter:
         with kit.work() as work:
             _poll(work, desk, poll_id)
             try:
-                done = paper.confirm_batch(work, desk.actor, poll_id)
+                done = paper.confirm_batch(work, desk.actor, poll_id, kit.seal_key)
             except PollError as exc:
                 _undo(work)
                 return show(request, desk, work, poll_id, 409, {"refused": exc.reason})

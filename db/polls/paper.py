@@ -76,7 +76,7 @@ class SealedBallot:
 @dataclass(frozen=True, slots=True)
 class LineError:
     """One bad line of a ballot file: its number (1 = the header; 0 = the file as a whole), the reason key
-    and what was at fault."""
+    and what was at fault (for "home_voted", how the standing ballot was cast)."""
 
     line: int
     reason: str
@@ -263,14 +263,11 @@ def enter_many(
     statements for the batch, whatever its size."""
     poll = _open_poll(session, poll_id, now)
     homes = _homes_by_id(session, id_of(poll), sorted({r.home_id for r in rows}))
-    voted = {
-        unit: (channel, at)
-        for unit, channel, at in session.exec(
-            select(PollTurnout.unit, PollTurnout.channel, PollTurnout.voted_at).where(
-                PollTurnout.poll_id == poll.id
-            )
+    voted: dict[str, str] = dict(
+        session.exec(
+            select(PollTurnout.unit, PollTurnout.channel).where(PollTurnout.poll_id == poll.id)
         ).all()
-    }
+    )
     problems: list[LineError] = []
     taken: dict[str, int] = {}  # unit -> the line that took it
     ready: list[tuple[PollHome, PaperBallot, str, str]] = []
@@ -285,8 +282,7 @@ def enter_many(
             problems.append(LineError(row.line, exc.reason))
             continue
         if home.unit in voted:
-            channel, at = voted[home.unit]
-            problems.append(LineError(row.line, "home_voted", f"{channel} {at.isoformat()}"))
+            problems.append(LineError(row.line, "home_voted", voted[home.unit]))
             continue
         if home.unit in taken:
             problems.append(LineError(row.line, "twice", str(taken[home.unit])))
@@ -336,7 +332,7 @@ def enter_many(
             existing = standing_ballot(session, id_of(poll), home.unit)
             if existing is not None:
                 line = taken[home.unit]
-                raced.append(LineError(line, "home_voted", f"{existing.channel} {existing.at.isoformat()}"))
+                raced.append(LineError(line, "home_voted", existing.channel))
         raise PaperFileError(raced or [LineError(0, "busy")]) from None
     return [home for home, _, _, _ in ready]
 
@@ -447,6 +443,11 @@ def area_of(text: str) -> int | None:
     return int(centi)
 
 
+def _m2(area_centi_m2: int) -> str:
+    """An area as written on a ballot: `89.5 ㎡`."""
+    return f"{area_centi_m2 / 100:.2f}".rstrip("0").rstrip(".") + " ㎡"
+
+
 def parse_batch(poll: Poll, text: str) -> list[SealedBallot]:
     """Sealed ballots typed or uploaded one per line: `code, area in m², choice` (PaperFileError)."""
     ballots: list[SealedBallot] = []
@@ -529,10 +530,10 @@ def enter_batch(
     for number, ballot in enumerate(ballots, 1):
         if extra[ballot.area_centi_m2] > 0:
             extra[ballot.area_centi_m2] -= 1
-            problems.append(LineError(number, "area_unmatched", str(ballot.area_centi_m2)))
+            problems.append(LineError(number, "area_unmatched", _m2(ballot.area_centi_m2)))
     missing = expected - entered
     if missing:
-        problems.append(LineError(0, "area_missing", " ".join(str(a) for a in sorted(missing.elements()))))
+        problems.append(LineError(0, "area_missing", " ".join(_m2(a) for a in sorted(missing.elements()))))
     if len(ballots) != len(register):
         problems.append(LineError(0, "count", f"{len(ballots)}/{len(register)}"))
     if problems:

@@ -8,7 +8,7 @@ from typing import Any
 
 from core import paper
 from core import polls as use_cases
-from core.actions import Vote
+from core.actions import Proxies, Vote
 from db.models import Poll
 from db.tally import CHOICES
 from handlers.common import stale
@@ -72,7 +72,13 @@ def view_row(poll: Poll) -> list[list[Button]]:
 
 def refused(ctx: Context, poll: Poll | None, reason: str) -> Reply:
     """Why the person cannot do what they asked, in the poll's words."""
-    context: dict[str, Any] = {"reason": reason, "title": "", "consultative": False, "voted_at": "", "channel": ""}
+    context: dict[str, Any] = {
+        "reason": reason,
+        "title": "",
+        "consultative": False,
+        "voted_at": "",
+        "channel": "",
+    }
     if poll is not None:
         context.update(head(ctx, poll))
         if reason in ("voted", "home_voted"):
@@ -205,6 +211,10 @@ def page(ctx: Context, poll: Poll) -> list[Reply]:
         buttons.append([button(Vote("cancel", poll=poll.id), "polls.btn_cancel_poll")])
     if poll.state == "closed" or context["standing"] in ("voted", "changeable"):
         buttons.append([button(Vote("r", poll=poll.id), "polls.btn_check")])
+    may_name = context["standing"] in ("can_vote", "not_open")
+    if seen.resident and poll.state in ("announced", "open") and may_name:
+        # An owner who cannot vote themself (away, unwell) names a proxy for this poll (DESIGN §4.8).
+        buttons.append([Button.of(Proxies("op", poll=poll.id), "proxies.btn_offer")])
     if poll.state == "open" and paper.may_enter(ctx.work, ctx.actor(), poll):
         buttons.append(entry_button(poll))
     return [Reply("polls.view", context, buttons)]
