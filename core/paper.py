@@ -248,6 +248,12 @@ def read_file(work: Work, poll: Poll, text: str) -> list[FileBallot]:
             problems.append(LineError(number, "sealed_choice"))  # a secret ballot's choice stays sealed
             continue
         method = _METHOD_WORDS.get(cell["method"], cell["method"].lower())
+        if method not in METHODS:
+            problems.append(LineError(number, "method", cell["method"]))
+            continue
+        if not cell["collector"]:
+            problems.append(LineError(number, "collector"))
+            continue
         photo = cell.get("photo", "")
         paper = PaperBallot(home_id, choice, method, cell["collector"], when, "file" if photo else "", photo)
         found.append(FileBallot(number, home_id, paper))

@@ -183,6 +183,6 @@ def test_a_committee_member_enters_ballots_too(app: App, clock: FixedClock) -> N
     member = ChatUser(app.service, "committee-1", name="周委员")
     member.say("/start DEMO-COMMITTEE")
     member.say("/help")
-    assert "纸质票" in member.text and "/ballots" in member.text
+    assert "纸质票" in member.text
     _to_home(member, "1栋", "1单元", "101")
     assert "选票上选的是" in member.text

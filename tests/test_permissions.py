@@ -101,6 +101,7 @@ approve_resident     place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   N/N 
 send_notice          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 send_notice          building              N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 run_poll             place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
+enter_ballot         place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   Y/N  N/N   N/N    N/N     N/N
 use_console          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
 import_org           place                 N/N  N/N  N/N  Y/N    N/N  Y/N   N/N  N/N   N/N    N/N     N/N
 view_audit           place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N

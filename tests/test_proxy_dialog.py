@@ -68,7 +68,7 @@ def test_owner_names_a_proxy_who_claims_it_and_the_owner_revokes(
 ) -> None:
     poll_id = make_poll(app, clock)
     code = offer_for_poll(owner, "续聘阳光物业", "赵六")
-    assert "请把这条消息转给受托人：发送 /proxy " + code in owner.text
+    assert code in owner.text and "「🤝 委托投票」→「🔑 领取委托」" in owner.text
     assert "赵六" in owner.text and "等待受托人领取" in owner.text
     [row] = proxies(app)
     assert row.code_hash != code and row.code_hash == rules.code_hash(code)  # only the hash is kept

@@ -151,8 +151,9 @@ def _open_poll(session: Session, poll_id: int, now: datetime) -> Poll:
     return poll
 
 
-def _checked(poll: Poll, paper: PaperBallot, now: datetime) -> tuple[str, str]:
-    """The paper ballot's choice in stored form and its collector's name tidied, or PollError."""
+def _checked(poll: Poll, paper: PaperBallot, now: datetime, photo_required: bool = True) -> tuple[str, str]:
+    """The paper ballot's choice in stored form and its collector's name tidied, or PollError. A ballot
+    entered one by one shows its signed paper; a file's ballots are kept on paper by the committee."""
     if paper.method not in METHODS:
         raise PollError("method")
     collector = " ".join(paper.collector.split())
@@ -165,7 +166,7 @@ def _checked(poll: Poll, paper: PaperBallot, now: datetime) -> tuple[str, str]:
         if paper.choice:
             raise PollError("sealed_choice")  # nobody but the owner sees a secret ballot before the close
         return "", collector
-    if not paper.photo_ref:
+    if photo_required and not paper.photo_ref:
         raise PollError("photo")  # the signed ballot is the evidence an open count rests on
     return canonical_choice(poll, paper.choice), collector
 
@@ -277,7 +278,7 @@ def enter_many(
             problems.append(LineError(row.line, "not_in_poll"))
             continue
         try:
-            choice, collector = _checked(poll, row.paper, now)
+            choice, collector = _checked(poll, row.paper, now, photo_required=False)
         except PollError as exc:
             problems.append(LineError(row.line, exc.reason))
             continue
