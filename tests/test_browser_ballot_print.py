@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,12 +13,11 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser import LINLI, chromium, phone, running
+from tests.test_browser import ARTIFACTS, LINLI, chromium, phone, running
 from tests.test_browser_console import join, sign_in
 
 pytestmark = pytest.mark.browser
 
-NOTES = Path("/work/notes")  # a copy of the screenshot for people to look at, when that folder exists
 POLL = """\
 compound: 铁西区/北沟街道/英雄社区/阳光花园
 buildings: [1栋]
@@ -115,11 +113,10 @@ def test_staff_print_the_ballots_one_a4_page_per_home(server: tuple[str, Path], 
         assert label > size
         box = sheet.locator("section.sheet").first.locator(".box").first.bounding_box()
         assert box is not None and box["width"] >= 40  # a tick box about 12 mm wide
-        shot = tmp_path / "ballots-print.png"
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "ballots-print.png"  # kept for people to look at
         sheet.set_viewport_size({"width": 794, "height": 1123})  # an A4 sheet at 96 dpi
         sheet.screenshot(path=str(shot), full_page=False)
-        if NOTES.is_dir():
-            shutil.copy(shot, NOTES / "print.png")
         assert shot.stat().st_size > 10_000
 
         # Printed: one A4 page per home, never a home's page spilling over to a second one.
