@@ -21,7 +21,6 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
-from db import people
 from db.models import Home, OrgNode, Poll, PollBatch, PollHome
 from db.polls import paper as rules
 from db.polls.authoring import buildings_of
@@ -184,13 +183,24 @@ _HEADERS = {  # the Chinese headings a committee's spreadsheet may use
 _METHOD_WORDS = {"扫楼": "door", "现场": "meeting", "投票箱": "box"}
 
 
+TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y/%m/%d %H:%M:%S")
+
+
 def _local_time(work: Work, text: str) -> datetime | None:
-    """`YYYY-MM-DD HH:MM` in the configured time zone, or None."""
-    try:
-        naive = datetime.strptime(" ".join(text.split()), "%Y-%m-%d %H:%M")
-    except ValueError:
-        return None
-    return naive.replace(tzinfo=work.policy.zone)
+    """`YYYY-MM-DD HH:MM` (or `2026/12/1 9:30`, as a spreadsheet in Chinese settings writes it) in the
+    configured time zone, or None."""
+    typed = " ".join(text.split())
+    for form in TIME_FORMATS:
+        try:
+            return datetime.strptime(typed, form).replace(tzinfo=work.policy.zone)
+        except ValueError:
+            continue
+    return None
+
+
+def _labels(session: Session, poll: Poll) -> dict[int, str]:
+    """The poll's homes as people name them (`1栋 1单元 101`), by id, read in one query."""
+    return {home_id: " ".join(names) for names, home_id in _homes_by_address(session, poll).items()}
 
 
 def _homes_by_address(session: Session, poll: Poll) -> dict[tuple[str, str, str], int]:
@@ -310,10 +320,8 @@ def register(work: Work, actor: Actor, poll_id: int) -> Register:
     """The register of sealed ballots and the state of the batch (PollError "not_allowed" for others)."""
     poll = _poll_to_enter(work, actor, poll_id)
     rows = rules.sealed_units(work.session, id_of(poll))
-    entries = []
-    for row in rows:
-        view = people.home_view(work.session, row.home_id)
-        entries.append((view.label if view else str(row.home_id), row.collected_at))
+    labels = _labels(work.session, poll)  # one query, however many envelopes came in
+    entries = [(labels.get(row.home_id, str(row.home_id)), row.collected_at) for row in rows]
     batch = work.session.get(PollBatch, poll.id)
     awaiting = poll.state == "open" and work.now >= poll.closes_at and rules.awaiting(work.session, poll)
     return Register(len(rows), entries, _batch(batch) if batch else None, awaiting)
@@ -334,6 +342,16 @@ def enter_batch(work: Work, actor: Actor, poll_id: int, ballots: list[SealedBall
     row = rules.enter_batch(work.session, id_of(poll), actor.person_id, ballots, work.now, key)
     _audit(work, actor, "poll.batch", poll, {"ballots": row.count})
     return _batch(row)
+
+
+def pending_lines(work: Work, actor: Actor, poll_id: int, key: bytes) -> list[tuple[str, int, str]]:
+    """The waiting batch's ballots (code, area counted in 0.01 m², choice) for someone other than the one
+    who entered them, to check against the opened ballots before confirming ([] for the enterer)."""
+    poll = _poll_to_enter(work, actor, poll_id)
+    batch = work.session.get(PollBatch, poll.id)
+    if batch is None or batch.entered_by == actor.person_id:
+        return []
+    return rules.pending_lines(work.session, id_of(poll), key)
 
 
 def confirm_batch(work: Work, actor: Actor, poll_id: int, key: bytes) -> Batch:

@@ -145,7 +145,7 @@ def test_stubs_issue_unique_codes_and_keep_only_their_hashes(
         assert page.count(f'<code class="code">{code}</code>') == 2  # on the stub and on the ballot
     assert page.count("存根（业主保存）") == 5 and page.count("选票（装入信封）") == 5
     assert page.count("专有部分面积 ________ ㎡") == 5 and page.count('class="cut"') == 5
-    assert "投票结束后可在 /polls 查验回执" in page and "border-top: 1.5pt dashed" in page
+    assert "投票结束后可以查验回执" in page and "border-top: 1.5pt dashed" in page
     stored = rows(cli, PollStub)
     assert len(stored) == 5 and not {s.code_hash for s in stored} & set(codes)
 

@@ -225,7 +225,7 @@ def test_sealed_ballots_are_counted_after_a_second_person_confirms_their_batch(t
         session.commit()
     with town.session() as session:
         poll = _poll(session, poll_id)
-        assert poll.state == "open" and poll.next_due_at is None
+        assert poll.state == "open" and poll.next_due_at == closes_at + timedelta(days=1)  # told again daily
     key = town.app.settings.seal_key
     after = closes_at + timedelta(hours=1)
     lee, wang = (_community_staff(town, name) for name in ("李主任", "王委员"))
@@ -334,3 +334,39 @@ def test_an_online_vote_and_a_paper_entry_racing_for_one_home_cast_one_ballot(
             assert (turnout, count) == (1, 1)
     finally:
         pg.engine.dispose()
+
+
+def test_an_owner_of_several_homes_writes_one_homes_area_and_a_spoiled_ballot_still_counts(
+    town: Town,
+) -> None:
+    poll_id, opens_at, closes_at = _secret_town_poll(town)
+    at = opens_at + timedelta(days=1)
+    key = town.app.settings.seal_key
+    with town.session() as session:
+        codes = paper.issue_stubs(Work(session, at, town.app.policy), SYSTEM, poll_id, 3)
+        session.commit()
+    # 甲 (three homes, 240 m² in all) hands in the envelope at 102; 202 and 乙丙's home hand in theirs.
+    for home in ("1栋/1单元/102", "2栋/1单元/202", "1栋/2单元/101"):
+        _enter(town, poll_id, _paper(town, home, "", at, photo_ref=""), at)
+    after = closes_at + timedelta(hours=1)
+    lee, wang = (_community_staff(town, name) for name in ("李主任", "王委员"))
+    with town.session() as session:
+        actor_lee, actor_wang = (poll_cases.actor_of(session, p) for p in (lee, wang))
+        typed = f"{codes[0]}, 80, 同意\n{codes[1]}，75.5，反对\n, 90, 废票\n"  # 甲 wrote his home's 80 m²
+        ballots_in = paper.parse_batch(Work(session, after, town.app.policy), actor_lee, poll_id, typed)
+        paper.enter_batch(Work(session, after, town.app.policy), actor_lee, poll_id, ballots_in, key)
+        session.commit()
+    with town.session() as session:
+        lines = paper.pending_lines(Work(session, after, town.app.policy), actor_wang, poll_id, key)
+        assert sorted(area for _, area, _ in lines) == [7550, 9000, 24000]  # 甲's ballot weighs his 240 m²
+        assert paper.pending_lines(Work(session, after, town.app.policy), actor_lee, poll_id, key) == []
+        paper.confirm_batch(Work(session, after, town.app.policy), actor_wang, poll_id, key)
+        session.commit()
+    with town.session() as session:
+        assert poll_cases.step(session, _poll(session, poll_id), after, town.app.policy, key) == "closed"
+        session.commit()
+    with town.session() as session:
+        result = _poll(session, poll_id).result
+    assert result["participating_area"] == 24000 + 7550 + 9000 and result["participating_owners"] == 3
+    assert (result["approvals"][0]["area"], result["no_area"], result["abstain_area"]) == (24000, 7550, 9000)
+    assert result["channels"] == {"online": 0, "paper": 3, "proxy": 0}

@@ -16,7 +16,7 @@ from tests.test_polls_flow import COMPOUND, button, make_poll
 NEIGHBOUR_HOME = ("1栋", "2单元", "201")
 
 
-def _grant(app: App, clock: FixedClock, poll_id: int, proxy: ChatUser, owner: ChatUser) -> None:
+def _grant(app: App, clock: FixedClock, poll_id: int | None, proxy: ChatUser, owner: ChatUser) -> None:
     """The neighbour's proxy for this poll, claimed by `proxy` (as the proxies' own flow leaves it)."""
     holder, granter = person_of(app.sessions, proxy), person_of(app.sessions, owner)
     with app.sessions() as session:
@@ -103,3 +103,25 @@ def test_a_proxy_who_lives_elsewhere_votes_from_the_polls_button(
 
     worker.press("确认投票") if "✅ 确认投票" in worker.buttons() else worker.data(button("ok", poll_id))
     assert len(_turnout(app, poll_id)) == 1  # pressed twice: still one ballot
+
+
+def test_a_proxy_for_a_term_lapses_when_its_owner_has_sold_before_the_poll(
+    app: App, clock: FixedClock, worker: ChatUser, neighbour: ChatUser
+) -> None:
+    from datetime import timedelta
+
+    from db.models import Residency
+
+    _grant(app, clock, None, worker, neighbour)  # a term proxy, before any poll
+    seller = person_of(app.sessions, neighbour)
+    with app.sessions() as session:
+        proxy = session.exec(select(PollProxy)).one()
+        proxy.starts_on, proxy.ends_on = clock.now().date(), clock.now().date() + timedelta(days=365)
+        for residency in session.exec(select(Residency).where(Residency.person_id == seller)).all():
+            session.delete(residency)  # the neighbour sold the home; the buyer has not registered yet
+        session.commit()
+    poll_id = make_poll(app, clock)
+    worker.data(button("v", poll_id))
+    assert "受托" not in worker.text and "投票成功" not in worker.text
+    worker.data(button("c", poll_id, choice="yes"))
+    assert not _turnout(app, poll_id)  # the seller's proxy casts nothing for the buyer's home

@@ -20,6 +20,7 @@ from bot.console.desk import Desk, Kit, PathId, QueryId, Refused, require
 from bot.print_pages import Printer, scope_buildings, scope_count, scope_homes
 from core import paper, proxies
 from core import polls as use
+from core.people import area_text
 from core.permissions import Action
 from core.work import Work
 from db.models import Person, Poll, PollPaper
@@ -61,8 +62,11 @@ def _name(work: Work, person_id: int | None) -> str:
     return person.name if person is not None and person.name else f"#{person_id}"
 
 
-def section(work: Work, desk: Desk, poll: Poll, extra: dict[str, Any]) -> dict[str, Any] | None:
-    """What the poll page's 纸质票 section shows this desk (None: the section is not theirs)."""
+def section(
+    work: Work, desk: Desk, poll: Poll, extra: dict[str, Any], key: bytes = b""
+) -> dict[str, Any] | None:
+    """What the poll page's 纸质票 section shows this desk (None: the section is not theirs); a waiting
+    batch's ballots are listed for the second person to check them against the opened papers."""
     if not allowed(work, desk, poll):
         return None
     poll_id = use.id_of(poll)
@@ -96,6 +100,12 @@ def section(work: Work, desk: Desk, poll: Poll, extra: dict[str, Any]) -> dict[s
                 "confirmed": batch.confirmed_by is not None,
                 "confirmed_by": _name(work, batch.confirmed_by) if batch.confirmed_by is not None else "",
                 "confirmed_at": batch.confirmed_at,
+                "lines": [
+                    (code or "—", area_text(area), choice)
+                    for code, area, choice in paper.pending_lines(work, desk.actor, poll_id, key)
+                ]
+                if key and batch.confirmed_by is None
+                else [],
             }
     return found
 

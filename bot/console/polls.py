@@ -107,7 +107,7 @@ def routes(kit: Kit) -> APIRouter:
             "n": extra.get("n", 0),
             "error": error if error in words["errors"] else "",
             "print_buildings": scope_buildings(work.session, poll),
-            "paper": paper.section(work, desk, poll, extra),
+            "paper": paper.section(work, desk, poll, extra, kit.seal_key),
         }
         return kit.page(request, desk, "polls/show.html", status=status, **context)
 

@@ -31,6 +31,7 @@ from db.rows import id_of
 CHANNELS = ("online", "paper", "proxy")
 METHODS = ("door", "meeting", "box")  # 扫楼 · 现场 · 投票箱
 MAX_COLLECTOR = 50
+MAX_PHOTO_REF, MAX_PHOTO_CHANNEL = 200, 16  # the columns' lengths
 MAX_STUBS = 50_000  # one print run; more may be issued again
 
 
@@ -66,11 +67,14 @@ class BallotTaken(PollError):
 
 @dataclass(frozen=True, slots=True)
 class SealedBallot:
-    """One sealed ballot opened at the close: the code on its stub, the area written on it, the choice."""
+    """One sealed ballot opened at the close: the code on its stub, the area written on it, the choice. A
+    spoiled ballot (废票: no clear choice, its code perhaps unreadable) takes part and approves nothing, like
+    an abstention, so that one bad envelope does not hold the count back."""
 
     code: str
     area_centi_m2: int
     choice: str
+    spoiled: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +171,11 @@ def _checked(poll: Poll, paper: PaperBallot, now: datetime, photo_required: bool
             raise PollError("sealed_choice")  # nobody but the owner sees a secret ballot before the close
         return "", collector
     if photo_required and not paper.photo_ref:
-        raise PollError("photo")  # the signed ballot is the evidence an open count rests on
+        raise PollError("photo")
+    if len(paper.photo_ref) > MAX_PHOTO_REF or len(paper.photo_channel) > MAX_PHOTO_CHANNEL:
+        raise PollError(
+            "photo"
+        )  # a file name too long to keep  # the signed ballot is the evidence an open count rests on
     return canonical_choice(poll, paper.choice), collector
 
 
@@ -449,8 +457,17 @@ def _m2(area_centi_m2: int) -> str:
     return f"{area_centi_m2 / 100:.2f}".rstrip("0").rstrip(".") + " ㎡"
 
 
+SPOILED = frozenset({"废票", "无效", "spoiled", "void"})
+
+
+def _no_approval(poll: Poll) -> str:
+    """The stored choice that takes part and approves nothing: 弃权, or an election's empty ballot."""
+    return "abstain" if poll.kind == "decision" else ""
+
+
 def parse_batch(poll: Poll, text: str) -> list[SealedBallot]:
-    """Sealed ballots typed or uploaded one per line: `code, area in m², choice` (PaperFileError)."""
+    """Sealed ballots typed or uploaded one per line: `code, area in m², choice` (PaperFileError); the
+    choice 废票 marks a spoiled ballot, whose code may be left empty when it cannot be read."""
     ballots: list[SealedBallot] = []
     problems: list[LineError] = []
     for number, line in enumerate(text.splitlines(), 1):
@@ -463,10 +480,13 @@ def parse_batch(poll: Poll, text: str) -> list[SealedBallot]:
         code, area_text, choice_text = parts
         code_ok = normalise_code(code)
         area = area_of(area_text)
-        if not code_ok:
+        spoiled = choice_text.strip().lower() in SPOILED
+        if not code_ok and not (spoiled and not code):
             problems.append(LineError(number, "code", code))
         elif area is None:
             problems.append(LineError(number, "area", area_text))
+        elif spoiled:
+            ballots.append(SealedBallot(code_ok, area, _no_approval(poll), spoiled=True))
         else:
             try:
                 choice = choice_word(poll, choice_text)
@@ -494,6 +514,73 @@ def _ended_secret(session: Session, poll_id: int, now: datetime) -> Poll:
     return poll
 
 
+def _weigh(
+    session: Session, poll: Poll, register: list[PollPaper], ballots: list[SealedBallot]
+) -> tuple[list[int], list[LineError]]:
+    """The weight (the owner's area) each opened ballot counts with, found from the area written on it, or
+    the lines and areas that match no registered envelope.
+
+    An owner of one home writes its area; an owner of several (or the developer) may write the area of the
+    home whose envelope was registered or their total. Ballots are matched to registered owners (Kuhn's
+    augmenting paths over the distinct written areas), and a ballot counts with its owner's total. Where
+    ballots with one written area would go to owners of different totals and chose differently, which
+    weight goes with which choice cannot be known: those lines are refused, to be written with the total.
+    """
+    units = _unit_areas(session, id_of(poll))
+    home_area = dict(
+        session.exec(
+            select(PollHome.home_id, PollHome.area_centi_m2).where(
+                PollHome.poll_id == poll.id,
+                col(PollHome.home_id).in_(
+                    select(PollPaper.home_id).where(
+                        PollPaper.poll_id == poll.id, col(PollPaper.sealed).is_(True)
+                    )
+                ),
+            )
+        ).all()
+    )
+    owners = [(home_area[p.home_id], units[p.unit]) for p in register]  # (written one way, or the other)
+    slots = Counter(b.area_centi_m2 for b in ballots)  # how many ballots carry each written area
+    taken: dict[int, list[int]] = {value: [] for value in slots}  # written area -> owners matched to it
+
+    def place(owner: int, visited: set[int]) -> bool:
+        for value in dict.fromkeys(owners[owner]):
+            if value not in slots or value in visited:
+                continue
+            visited.add(value)
+            if len(taken[value]) < slots[value]:
+                taken[value].append(owner)
+                return True
+            for other in list(taken[value]):
+                if place(other, visited):
+                    taken[value].remove(other)
+                    taken[value].append(owner)
+                    return True
+        return False
+
+    left = [owner for owner in range(len(owners)) if not place(owner, set())]
+    problems: list[LineError] = []
+    totals: dict[int, list[int]] = {value: sorted(owners[o][1] for o in taken[value]) for value in taken}
+    weights: list[int] = []
+    unmatched = {value: slots[value] - len(taken[value]) for value in slots}
+    choices: dict[int, set[str]] = {}
+    for ballot in ballots:
+        choices.setdefault(ballot.area_centi_m2, set()).add(ballot.choice)
+    for number, ballot in enumerate(ballots, 1):
+        value = ballot.area_centi_m2
+        if unmatched[value] > 0:  # more ballots wrote this area than owners it can belong to
+            unmatched[value] -= 1
+            problems.append(LineError(number, "area_unmatched", _m2(value)))
+            weights.append(value)
+            continue
+        if len(set(totals[value])) > 1 and len(choices[value]) > 1:
+            problems.append(LineError(number, "area_ambiguous", _m2(value)))
+        weights.append(totals[value].pop(0) if totals[value] else value)
+    if left:
+        problems.append(LineError(0, "area_missing", " ".join(sorted(_m2(owners[o][0]) for o in left))))
+    return weights, problems
+
+
 def enter_batch(
     session: Session, poll_id: int, person_id: int, ballots: list[SealedBallot], now: datetime, key: bytes
 ) -> PollBatch:
@@ -513,33 +600,27 @@ def enter_batch(
         stubs = stubs.where(col(PollStub.code_hash).in_(hashes))
     known: dict[str, bool] = dict(session.exec(stubs).all())
     for number, (ballot, digest) in enumerate(zip(ballots, hashes, strict=True), 1):
-        if digest not in known:
+        if not ballot.code and ballot.spoiled:
+            pass  # a spoiled ballot whose code cannot be read: counted, with no receipt to check
+        elif digest not in known:
             problems.append(LineError(number, "code_unknown", ballot.code))
         elif known[digest]:
             problems.append(LineError(number, "code_used", ballot.code))
         elif ballot.code in seen:
             problems.append(LineError(number, "code_twice", str(seen[ballot.code])))
-        seen.setdefault(ballot.code, number)
+        if ballot.code:
+            seen.setdefault(ballot.code, number)
         try:
             canonical_choice(poll, ballot.choice)
         except PollError as exc:
             problems.append(LineError(number, exc.reason, ballot.choice))
-    areas = _unit_areas(session, id_of(poll))
-    expected = Counter(areas[p.unit] for p in register)
-    entered = Counter(b.area_centi_m2 for b in ballots)
-    extra = entered - expected
-    for number, ballot in enumerate(ballots, 1):
-        if extra[ballot.area_centi_m2] > 0:
-            extra[ballot.area_centi_m2] -= 1
-            problems.append(LineError(number, "area_unmatched", _m2(ballot.area_centi_m2)))
-    missing = expected - entered
-    if missing:
-        problems.append(LineError(0, "area_missing", " ".join(_m2(a) for a in sorted(missing.elements()))))
+    weights, unmatched = _weigh(session, poll, register, ballots)
+    problems += unmatched
     if len(ballots) != len(register):
         problems.append(LineError(0, "count", f"{len(ballots)}/{len(register)}"))
     if problems:
         raise PaperFileError(problems)
-    plain = json.dumps([[b.code, b.area_centi_m2, b.choice] for b in ballots])
+    plain = json.dumps([[b.code, weight, b.choice] for b, weight in zip(ballots, weights, strict=True)])
     batch = PollBatch(
         poll_id=id_of(poll),
         state="pending",
@@ -563,7 +644,7 @@ def confirm_batch(session: Session, poll_id: int, person_id: int, now: datetime,
     if batch.entered_by == person_id:
         raise PollError("same_person")
     entries = json.loads(_box(key).decrypt(batch.ballots.encode()))
-    hashes = [stub_hash(id_of(poll), code) for code, _, _ in entries]
+    hashes = [stub_hash(id_of(poll), code) for code, _, _ in entries if code]
     with session.begin_nested():  # a refusal half-way leaves no stub spent and no ballot written
         spent = 0
         for start in range(0, len(hashes), IN_LIMIT):  # chunks: no statement with a bind parameter per ballot
@@ -578,7 +659,7 @@ def confirm_batch(session: Session, poll_id: int, person_id: int, now: datetime,
                 .execution_options(synchronize_session=False)
             )
             spent += done.rowcount  # type: ignore[attr-defined]
-        if spent != len(entries):
+        if spent != len(hashes):
             raise PollError("code_used")
         box = _box(key)
         session.execute(
@@ -590,7 +671,7 @@ def confirm_batch(session: Session, poll_id: int, person_id: int, now: datetime,
                     "seal": secrets.token_hex(32),
                     "area_centi_m2": area,
                     "choice": box.encrypt(choice.encode()).decode(),
-                    "receipt": receipt_hash(id_of(poll), choice, code),
+                    "receipt": receipt_hash(id_of(poll), choice, code or new_code()),
                     "unit": None,
                 }
                 for code, area, choice in entries
@@ -601,6 +682,18 @@ def confirm_batch(session: Session, poll_id: int, person_id: int, now: datetime,
     poll.next_due_at = now  # the poll job counts it at its next turn
     session.flush()
     return batch
+
+
+def pending_lines(session: Session, poll_id: int, key: bytes) -> list[tuple[str, int, str]]:
+    """The waiting batch's ballots as entered (code, weight, choice), for the second person to check against
+    the opened ballots before confirming; [] when none waits."""
+    batch = session.get(PollBatch, poll_id)
+    if batch is None or batch.state != "pending":
+        return []
+    return [
+        (code, weight, choice)
+        for code, weight, choice in json.loads(_box(key).decrypt(batch.ballots.encode()))
+    ]
 
 
 def discard_batch(session: Session, poll_id: int, now: datetime) -> None:

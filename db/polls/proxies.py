@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from db.models import Home, OrgNode, Person, Poll, PollHome, PollProxy, Residency, RoleGrant
+from db.models import Home, OrgNode, Person, Poll, PollHome, PollProxy, PollVoter, Residency, RoleGrant
 from db.polls.terms import CODE_ALPHABET, OPEN_STATES, PollError, in_scope
 from db.rows import id_of
 
@@ -315,7 +315,7 @@ def homes_for(
     given); the electorate is the frozen one once the poll is open, else the homes in its scope."""
     today = local_day(now, zone)
     found = session.exec(
-        select(PollProxy.home_id)
+        select(PollProxy.home_id, PollProxy.source, PollProxy.granted_by)
         .where(
             PollProxy.compound_id == poll.node_id,
             PollProxy.proxy_id == person_id,
@@ -329,14 +329,35 @@ def homes_for(
         )
         .distinct()
     ).all()
-    home_ids = sorted(set(found))
+    home_ids = sorted({home_id for home_id, _, _ in found})
     if not home_ids:
         return []
     if poll.state == "open":
-        frozen = session.exec(
-            select(PollHome.home_id).where(PollHome.poll_id == poll.id, col(PollHome.home_id).in_(home_ids))
-        ).all()
-        return sorted(set(frozen))
+        units = dict(
+            session.exec(
+                select(PollHome.home_id, PollHome.unit).where(
+                    PollHome.poll_id == poll.id, col(PollHome.home_id).in_(home_ids)
+                )
+            ).all()
+        )
+        # An owner's proxy stands only while its grantor is one of the owners this poll counts for that home:
+        # a seller's proxy, or one named by an owner verified after voting opened, casts nothing. A letter
+        # entered by staff stands on its own (the owner need not be registered here).
+        voters = set(
+            session.exec(
+                select(PollVoter.person_id, PollVoter.unit).where(
+                    PollVoter.poll_id == poll.id,
+                    col(PollVoter.person_id).in_({g for _, source, g in found if source == "owner"} or {0}),
+                )
+            ).all()
+        )
+        return sorted(
+            {
+                home_id
+                for home_id, source, granted_by in found
+                if home_id in units and (source != "owner" or (granted_by, units[home_id]) in voters)
+            }
+        )
     homes = session.exec(select(Home).where(col(Home.id).in_(home_ids))).all()
     return sorted(id_of(h) for h in homes if in_scope(poll, h))
 

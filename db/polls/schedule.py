@@ -21,6 +21,8 @@ from db.polls.terms import REMINDERS, RESULT_PUBLICITY
 from db.rows import id_of
 from db.sla import Policy
 
+AWAITING_REMINDER = timedelta(days=1)  # while a secret poll's sealed ballots wait to be entered
+
 
 def due(session: Session, now: datetime, limit: int = 20) -> list[Poll]:
     """Lock polls with a step due, skipping rows another process holds (PostgreSQL)."""
@@ -50,8 +52,8 @@ def step(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes
         done = "opened"
     elif poll.state == "open" and now >= poll.closes_at and paper.awaiting(session, poll):
         # Sealed paper ballots are still in their envelopes: the count waits for the confirmed batch, which
-        # makes the poll due again; those who run it are told once.
-        poll.next_due_at = None
+        # makes the poll due at once; until then those who run it are told again every day.
+        poll.next_due_at = now + AWAITING_REMINDER
         return "awaiting", [PollAwaitingPaper(id_of(poll), len(paper.sealed_units(session, id_of(poll))))]
     elif poll.state == "open" and now >= poll.closes_at:
         events.extend(close(session, poll, now, policy, key))

@@ -98,7 +98,8 @@ def local(ctx: Context, moment: datetime) -> datetime:
 
 
 def parse_time(ctx: Context, text: str) -> datetime | None:
-    """A typed time of collection: "HH:MM" today or "MM-DD HH:MM" this year, in local time; None if not."""
+    """A typed time of collection: "HH:MM" today or "MM-DD HH:MM" within the last year, in local time;
+    None if not."""
     found = TIME.match(text)
     if not found:
         return None
@@ -106,7 +107,7 @@ def parse_time(ctx: Context, text: str) -> datetime | None:
     month = int(found["month"]) if found["month"] else today.month
     day = int(found["day"]) if found["day"] else today.day
     try:
-        return today.replace(
+        at = today.replace(
             month=month,
             day=day,
             hour=int(found["hour"]),
@@ -114,15 +115,18 @@ def parse_time(ctx: Context, text: str) -> datetime | None:
             second=0,
             microsecond=0,
         )
+        if found["month"] and at > today:
+            at = at.replace(year=today.year - 1)  # "12-31 20:00" typed on New Year's Day: last year's
     except ValueError:
         return None
+    return at
 
 
 def time_problem(poll: Poll, at: datetime, now: datetime) -> str:
     """Why a collection time cannot be right ("" when it can): in the future, or before voting opened."""
     if at > now:
         return "future"
-    opened = poll.opened_at or poll.opens_at
+    opened = poll.opens_at  # the rule's own bound (db.polls.paper), not when the job happened to open it
     if at < opened:
         return "before_open"
     return ""
