@@ -15,6 +15,7 @@ from bot.cli_common import settings_or_exit
 from bot.cli_console import add_console_link
 from bot.cli_invite import add_invite
 from bot.cli_ledger import add_ledger
+from bot.cli_paper import add_poll_paper
 from bot.cli_rating import add_rating
 from bot.settings import Settings, SettingsError
 
@@ -319,7 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("file", help="path to the notice's .yaml file")
     send.set_defaults(func=cmd_notice_send)
     poll = sub.add_parser(
-        "poll", help="run owners' polls", description="Create owners' polls (DESIGN §4.2) from a file."
+        "poll",
+        help="run owners' polls",
+        description="Create owners' polls (DESIGN §4.2) from a file; print their ballots and stubs and "
+        "enter paper ballots (DESIGN §4.8).",
     )
     poll_sub = poll.add_subparsers(dest="poll_command", required=True)
     create = poll_sub.add_parser(
@@ -336,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("file", help="path to the poll's .yaml file")
     create.set_defaults(func=cmd_poll_create)
+    add_poll_paper(poll_sub)
     return parser
 
 

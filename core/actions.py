@@ -391,12 +391,52 @@ class Vote(Press):
         **{verb: ("poll",) for verb in ("v", "d", "ok", "r", "x", "cancel", "cancelok")},
         "c": ("poll", "choice"),
         "t": ("poll", "candidate"),
+        "h": ("poll", "home"),  # vote for this home (one's own, or one held by proxy)
     }
-    KINDS: ClassVar[Kinds] = {"poll": "id", "choice": "word", "candidate": "num"}
+    KINDS: ClassVar[Kinds] = {"poll": "id", "choice": "word", "candidate": "num", "home": "id"}
 
     poll: int | None = None
     choice: str | None = None
     candidate: int | None = None
+    home: int | None = None
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Paper(Press):
+    """Entering a paper ballot: (s)tart with a poll, a (b)uilding, an (e)ntrance (also 录入下一张), a
+    (h)ome; a decision's (c)hoice, (t)oggle a candidate, (d)one; how it was collected (m), the remembered
+    collector (n), when (w: now | typed), s(k)ip the photo, confirm (ok), cancel (x)."""
+
+    FAMILY = "pp"
+    SHAPES: ClassVar[Shapes] = {
+        **{verb: () for verb in ("d", "n", "k", "ok", "x")},
+        "s": ("poll",),
+        "b": ("poll", "node"),
+        "e": ("poll", "node"),
+        "h": ("poll", "home"),
+        "c": ("choice",),
+        "t": ("candidate",),
+        "m": ("method",),
+        "w": ("when",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "poll": "id",
+        "node": "id",
+        "home": "id",
+        "choice": "word",
+        "candidate": "num",
+        "method": "word",
+        "when": "word",
+    }
+
+    poll: int | None = None
+    node: int | None = None
+    home: int | None = None
+    choice: str | None = None
+    candidate: int | None = None
+    method: str | None = None
+    when: str | None = None
 
 
 @family
@@ -601,6 +641,58 @@ class HotSpotPress(Press):
     KINDS: ClassVar[Kinds] = {"spot": "id"}
 
     spot: int | None = None
+
+
+# --- 委托 (DESIGN §4.8): proxies for owners' polls ----------------------------------------------------
+
+
+@family
+@dataclass(frozen=True, slots=True)
+class Proxies(Press):
+    """/proxy: the (l)ist of one's proxies; an owner (o)ffers one — from a poll's page (op) —, picks the
+    (h)ome, this (pp)oll or a (t)erm until the committee's end (tc) or for a year (ty), then confirms (ok)
+    or cancels (x); (rv) asks before revoking, (rk) revokes; (c) claim by typing a code. Staff enter a
+    letter: (s) the polls, (sp) a poll, (sb) building, (se) entrance, (sh) home; (sl) the compound's
+    proxies; (f) holders flagged over the limit."""
+
+    FAMILY = "px"
+    SHAPES: ClassVar[Shapes] = {
+        "l": (),
+        "o": (),
+        "op": ("poll",),
+        "h": ("home",),
+        "pp": ("poll",),
+        "t": (),
+        "tc": (),
+        "ty": (),
+        "ok": (),
+        "x": (),
+        "rv": ("proxy",),
+        "rk": ("proxy",),
+        "c": (),
+        "s": (),
+        "sp": ("poll",),
+        "sb": ("building",),
+        "se": ("entrance",),
+        "sh": ("home",),
+        "sl": ("compound",),
+        "f": ("compound",),
+    }
+    KINDS: ClassVar[Kinds] = {
+        "poll": "id",
+        "home": "id",
+        "proxy": "id",
+        "building": "id",
+        "entrance": "id",
+        "compound": "id",
+    }
+
+    poll: int | None = None
+    home: int | None = None
+    proxy: int | None = None
+    building: int | None = None
+    entrance: int | None = None
+    compound: int | None = None
 
 
 FAMILIES: dict[str, type[Press]] = _FAMILIES  # read-only by convention: the registry, for tests and docs

@@ -11,45 +11,47 @@ choice of a secret poll).
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from core.permissions import Actor
+from sqlmodel import Session, col, select
+
+from core import audit
+from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
-from db.models import OrgNode, Poll
+from db import people
+from db.models import Home, OrgNode, Poll, PollBatch, PollHome
+from db.polls import paper as rules
+from db.polls.authoring import buildings_of
+from db.polls.paper import (
+    METHODS,
+    BallotTaken,
+    Existing,
+    FileBallot,
+    LineError,
+    PaperBallot,
+    PaperFileError,
+    SealedBallot,
+)
 from db.polls.terms import PollError
+from db.rows import id_of
 
-METHODS = ("door", "meeting", "box")  # 扫楼 · 现场 · 投票箱
-
-
-@dataclass(frozen=True, slots=True)
-class PaperBallot:
-    """A paper ballot as its collector wrote it down."""
-
-    home_id: int
-    choice: str  # yes | no | abstain, or candidate numbers "1,3" ("" approves no one); "" when sealed
-    method: str  # one of METHODS
-    collector: str  # who collected it (a name, at most 50 characters)
-    collected_at: datetime  # not in the future, not before voting opened
-    photo_channel: str = ""  # the photo of the signed ballot (or of the sealed envelope)
-    photo_ref: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Existing:
-    """The ballot that stands for a home: how it was cast and when (never what it chose)."""
-
-    channel: str  # online | paper | proxy
-    at: datetime
-    sealed: bool = False  # a sealed paper ballot of a secret poll, its choice still in the envelope
-
-
-class BallotTaken(PollError):
-    """The home's owner has voted already (reason "home_voted"): `existing` is the ballot that stands."""
-
-    def __init__(self, existing: Existing) -> None:
-        super().__init__("home_voted")
-        self.existing = existing
+__all__ = [
+    "METHODS",
+    "BallotTaken",
+    "Batch",
+    "Entered",
+    "Existing",
+    "HomeRow",
+    "LineError",
+    "PaperBallot",
+    "PaperFileError",
+    "PollError",
+    "Register",
+    "SealedBallot",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,58 +73,195 @@ class HomeRow:
     voted: Existing | None
 
 
-@dataclass(frozen=True, slots=True)
-class LineError:
-    """One bad line of a ballot file: its number (1 = the header) and the reason key."""
-
-    line: int
-    reason: str
-    detail: str = ""
-
-
-class PaperFileError(ValueError):
-    """A ballot file that cannot be taken whole: every bad line, nothing entered."""
-
-    def __init__(self, problems: list[LineError]) -> None:
-        super().__init__("; ".join(f"line {p.line}: {p.reason}" for p in problems))
-        self.problems = problems
+# --- who may ----------------------------------------------------------------------------------------------
 
 
 def may_enter(work: Work, actor: Actor, poll: Poll) -> bool:
     """Whether the actor may enter paper ballots and letters of this poll (ENTER_BALLOT over its compound)."""
-    raise NotImplementedError
+    node = work.session.get(OrgNode, poll.node_id)
+    return node is not None and may(actor, Action.ENTER_BALLOT, place(node.path))
+
+
+def _poll_to_enter(work: Work, actor: Actor, poll_id: int) -> Poll:
+    poll = work.session.get(Poll, poll_id)
+    if poll is None:
+        raise PollError("not_found")
+    if not may_enter(work, actor, poll):
+        raise PollError("not_allowed")
+    return poll
+
+
+def _audit(work: Work, actor: Actor, action: str, poll: Poll, after: dict[str, object]) -> None:
+    """Note an entry in the audit log under the poll's compound (never a secret poll's choices)."""
+    node = work.session.get(OrgNode, poll.node_id)
+    path = node.path if node is not None else ""
+    role = acting_role(actor, Action.ENTER_BALLOT, place(path)) if path else None
+    audit.record(work, actor, role.value if role else "", action, "poll", poll.id, path, None, after)
 
 
 def entry_polls(work: Work, actor: Actor) -> list[Poll]:
     """Polls whose paper ballots the actor may enter now: open ones, and secret ones awaiting their batch."""
-    raise NotImplementedError
+    polls = work.session.exec(
+        select(Poll).where(Poll.state == "open").order_by(col(Poll.closes_at), col(Poll.id))
+    ).all()
+    return [p for p in polls if may_enter(work, actor, p) and (work.now < p.closes_at or p.secret)]
+
+
+# --- finding a home -------------------------------------------------------------------------------------
 
 
 def buildings(work: Work, poll: Poll) -> list[OrgNode]:
     """The buildings of the poll's scope, by name (the first step of finding a home)."""
-    raise NotImplementedError
+    found = buildings_of(work.session, poll.node_id)
+    return [b for b in found if not poll.buildings or b.id in poll.buildings]
 
 
 def entrances(work: Work, poll: Poll, building_id: int) -> list[OrgNode]:
     """A building's entrances, by name (empty when the building is outside the poll)."""
-    raise NotImplementedError
+    if building_id not in {b.id for b in buildings(work, poll)}:
+        return []
+    return list(
+        work.session.exec(
+            select(OrgNode)
+            .where(OrgNode.parent_id == building_id, OrgNode.kind == "entrance")
+            .order_by(col(OrgNode.name))
+        ).all()
+    )
 
 
 def homes(work: Work, poll: Poll, entrance_id: int) -> list[HomeRow]:
     """An entrance's homes in the frozen electorate, by number, each with the ballot that stands for it."""
-    raise NotImplementedError
+    found = work.session.exec(
+        select(PollHome.home_id, Home.number)
+        .join(Home, (col(PollHome.home_id) == Home.id) & (col(PollHome.poll_id) == poll.id))
+        .where(Home.entrance_id == entrance_id)
+    ).all()
+    voted = rules.homes_voted(work.session, id_of(poll), [home_id for home_id, _ in found])
+    rows = [HomeRow(home_id, number, voted.get(home_id)) for home_id, number in found]
+    return sorted(rows, key=lambda r: _number_key(r.number))
+
+
+def _number_key(number: str) -> tuple[int, str]:
+    """Home numbers in the order of the doors: 101, 102, …, 1001 (numbers as numbers, then as text)."""
+    digits = "".join(ch for ch in number if ch.isdigit())
+    return (int(digits) if digits else 0, number)
 
 
 def existing(work: Work, actor: Actor, poll_id: int, home_id: int) -> Existing | None:
     """The ballot that stands for the home's owner unit, if any (PollError "not_allowed" for others)."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    home = work.session.get(PollHome, (poll.id, home_id))
+    if home is None:
+        raise PollError("not_in_poll")
+    return rules.standing_ballot(work.session, id_of(poll), home.unit)
+
+
+# --- entering ballots -------------------------------------------------------------------------------------
 
 
 def enter_paper(work: Work, actor: Actor, poll_id: int, ballot: PaperBallot, source: str = "chat") -> Entered:
     """Take one paper ballot (a secret poll: register one sealed ballot); PollError with the reason, or
     BallotTaken when the home's owner has voted by any channel. Reasons: not_allowed, not_found, not_open,
     closed, not_in_poll, choice, too_many, method, collector, collected_at, photo."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    home, sealed = rules.enter(work.session, id_of(poll), actor.person_id, ballot, work.now, source)
+    _audit(work, actor, "poll.paper", poll, {"home": home.home_id, "method": ballot.method, "sealed": sealed})
+    return Entered(id_of(poll), home.home_id, home.unit, sealed)
+
+
+COLUMNS = ("building", "entrance", "number", "choice", "method", "collector", "collected_at")
+_HEADERS = {  # the Chinese headings a committee's spreadsheet may use
+    "楼栋": "building",
+    "单元": "entrance",
+    "门牌": "number",
+    "房号": "number",
+    "选择": "choice",
+    "方式": "method",
+    "收票人": "collector",
+    "时间": "collected_at",
+    "照片": "photo",
+}
+_METHOD_WORDS = {"扫楼": "door", "现场": "meeting", "投票箱": "box"}
+
+
+def _local_time(work: Work, text: str) -> datetime | None:
+    """`YYYY-MM-DD HH:MM` in the configured time zone, or None."""
+    try:
+        naive = datetime.strptime(" ".join(text.split()), "%Y-%m-%d %H:%M")
+    except ValueError:
+        return None
+    return naive.replace(tzinfo=work.policy.zone)
+
+
+def _homes_by_address(session: Session, poll: Poll) -> dict[tuple[str, str, str], int]:
+    """The poll's homes by (building, entrance, number) names, read in one query."""
+    building = OrgNode.__table__.alias("building")  # type: ignore[attr-defined]
+    entrance = OrgNode.__table__.alias("entrance")  # type: ignore[attr-defined]
+    rows = session.execute(
+        select(building.c.name, entrance.c.name, Home.number, Home.id)
+        .select_from(PollHome)
+        .join(Home, col(Home.id) == PollHome.home_id)
+        .join(entrance, entrance.c.id == Home.entrance_id)
+        .join(building, building.c.id == Home.building_id)
+        .where(PollHome.poll_id == poll.id)
+    ).all()
+    return {(b, e, n): home_id for b, e, n, home_id in rows}
+
+
+def read_file(work: Work, poll: Poll, text: str) -> list[FileBallot]:
+    """The lines of a ballot file with their homes found, or PaperFileError naming every bad line."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    rows = list(reader)
+    if not rows:
+        raise PaperFileError([LineError(0, "empty")])
+    header = [_HEADERS.get(h.strip(), h.strip().lower()) for h in rows[0]]
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise PaperFileError([LineError(1, "header", ", ".join(missing))])
+    at = {name: header.index(name) for name in (*COLUMNS, "photo") if name in header}
+    addresses = _homes_by_address(work.session, poll)
+    found: list[FileBallot] = []
+    problems: list[LineError] = []
+    for number, row in enumerate(rows[1:], 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            row = row + [""] * (len(header) - len(row))
+        cell = {name: row[i].strip() for name, i in at.items()}
+        home_id = addresses.get((cell["building"], cell["entrance"], cell["number"]))
+        if home_id is None:
+            address = " ".join((cell["building"], cell["entrance"], cell["number"]))
+            problems.append(LineError(number, "home", address))
+            continue
+        when = _local_time(work, cell["collected_at"])
+        if when is None:
+            problems.append(LineError(number, "collected_at", cell["collected_at"]))
+            continue
+        choice = ""
+        if not poll.secret:
+            try:
+                choice = rules.choice_word(poll, cell["choice"])
+            except PollError as exc:
+                problems.append(LineError(number, exc.reason, cell["choice"]))
+                continue
+        elif cell["choice"]:
+            problems.append(LineError(number, "sealed_choice"))  # a secret ballot's choice stays sealed
+            continue
+        method = _METHOD_WORDS.get(cell["method"], cell["method"].lower())
+        if method not in METHODS:
+            problems.append(LineError(number, "method", cell["method"]))
+            continue
+        if not cell["collector"]:
+            problems.append(LineError(number, "collector"))
+            continue
+        photo = cell.get("photo", "")
+        paper = PaperBallot(home_id, choice, method, cell["collector"], when, "file" if photo else "", photo)
+        found.append(FileBallot(number, home_id, paper))
+    if problems:
+        raise PaperFileError(problems)
+    if not found:
+        raise PaperFileError([LineError(0, "empty")])
+    return found
 
 
 def enter_file(work: Work, actor: Actor, poll_id: int, text: str) -> list[Entered]:
@@ -132,19 +271,14 @@ def enter_file(work: Work, actor: Actor, poll_id: int, text: str) -> list[Entere
     collected_at (YYYY-MM-DD HH:MM, local time), photo (optional: a file name kept as the reference).
     `choice` is 同意/反对/弃权 or yes/no/abstain for a decision, candidate numbers "1 3" for an election,
     empty (sealed) for a secret poll; `method` is 扫楼/现场/投票箱 or door/meeting/box."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    lines = read_file(work, poll, text)
+    taken = rules.enter_many(work.session, id_of(poll), actor.person_id, lines, work.now)
+    _audit(work, actor, "poll.paper_file", poll, {"ballots": len(taken), "sealed": poll.secret})
+    return [Entered(id_of(poll), h.home_id, h.unit, poll.secret) for h in taken]
 
 
 # --- secret polls: the register and the sealed batch ----------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SealedBallot:
-    """One sealed ballot opened at the close: the code on its stub, the area written on it, the choice."""
-
-    code: str
-    area_centi_m2: int
-    choice: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +290,10 @@ class Batch:
     entered_at: datetime
     confirmed_by: int | None = None
     confirmed_at: datetime | None = None
+
+
+def _batch(row: PollBatch) -> Batch:
+    return Batch(row.count, row.entered_by, row.entered_at, row.confirmed_by, row.confirmed_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,32 +308,55 @@ class Register:
 
 def register(work: Work, actor: Actor, poll_id: int) -> Register:
     """The register of sealed ballots and the state of the batch (PollError "not_allowed" for others)."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    rows = rules.sealed_units(work.session, id_of(poll))
+    entries = []
+    for row in rows:
+        view = people.home_view(work.session, row.home_id)
+        entries.append((view.label if view else str(row.home_id), row.collected_at))
+    batch = work.session.get(PollBatch, poll.id)
+    awaiting = poll.state == "open" and work.now >= poll.closes_at and rules.awaiting(work.session, poll)
+    return Register(len(rows), entries, _batch(batch) if batch else None, awaiting)
 
 
-def parse_batch(text: str) -> list[SealedBallot]:
+def parse_batch(work: Work, actor: Actor, poll_id: int, text: str) -> list[SealedBallot]:
     """Sealed ballots typed or uploaded one per line: `code, area in m², choice` (PaperFileError)."""
-    raise NotImplementedError
+    return rules.parse_batch(_poll_to_enter(work, actor, poll_id), text)
 
 
-def enter_batch(work: Work, actor: Actor, poll_id: int, ballots: list[SealedBallot]) -> Batch:
+def enter_batch(work: Work, actor: Actor, poll_id: int, ballots: list[SealedBallot], key: bytes) -> Batch:
     """Enter the sealed ballots after voting ended, to wait for a second person's confirmation. Refused
     (PaperFileError) unless every code is a stub code of this poll, used once, every choice valid, and the
     areas written on them are exactly those of the homes in the register."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    if actor.person_id is None:
+        raise PollError("not_allowed")
+    row = rules.enter_batch(work.session, id_of(poll), actor.person_id, ballots, work.now, key)
+    _audit(work, actor, "poll.batch", poll, {"ballots": row.count})
+    return _batch(row)
 
 
-def confirm_batch(work: Work, actor: Actor, poll_id: int) -> Batch:
+def confirm_batch(work: Work, actor: Actor, poll_id: int, key: bytes) -> Batch:
     """A second person confirms the batch: the ballots join the box (choice apart from any home) and the
     poll is counted at the poll job's next turn. PollError "same_person" for the one who entered it."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    if actor.person_id is None:
+        raise PollError("not_allowed")
+    row = rules.confirm_batch(work.session, id_of(poll), actor.person_id, work.now, key)
+    _audit(work, actor, "poll.batch_confirm", poll, {"ballots": row.count})
+    return _batch(row)
 
 
 def discard_batch(work: Work, actor: Actor, poll_id: int) -> None:
     """Drop an unconfirmed batch (it was entered wrong); nothing was counted."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    rules.discard_batch(work.session, id_of(poll), work.now)
+    _audit(work, actor, "poll.batch_discard", poll, {})
 
 
 def issue_stubs(work: Work, actor: Actor, poll_id: int, count: int) -> list[str]:
     """Issue `count` receipt codes for a secret poll's paper ballots (only their hashes are kept)."""
-    raise NotImplementedError
+    poll = _poll_to_enter(work, actor, poll_id)
+    codes = rules.issue_stubs(work.session, id_of(poll), count, work.now)
+    _audit(work, actor, "poll.stubs", poll, {"count": len(codes)})
+    return codes

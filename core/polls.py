@@ -14,12 +14,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from sqlmodel import col, select
+
 from core import audit, committee
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
-from db import notices
-from db.models import OrgNode, Poll
-from db.polls import authoring, ballots, counting, electorate, schedule, views
+from db import notices, people
+from db.models import OrgNode, Poll, PollHome, PollProxy, PollTurnout
+from db.polls import authoring, ballots, counting, electorate, proxies, schedule, views
 from db.polls.authoring import Draft
 from db.polls.ballots import Cast
 from db.polls.electorate import Electorate, Reach
@@ -50,11 +52,23 @@ def lives_in_scope(work: Work, actor: Actor, poll: Poll) -> bool:
 
 
 def visible(work: Work, actor: Actor, poll_id: int) -> Poll | None:
-    """The poll, when the actor may see it (over one of their homes, or where they run polls)."""
+    """The poll, when the actor may see it: over one of their homes, where they run polls, or an open poll
+    they hold a proxy in."""
     poll = work.session.get(Poll, poll_id)
-    if poll is None or not (lives_in_scope(work, actor, poll) or runs(work, actor, poll)):
+    if poll is None or not (
+        lives_in_scope(work, actor, poll) or runs(work, actor, poll) or _proxy_in(work, actor, poll)
+    ):
         return None
     return poll
+
+
+def _proxy_in(work: Work, actor: Actor, poll: Poll) -> bool:
+    """Whether the actor holds a proxy they may vote with in this open poll (a proxy may live elsewhere)."""
+    return (
+        actor.person_id is not None
+        and poll.state == "open"
+        and bool(proxies.homes_for(work.session, poll, actor.person_id, work.now, work.policy.zone))
+    )
 
 
 # --- creating and withdrawing -----------------------------------------------------------------------------
@@ -177,35 +191,54 @@ def polls_for(work: Work, actor: Actor, run_limit: int = 10) -> Listing:
     """The polls over the actor's homes (recent and coming), and the latest (`run_limit`) where they run
     polls."""
     mine = views.for_resident(work.session, actor.person_id, work.now) if actor.person_id else []
+    if actor.person_id is not None:  # a proxy may live elsewhere: the polls they vote in by proxy come too
+        seen = {p.id for p in mine}
+        mine += [p for p in _proxied_polls(work, actor.person_id) if p.id not in seen]
     compounds = [id_of(c) for c in compounds_for(work, actor)]
     return Listing(mine, views.in_compounds(work.session, compounds, run_limit))
 
 
+def _proxied_polls(work: Work, person_id: int) -> list[Poll]:
+    """Open polls in which the person holds a proxy they may vote with now."""
+    compounds = set(
+        work.session.exec(
+            select(PollProxy.compound_id).where(
+                PollProxy.proxy_id == person_id, col(PollProxy.revoked_at).is_(None)
+            )
+        ).all()
+    )
+    if not compounds:
+        return []
+    running = work.session.exec(
+        select(Poll)
+        .where(col(Poll.node_id).in_(compounds), Poll.state == "open")
+        .order_by(col(Poll.closes_at))
+    ).all()
+    return [p for p in running if proxies.homes_for(work.session, p, person_id, work.now, work.policy.zone)]
+
+
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """Where the actor stands in a poll (see db.polls.electorate.standing), and when their home voted."""
+    """Where the actor stands in a poll (see db.polls.electorate.standing), when their home voted and how
+    (online, paper, proxy: an owner whose ballot came on paper is told so, not that a co-owner voted)."""
 
     reason: str
     voted_at: datetime | None = None
+    channel: str = ""
 
 
 def standing_in(work: Work, actor: Actor, poll: Poll) -> Standing:
-    """Where the actor stands in a poll: may vote, voted (when), or why they cannot vote."""
+    """Where the actor stands in a poll: may vote, voted (when, how), or why they cannot vote."""
     assert actor.person_id is not None
-    reason = electorate.standing(work.session, poll, actor.person_id, work.now)
-    return Standing(reason, _voted_at(work, actor, poll, reason))
-
-
-def _voted_at(work: Work, actor: Actor, poll: Poll, reason: str) -> datetime | None:
-    if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
-        return None
-    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
-    return turnout.voted_at if turnout else None
+    return standing_as(work, actor, poll, electorate.standing(work.session, poll, actor.person_id, work.now))
 
 
 def standing_as(work: Work, actor: Actor, poll: Poll, reason: str) -> Standing:
-    """A standing the actor was given by a refusal, with when their home voted."""
-    return Standing(reason, _voted_at(work, actor, poll, reason))
+    """A standing the actor was given by a refusal, with when and how their home voted."""
+    if reason not in ("voted", "changeable", "home_voted") or actor.person_id is None:
+        return Standing(reason)
+    turnout = electorate.own_turnout(work.session, id_of(poll), actor.person_id)
+    return Standing(reason, turnout.voted_at, turnout.channel) if turnout else Standing(reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,14 +310,39 @@ class Target:
 
     home_id: int
     unit: str
-    label: str  # the home as people say it: 3栋 1单元 101 (the unit's first home, "+N" when it holds more)
+    label: str  # the home within the poll's compound: 3栋 1单元 101 (the unit's first, "+N" for more homes)
     how: str  # own | proxy
     voted: bool
 
 
 def targets(work: Work, actor: Actor, poll: Poll) -> list[Target]:
     """The homes the actor may vote for in an open poll: their own owner units, then proxies."""
-    raise NotImplementedError
+    if actor.person_id is None or poll.state != "open":
+        return []
+    session = work.session
+    own = electorate.units_of(session, id_of(poll), actor.person_id)
+    found = [_target(work, poll, unit, None, "own") for unit in own]
+    for home_id in proxies.homes_for(session, poll, actor.person_id, work.now, work.policy.zone):
+        home = session.get(PollHome, (poll.id, home_id))
+        if home is not None and home.unit not in own:
+            found.append(_target(work, poll, home.unit, home_id, "proxy"))
+    return found
+
+
+def _target(work: Work, poll: Poll, unit: str, home_id: int | None, how: str) -> Target:
+    """A target for a unit: named by `home_id` (a proxy's home) or the unit's first home."""
+    homes = sorted(
+        work.session.exec(
+            select(PollHome.home_id).where(PollHome.poll_id == poll.id, PollHome.unit == unit)
+        ).all()
+    )
+    named = home_id if home_id is not None else homes[0]
+    view = people.home_view(work.session, named)
+    label = f"{view.building} {view.entrance} {view.number}" if view else str(named)  # one compound per poll
+    if home_id is None and len(homes) > 1:
+        label += f" +{len(homes) - 1}"
+    voted = work.session.get(PollTurnout, (poll.id, unit)) is not None
+    return Target(named, unit, label, how, voted)
 
 
 def cast_ballot(
@@ -295,12 +353,14 @@ def cast_ballot(
     reason ("which_home" when the actor votes for several homes and named none)."""
     if actor.person_id is None or visible_to_voter(work, actor, poll_id) is None:
         raise PollError("not_found")
-    return ballots.vote(work.session, poll_id, actor.person_id, choice, work.now, seal_key, home_id)
+    return ballots.vote(
+        work.session, poll_id, actor.person_id, choice, work.now, seal_key, home_id, work.policy.zone
+    )
 
 
 def visible_to_voter(work: Work, actor: Actor, poll_id: int) -> Poll | None:
-    """The poll, when the actor may see it or holds a proxy in it (a proxy may live elsewhere)."""
-    raise NotImplementedError
+    """The poll, when the actor may see it (`visible` counts the proxies they hold)."""
+    return visible(work, actor, poll_id)
 
 
 @dataclass(frozen=True, slots=True)

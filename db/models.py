@@ -434,7 +434,8 @@ class PollTurnout(SQLModel, table=True):
 
     poll_id: int = Field(foreign_key="poll.id", primary_key=True)
     unit: str = Field(max_length=32, primary_key=True)
-    person_id: int = Field(foreign_key="person.id")  # who cast it: the owner, their proxy, or who entered it
+    # who cast it: the owner, their proxy, or who entered a paper ballot (None: the command line)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
     voted_at: datetime = _time(nullable=False)
     changes: int = Field(default=0)
     channel: str = Field(default="online", max_length=8)  # online | paper | proxy (DESIGN §4.8)
@@ -477,7 +478,7 @@ class PollPaper(SQLModel, table=True):
     photo_channel: str = Field(default="", max_length=16)
     photo_ref: str = Field(default="", max_length=200)
     sealed: bool = Field(default=False)
-    entered_by: int = Field(foreign_key="person.id")
+    entered_by: int | None = Field(default=None, foreign_key="person.id")  # None: the command line
     entered_at: datetime = _time(nullable=False)
     source: str = Field(default="chat", max_length=8)  # chat | file | console
 

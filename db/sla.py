@@ -49,6 +49,9 @@ class Policy:
     cluster_size: int = 3
     cluster_window: timedelta = timedelta(days=7)
     repeat_window: timedelta = timedelta(days=30)
+    # Proxies (DESIGN §4.8): a person holding active proxies for more homes of one compound than this is
+    # flagged to those who run its polls.
+    proxy_flag_homes: int = 5
 
     def clocks(self, category: str, sla_class: str, urgent: bool) -> Clocks:
         """The clocks for a ticket: the first matching override, else its class."""
@@ -124,6 +127,7 @@ def load_policy(path: Path, zone: ZoneInfo) -> Policy:
         cluster_size=size,
         cluster_window=window,
         repeat_window=repeat,
+        proxy_flag_homes=_polls(raw.get("polls") or {}, f"{path}: polls"),
     )
 
 
@@ -145,3 +149,16 @@ def _hot_spots(raw: object, where: str) -> tuple[int, timedelta, timedelta]:
     if window > timedelta(days=90) or repeat > timedelta(days=365):
         raise ValueError(f"{where}: within is at most 90d and repeat_within at most 365d")
     return size, window, repeat
+
+
+def _polls(raw: object, where: str) -> int:
+    """The polls settings: how many homes one proxy may hold before staff are told."""
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where}: must be a mapping of proxy_flag_homes")
+    unknown = set(raw) - {"proxy_flag_homes"}
+    if unknown:
+        raise ValueError(f"{where}: unknown setting {sorted(unknown)[0]!r}")
+    limit = raw.get("proxy_flag_homes", 5)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise ValueError(f"{where}.proxy_flag_homes: {limit!r} must be a whole number from 1 to 1000")
+    return limit

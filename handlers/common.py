@@ -32,6 +32,8 @@ COMMAND_ACTIONS: dict[str, tuple[Action, ...]] = {
     "/pending": (Action.APPROVE_RESIDENT,),
     "/notice": (Action.SEND_NOTICE,),
     "/newpoll": (Action.RUN_POLL,),
+    "/ballots": (Action.ENTER_BALLOT,),
+    "/proxy": (),  # anyone may be named a proxy; owners offer one, staff enter a letter
     "/console": (Action.USE_CONSOLE,),
     "/accounts": (Action.SEE_ACCOUNTS, Action.FILE_STATEMENT),
     "/committee": (Action.SEE_COMMITTEE, Action.MANAGE_COMMITTEE),
@@ -48,8 +50,8 @@ MENU: tuple[tuple[tuple[str, Action | None], ...], ...] = (
     (("/tasks", Action.LIST_TASKS),),
     (("/pending", Action.APPROVE_RESIDENT),),
     (("/report", Action.REPORT), ("/my", Action.FOLLOW), ("/polls", Action.SEE_POLLS)),
-    (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL)),
-    (("/notice", Action.SEND_NOTICE), ("/notices", None)),
+    (("/newpoll", Action.RUN_POLL), ("/polls", Action.RUN_POLL), ("/ballots", Action.ENTER_BALLOT)),
+    (("/notice", Action.SEND_NOTICE), ("/notices", None), ("/proxy", None)),
     (
         ("/accounts", Action.SEE_ACCOUNTS),
         ("/committee", Action.SEE_COMMITTEE),

@@ -18,9 +18,11 @@ from handlers import (
     newpoll,
     notices,
     onboarding,
+    paper,
     policy,
     polls,
     progress,
+    proxies,
     queue,
     rating,
     report,
@@ -54,10 +56,12 @@ DECLARED: tuple[Flow, ...] = (
     console.FLOW,
     polls.FLOW,
     newpoll.FLOW,
+    paper.FLOW,
     accounts.FLOW,
     rating.FLOW,
     survey.FLOW,
     committee.FLOW,
+    proxies.FLOW,
 )
 
 

@@ -101,6 +101,7 @@ approve_resident     place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   N/N 
 send_notice          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 send_notice          building              N/N  Y/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
 run_poll             place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
+enter_ballot         place                 N/N  N/N  Y/N  Y/N    N/N  Y/N   Y/N  N/N   N/N    N/N     N/N
 use_console          place                 N/N  Y/N  Y/N  Y/N    Y/N  Y/N   Y/N  N/N   N/N    N/N     N/N
 import_org           place                 N/N  N/N  N/N  Y/N    N/N  Y/N   N/N  N/N   N/N    N/N     N/N
 view_audit           place                 N/N  N/N  Y/N  Y/N    Y/N  Y/N   N/N  N/N   N/N    N/N     N/N
@@ -217,11 +218,12 @@ def test_the_timeline_names_the_role_a_person_works_under() -> None:
 
 # Every command each kind of person may use (the README's command tables). The menu offers all but the typed
 # ones, and /help explains each of the menu's buttons in words; every other staff command is refused.
-EVERYONE = {"/notices", "/mute", "/policy", "/lang", "/cancel", "/help"}
+EVERYONE = {"/notices", "/mute", "/policy", "/lang", "/cancel", "/help", "/proxy"}
 RESIDENT = {"/report", "/my", "/polls"}
 POLL_AUTHOR = {"/newpoll", "/polls"}
 GOVERNED = {"/accounts", "/committee"}  # a compound's accounts and committee: its residents and its staff
 RATING = {"/rating"}
+BALLOTS = {"/ballots"}  # paper ballots: community and street staff, admins and the committee
 SUPERVISOR = GOVERNED | RATING
 EXPECTED: dict[str, set[str]] = {
     "new": EVERYONE | RESIDENT,
@@ -232,14 +234,20 @@ EXPECTED: dict[str, set[str]] = {
     "comm": EVERYONE
     | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"}
     | POLL_AUTHOR
+    | BALLOTS
     | SUPERVISOR,
     "street": EVERYONE
     | {"/tasks", "/queue", "/stats", "/pending", "/notice", "/console"}
     | POLL_AUTHOR
+    | BALLOTS
     | SUPERVISOR,
     "dept": EVERYONE | {"/tasks", "/queue", "/stats", "/notice", "/console"} | POLL_AUTHOR | SUPERVISOR,
-    "admin": EVERYONE | {"/queue", "/stats", "/pending", "/notice", "/console"} | POLL_AUTHOR | SUPERVISOR,
-    "cmte": EVERYONE | POLL_AUTHOR | {"/console"} | GOVERNED,
+    "admin": EVERYONE
+    | {"/queue", "/stats", "/pending", "/notice", "/console"}
+    | POLL_AUTHOR
+    | BALLOTS
+    | SUPERVISOR,
+    "cmte": EVERYONE | POLL_AUTHOR | BALLOTS | {"/console"} | GOVERNED,
 }
 TYPED_ONLY = {"/duty", "/mute", "/cancel"}
 # A staff command and the answer that refuses it.
@@ -255,6 +263,7 @@ REFUSALS = {
     "/committee": "committee.not_allowed",
     "/accounts": "accounts.not_allowed",
     "/rating": "rating.not_staff",
+    "/ballots": "paper.not_allowed",
 }
 DEMO_CODES = {
     "owner": "DEMO-OWNER",

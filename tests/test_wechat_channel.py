@@ -226,8 +226,14 @@ async def test_the_menu_is_published_at_start_and_a_click_runs_its_command(wx: W
     assert [b["name"] for b in top] == ["报事", "我的小区", "更多"]
     assert top[0] == {"type": "click", "name": "报事", "key": "cmd:/report"}
     mine = top[1]["sub_button"]
-    assert [b["name"] for b in mine] == ["我的工单", "业主表决", "收支公示", "业委会"]
-    assert [b["key"] for b in mine] == ["cmd:/my", "cmd:/polls", "cmd:/accounts", "cmd:/committee"]
+    assert [b["name"] for b in mine] == ["我的工单", "业主表决", "收支公示", "业委会", "委托投票"]
+    assert [b["key"] for b in mine] == [
+        "cmd:/my",
+        "cmd:/polls",
+        "cmd:/accounts",
+        "cmd:/committee",
+        "cmd:/proxy",
+    ]
     assert [b["name"] for b in top[2]["sub_button"]] == ["通知", "政策法规", "帮助", "语言"]
     assert {b["key"] for b in top[2]["sub_button"]} == {
         "cmd:/notices",

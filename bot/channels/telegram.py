@@ -64,6 +64,8 @@ COMMANDS = (
     "report",
     "my",
     "polls",
+    "ballots",
+    "proxy",
     "tasks",
     "queue",
     "stats",

@@ -37,6 +37,7 @@ MENU: Menu = (
             ("menu_polls", "/polls"),
             ("menu_accounts", "/accounts"),
             ("menu_committee", "/committee"),
+            ("menu_proxy", "/proxy"),
         ),
     ),
     (

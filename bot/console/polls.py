@@ -12,12 +12,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from bot.console import poll_form
+from bot.console import paper, poll_form
 from bot.console.desk import Desk, Kit, PathId, Refused, require
 from bot.console.poll_form import PollForm
+from bot.print_pages import scope_buildings
 from core import polls as use
 from core.permissions import Action
 from core.work import Work
@@ -31,7 +32,7 @@ LIMIT = 100  # the latest polls of one's compounds: a compound holds a few a yea
 
 def routes(kit: Kit) -> APIRouter:
     """GET /console/polls, GET/POST /console/polls/new, GET /console/polls/{id},
-    POST /console/polls/{id}/withdraw."""
+    POST /console/polls/{id}/withdraw, and the poll's paper ballots (bot.console.paper)."""
     router = APIRouter()
 
     @router.get("/console/polls", include_in_schema=False)
@@ -75,31 +76,57 @@ def routes(kit: Kit) -> APIRouter:
         done = f"/console/polls/{poll_id}?done=created&n={created.audience}"
         return RedirectResponse(done, status_code=303)
 
+    def show(
+        request: Request,
+        desk: Desk,
+        work: Work,
+        poll_id: int,
+        status: int = 200,
+        extra: dict[str, Any] | None = None,
+    ) -> HTMLResponse:
+        """The poll's page; `extra` carries what the 纸质票 section has to say (done, refused, bad lines)."""
+        seen = use.view(work, desk.actor, poll_id)
+        if seen is None or not seen.author:  # another compound's poll: as if there were none
+            raise Refused(404, "not_found")
+        poll = seen.poll
+        extra = extra or {}
+        words = kit.words(desk.locale)["polls"]
+        error = extra.get("error", "")
+        done = extra.get("done_poll", "")
+        context: dict[str, Any] = {
+            "poll": poll,
+            "place": use.place_of(work, poll),
+            "turnout": seen.turnout,
+            "buildings": seen.buildings,
+            "quorum": _quorum(seen.turnout) if seen.turnout else None,
+            "chart": _chart(seen.turnout, seen.buildings, words) if seen.turnout else None,
+            "result": use.shown_result(poll) if poll.state == "closed" and poll.result else None,
+            "special": poll.matter in use.SPECIAL_MATTERS,
+            "withdrawable": poll.state == "announced",
+            "done": done if done in ("created", "withdrawn") else "",
+            "n": extra.get("n", 0),
+            "error": error if error in words["errors"] else "",
+            "print_buildings": scope_buildings(work.session, poll),
+            "paper": paper.section(work, desk, poll, extra),
+        }
+        return kit.page(request, desk, "polls/show.html", status=status, **context)
+
     @router.get("/console/polls/{poll_id:int}", include_in_schema=False)
-    def page(request: Request, poll_id: PathId, done: str = "", n: int = 0, error: str = "") -> HTMLResponse:
+    def page(
+        request: Request,
+        poll_id: PathId,
+        done: str = "",
+        n: int = 0,
+        error: str = "",
+        paper_done: Annotated[str, Query(max_length=16)] = "",
+    ) -> HTMLResponse:
         desk = kit.desk(request)
         require(desk, ACTION)
         with kit.work() as work:
-            seen = use.view(work, desk.actor, poll_id)
-            if seen is None or not seen.author:  # another compound's poll: as if there were none
-                raise Refused(404, "not_found")
-            poll = seen.poll
-            words = kit.words(desk.locale)["polls"]
-            context: dict[str, Any] = {
-                "poll": poll,
-                "place": use.place_of(work, poll),
-                "turnout": seen.turnout,
-                "buildings": seen.buildings,
-                "quorum": _quorum(seen.turnout) if seen.turnout else None,
-                "chart": _chart(seen.turnout, seen.buildings, words) if seen.turnout else None,
-                "result": use.shown_result(poll) if poll.state == "closed" and poll.result else None,
-                "special": poll.matter in use.SPECIAL_MATTERS,
-                "withdrawable": poll.state == "announced",
-                "done": done if done in ("created", "withdrawn") else "",
-                "n": n,
-                "error": error if error in words["errors"] else "",
-            }
-            return kit.page(request, desk, "polls/show.html", **context)
+            extra = {"done_poll": done, "n": n, "error": error, **paper.done_of(paper_done, n)}
+            return show(request, desk, work, poll_id, 200, extra)
+
+    router.include_router(paper.routes(kit, show))
 
     @router.post("/console/polls/{poll_id:int}/withdraw", include_in_schema=False)
     def withdraw(poll_id: PathId, desk: Desk = Depends(kit.posting)) -> Response:

@@ -108,5 +108,6 @@ from core.notify import (  # noqa: E402, F401
     notices,
     people,
     polls,
+    proxies,
     tickets,
 )

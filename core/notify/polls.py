@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from sqlmodel import select
+
 from core.actions import Vote
-from core.events import PollClosed, PollOpened, PollReminder
+from core.events import PollAwaitingPaper, PollClosed, PollOpened, PollReminder
 from core.notify import Choice, Message, tells
 from core.work import Work
 from db import notices, outbox
-from db.models import Poll
+from db.models import Poll, PollPaper
 from db.polls.counting import published
 from db.polls.electorate import non_voters, voter_ids
 from db.rows import id_of
@@ -26,6 +28,7 @@ OPENED = "pollpush.opened"
 REMINDER = "pollpush.reminder"
 AUTHOR_OPENED = "pollpush.opened_author"
 AUTHOR_CLOSED = "pollpush.closed_author"
+AWAITING_PAPER = "pollpush.awaiting_paper"
 
 
 def _context(poll: Poll, extra: dict[str, Any]) -> dict[str, Any]:
@@ -116,3 +119,21 @@ def closed(work: Work, event: PollClosed) -> Iterable[Message]:
     if poll is None:
         return ()
     return _to_author(work, poll, AUTHOR_CLOSED, {"poll": published(poll)})
+
+
+@tells(PollAwaitingPaper)
+def awaiting_paper(work: Work, event: PollAwaitingPaper) -> Iterable[Message]:
+    """The author and everyone who entered the poll's paper ballots hear that the sealed batch is awaited."""
+    poll = work.session.get(Poll, event.poll_id)
+    if poll is None:
+        return ()
+    entered = work.session.exec(
+        select(PollPaper.entered_by).where(PollPaper.poll_id == poll.id).distinct()
+    ).all()
+    people = sorted({p for p in entered if p is not None} | ({poll.author_id} if poll.author_id else set()))
+    not_before = notices.release_time(False, work.now, work.now, work.policy)
+    context = _context(poll, {"sealed": event.sealed})
+    return [
+        Message(p, AWAITING_PAPER, context, _open_button(poll, "pollpush.btn_view"), not_before=not_before)
+        for p in people
+    ]

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from itertools import combinations
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -23,7 +23,8 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.models import Poll, PollBallot, PollTurnout, PollVoter
+from db.models import Poll, PollBallot, PollHome, PollTurnout, PollVoter
+from db.polls import proxies
 from db.polls.electorate import standing, unit_area
 from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError
 from db.rows import id_of
@@ -94,8 +95,19 @@ def _seal(poll: Poll, unit: str, key: bytes) -> str:
     return hmac.new(key, f"seal|{poll.id}|{unit}".encode(), hashlib.sha256).hexdigest()
 
 
-def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datetime, seal_key: bytes) -> Cast:
-    """Cast (or, where allowed, change) the person's owner unit's one vote; PollError with the reason."""
+def vote(
+    session: Session,
+    poll_id: int,
+    person_id: int,
+    choice: str,
+    now: datetime,
+    seal_key: bytes,
+    home_id: int | None = None,
+    zone: tzinfo | None = None,
+) -> Cast:
+    """Cast (or, where allowed, change) the one vote of the person's owner unit, or of `home_id`: one of their
+    own units, or a home they hold a proxy for (the ballot is then recorded as cast by proxy); PollError with
+    the reason ("which_home" when they vote for several owners and named none)."""
     # FOR SHARE: a close that holds the poll (FOR UPDATE) makes the vote wait and then see it closed, and
     # a vote being written makes the scheduler skip the poll (SKIP LOCKED) until it has committed; without
     # it a ballot could be committed after the count and be missing from the tally yet pass its receipt
@@ -107,14 +119,12 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
         raise PollError(
             "closed" if poll.state in ("closed", "cancelled") or now >= poll.closes_at else "not_open"
         )
-    voter = session.get(PollVoter, (poll.id, person_id))
-    if voter is None:
-        raise PollError(standing(session, poll, person_id, now))
+    unit, channel, home_id = _voting_for(session, poll, person_id, now, home_id, zone)
     choice = canonical_choice(poll, choice)
     code = new_code()
     receipt = receipt_hash(poll_id, choice, code)
-    seal = _seal(poll, voter.unit, seal_key)
-    turnout = session.get(PollTurnout, (poll.id, voter.unit), with_for_update=True)
+    seal = _seal(poll, unit, seal_key)
+    turnout = session.get(PollTurnout, (poll.id, unit), with_for_update=True)
     if turnout is not None:
         if turnout.person_id != person_id:
             raise PollError("home_voted")
@@ -133,11 +143,20 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
         with session.begin_nested():
             # The primary key (poll, unit) is the one-vote rule: a double click, a co-owner at the same
             # moment or a second process cannot insert a second row.
-            session.add(PollTurnout(poll_id=id_of(poll), unit=voter.unit, person_id=person_id, voted_at=now))
+            session.add(
+                PollTurnout(
+                    poll_id=id_of(poll),
+                    unit=unit,
+                    person_id=person_id,
+                    voted_at=now,
+                    channel=channel,
+                    home_id=home_id,
+                )
+            )
             session.flush()
     except IntegrityError:
         session.expire_all()
-        winner = session.get(PollTurnout, (poll.id, voter.unit))
+        winner = session.get(PollTurnout, (poll.id, unit))
         raise PollError(
             "home_voted" if winner is not None and winner.person_id != person_id else "voted"
         ) from None
@@ -146,14 +165,39 @@ def vote(session: Session, poll_id: int, person_id: int, choice: str, now: datet
             id=secrets.token_hex(16),
             poll_id=id_of(poll),
             seal=seal,
-            area_centi_m2=unit_area(session, id_of(poll), voter.unit),
+            area_centi_m2=unit_area(session, id_of(poll), unit),
             choice=_stored(poll, choice, seal_key),
             receipt=receipt,
-            unit=None if poll.secret else voter.unit,
+            unit=None if poll.secret else unit,
         )
     )
     session.flush()
     return Cast(code, fingerprint(receipt), choice, changed=False)
+
+
+def _voting_for(
+    session: Session, poll: Poll, person_id: int, now: datetime, home_id: int | None, zone: tzinfo | None
+) -> tuple[str, str, int | None]:
+    """The owner unit a vote is for, its channel ("online" for one's own, "proxy"), and the home named."""
+    own = list(
+        session.exec(
+            select(PollVoter.unit).where(PollVoter.poll_id == poll.id, PollVoter.person_id == person_id)
+        ).all()
+    )
+    if home_id is None:
+        if len(own) == 1:
+            return own[0], "online", None
+        if own:
+            raise PollError("which_home")
+        raise PollError(standing(session, poll, person_id, now))
+    home = session.get(PollHome, (poll.id, home_id))
+    if home is None:
+        raise PollError("not_in_poll")
+    if home.unit in own:
+        return home.unit, "online", None
+    if home_id in proxies.homes_for(session, poll, person_id, now, zone):
+        return home.unit, "proxy", home_id
+    raise PollError("not_proxy")
 
 
 def _stored(poll: Poll, choice: str, key: bytes) -> str:

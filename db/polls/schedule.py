@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from core.events import Event, PollClosed, PollOpened, PollReminder
+from core.events import Event, PollAwaitingPaper, PollClosed, PollOpened, PollReminder
 from db.due import lock_due
 from db.models import Poll
+from db.polls import paper
 from db.polls.authoring import publish
 from db.polls.ballots import digest, receipts, reshuffle
 from db.polls.counting import channels, count, facts, published
@@ -40,13 +41,18 @@ def _next_due(poll: Poll) -> datetime | None:
 
 
 def step(session: Session, poll: Poll, now: datetime, policy: Policy, key: bytes) -> tuple[str, list[Event]]:
-    """Apply the poll's due step (open, remind, close) once; returns what was done ("" for nothing) and
-    the events it raised."""
+    """Apply the poll's due step (open, remind, close) once; returns what was done ("" for nothing,
+    "awaiting" when the count waits for a secret poll's sealed paper ballots) and the events it raised."""
     done = ""
     events: list[Event] = []
     if poll.state == "announced" and now >= poll.opens_at:
         events.append(open_poll(session, poll, now))
         done = "opened"
+    elif poll.state == "open" and now >= poll.closes_at and paper.awaiting(session, poll):
+        # Sealed paper ballots are still in their envelopes: the count waits for the confirmed batch, which
+        # makes the poll due again; those who run it are told once.
+        poll.next_due_at = None
+        return "awaiting", [PollAwaitingPaper(id_of(poll), len(paper.sealed_units(session, id_of(poll))))]
     elif poll.state == "open" and now >= poll.closes_at:
         events.extend(close(session, poll, now, policy, key))
         done = "closed"

@@ -1,10 +1,12 @@
 """Making a ballot in chat: choose (or pick candidates), confirm, cast once, drop it; check a receipt.
 
-The ballot being made is a typed draft in the conversation state: step "pick" {poll, picked} while an
-election's candidates are chosen, "confirm" {poll, choice} on the confirm page, "receipt" {poll} while a
-code is awaited. The choice leaves the state when the ballot is cast or dropped. Every reply that shows
-what a secret ballot chose, or its receipt code, is marked `secret`: the service then forgets the turn's
-update and the web chat keeps a placeholder instead of the text.
+The ballot being made is a typed draft in the conversation state: step "home" {poll, home} once the home
+to vote for is chosen (a person who votes for several homes, their own or by proxy, picks one first),
+"pick" {poll, picked} while an election's candidates are chosen, "confirm" {poll, choice} on the confirm
+page, "receipt" {poll} while a code is awaited; the chosen home rides along in each. The choice leaves
+the state when the ballot is cast or dropped. Every reply that shows what a secret ballot chose, or its
+receipt code, is marked `secret`: the service then forgets the turn's update and the web chat keeps a
+placeholder instead of the text.
 """
 
 from __future__ import annotations
@@ -20,7 +22,18 @@ from db.tally import CHOICES
 from handlers.common import stale
 from handlers.context import Context
 from handlers.flows import Draft
-from handlers.polls.pages import NAME, button, drop_ballot, head, refused, standing, view_row
+from handlers.polls.pages import (
+    NAME,
+    button,
+    choice_buttons,
+    drop_ballot,
+    head,
+    open_targets,
+    refused,
+    standing,
+    target_rows,
+    view_row,
+)
 from handlers.types import Reply
 
 
@@ -30,6 +43,14 @@ class BallotDraft(Draft):
     poll: int | None = None
     picked: list[int] = Field(default_factory=list)
     choice: str = ""
+    home: int | None = None  # the home voted for, when the person votes for more than their own
+    home_label: str = ""
+    proxy: bool = False  # the home is one they hold a proxy for
+
+
+def _for_home(ballot: BallotDraft) -> dict[str, Any]:
+    """Which home the ballot is for, as the pages say it ("" for one's own single home)."""
+    return {"home_label": ballot.home_label, "proxy": ballot.proxy}
 
 
 def held(ctx: Context, step: str, poll_id: int | None) -> BallotDraft | None:
@@ -45,8 +66,14 @@ def _keep(ctx: Context, step: str, ballot: BallotDraft) -> None:
     ballot.keep(ctx.state)
 
 
-def _may_vote(ctx: Context, poll: Poll) -> Reply | None:
+def _may_vote(ctx: Context, poll: Poll, ballot: BallotDraft | None = None) -> Reply | None:
     """None when the person may vote (or change their vote) now; else the refusal with its reason."""
+    if ballot is not None and ballot.home is not None:
+        if poll.state != "open":
+            return refused(ctx, poll, "closed" if poll.state == "closed" else "not_open")
+        if any(t.home_id == ballot.home for t in open_targets(ctx, poll)):
+            return None
+        return Reply("polls.target_voted", {**head(ctx, poll), **_for_home(ballot)}, view_row(poll))
     found = use_cases.standing_in(ctx.work, ctx.actor(), poll).reason
     if found in ("can_vote", "changeable"):
         return None
@@ -55,12 +82,56 @@ def _may_vote(ctx: Context, poll: Poll) -> Reply | None:
     return refused(ctx, poll, found)
 
 
-def pick_page(ctx: Context, poll: Poll, picked: list[int]) -> Reply:
+def _whose(ctx: Context, poll: Poll) -> BallotDraft | list[Reply]:
+    """The ballot being made with the home it is for: the one chosen, the only home left (a proxy's is
+    named), or, when several are left and none was chosen, the page that asks which."""
+    current = BallotDraft.of(ctx.state) if ctx.state.flow == NAME else BallotDraft()
+    if current.poll == poll.id and current.home is not None:
+        return BallotDraft(
+            poll=poll.id, home=current.home, home_label=current.home_label, proxy=current.proxy
+        )
+    left = open_targets(ctx, poll)
+    if len(left) > 1:
+        drop_ballot(ctx)
+        return [which_home(ctx, poll, left)]
+    if len(left) == 1 and left[0].how == "proxy":
+        return BallotDraft(poll=poll.id, home=left[0].home_id, home_label=left[0].label, proxy=True)
+    return BallotDraft(poll=poll.id)
+
+
+def which_home(ctx: Context, poll: Poll, left: list[use_cases.Target]) -> Reply:
+    """为哪一户投票: the homes the person may still vote for, one big button each."""
+    context = {**head(ctx, poll), "targets": [{"label": t.label, "how": t.how} for t in left]}
+    rows = [*target_rows(poll, left), [button(Vote("x", poll=poll.id), "polls.btn_drop")]]
+    return Reply("polls.which_home", context, rows)
+
+
+def pick_home(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
+    """`v:h`: vote for this home (one's own, or one held by proxy): its choices come next."""
+    left = open_targets(ctx, poll)
+    target = next((t for t in left if t.home_id == press.home), None)
+    if target is None:
+        drop_ballot(ctx)
+        if poll.state != "open":
+            return [refused(ctx, poll, "closed" if poll.state == "closed" else "not_open")]
+        return [Reply("polls.target_voted", head(ctx, poll), view_row(poll))]
+    ballot = BallotDraft(
+        poll=poll.id, home=target.home_id, home_label=target.label, proxy=target.how == "proxy"
+    )
+    _keep(ctx, "home", ballot)
+    if poll.kind == "election":
+        return [pick_page(ctx, poll, [], ballot)]
+    rows = [*choice_buttons(poll), [button(Vote("x", poll=poll.id), "polls.btn_drop")]]
+    return [Reply("polls.for_home", {**head(ctx, poll), **_for_home(ballot)}, rows)]
+
+
+def pick_page(ctx: Context, poll: Poll, picked: list[int], ballot: BallotDraft | None = None) -> Reply:
     """An election's candidates with those picked ticked, `done` and `drop`."""
     context = {
         **head(ctx, poll),
         "candidates": [{"n": n, "name": c, "picked": n in picked} for n, c in enumerate(poll.candidates, 1)],
         "count": len(picked),
+        **_for_home(ballot or BallotDraft()),
     }
     rows = [
         [button(Vote("t", poll=poll.id, candidate=n), text=("✅ " if n in picked else "") + name)]
@@ -80,10 +151,12 @@ def _choice_context(poll: Poll, choice: str) -> dict[str, Any]:
     return {"choice": choice, "names": names}
 
 
-def confirm_page(ctx: Context, poll: Poll, choice: str) -> Reply:
-    """The choice shown back before it is cast."""
-    changing = use_cases.standing_in(ctx.work, ctx.actor(), poll).reason == "changeable"
-    context = {**head(ctx, poll), **_choice_context(poll, choice), "changing": changing}
+def confirm_page(ctx: Context, poll: Poll, choice: str, ballot: BallotDraft | None = None) -> Reply:
+    """The choice shown back before it is cast (and for which home, when not simply one's own)."""
+    ballot = ballot or BallotDraft()
+    own = ballot.home is None  # the standing below is that of the person's own home
+    changing = own and use_cases.standing_in(ctx.work, ctx.actor(), poll).reason == "changeable"
+    context = {**head(ctx, poll), **_choice_context(poll, choice), "changing": changing, **_for_home(ballot)}
     buttons = [
         [button(Vote("ok", poll=poll.id), "polls.btn_ok")],
         [
@@ -101,12 +174,16 @@ def choose(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
     if press.choice not in CHOICES:
         drop_ballot(ctx)
         return [refused(ctx, poll, "choice")]
-    refusal = _may_vote(ctx, poll)
+    whose = _whose(ctx, poll)
+    if isinstance(whose, list):
+        return whose
+    refusal = _may_vote(ctx, poll, whose)
     if refusal is not None:
         drop_ballot(ctx)
         return [refusal]
-    _keep(ctx, "confirm", BallotDraft(poll=poll.id, choice=press.choice))
-    return [confirm_page(ctx, poll, press.choice)]
+    ballot = whose.model_copy(update={"choice": press.choice})
+    _keep(ctx, "confirm", ballot)
+    return [confirm_page(ctx, poll, press.choice, ballot)]
 
 
 def toggle(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
@@ -117,40 +194,47 @@ def toggle(ctx: Context, poll: Poll, press: Vote) -> list[Reply]:
     if number is None or not 1 <= number <= len(poll.candidates):
         drop_ballot(ctx)
         return [refused(ctx, poll, "choice")]
-    refusal = _may_vote(ctx, poll)
+    whose = _whose(ctx, poll)
+    if isinstance(whose, list):
+        return whose
+    refusal = _may_vote(ctx, poll, whose)
     if refusal is not None:
         drop_ballot(ctx)
         return [refusal]
-    ballot = held(ctx, "pick", poll.id) or BallotDraft(poll=poll.id)
+    ballot = held(ctx, "pick", poll.id) or whose
     picked = list(ballot.picked)
     if number in picked:
         picked.remove(number)
     elif len(picked) >= poll.seats:
         _keep(ctx, "pick", ballot)
-        return [refused(ctx, poll, "too_many"), pick_page(ctx, poll, picked)]
+        return [refused(ctx, poll, "too_many"), pick_page(ctx, poll, picked, ballot)]
     else:
         picked.append(number)
-    _keep(ctx, "pick", BallotDraft(poll=poll.id, picked=sorted(picked)))
-    return [pick_page(ctx, poll, sorted(picked))]
+    ballot = ballot.model_copy(update={"picked": sorted(picked)})
+    _keep(ctx, "pick", ballot)
+    return [pick_page(ctx, poll, ballot.picked, ballot)]
 
 
 def done(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:d`: the candidates chosen so far, shown back for confirmation."""
     if poll.kind != "election":
         return [stale()]
-    ballot = held(ctx, "pick", poll.id)
-    picked = ballot.picked if ballot is not None else []
-    refusal = _may_vote(ctx, poll)
+    whose = _whose(ctx, poll)
+    if isinstance(whose, list):
+        return whose
+    ballot = held(ctx, "pick", poll.id) or whose
+    refusal = _may_vote(ctx, poll, ballot)
     if refusal is not None:
         drop_ballot(ctx)
         return [refusal]
     try:
-        choice = use_cases.choice_of(poll, picked)
+        choice = use_cases.choice_of(poll, ballot.picked)
     except use_cases.PollError as exc:
         drop_ballot(ctx)
         return [refused(ctx, poll, exc.reason)]
-    _keep(ctx, "confirm", BallotDraft(poll=poll.id, choice=choice))
-    return [confirm_page(ctx, poll, choice)]
+    ballot = ballot.model_copy(update={"choice": choice, "picked": []})
+    _keep(ctx, "confirm", ballot)
+    return [confirm_page(ctx, poll, choice, ballot)]
 
 
 def cast(ctx: Context, poll: Poll) -> list[Reply]:
@@ -167,21 +251,27 @@ def cast(ctx: Context, poll: Poll) -> list[Reply]:
     ctx.state.clear()  # the choice leaves the stored state whatever happens next
     try:
         made = use_cases.cast_ballot(
-            ctx.work, ctx.actor(), use_cases.id_of(poll), ballot.choice, ctx.seal_key
+            ctx.work, ctx.actor(), use_cases.id_of(poll), ballot.choice, ctx.seal_key, home_id=ballot.home
         )
     except use_cases.PollError as exc:
+        if exc.reason == "which_home":
+            return [which_home(ctx, poll, open_targets(ctx, poll))]
         return [refused(ctx, poll, exc.reason)]
     context = {
         **head(ctx, poll),
         **_choice_context(poll, made.choice),
+        **_for_home(ballot),
         "code": made.code,
         "changed": made.changed,
     }
+    rows = [[button(Vote("r", poll=poll.id), "polls.btn_check")]]
+    if ballot.home is not None and open_targets(ctx, poll):
+        rows.append([button(Vote("v", poll=poll.id), "polls.btn_next_home")])  # more homes to vote for
     return [
         Reply(
             "polls.receipt",
             context,
-            [[button(Vote("r", poll=poll.id), "polls.btn_check")]],
+            rows,
             secret=poll.secret,
             kept="polls.kept_receipt",
         )

@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from core import paper
 from core import polls as use_cases
-from core.actions import Vote
+from core.actions import Proxies, Vote
 from db.models import Poll
 from db.tally import CHOICES
 from handlers.common import stale
 from handlers.context import Context
+from handlers.paper import entry_button
 from handlers.types import Button, Reply
 
 NAME = "polls"  # the flow's name in the conversation state
@@ -60,7 +62,7 @@ def standing(ctx: Context, poll: Poll, reason: str | None = None) -> dict[str, A
         if reason is None
         else use_cases.standing_as(ctx.work, actor, poll, reason)
     )
-    return {"standing": found.reason, "voted_at": iso(found.voted_at)}
+    return {"standing": found.reason, "voted_at": iso(found.voted_at), "channel": found.channel}
 
 
 def view_row(poll: Poll) -> list[list[Button]]:
@@ -70,7 +72,13 @@ def view_row(poll: Poll) -> list[list[Button]]:
 
 def refused(ctx: Context, poll: Poll | None, reason: str) -> Reply:
     """Why the person cannot do what they asked, in the poll's words."""
-    context: dict[str, Any] = {"reason": reason, "title": "", "consultative": False, "voted_at": ""}
+    context: dict[str, Any] = {
+        "reason": reason,
+        "title": "",
+        "consultative": False,
+        "voted_at": "",
+        "channel": "",
+    }
     if poll is not None:
         context.update(head(ctx, poll))
         if reason in ("voted", "home_voted"):
@@ -90,6 +98,21 @@ def outside(ctx: Context, poll_id: int) -> Reply | None:
     poll = ctx.session.get(Poll, poll_id)
     consultative = poll.consultative if poll is not None else False
     return Reply("polls.refused", {"reason": "outside", "title": "", "consultative": consultative})
+
+
+def open_targets(ctx: Context, poll: Poll) -> list[use_cases.Target]:
+    """The homes the person may still vote for in an open poll (their own, those they hold a proxy for)."""
+    if poll.state != "open" or ctx.person.person_id is None:
+        return []
+    return [t for t in use_cases.targets(ctx.work, ctx.actor(), poll) if not t.voted]
+
+
+def target_rows(poll: Poll, targets: list[use_cases.Target]) -> list[list[Button]]:
+    """为哪一户投票: one big button per home, with whose it is (本人 / 受托)."""
+    return [
+        [button(Vote("h", poll=poll.id, home=t.home_id), "polls.btn_target", place=t.label, how=t.how)]
+        for t in targets
+    ]
 
 
 def drop_ballot(ctx: Context) -> None:
@@ -153,8 +176,12 @@ def page(ctx: Context, poll: Poll) -> list[Reply]:
     """`v:v`: the poll's page: its terms, the person's standing and ballot, turnout or the result."""
     drop_ballot(ctx)
     seen = use_cases.view(ctx.work, ctx.actor(), use_cases.id_of(poll))
+    voting = open_targets(ctx, poll)
     if seen is None:
-        return [stale()]
+        if not voting:
+            return [stale()]
+        seen = use_cases.PollView(poll, resident=False, author=False)  # a proxy living elsewhere
+    proxy_only = len(voting) == 1 and voting[0].how == "proxy"
     result = {}
     if poll.state == "closed" and poll.result:
         receipts = f"{ctx.public_url}/polls/{poll.id}/receipts.txt"
@@ -168,17 +195,28 @@ def page(ctx: Context, poll: Poll) -> list[Reply]:
         "author": seen.author,
         "standing": seen.standing.reason if seen.standing else "",
         "voted_at": iso(seen.standing.voted_at) if seen.standing else "",
+        "channel": seen.standing.channel if seen.standing else "",
         "turnout": _turnout_row(seen.turnout) if seen.turnout else None,
         "buildings": [_turnout_row(t) for t in seen.buildings],
         "result": result,
+        "targets": [{"label": t.label, "how": t.how} for t in voting] if len(voting) > 1 else [],
+        "for_home": voting[0].label if proxy_only else "",
     }
     buttons: list[list[Button]] = []
-    if seen.resident and poll.state == "open" and context["standing"] in VOTABLE:
+    if len(voting) > 1:
+        buttons.extend(target_rows(poll, voting))
+    elif proxy_only or (seen.resident and poll.state == "open" and context["standing"] in VOTABLE):
         buttons.extend(choice_buttons(poll))
     if seen.author and poll.state == "announced":
         buttons.append([button(Vote("cancel", poll=poll.id), "polls.btn_cancel_poll")])
     if poll.state == "closed" or context["standing"] in ("voted", "changeable"):
         buttons.append([button(Vote("r", poll=poll.id), "polls.btn_check")])
+    may_name = context["standing"] in ("can_vote", "not_open")
+    if seen.resident and poll.state in ("announced", "open") and may_name:
+        # An owner who cannot vote themself (away, unwell) names a proxy for this poll (DESIGN §4.8).
+        buttons.append([Button.of(Proxies("op", poll=poll.id), "proxies.btn_offer")])
+    if poll.state == "open" and paper.may_enter(ctx.work, ctx.actor(), poll):
+        buttons.append(entry_button(poll))
     return [Reply("polls.view", context, buttons)]
 
 

@@ -55,6 +55,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("channel", _text(8), nullable=False, server_default="online"))
         batch_op.add_column(sa.Column("home_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key("fk_poll_turnout_home", "home", ["home_id"], ["id"])
+        batch_op.alter_column("person_id", existing_type=sa.Integer(), nullable=True)
     _rekey_voters(["poll_id", "person_id", "unit"])
     op.create_table(
         "poll_paper",
@@ -67,7 +68,7 @@ def upgrade() -> None:
         sa.Column("photo_channel", _text(16), nullable=False),
         sa.Column("photo_ref", _text(200), nullable=False),
         sa.Column("sealed", sa.Boolean(), nullable=False),
-        sa.Column("entered_by", sa.Integer(), nullable=False),
+        sa.Column("entered_by", sa.Integer(), nullable=True),
         sa.Column("entered_at", TIME, nullable=False),
         sa.Column("source", _text(8), nullable=False),
         sa.ForeignKeyConstraint(["poll_id"], ["poll.id"]),
@@ -148,6 +149,7 @@ def downgrade() -> None:
     )
     _rekey_voters(["poll_id", "person_id"])
     with op.batch_alter_table("poll_turnout", schema=None) as batch_op:
+        batch_op.alter_column("person_id", existing_type=sa.Integer(), nullable=False)
         batch_op.drop_constraint("fk_poll_turnout_home", type_="foreignkey")
         batch_op.drop_column("home_id")
         batch_op.drop_column("channel")
