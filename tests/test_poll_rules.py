@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from fractions import Fraction
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import event, inspect
 from sqlmodel import Session, select
 
 from bot.bootstrap import App
@@ -654,3 +654,39 @@ def test_ballots_carry_no_link_to_voters(town: Town) -> None:
         # The turnout says who voted, not what: its rows match the voters' units and nothing else.
         turnout = session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == secret)).all()
         assert set(turnout) == {vote_units[town.person[n]] for n in ("甲", "丙", "戊")}
+
+
+def test_freezing_and_turnout_do_not_grow_with_the_homes(app: App) -> None:
+    # 120 homes, a couple in each: freezing writes them in a few statements, none carrying a parameter
+    # per home, and live turnout is summed by the database, a row per building and channel.
+    town = small_town(app, "规模小区", [("", "80")] * 120)
+    with app.sessions() as session:
+        for number in town.homes:
+            for who in (f"夫{number}", f"妻{number}"):
+                town.reside(session, who, number)
+        session.commit()
+    statements: list[tuple[str, int, int]] = []  # (sql, parameter sets, largest set)
+
+    def seen(_conn: object, _cursor: object, sql: str, params: object, _ctx: object, many: bool) -> None:
+        sets = list(params) if many else [params]  # type: ignore[call-overload]
+        statements.append((sql, len(sets), max((len(p) for p in sets if p), default=0)))
+
+    event.listen(app.engine, "before_cursor_execute", seen)
+    try:
+        poll_id = town.open()
+        opened = list(statements)
+        statements.clear()
+        with app.sessions() as session:
+            poll = session.get(Poll, poll_id)
+            assert poll is not None
+            overall, (building,) = views.turnout(session, poll)
+        read = list(statements)
+    finally:
+        event.remove(app.engine, "before_cursor_execute", seen)
+    assert (overall.total_owners, building.total_owners, building.total_area) == (120, 120, 960000)
+    assert max(largest for _, _, largest in opened) < 60  # no IN list of the 120 homes' ids
+    homes_written = [n for sql, n, _ in opened if sql.startswith("INSERT INTO poll_home")]
+    voters_written = [n for sql, n, _ in opened if sql.startswith("INSERT INTO poll_voter")]
+    assert homes_written == [120] and voters_written == [240]  # one executemany each
+    turnout_reads = [sql for sql, _, _ in read if "poll_home" in sql]
+    assert len(turnout_reads) == 2 and all("GROUP BY" in sql for sql in turnout_reads)
