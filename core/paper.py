@@ -24,10 +24,9 @@ from core.work import Work
 from db.models import Home, OrgNode, Poll, PollBatch, PollHome
 from db.polls import paper as rules
 from db.polls.authoring import buildings_of
+from db.polls.ballots import BallotTaken, Existing, standing_ballot
 from db.polls.paper import (
     METHODS,
-    BallotTaken,
-    Existing,
     FileBallot,
     LineError,
     PaperBallot,
@@ -152,7 +151,7 @@ def existing(work: Work, actor: Actor, poll_id: int, home_id: int) -> Existing |
     home = work.session.get(PollHome, (poll.id, home_id))
     if home is None:
         raise PollError("not_in_poll")
-    return rules.standing_ballot(work.session, id_of(poll), home.unit)
+    return standing_ballot(work.session, id_of(poll), home.unit)
 
 
 # --- entering ballots -------------------------------------------------------------------------------------

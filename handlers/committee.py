@@ -9,7 +9,6 @@ a summary to confirm. Everything is checked again by core.committee when it is c
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -20,7 +19,7 @@ from core.actions import Committees
 from core.committee import CommitteeError, Seat
 from core.permissions import Action, may
 from db.committee.rules import MANAGEMENT_POSTS, OWNER_POSTS, check_term, default_end
-from handlers.common import given, stale
+from handlers.common import given, parse_date, stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
 from handlers.types import Button, Inbound, Reply
@@ -28,7 +27,6 @@ from handlers.types import Button, Inbound, Reply
 NAME = "committee"
 MAX_COMPOUNDS = 40  # compounds listed as buttons; a street has a few dozen
 MAX_PEOPLE = 20  # people listed as buttons in one answer
-DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 CHOOSING = ("members", "choosing", "post")  # the steps where members are being chosen
 TERMS = {"owners": (5, 3), "management": (1, 2)}  # the term buttons, in years
 
@@ -44,17 +42,6 @@ class CommitteeDraft(Draft):
     seats: list[tuple[int, str]] = Field(default_factory=list)
     names: dict[int, str] = Field(default_factory=dict)
     person: int | None = None  # chosen, waiting for a post
-
-
-def parse_date(text: str) -> date | None:
-    """A day typed as 2026-12-01, 2026/12/1 or 2026年12月1日, or None."""
-    found = DATE.match(text)
-    if not found:
-        return None
-    try:
-        return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-    except ValueError:
-        return None
 
 
 def _today(ctx: Context) -> date:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import TypeVar
 
 from core.actions import Menu
@@ -10,6 +12,7 @@ from handlers.context import Context
 from handlers.types import Button, Reply
 
 T = TypeVar("T")
+DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 MAX_TEXT = 4096  # what one chat message may carry; longer input is refused, not truncated
 
 # What each command needs from the permission policy (any one of the actions; none: everyone). The menu,
@@ -120,3 +123,14 @@ def given(value: T | None) -> T:
 def stale() -> Reply:
     """The answer to a button that no longer means anything (old, forged or pressed twice)."""
     return Reply("common.stale_button")
+
+
+def parse_date(text: str) -> date | None:
+    """A day typed as 2026-12-01, 2026/12/1 or 2026年12月1日, or None."""
+    found = DATE.match(text)
+    if not found:
+        return None
+    try:
+        return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
+    except ValueError:
+        return None

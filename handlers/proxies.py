@@ -11,7 +11,6 @@ cases in core/proxies.py check everything again when it is confirmed.
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,7 +22,7 @@ from core.proxies import PollError, ProxyView
 from db.conversations import State
 from db.models import Poll
 from db.polls import proxies as rules
-from handlers.common import given, stale
+from handlers.common import given, parse_date, stale
 from handlers.context import Context
 from handlers.flows import Command, Draft, Flow
 from handlers.types import Button, Inbound, Reply
@@ -31,7 +30,6 @@ from handlers.types import Button, Inbound, Reply
 NAME = "proxy"
 MAX_BUTTONS = 30  # polls, buildings, entrances or homes listed as buttons in one answer
 MAX_TITLE = 30  # characters of a poll's title on a button
-DATE = re.compile(r"^\s*(\d{4})\s*[-./年]\s*(\d{1,2})\s*[-./月]\s*(\d{1,2})\s*日?\s*$")
 MAX_HOMES = 96  # an entrance's homes as buttons (a chat keyboard holds about a hundred); more are typed
 
 
@@ -47,17 +45,6 @@ class ProxyDraft(Draft):
     photo_ref: str = ""
     building: int | None = None
     entrance: int | None = None
-
-
-def parse_date(text: str) -> date | None:
-    """A day typed as 2027-12-31, 2027/12/31 or 2027年12月31日, or None."""
-    found = DATE.match(text)
-    if not found:
-        return None
-    try:
-        return date(int(found.group(1)), int(found.group(2)), int(found.group(3)))
-    except ValueError:
-        return None
 
 
 def _btn(press: Proxies, label: str = "", text: str = "", primary: bool = False, **args: Any) -> Button:

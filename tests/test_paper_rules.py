@@ -28,8 +28,7 @@ from db.models import (
     Residency,
     RoleGrant,
 )
-from db.polls import ballots
-from db.polls import paper as rules
+from db.polls import ballots, counting
 from db.polls.terms import PollError
 from tests import test_poll_rules
 from tests.support import poll_cases
@@ -100,7 +99,7 @@ def test_a_paper_ballot_counts_and_takes_the_owners_one_vote(town: Town) -> None
         _enter(town, poll_id, _paper(town, "1栋/1单元/102", "no", at), at)
     assert taken.value.existing == paper.Existing("online", at)
     with town.session() as session:
-        assert rules.counts_by_channel(session, poll_id) == {"online": 1, "paper": 2, "proxy": 0}
+        assert counting.channels(session, poll_id) == {"online": 1, "paper": 2, "proxy": 0}
     poll = town.close(poll_id)
     # 甲 240 m² yes, 202 75.50 m² yes, 辛 88.88 m² no: three owners took part.
     assert (poll.result["participating_owners"], poll.result["participating_area"]) == (
@@ -187,7 +186,7 @@ def test_a_ballot_file_is_taken_whole_or_names_every_bad_line(town: Town) -> Non
         session.commit()
     assert {e.home_id for e in entered} == {town.homes["2栋/1单元/202"], town.homes["1栋/2单元/101"]}
     with town.session() as session:
-        assert rules.counts_by_channel(session, poll_id) == {"online": 1, "paper": 2, "proxy": 0}
+        assert counting.channels(session, poll_id) == {"online": 1, "paper": 2, "proxy": 0}
         row = session.get(PollPaper, (poll_id, f"u{town.homes['1栋/2单元/101']}"))
         assert row is not None and (row.method, row.collector, row.source) == ("meeting", "王委员", "file")
 

@@ -23,10 +23,10 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from db.models import Poll, PollBallot, PollHome, PollTurnout, PollVoter
+from db.models import Poll, PollBallot, PollHome, PollPaper, PollTurnout, PollVoter
 from db.polls import proxies
 from db.polls.electorate import standing, unit_area
-from db.polls.terms import CODE_ALPHABET, CODE_LENGTH, OPEN_STATES, PollError
+from db.polls.terms import OPEN_STATES, PollError, readable_code, typed_code
 from db.rows import id_of
 from db.tally import CHOICES
 
@@ -60,18 +60,17 @@ def canonical_choice(poll: Poll, choice: str) -> str:
     return ",".join(map(str, picked))
 
 
+RECEIPT_GROUPS = (4, 4, 4)  # CODE_LENGTH characters in three groups
+
+
 def new_code() -> str:
     """A receipt code the voter keeps: 12 characters easy to read aloud, in three groups."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+    return readable_code(RECEIPT_GROUPS)
 
 
 def normalise_code(text: str) -> str:
     """A typed receipt code in its printed form (case, spaces and dashes forgiven); "" if malformed."""
-    raw = "".join(ch for ch in text.upper() if ch.isalnum())
-    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
-        return ""
-    return f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
+    return typed_code(text, RECEIPT_GROUPS)
 
 
 def receipt_hash(poll_id: int, choice: str, code: str) -> str:
@@ -93,6 +92,68 @@ def _seal(poll: Poll, unit: str, key: bytes) -> str:
     if not poll.changeable:
         return secrets.token_hex(32)  # nothing will look for this ballot again: the seal names no one
     return hmac.new(key, f"seal|{poll.id}|{unit}".encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Existing:
+    """The ballot that stands for a home: how it was cast and when (never what it chose)."""
+
+    channel: str  # online | paper | proxy
+    at: datetime
+    sealed: bool = False  # a sealed paper ballot of a secret poll, its choice still in the envelope
+
+
+class BallotTaken(PollError):
+    """The home's owner has voted already (reason "home_voted"): `existing` is the ballot that stands."""
+
+    def __init__(self, existing: Existing) -> None:
+        super().__init__("home_voted")
+        self.existing = existing
+
+
+def standing_ballot(session: Session, poll_id: int, unit: str) -> Existing | None:
+    """The ballot that stands for an owner unit (channel, when, sealed), or None."""
+    turnout = session.get(PollTurnout, (poll_id, unit))
+    if turnout is None:
+        return None
+    sealed = False
+    if turnout.channel == "paper":
+        paper = session.get(PollPaper, (poll_id, unit))
+        sealed = paper is not None and paper.sealed
+    return Existing(turnout.channel, turnout.voted_at, sealed)
+
+
+def take_unit(
+    session: Session,
+    poll: Poll,
+    unit: str,
+    person_id: int | None,
+    channel: str,
+    home_id: int | None,
+    now: datetime,
+) -> PollTurnout:
+    """Insert the unit's one turnout row, or raise BallotTaken with the ballot that stands (any channel)."""
+    try:
+        with session.begin_nested():
+            # The primary key (poll, unit) is the one-ballot rule: an online vote and a paper entry for one
+            # home at the same moment, in two processes, cannot both insert.
+            row = PollTurnout(
+                poll_id=id_of(poll),
+                unit=unit,
+                person_id=person_id,
+                voted_at=now,
+                channel=channel,
+                home_id=home_id,
+            )
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        session.expire_all()
+        existing = standing_ballot(session, id_of(poll), unit)
+        if existing is None:  # the other writer rolled back after all: the caller may try again
+            raise PollError("busy") from None
+        raise BallotTaken(existing) from None
+    return row
 
 
 def vote(
@@ -140,22 +201,8 @@ def vote(
         session.flush()
         return Cast(code, fingerprint(receipt), choice, changed=True)
     try:
-        with session.begin_nested():
-            # The primary key (poll, unit) is the one-vote rule: a double click, a co-owner at the same
-            # moment or a second process cannot insert a second row.
-            session.add(
-                PollTurnout(
-                    poll_id=id_of(poll),
-                    unit=unit,
-                    person_id=person_id,
-                    voted_at=now,
-                    channel=channel,
-                    home_id=home_id,
-                )
-            )
-            session.flush()
-    except IntegrityError:
-        session.expire_all()
+        take_unit(session, poll, unit, person_id, channel, home_id, now)
+    except BallotTaken:
         winner = session.get(PollTurnout, (poll.id, unit))
         raise PollError(
             "home_voted" if winner is not None and winner.person_id != person_id else "voted"

@@ -24,7 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from db.models import Poll, PollBallot, PollBatch, PollHome, PollPaper, PollStub, PollTurnout
-from db.polls.ballots import _box, canonical_choice, new_code, normalise_code, receipt_hash
+from db.polls.ballots import (
+    Existing,
+    _box,
+    canonical_choice,
+    new_code,
+    normalise_code,
+    receipt_hash,
+    standing_ballot,
+    take_unit,
+)
 from db.polls.terms import PollError
 from db.rows import id_of
 
@@ -46,23 +55,6 @@ class PaperBallot:
     collected_at: datetime  # not in the future, not before voting opened
     photo_channel: str = ""  # the photo of the signed ballot (or of the sealed envelope)
     photo_ref: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Existing:
-    """The ballot that stands for a home: how it was cast and when (never what it chose)."""
-
-    channel: str  # online | paper | proxy
-    at: datetime
-    sealed: bool = False  # a sealed paper ballot of a secret poll, its choice still in the envelope
-
-
-class BallotTaken(PollError):
-    """The home's owner has voted already (reason "home_voted"): `existing` is the ballot that stands."""
-
-    def __init__(self, existing: Existing) -> None:
-        super().__init__("home_voted")
-        self.existing = existing
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,51 +88,6 @@ class PaperFileError(ValueError):
 
 
 # --- one ballot per owner --------------------------------------------------------------------------------
-
-
-def standing_ballot(session: Session, poll_id: int, unit: str) -> Existing | None:
-    """The ballot that stands for an owner unit (channel, when, sealed), or None."""
-    turnout = session.get(PollTurnout, (poll_id, unit))
-    if turnout is None:
-        return None
-    sealed = False
-    if turnout.channel == "paper":
-        paper = session.get(PollPaper, (poll_id, unit))
-        sealed = paper is not None and paper.sealed
-    return Existing(turnout.channel, turnout.voted_at, sealed)
-
-
-def take_unit(
-    session: Session,
-    poll: Poll,
-    unit: str,
-    person_id: int | None,
-    channel: str,
-    home_id: int | None,
-    now: datetime,
-) -> PollTurnout:
-    """Insert the unit's one turnout row, or raise BallotTaken with the ballot that stands (any channel)."""
-    try:
-        with session.begin_nested():
-            # The primary key (poll, unit) is the one-ballot rule: an online vote and a paper entry for one
-            # home at the same moment, in two processes, cannot both insert.
-            row = PollTurnout(
-                poll_id=id_of(poll),
-                unit=unit,
-                person_id=person_id,
-                voted_at=now,
-                channel=channel,
-                home_id=home_id,
-            )
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        session.expire_all()
-        existing = standing_ballot(session, id_of(poll), unit)
-        if existing is None:  # the other writer rolled back after all: the caller may try again
-            raise PollError("busy") from None
-        raise BallotTaken(existing) from None
-    return row
 
 
 def _open_poll(session: Session, poll_id: int, now: datetime) -> Poll:
@@ -704,18 +651,6 @@ def discard_batch(session: Session, poll_id: int, now: datetime) -> None:
         raise PollError("no_batch")
     session.delete(batch)
     session.flush()
-
-
-def counts_by_channel(session: Session, poll_id: int) -> dict[str, int]:
-    """How many ballots came by each channel (online, paper, proxy)."""
-    found = dict(
-        session.exec(
-            select(PollTurnout.channel, func.count())
-            .where(PollTurnout.poll_id == poll_id)
-            .group_by(col(PollTurnout.channel))
-        ).all()
-    )
-    return {channel: int(found.get(channel, 0)) for channel in CHANNELS}
 
 
 def homes_voted(session: Session, poll_id: int, home_ids: Iterable[int]) -> dict[int, Existing]:

@@ -10,7 +10,6 @@ unrevoked proxy is *active* while its poll is announced or open, or while its te
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
@@ -19,13 +18,13 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from db.models import Home, OrgNode, Person, Poll, PollHome, PollProxy, PollVoter, Residency, RoleGrant
-from db.polls.terms import CODE_ALPHABET, OPEN_STATES, PollError, in_scope
+from db.polls.terms import OPEN_STATES, PollError, in_scope, readable_code, typed_code
 from db.rows import id_of
 
 CLAIM_WINDOW = timedelta(days=7)  # an unclaimed code stops working after this
 MAX_TERM_YEARS = 3  # a term proxy lasts at most this long (a committee's term is at most five)
 MAX_NAME = 50  # the proxy's name as written (the column's size)
-CODE_LENGTH = 8  # read aloud over the phone: two groups of four
+CLAIM_GROUPS = (4, 4)  # read aloud over the phone: two groups of four
 SOURCES = ("owner", "letter")
 OWNER, TENANT, VERIFIED = "owner", "tenant", "verified"
 
@@ -35,16 +34,12 @@ OWNER, TENANT, VERIFIED = "owner", "tenant", "verified"
 
 def new_code() -> str:
     """A claim code the owner forwards: 8 characters easy to read aloud (no 0/O, 1/I), in two groups."""
-    raw = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    return f"{raw[:4]}-{raw[4:]}"
+    return readable_code(CLAIM_GROUPS)
 
 
 def normalise_code(text: str) -> str:
     """A typed claim code in its printed form (case, spaces and dashes forgiven); "" if malformed."""
-    raw = "".join(ch for ch in text.upper() if ch.isalnum())
-    if len(raw) != CODE_LENGTH or any(ch not in CODE_ALPHABET for ch in raw):
-        return ""
-    return f"{raw[:4]}-{raw[4:]}"
+    return typed_code(text, CLAIM_GROUPS)
 
 
 def code_hash(code: str) -> str:
