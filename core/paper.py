@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from core import audit
 from core.permissions import Action, Actor, acting_role, may, place
 from core.work import Work
-from db.models import Home, OrgNode, Poll, PollBatch, PollHome
+from db.models import Home, OrgNode, Poll, PollBatch, PollHome, PollPaper
 from db.polls import paper as rules
 from db.polls.authoring import buildings_of
 from db.polls.ballots import BallotTaken, Existing, standing_ballot
@@ -310,7 +310,10 @@ class Register:
     """A secret poll's paper register: the sealed ballots handed in (home labels and when), and the batch."""
 
     sealed: int
-    entries: list[tuple[str, datetime]] = field(default_factory=list)  # (home label, collected at)
+    entries: list[tuple[str, datetime, int]] = field(default_factory=list)  # (home label, collected, home id)
+    voided: list[tuple[str, datetime]] = field(
+        default_factory=list
+    )  # lost envelopes: (home label, voided at)
     batch: Batch | None = None
     awaiting: bool = False  # voting ended and the count waits for the confirmed batch
 
@@ -320,10 +323,17 @@ def register(work: Work, actor: Actor, poll_id: int) -> Register:
     poll = _poll_to_enter(work, actor, poll_id)
     rows = rules.sealed_units(work.session, id_of(poll))
     labels = _labels(work.session, poll)  # one query, however many envelopes came in
-    entries = [(labels.get(row.home_id, str(row.home_id)), row.collected_at) for row in rows]
+    entries = [(labels.get(row.home_id, str(row.home_id)), row.collected_at, row.home_id) for row in rows]
+    voided = [
+        (labels.get(row.home_id, str(row.home_id)), row.voided_at)
+        for row in work.session.exec(
+            select(PollPaper).where(PollPaper.poll_id == poll.id, col(PollPaper.voided_at).is_not(None))
+        ).all()
+        if row.voided_at is not None
+    ]
     batch = work.session.get(PollBatch, poll.id)
     awaiting = poll.state == "open" and work.now >= poll.closes_at and rules.awaiting(work.session, poll)
-    return Register(len(rows), entries, _batch(batch) if batch else None, awaiting)
+    return Register(len(rows), entries, voided, _batch(batch) if batch else None, awaiting)
 
 
 def parse_batch(work: Work, actor: Actor, poll_id: int, text: str) -> list[SealedBallot]:
@@ -362,6 +372,14 @@ def confirm_batch(work: Work, actor: Actor, poll_id: int, key: bytes) -> Batch:
     row = rules.confirm_batch(work.session, id_of(poll), actor.person_id, work.now, key)
     _audit(work, actor, "poll.batch_confirm", poll, {"ballots": row.count})
     return _batch(row)
+
+
+def void_sealed(work: Work, actor: Actor, poll_id: int, home_id: int) -> None:
+    """A sealed envelope lost before the count: the home's ballot is given back (it counts as not having
+    voted) and the register marks the line void; logged with who did it."""
+    poll = _poll_to_enter(work, actor, poll_id)
+    rules.void_sealed(work.session, id_of(poll), home_id, actor.person_id, work.now)
+    _audit(work, actor, "poll.void_sealed", poll, {"home": home_id})
 
 
 def discard_batch(work: Work, actor: Actor, poll_id: int) -> None:

@@ -481,6 +481,10 @@ class PollPaper(SQLModel, table=True):
     entered_by: int | None = Field(default=None, foreign_key="person.id")  # None: the command line
     entered_at: datetime = _time(nullable=False)
     source: str = Field(default="chat", max_length=8)  # chat | file | console
+    # A sealed envelope lost before the count: its home's ballot is given back (the home counts as not
+    # having voted), and the register keeps the line with who voided it and when.
+    voided_at: datetime | None = _time(nullable=True)
+    voided_by: int | None = Field(default=None, foreign_key="person.id")
 
 
 class PollBatch(SQLModel, table=True):

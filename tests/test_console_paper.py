@@ -238,3 +238,42 @@ def test_a_wrong_batch_is_discarded_and_entered_again(app: App, clock: FixedCloc
     page = desk.get(dropped.headers["location"])
     assert "这批录入已作废，没有计入任何选票。" in page.text
     assert f'action="/console/polls/{poll_id}/paper/batch"' in page.text
+
+
+def test_a_lost_envelope_is_voided_and_the_poll_is_counted_without_it(
+    app: App, clock: FixedClock, staff: ChatUser
+) -> None:
+    from db.models import Poll, PollTurnout
+
+    poll_id = make_poll(app, clock, buildings=("1栋",))
+    clock.advance(hours=2)
+    desk = sign_in(app, staff)
+    at = local(clock, -1)
+    upload(desk, poll_id, HEADER + f"1栋,1单元,101,,投票箱,张主任,{at},\n1栋,1单元,102,,扫楼,张主任,{at},\n")
+    clock.advance(days=8)
+    run_due(app, clock)  # the count waits for the two envelopes
+    desk = sign_in(app, staff)
+    with app.sessions() as session:
+        home = session.exec(  # 1栋 1单元 101's envelope is the one lost
+            select(PollPaper.home_id).where(PollPaper.poll_id == poll_id).order_by(PollPaper.home_id)
+        ).first()
+    page = desk.get(f"/console/polls/{poll_id}")
+    assert f'action="/console/polls/{poll_id}/paper/void"' in page.text and "信封遗失" in page.text
+    voided = desk.post(f"/console/polls/{poll_id}/paper/void", {"home": str(home)})
+    assert voided.status_code == 303 and "paper_done=voided" in voided.headers["location"]
+    again = desk.post(f"/console/polls/{poll_id}/paper/void", {"home": str(home)})
+    assert again.status_code == 409 and "不在密封选票登记里" in again.text
+    page = desk.get(f"/console/polls/{poll_id}")
+    assert "密封选票登记：已交回 1 户" in page.text and 'id="paper-voided"' in page.text
+    with app.sessions() as session:
+        assert len(session.exec(select(PollTurnout).where(PollTurnout.poll_id == poll_id)).all()) == 1
+    # The other envelope is spoiled when opened: the batch counts it as taking part, approving nothing.
+    entered = desk.post(f"/console/polls/{poll_id}/paper/batch", {"lines": ", 143.20, 废票"})  # 102's
+    assert entered.status_code == 303, entered.text
+    checker = sign_in(app, committee(app))
+    assert checker.post(f"/console/polls/{poll_id}/paper/confirm").status_code == 303
+    run_due(app, clock)
+    with app.sessions() as session:
+        poll = session.get(Poll, poll_id)
+        assert poll is not None and poll.state == "closed"
+        assert (poll.result["ballots"], poll.result["abstain_owners"]) == (1, 1)

@@ -29,7 +29,7 @@ from db.polls.terms import PollError
 MAX_FILE = 900 * 1024  # under the console's request limit; a bigger file goes by `linli poll ballots`
 MAX_BATCH = 400_000  # characters typed or pasted: some 20 000 sealed ballots
 MAX_STUBS = 10_000
-DONE = ("entered", "batch", "confirmed", "discarded")
+DONE = ("entered", "batch", "confirmed", "discarded", "voided")
 
 # Renders the poll's page with the paper section's problems: (request, desk, work, poll id, status, extra).
 ShowPage = Callable[[Request, Desk, Work, int, int, dict[str, Any]], HTMLResponse]
@@ -112,7 +112,8 @@ def section(
 
 def routes(kit: Kit, show: ShowPage) -> APIRouter:
     """GET /console/polls/{id}/print, POST /console/polls/{id}/stubs, POST /console/polls/{id}/paper/file,
-    POST /console/polls/{id}/paper/batch, POST /console/polls/{id}/paper/confirm and …/paper/discard."""
+    POST /console/polls/{id}/paper/batch, POST /console/polls/{id}/paper/confirm, …/paper/discard and
+    …/paper/void (a lost envelope)."""
     router = APIRouter()
 
     @router.get("/console/polls/{poll_id:int}/print", include_in_schema=False)
@@ -221,6 +222,23 @@ def routes(kit: Kit, show: ShowPage) -> APIRouter:
                 _undo(work)
                 return show(request, desk, work, poll_id, 409, {"refused": exc.reason})
         return _done(poll_id, "discarded", 0)
+
+    @router.post("/console/polls/{poll_id:int}/paper/void", include_in_schema=False)
+    def void(
+        request: Request,
+        poll_id: PathId,
+        home: Annotated[int, Form(ge=1, le=2**31 - 1)],
+        desk: Desk = Depends(kit.posting),
+    ) -> Response:
+        require(desk, Action.ENTER_BALLOT)
+        with kit.work() as work:
+            _poll(work, desk, poll_id)
+            try:
+                paper.void_sealed(work, desk.actor, poll_id, home)
+            except PollError as exc:
+                _undo(work)
+                return show(request, desk, work, poll_id, 409, {"refused": exc.reason})
+        return _done(poll_id, "voided", 0)
 
     return router
 

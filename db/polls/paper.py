@@ -354,7 +354,11 @@ def sealed_units(session: Session, poll_id: int) -> list[PollPaper]:
     return list(
         session.exec(
             select(PollPaper)
-            .where(PollPaper.poll_id == poll_id, col(PollPaper.sealed).is_(True))
+            .where(
+                PollPaper.poll_id == poll_id,
+                col(PollPaper.sealed).is_(True),
+                col(PollPaper.voided_at).is_(None),
+            )
             .order_by(col(PollPaper.collected_at), col(PollPaper.unit))
         ).all()
     )
@@ -365,7 +369,13 @@ def awaiting(session: Session, poll: Poll) -> bool:
     if not poll.secret:
         return False
     sealed = session.exec(
-        select(exists().where(col(PollPaper.poll_id) == poll.id, col(PollPaper.sealed).is_(True)))
+        select(
+            exists().where(
+                col(PollPaper.poll_id) == poll.id,
+                col(PollPaper.sealed).is_(True),
+                col(PollPaper.voided_at).is_(None),
+            )
+        )
     ).one()
     if not sealed:
         return False
@@ -629,6 +639,34 @@ def confirm_batch(session: Session, poll_id: int, person_id: int, now: datetime,
     poll.next_due_at = now  # the poll job counts it at its next turn
     session.flush()
     return batch
+
+
+def void_sealed(
+    session: Session, poll_id: int, home_id: int, person_id: int | None, now: datetime
+) -> PollPaper:
+    """Give a lost sealed envelope's home its ballot back once voting ended, before any batch: its turnout
+    row goes (the home counts as not having voted), the register line stays, marked void."""
+    poll = _ended_secret(session, poll_id, now)
+    if session.get(PollBatch, poll.id) is not None:
+        raise PollError("batch_exists")  # discard the batch first: it was checked against this register
+    row = session.exec(
+        select(PollPaper).where(
+            PollPaper.poll_id == poll.id,
+            PollPaper.home_id == home_id,
+            col(PollPaper.sealed).is_(True),
+            col(PollPaper.voided_at).is_(None),
+        )
+    ).one_or_none()
+    if row is None:
+        raise PollError("not_in_register")
+    turnout = session.get(PollTurnout, (poll.id, row.unit))
+    if turnout is not None:
+        session.delete(turnout)
+    row.voided_at, row.voided_by = now, person_id
+    if not sealed_units(session, id_of(poll)):
+        poll.next_due_at = now  # nothing left to wait for: the poll job counts it
+    session.flush()
+    return row
 
 
 def pending_lines(session: Session, poll_id: int, key: bytes) -> list[tuple[str, int, str]]:

@@ -71,9 +71,12 @@ def upgrade() -> None:
         sa.Column("entered_by", sa.Integer(), nullable=True),
         sa.Column("entered_at", TIME, nullable=False),
         sa.Column("source", _text(8), nullable=False),
+        sa.Column("voided_at", TIME, nullable=True),
+        sa.Column("voided_by", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(["poll_id"], ["poll.id"]),
         sa.ForeignKeyConstraint(["home_id"], ["home.id"]),
         sa.ForeignKeyConstraint(["entered_by"], ["person.id"]),
+        sa.ForeignKeyConstraint(["voided_by"], ["person.id"]),
         sa.PrimaryKeyConstraint("poll_id", "unit"),
     )
     op.create_table(
