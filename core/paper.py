@@ -16,6 +16,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from core import audit
@@ -143,6 +144,16 @@ def _number_key(number: str) -> tuple[int, str]:
     """Home numbers in the order of the doors: 101, 102, …, 1001 (numbers as numbers, then as text)."""
     digits = "".join(ch for ch in number if ch.isdigit())
     return (int(digits) if digits else 0, number)
+
+
+def counts(work: Work, poll: Poll) -> dict[str, int]:
+    """How many paper ballots were entered, by how they were collected (never by home or choice)."""
+    rows = work.session.exec(
+        select(PollPaper.method, func.count())
+        .where(PollPaper.poll_id == poll.id)
+        .group_by(col(PollPaper.method))
+    ).all()
+    return {str(method): int(n) for method, n in rows}
 
 
 def existing(work: Work, actor: Actor, poll_id: int, home_id: int) -> Existing | None:

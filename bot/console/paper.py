@@ -13,8 +13,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import func
-from sqlmodel import select
 
 from bot.console.desk import Desk, Kit, PathId, QueryId, Refused, require
 from bot.print_pages import Printer, scope_buildings, scope_count, scope_homes
@@ -23,7 +21,7 @@ from core import polls as use
 from core.people import area_text
 from core.permissions import Action
 from core.work import Work
-from db.models import Person, Poll, PollPaper
+from db.models import Person, Poll
 from db.polls.terms import PollError
 
 MAX_FILE = 900 * 1024  # under the console's request limit; a bigger file goes by `linli poll ballots`
@@ -48,15 +46,6 @@ def _poll(work: Work, desk: Desk, poll_id: int) -> Poll:
     return poll
 
 
-def _counts(work: Work, poll_id: int) -> tuple[int, dict[str, int]]:
-    """How many paper ballots were entered, in all and by method (never by home or choice)."""
-    rows = work.session.exec(
-        select(PollPaper.method, func.count()).where(PollPaper.poll_id == poll_id).group_by(PollPaper.method)
-    ).all()
-    by_method = {str(method): int(n) for method, n in rows}
-    return sum(by_method.values()), by_method
-
-
 def _name(work: Work, person_id: int | None) -> str:
     person = work.session.get(Person, person_id) if person_id is not None else None
     return person.name if person is not None and person.name else f"#{person_id}"
@@ -70,7 +59,8 @@ def section(
     if not allowed(work, desk, poll):
         return None
     poll_id = use.id_of(poll)
-    total, by_method = _counts(work, poll_id)
+    by_method = paper.counts(work, poll)
+    total = sum(by_method.values())
     ended = poll.state == "closed" or work.now >= poll.closes_at
     found: dict[str, Any] = {
         "total": total,

@@ -14,10 +14,12 @@ from typing import Any, cast
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from db.models import Poll, PollHome, PollTurnout
+from db.models import Poll, PollTurnout
 from db.polls.authoring import announcement
 from db.polls.ballots import opened_ballots
+from db.polls.electorate import unit_areas as electorate_areas
 from db.polls.views import CHANNELS
+from db.rows import id_of
 from db.tally import Ballot, Choice, Result, tally
 from db.tally import Home as TallyHome
 
@@ -29,14 +31,7 @@ def count(session: Session, poll: Poll, key: bytes) -> Result:
     ballot's area); the multiset of those areas must equal that of the units that voted.
     """
     voted = set(session.exec(select(PollTurnout.unit).where(PollTurnout.poll_id == poll.id)).all())
-    unit_areas = {
-        unit: int(area)
-        for unit, area in session.exec(
-            select(PollHome.unit, func.sum(PollHome.area_centi_m2))
-            .where(PollHome.poll_id == poll.id)
-            .group_by(col(PollHome.unit))
-        ).all()
-    }
+    unit_areas = electorate_areas(session, id_of(poll))
     ballots = opened_ballots(session, poll, key)
     if sorted(a for _, a, _ in ballots) != sorted(unit_areas[u] for u in voted):
         raise RuntimeError(f"poll {poll.id}: ballots do not match the owners who voted")

@@ -180,6 +180,18 @@ def freeze(session: Session, poll: Poll) -> None:
     session.flush()
 
 
+def unit_areas(session: Session, poll_id: int) -> dict[str, int]:
+    """Every owner unit's summed area in the frozen electorate (one grouped read)."""
+    return {
+        unit: int(area)
+        for unit, area in session.exec(
+            select(PollHome.unit, func.sum(PollHome.area_centi_m2))
+            .where(PollHome.poll_id == poll_id)
+            .group_by(col(PollHome.unit))
+        ).all()
+    }
+
+
 def unit_area(session: Session, poll_id: int, unit: str) -> int:
     """The summed area of an owner unit's homes in the frozen electorate."""
     return int(

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import exists, func, insert, update
+from sqlalchemy import exists, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -34,6 +34,7 @@ from db.polls.ballots import (
     standing_ballot,
     take_unit,
 )
+from db.polls.electorate import unit_area, unit_areas
 from db.polls.terms import PollError
 from db.rows import id_of
 
@@ -144,7 +145,7 @@ def enter(
     take_unit(session, poll, home.unit, person_id, "paper", home.home_id, now)
     session.add(_paper_row(poll, home, paper, collector, person_id, now, source))
     if not poll.secret:
-        session.add(_open_ballot(poll, home.unit, _unit_area(session, id_of(poll), home.unit), choice))
+        session.add(_open_ballot(poll, home.unit, unit_area(session, id_of(poll), home.unit), choice))
     session.flush()
     return home, poll.secret
 
@@ -185,16 +186,6 @@ def _open_ballot(poll: Poll, unit: str, area: int, choice: str) -> PollBallot:
         choice=choice,
         receipt=receipt_hash(id_of(poll), choice, new_code()),
         unit=unit,
-    )
-
-
-def _unit_area(session: Session, poll_id: int, unit: str) -> int:
-    return int(
-        session.exec(
-            select(func.coalesce(func.sum(PollHome.area_centi_m2), 0)).where(
-                PollHome.poll_id == poll_id, PollHome.unit == unit
-            )
-        ).one()
     )
 
 
@@ -247,7 +238,7 @@ def enter_many(
         ready.append((home, row.paper, choice, collector))
     if problems:
         raise PaperFileError(problems)
-    areas = _unit_areas(session, id_of(poll)) if ready else {}
+    areas = unit_areas(session, id_of(poll)) if ready else {}
     try:
         with session.begin_nested():
             session.execute(
@@ -302,17 +293,6 @@ def _homes_by_id(session: Session, poll_id: int, ids: list[int]) -> dict[int, Po
     if len(ids) <= IN_LIMIT:
         query = query.where(col(PollHome.home_id).in_(ids))
     return {h.home_id: h for h in session.exec(query).all()}
-
-
-def _unit_areas(session: Session, poll_id: int) -> dict[str, int]:
-    return {
-        unit: int(area)
-        for unit, area in session.exec(
-            select(PollHome.unit, func.sum(PollHome.area_centi_m2))
-            .where(PollHome.poll_id == poll_id)
-            .group_by(col(PollHome.unit))
-        ).all()
-    }
 
 
 # --- secret polls: stubs, the register, the sealed batch --------------------------------------------------
@@ -483,7 +463,7 @@ def _weigh(
     ballots with one written area would go to owners of different totals and chose differently, which
     weight goes with which choice cannot be known: those lines are refused, to be written with the total.
     """
-    units = _unit_areas(session, id_of(poll))
+    units = unit_areas(session, id_of(poll))
     home_area = dict(
         session.exec(
             select(PollHome.home_id, PollHome.area_centi_m2).where(
